@@ -1,0 +1,93 @@
+import { durationToMs } from './duration.ts';
+import { childSchema, deref, type SchemaCursor, schemaTypes } from './schema-walk.ts';
+import { isRecord, type Path } from './tree.ts';
+
+/** Go's `strconv.ParseBool`, which Flipt's weakly typed decoding uses for strings in boolean fields. */
+const GO_BOOLEANS: Readonly<Record<string, boolean>> = {
+  '1': true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  '0': false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false,
+};
+
+/**
+ * Types a value tree by its schema, the way Flipt decodes configuration:
+ * - `null` (an empty YAML value) means "not set", so the key is dropped and its default applies;
+ * - strings become booleans (Go's ParseBool forms) and integers where the schema wants them, which is how
+ *   `${env:...}` and `FLIPT_*` values (always strings) reach typed fields;
+ * - a string where a list of strings is wanted is split on whitespace (`scopes: "email profile"`);
+ * - a number or boolean where a string is wanted keeps the text as written (`version: 2.0` stays `"2.0"`).
+ * Anything that cannot be typed is left as it is, for the validator to report with its position.
+ */
+export function coerceToSchema(
+  value: unknown,
+  cursor: SchemaCursor | undefined,
+  scalarSource: (path: Path) => string | undefined,
+  path: Path = [],
+): unknown {
+  if (value === null) return undefined;
+  if (cursor === undefined) return value;
+  const types = schemaTypes(cursor);
+
+  if (Array.isArray(value)) {
+    return value.map((item, i) => {
+      const typed = coerceToSchema(item, childSchema(cursor, i), scalarSource, [...path, i]);
+      return typed === undefined ? null : typed;
+    });
+  }
+  if (isRecord(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(value)) {
+      const typed = coerceToSchema(child, childSchema(cursor, key), scalarSource, [...path, key]);
+      if (typed !== undefined) out[key] = typed;
+    }
+    return out;
+  }
+  if (types.length === 0 || matchesType(value, types)) return value;
+
+  if (typeof value === 'string') {
+    if (types.includes('boolean') && value in GO_BOOLEANS) return GO_BOOLEANS[value];
+    if ((types.includes('integer') || types.includes('number')) && /^[+-]?\d+$/.test(value))
+      return Number(value);
+    if (types.includes('number') && value.trim() !== '' && Number.isFinite(Number(value)))
+      return Number(value);
+    if (types.includes('array')) {
+      const items = value.split(/\s+/).filter((item) => item !== '');
+      return coerceToSchema(items, cursor, scalarSource, path);
+    }
+    return value;
+  }
+  if ((typeof value === 'number' || typeof value === 'boolean') && types.includes('string')) {
+    return scalarSource(path) ?? String(value);
+  }
+  return value;
+}
+
+function matchesType(value: unknown, types: readonly string[]): boolean {
+  if (typeof value === 'number')
+    return types.includes('number') || (types.includes('integer') && Number.isInteger(value));
+  return types.includes(typeof value);
+}
+
+/**
+ * Replaces every valid duration (schema `format: go-duration`) with milliseconds, after validation. Invalid
+ * ones were reported by the validator and are left as written.
+ */
+export function convertDurations(value: unknown, cursor: SchemaCursor | undefined): unknown {
+  if (cursor === undefined) return value;
+  if (deref(cursor).schema.format === 'go-duration') return durationToMs(value) ?? value;
+  if (Array.isArray(value)) return value.map((item, i) => convertDurations(item, childSchema(cursor, i)));
+  if (isRecord(value)) {
+    for (const [key, child] of Object.entries(value))
+      value[key] = convertDurations(child, childSchema(cursor, key));
+  }
+  return value;
+}

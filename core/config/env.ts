@@ -1,0 +1,156 @@
+import { childSchema, mapValueSchema, propertyNames, type SchemaCursor, schemaTypes } from './schema-walk.ts';
+import { isRecord } from './tree.ts';
+
+type Path = Array<string | number>;
+type Env = Readonly<Record<string, string | undefined>>;
+
+const ENV_REFERENCE = /^\$\{env:([a-zA-Z_][a-zA-Z0-9_]*)\}$/;
+
+/** The environment variable behind a `${env:NAME}` value, if the whole value is one. */
+export function envReferenceName(value: string): string | undefined {
+  return ENV_REFERENCE.exec(value)?.[1];
+}
+
+/** A value that came from the environment, for messages that point at where it was set. */
+export interface EnvSourced {
+  readonly path: Path;
+  readonly variable: string;
+}
+
+/**
+ * Replaces every string that is exactly `${env:NAME}` with the variable's value, or `""` when it is unset, as
+ * Flipt does. Anything else (a reference inside a longer string, v1's `${NAME}`) is left as written.
+ */
+export function substituteEnvReferences(
+  tree: unknown,
+  env: Env,
+): { tree: unknown; references: EnvSourced[] } {
+  const references: EnvSourced[] = [];
+  const visit = (value: unknown, path: Path): unknown => {
+    if (typeof value === 'string') {
+      const name = envReferenceName(value);
+      if (name === undefined) return value;
+      references.push({ path, variable: name });
+      return env[name] ?? '';
+    }
+    if (Array.isArray(value)) return value.map((item, i) => visit(item, [...path, i]));
+    if (isRecord(value)) {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, visit(v, [...path, k])]));
+    }
+    return value;
+  };
+  return { tree: visit(tree, []), references };
+}
+
+interface Match {
+  readonly path: Path;
+}
+
+/**
+ * Matches the rest of a `FLIPT_` variable name against the schema the way Flipt's `bindEnvVars` does: field
+ * names are upper-cased and joined with `_`; for a map of objects, the map key is the text before the first
+ * `_<FIELD>` of one of the object's fields; for a map of plain values, the key is the whole remainder.
+ * Only leaves (scalars and lists) can be set.
+ */
+function matchVariable(cursor: SchemaCursor, rest: string, path: Path, tree: unknown): Match | undefined {
+  const fields = propertyNames(cursor).sort((a, b) => b.length - a.length);
+  if (fields.length > 0) {
+    for (const field of fields) {
+      const upper = field.toUpperCase();
+      const child = childSchema(cursor, field);
+      if (child === undefined) continue;
+      if (rest === upper) {
+        if (isLeaf(child)) return { path: [...path, field] };
+        continue;
+      }
+      if (rest.startsWith(`${upper}_`)) {
+        const found = matchVariable(child, rest.slice(upper.length + 1), [...path, field], get(tree, field));
+        if (found) return found;
+      }
+    }
+    return undefined;
+  }
+
+  const value = mapValueSchema(cursor);
+  if (value === undefined) return undefined;
+  const valueFields = propertyNames(value);
+  if (valueFields.length === 0) {
+    if (rest === '' || !isLeaf(value)) return undefined;
+    return { path: [...path, mapKey(tree, rest)] };
+  }
+  for (const field of valueFields) {
+    const at = rest.indexOf(`_${field.toUpperCase()}`);
+    if (at <= 0) continue;
+    const key = mapKey(tree, rest.slice(0, at));
+    const found = matchVariable(value, rest.slice(at + 1), [...path, key], get(tree, key));
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * A map key named in a variable. Flipt lowercases it; portcullis keeps the case of keys written in the file,
+ * so a variable overrides an existing entry whatever its case, and names a new entry in lower case.
+ */
+function mapKey(tree: unknown, upperKey: string): string {
+  if (isRecord(tree)) {
+    const existing = Object.keys(tree).find((k) => k.toUpperCase() === upperKey.toUpperCase());
+    if (existing !== undefined) return existing;
+  }
+  return upperKey.toLowerCase();
+}
+
+function isLeaf(cursor: SchemaCursor): boolean {
+  const types = schemaTypes(cursor);
+  return types.length > 0 && !types.includes('object');
+}
+
+function get(tree: unknown, key: string): unknown {
+  return isRecord(tree) ? tree[key] : undefined;
+}
+
+/**
+ * Applies `FLIPT_*` variables over the file, as Flipt's viper does: `FLIPT_` + the upper-cased path joined
+ * with `_`, environment beats file. Values stay strings here; they are typed against the schema later,
+ * like every other value. Variables that name nothing in the schema are ignored, as in Flipt.
+ */
+export function applyEnvOverrides(
+  tree: Record<string, unknown>,
+  schema: SchemaCursor,
+  env: Env,
+): { tree: Record<string, unknown>; sources: EnvSourced[] } {
+  const result = structuredClone(tree);
+  const sources: EnvSourced[] = [];
+  const names = Object.keys(env)
+    .filter((name) => name.startsWith('FLIPT_') && env[name] !== undefined)
+    .sort();
+  for (const name of names) {
+    const match = matchVariable(schema, name.slice('FLIPT_'.length), [], result);
+    if (match === undefined) continue;
+    const raw = env[name] as string;
+    const referenced = envReferenceName(raw);
+    const value = referenced === undefined ? raw : (env[referenced] ?? '');
+    if (setAt(result, match.path, value)) sources.push({ path: match.path, variable: name });
+  }
+  return { tree: result, sources };
+}
+
+/** Sets a leaf, creating missing parents. Refuses to replace a non-object parent the file wrote. */
+function setAt(tree: Record<string, unknown>, path: Path, value: string): boolean {
+  let node: Record<string, unknown> = tree;
+  for (const segment of path.slice(0, -1)) {
+    const key = String(segment);
+    const next = node[key];
+    if (next === undefined || next === null) {
+      const created: Record<string, unknown> = {};
+      node[key] = created;
+      node = created;
+    } else if (isRecord(next)) {
+      node = next;
+    } else {
+      return false;
+    }
+  }
+  node[String(path.at(-1))] = value;
+  return true;
+}

@@ -1,0 +1,323 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, extname } from 'node:path';
+import { ConfigError, ErrorCodes, errorMessage, type LocatedIssue, PortcullisError } from '../errors.ts';
+import { createRegistry } from '../plugins/builtins.ts';
+import type { ConfigIssue, JsonSchema, Plugin } from '../plugins/contracts.ts';
+import { loadExternalPlugins } from '../plugins/external.ts';
+import { guardSync } from '../plugins/guard.ts';
+import type { PluginKind, PluginRegistry } from '../plugins/registry.ts';
+import { findSecretReferences, type ReferenceSite } from '../references/find.ts';
+import { coerceToSchema, convertDurations } from './coerce.ts';
+import { discoverConfigFile } from './discover.ts';
+import { applyEnvOverrides, substituteEnvReferences } from './env.ts';
+import { Locator } from './locate.ts';
+import { coreRules, type SessionMethod } from './rules.ts';
+import { assembleSchema, PLUGIN_SECTIONS } from './schema.ts';
+import { rootCursor } from './schema-walk.ts';
+import { type ConfigDocument, parseConfigText } from './source.ts';
+import { getAt, isPrefixOf, isRecord, type Path } from './tree.ts';
+import type { RootConfig } from './types.ts';
+import { unusedKeys } from './unused.ts';
+import { createValidator, type SchemaIssue } from './validate.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** How to load a configuration. Every field is optional. */
+export interface LoadOptions {
+  /** `--config`: a file that must exist. Without it, `searchPaths` are tried, then Flipt's defaults apply. */
+  readonly file?: string;
+  /** A configuration given as an object instead of a file (embedding); it gets the same treatment. */
+  readonly object?: Record<string, unknown>;
+  /** Environment for `${env:...}` and `FLIPT_*` overrides; `process.env` by default. */
+  readonly env?: Env;
+  readonly cwd?: string;
+  readonly searchPaths?: readonly string[];
+  /** A registry to add third-party plugins to; a fresh one with the built-ins by default. */
+  readonly registry?: PluginRegistry;
+}
+
+/** A validated configuration, ready for secret resolution and plugin creation. */
+export interface LoadedConfig {
+  readonly config: RootConfig;
+  /** The file it came from; `undefined` when Flipt's defaults (or an object) were used. */
+  readonly file: string | undefined;
+  /** Things worth telling the operator that do not stop start-up. */
+  readonly warnings: readonly LocatedIssue[];
+  /** The well-formed secret references, to resolve before plugins are created. */
+  readonly references: readonly ReferenceSite[];
+  readonly registry: PluginRegistry;
+  /** The schema the configuration was validated against (root and every registered plugin's block). */
+  readonly schema: JsonSchema;
+  readonly locator: Locator;
+}
+
+interface Input {
+  readonly file: string | undefined;
+  readonly doc: ConfigDocument | undefined;
+  readonly tree: Record<string, unknown>;
+}
+
+const SUPPORTED_EXTENSIONS = new Set(['', '.yaml', '.yml', '.json']);
+
+async function readInput(options: LoadOptions, cwd: string): Promise<Input> {
+  if (options.object !== undefined)
+    return { file: undefined, doc: undefined, tree: structuredClone(options.object) };
+  const file = discoverConfigFile(options.file, cwd, options.searchPaths);
+  if (file === undefined) return { file, doc: undefined, tree: {} };
+  if (!SUPPORTED_EXTENSIONS.has(extname(file).toLowerCase())) {
+    throw new PortcullisError(
+      ErrorCodes.CONFIG_READ,
+      `configuration file ${file}: unsupported type "${extname(file)}"; use YAML (.yaml, .yml) or JSON (.json)`,
+    );
+  }
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new PortcullisError(
+      ErrorCodes.CONFIG_READ,
+      `cannot read configuration file ${file}: ${errorMessage(error)}`,
+    );
+  }
+  const parsed = parseConfigText(text, file);
+  if (!parsed.ok) throw new ConfigError(parsed.issues, file);
+  return { file, doc: parsed.doc, tree: parsed.doc.value };
+}
+
+/** The `plugins:` list, as far as it can be read before validation (a malformed list is reported later). */
+function pluginSpecifiers(tree: Record<string, unknown>): string[] {
+  const { plugins } = tree;
+  return Array.isArray(plugins) && plugins.every((p) => typeof p === 'string' && p !== '') ? plugins : [];
+}
+
+function byPosition(a: LocatedIssue, b: LocatedIssue): number {
+  const rank = (i: LocatedIssue): [number, number, number] =>
+    i.source === undefined ? [2, 0, 0] : 'env' in i.source ? [1, 0, 0] : [0, i.source.line, i.source.col];
+  const [ra, la, ca] = rank(a);
+  const [rb, lb, cb] = rank(b);
+  return ra - rb || la - lb || ca - cb;
+}
+
+/**
+ * Loads, checks and normalises a configuration, reporting every problem at once as a `ConfigError`:
+ * YAML → `${env:...}` → third-party plugins → `FLIPT_*` overrides → typing → JSON Schema (defaults applied) →
+ * durations to milliseconds → cross-field rules of the core and of each enabled plugin → secret reference syntax.
+ * Secrets are not fetched here.
+ */
+export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const registry = options.registry ?? createRegistry();
+  const input = await readInput(options, cwd);
+  const scalarSource = (path: Path) => input.doc?.scalarSource(path);
+
+  const { tree: substituted, references: envReferences } = substituteEnvReferences(input.tree, env);
+  const earlyCursor = rootCursor(assembleSchema(registry.entries()));
+  const early = applyEnvOverrides(substituted as Record<string, unknown>, earlyCursor, env);
+  const earlyLocator = new Locator(input.doc, early.sources, envReferences);
+  const specifiers = pluginSpecifiers(
+    coerceToSchema(early.tree, earlyCursor, scalarSource) as Record<string, unknown>,
+  );
+  const problems = await loadExternalPlugins(registry, specifiers, input.file ? dirname(input.file) : cwd);
+  if (problems.length > 0) {
+    throw new ConfigError(
+      problems.map(({ index, message }) => ({
+        path: ['plugins', index],
+        message,
+        source: earlyLocator.source(['plugins', index], 'value'),
+      })),
+      input.file,
+    );
+  }
+
+  const schema = assembleSchema(registry.entries());
+  const cursor = rootCursor(schema);
+  const { tree: written, sources } = applyEnvOverrides(substituted as Record<string, unknown>, cursor, env);
+  const locator = new Locator(input.doc, sources, envReferences);
+  const typed = coerceToSchema(written, cursor, scalarSource) as Record<string, unknown>;
+
+  const issues: LocatedIssue[] = [];
+  const warnings: LocatedIssue[] = [];
+  const located = (issue: ConfigIssue, at: SchemaIssue['at'] = 'key'): LocatedIssue => {
+    const variable = locator.envReference(issue.path);
+    const message = variable === undefined ? issue.message : `${issue.message} (from \${env:${variable}})`;
+    return { path: issue.path, message, source: locator.source(issue.path, at) };
+  };
+
+  const schemaIssues = createValidator(schema)(typed);
+  for (const issue of schemaIssues) issues.push(located(issue, issue.at));
+  const broken = (path: Path) => schemaIssues.some((issue) => isPrefixOf(path, issue.path));
+
+  const config = typed as unknown as RootConfig;
+  applyCleanupAlias(written, config, locator, issues, located);
+  convertDurations(config, cursor);
+
+  const sessionMethods: SessionMethod[] = [];
+  for (const kind of ['method', 'secrets'] as const) {
+    for (const entry of registry.entries(kind)) {
+      const blockPath = [...PLUGIN_SECTIONS[kind], entry.name];
+      const block = getAt(config, blockPath);
+      if (!isRecord(block) || block.enabled !== true) continue;
+      const failed = await validatePlugin(registry, kind, entry.name, block, config, broken(blockPath));
+      for (const issue of failed.issues)
+        issues.push(located({ ...issue, path: [...blockPath, ...issue.path] }));
+      if (failed.session) sessionMethods.push(failed.session);
+    }
+  }
+
+  const outcome = coreRules(config, sessionMethods);
+  for (const issue of outcome.issues) issues.push(located(issue));
+  for (const note of outcome.notes) warnings.push(located(note));
+
+  const references = checkReferences(config, registry, issues, warnings, located);
+
+  for (const path of unusedKeys(written, cursor)) {
+    const message =
+      path.length === 1
+        ? `Flipt section "${String(path[0])}" is not used by portcullis; accepted and ignored`
+        : 'accepted for Flipt compatibility and ignored';
+    warnings.push(located({ path, message }));
+  }
+  if (input.file === undefined && options.object === undefined) {
+    warnings.push({ path: [], message: 'no configuration file found; using defaults' });
+  }
+
+  if (issues.length > 0) throw new ConfigError(dedupe(issues).sort(byPosition), input.file);
+  return {
+    config,
+    file: input.file,
+    warnings: warnings.sort(byPosition),
+    references,
+    registry,
+    schema,
+    locator,
+  };
+}
+
+function dedupe(issues: readonly LocatedIssue[]): LocatedIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const key = JSON.stringify([issue.path, issue.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Runs an enabled plugin's own rules (skipped when its block already failed the schema). */
+async function validatePlugin(
+  registry: PluginRegistry,
+  kind: PluginKind,
+  name: string,
+  block: Record<string, unknown>,
+  config: RootConfig,
+  broken: boolean,
+): Promise<{ issues: ConfigIssue[]; session?: SessionMethod }> {
+  let plugin: Plugin;
+  try {
+    plugin = kind === 'method' ? await registry.method(name) : await registry.provider(name);
+  } catch (error) {
+    return { issues: [{ path: [], message: errorMessage(error) }] };
+  }
+  if (broken) return { issues: [] };
+  const issues = guardSync(name, 'validate', () => plugin.validate?.(block, config) ?? []);
+  if (plugin.kind !== 'method' || !plugin.sessionCompatible) return { issues };
+  const redirectAddresses = guardSync(
+    name,
+    'redirectAddresses',
+    () => plugin.redirectAddresses?.(block) ?? [],
+  );
+  return { issues, session: { name, redirectAddresses } };
+}
+
+/**
+ * Flipt's documentation writes `authentication.session.cleanup`; Flipt's schema has
+ * `authentication.session.storage.cleanup`. Both are accepted, the first as an alias of the second.
+ */
+function applyCleanupAlias(
+  written: Record<string, unknown>,
+  config: RootConfig,
+  locator: Locator,
+  issues: LocatedIssue[],
+  located: (issue: ConfigIssue) => LocatedIssue,
+): void {
+  const aliasPath = ['authentication', 'session', 'cleanup'];
+  const canonicalPath = ['authentication', 'session', 'storage', 'cleanup'];
+  const alias = getAt(written, aliasPath);
+  if (!isRecord(alias)) return;
+  if (getAt(written, canonicalPath) !== undefined) {
+    issues.push(
+      located({
+        path: aliasPath,
+        message: 'is an alias of authentication.session.storage.cleanup; set one of them, not both',
+      }),
+    );
+    return;
+  }
+  const session = config.authentication.session as unknown as Record<string, unknown>;
+  const typedAlias = isRecord(session.cleanup) ? session.cleanup : {};
+  config.authentication.session.storage.cleanup = {
+    ...config.authentication.session.storage.cleanup,
+    ...typedAlias,
+  };
+  delete session.cleanup;
+  locator.addAlias({ written: aliasPath, canonical: canonicalPath });
+}
+
+/**
+ * Checks every `${secret:...}` without fetching anything. Malformed references, references to providers that
+ * do not exist, and references where none can be resolved are errors; a reference to a provider that exists but
+ * is not enabled is a warning here, and stops `serve`.
+ */
+function checkReferences(
+  config: RootConfig,
+  registry: PluginRegistry,
+  issues: LocatedIssue[],
+  warnings: LocatedIssue[],
+  located: (issue: ConfigIssue, at?: SchemaIssue['at']) => LocatedIssue,
+): ReferenceSite[] {
+  const usable: ReferenceSite[] = [];
+  for (const site of findSecretReferences(config)) {
+    const { path, parsed } = site;
+    const section = path[0];
+    if (section === 'secrets' || section === 'plugins') {
+      issues.push(
+        located(
+          {
+            path,
+            message: `secret references cannot be used under ${section}: (write the value, or \${env:...})`,
+          },
+          'value',
+        ),
+      );
+    } else if (!parsed.ok) {
+      issues.push(located({ path, message: parsed.message }, 'value'));
+    } else if (registry.entry('secrets', parsed.reference.provider) === undefined) {
+      const { raw, provider } = parsed.reference;
+      issues.push(
+        located(
+          {
+            path,
+            message: `secret reference "${raw}" names provider "${provider}", which does not exist; registered providers: ${registry.names('secrets').join(', ')}`,
+          },
+          'value',
+        ),
+      );
+    } else {
+      const { raw, provider } = parsed.reference;
+      if (config.secrets.providers[provider]?.enabled !== true) {
+        warnings.push(
+          located(
+            {
+              path,
+              message: `secret reference "${raw}" needs secrets.providers.${provider}.enabled: true; serve stops until it is enabled`,
+            },
+            'value',
+          ),
+        );
+      }
+      usable.push(site);
+    }
+  }
+  return usable;
+}

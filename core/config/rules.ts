@@ -1,0 +1,164 @@
+import { statSync } from 'node:fs';
+import type { ConfigIssue } from '../plugins/contracts.ts';
+import { isSecretReference } from '../references/parse.ts';
+import { parseUrl } from '../url.ts';
+import { fieldMessage, isBlank, requiredMessage } from './flipt-messages.ts';
+import type { RootConfig } from './types.ts';
+
+/** A session-compatible method that is enabled, with the addresses it sends browsers back to. */
+export interface SessionMethod {
+  readonly name: string;
+  readonly redirectAddresses: readonly string[];
+}
+
+/** The outcome of the core rules: problems (paths from the root), and notes worth a warning. */
+export interface RuleOutcome {
+  readonly issues: ConfigIssue[];
+  readonly notes: ConfigIssue[];
+}
+
+/**
+ * Flipt's session domain normalisation: `http://` is assumed when there is no scheme, then the host is kept
+ * without its port (`http://localhost:8080` → `localhost`).
+ */
+export function normaliseDomain(raw: string): string | undefined {
+  const url = parseUrl(raw.includes('://') ? raw : `http://${raw}`);
+  return url === undefined || url.hostname === '' ? undefined : url.hostname;
+}
+
+function sessionRules(
+  config: RootConfig,
+  sessionMethods: readonly SessionMethod[],
+  outcome: RuleOutcome,
+): void {
+  const { session } = config.authentication;
+  const domainPath = ['authentication', 'session', 'domain'];
+  if (sessionMethods.length > 0) {
+    if (!isBlank(session.domain)) {
+      const domain = normaliseDomain(session.domain as string);
+      if (domain === undefined) {
+        const shown = (session.domain as string).includes('://')
+          ? session.domain
+          : `http://${session.domain}`;
+        outcome.issues.push({
+          path: domainPath,
+          message: fieldMessage('authentication', 'session_domain', `parse "${shown}": invalid URL`),
+        });
+      } else {
+        session.domain = domain;
+      }
+    } else {
+      const addresses = sessionMethods.flatMap((m) => m.redirectAddresses);
+      const hosts = new Set(addresses.map((address) => parseUrl(address)?.hostname ?? ''));
+      const [host] = hosts;
+      if (hosts.size === 1 && host !== undefined && host !== '') {
+        session.domain = host;
+        outcome.notes.push({
+          path: domainPath,
+          message: `not set; using "${host}", the host of every redirect_address, as the cookie domain`,
+        });
+      } else {
+        outcome.issues.push({
+          path: domainPath,
+          message: requiredMessage('authentication', 'session_domain'),
+        });
+      }
+    }
+  }
+
+  const lifetimes = [
+    ['token_lifetime', session.token_lifetime],
+    ['state_lifetime', session.state_lifetime],
+  ] as const;
+  for (const [field, value] of lifetimes) {
+    if (typeof value === 'number' && value <= 0) {
+      outcome.issues.push({
+        path: ['authentication', 'session', field],
+        message: `authentication: session ${field} must be a positive duration`,
+      });
+    }
+  }
+
+  const { storage } = session;
+  if (typeof storage.cleanup.grace_period === 'number' && storage.cleanup.grace_period < 0) {
+    outcome.issues.push({
+      path: ['authentication', 'session', 'storage', 'cleanup', 'grace_period'],
+      message: 'authentication: session_storage cleanup_grace_period must be a positive duration',
+    });
+  }
+  if (typeof storage.cleanup.interval === 'number' && storage.cleanup.interval <= 0) {
+    outcome.issues.push({
+      path: ['authentication', 'session', 'storage', 'cleanup', 'interval'],
+      message: 'authentication: session_storage cleanup_interval must be a positive duration',
+    });
+  }
+  const { redis } = storage;
+  if (!isBlank(redis.ca_cert_bytes) && !isBlank(redis.ca_cert_path)) {
+    outcome.issues.push({
+      path: ['authentication', 'session', 'storage', 'redis', 'ca_cert_bytes'],
+      message:
+        'authentication: session_storage please provide exclusively one of ca_cert_bytes or ca_cert_path',
+    });
+  }
+  for (const field of ['net_timeout', 'conn_max_idle_time'] as const) {
+    if (typeof redis[field] === 'number' && redis[field] < 0) {
+      outcome.issues.push({
+        path: ['authentication', 'session', 'storage', 'redis', field],
+        message: `authentication: session_storage redis ${field} must not be negative`,
+      });
+    }
+  }
+}
+
+function serverRules(config: RootConfig, outcome: RuleOutcome): void {
+  if (config.server.protocol !== 'https') return;
+  for (const field of ['cert_file', 'cert_key'] as const) {
+    const file = config.server[field];
+    if (isBlank(file)) {
+      outcome.issues.push({ path: ['server', field], message: requiredMessage('server', field) });
+      continue;
+    }
+    if (isSecretReference(file)) continue;
+    try {
+      statSync(file as string);
+    } catch (error) {
+      const reason =
+        (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : String(error);
+      outcome.issues.push({
+        path: ['server', field],
+        message: fieldMessage('server', field, `stat ${file}: ${reason}`),
+      });
+    }
+  }
+}
+
+/**
+ * The cross-field rules of the core sections, in Flipt's words where Flipt has the rule. Written defensively:
+ * they also run on a configuration with schema errors elsewhere, so that every problem is reported at once.
+ * Normalises `authentication.session.domain` in place.
+ */
+export function coreRules(config: RootConfig, sessionMethods: readonly SessionMethod[]): RuleOutcome {
+  const outcome: RuleOutcome = { issues: [], notes: [] };
+  sessionRules(config, sessionMethods, outcome);
+  serverRules(config, outcome);
+
+  const authorization = config.authorization as { required?: unknown } | undefined;
+  if (authorization?.required === true && !config.authentication.required) {
+    outcome.issues.push({
+      path: ['authorization', 'required'],
+      message: 'authorization: requires authentication to also be required',
+    });
+  }
+
+  const { upstream } = config.gateway;
+  if (upstream !== undefined && !isSecretReference(upstream)) {
+    const url = parseUrl(upstream);
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      outcome.issues.push({
+        path: ['gateway', 'upstream'],
+        message: 'must be an absolute http:// or https:// URL',
+      });
+    }
+  }
+  return outcome;
+}

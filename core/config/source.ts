@@ -1,0 +1,200 @@
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+} from 'yaml';
+import type { LocatedIssue } from '../errors.ts';
+
+/** A 1-based place in the configuration file. */
+export interface Position {
+  readonly line: number;
+  readonly col: number;
+}
+
+type Path = ReadonlyArray<string | number>;
+
+/** A parsed configuration file that still knows where each value was written. */
+export interface ConfigDocument {
+  readonly file: string;
+  /** The plain value tree (anchors and merge keys resolved). */
+  readonly value: Record<string, unknown>;
+  /**
+   * Where `path` was written: the key of a map entry, or the item of a list. When the path does not exist in the
+   * file (a missing required key, a default), the nearest ancestor that does.
+   */
+  locate(path: Path): Position | undefined;
+  /** Where the value at `path` starts; for a value error this is more precise than the key. */
+  locateValue(path: Path): Position | undefined;
+  /** The text of a scalar exactly as written (`2.0`, `0123`), so a string field keeps what the operator typed. */
+  scalarSource(path: Path): string | undefined;
+}
+
+/** Result of {@link parseConfigText}: a document, or the syntax problems that prevent one. */
+export type ParseResult = { ok: true; doc: ConfigDocument } | { ok: false; issues: LocatedIssue[] };
+
+interface Found {
+  readonly node: Node | null;
+  /** Offset of the entry: the map key or the list item. */
+  readonly entryOffset: number | undefined;
+  readonly complete: boolean;
+}
+
+const MAX_ALIAS_EXPANSION = 100;
+
+/**
+ * Parses YAML (or JSON, which YAML 1.2 contains) with positions. Duplicate keys, syntax errors and a
+ * top level that is not a mapping are reported as located issues.
+ */
+export function parseConfigText(text: string, file: string): ParseResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true, uniqueKeys: true });
+  const position = (offset: number): Position => lines.linePos(offset);
+
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      issues: doc.errors.map((error) => {
+        const pos = position(error.pos[0]);
+        return {
+          path: pathAt(doc, error.pos[0]),
+          message: `invalid YAML: ${error.message.split('\n')[0]}`,
+          source: { file, ...pos },
+        };
+      }),
+    };
+  }
+
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION }) ?? {};
+  } catch (error) {
+    return {
+      ok: false,
+      issues: [
+        { path: [], message: `invalid YAML: ${(error as Error).message}`, source: { file, line: 1, col: 1 } },
+      ],
+    };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return {
+      ok: false,
+      issues: [
+        {
+          path: [],
+          message: 'the configuration must be a mapping of sections',
+          source: { file, line: 1, col: 1 },
+        },
+      ],
+    };
+  }
+
+  const find = (path: Path): Found => walk(doc, path);
+  return {
+    ok: true,
+    doc: {
+      file,
+      value: value as Record<string, unknown>,
+      locate(path) {
+        const { entryOffset } = find(path);
+        return entryOffset === undefined ? undefined : position(entryOffset);
+      },
+      locateValue(path) {
+        const found = find(path);
+        const start = found.complete && found.node?.range ? found.node.range[0] : found.entryOffset;
+        return start === undefined ? undefined : position(start);
+      },
+      scalarSource(path) {
+        const found = find(path);
+        if (!found.complete || !isScalar(found.node)) return undefined;
+        return typeof found.node.source === 'string' ? found.node.source : undefined;
+      },
+    },
+  };
+}
+
+function resolve(doc: Document, node: unknown): Node | null {
+  let current = node;
+  for (let hops = 0; isAlias(current) && hops < MAX_ALIAS_EXPANSION; hops++) current = current.resolve(doc);
+  return (current ?? null) as Node | null;
+}
+
+/** Finds the entry for `segment` in a map, looking through `<<` merge keys as the value tree does. */
+function mapEntry(
+  doc: Document,
+  map: Node,
+  segment: string,
+  depth = 0,
+): { key: Node; value: unknown } | undefined {
+  if (!isMap(map) || depth > MAX_ALIAS_EXPANSION) return undefined;
+  // Later keys win in the value tree, so search from the end.
+  for (let i = map.items.length - 1; i >= 0; i--) {
+    const pair = map.items[i];
+    if (isPair(pair) && isScalar(pair.key) && String(pair.key.value) === segment) {
+      return { key: pair.key, value: pair.value };
+    }
+  }
+  for (const pair of map.items) {
+    if (!isPair(pair) || !isScalar(pair.key) || pair.key.value !== '<<') continue;
+    const source = resolve(doc, pair.value);
+    const sources = isSeq(source) ? source.items.map((item) => resolve(doc, item)) : [source];
+    for (const merged of sources) {
+      const entry = merged ? mapEntry(doc, merged, segment, depth + 1) : undefined;
+      if (entry) return entry;
+    }
+  }
+  return undefined;
+}
+
+function walk(doc: Document, path: Path): Found {
+  let node = resolve(doc, doc.contents);
+  let entryOffset: number | undefined;
+  for (const segment of path) {
+    if (typeof segment === 'number' && isSeq(node)) {
+      const item = node.items[segment];
+      if (item === undefined) return { node, entryOffset, complete: false };
+      const itemNode = item as Node;
+      entryOffset = itemNode.range?.[0] ?? entryOffset;
+      node = resolve(doc, item);
+      continue;
+    }
+    const entry = node ? mapEntry(doc, node, String(segment)) : undefined;
+    if (entry === undefined) return { node, entryOffset, complete: false };
+    entryOffset = entry.key.range?.[0] ?? entryOffset;
+    node = resolve(doc, entry.value);
+  }
+  return { node, entryOffset, complete: true };
+}
+
+/** The path of the deepest map entry or list item whose text contains `offset`. */
+function pathAt(doc: Document, offset: number): Array<string | number> {
+  const path: Array<string | number> = [];
+  let node: unknown = doc.contents;
+  for (;;) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => {
+        const start = (p.key as Node | null)?.range?.[0];
+        const end = (p.value as Node | null)?.range?.[2] ?? (p.key as Node | null)?.range?.[2];
+        return start !== undefined && end !== undefined && start <= offset && offset <= end;
+      });
+      if (!pair || !isScalar(pair.key)) return path;
+      path.push(String(pair.key.value));
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const index = node.items.findIndex((item) => {
+        const range = (item as Node | null)?.range;
+        return range !== undefined && range !== null && range[0] <= offset && offset <= range[2];
+      });
+      if (index < 0) return path;
+      path.push(index);
+      node = node.items[index];
+    } else {
+      return path;
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The shape of a validated configuration. Keys mirror the YAML (snake_case) so that what an operator writes and
+ * what code reads are the same words. After loading, every schema default is present, every value with
+ * `format: duration` is a number of milliseconds, and every whitespace-separated list is an array.
+ */
+
+/** Milliseconds, converted from a Go duration such as `30m`, `1h30m` or `500ms`. */
+export type DurationMs = number;
+
+/** `authentication.session.storage.redis`. */
+export interface RedisStorageConfig {
+  mode: 'single' | 'cluster';
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  require_tls: boolean;
+  ca_cert_path?: string;
+  ca_cert_bytes?: string;
+  insecure_skip_tls: boolean;
+  pool_size: number;
+  min_idle_conn: number;
+  conn_max_idle_time: DurationMs;
+  net_timeout: DurationMs;
+  prefix: string;
+}
+
+/** `authentication.session`. */
+export interface SessionConfig {
+  domain?: string;
+  secure: boolean;
+  token_lifetime: DurationMs;
+  state_lifetime: DurationMs;
+  csrf: { key?: string; secure: boolean; trusted_origins: string[] };
+  storage: {
+    type: 'memory' | 'redis';
+    cleanup: { grace_period: DurationMs; interval: DurationMs };
+    redis: RedisStorageConfig;
+  };
+}
+
+/** The part of every method block that the core reads; the rest belongs to the method's plugin. */
+export interface MethodBlock {
+  enabled: boolean;
+  [key: string]: unknown;
+}
+
+/** `authentication`. */
+export interface AuthenticationConfig {
+  required: boolean;
+  exclude: { evaluation: boolean; ofrep: boolean; management: boolean; metadata: boolean };
+  session: SessionConfig;
+  methods: Record<string, MethodBlock>;
+}
+
+/** The part of every secret provider block that the core reads. */
+export interface ProviderBlock {
+  enabled: boolean;
+  [key: string]: unknown;
+}
+
+/** `server`. */
+export interface ServerConfig {
+  host: string;
+  protocol: 'http' | 'https';
+  http_port: number;
+  https_port: number;
+  cert_file?: string;
+  cert_key?: string;
+  [key: string]: unknown;
+}
+
+/** `log`. */
+export interface LogConfig {
+  level: string;
+  encoding: 'json' | 'console';
+  file?: string;
+  keys: { time?: string; level?: string; message?: string };
+  [key: string]: unknown;
+}
+
+/** `gateway` (portcullis's own section). */
+export interface GatewayConfig {
+  upstream?: string;
+  timeout: DurationMs;
+  identity_headers: Record<string, string>;
+  sections: Record<string, { prefixes: string[]; exclude: boolean }>;
+  trusted_proxies: string[];
+  [key: string]: unknown;
+}
+
+/** A whole validated configuration. Flipt sections that portcullis does not use are kept as written. */
+export interface RootConfig {
+  version?: string;
+  authentication: AuthenticationConfig;
+  secrets: { providers: Record<string, ProviderBlock> };
+  server: ServerConfig;
+  log: LogConfig;
+  plugins: string[];
+  gateway: GatewayConfig;
+  [section: string]: unknown;
+}

@@ -1,0 +1,140 @@
+/**
+ * Every error portcullis raises on purpose carries a stable `code`. Code branches on `code`, never on the
+ * message text, which is written for people and may change.
+ */
+export const ErrorCodes = {
+  /** The configuration has one or more problems; `issues` lists them all. */
+  CONFIG_INVALID: 'ERR_CONFIG_INVALID',
+  /** No configuration file at the given or discovered path. */
+  CONFIG_NOT_FOUND: 'ERR_CONFIG_NOT_FOUND',
+  /** The configuration file exists but could not be read. */
+  CONFIG_READ: 'ERR_CONFIG_READ',
+  /** A `${secret:...}` value that is not a well-formed reference. */
+  SECRET_REFERENCE_INVALID: 'ERR_SECRET_REFERENCE_INVALID',
+  /** A secret provider answered that the referenced secret (or key) does not exist. */
+  SECRET_NOT_FOUND: 'ERR_SECRET_NOT_FOUND',
+  /** One or more references could not be resolved; `failures` lists them all. */
+  SECRET_RESOLUTION: 'ERR_SECRET_RESOLUTION',
+  /** A secret provider could not be started or failed while fetching. */
+  SECRET_PROVIDER: 'ERR_SECRET_PROVIDER',
+  /** A plugin module could not be imported. */
+  PLUGIN_LOAD: 'ERR_PLUGIN_LOAD',
+  /** A plugin module exports no plugin, or an object that does not meet the contract. */
+  PLUGIN_INVALID: 'ERR_PLUGIN_INVALID',
+  /** A plugin name that is already registered. */
+  PLUGIN_CONFLICT: 'ERR_PLUGIN_CONFLICT',
+  /** Something a plugin threw; the message names the plugin. */
+  PLUGIN_FAILED: 'ERR_PLUGIN_FAILED',
+  /** The server could not start (port in use, TLS files unreadable, ...). */
+  SERVER_START: 'ERR_SERVER_START',
+} as const;
+
+/** One of the stable error codes in {@link ErrorCodes}. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Base class of every deliberate portcullis error. */
+export class PortcullisError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'PortcullisError';
+  }
+}
+
+/** Where a configuration value came from: a place in the file, or an environment variable. */
+export type ConfigSource = { file: string; line: number; col: number } | { env: string };
+
+/** One configuration problem, located. */
+export interface LocatedIssue {
+  /** Path from the root, e.g. `['authentication', 'session', 'domain']`. */
+  readonly path: ReadonlyArray<string | number>;
+  readonly message: string;
+  readonly source?: ConfigSource;
+}
+
+/** Renders a config path as operators write it: `authentication.methods.oidc.providers.google.client_id`. */
+export function formatPath(path: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else if (/^[A-Za-z0-9_-]+$/.test(segment)) out += out === '' ? segment : `.${segment}`;
+    else out += `[${JSON.stringify(segment)}]`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/** `path (line:col): message`, or `path (env NAME): message` for values set through the environment. */
+export function formatIssue(issue: LocatedIssue): string {
+  const where =
+    issue.source === undefined
+      ? ''
+      : 'env' in issue.source
+        ? ` (env ${issue.source.env})`
+        : ` (${issue.source.line}:${issue.source.col})`;
+  return `${formatPath(issue.path)}${where}: ${issue.message}`;
+}
+
+/** The configuration is invalid; {@link ConfigError.issues} holds every problem found, in file order. */
+export class ConfigError extends PortcullisError {
+  readonly issues: readonly LocatedIssue[];
+
+  constructor(issues: readonly LocatedIssue[], file?: string) {
+    const head = `${file ?? 'configuration'} has ${issues.length} problem${issues.length === 1 ? '' : 's'}`;
+    super(ErrorCodes.CONFIG_INVALID, `${head}:\n${issues.map(formatIssue).join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** One reference that could not be resolved. Never holds a secret value. */
+export interface SecretFailure {
+  /** The reference as written, e.g. `${secret:file:ci-token}`. */
+  readonly reference: string;
+  readonly provider: string;
+  /** Every config path where the reference appears. */
+  readonly paths: ReadonlyArray<ReadonlyArray<string | number>>;
+  readonly message: string;
+  readonly code: ErrorCode;
+}
+
+/** Start-up stops because references could not be resolved; {@link SecretResolutionError.failures} lists them. */
+export class SecretResolutionError extends PortcullisError {
+  readonly failures: readonly SecretFailure[];
+
+  constructor(failures: readonly SecretFailure[]) {
+    const lines = failures.map(
+      (f) =>
+        `resolving secret reference "${f.reference}" (provider "${f.provider}", at ${f.paths.map(formatPath).join(', ')}): ${f.message}`,
+    );
+    super(ErrorCodes.SECRET_RESOLUTION, lines.join('\n'));
+    this.name = 'SecretResolutionError';
+    this.failures = failures;
+  }
+}
+
+/** Something went wrong inside or while loading a plugin; the message always names the plugin. */
+export class PluginError extends PortcullisError {
+  readonly plugin: string;
+
+  constructor(code: ErrorCode, plugin: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'PluginError';
+    this.plugin = plugin;
+  }
+}
+
+/** Reads the `code` of anything thrown, whether or not it is one of ours. */
+export function errorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const { code } = error as { code: unknown };
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+/** A thrown value's message, for wrapping; falls back to its string form. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

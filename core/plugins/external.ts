@@ -1,0 +1,95 @@
+import { createRequire } from 'node:module';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createAjv } from '../config/validate.ts';
+import { errorMessage } from '../errors.ts';
+import type { Plugin } from './contracts.ts';
+import { assertPlugin, type PluginRegistry } from './registry.ts';
+
+/** A problem with one entry of `plugins:`; `index` is its position in the list. */
+export interface PluginLoadProblem {
+  readonly index: number;
+  readonly message: string;
+}
+
+/**
+ * Where a `plugins:` entry is imported from. Paths (`./x.mjs`, `/opt/x.mjs`) are relative to the configuration
+ * file; package names are looked up from the configuration file's folder first, then from portcullis's own.
+ */
+function moduleUrl(specifier: string, baseDir: string): string {
+  if (specifier.startsWith('file:')) return specifier;
+  if (specifier.startsWith('.') || isAbsolute(specifier))
+    return pathToFileURL(resolve(baseDir, specifier)).href;
+  try {
+    return pathToFileURL(createRequire(join(baseDir, 'config.yaml')).resolve(specifier)).href;
+  } catch {
+    return specifier;
+  }
+}
+
+function pluginsOf(module: Record<string, unknown>): unknown[] | undefined {
+  const exported = module.default;
+  if (exported === undefined || exported === null) return undefined;
+  return Array.isArray(exported) ? exported : [exported];
+}
+
+/**
+ * Imports each third-party module and registers the plugins it default-exports (one plugin object, or an
+ * array). Every problem is returned, each tied to its list entry: a module that cannot be imported, one that
+ * exports no plugin, a plugin that breaks the contract or whose schema is not valid JSON Schema, a taken name.
+ */
+export async function loadExternalPlugins(
+  registry: PluginRegistry,
+  specifiers: readonly string[],
+  baseDir: string,
+): Promise<PluginLoadProblem[]> {
+  const problems: PluginLoadProblem[] = [];
+  const ajv = createAjv();
+  for (const [index, specifier] of specifiers.entries()) {
+    let module: Record<string, unknown>;
+    try {
+      module = (await import(moduleUrl(specifier, baseDir))) as Record<string, unknown>;
+    } catch (error) {
+      problems.push({ index, message: `cannot import plugin module "${specifier}": ${errorMessage(error)}` });
+      continue;
+    }
+    const exported = pluginsOf(module);
+    if (exported === undefined || exported.length === 0) {
+      problems.push({
+        index,
+        message: `plugin module "${specifier}" exports no plugin: its default export must be a plugin object (kind, name, configSchema, create) or an array of them`,
+      });
+      continue;
+    }
+    for (const candidate of exported) {
+      let plugin: Plugin;
+      try {
+        plugin = assertPlugin(candidate, `"${specifier}"`);
+      } catch (error) {
+        problems.push({ index, message: errorMessage(error) });
+        continue;
+      }
+      try {
+        ajv.compile(plugin.configSchema);
+      } catch (error) {
+        problems.push({
+          index,
+          message: `plugin "${plugin.name}" from "${specifier}": configSchema is not a valid JSON Schema: ${errorMessage(error)}`,
+        });
+        continue;
+      }
+      try {
+        registry.register({
+          kind: plugin.kind,
+          name: plugin.name,
+          configSchema: plugin.configSchema,
+          origin: `"${specifier}"`,
+          load: async () => plugin,
+        });
+      } catch (error) {
+        problems.push({ index, message: errorMessage(error) });
+      }
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,157 @@
+import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
+import type { JsonSchema, MethodPlugin, Plugin, SecretProvider } from './contracts.ts';
+
+/** `method` (authentication.methods.*) or `secrets` (secrets.providers.*). */
+export type PluginKind = Plugin['kind'];
+
+/** What the registry knows of a plugin before its code is imported. */
+export interface PluginEntry {
+  readonly kind: PluginKind;
+  readonly name: string;
+  readonly configSchema: JsonSchema;
+  /** `builtin`, or the module specifier a third-party plugin came from. */
+  readonly origin: string;
+  /** Imports the plugin's code; called at most once. */
+  load(): Promise<Plugin>;
+}
+
+const KIND_LABEL: Readonly<Record<PluginKind, string>> = {
+  method: 'authentication method',
+  secrets: 'secret provider',
+};
+const NAME = /^[A-Za-z0-9_-]+$/;
+
+/** Checks that `value` meets the plugin contract; `origin` names where it came from in the error. */
+export function assertPlugin(value: unknown, origin: string): Plugin {
+  const fail = (problem: string, name = origin): never => {
+    throw new PluginError(ErrorCodes.PLUGIN_INVALID, name, `plugin from ${origin}: ${problem}`);
+  };
+  if (typeof value !== 'object' || value === null) return fail('is not a plugin object');
+  const candidate = value as Record<string, unknown>;
+  if (candidate.kind !== 'method' && candidate.kind !== 'secrets') {
+    return fail('kind must be "method" or "secrets"');
+  }
+  const { name } = candidate;
+  if (typeof name !== 'string' || !NAME.test(name)) return fail('name must be letters, digits, "_" or "-"');
+  const schema = candidate.configSchema;
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+    return fail('configSchema must be a JSON Schema object', name);
+  }
+  const { type, additionalProperties } = schema as Record<string, unknown>;
+  if (type !== 'object' || additionalProperties !== false) {
+    return fail(
+      'configSchema must be a closed object schema (type: "object", additionalProperties: false)',
+      name,
+    );
+  }
+  if (typeof candidate.create !== 'function') return fail('create must be a function', name);
+  if (candidate.validate !== undefined && typeof candidate.validate !== 'function') {
+    return fail('validate must be a function when present', name);
+  }
+  if (candidate.kind === 'method') {
+    if (typeof candidate.method !== 'string' || candidate.method === '') {
+      return fail('method must be the API enum name, e.g. METHOD_OIDC', name);
+    }
+    if (typeof candidate.sessionCompatible !== 'boolean')
+      return fail('sessionCompatible must be a boolean', name);
+  }
+  return value as Plugin;
+}
+
+/**
+ * One registry for built-in and third-party plugins. Entries carry their schema fragment, so the configuration
+ * can be validated without importing any plugin code; the code of a plugin is imported when it is first needed
+ * (when it is enabled), so a disabled method or secret store costs nothing at start-up.
+ */
+export class PluginRegistry {
+  readonly #entries = new Map<string, PluginEntry>();
+  readonly #loads = new Map<string, Promise<Plugin>>();
+
+  /** Adds a plugin. A name already taken in the same kind is refused with `ERR_PLUGIN_CONFLICT`. */
+  register(entry: PluginEntry): void {
+    const key = `${entry.kind}:${entry.name}`;
+    const taken = this.#entries.get(key);
+    if (taken !== undefined) {
+      const by = taken.origin === 'builtin' ? 'the built-in plugin' : `the plugin from ${taken.origin}`;
+      throw new PluginError(
+        ErrorCodes.PLUGIN_CONFLICT,
+        entry.name,
+        `${KIND_LABEL[entry.kind]} "${entry.name}" from ${entry.origin} is already registered by ${by}`,
+      );
+    }
+    this.#entries.set(key, entry);
+  }
+
+  entry(kind: PluginKind, name: string): PluginEntry | undefined {
+    return this.#entries.get(`${kind}:${name}`);
+  }
+
+  /** Registered names of one kind, sorted. */
+  names(kind: PluginKind): string[] {
+    return this.entries(kind)
+      .map((e) => e.name)
+      .sort();
+  }
+
+  /** Registered entries, in registration order (built-ins first, in Flipt's order). */
+  entries(kind?: PluginKind): PluginEntry[] {
+    return [...this.#entries.values()].filter((e) => kind === undefined || e.kind === kind);
+  }
+
+  /** Whether a plugin's code has been imported (or is being imported). */
+  isLoaded(kind: PluginKind, name: string): boolean {
+    return this.#loads.has(`${kind}:${name}`);
+  }
+
+  async method(name: string): Promise<MethodPlugin<object>> {
+    return (await this.#load('method', name)) as MethodPlugin<object>;
+  }
+
+  async provider(name: string): Promise<SecretProvider<object>> {
+    return (await this.#load('secrets', name)) as SecretProvider<object>;
+  }
+
+  #load(kind: PluginKind, name: string): Promise<Plugin> {
+    const key = `${kind}:${name}`;
+    let loading = this.#loads.get(key);
+    if (loading === undefined) {
+      const entry = this.#entries.get(key);
+      if (entry === undefined) {
+        const known = this.names(kind).join(', ');
+        return Promise.reject(
+          new PluginError(
+            ErrorCodes.PLUGIN_LOAD,
+            name,
+            `no ${KIND_LABEL[kind]} "${name}"; registered: ${known}`,
+          ),
+        );
+      }
+      loading = loadEntry(entry);
+      this.#loads.set(key, loading);
+    }
+    return loading;
+  }
+}
+
+async function loadEntry(entry: PluginEntry): Promise<Plugin> {
+  let loaded: unknown;
+  try {
+    loaded = await entry.load();
+  } catch (error) {
+    throw new PluginError(
+      ErrorCodes.PLUGIN_LOAD,
+      entry.name,
+      `${KIND_LABEL[entry.kind]} "${entry.name}" could not be loaded: ${errorMessage(error)}`,
+      { cause: error },
+    );
+  }
+  const plugin = assertPlugin(loaded, entry.origin === 'builtin' ? `built-in ${entry.name}` : entry.origin);
+  if (plugin.kind !== entry.kind || plugin.name !== entry.name) {
+    throw new PluginError(
+      ErrorCodes.PLUGIN_INVALID,
+      entry.name,
+      `${entry.origin} registered ${entry.kind} "${entry.name}" but its code is ${plugin.kind} "${plugin.name}"`,
+    );
+  }
+  return plugin;
+}

@@ -1,0 +1,27 @@
+import { ErrorCodes, PortcullisError } from '../errors.ts';
+
+/** The error a secret store raises when a secret or a key inside it does not exist. */
+export function secretNotFound(message: string): PortcullisError {
+  return new PortcullisError(ErrorCodes.SECRET_NOT_FOUND, message);
+}
+
+/**
+ * Selects `key` from a secret whose value is a JSON object (`${secret:provider:path:key}`); without a key the
+ * whole value is returned. Messages name the path and the key, never the value.
+ */
+export function selectSecretKey(value: string, path: string, key: string | undefined): string {
+  if (key === undefined) return value;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw secretNotFound(`secret at path "${path}" is not a JSON object, so key "${key}" cannot be selected`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw secretNotFound(`secret at path "${path}" is not a JSON object, so key "${key}" cannot be selected`);
+  }
+  const field = (parsed as Record<string, unknown>)[key];
+  if (typeof field === 'string') return field;
+  if (typeof field === 'number' || typeof field === 'boolean') return String(field);
+  throw secretNotFound(`key "${key}" not found in secret at path "${path}"`);
+}

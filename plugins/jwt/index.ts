@@ -1,0 +1,60 @@
+import { statSync } from 'node:fs';
+import { fieldMessage, isBlank } from '../../core/config/flipt-messages.ts';
+import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
+import { notYetAvailable } from '../../core/plugins/unavailable.ts';
+import { isSecretReference } from '../../core/references/parse.ts';
+import { parseUrl } from '../../core/url.ts';
+import configSchema from './schema.json' with { type: 'json' };
+
+/** `authentication.methods.jwt` after validation. */
+export interface JwtConfig {
+  enabled: boolean;
+  jwks_url?: string;
+  public_key_file?: string;
+  validate_claims: { issuer?: string; subject?: string; audiences: string[] };
+  claims_mapping: Partial<Record<'email' | 'name' | 'sub' | 'picture' | 'role', string>>;
+}
+
+const jwt: MethodPlugin<JwtConfig> = {
+  kind: 'method',
+  name: 'jwt',
+  method: 'METHOD_JWT',
+  sessionCompatible: false,
+  configSchema,
+  validate(config) {
+    const issues: ConfigIssue[] = [];
+    const { jwks_url: jwksUrl, public_key_file: keyFile } = config;
+    if (isBlank(jwksUrl) && isBlank(keyFile)) {
+      issues.push({ path: [], message: 'authentication: one of jwks_url or public_key_file is required' });
+    } else if (!isBlank(jwksUrl) && !isBlank(keyFile)) {
+      issues.push({
+        path: [],
+        message: 'authentication: only one of jwks_url or public_key_file can be set',
+      });
+    }
+    if (jwksUrl && !isSecretReference(jwksUrl) && parseUrl(jwksUrl) === undefined) {
+      issues.push({
+        path: ['jwks_url'],
+        message: fieldMessage('authentication', 'jwks_url', `parse "${jwksUrl}": invalid URL`),
+      });
+    }
+    if (keyFile && !isSecretReference(keyFile)) {
+      try {
+        statSync(keyFile);
+      } catch (error) {
+        const reason =
+          (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : String(error);
+        issues.push({
+          path: ['public_key_file'],
+          message: fieldMessage('authentication', 'public_key_file', `stat ${keyFile}: ${reason}`),
+        });
+      }
+    }
+    return issues;
+  },
+  create() {
+    return notYetAvailable('authentication method "jwt"');
+  },
+};
+
+export default jwt;

@@ -1,0 +1,61 @@
+import { requiredMessage } from '../../core/config/flipt-messages.ts';
+import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
+import { notYetAvailable } from '../../core/plugins/unavailable.ts';
+import { isSecretReference } from '../../core/references/parse.ts';
+import configSchema from './schema.json' with { type: 'json' };
+
+/** `authentication.methods.token` after validation. */
+export interface TokenConfig {
+  enabled: boolean;
+  storage: {
+    type: string;
+    tokens: Record<string, { credential: string; metadata: Record<string, string> }>;
+  };
+  bootstrap: { token?: string; expiration?: number };
+}
+
+const token: MethodPlugin<TokenConfig> = {
+  kind: 'method',
+  name: 'token',
+  method: 'METHOD_TOKEN',
+  sessionCompatible: false,
+  configSchema,
+  validate(config) {
+    const issues: ConfigIssue[] = [];
+    if (config.storage.type !== 'static') {
+      issues.push({
+        path: ['storage', 'type'],
+        message: `storage type: authentication.method.token.storage.type unexpected type: "${config.storage.type}"`,
+      });
+    }
+    // Flipt accepts an empty credential (then "Bearer " alone authenticates) and two tokens with one
+    // credential (then which identity a request gets is arbitrary); both are refused here.
+    const owners = new Map<string, string>();
+    for (const [name, { credential }] of Object.entries(config.storage.tokens)) {
+      const path = ['storage', 'tokens', name, 'credential'];
+      if (credential === '') {
+        issues.push({ path, message: requiredMessage('authentication', 'credential') });
+      } else if (!isSecretReference(credential)) {
+        const owner = owners.get(credential);
+        if (owner === undefined) owners.set(credential, name);
+        else
+          issues.push({
+            path,
+            message: `authentication: credential is the same as token "${owner}"'s; each token needs its own`,
+          });
+      }
+    }
+    if (config.bootstrap.expiration !== undefined && config.bootstrap.expiration <= 0) {
+      issues.push({
+        path: ['bootstrap', 'expiration'],
+        message: 'authentication: bootstrap expiration must be a positive duration',
+      });
+    }
+    return issues;
+  },
+  create() {
+    return notYetAvailable('authentication method "token"');
+  },
+};
+
+export default token;

@@ -1,0 +1,26 @@
+import { requiredMessage } from '../../core/config/flipt-messages.ts';
+import type { SecretProvider } from '../../core/plugins/contracts.ts';
+import configSchema from './schema.json' with { type: 'json' };
+import { openFileSource } from './source.ts';
+
+/** `secrets.providers.file` after validation. */
+export interface FileProviderConfig {
+  enabled: boolean;
+  base_path: string;
+}
+
+const file: SecretProvider<FileProviderConfig> = {
+  kind: 'secrets',
+  name: 'file',
+  configSchema,
+  validate(config) {
+    return config.base_path === ''
+      ? [{ path: ['base_path'], message: requiredMessage('secrets.providers.file', 'base_path') }]
+      : [];
+  },
+  create(_ctx, config) {
+    return openFileSource(config.base_path);
+  },
+};
+
+export default file;

@@ -1,0 +1,64 @@
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
+import type { SecretSource } from '../../core/plugins/contracts.ts';
+import { secretNotFound, selectSecretKey } from '../../core/references/select-key.ts';
+
+/** A secret file larger than this is refused rather than read into memory. */
+const MAX_SECRET_BYTES = 1024 * 1024;
+
+function inside(root: string, target: string): boolean {
+  const rel = relative(root, target);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * Opens `basePath` as a secret store: `get("ci-token")` returns the trimmed contents of `<basePath>/ci-token`.
+ * The base path must exist when the store opens. Paths that climb out of it, directly (`../x`) or through a
+ * symbolic link, are refused.
+ */
+export async function openFileSource(basePath: string): Promise<SecretSource> {
+  let root: string;
+  try {
+    root = await realpath(basePath);
+    if (!(await stat(root)).isDirectory())
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : 'not a directory';
+    throw new PortcullisError(ErrorCodes.SECRET_PROVIDER, `checking base path: stat ${basePath}: ${reason}`);
+  }
+
+  return {
+    async get(path, key) {
+      const target = resolve(root, path.replace(/^\/+/, ''));
+      if (!inside(root, target)) {
+        throw new PortcullisError(
+          ErrorCodes.SECRET_REFERENCE_INVALID,
+          `secret path "${path}" is outside base_path`,
+        );
+      }
+      let real: string;
+      try {
+        real = await realpath(target);
+      } catch {
+        throw secretNotFound(`secret not found at path "${path}"`);
+      }
+      if (!inside(root, real)) {
+        throw new PortcullisError(
+          ErrorCodes.SECRET_REFERENCE_INVALID,
+          `secret path "${path}" leads outside base_path through a symbolic link`,
+        );
+      }
+      const info = await stat(real);
+      if (!info.isFile()) throw secretNotFound(`secret not found at path "${path}" (not a file)`);
+      if (info.size > MAX_SECRET_BYTES) {
+        throw new PortcullisError(
+          ErrorCodes.SECRET_PROVIDER,
+          `secret at path "${path}" is larger than 1 MiB`,
+        );
+      }
+      return selectSecretKey((await readFile(real, 'utf8')).trim(), path, key);
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
+import type { ConfigIssue, SecretProvider } from '../../core/plugins/contracts.ts';
+import { notYetAvailable } from '../../core/plugins/unavailable.ts';
+import configSchema from './schema.json' with { type: 'json' };
+
+/** `secrets.providers.vault` after validation. */
+export interface VaultProviderConfig {
+  enabled: boolean;
+  address?: string;
+  auth_method: 'token' | 'kubernetes' | 'approle';
+  role?: string;
+  mount: string;
+  token?: string;
+  namespace?: string;
+}
+
+const typ = 'secrets.providers.vault';
+
+const vault: SecretProvider<VaultProviderConfig> = {
+  kind: 'secrets',
+  name: 'vault',
+  configSchema,
+  validate(config) {
+    const issues: ConfigIssue[] = [];
+    if (isBlank(config.address)) issues.push({ path: ['address'], message: requiredMessage(typ, 'address') });
+    const needed = config.auth_method === 'token' ? 'token' : 'role';
+    if (isBlank(config[needed])) issues.push({ path: [needed], message: requiredMessage(typ, needed) });
+    return issues;
+  },
+  create() {
+    return notYetAvailable('secret provider "vault"');
+  },
+};
+
+export default vault;
