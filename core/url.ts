@@ -6,3 +6,9 @@ export function parseUrl(text: string): URL | undefined {
     return undefined;
   }
 }
+
+/** Whether `text` is exactly an absolute http:// or https:// URL (no surrounding whitespace, which `URL` drops). */
+export function isHttpUrl(text: string): boolean {
+  const url = parseUrl(text);
+  return url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && text === text.trim();
+}

@@ -98,22 +98,27 @@ function byPosition(a: LocatedIssue, b: LocatedIssue): number {
   return ra - rb || la - lb || ca - cb;
 }
 
-/**
- * Loads, checks and normalises a configuration, reporting every problem at once as a `ConfigError`:
- * YAML → `${env:...}` → third-party plugins → `FLIPT_*` overrides → typing → JSON Schema (defaults applied) →
- * durations to milliseconds → cross-field rules of the core and of each enabled plugin → secret reference syntax.
- * Secrets are not fetched here.
- */
-export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
+interface Prepared {
+  readonly input: Input;
+  readonly registry: PluginRegistry;
+  readonly env: Env;
+  readonly substituted: Record<string, unknown>;
+  readonly envReferences: ReturnType<typeof substituteEnvReferences>['references'];
+  readonly scalarSource: (path: Path) => string | undefined;
+}
+
+/** Reads the configuration and registers the third-party plugins it lists; problems with those stop here. */
+async function prepare(options: LoadOptions): Promise<Prepared> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const registry = options.registry ?? createRegistry();
   const input = await readInput(options, cwd);
   const scalarSource = (path: Path) => input.doc?.scalarSource(path);
 
-  const { tree: substituted, references: envReferences } = substituteEnvReferences(input.tree, env);
+  const { tree, references: envReferences } = substituteEnvReferences(input.tree, env);
+  const substituted = tree as Record<string, unknown>;
   const earlyCursor = rootCursor(assembleSchema(registry.entries()));
-  const early = applyEnvOverrides(substituted as Record<string, unknown>, earlyCursor, env);
+  const early = applyEnvOverrides(substituted, earlyCursor, env);
   const earlyLocator = new Locator(input.doc, early.sources, envReferences);
   const specifiers = pluginSpecifiers(
     coerceToSchema(early.tree, earlyCursor, scalarSource) as Record<string, unknown>,
@@ -129,10 +134,29 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
       input.file,
     );
   }
+  return { input, registry, env, substituted, envReferences, scalarSource };
+}
+
+/**
+ * The registry a configuration would use: the built-ins plus the third-party plugins under its `plugins:`.
+ * Nothing else in the configuration is checked (this is what `portcullis schema --config` needs).
+ */
+export async function loadPluginRegistry(options: LoadOptions = {}): Promise<PluginRegistry> {
+  return (await prepare(options)).registry;
+}
+
+/**
+ * Loads, checks and normalises a configuration, reporting every problem at once as a `ConfigError`:
+ * YAML → `${env:...}` → third-party plugins → `FLIPT_*` overrides → typing → JSON Schema (defaults applied) →
+ * durations to milliseconds → cross-field rules of the core and of each enabled plugin → secret reference syntax.
+ * Secrets are not fetched here.
+ */
+export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
+  const { input, registry, env, substituted, envReferences, scalarSource } = await prepare(options);
 
   const schema = assembleSchema(registry.entries());
   const cursor = rootCursor(schema);
-  const { tree: written, sources } = applyEnvOverrides(substituted as Record<string, unknown>, cursor, env);
+  const { tree: written, sources } = applyEnvOverrides(substituted, cursor, env);
   const locator = new Locator(input.doc, sources, envReferences);
   const typed = coerceToSchema(written, cursor, scalarSource) as Record<string, unknown>;
 
@@ -144,7 +168,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     return { path: issue.path, message, source: locator.source(issue.path, at) };
   };
 
-  const schemaIssues = createValidator(schema)(typed);
+  const schemaIssues = (await createValidator(schema))(typed);
   for (const issue of schemaIssues) issues.push(located(issue, issue.at));
   const broken = (path: Path) => schemaIssues.some((issue) => isPrefixOf(path, issue.path));
 

@@ -1,8 +1,9 @@
 import { statSync } from 'node:fs';
 import type { ConfigIssue } from '../plugins/contracts.ts';
 import { isSecretReference } from '../references/parse.ts';
-import { parseUrl } from '../url.ts';
+import { isHttpUrl, parseUrl } from '../url.ts';
 import { fieldMessage, isBlank, requiredMessage } from './flipt-messages.ts';
+import { recordOf } from './tree.ts';
 import type { RootConfig } from './types.ts';
 
 /** A session-compatible method that is enabled, with the addresses it sends browsers back to. */
@@ -31,15 +32,13 @@ function sessionRules(
   sessionMethods: readonly SessionMethod[],
   outcome: RuleOutcome,
 ): void {
-  const { session } = config.authentication;
+  const session = recordOf(recordOf(config.authentication).session);
   const domainPath = ['authentication', 'session', 'domain'];
   if (sessionMethods.length > 0) {
-    if (!isBlank(session.domain)) {
-      const domain = normaliseDomain(session.domain as string);
+    if (typeof session.domain === 'string' && session.domain !== '') {
+      const domain = normaliseDomain(session.domain);
       if (domain === undefined) {
-        const shown = (session.domain as string).includes('://')
-          ? session.domain
-          : `http://${session.domain}`;
+        const shown = session.domain.includes('://') ? session.domain : `http://${session.domain}`;
         outcome.issues.push({
           path: domainPath,
           message: fieldMessage('authentication', 'session_domain', `parse "${shown}": invalid URL`),
@@ -47,7 +46,7 @@ function sessionRules(
       } else {
         session.domain = domain;
       }
-    } else {
+    } else if (session.domain === undefined || session.domain === '') {
       const addresses = sessionMethods.flatMap((m) => m.redirectAddresses);
       const hosts = new Set(addresses.map((address) => parseUrl(address)?.hostname ?? ''));
       const [host] = hosts;
@@ -66,11 +65,8 @@ function sessionRules(
     }
   }
 
-  const lifetimes = [
-    ['token_lifetime', session.token_lifetime],
-    ['state_lifetime', session.state_lifetime],
-  ] as const;
-  for (const [field, value] of lifetimes) {
+  for (const field of ['token_lifetime', 'state_lifetime'] as const) {
+    const value = session[field];
     if (typeof value === 'number' && value <= 0) {
       outcome.issues.push({
         path: ['authentication', 'session', field],
@@ -79,20 +75,21 @@ function sessionRules(
     }
   }
 
-  const { storage } = session;
-  if (typeof storage.cleanup.grace_period === 'number' && storage.cleanup.grace_period < 0) {
+  const storage = recordOf(session.storage);
+  const cleanup = recordOf(storage.cleanup);
+  if (typeof cleanup.grace_period === 'number' && cleanup.grace_period < 0) {
     outcome.issues.push({
       path: ['authentication', 'session', 'storage', 'cleanup', 'grace_period'],
       message: 'authentication: session_storage cleanup_grace_period must be a positive duration',
     });
   }
-  if (typeof storage.cleanup.interval === 'number' && storage.cleanup.interval <= 0) {
+  if (typeof cleanup.interval === 'number' && cleanup.interval <= 0) {
     outcome.issues.push({
       path: ['authentication', 'session', 'storage', 'cleanup', 'interval'],
       message: 'authentication: session_storage cleanup_interval must be a positive duration',
     });
   }
-  const { redis } = storage;
+  const redis = recordOf(storage.redis);
   if (!isBlank(redis.ca_cert_bytes) && !isBlank(redis.ca_cert_path)) {
     outcome.issues.push({
       path: ['authentication', 'session', 'storage', 'redis', 'ca_cert_bytes'],
@@ -101,7 +98,8 @@ function sessionRules(
     });
   }
   for (const field of ['net_timeout', 'conn_max_idle_time'] as const) {
-    if (typeof redis[field] === 'number' && redis[field] < 0) {
+    const value = redis[field];
+    if (typeof value === 'number' && value < 0) {
       outcome.issues.push({
         path: ['authentication', 'session', 'storage', 'redis', field],
         message: `authentication: session_storage redis ${field} must not be negative`,
@@ -111,16 +109,17 @@ function sessionRules(
 }
 
 function serverRules(config: RootConfig, outcome: RuleOutcome): void {
-  if (config.server.protocol !== 'https') return;
+  const server = recordOf(config.server);
+  if (server.protocol !== 'https') return;
   for (const field of ['cert_file', 'cert_key'] as const) {
-    const file = config.server[field];
-    if (isBlank(file)) {
+    const file = server[field];
+    if (typeof file !== 'string' || file === '') {
       outcome.issues.push({ path: ['server', field], message: requiredMessage('server', field) });
       continue;
     }
     if (isSecretReference(file)) continue;
     try {
-      statSync(file as string);
+      statSync(file);
     } catch (error) {
       const reason =
         (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : String(error);
@@ -142,18 +141,16 @@ export function coreRules(config: RootConfig, sessionMethods: readonly SessionMe
   sessionRules(config, sessionMethods, outcome);
   serverRules(config, outcome);
 
-  const authorization = config.authorization as { required?: unknown } | undefined;
-  if (authorization?.required === true && !config.authentication.required) {
+  if (recordOf(config.authorization).required === true && recordOf(config.authentication).required !== true) {
     outcome.issues.push({
       path: ['authorization', 'required'],
       message: 'authorization: requires authentication to also be required',
     });
   }
 
-  const { upstream } = config.gateway;
-  if (upstream !== undefined && !isSecretReference(upstream)) {
-    const url = parseUrl(upstream);
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+  const { upstream } = recordOf(config.gateway);
+  if (typeof upstream === 'string' && !isSecretReference(upstream)) {
+    if (!isHttpUrl(upstream)) {
       outcome.issues.push({
         path: ['gateway', 'upstream'],
         message: 'must be an absolute http:// or https:// URL',

@@ -26,3 +26,8 @@ export function pathKey(path: Path): string {
 export function isPrefixOf(prefix: Path, path: Path): boolean {
   return prefix.length <= path.length && prefix.every((segment, i) => segment === path[i]);
 }
+
+/** `value` when it is a mapping, else an empty one: for rules that must not trip over malformed input. */
+export function recordOf(value: unknown): Record<string, unknown> {
+  return isRecord(value) ? value : {};
+}

@@ -1,6 +1,7 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { createHash } from 'node:crypto';
+import { Ajv, type ErrorObject, type Options } from 'ajv';
 import type { JsonSchema } from '../plugins/contracts.ts';
-import { parseGoDuration } from './duration.ts';
+import { formats } from './formats.ts';
 import { isRecord, type Path } from './tree.ts';
 
 /** A schema problem before it is given a position: `at` says whether to point at the key or at the value. */
@@ -22,36 +23,74 @@ const TYPE_WORDS: Readonly<Record<string, string>> = {
 };
 const SECRET_REFERENCE = /^\$\{secret:.*\}$/;
 
+/** Ajv options shared by the runtime compiler and the build-time precompiler. */
+export const AJV_OPTIONS = {
+  allErrors: true,
+  verbose: true,
+  useDefaults: true,
+  strict: true,
+  allowUnionTypes: true,
+  // Compiling unoptimised code takes half the time, and a configuration is validated once per start.
+  code: { optimize: false },
+} as const;
+
+/** Our annotations, and editor annotations that plugin authors commonly write. */
+const ANNOTATIONS = ['x-messages', 'x-unused', 'markdownDescription', 'deprecationMessage'];
+
 /** A configured Ajv: all errors, defaults applied in place, our annotation keywords and formats known. */
-export function createAjv(): Ajv {
-  const ajv = new Ajv({
-    allErrors: true,
-    verbose: true,
-    useDefaults: true,
-    strict: true,
-    allowUnionTypes: true,
-  });
-  // Our annotations, and editor annotations that plugin authors commonly write.
-  for (const keyword of ['x-messages', 'x-unused', 'markdownDescription', 'deprecationMessage']) {
-    ajv.addKeyword(keyword);
-  }
-  ajv.addFormat('go-duration', {
-    type: 'string',
-    validate: (text: string) => parseGoDuration(text) !== undefined,
-  });
+export function createAjv(options: Options = {}): Ajv {
+  const ajv = new Ajv({ ...AJV_OPTIONS, ...options, code: { ...AJV_OPTIONS.code, ...options.code } });
+  for (const keyword of ANNOTATIONS) ajv.addKeyword(keyword);
+  for (const [name, format] of Object.entries(formats)) ajv.addFormat(name, format);
   return ajv;
 }
 
+/** A stable fingerprint of a schema, to find its compiled validator. */
+export function schemaHash(schema: JsonSchema): string {
+  return createHash('sha256').update(JSON.stringify(schema)).digest('base64url');
+}
+
+type ValidateFn = (data: unknown) => boolean;
+type CompiledValidator = ValidateFn & { errors?: ErrorObject[] | null };
+
+const compiled = new Map<string, CompiledValidator>();
+
 /**
- * Compiles `schema` into a function that validates a tree, fills in defaults (mutating the tree) and returns
- * every problem at once, in words an operator understands.
+ * The compiled validator of `schema`: the one generated at build time when `schema` is the built-in schema
+ * (no third-party plugins), else compiled now; either way compiled once per process.
  */
-export function createValidator(schema: JsonSchema): (tree: unknown) => SchemaIssue[] {
-  const validate = createAjv().compile(schema);
+async function compiledValidator(schema: JsonSchema): Promise<CompiledValidator> {
+  const hash = schemaHash(schema);
+  let validate = compiled.get(hash);
+  if (validate === undefined) {
+    validate = (await precompiled(hash)) ?? createAjv().compile(schema);
+    compiled.set(hash, validate);
+  }
+  return validate;
+}
+
+async function precompiled(hash: string): Promise<CompiledValidator | undefined> {
+  try {
+    const module = (await import(new URL('./builtin-validator.js', import.meta.url).href)) as {
+      hash: string;
+      validate: CompiledValidator;
+    };
+    return module.hash === hash ? module.validate : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A function that validates a tree against `schema`, fills in defaults (mutating the tree) and returns every
+ * problem at once, in words an operator understands.
+ */
+export async function createValidator(schema: JsonSchema): Promise<(tree: unknown) => SchemaIssue[]> {
+  const validate = await compiledValidator(schema);
   return (tree) => {
     if (validate(tree)) return [];
     return (validate.errors ?? [])
-      .filter((error) => error.keyword === 'propertyNames' || error.params.propertyName === undefined)
+      .filter((error) => (error as { propertyName?: string }).propertyName === undefined)
       .map((error) => describe(error, tree));
   };
 }
@@ -88,7 +127,7 @@ function describe(error: ErrorObject, tree: unknown): SchemaIssue {
       message = 'is required';
       break;
     case 'propertyNames':
-      message = `invalid key "${property}"`;
+      message = property === '' ? 'an empty key is not allowed' : `invalid key "${property}"`;
       break;
     case 'type':
       message =

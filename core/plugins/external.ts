@@ -44,7 +44,7 @@ export async function loadExternalPlugins(
   baseDir: string,
 ): Promise<PluginLoadProblem[]> {
   const problems: PluginLoadProblem[] = [];
-  const ajv = createAjv();
+  const ajv = specifiers.length > 0 ? createAjv() : undefined;
   for (const [index, specifier] of specifiers.entries()) {
     let module: Record<string, unknown>;
     try {
@@ -70,7 +70,7 @@ export async function loadExternalPlugins(
         continue;
       }
       try {
-        ajv.compile(plugin.configSchema);
+        ajv?.compile(plugin.configSchema);
       } catch (error) {
         problems.push({
           index,

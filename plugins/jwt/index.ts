@@ -3,7 +3,7 @@ import { fieldMessage, isBlank } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { notYetAvailable } from '../../core/plugins/unavailable.ts';
 import { isSecretReference } from '../../core/references/parse.ts';
-import { parseUrl } from '../../core/url.ts';
+import { isHttpUrl } from '../../core/url.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
 /** `authentication.methods.jwt` after validation. */
@@ -32,10 +32,14 @@ const jwt: MethodPlugin<JwtConfig> = {
         message: 'authentication: only one of jwks_url or public_key_file can be set',
       });
     }
-    if (jwksUrl && !isSecretReference(jwksUrl) && parseUrl(jwksUrl) === undefined) {
+    if (jwksUrl && !isSecretReference(jwksUrl) && !isHttpUrl(jwksUrl)) {
       issues.push({
         path: ['jwks_url'],
-        message: fieldMessage('authentication', 'jwks_url', `parse "${jwksUrl}": invalid URL`),
+        message: fieldMessage(
+          'authentication',
+          'jwks_url',
+          `parse "${jwksUrl}": not an absolute http(s) URL`,
+        ),
       });
     }
     if (keyFile && !isSecretReference(keyFile)) {

@@ -1,0 +1,132 @@
+import { pino } from 'pino';
+import type { LogConfig } from './config/types.ts';
+
+/** A destination pino can write to. */
+export interface LogDestination {
+  write(line: string): unknown;
+}
+
+/** The logger type used across portcullis (pino). */
+export type Logger = pino.Logger;
+
+const MIN_SCRUBBED_LENGTH = 3;
+const REDACTED = '[REDACTED]';
+
+/**
+ * Fields that hold credentials wherever they appear in a log entry. Censored by name, before the value-based
+ * scrubbing below catches anything else.
+ */
+export const REDACTED_FIELDS: readonly string[] = [
+  'authorization',
+  'cookie',
+  'password',
+  'client_secret',
+  'credential',
+  'clientToken',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  '*.authorization',
+  '*.cookie',
+  '*.password',
+  '*.client_secret',
+  '*.credential',
+  '*.clientToken',
+];
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Removes known secret values from text about to be written. Every value resolved from a `${secret:...}`
+ * reference is added here before anything else is logged, so no log line (whatever field or message it ends up
+ * in, JSON-escaped or not) can carry one.
+ */
+export class SecretScrubber {
+  readonly #values = new Set<string>();
+  #pattern: RegExp | undefined;
+
+  add(values: Iterable<string>): void {
+    for (const value of values) {
+      if (value.length < MIN_SCRUBBED_LENGTH) continue;
+      this.#values.add(value);
+      // The same value as it appears inside a JSON string.
+      this.#values.add(JSON.stringify(value).slice(1, -1));
+    }
+    const alternatives = [...this.#values].sort((a, b) => b.length - a.length).map(escapeRegExp);
+    this.#pattern = alternatives.length === 0 ? undefined : new RegExp(alternatives.join('|'), 'g');
+  }
+
+  scrub(text: string): string {
+    return this.#pattern === undefined ? text : text.replace(this.#pattern, REDACTED);
+  }
+}
+
+const LEVELS: Readonly<Record<string, pino.Level>> = {
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  error: 'error',
+  fatal: 'fatal',
+  panic: 'fatal',
+};
+
+function consoleValue(value: unknown): string {
+  if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  return JSON.stringify(value);
+}
+
+/** Turns pino's JSON lines into one readable line each: `time LEVEL message key=value ...`. */
+function consoleDestination(
+  out: LogDestination,
+  keys: { time: string; level: string; message: string },
+): LogDestination {
+  return {
+    write(line: string) {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return out.write(line);
+      }
+      const { [keys.time]: time, [keys.level]: level, [keys.message]: message, ...rest } = entry;
+      const fields = Object.entries(rest).map(([k, v]) => `${k}=${consoleValue(v)}`);
+      const head = `${String(time)} ${String(level).toUpperCase().padEnd(5)} ${String(message ?? '')}`;
+      return out.write(`${[head, ...fields].join(' ')}\n`);
+    },
+  };
+}
+
+/**
+ * Creates the process logger from `log:`: level (Flipt's names, `panic` as `fatal`), JSON or console
+ * encoding, Flipt's `log.keys`, standard output or `log.file`. Credentials are redacted by field name and every
+ * value known to `scrubber` is removed from the output.
+ */
+export function createLogger(
+  settings: Pick<LogConfig, 'level' | 'encoding' | 'file' | 'keys'>,
+  scrubber: SecretScrubber,
+  destination?: LogDestination,
+): Logger {
+  const keys = {
+    time: settings.keys.time ?? 'time',
+    level: settings.keys.level ?? 'level',
+    message: settings.keys.message ?? 'msg',
+  };
+  const sink: LogDestination =
+    destination ??
+    pino.destination(settings.file === undefined ? 1 : { dest: settings.file, mkdir: true, sync: true });
+  return pino(
+    {
+      level: LEVELS[settings.level.toLowerCase()] ?? 'info',
+      messageKey: keys.message,
+      base: undefined,
+      timestamp: () => `,"${keys.time}":"${new Date().toISOString()}"`,
+      formatters: { level: (label) => ({ [keys.level]: label }) },
+      redact: { paths: [...REDACTED_FIELDS], censor: REDACTED },
+      hooks: { streamWrite: (line) => scrubber.scrub(line) },
+    },
+    (settings.encoding === 'console' ? consoleDestination(sink, keys) : sink) as pino.DestinationStream,
+  );
+}
