@@ -28,7 +28,10 @@ describe('valid examples', () => {
 describe('invalid examples', () => {
   for (const name of examples('invalid')) {
     it(`${name} is refused with exactly the expected problems`, async () => {
-      const expected = readFileSync(join(here, 'examples', 'invalid', name.replace(/\.yaml$/, '.expected')), 'utf8');
+      const expected = readFileSync(
+        join(here, 'examples', 'invalid', name.replace(/\.yaml$/, '.expected')),
+        'utf8',
+      );
       const error = await loadConfig({ file: join(here, 'examples', 'invalid', name), env: {} }).then(
         () => undefined,
         (e: unknown) => e,

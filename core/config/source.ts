@@ -140,7 +140,8 @@ function mapEntry(
     }
   }
   for (const pair of map.items) {
-    if (!isPair(pair) || !isScalar(pair.key) || pair.key.value !== '<<') continue;
+    // With merge keys on, the key's value is a symbol; its source text is still `<<`.
+    if (!isPair(pair) || !isScalar(pair.key) || pair.key.source !== '<<') continue;
     const source = resolve(doc, pair.value);
     const sources = isSeq(source) ? source.items.map((item) => resolve(doc, item)) : [source];
     for (const merged of sources) {
@@ -171,28 +172,37 @@ function walk(doc: Document, path: Path): Found {
   return { node, entryOffset, complete: true };
 }
 
-/** The path of the deepest map entry or list item whose text contains `offset`. */
+/**
+ * The path of the deepest map entry or list item whose text contains `offset`. Ends are exclusive, except for the
+ * last entry, which also owns an error at its very end (an unterminated value at the end of the file).
+ */
 function pathAt(doc: Document, offset: number): Array<string | number> {
   const path: Array<string | number> = [];
+  const contains = (start: number | undefined, end: number | undefined, last: boolean) =>
+    start !== undefined && end !== undefined && start <= offset && (offset < end || (last && offset === end));
   let node: unknown = doc.contents;
   for (;;) {
     if (isMap(node)) {
-      const pair = node.items.find((p) => {
-        const start = (p.key as Node | null)?.range?.[0];
-        const end = (p.value as Node | null)?.range?.[2] ?? (p.key as Node | null)?.range?.[2];
-        return start !== undefined && end !== undefined && start <= offset && offset <= end;
-      });
+      const items = node.items;
+      const pair = items.find((p, i) =>
+        contains(
+          (p.key as Node | null)?.range?.[0],
+          (p.value as Node | null)?.range?.[1] ?? (p.key as Node | null)?.range?.[1],
+          i === items.length - 1,
+        ),
+      );
       if (!pair || !isScalar(pair.key)) return path;
       path.push(String(pair.key.value));
       node = pair.value;
     } else if (isSeq(node)) {
-      const index = node.items.findIndex((item) => {
-        const range = (item as Node | null)?.range;
-        return range !== undefined && range !== null && range[0] <= offset && offset <= range[2];
+      const items = node.items;
+      const index = items.findIndex((item, i) => {
+        const range = (item as Node | null)?.range ?? undefined;
+        return contains(range?.[0], range?.[1], i === items.length - 1);
       });
       if (index < 0) return path;
       path.push(index);
-      node = node.items[index];
+      node = items[index];
     } else {
       return path;
     }

@@ -1,0 +1,306 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, ErrorCodes, formatIssue, PluginError, type PortcullisError } from '../errors.ts';
+import { createRegistry } from '../plugins/builtins.ts';
+import { tempFiles } from '../test-support/tmp.ts';
+import { type LoadOptions, loadConfig } from './load.ts';
+
+async function problems(options: LoadOptions): Promise<string[]> {
+  const error = await loadConfig(options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof ConfigError)) throw new Error(`expected a ConfigError, got ${String(error)}`);
+  return error.issues.map(formatIssue);
+}
+
+const MAGIC_PLUGIN = `
+export default {
+  kind: 'method',
+  name: 'magic',
+  method: 'METHOD_MAGIC',
+  sessionCompatible: false,
+  configSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { spell: { type: 'string', minLength: 3 }, level: { type: 'integer', default: 1 } },
+  },
+  validate(config) {
+    return config.spell === 'avada' ? [{ path: ['spell'], message: 'that spell is forbidden' }] : [];
+  },
+  create() {
+    return {};
+  },
+};
+`;
+
+describe('loadConfig', () => {
+  it('applies every schema default and turns durations into milliseconds', async () => {
+    const { config } = await loadConfig({ object: {}, env: {} });
+    expect(config.authentication.required).toBe(false);
+    expect(config.authentication.session.token_lifetime).toBe(24 * 3600_000);
+    expect(config.authentication.session.state_lifetime).toBe(600_000);
+    expect(config.authentication.session.storage).toMatchObject({
+      type: 'memory',
+      cleanup: { grace_period: 1_800_000, interval: 3_600_000 },
+      redis: { mode: 'single', host: 'localhost', port: 6379, prefix: 'flipt' },
+    });
+    expect(config.authentication.methods.kubernetes).toMatchObject({
+      enabled: false,
+      discovery_url: 'https://kubernetes.default.svc.cluster.local',
+    });
+    expect(config.secrets.providers.file).toEqual({ enabled: false, base_path: '/etc/flipt/secrets' });
+    expect(config.secrets.providers.vault).toMatchObject({ auth_method: 'token', mount: 'secret' });
+    expect(config.server).toMatchObject({ host: '0.0.0.0', http_port: 8080, protocol: 'http' });
+    expect(config.version).toBe('2.0');
+  });
+
+  it('uses Flipt defaults with a warning when no file exists, and refuses a named file that does not', async () => {
+    const dir = tempFiles({});
+    const loaded = await loadConfig({
+      cwd: dir,
+      searchPaths: ['config.yaml', join(dir, 'nope.yml')],
+      env: {},
+    });
+    expect(loaded.file).toBeUndefined();
+    expect(loaded.warnings.map(formatIssue)).toEqual(['(root): no configuration file found; using defaults']);
+
+    const error = (await loadConfig({ file: 'missing.yaml', cwd: dir }).catch(
+      (e: unknown) => e,
+    )) as PortcullisError;
+    expect(error.code).toBe(ErrorCodes.CONFIG_NOT_FOUND);
+    expect(error.message).toBe('configuration file missing.yaml does not exist');
+  });
+
+  it('finds ./config.yaml before the system path, and reads JSON too', async () => {
+    const dir = tempFiles({
+      'config.yaml': 'authentication: {required: true}\n',
+      'other.json': '{"log": {"level": "debug"}}',
+    });
+    expect((await loadConfig({ cwd: dir, env: {} })).config.authentication.required).toBe(true);
+    expect((await loadConfig({ cwd: dir, file: 'other.json', env: {} })).config.log.level).toBe('debug');
+    const toml = tempFiles({ 'config.toml': 'x = 1' });
+    const error = (await loadConfig({ cwd: toml, file: 'config.toml' }).catch(
+      (e: unknown) => e,
+    )) as PortcullisError;
+    expect(error.code).toBe(ErrorCodes.CONFIG_READ);
+  });
+
+  it('says which environment variable set a bad value, and which ${env:...} a bad value came from', async () => {
+    const dir = tempFiles({ 'config.yaml': 'authentication:\n  required: ${env:REQUIRED}\n' });
+    expect(
+      await problems({
+        cwd: dir,
+        file: 'config.yaml',
+        env: { REQUIRED: 'sometimes', FLIPT_SERVER_HTTP_PORT: 'eighty' },
+      }),
+    ).toEqual([
+      'authentication.required (2:13): must be a boolean (true or false) (from ${env:REQUIRED})',
+      'server.http_port (env FLIPT_SERVER_HTTP_PORT): must be an integer',
+    ]);
+  });
+
+  it('lets FLIPT_* variables complete a configuration, as operators do with secrets', async () => {
+    const dir = tempFiles({
+      'config.yaml': [
+        'authentication:',
+        '  methods:',
+        '    github:',
+        '      enabled: true',
+        '      redirect_address: https://flipt.example.com',
+        '',
+      ].join('\n'),
+    });
+    const env = {
+      FLIPT_AUTHENTICATION_METHODS_GITHUB_CLIENT_ID: 'id',
+      FLIPT_AUTHENTICATION_METHODS_GITHUB_CLIENT_SECRET: 'secret',
+      FLIPT_AUTHENTICATION_METHODS_GITHUB_SCOPES: 'read:org user:email',
+    };
+    const { config } = await loadConfig({ cwd: dir, file: 'config.yaml', env });
+    expect(config.authentication.methods.github).toMatchObject({
+      client_id: 'id',
+      client_secret: 'secret',
+      scopes: ['read:org', 'user:email'],
+    });
+    expect(config.authentication.session.domain).toBe('flipt.example.com');
+  });
+
+  it('normalises the session domain as Flipt does', async () => {
+    const { config, warnings } = await loadConfig({
+      object: {
+        authentication: {
+          session: { domain: 'http://localhost:8080' },
+          methods: { oidc: { enabled: true } },
+        },
+      },
+      env: {},
+    });
+    expect(config.authentication.session.domain).toBe('localhost');
+    expect(warnings).toEqual([]);
+  });
+
+  it('reads session.cleanup as an alias and locates its problems where they were written', async () => {
+    const dir = tempFiles({
+      'config.yaml': 'authentication:\n  session:\n    cleanup:\n      grace_period: -1h\n',
+    });
+    expect(await problems({ cwd: dir, file: 'config.yaml', env: {} })).toEqual([
+      'authentication.session.storage.cleanup.grace_period (4:7): authentication: session_storage cleanup_grace_period must be a positive duration',
+    ]);
+    const ok = tempFiles({
+      'config.yaml': 'authentication:\n  session:\n    cleanup:\n      grace_period: 2h\n',
+    });
+    const { config } = await loadConfig({ cwd: ok, file: 'config.yaml', env: {} });
+    expect(config.authentication.session.storage.cleanup).toEqual({
+      grace_period: 7_200_000,
+      interval: 3_600_000,
+    });
+    expect('cleanup' in config.authentication.session).toBe(false);
+  });
+
+  it('reports schema, core and plugin problems together, in file order', async () => {
+    const dir = tempFiles({
+      'config.yaml': [
+        'authentication:',
+        '  session:',
+        '    token_lifetime: soon',
+        '  methods:',
+        '    jwt:',
+        '      enabled: true',
+        'authorization:',
+        '  required: true',
+        '',
+      ].join('\n'),
+    });
+    expect(await problems({ cwd: dir, file: 'config.yaml', env: {} })).toEqual([
+      'authentication.session.token_lifetime (3:21): must be a duration such as 30s, 15m, 1h30m or 500ms',
+      'authentication.methods.jwt (5:5): authentication: one of jwks_url or public_key_file is required',
+      'authorization.required (8:3): authorization: requires authentication to also be required',
+    ]);
+  });
+
+  it('imports only the plugins that are enabled', async () => {
+    const registry = createRegistry();
+    await loadConfig({
+      object: { authentication: { methods: { token: { enabled: true }, oidc: { enabled: false } } } },
+      registry,
+      env: {},
+    });
+    expect(registry.isLoaded('method', 'token')).toBe(true);
+    for (const name of ['oidc', 'github', 'kubernetes', 'jwt'])
+      expect(registry.isLoaded('method', name)).toBe(false);
+    for (const name of ['file', 'vault', 'aws', 'gcp', 'azure'])
+      expect(registry.isLoaded('secrets', name)).toBe(false);
+  });
+
+  it('lists the well-formed references to resolve, and warns about those whose provider is off', async () => {
+    const loaded = await loadConfig({
+      object: {
+        secrets: { providers: { file: { enabled: true, base_path: '/run/secrets' } } },
+        authentication: {
+          session: {
+            csrf: { key: '${secret:file:csrf}' },
+            storage: { redis: { password: '${secret:vault:redis:pw}' } },
+          },
+        },
+      },
+      env: {},
+    });
+    expect(loaded.references.map((r) => r.path)).toEqual([
+      ['authentication', 'session', 'csrf', 'key'],
+      ['authentication', 'session', 'storage', 'redis', 'password'],
+    ]);
+    expect(loaded.warnings.map((w) => w.message)).toEqual([
+      'secret reference "${secret:vault:redis:pw}" needs secrets.providers.vault.enabled: true; serve stops until it is enabled',
+    ]);
+  });
+});
+
+describe('third-party plugins', () => {
+  it('contribute their schema, defaults and rules; their config is validated like a built-in one', async () => {
+    const dir = tempFiles({
+      'plugins/magic.mjs': MAGIC_PLUGIN,
+      'config.yaml':
+        'plugins: [./plugins/magic.mjs]\nauthentication:\n  methods:\n    magic:\n      enabled: true\n      spell: lumos\n',
+    });
+    const { config, schema } = await loadConfig({ cwd: dir, file: 'config.yaml', env: {} });
+    expect(config.authentication.methods.magic).toEqual({ enabled: true, spell: 'lumos', level: 1 });
+    expect(JSON.stringify(schema)).toContain('"spell"');
+
+    const bad = tempFiles({
+      'magic.mjs': MAGIC_PLUGIN,
+      'config.yaml': [
+        'plugins: [./magic.mjs]',
+        'authentication:',
+        '  methods:',
+        '    magic:',
+        '      enabled: true',
+        '      spell: ab',
+        '      wand: elder',
+        '',
+      ].join('\n'),
+    });
+    expect(await problems({ cwd: bad, file: 'config.yaml', env: {} })).toEqual([
+      'authentication.methods.magic.spell (6:14): must be at least 3 characters long',
+      'authentication.methods.magic.wand (7:7): unknown key "wand"; expected one of: enabled, spell, level',
+    ]);
+    const forbidden = tempFiles({
+      'magic.mjs': MAGIC_PLUGIN,
+      'config.yaml':
+        'plugins: [./magic.mjs]\nauthentication:\n  methods:\n    magic: {enabled: true, spell: avada}\n',
+    });
+    expect(await problems({ cwd: forbidden, file: 'config.yaml', env: {} })).toEqual([
+      'authentication.methods.magic.spell (4:28): that spell is forbidden',
+    ]);
+  });
+
+  it('are refused clearly when missing, empty, malformed, or taking a name already registered', async () => {
+    const dir = tempFiles({
+      'empty.mjs': 'export const nothing = 1;\n',
+      'token.mjs': MAGIC_PLUGIN.replace("name: 'magic'", "name: 'token'"),
+      'open.mjs': MAGIC_PLUGIN.replace('additionalProperties: false,', ''),
+      'bad-schema.mjs': MAGIC_PLUGIN.replace("type: 'integer'", "type: 'integr'"),
+      'config.yaml': [
+        'plugins:',
+        '  - ./missing.mjs',
+        '  - ./empty.mjs',
+        '  - ./token.mjs',
+        '  - ./open.mjs',
+        '  - ./bad-schema.mjs',
+        '  - portcullis-plugin-that-does-not-exist',
+        '',
+      ].join('\n'),
+    });
+    const lines = await problems({ cwd: dir, file: 'config.yaml', env: {} });
+    expect(lines).toHaveLength(6);
+    expect(lines[0]).toMatch(/^plugins\[0\] \(2:5\): cannot import plugin module "\.\/missing\.mjs": /);
+    expect(lines[1]).toBe(
+      'plugins[1] (3:5): plugin module "./empty.mjs" exports no plugin: its default export must be a plugin object (kind, name, configSchema, create) or an array of them',
+    );
+    expect(lines[2]).toBe(
+      'plugins[2] (4:5): authentication method "token" from "./token.mjs" is already registered by the built-in plugin',
+    );
+    expect(lines[3]).toBe(
+      'plugins[3] (5:5): plugin from "./open.mjs": configSchema must be a closed object schema (type: "object", additionalProperties: false)',
+    );
+    expect(lines[4]).toMatch(
+      /^plugins\[4\] \(6:5\): plugin "magic" from "\.\/bad-schema\.mjs": configSchema is not a valid JSON Schema: /,
+    );
+    expect(lines[5]).toMatch(
+      /^plugins\[5\] \(7:5\): cannot import plugin module "portcullis-plugin-that-does-not-exist": /,
+    );
+  });
+
+  it('have what they throw wrapped with their name', async () => {
+    const dir = tempFiles({
+      'boom.mjs': MAGIC_PLUGIN.replace(
+        "return config.spell === 'avada'",
+        "throw new Error('the wand snapped'); return config.spell === 'avada'",
+      ),
+      'config.yaml': 'plugins: [./boom.mjs]\nauthentication: {methods: {magic: {enabled: true}}}\n',
+    });
+    const error = await loadConfig({ cwd: dir, file: 'config.yaml', env: {} }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PluginError);
+    expect((error as PluginError).plugin).toBe('magic');
+    expect((error as PluginError).message).toBe('plugin "magic" failed in validate: the wand snapped');
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger, SecretScrubber } from './log.ts';
+
+function capture() {
+  const lines: string[] = [];
+  return { lines, destination: { write: (line: string) => lines.push(line) } };
+}
+
+describe('SecretScrubber', () => {
+  it('removes every known value, raw or JSON-escaped, longest first', () => {
+    const scrubber = new SecretScrubber();
+    scrubber.add(['s3cr3t', 's3cr3t-longer', 'quo"te\\d', 'ab']);
+    expect(scrubber.scrub('a s3cr3t-longer and s3cr3t')).toBe('a [REDACTED] and [REDACTED]');
+    expect(scrubber.scrub(JSON.stringify({ v: 'quo"te\\d' }))).toBe('{"v":"[REDACTED]"}');
+    expect(scrubber.scrub('values of two characters are left: ab')).toBe(
+      'values of two characters are left: ab',
+    );
+  });
+
+  it('treats values as text, not patterns', () => {
+    const scrubber = new SecretScrubber();
+    scrubber.add(['a.c*(']);
+    expect(scrubber.scrub('abc a.c*(')).toBe('abc [REDACTED]');
+  });
+});
+
+describe('createLogger', () => {
+  it('writes JSON lines with credentials redacted by name and secret values scrubbed anywhere', () => {
+    const { lines, destination } = capture();
+    const scrubber = new SecretScrubber();
+    const log = createLogger({ level: 'info', encoding: 'json', keys: {} }, scrubber, destination);
+    scrubber.add(['resolved-secret-value']);
+    log.info(
+      {
+        headers: { authorization: 'Bearer abc', cookie: 'flipt_client_token=x' },
+        config: { client_secret: 'cs' },
+      },
+      'the resolved-secret-value leaked into a message',
+    );
+    const entry = JSON.parse(lines[0] ?? '');
+    expect(entry).toMatchObject({
+      level: 'info',
+      msg: 'the [REDACTED] leaked into a message',
+      headers: { authorization: '[REDACTED]', cookie: '[REDACTED]' },
+      config: { client_secret: '[REDACTED]' },
+    });
+    expect(lines.join('')).not.toContain('resolved-secret-value');
+  });
+
+  it("honours Flipt's level names and log.keys", () => {
+    const { lines, destination } = capture();
+    const log = createLogger(
+      { level: 'PANIC', encoding: 'json', keys: { time: 'T', level: 'L', message: 'M' } },
+      new SecretScrubber(),
+      destination,
+    );
+    log.error('hidden below fatal');
+    log.fatal('shown');
+    expect(lines).toHaveLength(1);
+    expect(Object.keys(JSON.parse(lines[0] ?? ''))).toEqual(['L', 'T', 'M']);
+  });
+
+  it('writes one readable line per entry with the console encoding', () => {
+    const { lines, destination } = capture();
+    const log = createLogger(
+      { level: 'debug', encoding: 'console', keys: {} },
+      new SecretScrubber(),
+      destination,
+    );
+    log.debug({ plugin: 'oidc', reason: 'two words' }, 'discovery fetched');
+    expect(lines[0]).toMatch(
+      /^\d{4}-\d\d-\d\dT\S+Z DEBUG discovery fetched plugin=oidc reason="two words"\n$/,
+    );
+  });
+});

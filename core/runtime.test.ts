@@ -1,0 +1,148 @@
+import { Agent, fetch as undiciFetch } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes, SecretResolutionError } from './errors.ts';
+import { createRegistry } from './plugins/builtins.ts';
+import type { MethodContext, MethodPlugin, SecretProvider } from './plugins/contracts.ts';
+import { startRuntime } from './runtime.ts';
+import { createTestCa } from './test-support/tls.ts';
+import { tempDir, tempFiles } from './test-support/tmp.ts';
+
+const listen = { server: { host: '127.0.0.1', http_port: 0, https_port: 0 } };
+
+function capture() {
+  const lines: string[] = [];
+  return { lines, logDestination: { write: (line: string) => lines.push(line) } };
+}
+
+describe('startRuntime', () => {
+  it('serves /health over HTTP and closes', async () => {
+    const runtime = await startRuntime({ object: listen, env: {}, ...capture() });
+    const response = await fetch(`${runtime.address}/health`);
+    expect(await response.json()).toEqual({ status: 'SERVING' });
+    await runtime.close();
+    await expect(fetch(`${runtime.address}/health`)).rejects.toThrow();
+  });
+
+  it('serves HTTPS with the configured certificate when protocol is https', async () => {
+    const ca = createTestCa(tempDir());
+    const { certFile, keyFile } = ca.issue(['localhost', '127.0.0.1']);
+    const runtime = await startRuntime({
+      object: { server: { ...listen.server, protocol: 'https', cert_file: certFile, cert_key: keyFile } },
+      env: {},
+      ...capture(),
+    });
+    try {
+      expect(runtime.address).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const trusting = new Agent({ connect: { ca: ca.caPem } });
+      const response = await undiciFetch(`${runtime.address}/health`, { dispatcher: trusting });
+      expect(response.status).toBe(200);
+      await expect(undiciFetch(`${runtime.address}/health`, { dispatcher: new Agent() })).rejects.toThrow();
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  it('resolves references before creating methods, and scrubs the values from every log line', async () => {
+    const secrets = tempFiles({ 'csrf-key': 'csrf-secret-value\n' });
+    const created: Array<{ config: unknown; context: MethodContext }> = [];
+    let closed = 0;
+    const spy: MethodPlugin<{ enabled: boolean; key: string }> = {
+      kind: 'method',
+      name: 'spy',
+      method: 'METHOD_SPY',
+      sessionCompatible: false,
+      configSchema: { type: 'object', additionalProperties: false, properties: { key: { type: 'string' } } },
+      create(context, config) {
+        created.push({ config, context });
+        context.log.info(`created with ${config.key}`);
+        return { close: () => void closed++ };
+      },
+    };
+    const registry = createRegistry();
+    registry.register({
+      kind: 'method',
+      name: 'spy',
+      configSchema: spy.configSchema,
+      origin: 'test',
+      load: async () => spy,
+    });
+    const { lines, logDestination } = capture();
+    const runtime = await startRuntime({
+      object: {
+        ...listen,
+        secrets: { providers: { file: { enabled: true, base_path: secrets } } },
+        authentication: { methods: { spy: { enabled: true, key: '${secret:file:csrf-key}' } } },
+      },
+      registry,
+      env: {},
+      logDestination,
+    });
+    await runtime.close();
+    expect(created).toHaveLength(1);
+    expect(created[0]?.config).toEqual({ enabled: true, key: 'csrf-secret-value' });
+    expect(created[0]?.context.root.authentication.methods.spy?.key).toBe('csrf-secret-value');
+    expect(closed).toBe(1);
+    expect(lines.some((line) => line.includes('"msg":"created with [REDACTED]"'))).toBe(true);
+    expect(lines.join('')).not.toContain('csrf-secret-value');
+  });
+
+  it('applies nothing and closes what it opened when a reference cannot be resolved', async () => {
+    let opened = 0;
+    let closed = 0;
+    const memory: SecretProvider<{ enabled: boolean }> = {
+      kind: 'secrets',
+      name: 'memory',
+      configSchema: { type: 'object', additionalProperties: false, properties: {} },
+      create() {
+        opened++;
+        return {
+          get: async (path) => {
+            if (path === 'present') return 'present-value';
+            throw Object.assign(new Error(`secret not found at path "${path}"`), {
+              code: ErrorCodes.SECRET_NOT_FOUND,
+            });
+          },
+          close: () => void closed++,
+        };
+      },
+    };
+    const registry = createRegistry();
+    registry.register({
+      kind: 'secrets',
+      name: 'memory',
+      configSchema: memory.configSchema,
+      origin: 'test',
+      load: async () => memory,
+    });
+    const error = await startRuntime({
+      object: {
+        ...listen,
+        secrets: { providers: { memory: { enabled: true } } },
+        authentication: {
+          session: { csrf: { key: '${secret:memory:present}' }, domain: '${secret:memory:absent}' },
+        },
+      },
+      registry,
+      env: {},
+      ...capture(),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SecretResolutionError);
+    expect((error as SecretResolutionError).failures.map((f) => f.reference)).toEqual([
+      '${secret:memory:absent}',
+    ]);
+    expect({ opened, closed }).toEqual({ opened: 1, closed: 1 });
+  });
+
+  it('refuses to start a built-in method whose runtime has not landed, rather than run unprotected', async () => {
+    await expect(
+      startRuntime({
+        object: {
+          ...listen,
+          authentication: { methods: { jwt: { enabled: true, jwks_url: 'https://x.example/jwks' } } },
+        },
+        env: {},
+        ...capture(),
+      }),
+    ).rejects.toMatchObject({ code: ErrorCodes.PLUGIN_FAILED, plugin: 'jwt' });
+  });
+});

@@ -1,0 +1,87 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const CLI = [
+  process.execPath,
+  '--experimental-strip-types',
+  '--disable-warning=ExperimentalWarning',
+  join(ROOT, 'bin', 'portcullis.ts'),
+];
+
+/** What a finished CLI process printed. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The environment a spawned CLI gets: this one without any FLIPT_* variable, plus `extra`. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLIPT_')));
+  return { ...env, ...extra };
+}
+
+function collect(child: ChildProcess): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Runs `portcullis <args>` to completion. */
+export function runCli(
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+) {
+  const [command = '', ...prefix] = CLI;
+  const child = spawn(command, [...prefix, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: cleanEnv(options.env),
+  });
+  return collect(child);
+}
+
+/** A `portcullis serve` process that has reported where it listens. */
+export interface Served {
+  readonly address: string;
+  readonly child: ChildProcess;
+  /** Sends `signal` and waits for the process to end. */
+  stop(signal?: NodeJS.Signals): Promise<CliResult>;
+}
+
+/** Starts `portcullis serve --config <config>` and waits for its "listening" log line (or its exit). */
+export function startServe(config: string, options: { env?: Record<string, string> } = {}): Promise<Served> {
+  const [command = '', ...prefix] = CLI;
+  const child = spawn(command, [...prefix, 'serve', '--config', config], {
+    cwd: ROOT,
+    env: cleanEnv(options.env),
+  });
+  const done = collect(child);
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = /"address":"([^"]+)","methods"/.exec(seen);
+      if (match?.[1]) {
+        resolve({
+          address: match[1],
+          child,
+          stop: (signal = 'SIGTERM') => {
+            child.kill(signal);
+            return done;
+          },
+        });
+      }
+    });
+    done.then((result) => reject(Object.assign(new Error(`serve exited with ${result.code}`), { result })));
+  });
+}

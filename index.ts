@@ -1,0 +1,24 @@
+/**
+ * portcullis as a library: load and validate a Flipt v2 configuration, or start the whole runtime.
+ *
+ * @packageDocumentation
+ */
+export { type LoadedConfig, type LoadOptions, loadConfig, loadPluginRegistry } from './core/config/load.ts';
+export { assembleSchema } from './core/config/schema.ts';
+export type * from './core/config/types.ts';
+export {
+  ConfigError,
+  type ConfigSource,
+  type ErrorCode,
+  ErrorCodes,
+  formatIssue,
+  type LocatedIssue,
+  PluginError,
+  PortcullisError,
+  type SecretFailure,
+  SecretResolutionError,
+} from './core/errors.ts';
+export { createRegistry } from './core/plugins/builtins.ts';
+export type * from './core/plugins/contracts.ts';
+export { PluginRegistry } from './core/plugins/registry.ts';
+export { type Runtime, type StartOptions, startRuntime } from './core/runtime.ts';
