@@ -1,4 +1,6 @@
+import { RE2JS } from 're2js';
 import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
+import { errorMessage } from '../../core/errors.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { notYetAvailable } from '../../core/plugins/unavailable.ts';
 import configSchema from './schema.json' with { type: 'json' };
@@ -37,6 +39,17 @@ const oidc: MethodPlugin<OidcConfig> = {
   configSchema,
   validate(config, root) {
     const issues: ConfigIssue[] = [];
+    // Flipt compiles these with Go's RE2 only at start-up, and only when authentication is required.
+    config.email_matches.forEach((pattern, index) => {
+      try {
+        RE2JS.compile(pattern);
+      } catch (error) {
+        issues.push({
+          path: ['email_matches', index],
+          message: `failed compiling string for pattern: ${pattern}: ${errorMessage(error)}`,
+        });
+      }
+    });
     for (const [name, provider] of Object.entries(config.providers)) {
       for (const field of ['client_id', 'client_secret', 'redirect_address'] as const) {
         if (isBlank(provider[field])) {
