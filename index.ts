@@ -18,7 +18,9 @@ export {
   type SecretFailure,
   SecretResolutionError,
 } from './core/errors.ts';
+export { type PortcullisOptions, portcullis } from './core/http/plugin.ts';
 export { createRegistry } from './core/plugins/builtins.ts';
 export type * from './core/plugins/contracts.ts';
 export { PluginRegistry } from './core/plugins/registry.ts';
-export { type Runtime, type StartOptions, startRuntime } from './core/runtime.ts';
+export { createRuntime, type RunningMethod, type Runtime, type RuntimeOptions } from './core/runtime.ts';
+export { type Server, startServer } from './core/server.ts';

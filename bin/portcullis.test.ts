@@ -219,3 +219,101 @@ describe('portcullis serve', () => {
     expect(second.stderr).toMatch(new RegExp(`^listening on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
   });
 });
+
+describe('portcullis serve with authentication required', () => {
+  it('bootstraps, creates, lists, deletes and expires tokens over real HTTP, as Flipt does', async () => {
+    const dir = tempFiles({
+      'config.yaml': [
+        'server: {host: 127.0.0.1, http_port: 0}',
+        'authentication:',
+        '  required: true',
+        '  methods:',
+        '    token:',
+        '      enabled: true',
+        '      storage:',
+        '        tokens:',
+        '          ci:',
+        '            credential: static-ci-credential',
+        '            metadata: {role: admin}',
+        '',
+      ].join('\n'),
+    });
+    const served = await startServe(join(dir, 'config.yaml'));
+    try {
+      const call = (path: string, token?: string, init: RequestInit = {}) =>
+        fetch(`${served.address}${path}`, {
+          ...init,
+          headers: {
+            ...(token && { authorization: `Bearer ${token}` }),
+            'content-type': 'application/json',
+            ...init.headers,
+          },
+        });
+
+      const bootstrapLine = served
+        .stdout()
+        .split('\n')
+        .filter((line) => line.includes('"client_token"'))
+        .map((line) => JSON.parse(line) as { msg: string; client_token: string });
+      expect(bootstrapLine).toHaveLength(1);
+      expect(bootstrapLine[0]?.msg).toBe('access token created');
+      const bootstrapToken = bootstrapLine[0]?.client_token as string;
+
+      const created = await call('/auth/v1/method/token', bootstrapToken, {
+        method: 'POST',
+        body: JSON.stringify({ name: 'access_all_areas', description: 'keys to the castle' }),
+      });
+      expect(created.status).toBe(200);
+      const { clientToken, authentication } = (await created.json()) as {
+        clientToken: string;
+        authentication: { id: string };
+      };
+
+      const self = await call('/auth/v1/self', clientToken);
+      expect(await self.json()).toMatchObject({
+        id: authentication.id,
+        method: 'METHOD_TOKEN',
+        metadata: { 'io.flipt.auth.token.name': 'access_all_areas' },
+      });
+
+      const listed = (await (await call('/auth/v1/tokens', clientToken)).json()) as {
+        authentications: Array<{ id: string }>;
+      };
+      expect(listed.authentications.map((a) => a.id)).toContain(authentication.id);
+
+      const deleted = await call(`/auth/v1/tokens/${authentication.id}`, bootstrapToken, {
+        method: 'DELETE',
+      });
+      expect(await deleted.json()).toEqual({});
+      const refused = await call('/auth/v1/self', clientToken);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe('request was not authenticated');
+      expect(await refused.json()).toEqual({
+        code: 16,
+        message: 'request was not authenticated',
+        details: [],
+      });
+
+      const brief = (await (
+        await call('/auth/v1/method/token', bootstrapToken, {
+          method: 'POST',
+          body: JSON.stringify({ name: 'brief', expiresAt: new Date(Date.now() + 500).toISOString() }),
+        })
+      ).json()) as { clientToken: string };
+      expect((await call('/auth/v1/self', brief.clientToken)).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect((await call('/auth/v1/self', brief.clientToken)).status).toBe(401);
+
+      expect(await (await call('/auth/v1/self', 'static-ci-credential')).json()).toMatchObject({
+        id: 'ci',
+        metadata: { role: 'admin' },
+      });
+      expect((await call('/auth/v1/tokens/ci', bootstrapToken, { method: 'DELETE' })).status).toBe(200);
+      expect((await call('/auth/v1/self', 'static-ci-credential')).status).toBe(200);
+    } finally {
+      const result = await served.stop();
+      expect(result.code).toBe(0);
+      expect(result.stdout).not.toContain('static-ci-credential');
+    }
+  });
+});

@@ -16,7 +16,7 @@ import {
 } from '../core/errors.ts';
 import { createLogger, SecretScrubber } from '../core/log.ts';
 import { loadExternalPlugins } from '../core/plugins/external.ts';
-import type { Runtime } from '../core/runtime.ts';
+import type { Server } from '../core/server.ts';
 
 // Node caches compiled code on disk (in the OS temp folder), which takes a third off later start-ups.
 module.enableCompileCache?.();
@@ -85,11 +85,11 @@ function failureFields(error: unknown): Record<string, unknown> {
 async function serve(options: { config?: string }): Promise<number> {
   // Until the configuration says otherwise, log JSON at info to standard output.
   const bootstrap = createLogger({ level: 'info', encoding: 'json', keys: {} }, new SecretScrubber());
-  let runtime: Runtime;
+  let server: Server;
   try {
     // Imported here so that validate and schema do not load the HTTP server.
-    const { startRuntime } = await import('../core/runtime.ts');
-    runtime = await startRuntime({ file: options.config });
+    const { startServer } = await import('../core/server.ts');
+    server = await startServer({ file: options.config });
   } catch (error) {
     bootstrap.fatal({ code: errorCode(error), ...failureFields(error) }, 'portcullis could not start');
     for (const line of problemLines(error)) process.stderr.write(`${line}\n`);
@@ -98,19 +98,19 @@ async function serve(options: { config?: string }): Promise<number> {
 
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
-      runtime.log.info({ signal }, 'shutting down');
+      server.runtime.log.info({ signal }, 'shutting down');
       const timer = setTimeout(() => {
-        runtime.log.error('in-flight requests did not finish in time; exiting');
+        server.runtime.log.error('in-flight requests did not finish in time; exiting');
         resolve(1);
       }, SHUTDOWN_GRACE_MS);
       timer.unref();
-      runtime.close().then(
+      server.close().then(
         () => {
           clearTimeout(timer);
           resolve(0);
         },
         (error: unknown) => {
-          runtime.log.error({ reason: errorMessage(error) }, 'shutdown failed');
+          server.runtime.log.error({ reason: errorMessage(error) }, 'shutdown failed');
           resolve(1);
         },
       );

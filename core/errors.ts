@@ -27,6 +27,14 @@ export const ErrorCodes = {
   PLUGIN_FAILED: 'ERR_PLUGIN_FAILED',
   /** The server could not start (port in use, TLS files unreadable, ...). */
   SERVER_START: 'ERR_SERVER_START',
+  /** A stored object (an authentication) does not exist. */
+  NOT_FOUND: 'ERR_NOT_FOUND',
+  /** A request (API call or store operation) is malformed. */
+  INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /** A dependency (the session store) cannot be reached right now. */
+  UNAVAILABLE: 'ERR_UNAVAILABLE',
+  /** A credential was refused. */
+  UNAUTHENTICATED: 'ERR_UNAUTHENTICATED',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -1,138 +1,126 @@
-import { readFile } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
+import { CredentialPipeline } from './auth/pipeline.ts';
 import { type LoadedConfig, type LoadOptions, loadConfig } from './config/load.ts';
+import type { Locator } from './config/locate.ts';
 import type { RootConfig } from './config/types.ts';
-import { ErrorCodes, errorMessage, formatIssue, PortcullisError } from './errors.ts';
-import { buildApp } from './http/app.ts';
+import { errorMessage, formatIssue } from './errors.ts';
 import { createLogger, type LogDestination, type Logger, SecretScrubber } from './log.ts';
 import { createMethodContext } from './plugins/context.ts';
-import type { MethodInstance, SecretSource } from './plugins/contracts.ts';
+import type { MethodInstance, MethodPlugin, SecretSource } from './plugins/contracts.ts';
 import { guard } from './plugins/guard.ts';
+import type { PluginRegistry } from './plugins/registry.ts';
 import { resolveSecretReferences } from './references/resolve.ts';
+import { createAuthenticationStore } from './store/create.ts';
+import type { AuthenticationStore } from './store/types.ts';
 
-/** How to start portcullis: where the configuration comes from, plus test seams. */
-export interface StartOptions extends LoadOptions {
-  /** Where logs go instead of `log.file` or standard output (tests). */
+/** How to create a runtime: where the configuration comes from, plus where logs go. */
+export interface RuntimeOptions extends LoadOptions {
+  /** Where logs go instead of `log.file` or standard output (tests, embedding). */
   readonly logDestination?: LogDestination;
 }
 
-/** A running instance. */
+/** An enabled method, started. */
+export interface RunningMethod {
+  readonly name: string;
+  readonly plugin: MethodPlugin<object>;
+  /** Its validated block, secrets resolved. */
+  readonly config: Record<string, unknown>;
+  readonly instance: MethodInstance;
+}
+
+/** Everything portcullis runs, apart from HTTP: what `serve` and an embedding application share. */
 export interface Runtime {
   /** The validated configuration with secret references resolved. Treat as read-only. */
   readonly config: RootConfig;
-  readonly app: FastifyInstance;
-  /** `http://host:port` (or `https://`) the server listens on. */
-  readonly address: string;
   readonly log: Logger;
-  /** Stops accepting connections, finishes in-flight requests, then closes methods and secret stores. */
+  readonly registry: PluginRegistry;
+  readonly store: AuthenticationStore;
+  /** The enabled methods, in registry order (Flipt's for the built-ins). */
+  readonly methods: ReadonlyMap<string, RunningMethod>;
+  readonly pipeline: CredentialPipeline;
+  readonly locator: Locator;
+  /** Closes the methods, the store and the secret stores, in that order. */
   close(): Promise<void>;
 }
 
-async function openSecretSources(loaded: LoadedConfig, log: Logger): Promise<Map<string, SecretSource>> {
-  const sources = new Map<string, SecretSource>();
-  try {
-    for (const entry of loaded.registry.entries('secrets')) {
-      const block = loaded.config.secrets.providers[entry.name];
-      if (block?.enabled !== true) continue;
-      const provider = await loaded.registry.provider(entry.name);
-      const context = {
-        log: log.child({ plugin: entry.name }),
-        fetch: globalThis.fetch,
-        now: () => new Date(),
-      };
-      sources.set(entry.name, await guard(entry.name, 'create', () => provider.create(context, block)));
+type Closable = readonly [string, { close?(): void | Promise<void> }];
+
+async function closeAll(closables: readonly Closable[], log: Logger): Promise<void> {
+  for (const [name, closable] of [...closables].reverse()) {
+    try {
+      await guard(name, 'close', () => closable.close?.());
+    } catch (error) {
+      log.warn({ plugin: name, reason: errorMessage(error) }, 'failed to close');
     }
-  } catch (error) {
-    await closeAll(sources, log);
-    throw error;
+  }
+}
+
+async function openSecretSources(loaded: LoadedConfig, log: Logger, opened: Closable[]) {
+  const sources = new Map<string, SecretSource>();
+  for (const entry of loaded.registry.entries('secrets')) {
+    const block = loaded.config.secrets.providers[entry.name];
+    if (block?.enabled !== true) continue;
+    const provider = await loaded.registry.provider(entry.name);
+    const context = {
+      log: log.child({ plugin: entry.name }),
+      fetch: globalThis.fetch,
+      now: () => new Date(),
+    };
+    const source = await guard(entry.name, 'create', () => provider.create(context, block));
+    sources.set(entry.name, source);
+    opened.push([entry.name, source]);
   }
   return sources;
 }
 
-async function closeAll(closables: ReadonlyMap<string, { close?(): void | Promise<void> }>, log: Logger) {
-  for (const [name, closable] of closables) {
-    try {
-      await guard(name, 'close', () => closable.close?.());
-    } catch (error) {
-      log.warn({ plugin: name, err: errorMessage(error) }, 'plugin failed to close');
-    }
-  }
-}
-
-async function tlsMaterial(config: RootConfig): Promise<{ cert: Buffer; key: Buffer } | undefined> {
-  if (config.server.protocol !== 'https') return undefined;
-  try {
-    return {
-      cert: await readFile(config.server.cert_file as string),
-      key: await readFile(config.server.cert_key as string),
-    };
-  } catch (error) {
-    throw new PortcullisError(
-      ErrorCodes.SERVER_START,
-      `reading TLS certificate and key: ${errorMessage(error)}`,
-    );
-  }
-}
-
 /**
- * Starts portcullis: loads and validates the configuration, opens the enabled secret stores, resolves every
- * `${secret:...}` (all or nothing), creates the enabled methods, and listens on `server.host` and the port of
- * `server.protocol`. Any failure undoes what was started and rejects with a coded error.
+ * Creates a runtime: loads and validates the configuration, opens the enabled secret stores, resolves every
+ * `${secret:...}` (all or nothing), opens the authentication store, and starts the enabled methods. Any failure
+ * closes whatever was opened and rejects with a coded error.
  */
-export async function startRuntime(options: StartOptions = {}): Promise<Runtime> {
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const loaded = await loadConfig(options);
   const scrubber = new SecretScrubber();
   const log = createLogger(loaded.config.log, scrubber, options.logDestination);
   for (const warning of loaded.warnings) log.warn(formatIssue(warning));
 
-  const sources = await openSecretSources(loaded, log);
-  const methods = new Map<string, MethodInstance>();
-  let app: FastifyInstance | undefined;
+  const opened: Closable[] = [];
   try {
+    const sources = await openSecretSources(loaded, log, opened);
     const resolution = await resolveSecretReferences(loaded.config, loaded.references, sources);
     scrubber.add(resolution.values);
     const config = resolution.config;
 
+    const store = createAuthenticationStore(config, new Date(), loaded.locator);
+    opened.push(['store', store]);
+
+    const methods = new Map<string, RunningMethod>();
     for (const entry of loaded.registry.entries('method')) {
       const block = config.authentication.methods[entry.name];
       if (block?.enabled !== true) continue;
       const plugin = await loaded.registry.method(entry.name);
-      const context = createMethodContext({ name: entry.name, log, config });
-      methods.set(entry.name, await guard(entry.name, 'create', () => plugin.create(context, block)));
+      const context = createMethodContext({ name: entry.name, log, config, store });
+      const instance = await guard(entry.name, 'create', () => plugin.create(context, block));
+      opened.push([entry.name, instance]);
+      methods.set(entry.name, { name: entry.name, plugin, config: block, instance });
     }
+    const pipeline = new CredentialPipeline({ store, methods: [...methods.values()] });
 
-    const https = await tlsMaterial(config);
-    app = buildApp({ log, ...(https === undefined ? {} : { https }) });
-    const port = https === undefined ? config.server.http_port : config.server.https_port;
-    const address = await app.listen({ host: config.server.host, port }).catch((error: unknown) => {
-      throw new PortcullisError(
-        ErrorCodes.SERVER_START,
-        `listening on ${config.server.host}:${port}: ${errorMessage(error)}`,
-      );
-    });
-    log.info({ address, methods: [...methods.keys()] }, 'portcullis is listening');
-
-    const started = app;
     let closing: Promise<void> | undefined;
     return {
       config,
-      app: started,
-      address,
       log,
+      registry: loaded.registry,
+      store,
+      methods,
+      pipeline,
+      locator: loaded.locator,
       close() {
-        closing ??= (async () => {
-          await started.close();
-          await closeAll(methods, log);
-          await closeAll(sources, log);
-          log.flush();
-        })();
+        closing ??= closeAll(opened, log).then(() => log.flush());
         return closing;
       },
     };
   } catch (error) {
-    await app?.close();
-    await closeAll(methods, log);
-    await closeAll(sources, log);
+    await closeAll(opened, log);
     throw error;
   }
 }

@@ -1,6 +1,12 @@
-import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../log.ts';
-import { GrpcCode, sendError } from './errors.ts';
+import { errorResponse, GrpcCode, sendError } from './errors.ts';
+
+/**
+ * Node refuses requests whose headers exceed 16 KiB with a bare 431 before any handler runs. Credentials can be
+ * long (a JWT with many claims), and an over-long one must get Flipt's 401, so the limit is raised to 96 KiB.
+ */
+const MAX_HEADER_BYTES = 96 * 1024;
 
 /** What the HTTP application needs to be built. */
 export interface AppOptions {
@@ -18,19 +24,17 @@ export function buildApp(options: AppOptions): FastifyInstance {
     loggerInstance: options.log,
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
-    ...(options.https === undefined ? {} : { https: options.https }),
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    ...(options.https === undefined ? {} : { https: { ...options.https, maxHeaderSize: MAX_HEADER_BYTES } }),
   }) as unknown as FastifyInstance;
 
-  app.get('/health', async () => ({ status: 'SERVING' }));
+  app.get('/health', { config: { authenticate: false } }, async () => ({ status: 'SERVING' }));
 
   app.setNotFoundHandler((_request, reply) => sendError(reply, GrpcCode.NOT_FOUND, 'Not Found'));
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status >= 400 && status < 500) {
-      return sendError(reply, status === 404 ? GrpcCode.NOT_FOUND : GrpcCode.INVALID_ARGUMENT, error.message);
-    }
-    request.log.error({ err: error, url: request.url }, 'request failed');
-    return sendError(reply, GrpcCode.INTERNAL, 'internal error');
+  app.setErrorHandler((error, request, reply) => {
+    const response = errorResponse(error);
+    if (response.internal) request.log.error({ err: error, url: request.url }, 'request failed');
+    return sendError(reply, response.code, response.message);
   });
   return app;
 }

@@ -54,3 +54,30 @@ export function sendError(reply: FastifyReply, code: GrpcCodeValue, message: str
   if (status === 401) reply.header('www-authenticate', message);
   return reply.code(status).type('application/json').send({ code, message, details: [] });
 }
+
+const CODE_FOR: Readonly<Record<string, GrpcCodeValue>> = {
+  ERR_NOT_FOUND: GrpcCode.NOT_FOUND,
+  ERR_INVALID_ARGUMENT: GrpcCode.INVALID_ARGUMENT,
+  ERR_UNAVAILABLE: GrpcCode.UNAVAILABLE,
+  ERR_UNAUTHENTICATED: GrpcCode.UNAUTHENTICATED,
+};
+
+/**
+ * The Flipt error body for something thrown while handling a request: our coded errors keep their message;
+ * Fastify's own client errors (a malformed body) are invalid arguments; anything else is an internal error whose
+ * message is not shown (it may hold details of the server).
+ */
+export function errorResponse(error: unknown): { code: GrpcCodeValue; message: string; internal: boolean } {
+  const { code, statusCode, message } = (typeof error === 'object' && error !== null ? error : {}) as {
+    code?: unknown;
+    statusCode?: unknown;
+    message?: unknown;
+  };
+  const mapped = typeof code === 'string' ? CODE_FOR[code] : undefined;
+  if (mapped !== undefined) return { code: mapped, message: String(message), internal: false };
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    const grpc = statusCode === 404 ? GrpcCode.NOT_FOUND : GrpcCode.INVALID_ARGUMENT;
+    return { code: grpc, message: String(message), internal: false };
+  }
+  return { code: GrpcCode.INTERNAL, message: 'internal error', internal: true };
+}

@@ -22,10 +22,11 @@ export function createMethodContext(options: {
   readonly name: string;
   readonly log: Logger;
   readonly config: RootConfig;
+  readonly store: MethodStore;
 }): MethodContext {
   return {
     log: options.log.child({ plugin: options.name }),
-    store: notReady<MethodStore>('the authentication store'),
+    store: options.store,
     session: notReady<SessionHelpers>('session cookies'),
     metrics: notReady<MethodMetrics>('plugin metrics'),
     fetch: createFetch(),

@@ -12,6 +12,17 @@ import type { RootConfig } from '../config/types.ts';
 
 export type { RootConfig } from '../config/types.ts';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who made the request, once portcullis has authenticated it; absent on excluded and public routes. */
+    authentication?: Authentication;
+  }
+  interface FastifyContextConfig {
+    /** `false` marks a public route (a login or callback); such routes never require a credential. */
+    authenticate?: boolean;
+  }
+}
+
 /** A JSON Schema (draft-07) object. */
 export type JsonSchema = { readonly [keyword: string]: unknown };
 
@@ -83,6 +94,8 @@ export interface NewAuthentication {
   readonly method: string;
   readonly expiresAt?: Date;
   readonly metadata: Readonly<Record<string, string>>;
+  /** Use this client token instead of a random one (a configured bootstrap token). */
+  readonly clientToken?: string;
   /** Store-side facts used to find sessions again (back-channel logout), never shown by the API. */
   readonly extras?: {
     readonly provider?: string;
@@ -102,6 +115,22 @@ export interface AuthenticationFilter {
   readonly sessionId?: string;
 }
 
+/** A page request for stored authentications. */
+export interface ListRequest {
+  /** Only this method (e.g. `METHOD_TOKEN`); all when absent. */
+  readonly method?: string;
+  /** Page size; 0 or absent means 25, more than 100 means 100. */
+  readonly limit?: number;
+  /** Where the previous page stopped: the `nextPageToken` it returned. */
+  readonly pageToken?: string;
+}
+
+/** One page of authentications; `nextPageToken` is `""` on the last page. */
+export interface ListResult {
+  readonly authentications: Authentication[];
+  readonly nextPageToken: string;
+}
+
 /** The part of the authentication store a method may use. */
 export interface MethodStore {
   /** Stores a new authentication; the client token is returned once and only its hash is kept. */
@@ -109,6 +138,7 @@ export interface MethodStore {
     input: NewAuthentication,
   ): Promise<{ clientToken: string; authentication: Authentication }>;
   getAuthenticationById(id: string): Promise<Authentication | undefined>;
+  listAuthentications(request: ListRequest): Promise<ListResult>;
   /** Deletes what matches; resolves to how many were deleted. */
   deleteAuthentications(filter: AuthenticationFilter): Promise<number>;
   /** Keeps an OAuth challenge (PKCE verifier, nonce) under `state` for `ttlMs`. */
@@ -156,9 +186,11 @@ export interface MethodContext {
 
 /** A running method. Every member is optional: a method implements what it offers. */
 export interface MethodInstance {
-  /** The `metadata` shown for this method by `GET /auth/v1/method`. */
-  info?(): { [key: string]: JsonValue } | undefined;
-  /** Mounts routes under `/auth/v1/method/<name>`, in an encapsulated Fastify context. */
+  /**
+   * Mounts routes under `/auth/v1/method/<name>`, in an encapsulated Fastify context. They require
+   * authentication (when `authentication.required` is true) unless a route sets `config: { authenticate: false }`,
+   * as login and callback routes must.
+   */
   routes?(app: FastifyInstance): void | Promise<void>;
   /** `Authorization` schemes this method owns, e.g. `['JWT']`. */
   readonly schemes?: readonly string[];
@@ -191,6 +223,12 @@ export interface MethodPlugin<C = Record<string, unknown>> {
   readonly configSchema: JsonSchema;
   /** Cross-field rules beyond the schema. Runs only when the method is enabled. */
   validate?(config: C, root: RootConfig): ConfigIssue[];
+  /**
+   * The `metadata` of this method in `GET /auth/v1/method`, from its configuration, whether or not it is enabled
+   * (Flipt lists GitHub's URLs even when GitHub is off). `prefix` is the `X-Forwarded-Prefix` the request came
+   * through (`""` when none), for the relative URLs the metadata holds.
+   */
+  info?(config: C, context: { readonly prefix: string }): { [key: string]: JsonValue } | undefined;
   /**
    * For session methods: the public base URLs browsers are sent back to (each `redirect_address`). When
    * `authentication.session.domain` is unset and they all share one host, that host becomes the cookie domain.

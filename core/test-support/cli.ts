@@ -54,6 +54,8 @@ export function runCli(
 export interface Served {
   readonly address: string;
   readonly child: ChildProcess;
+  /** Standard output so far. */
+  stdout(): string;
   /** Sends `signal` and waits for the process to end. */
   stop(signal?: NodeJS.Signals): Promise<CliResult>;
 }
@@ -75,6 +77,7 @@ export function startServe(config: string, options: { env?: Record<string, strin
         resolve({
           address: match[1],
           child,
+          stdout: () => seen,
           stop: (signal = 'SIGTERM') => {
             child.kill(signal);
             return done;

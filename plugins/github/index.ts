@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { notYetAvailable } from '../../core/plugins/unavailable.ts';
@@ -44,6 +45,12 @@ const github: MethodPlugin<GithubConfig> = {
       }
     }
     return issues;
+  },
+  info(_config, { prefix }) {
+    return {
+      authorize_url: posix.join(prefix, '/auth/v1/method/github/authorize'),
+      callback_url: posix.join(prefix, '/auth/v1/method/github/callback'),
+    };
   },
   redirectAddresses(config) {
     return [config.redirect_address ?? ''];

@@ -1,4 +1,5 @@
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+import { posix } from 'node:path';
 import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
 import { errorMessage } from '../../core/errors.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
@@ -39,7 +40,9 @@ const oidc: MethodPlugin<OidcConfig> = {
   configSchema,
   validate(config, root) {
     const issues: ConfigIssue[] = [];
-    // Flipt compiles these with Go's RE2 only at start-up, and only when authentication is required.
+    // Flipt compiles these with Go's RE2 only at start-up, and only when authentication is required. re2js is
+    // required here rather than imported, so that listing methods does not load it when oidc is off.
+    const { RE2JS } = createRequire(import.meta.url)('re2js') as typeof import('re2js');
     config.email_matches.forEach((pattern, index) => {
       try {
         RE2JS.compile(pattern);
@@ -73,6 +76,16 @@ const oidc: MethodPlugin<OidcConfig> = {
       }
     }
     return issues;
+  },
+  info(config, { prefix }) {
+    const providers: Record<string, { authorize_url: string; callback_url: string }> = {};
+    for (const name of Object.keys(config.providers)) {
+      providers[name] = {
+        authorize_url: posix.join(prefix, `/auth/v1/method/oidc/${name}/authorize`),
+        callback_url: posix.join(prefix, `/auth/v1/method/oidc/${name}/callback`),
+      };
+    }
+    return { providers };
   },
   redirectAddresses(config) {
     return Object.values(config.providers).map((provider) => provider.redirect_address ?? '');

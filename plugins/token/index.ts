@@ -1,7 +1,8 @@
 import { requiredMessage } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
-import { notYetAvailable } from '../../core/plugins/unavailable.ts';
 import { isSecretReference } from '../../core/references/parse.ts';
+import { tokenRoutes } from './api.ts';
+import { bootstrap } from './bootstrap.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
 /** `authentication.methods.token` after validation. */
@@ -53,8 +54,9 @@ const token: MethodPlugin<TokenConfig> = {
     }
     return issues;
   },
-  create() {
-    return notYetAvailable('authentication method "token"');
+  async create(ctx, config) {
+    await bootstrap(ctx, config.bootstrap);
+    return { routes: tokenRoutes(ctx) };
   },
 };
 

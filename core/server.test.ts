@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes, SecretResolutionError } from './errors.ts';
 import { createRegistry } from './plugins/builtins.ts';
 import type { MethodContext, MethodPlugin, SecretProvider } from './plugins/contracts.ts';
-import { startRuntime } from './runtime.ts';
+import { startServer } from './server.ts';
 import { createTestCa } from './test-support/tls.ts';
 import { tempDir, tempFiles } from './test-support/tmp.ts';
 
@@ -14,31 +14,31 @@ function capture() {
   return { lines, logDestination: { write: (line: string) => lines.push(line) } };
 }
 
-describe('startRuntime', () => {
+describe('startServer', () => {
   it('serves /health over HTTP and closes', async () => {
-    const runtime = await startRuntime({ object: listen, env: {}, ...capture() });
-    const response = await fetch(`${runtime.address}/health`);
+    const server = await startServer({ object: listen, env: {}, ...capture() });
+    const response = await fetch(`${server.address}/health`);
     expect(await response.json()).toEqual({ status: 'SERVING' });
-    await runtime.close();
-    await expect(fetch(`${runtime.address}/health`)).rejects.toThrow();
+    await server.close();
+    await expect(fetch(`${server.address}/health`)).rejects.toThrow();
   });
 
   it('serves HTTPS with the configured certificate when protocol is https', async () => {
     const ca = createTestCa(tempDir());
     const { certFile, keyFile } = ca.issue(['localhost', '127.0.0.1']);
-    const runtime = await startRuntime({
+    const server = await startServer({
       object: { server: { ...listen.server, protocol: 'https', cert_file: certFile, cert_key: keyFile } },
       env: {},
       ...capture(),
     });
     try {
-      expect(runtime.address).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(server.address).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const trusting = new Agent({ connect: { ca: ca.caPem } });
-      const response = await undiciFetch(`${runtime.address}/health`, { dispatcher: trusting });
+      const response = await undiciFetch(`${server.address}/health`, { dispatcher: trusting });
       expect(response.status).toBe(200);
-      await expect(undiciFetch(`${runtime.address}/health`, { dispatcher: new Agent() })).rejects.toThrow();
+      await expect(undiciFetch(`${server.address}/health`, { dispatcher: new Agent() })).rejects.toThrow();
     } finally {
-      await runtime.close();
+      await server.close();
     }
   });
 
@@ -67,7 +67,7 @@ describe('startRuntime', () => {
       load: async () => spy,
     });
     const { lines, logDestination } = capture();
-    const runtime = await startRuntime({
+    const server = await startServer({
       object: {
         ...listen,
         secrets: { providers: { file: { enabled: true, base_path: secrets } } },
@@ -77,7 +77,7 @@ describe('startRuntime', () => {
       env: {},
       logDestination,
     });
-    await runtime.close();
+    await server.close();
     expect(created).toHaveLength(1);
     expect(created[0]?.config).toEqual({ enabled: true, key: 'csrf-secret-value' });
     expect(created[0]?.context.root.authentication.methods.spy?.key).toBe('csrf-secret-value');
@@ -114,7 +114,7 @@ describe('startRuntime', () => {
       origin: 'test',
       load: async () => memory,
     });
-    const error = await startRuntime({
+    const error = await startServer({
       object: {
         ...listen,
         secrets: { providers: { memory: { enabled: true } } },
@@ -135,7 +135,7 @@ describe('startRuntime', () => {
 
   it('refuses to start a built-in method whose runtime has not landed, rather than run unprotected', async () => {
     await expect(
-      startRuntime({
+      startServer({
         object: {
           ...listen,
           authentication: { methods: { jwt: { enabled: true, jwks_url: 'https://x.example/jwks' } } },

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { createExclusionMatcher, normalisePath } from './exclusions.ts';
+
+const exclude = (evaluation: boolean, ofrep: boolean, extra: string[] = []) =>
+  createExclusionMatcher({ exclude: { evaluation, ofrep, management: false, metadata: false } }, extra);
+
+describe('normalisePath', () => {
+  it('drops the query, resolves dot segments and collapses slashes', () => {
+    expect(normalisePath('/a//b/./c/../d?x=/evaluate/v1', false)).toBe('/a/b/d');
+    expect(normalisePath('/../../a', false)).toBe('/a');
+    expect(normalisePath('/a%2Fb/%2E%2E/c', false)).toBe('/c');
+    expect(normalisePath('/a%2Fb/c', false)).toBe('/a%2Fb/c');
+    expect(normalisePath('/a%2Fb/%2E%2E/c', true)).toBe('/a/c');
+    expect(normalisePath('/a\\..\\b', true)).toBe('/b');
+    expect(normalisePath('/a%zz', false)).toBeUndefined();
+  });
+});
+
+describe('exclusions', () => {
+  it("skip Flipt's evaluation sections when exclude.evaluation is on", () => {
+    const excluded = exclude(true, false);
+    for (const url of [
+      '/evaluate/v1/boolean',
+      '/evaluate/v1/variant?x=1',
+      '/evaluate/v1/batch',
+      '/client/v2/environments/default/namespaces/default/snapshot',
+      '/client/v2/environments/default/namespaces/default/stream',
+      '/internal/v1/evaluation/snapshot/namespace/default',
+      '/evaluate/v1',
+    ]) {
+      expect(excluded(url), url).toBe(true);
+    }
+    for (const url of [
+      '/api/v1/flags',
+      '/evaluate/v10/boolean',
+      '/ofrep/v1/evaluate/flags',
+      '/auth/v1/self',
+      '/',
+    ]) {
+      expect(excluded(url), url).toBe(false);
+    }
+  });
+
+  it('skip OFREP when exclude.ofrep is on, and nothing when both are off', () => {
+    expect(exclude(false, true)('/ofrep/v1/evaluate/flags/my-flag')).toBe(true);
+    expect(exclude(false, true)('/ofrep/v1/_stream/default/default/events')).toBe(true);
+    expect(exclude(false, true)('/evaluate/v1/boolean')).toBe(false);
+    expect(exclude(false, false)('/evaluate/v1/boolean')).toBe(false);
+  });
+
+  it('cannot be reached by climbing out of an excluded section', () => {
+    const excluded = exclude(true, false);
+    for (const url of [
+      '/evaluate/v1/../../api/v1/flags',
+      '/evaluate/v1/%2E%2E/%2E%2E/api/v1/flags',
+      '/evaluate/v1/..%2F..%2Fapi/v1/flags',
+      '/evaluate/v1/..%5C..%5Capi/v1/flags',
+      '/evaluate/v1/%zz',
+    ]) {
+      expect(excluded(url), url).toBe(false);
+    }
+    expect(excluded('/api/v1/../../evaluate/v1/boolean')).toBe(true);
+  });
+
+  it('adds the prefixes of excluded gateway sections', () => {
+    const excluded = exclude(false, false, ['/public', '/assets/img']);
+    expect(excluded('/public/index.html')).toBe(true);
+    expect(excluded('/assets/img/logo.png')).toBe(true);
+    expect(excluded('/assets/js/app.js')).toBe(false);
+    expect(excluded('/publicity')).toBe(false);
+  });
+});

@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes } from '../errors.ts';
+import type { Authentication, MethodInstance } from '../plugins/contracts.ts';
+import { MemoryStore } from '../store/memory.ts';
+import { StaticTokenStore } from '../store/static.ts';
+import { CredentialPipeline } from './pipeline.ts';
+
+const store = () =>
+  new StaticTokenStore(
+    new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 }),
+    [{ name: 'ci', credential: 'static-secret', metadata: {} }],
+    new Date(),
+  );
+
+const jwtAuth: Authentication = {
+  id: '',
+  method: 'METHOD_JWT',
+  metadata: { 'io.flipt.auth.jwt.issuer': 'a' },
+};
+
+function owner(name: string, answer: (value: string) => Authentication | null, schemes = ['JWT']) {
+  const seen: string[] = [];
+  const instance: MethodInstance = {
+    schemes,
+    async authenticate(credential) {
+      seen.push(credential.value);
+      return answer(credential.value);
+    },
+  };
+  return { owner: { name, instance }, seen };
+}
+
+describe('CredentialPipeline', () => {
+  it('authenticates Bearer client tokens, static ones first, and refuses unknown ones', async () => {
+    const s = store();
+    const { clientToken } = await s.createAuthentication({ method: 'METHOD_TOKEN', metadata: {} });
+    const pipeline = new CredentialPipeline({ store: s, methods: [] });
+    expect(await pipeline.authenticate({ authorization: 'Bearer static-secret' })).toMatchObject({
+      ok: true,
+      authentication: { id: 'ci' },
+      via: 'bearer',
+    });
+    expect(await pipeline.authenticate({ authorization: `Bearer ${clientToken}` })).toMatchObject({
+      ok: true,
+    });
+    expect(await pipeline.authenticate({ authorization: 'Bearer nope' })).toEqual({
+      ok: false,
+      reason: 'client token not found',
+      via: 'bearer',
+    });
+  });
+
+  it('reads the cookie only when there is no Authorization header at all', async () => {
+    const pipeline = new CredentialPipeline({ store: store(), methods: [] });
+    expect(await pipeline.authenticate({ cookieToken: 'static-secret' })).toMatchObject({
+      ok: true,
+      via: 'cookie',
+    });
+    expect(
+      await pipeline.authenticate({ authorization: 'Basic abc', cookieToken: 'static-secret' }),
+    ).toMatchObject({
+      ok: false,
+      reason: 'unsupported authorization header',
+    });
+    expect(await pipeline.authenticate({ authorization: '', cookieToken: 'static-secret' })).toMatchObject({
+      ok: false,
+    });
+    expect(await pipeline.authenticate({})).toMatchObject({ ok: false, reason: 'no credential' });
+  });
+
+  it("takes Flipt's exact Bearer form: one space, case-sensitive, the rest is the token", async () => {
+    const pipeline = new CredentialPipeline({ store: store(), methods: [] });
+    for (const authorization of [
+      'Bearer',
+      'Bearer ',
+      'bearer static-secret',
+      'Bearer  static-secret',
+      'Bearer static-secret ',
+    ]) {
+      expect(await pipeline.authenticate({ authorization }), authorization).toMatchObject({ ok: false });
+    }
+  });
+
+  it('refuses an expired authentication at once', async () => {
+    const s = store();
+    const { clientToken } = await s.createAuthentication({
+      method: 'METHOD_TOKEN',
+      metadata: {},
+      expiresAt: new Date(Date.now() - 1),
+    });
+    const pipeline = new CredentialPipeline({ store: s, methods: [] });
+    expect(await pipeline.authenticate({ authorization: `Bearer ${clientToken}` })).toMatchObject({
+      ok: false,
+      reason: 'authentication expired',
+    });
+  });
+
+  it('offers a declared scheme to its owners in order until one takes it', async () => {
+    const notMine = owner('kubernetes', () => null);
+    const mine = owner('jwt', (value) => (value === 'good' ? jwtAuth : null));
+    const pipeline = new CredentialPipeline({ store: store(), methods: [notMine.owner, mine.owner] });
+    expect(await pipeline.authenticate({ authorization: 'JWT good' })).toEqual({
+      ok: true,
+      authentication: jwtAuth,
+      via: 'jwt',
+    });
+    expect(notMine.seen).toEqual(['good']);
+    expect(await pipeline.authenticate({ authorization: 'JWT other' })).toEqual({
+      ok: false,
+      reason: 'no method accepted the JWT credential',
+      via: 'JWT',
+    });
+    expect(await pipeline.authenticate({ authorization: 'Bearer good' })).toMatchObject({
+      reason: 'client token not found',
+    });
+  });
+
+  it('stops at an owner that refuses, with its reason, and refuses what it returns already expired', async () => {
+    const refusing = owner('jwt', () => {
+      throw new Error('signature invalid');
+    });
+    const never = owner('kubernetes', () => jwtAuth);
+    const pipeline = new CredentialPipeline({ store: store(), methods: [refusing.owner, never.owner] });
+    expect(await pipeline.authenticate({ authorization: 'JWT x' })).toEqual({
+      ok: false,
+      reason: 'jwt: signature invalid',
+      via: 'jwt',
+    });
+    expect(never.seen).toEqual([]);
+    const stale = owner('jwt', () => ({ ...jwtAuth, expiresAt: new Date(Date.now() - 1000) }));
+    expect(
+      await new CredentialPipeline({ store: store(), methods: [stale.owner] }).authenticate({
+        authorization: 'JWT x',
+      }),
+    ).toMatchObject({
+      ok: false,
+      reason: 'jwt: authentication expired',
+    });
+  });
+
+  it('routes third-party schemes too, preferring the longest scheme that matches', async () => {
+    const basic = owner('ldap', () => ({ id: 'u', method: 'METHOD_LDAP', metadata: {} }), ['Basic']);
+    const pipeline = new CredentialPipeline({ store: store(), methods: [basic.owner] });
+    expect(await pipeline.authenticate({ authorization: 'Basic dXNlcjpwYXNz' })).toMatchObject({
+      ok: true,
+      via: 'ldap',
+    });
+  });
+
+  it('refuses a plugin that claims Bearer or an invalid scheme', () => {
+    for (const scheme of ['Bearer', 'Two words', '']) {
+      const bad = owner('bad', () => null, [scheme]);
+      expect(() => new CredentialPipeline({ store: store(), methods: [bad.owner] })).toThrow(
+        expect.objectContaining({ code: ErrorCodes.PLUGIN_INVALID, plugin: 'bad' }),
+      );
+    }
+  });
+});

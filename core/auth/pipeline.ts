@@ -1,0 +1,115 @@
+import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
+import type { Authentication, MethodInstance } from '../plugins/contracts.ts';
+import type { AuthenticationStore } from '../store/types.ts';
+
+/** The credentials a request carries, as read from its headers. */
+export interface RequestCredentials {
+  /** The `Authorization` header, when present (even empty). */
+  readonly authorization?: string | undefined;
+  /** The `flipt_client_token` cookie, when present. */
+  readonly cookieToken?: string | undefined;
+}
+
+/** The outcome of authenticating a request: who, or why not (the reason is for logs, never for the client). */
+export type AuthenticationOutcome =
+  | { readonly ok: true; readonly authentication: Authentication; readonly via: string }
+  | { readonly ok: false; readonly reason: string; readonly via: string };
+
+/** A running method that owns one or more `Authorization` schemes. */
+export interface SchemeOwner {
+  readonly name: string;
+  readonly instance: MethodInstance;
+}
+
+const CLIENT_TOKEN_SCHEME = 'Bearer';
+
+/**
+ * Flipt's request authentication:
+ * - `Authorization: <Scheme> <credential>` for a scheme a method declared (`JWT` for jwt and kubernetes, or a
+ *   third party's) goes to the methods owning it, in order, until one takes it;
+ * - `Authorization: Bearer <client token>` is looked up in the store (the static tokens first);
+ * - with no `Authorization` header at all, the `flipt_client_token` cookie is looked up instead; any other
+ *   `Authorization` header means the cookie is not consulted;
+ * - an expired authentication is refused at once.
+ * Schemes are matched exactly, with one space, as Flipt does.
+ */
+export class CredentialPipeline {
+  readonly #store: AuthenticationStore;
+  readonly #owners: ReadonlyArray<readonly [string, readonly SchemeOwner[]]>;
+  readonly #now: () => Date;
+
+  constructor(options: { store: AuthenticationStore; methods: readonly SchemeOwner[]; now?: () => Date }) {
+    this.#store = options.store;
+    this.#now = options.now ?? (() => new Date());
+    const owners = new Map<string, SchemeOwner[]>();
+    for (const method of options.methods) {
+      if (method.instance.authenticate === undefined) continue;
+      for (const scheme of method.instance.schemes ?? []) {
+        if (scheme === CLIENT_TOKEN_SCHEME || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(scheme)) {
+          throw new PluginError(
+            ErrorCodes.PLUGIN_INVALID,
+            method.name,
+            `plugin "${method.name}" declares the scheme "${scheme}", which ${scheme === CLIENT_TOKEN_SCHEME ? 'is reserved for client tokens' : 'is not a valid HTTP authentication scheme'}`,
+          );
+        }
+        owners.set(scheme, [...(owners.get(scheme) ?? []), method]);
+      }
+    }
+    // Longest first, so that a scheme that is a prefix of another cannot take its credentials.
+    this.#owners = [...owners].sort(([a], [b]) => b.length - a.length);
+  }
+
+  async authenticate(credentials: RequestCredentials): Promise<AuthenticationOutcome> {
+    const { authorization } = credentials;
+    if (authorization !== undefined) {
+      for (const [scheme, owners] of this.#owners) {
+        if (authorization.startsWith(`${scheme} `)) {
+          return this.#byScheme(scheme, authorization.slice(scheme.length + 1), owners);
+        }
+      }
+      if (authorization.startsWith(`${CLIENT_TOKEN_SCHEME} `)) {
+        return this.#byClientToken(authorization.slice(CLIENT_TOKEN_SCHEME.length + 1), 'bearer');
+      }
+      return { ok: false, reason: 'unsupported authorization header', via: 'authorization' };
+    }
+    if (credentials.cookieToken !== undefined) return this.#byClientToken(credentials.cookieToken, 'cookie');
+    return { ok: false, reason: 'no credential', via: 'none' };
+  }
+
+  async #byClientToken(clientToken: string, via: string): Promise<AuthenticationOutcome> {
+    const authentication = await this.#store.getAuthenticationByClientToken(clientToken);
+    if (authentication === undefined) return { ok: false, reason: 'client token not found', via };
+    if (
+      authentication.expiresAt !== undefined &&
+      authentication.expiresAt.getTime() < this.#now().getTime()
+    ) {
+      return { ok: false, reason: 'authentication expired', via };
+    }
+    return { ok: true, authentication, via };
+  }
+
+  async #byScheme(
+    scheme: string,
+    value: string,
+    owners: readonly SchemeOwner[],
+  ): Promise<AuthenticationOutcome> {
+    for (const owner of owners) {
+      const authenticate = owner.instance.authenticate as NonNullable<MethodInstance['authenticate']>;
+      let authentication: Authentication | null;
+      try {
+        authentication = await authenticate.call(owner.instance, { scheme, value });
+      } catch (error) {
+        return { ok: false, reason: `${owner.name}: ${errorMessage(error)}`, via: owner.name };
+      }
+      if (authentication === null) continue;
+      if (
+        authentication.expiresAt !== undefined &&
+        authentication.expiresAt.getTime() < this.#now().getTime()
+      ) {
+        return { ok: false, reason: `${owner.name}: authentication expired`, via: owner.name };
+      }
+      return { ok: true, authentication, via: owner.name };
+    }
+    return { ok: false, reason: `no method accepted the ${scheme} credential`, via: scheme };
+  }
+}

@@ -1,0 +1,216 @@
+import { posix } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticationJson, parseTimestamp } from '../auth/json.ts';
+import { ErrorCodes, PortcullisError } from '../errors.ts';
+import type { Authentication, JsonValue } from '../plugins/contracts.ts';
+import { guard, guardSync } from '../plugins/guard.ts';
+import type { Runtime } from '../runtime.ts';
+import { AUTHENTICATION_NOT_FOUND } from '../store/memory.ts';
+import { errorResponse, GrpcCode, sendError } from './errors.ts';
+
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'];
+
+/** Flipt's method enum, in order: the number is accepted wherever the name is. */
+const BUILTIN_METHOD_NAMES = [
+  'METHOD_NONE',
+  'METHOD_TOKEN',
+  'METHOD_OIDC',
+  'METHOD_KUBERNETES',
+  'METHOD_GITHUB',
+  'METHOD_JWT',
+];
+
+const UNAUTHENTICATED = 'request was not authenticated';
+
+/**
+ * Registers `path` for the given methods; the others answer 501 "Method Not Allowed" as grpc-gateway does,
+ * before authentication.
+ */
+function route(scope: FastifyInstance, path: string, handlers: Partial<Record<HttpMethod, Handler>>): void {
+  for (const method of HTTP_METHODS) {
+    const handler = handlers[method];
+    scope.route({
+      method,
+      url: path,
+      ...(handler === undefined && { config: { authenticate: false } }),
+      handler:
+        handler ?? ((_request, reply) => sendError(reply, GrpcCode.UNIMPLEMENTED, 'Method Not Allowed')),
+    });
+  }
+}
+
+function wantsPretty(request: FastifyRequest): boolean {
+  const query = request.query as Record<string, unknown> | undefined;
+  return (query !== undefined && 'pretty' in query) || request.headers.accept === 'application/json+pretty';
+}
+
+/** The `X-Forwarded-Prefix` a request came through, joined as Go's `path.Join` does; `""` without one. */
+function forwardedPrefix(header: string | string[] | undefined): string {
+  const values = header === undefined ? [] : [header].flat().filter((value) => value !== '');
+  return values.length === 0 ? '' : posix.join(...values);
+}
+
+function readMethodFilter(runtime: Runtime, raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const text = String(raw);
+  const name = /^\d+$/.test(text) ? BUILTIN_METHOD_NAMES[Number(text)] : text;
+  const known = new Set(BUILTIN_METHOD_NAMES);
+  for (const running of runtime.methods.values()) known.add(running.plugin.method);
+  if (name === undefined || !known.has(name)) {
+    throw new PortcullisError(ErrorCodes.INVALID_ARGUMENT, `invalid value "${text}" for method`);
+  }
+  return name === 'METHOD_NONE' ? undefined : name;
+}
+
+function readLimit(raw: unknown): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,9}$/.test(String(raw))) {
+    throw new PortcullisError(ErrorCodes.INVALID_ARGUMENT, `invalid value "${String(raw)}" for limit`);
+  }
+  return Number(raw);
+}
+
+/** `GET /auth/v1/method`: every registered method in order, with `metadata` from its plugin's `info()`. */
+async function listMethods(runtime: Runtime, prefix: string) {
+  const methods: Array<{
+    method: string;
+    enabled: boolean;
+    sessionCompatible: boolean;
+    metadata?: JsonValue;
+  }> = [];
+  for (const entry of runtime.registry.entries('method')) {
+    const plugin = await runtime.registry.method(entry.name);
+    const block = runtime.config.authentication.methods[entry.name] ?? { enabled: false };
+    const metadata = guardSync(entry.name, 'info', () => plugin.info?.(block, { prefix }));
+    methods.push({
+      method: plugin.method,
+      enabled: block.enabled === true,
+      sessionCompatible: plugin.sessionCompatible,
+      ...(metadata !== undefined && { metadata }),
+    });
+  }
+  return { methods };
+}
+
+/**
+ * The `/auth/v1` API (Flipt's `PublicAuthenticationService` and `AuthenticationService`), plus each running
+ * method's routes under `/auth/v1/method/<name>`. Register with `prefix: '/auth/v1'`.
+ */
+export function authApi(runtime: Runtime) {
+  return async function registerAuthApi(scope: FastifyInstance): Promise<void> {
+    const { authentication } = runtime.config;
+    const enabled = authentication.required || runtime.methods.size > 0;
+    const sessionEnabled = [...runtime.methods.values()].some((m) => m.plugin.sessionCompatible);
+
+    scope.setErrorHandler((error, request, reply) => {
+      const response = errorResponse(error);
+      if (response.internal) runtime.log.error({ err: error, url: request.url }, 'request failed');
+      return sendError(reply, response.code, response.message);
+    });
+    scope.setNotFoundHandler((_request, reply) => sendError(reply, GrpcCode.NOT_FOUND, 'Not Found'));
+    // grpc-gateway reads an empty JSON body as an empty message; clients (Flipt's UI among them) send
+    // `content-type: application/json` on DELETE and PUT without one.
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+      const text = String(body);
+      if (text.trim() === '') return done(null, undefined);
+      try {
+        done(null, JSON.parse(text));
+      } catch {
+        done(new PortcullisError(ErrorCodes.INVALID_ARGUMENT, 'invalid values for key(s) in json body'), undefined);
+      }
+    });
+    scope.addHook('onSend', async (request, reply, payload) => {
+      if (typeof payload !== 'string' || !wantsPretty(request)) return payload;
+      if (!String(reply.getHeader('content-type')).startsWith('application/json')) return payload;
+      return `${JSON.stringify(JSON.parse(payload), null, 2)}\n`;
+    });
+
+    scope.route({
+      method: 'GET',
+      url: '/method',
+      config: { authenticate: false },
+      handler: (request) =>
+        listMethods(runtime, sessionEnabled ? forwardedPrefix(request.headers['x-forwarded-prefix']) : ''),
+    });
+
+    // Without any method and with authentication not required, Flipt registers only the public service.
+    const unimplemented: Handler = async (_request, reply) =>
+      sendError(reply, GrpcCode.UNIMPLEMENTED, 'unknown service flipt.auth.AuthenticationService');
+    const open = (handler: Handler): Handler => (enabled ? handler : unimplemented);
+    const authenticated = (
+      handler: (request: FastifyRequest, who: Authentication) => Promise<unknown>,
+    ): Handler =>
+      open(async (request, reply) =>
+        request.authentication === undefined
+          ? sendError(reply, GrpcCode.UNAUTHENTICATED, UNAUTHENTICATED)
+          : handler(request, request.authentication),
+      );
+
+    route(scope, '/self', { GET: authenticated(async (_request, who) => authenticationJson(who)) });
+
+    route(scope, '/self/expire', {
+      PUT: authenticated(async (request, who) => {
+        const query = request.query as Record<string, unknown>;
+        const body = (
+          typeof request.body === 'object' && request.body !== null ? request.body : {}
+        ) as Record<string, unknown>;
+        const raw = query.expiresAt ?? query.expires_at ?? body.expiresAt ?? body.expires_at;
+        const expiresAt = (typeof raw === 'string' ? parseTimestamp(raw) : undefined) ?? new Date();
+        if (who.id === '') throw new PortcullisError(ErrorCodes.NOT_FOUND, AUTHENTICATION_NOT_FOUND);
+        await runtime.store.expireAuthentication(who.id, expiresAt);
+        return {};
+      }),
+    });
+
+    route(scope, '/self/revoke', {
+      DELETE: authenticated(async (_request, who) => {
+        if (who.id !== '') await runtime.store.deleteAuthentications({ id: who.id });
+        return {};
+      }),
+    });
+
+    route(scope, '/tokens', {
+      GET: open(async (request) => {
+        const query = request.query as Record<string, unknown>;
+        const method = readMethodFilter(runtime, query.method);
+        const limit = readLimit(query.limit);
+        const pageToken = typeof query.pageToken === 'string' ? query.pageToken : undefined;
+        const page = await runtime.store.listAuthentications({
+          ...(method !== undefined && { method }),
+          ...(limit !== undefined && { limit }),
+          ...(pageToken !== undefined && { pageToken }),
+        });
+        return {
+          authentications: page.authentications.map(authenticationJson),
+          nextPageToken: page.nextPageToken,
+        };
+      }),
+    });
+
+    route(scope, '/tokens/:id', {
+      GET: open(async (request) => {
+        const { id } = request.params as { id: string };
+        const found = await runtime.store.getAuthenticationById(id);
+        if (found === undefined) throw new PortcullisError(ErrorCodes.NOT_FOUND, AUTHENTICATION_NOT_FOUND);
+        return authenticationJson(found);
+      }),
+      DELETE: open(async (request) => {
+        const { id } = request.params as { id: string };
+        await runtime.store.deleteAuthentications({ id });
+        return {};
+      }),
+    });
+
+    for (const method of runtime.methods.values()) {
+      const { routes } = method.instance;
+      if (routes === undefined) continue;
+      await scope.register(
+        async (methodScope) => guard(method.name, 'routes', () => routes.call(method.instance, methodScope)),
+        { prefix: `/method/${method.name}` },
+      );
+    }
+  };
+}

@@ -1,0 +1,56 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Runtime } from '../runtime.ts';
+import { errorResponse, GrpcCode, sendError } from './errors.ts';
+
+/**
+ * The `onRequest` hook that authenticates every request that needs it, as Flipt's interceptors do: nothing at
+ * all when `authentication.required` is false; public routes (`config.authenticate: false`), unknown routes and
+ * excluded sections are skipped, their credentials ignored; otherwise a request without a valid credential gets
+ * Flipt's 401. One log line per decision.
+ */
+export function createAuthenticationHook(runtime: Runtime, isExcluded: (url: string) => boolean) {
+  const { required } = runtime.config.authentication;
+  const log = runtime.log;
+  return async function authenticate(request: FastifyRequest, reply: FastifyReply) {
+    if (
+      !required ||
+      request.routeOptions.config.authenticate === false ||
+      request.is404 ||
+      isExcluded(request.url)
+    ) {
+      return;
+    }
+    const started = performance.now();
+    let outcome: Awaited<ReturnType<Runtime['pipeline']['authenticate']>>;
+    try {
+      outcome = await runtime.pipeline.authenticate({
+        authorization: request.headers.authorization,
+        cookieToken: request.cookies.flipt_client_token,
+      });
+    } catch (error) {
+      const response = errorResponse(error);
+      log.error({ outcome: 'error', reason: response.message, path: request.url }, 'authentication decision');
+      return sendError(reply, response.internal ? GrpcCode.INTERNAL : response.code, response.message);
+    }
+    const durationMs = Number((performance.now() - started).toFixed(3));
+    if (outcome.ok) {
+      request.authentication = outcome.authentication;
+      log.debug(
+        {
+          method: outcome.authentication.method,
+          outcome: 'authenticated',
+          via: outcome.via,
+          durationMs,
+          path: request.url,
+        },
+        'authentication decision',
+      );
+      return;
+    }
+    log.warn(
+      { outcome: 'unauthenticated', reason: outcome.reason, via: outcome.via, durationMs, path: request.url },
+      'authentication decision',
+    );
+    return sendError(reply, GrpcCode.UNAUTHENTICATED, 'request was not authenticated');
+  };
+}

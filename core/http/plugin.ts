@@ -1,0 +1,42 @@
+import cookie from '@fastify/cookie';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { createExclusionMatcher } from '../auth/exclusions.ts';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts';
+import { authApi } from './api.ts';
+import { createAuthenticationHook } from './authenticate.ts';
+
+/**
+ * Options of the {@link portcullis} Fastify plugin: a configuration to load (`file`, or `object`, plus `env`,
+ * ...), or a runtime created elsewhere (which the application then closes itself).
+ */
+export interface PortcullisOptions extends RuntimeOptions {
+  readonly runtime?: Runtime;
+}
+
+async function register(app: FastifyInstance, options: PortcullisOptions): Promise<void> {
+  const runtime = options.runtime ?? (await createRuntime(options));
+  if (options.runtime === undefined) app.addHook('onClose', () => runtime.close());
+  if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
+  app.decorateRequest('authentication', undefined);
+
+  const { authentication, gateway } = runtime.config;
+  const sections = Object.values(gateway.sections).filter((section) => section.exclude);
+  const isExcluded = createExclusionMatcher(
+    authentication,
+    sections.flatMap((section) => section.prefixes),
+  );
+  app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded));
+  await app.register(authApi(runtime), { prefix: '/auth/v1' });
+}
+
+/**
+ * portcullis as a Fastify plugin: every route of the application (not only the `/auth/v1` API it adds) is
+ * authenticated as Flipt's configuration says, and a handler finds who is calling in `request.authentication`.
+ *
+ * ```ts
+ * await app.register(portcullis, { file: 'config.yaml' });
+ * app.get('/api/v1/flags', async (request) => ({ caller: request.authentication?.id }));
+ * ```
+ */
+export const portcullis = fp(register, { name: 'portcullis', fastify: '5.x' });

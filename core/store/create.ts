@@ -1,0 +1,67 @@
+import type { Locator } from '../config/locate.ts';
+import type { RootConfig } from '../config/types.ts';
+import { ConfigError, type LocatedIssue } from '../errors.ts';
+import { notYetAvailable } from '../plugins/unavailable.ts';
+import { MemoryStore } from './memory.ts';
+import { type StaticToken, StaticTokenStore } from './static.ts';
+import type { AuthenticationStore } from './types.ts';
+
+interface TokenBlock {
+  enabled?: boolean;
+  storage?: { tokens?: Record<string, { credential: string; metadata?: Record<string, string> }> };
+}
+
+/**
+ * The static tokens of an enabled token method, checked again now that their credentials are resolved: a
+ * secret that turned out empty, or two tokens whose secrets resolve to the same value, are refused without
+ * saying what the value is.
+ */
+export function staticTokens(config: RootConfig, locator?: Locator): StaticToken[] {
+  const block = config.authentication.methods.token as TokenBlock | undefined;
+  if (block?.enabled !== true) return [];
+  const tokens = Object.entries(block.storage?.tokens ?? {}).map(([name, token]) => ({
+    name,
+    credential: token.credential,
+    metadata: token.metadata ?? {},
+  }));
+  const issues: LocatedIssue[] = [];
+  const owners = new Map<string, string>();
+  for (const { name, credential } of tokens) {
+    const path = ['authentication', 'methods', 'token', 'storage', 'tokens', name, 'credential'];
+    const at = locator?.source(path, 'value');
+    const issue = (message: string) => issues.push({ path, message, ...(at && { source: at }) });
+    if (credential.trim() === '') {
+      issue('authentication: credential non-empty value is required (the secret it references is empty)');
+      continue;
+    }
+    const owner = owners.get(credential);
+    if (owner === undefined) owners.set(credential, name);
+    else
+      issue(
+        `authentication: credential resolves to the same value as token "${owner}"'s; each token needs its own`,
+      );
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return tokens;
+}
+
+/**
+ * The authentication store the configuration asks for, wrapped with the static-token overlay when the token method
+ * is enabled (Flipt's `getAuthStore`).
+ */
+export function createAuthenticationStore(
+  config: RootConfig,
+  startedAt: Date,
+  locator?: Locator,
+): AuthenticationStore {
+  const { storage } = config.authentication.session;
+  if (storage.type === 'redis') notYetAvailable('session storage "redis"');
+  const tokens = staticTokens(config, locator);
+  const store = new MemoryStore({
+    gracePeriodMs: storage.cleanup.grace_period,
+    cleanupIntervalMs: storage.cleanup.interval,
+  });
+  return tokens.length > 0 || config.authentication.methods.token?.enabled === true
+    ? new StaticTokenStore(store, tokens, startedAt)
+    : store;
+}

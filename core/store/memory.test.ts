@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStore } from './memory.ts';
+import { describeAuthenticationStore } from './store-harness.ts';
+
+describeAuthenticationStore('MemoryStore', {
+  create: async () => new MemoryStore({ gracePeriodMs: 30 * 60_000, cleanupIntervalMs: 0 }),
+  ordered: true,
+});
+
+describe('MemoryStore cleanup', () => {
+  it('keeps an expired authentication for the grace period and removes it after', async () => {
+    let now = new Date('2026-01-01T00:00:00Z');
+    const store = new MemoryStore({ gracePeriodMs: 30 * 60_000, cleanupIntervalMs: 0, now: () => now });
+    const expiring = await store.createAuthentication({
+      method: 'METHOD_OIDC',
+      metadata: {},
+      expiresAt: new Date('2026-01-01T01:00:00Z'),
+    });
+    const forever = await store.createAuthentication({ method: 'METHOD_TOKEN', metadata: {} });
+
+    now = new Date('2026-01-01T01:29:59Z');
+    expect(store.cleanup()).toBe(0);
+    expect(await store.getAuthenticationById(expiring.authentication.id)).toBeDefined();
+
+    now = new Date('2026-01-01T01:30:01Z');
+    expect(store.cleanup()).toBe(1);
+    expect(await store.getAuthenticationById(expiring.authentication.id)).toBeUndefined();
+    expect(await store.getAuthenticationByClientToken(expiring.clientToken)).toBeUndefined();
+
+    now = new Date('2126-01-01T00:00:00Z');
+    expect(store.cleanup()).toBe(0);
+    expect(await store.getAuthenticationById(forever.authentication.id)).toBeDefined();
+    await store.close();
+  });
+
+  it('runs by itself every cleanup interval', async () => {
+    const store = new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 50 });
+    const { authentication } = await store.createAuthentication({
+      method: 'METHOD_OIDC',
+      metadata: {},
+      expiresAt: new Date(Date.now() + 20),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await store.getAuthenticationById(authentication.id)).toBeUndefined();
+    await store.close();
+  });
+});

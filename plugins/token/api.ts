@@ -1,0 +1,96 @@
+import type { FastifyInstance } from 'fastify';
+import { authenticationJson, parseTimestamp } from '../../core/auth/json.ts';
+import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
+import type { MethodContext } from '../../core/plugins/contracts.ts';
+
+/** Where Flipt keeps a token's name, description and namespace: in its metadata. */
+export const TOKEN_NAME_KEY = 'io.flipt.auth.token.name';
+export const TOKEN_DESCRIPTION_KEY = 'io.flipt.auth.token.description';
+export const TOKEN_NAMESPACE_KEY = 'io.flipt.auth.token.namespace';
+const RESERVED_PREFIX = 'io.flipt.auth.';
+const INVALID_BODY = 'invalid values for key(s) in json body';
+
+interface CreateTokenRequest {
+  readonly name: string;
+  readonly description: string;
+  readonly namespaceKey: string;
+  readonly expiresAt: Date | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+function invalid(message: string): PortcullisError {
+  return new PortcullisError(ErrorCodes.INVALID_ARGUMENT, message);
+}
+
+/** A protojson field, by its JSON name or its proto name. */
+function field(body: Record<string, unknown>, json: string, proto: string): unknown {
+  return body[json] ?? body[proto];
+}
+
+function text(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw invalid(INVALID_BODY);
+  return value;
+}
+
+/** Reads a `CreateTokenRequest` body (camelCase or proto names; unknown fields ignored, as grpc-gateway does). */
+function readCreateTokenRequest(body: unknown, now: Date): CreateTokenRequest {
+  const fields = body ?? {};
+  if (typeof fields !== 'object' || Array.isArray(fields)) throw invalid(INVALID_BODY);
+  const record = fields as Record<string, unknown>;
+  const name = text(record.name);
+  if (name.trim() === '') throw invalid('name must not be empty');
+
+  const rawExpiry = field(record, 'expiresAt', 'expires_at');
+  let expiresAt: Date | undefined;
+  if (rawExpiry !== undefined && rawExpiry !== null) {
+    expiresAt = typeof rawExpiry === 'string' ? parseTimestamp(rawExpiry) : undefined;
+    if (expiresAt === undefined) throw invalid(INVALID_BODY);
+    if (expiresAt.getTime() <= now.getTime()) throw invalid('expiresAt must be in the future');
+  }
+
+  const rawMetadata = record.metadata ?? {};
+  if (typeof rawMetadata !== 'object' || rawMetadata === null || Array.isArray(rawMetadata))
+    throw invalid(INVALID_BODY);
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(rawMetadata)) {
+    if (typeof value !== 'string') throw invalid(INVALID_BODY);
+    if (key.startsWith(RESERVED_PREFIX)) {
+      throw invalid(
+        `metadata key "${key}" is reserved: keys starting with ${RESERVED_PREFIX} are set by the server`,
+      );
+    }
+    metadata[key] = value;
+  }
+  return {
+    name,
+    description: text(record.description),
+    namespaceKey: text(field(record, 'namespaceKey', 'namespace_key')),
+    expiresAt,
+    metadata,
+  };
+}
+
+/**
+ * `POST /auth/v1/method/token` (Flipt v1's `CreateToken`): stores a `METHOD_TOKEN` authentication whose metadata
+ * carries the name, description and namespace, and answers with its client token, shown this once.
+ */
+export function tokenRoutes(ctx: MethodContext) {
+  return async (app: FastifyInstance): Promise<void> => {
+    app.post('/', async (request) => {
+      const input = readCreateTokenRequest(request.body, ctx.now());
+      const { clientToken, authentication } = await ctx.store.createAuthentication({
+        method: 'METHOD_TOKEN',
+        ...(input.expiresAt && { expiresAt: input.expiresAt }),
+        metadata: {
+          ...input.metadata,
+          [TOKEN_NAME_KEY]: input.name,
+          ...(input.description !== '' && { [TOKEN_DESCRIPTION_KEY]: input.description }),
+          ...(input.namespaceKey !== '' && { [TOKEN_NAMESPACE_KEY]: input.namespaceKey }),
+        },
+      });
+      ctx.log.info({ id: authentication.id, name: input.name }, 'token created');
+      return { clientToken, authentication: authenticationJson(authentication) };
+    });
+  };
+}
