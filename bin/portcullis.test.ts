@@ -317,3 +317,35 @@ describe('portcullis serve with authentication required', () => {
     }
   });
 });
+
+describe('portcullis serve and resolved secrets', () => {
+  it('prints no resolved value even when a failure after resolution puts one in its message', async () => {
+    const dir = tempFiles({
+      'secrets/key': 'resolved-value-9d8c7b\n',
+      'leaky.mjs': `export default {
+  kind: 'method', name: 'leaky', method: 'METHOD_LEAKY', sessionCompatible: false,
+  configSchema: { type: 'object', additionalProperties: false, properties: { key: { type: 'string' } } },
+  create(ctx, config) { throw new Error('key rejected: ' + config.key); },
+};
+`,
+    });
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      [
+        'plugins: [./leaky.mjs]',
+        'server: {host: 127.0.0.1, http_port: 0}',
+        'secrets:',
+        '  providers:',
+        `    file: {enabled: true, base_path: ${join(dir, 'secrets')}}`,
+        'authentication:',
+        '  methods:',
+        '    leaky: {enabled: true, key: "${secret:file:key}"}',
+        '',
+      ].join('\n'),
+    );
+    const result = await runCli(['serve', '--config', join(dir, 'config.yaml')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('plugin "leaky" failed in create: key rejected: [REDACTED]\n');
+    expect(result.stdout + result.stderr).not.toContain('resolved-value-9d8c7b');
+  });
+});

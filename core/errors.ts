@@ -9,7 +9,7 @@ export const ErrorCodes = {
   CONFIG_NOT_FOUND: 'ERR_CONFIG_NOT_FOUND',
   /** The configuration file exists but could not be read. */
   CONFIG_READ: 'ERR_CONFIG_READ',
-  /** A `${secret:...}` value that is not a well-formed reference. */
+  /** A `${secret:...}` value that is not a well-formed reference, or names a path its provider refuses. */
   SECRET_REFERENCE_INVALID: 'ERR_SECRET_REFERENCE_INVALID',
   /** A secret provider answered that the referenced secret (or key) does not exist. */
   SECRET_NOT_FOUND: 'ERR_SECRET_NOT_FOUND',

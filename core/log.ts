@@ -62,6 +62,19 @@ export class SecretScrubber {
   scrub(text: string): string {
     return this.#pattern === undefined ? text : text.replace(this.#pattern, REDACTED);
   }
+
+  /**
+   * Removes known values from an error about to leave the runtime (its message and stack), and drops its cause,
+   * which may hold a value in a form not known here. Returns the same error.
+   */
+  scrubError<T>(error: T): T {
+    if (error instanceof Error) {
+      error.message = this.scrub(error.message);
+      if (error.stack !== undefined) error.stack = this.scrub(error.stack);
+      if ('cause' in error) Object.defineProperty(error, 'cause', { value: undefined, enumerable: false });
+    }
+    return error;
+  }
 }
 
 const LEVELS: Readonly<Record<string, pino.Level>> = {

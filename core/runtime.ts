@@ -38,6 +38,8 @@ export interface Runtime {
   readonly methods: ReadonlyMap<string, RunningMethod>;
   readonly pipeline: CredentialPipeline;
   readonly locator: Locator;
+  /** Removes every resolved secret value from an error (see {@link SecretScrubber.scrubError}). */
+  scrubError<T>(error: T): T;
   /** Closes the methods, the store and the secret stores, in that order. */
   close(): Promise<void>;
 }
@@ -114,6 +116,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       methods,
       pipeline,
       locator: loaded.locator,
+      scrubError: (error) => scrubber.scrubError(error),
       close() {
         closing ??= closeAll(opened, log).then(() => log.flush());
         return closing;
@@ -121,6 +124,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     };
   } catch (error) {
     await closeAll(opened, log);
-    throw error;
+    // A plugin or a library may have put a resolved value in its message (a secret used as a path).
+    throw scrubber.scrubError(error);
   }
 }

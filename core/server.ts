@@ -66,6 +66,6 @@ export async function startServer(options: RuntimeOptions = {}): Promise<Server>
   } catch (error) {
     await app?.close();
     await runtime.close();
-    throw error;
+    throw runtime.scrubError(error);
   }
 }

@@ -51,18 +51,22 @@ export function coerceToSchema(
     }
     return out;
   }
+  if (typeof value === 'string' && types.includes('array')) {
+    const items = value.split(/\s+/).filter((item) => item !== '');
+    return coerceToSchema(items, cursor, scalarSource, path);
+  }
+  // An empty string (typically an unset ${env:...}) in a typed setting means "not set", so its default applies.
+  const duration = deref(cursor).schema.format === 'go-duration';
+  if (value === '' && types.length > 0 && (duration || !types.includes('string'))) return undefined;
   if (types.length === 0 || matchesType(value, types)) return value;
 
   if (typeof value === 'string') {
     if (types.includes('boolean') && value in GO_BOOLEANS) return GO_BOOLEANS[value];
-    if ((types.includes('integer') || types.includes('number')) && /^[+-]?\d+$/.test(value))
+    if ((types.includes('integer') || types.includes('number')) && /^[+-]?\d+$/.test(value)) {
       return Number(value);
+    }
     if (types.includes('number') && value.trim() !== '' && Number.isFinite(Number(value)))
       return Number(value);
-    if (types.includes('array')) {
-      const items = value.split(/\s+/).filter((item) => item !== '');
-      return coerceToSchema(items, cursor, scalarSource, path);
-    }
     return value;
   }
   if ((typeof value === 'number' || typeof value === 'boolean') && types.includes('string')) {

@@ -1,7 +1,6 @@
 import { childSchema, mapValueSchema, propertyNames, type SchemaCursor, schemaTypes } from './schema-walk.ts';
-import { isRecord } from './tree.ts';
+import { isRecord, isSafeKey, type Path, setAt } from './tree.ts';
 
-type Path = Array<string | number>;
 type Env = Readonly<Record<string, string | undefined>>;
 
 const ENV_REFERENCE = /^\$\{env:([a-zA-Z_][a-zA-Z0-9_]*)\}$/;
@@ -75,13 +74,15 @@ function matchVariable(cursor: SchemaCursor, rest: string, path: Path, tree: unk
   if (value === undefined) return undefined;
   const valueFields = propertyNames(value);
   if (valueFields.length === 0) {
-    if (rest === '' || !isLeaf(value)) return undefined;
-    return { path: [...path, mapKey(tree, rest)] };
+    const key = mapKey(tree, rest);
+    if (rest === '' || key === undefined || !isLeaf(value)) return undefined;
+    return { path: [...path, key] };
   }
   for (const field of valueFields) {
     const at = rest.indexOf(`_${field.toUpperCase()}`);
     if (at <= 0) continue;
     const key = mapKey(tree, rest.slice(0, at));
+    if (key === undefined) continue;
     const found = matchVariable(value, rest.slice(at + 1), [...path, key], get(tree, key));
     if (found) return found;
   }
@@ -92,7 +93,8 @@ function matchVariable(cursor: SchemaCursor, rest: string, path: Path, tree: unk
  * A map key named in a variable. Flipt lowercases it; portcullis keeps the case of keys written in the file,
  * so a variable overrides an existing entry whatever its case, and names a new entry in lower case.
  */
-function mapKey(tree: unknown, upperKey: string): string {
+function mapKey(tree: unknown, upperKey: string): string | undefined {
+  if (!isSafeKey(upperKey.toLowerCase())) return undefined;
   if (isRecord(tree)) {
     const existing = Object.keys(tree).find((k) => k.toUpperCase() === upperKey.toUpperCase());
     if (existing !== undefined) return existing;
@@ -106,7 +108,7 @@ function isLeaf(cursor: SchemaCursor): boolean {
 }
 
 function get(tree: unknown, key: string): unknown {
-  return isRecord(tree) ? tree[key] : undefined;
+  return isRecord(tree) && Object.hasOwn(tree, key) ? tree[key] : undefined;
 }
 
 /**
@@ -121,8 +123,9 @@ export function applyEnvOverrides(
 ): { tree: Record<string, unknown>; sources: EnvSourced[] } {
   const result = structuredClone(tree);
   const sources: EnvSourced[] = [];
+  // viper ignores variables that are set but empty; so does this.
   const names = Object.keys(env)
-    .filter((name) => name.startsWith('FLIPT_') && env[name] !== undefined)
+    .filter((name) => name.startsWith('FLIPT_') && env[name] !== undefined && env[name] !== '')
     .sort();
   for (const name of names) {
     const match = matchVariable(schema, name.slice('FLIPT_'.length), [], result);
@@ -133,24 +136,4 @@ export function applyEnvOverrides(
     if (setAt(result, match.path, value)) sources.push({ path: match.path, variable: name });
   }
   return { tree: result, sources };
-}
-
-/** Sets a leaf, creating missing parents. Refuses to replace a non-object parent the file wrote. */
-function setAt(tree: Record<string, unknown>, path: Path, value: string): boolean {
-  let node: Record<string, unknown> = tree;
-  for (const segment of path.slice(0, -1)) {
-    const key = String(segment);
-    const next = node[key];
-    if (next === undefined || next === null) {
-      const created: Record<string, unknown> = {};
-      node[key] = created;
-      node = created;
-    } else if (isRecord(next)) {
-      node = next;
-    } else {
-      return false;
-    }
-  }
-  node[String(path.at(-1))] = value;
-  return true;
 }

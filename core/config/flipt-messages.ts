@@ -17,3 +17,16 @@ export function fieldMessage(typ: string, field: string, detail: string): string
 export function isBlank(value: unknown): boolean {
   return value === undefined || value === null || value === '';
 }
+
+const STAT_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EACCES: 'permission denied',
+  ELOOP: 'too many levels of symbolic links',
+};
+
+/** Why a stat of `path` failed, in Go's words (`stat /x: no such file or directory`). */
+export function statFailure(path: string, error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  return `stat ${path}: ${(code !== undefined && STAT_REASONS[code]) || message}`;
+}

@@ -304,3 +304,191 @@ describe('third-party plugins', () => {
     expect((error as PluginError).message).toBe('plugin "magic" failed in validate: the wand snapped');
   });
 });
+
+describe('loadConfig edge cases', () => {
+  it('ignores empty FLIPT_* variables, as viper does, and reads an unset ${env:...} in a typed setting as unset', async () => {
+    const dir = tempFiles({
+      'config.yaml': [
+        'authentication:',
+        '  required: ${env:REQUIRED}',
+        '  session:',
+        '    domain: file.example.com',
+        '    token_lifetime: ${env:LIFETIME}',
+        '    csrf:',
+        '      trusted_origins: ${env:ORIGINS}',
+        'server:',
+        '  http_port: ${env:PORT}',
+        '',
+      ].join('\n'),
+    });
+    const { config } = await loadConfig({
+      cwd: dir,
+      file: 'config.yaml',
+      env: { FLIPT_AUTHENTICATION_SESSION_DOMAIN: '', FLIPT_SERVER_HOST: '' },
+    });
+    expect(config.authentication.required).toBe(false);
+    expect(config.authentication.session.domain).toBe('file.example.com');
+    expect(config.authentication.session.token_lifetime).toBe(24 * 3_600_000);
+    expect(config.authentication.session.csrf.trusted_origins).toEqual([]);
+    expect(config.server).toMatchObject({ http_port: 8080, host: '0.0.0.0' });
+  });
+
+  it('refuses __proto__ keys however they arrive, and never touches the global prototype', async () => {
+    const dir = tempFiles({
+      'config.yaml':
+        'authentication:\n  methods:\n    token:\n      storage:\n        tokens:\n          __proto__:\n            credential: x\n',
+    });
+    expect(await problems({ cwd: dir, file: 'config.yaml', env: {} })).toEqual([
+      'authentication.methods.token.storage.tokens.__proto__ (6:11): the key "__proto__" is not allowed',
+    ]);
+    const fromEnv = await loadConfig({
+      object: {},
+      env: { FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TOKENS___PROTO___CREDENTIAL: 'polluted' },
+    });
+    expect(fromEnv.config.authentication.methods.token?.storage).toEqual({ type: 'static', tokens: {} });
+    const object = JSON.parse('{"authentication": {"__proto__": {"required": true}}}') as Record<
+      string,
+      unknown
+    >;
+    expect(await problems({ object, env: {} })).toEqual([
+      'authentication.__proto__: the key "__proto__" is not allowed',
+    ]);
+    expect(({} as Record<string, unknown>).credential).toBeUndefined();
+    expect(({} as Record<string, unknown>).required).toBeUndefined();
+  });
+
+  it('refuses a recursive alias instead of recursing for ever', async () => {
+    const dir = tempFiles({ 'config.yaml': 'log: &a\n  keys: *a\n' });
+    expect(await problems({ cwd: dir, file: 'config.yaml', env: {} })).toEqual([
+      'log.keys (2:3): a value may not contain itself (recursive alias)',
+    ]);
+  });
+
+  it('still runs the rules of a method whose block has a schema error, so every problem is reported', async () => {
+    const dir = tempFiles({
+      'config.yaml': [
+        'authentication:',
+        '  methods:',
+        '    oidc:',
+        '      enabled: true',
+        '      providers:',
+        '        a:',
+        '          client_id: a',
+        '          scopes: 5',
+        '        b:',
+        '          issuer_url: https://b.example.com',
+        '',
+      ].join('\n'),
+    });
+    expect(await problems({ cwd: dir, file: 'config.yaml', env: {} })).toEqual([
+      'authentication.session.domain (1:1): authentication: session_domain non-empty value is required',
+      'authentication.methods.oidc.providers.a.client_secret (6:9): authentication: client_secret non-empty value is required',
+      'authentication.methods.oidc.providers.a.redirect_address (6:9): authentication: redirect_address non-empty value is required',
+      'authentication.methods.oidc.providers.a.scopes (8:19): must be a list',
+      'authentication.methods.oidc.providers.b.client_id (9:9): authentication: client_id non-empty value is required',
+      'authentication.methods.oidc.providers.b.client_secret (9:9): authentication: client_secret non-empty value is required',
+      'authentication.methods.oidc.providers.b.redirect_address (9:9): authentication: redirect_address non-empty value is required',
+    ]);
+  });
+
+  it('resolves references only where portcullis uses the value', async () => {
+    const loaded = await loadConfig({
+      object: {
+        credentials: { git: { basic: { password: '${secret:vault:git:password}' } } },
+        authentication: {
+          methods: {
+            token: {
+              enabled: true,
+              storage: {
+                tokens: { ci: { credential: 'x', metadata: { note: '${secret:vault:not:resolved}' } } },
+              },
+            },
+          },
+        },
+      },
+      env: {},
+    });
+    expect(loaded.references).toEqual([]);
+    expect(loaded.warnings.map((w) => w.message)).toEqual([
+      'Flipt section "credentials" is not used by portcullis; accepted and ignored',
+    ]);
+    expect(loaded.config.authentication.methods.token?.storage).toMatchObject({
+      tokens: { ci: { metadata: { note: '${secret:vault:not:resolved}' } } },
+    });
+    expect(await problems({ object: { log: { file: '${secret:file:log-path}' } }, env: {} })).toEqual([
+      'log.file: secret references cannot be used under log: (write the value, or ${env:...})',
+    ]);
+  });
+
+  it('applies FLIPT_AUTHORIZATION_REQUIRED to the rule that needs authentication too', async () => {
+    expect(await problems({ object: {}, env: { FLIPT_AUTHORIZATION_REQUIRED: 'true' } })).toEqual([
+      'authorization.required (env FLIPT_AUTHORIZATION_REQUIRED): authorization: requires authentication to also be required',
+    ]);
+  });
+
+  it("gives an allowed_teams key the case of the organisation it names, as Flipt's fix-up does", async () => {
+    const { config } = await loadConfig({
+      object: {
+        authentication: {
+          methods: {
+            github: {
+              enabled: true,
+              client_id: 'a',
+              client_secret: 'b',
+              redirect_address: 'https://flipt.example.com',
+              scopes: ['read:org'],
+              allowed_organizations: ['MyOrg'],
+            },
+          },
+        },
+      },
+      env: { FLIPT_AUTHENTICATION_METHODS_GITHUB_ALLOWED_TEAMS_MYORG: 'sre release' },
+    });
+    expect(config.authentication.methods.github?.allowed_teams).toEqual({ MyOrg: ['sre', 'release'] });
+  });
+});
+
+describe('third-party plugins (more)', () => {
+  it('are found when a package is ESM only, and through FLIPT_PLUGINS', async () => {
+    const dir = tempFiles({
+      'node_modules/esm-only-plugin/package.json': JSON.stringify({
+        name: 'esm-only-plugin',
+        type: 'module',
+        exports: { '.': { import: './dist/index.js' } },
+      }),
+      'node_modules/esm-only-plugin/dist/index.js': MAGIC_PLUGIN,
+      'config.yaml':
+        'plugins: [esm-only-plugin]\nauthentication: {methods: {magic: {enabled: true, spell: lumos}}}\n',
+      'from-env.yaml': 'authentication: {methods: {magic: {enabled: true, spell: nox}}}\n',
+    });
+    const { config } = await loadConfig({ cwd: dir, file: 'config.yaml', env: {} });
+    expect(config.authentication.methods.magic).toMatchObject({ enabled: true, spell: 'lumos' });
+    const viaEnv = await loadConfig({
+      cwd: dir,
+      file: 'from-env.yaml',
+      env: { FLIPT_PLUGINS: 'esm-only-plugin' },
+    });
+    expect(viaEnv.config.authentication.methods.magic).toMatchObject({ spell: 'nox' });
+    const missing = await problems({
+      cwd: dir,
+      file: 'from-env.yaml',
+      env: { FLIPT_PLUGINS: './nowhere.mjs' },
+    });
+    expect(missing[0]).toMatch(/^plugins\[0\] \(env FLIPT_PLUGINS\): cannot import plugin module/);
+  });
+
+  it('must return issues in the shape of the contract', async () => {
+    const dir = tempFiles({
+      'odd.mjs': MAGIC_PLUGIN.replace(
+        "return config.spell === 'avada' ? [{ path: ['spell'], message: 'that spell is forbidden' }] : [];",
+        "return [{ message: 'no path' }];",
+      ),
+      'config.yaml': 'plugins: [./odd.mjs]\nauthentication: {methods: {magic: {enabled: true}}}\n',
+    });
+    await expect(loadConfig({ cwd: dir, file: 'config.yaml', env: {} })).rejects.toMatchObject({
+      plugin: 'magic',
+      message:
+        'plugin "magic" failed in validate: it must return an array of { path: [...], message: "..." }',
+    });
+  });
+});

@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
-import { ConfigError, ErrorCodes, errorMessage, type LocatedIssue, PortcullisError } from '../errors.ts';
+import {
+  ConfigError,
+  ErrorCodes,
+  errorMessage,
+  type LocatedIssue,
+  PluginError,
+  PortcullisError,
+} from '../errors.ts';
 import { createRegistry } from '../plugins/builtins.ts';
 import type { ConfigIssue, JsonSchema, Plugin } from '../plugins/contracts.ts';
 import { loadExternalPlugins } from '../plugins/external.ts';
@@ -13,9 +20,9 @@ import { applyEnvOverrides, substituteEnvReferences } from './env.ts';
 import { Locator } from './locate.ts';
 import { coreRules, type SessionMethod } from './rules.ts';
 import { assembleSchema, PLUGIN_SECTIONS } from './schema.ts';
-import { rootCursor } from './schema-walk.ts';
+import { cursorAt, isStringMap, rootCursor, type SchemaCursor } from './schema-walk.ts';
 import { type ConfigDocument, parseConfigText } from './source.ts';
-import { getAt, isPrefixOf, isRecord, type Path } from './tree.ts';
+import { getAt, isPrefixOf, isRecord, type Path, treeShapeProblems } from './tree.ts';
 import type { RootConfig } from './types.ts';
 import { unusedKeys } from './unused.ts';
 import { createValidator, type SchemaIssue } from './validate.ts';
@@ -60,8 +67,11 @@ interface Input {
 const SUPPORTED_EXTENSIONS = new Set(['', '.yaml', '.yml', '.json']);
 
 async function readInput(options: LoadOptions, cwd: string): Promise<Input> {
-  if (options.object !== undefined)
+  if (options.object !== undefined) {
+    const shape = treeShapeProblems(options.object);
+    if (shape.length > 0) throw new ConfigError(shape);
     return { file: undefined, doc: undefined, tree: structuredClone(options.object) };
+  }
   const file = discoverConfigFile(options.file, cwd, options.searchPaths);
   if (file === undefined) return { file, doc: undefined, tree: {} };
   if (!SUPPORTED_EXTENSIONS.has(extname(file).toLowerCase())) {
@@ -87,6 +97,7 @@ async function readInput(options: LoadOptions, cwd: string): Promise<Input> {
 /** The `plugins:` list, as far as it can be read before validation (a malformed list is reported later). */
 function pluginSpecifiers(tree: Record<string, unknown>): string[] {
   const { plugins } = tree;
+  if (typeof plugins === 'string') return plugins.split(/\s+/).filter((item) => item !== '');
   return Array.isArray(plugins) && plugins.every((p) => typeof p === 'string' && p !== '') ? plugins : [];
 }
 
@@ -117,11 +128,16 @@ async function prepare(options: LoadOptions): Promise<Prepared> {
 
   const { tree, references: envReferences } = substituteEnvReferences(input.tree, env);
   const substituted = tree as Record<string, unknown>;
-  const earlyCursor = rootCursor(assembleSchema(registry.entries()));
-  const early = applyEnvOverrides(substituted, earlyCursor, env);
-  const earlyLocator = new Locator(input.doc, early.sources, envReferences);
-  const specifiers = pluginSpecifiers(
-    coerceToSchema(early.tree, earlyCursor, scalarSource) as Record<string, unknown>,
+  // The plugin list is needed before the schema that FLIPT_* variables are matched against exists, so its own
+  // variable is read directly (a whitespace-separated list, as for every list).
+  const fromEnv = env.FLIPT_PLUGINS !== undefined && env.FLIPT_PLUGINS !== '';
+  const specifiers = fromEnv
+    ? (env.FLIPT_PLUGINS as string).split(/\s+/).filter((item) => item !== '')
+    : pluginSpecifiers(substituted);
+  const earlyLocator = new Locator(
+    input.doc,
+    fromEnv ? [{ path: ['plugins'], variable: 'FLIPT_PLUGINS' }] : [],
+    envReferences,
   );
   const problems = await loadExternalPlugins(registry, specifiers, input.file ? dirname(input.file) : cwd);
   if (problems.length > 0) {
@@ -182,10 +198,13 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
       const blockPath = [...PLUGIN_SECTIONS[kind], entry.name];
       const block = getAt(config, blockPath);
       if (!isRecord(block) || block.enabled !== true) continue;
-      const failed = await validatePlugin(registry, kind, entry.name, block, config, broken(blockPath));
-      for (const issue of failed.issues)
+      const brokenPaths = schemaIssues
+        .filter((issue) => isPrefixOf(blockPath, issue.path))
+        .map((issue) => issue.path.slice(blockPath.length));
+      const checked = await validatePlugin(registry, kind, entry.name, block, config, brokenPaths);
+      for (const issue of checked.issues)
         issues.push(located({ ...issue, path: [...blockPath, ...issue.path] }));
-      if (failed.session) sessionMethods.push(failed.session);
+      if (checked.session) sessionMethods.push(checked.session);
     }
   }
 
@@ -193,9 +212,19 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   for (const issue of outcome.issues) issues.push(located(issue));
   for (const note of outcome.notes) warnings.push(located(note));
 
-  const references = checkReferences(config, registry, issues, warnings, located);
+  const unused = unusedKeys(written, cursor);
+  const references = checkReferences(config, {
+    registry,
+    issues,
+    warnings,
+    located,
+    // Sections portcullis ignores are left alone, and so are the values of plain string maps (token metadata,
+    // authorize_parameters), which Flipt keeps literal and the API would show.
+    ignore: (path) =>
+      unused.some((prefix) => isPrefixOf(prefix, path)) || isStringMapValue(cursor, path) || broken(path),
+  });
 
-  for (const path of unusedKeys(written, cursor)) {
+  for (const path of unused) {
     const message =
       path.length === 1
         ? `Flipt section "${String(path[0])}" is not used by portcullis; accepted and ignored`
@@ -228,14 +257,39 @@ function dedupe(issues: readonly LocatedIssue[]): LocatedIssue[] {
   });
 }
 
-/** Runs an enabled plugin's own rules (skipped when its block already failed the schema). */
+/** What a plugin's `validate` returned, checked against the contract. */
+function assertIssues(plugin: string, result: unknown): ConfigIssue[] {
+  const valid =
+    Array.isArray(result) &&
+    result.every(
+      (issue) =>
+        typeof issue === 'object' &&
+        issue !== null &&
+        Array.isArray((issue as ConfigIssue).path) &&
+        typeof (issue as ConfigIssue).message === 'string',
+    );
+  if (!valid) {
+    throw new PluginError(
+      ErrorCodes.PLUGIN_INVALID,
+      plugin,
+      `plugin "${plugin}" failed in validate: it must return an array of { path: [...], message: "..." }`,
+    );
+  }
+  return result as ConfigIssue[];
+}
+
+/**
+ * Runs an enabled plugin's own rules. When its block already failed the schema (`brokenPaths`, relative to the
+ * block), the rules still run, so that every problem is reported at once; what they throw is then ignored (the
+ * schema errors explain it) and what they find at or under a broken path is dropped as a repeat.
+ */
 async function validatePlugin(
   registry: PluginRegistry,
   kind: PluginKind,
   name: string,
   block: Record<string, unknown>,
   config: RootConfig,
-  broken: boolean,
+  brokenPaths: readonly Path[],
 ): Promise<{ issues: ConfigIssue[]; session?: SessionMethod }> {
   let plugin: Plugin;
   try {
@@ -243,14 +297,22 @@ async function validatePlugin(
   } catch (error) {
     return { issues: [{ path: [], message: errorMessage(error) }] };
   }
-  if (broken) return { issues: [] };
-  const issues = guardSync(name, 'validate', () => plugin.validate?.(block, config) ?? []);
+  const broken = brokenPaths.length > 0;
+  const tolerant = <T>(phase: string, hook: () => T, fallback: T): T => {
+    try {
+      return guardSync(name, phase, hook);
+    } catch (error) {
+      if (broken) return fallback;
+      throw error;
+    }
+  };
+  const issues = tolerant(
+    'validate',
+    () => assertIssues(name, plugin.validate?.(block, config) ?? []),
+    [],
+  ).filter((issue) => !brokenPaths.some((path) => isPrefixOf(path, issue.path)));
   if (plugin.kind !== 'method' || !plugin.sessionCompatible) return { issues };
-  const redirectAddresses = guardSync(
-    name,
-    'redirectAddresses',
-    () => plugin.redirectAddresses?.(block) ?? [],
-  );
+  const redirectAddresses = tolerant('redirectAddresses', () => plugin.redirectAddresses?.(block) ?? [], []);
   return { issues, session: { name, redirectAddresses } };
 }
 
@@ -295,16 +357,23 @@ function applyCleanupAlias(
  */
 function checkReferences(
   config: RootConfig,
-  registry: PluginRegistry,
-  issues: LocatedIssue[],
-  warnings: LocatedIssue[],
-  located: (issue: ConfigIssue, at?: SchemaIssue['at']) => LocatedIssue,
+  context: {
+    readonly registry: PluginRegistry;
+    readonly issues: LocatedIssue[];
+    readonly warnings: LocatedIssue[];
+    readonly located: (issue: ConfigIssue, at?: SchemaIssue['at']) => LocatedIssue;
+    /** Paths whose references are not resolved (nor checked). */
+    readonly ignore: (path: Path) => boolean;
+  },
 ): ReferenceSite[] {
+  const { registry, issues, warnings, located } = context;
   const usable: ReferenceSite[] = [];
   for (const site of findSecretReferences(config)) {
     const { path, parsed } = site;
+    if (context.ignore(path)) continue;
     const section = path[0];
-    if (section === 'secrets' || section === 'plugins') {
+    // The logger starts before references are resolved; providers and plugins are needed to resolve them.
+    if (section === 'secrets' || section === 'plugins' || section === 'log') {
       issues.push(
         located(
           {
@@ -344,4 +413,10 @@ function checkReferences(
     }
   }
   return usable;
+}
+
+/** Whether `path` is a value of a plain string map (its parent's schema is `additionalProperties: {type: string}`). */
+function isStringMapValue(root: SchemaCursor, path: Path): boolean {
+  const parent = path.length > 0 ? cursorAt(root, path.slice(0, -1)) : undefined;
+  return parent !== undefined && isStringMap(parent);
 }

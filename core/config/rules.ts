@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import type { ConfigIssue } from '../plugins/contracts.ts';
 import { isSecretReference } from '../references/parse.ts';
 import { isHttpUrl, parseUrl } from '../url.ts';
-import { fieldMessage, isBlank, requiredMessage } from './flipt-messages.ts';
+import { fieldMessage, isBlank, requiredMessage, statFailure } from './flipt-messages.ts';
 import { recordOf } from './tree.ts';
 import type { RootConfig } from './types.ts';
 
@@ -121,11 +121,9 @@ function serverRules(config: RootConfig, outcome: RuleOutcome): void {
     try {
       statSync(file);
     } catch (error) {
-      const reason =
-        (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : String(error);
       outcome.issues.push({
         path: ['server', field],
-        message: fieldMessage('server', field, `stat ${file}: ${reason}`),
+        message: fieldMessage('server', field, statFailure(file, error)),
       });
     }
   }

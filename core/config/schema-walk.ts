@@ -80,3 +80,19 @@ export function mapValueSchema(cursor: SchemaCursor): SchemaCursor | undefined {
   const child = asSchema(value);
   return child === undefined ? undefined : deref({ schema: child, base });
 }
+
+/** The schema of the value at `path`, following properties, maps and list items. */
+export function cursorAt(root: SchemaCursor, path: ReadonlyArray<string | number>): SchemaCursor | undefined {
+  let cursor: SchemaCursor | undefined = root;
+  for (const segment of path) {
+    if (cursor === undefined) return undefined;
+    cursor = childSchema(cursor, segment);
+  }
+  return cursor;
+}
+
+/** Whether the schema is a map of plain strings (`additionalProperties: {type: string}`), like token metadata. */
+export function isStringMap(cursor: SchemaCursor): boolean {
+  const value = mapValueSchema(cursor);
+  return value !== undefined && schemaTypes(value).join() === 'string' && propertyNames(value).length === 0;
+}

@@ -1,17 +1,12 @@
 import rootSchema from '../../schema/config.schema.json' with { type: 'json' };
 import type { JsonSchema } from '../plugins/contracts.ts';
-import type { PluginEntry, PluginKind } from '../plugins/registry.ts';
+import { KIND_LABELS, type PluginEntry, type PluginKind } from '../plugins/registry.ts';
 import { isRecord } from './tree.ts';
 
 /** Where each kind of plugin block lives in the configuration. */
 export const PLUGIN_SECTIONS: Readonly<Record<PluginKind, readonly [string, string]>> = {
   method: ['authentication', 'methods'],
   secrets: ['secrets', 'providers'],
-};
-
-const SECTION_LABEL: Readonly<Record<PluginKind, [string, string]>> = {
-  method: ['authentication method', 'methods'],
-  secrets: ['secret provider', 'providers'],
 };
 
 const ENABLED: JsonSchema = { type: 'boolean', default: false, description: 'Turns this on.' };
@@ -28,7 +23,7 @@ export function assembleSchema(entries: readonly PluginEntry[]): JsonSchema {
     const node = objectAt(root, ['properties', section, 'properties', child]);
     const ofKind = entries.filter((e) => e.kind === kind);
     const names = ofKind.map((e) => e.name).sort();
-    const [label, plural] = SECTION_LABEL[kind];
+    const { one, many } = KIND_LABELS[kind];
     node.properties = Object.fromEntries(
       ofKind.map((entry) => {
         const pointer = `#/properties/${section}/properties/${child}/properties/${entry.name}`;
@@ -36,7 +31,7 @@ export function assembleSchema(entries: readonly PluginEntry[]): JsonSchema {
       }),
     );
     node['x-messages'] = {
-      additionalProperties: `unknown ${label} "{property}"; registered ${plural}: ${names.join(', ')}`,
+      additionalProperties: `unknown ${one} "{property}"; registered ${many}: ${names.join(', ')}`,
     };
   }
   return root;
@@ -75,14 +70,4 @@ function objectAt(root: Record<string, unknown>, path: readonly string[]): Recor
     node = next;
   }
   return node;
-}
-
-/** Top-level sections that Flipt defines and portcullis accepts without using (`x-unused` in the schema). */
-export function unusedSections(schema: JsonSchema): Set<string> {
-  const properties = isRecord(schema.properties) ? schema.properties : {};
-  return new Set(
-    Object.entries(properties)
-      .filter(([, s]) => isRecord(s) && s['x-unused'] === true)
-      .map(([name]) => name),
-  );
 }

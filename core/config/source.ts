@@ -10,14 +10,13 @@ import {
   parseDocument,
 } from 'yaml';
 import type { LocatedIssue } from '../errors.ts';
+import { type Path, treeShapeProblems } from './tree.ts';
 
 /** A 1-based place in the configuration file. */
 export interface Position {
   readonly line: number;
   readonly col: number;
 }
-
-type Path = ReadonlyArray<string | number>;
 
 /** A parsed configuration file that still knows where each value was written. */
 export interface ConfigDocument {
@@ -53,20 +52,28 @@ const MAX_ALIAS_EXPANSION = 100;
  */
 export function parseConfigText(text: string, file: string): ParseResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true, uniqueKeys: true });
+  // Duplicate keys are found below in linear time; the library's own check compares every pair of keys.
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    merge: true,
+    uniqueKeys: false,
+  });
   const position = (offset: number): Position => lines.linePos(offset);
 
-  if (doc.errors.length > 0) {
+  const duplicates = duplicateKeys(doc);
+  if (doc.errors.length > 0 || duplicates.length > 0) {
+    const located = [
+      ...doc.errors.map((error) => ({ offset: error.pos[0], message: error.message.split('\n')[0] ?? '' })),
+      ...duplicates.map((offset) => ({ offset, message: 'Map keys must be unique' })),
+    ].sort((a, b) => a.offset - b.offset);
     return {
       ok: false,
-      issues: doc.errors.map((error) => {
-        const pos = position(error.pos[0]);
-        return {
-          path: pathAt(doc, error.pos[0]),
-          message: `invalid YAML: ${error.message.split('\n')[0]}`,
-          source: { file, ...pos },
-        };
-      }),
+      issues: located.map(({ offset, message }) => ({
+        path: pathAt(doc, offset),
+        message: `invalid YAML: ${message}`,
+        source: { file, ...position(offset) },
+      })),
     };
   }
 
@@ -95,6 +102,17 @@ export function parseConfigText(text: string, file: string): ParseResult {
   }
 
   const find = (path: Path): Found => walk(doc, path);
+  const shape = treeShapeProblems(value);
+  if (shape.length > 0) {
+    return {
+      ok: false,
+      issues: shape.map(({ path, message }) => ({
+        path,
+        message,
+        source: { file, ...position(find(path).entryOffset ?? 0) },
+      })),
+    };
+  }
   return {
     ok: true,
     doc: {
@@ -124,21 +142,55 @@ function resolve(doc: Document, node: unknown): Node | null {
   return (current ?? null) as Node | null;
 }
 
-/** Finds the entry for `segment` in a map, looking through `<<` merge keys as the value tree does. */
-function mapEntry(
-  doc: Document,
-  map: Node,
-  segment: string,
-  depth = 0,
-): { key: Node; value: unknown } | undefined {
-  if (!isMap(map) || depth > MAX_ALIAS_EXPANSION) return undefined;
-  // Later keys win in the value tree, so search from the end.
-  for (let i = map.items.length - 1; i >= 0; i--) {
-    const pair = map.items[i];
-    if (isPair(pair) && isScalar(pair.key) && String(pair.key.value) === segment) {
-      return { key: pair.key, value: pair.value };
+/** Offsets of keys written twice in the same mapping (the second and later ones). */
+function duplicateKeys(doc: Document): number[] {
+  const offsets: number[] = [];
+  const visit = (node: unknown) => {
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        if (isScalar(pair.key) && pair.key.source !== '<<') {
+          const key = String(pair.key.value);
+          if (seen.has(key)) offsets.push(pair.key.range?.[0] ?? 0);
+          seen.add(key);
+        }
+        visit(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) visit(item);
     }
+  };
+  visit(doc.contents);
+  return offsets;
+}
+
+type Entry = { key: Node; value: unknown };
+
+/** Each mapping's own keys, indexed once, so that locating many problems stays linear. */
+const keyIndexes = new WeakMap<object, Map<string, Entry>>();
+
+function keyIndex(map: Node): Map<string, Entry> {
+  let index = keyIndexes.get(map);
+  if (index === undefined) {
+    index = new Map();
+    if (isMap(map)) {
+      // Later keys win in the value tree, as they do here.
+      for (const pair of map.items) {
+        if (isPair(pair) && isScalar(pair.key) && pair.key.source !== '<<') {
+          index.set(String(pair.key.value), { key: pair.key, value: pair.value });
+        }
+      }
+    }
+    keyIndexes.set(map, index);
   }
+  return index;
+}
+
+/** Finds the entry for `segment` in a map, looking through `<<` merge keys as the value tree does. */
+function mapEntry(doc: Document, map: Node, segment: string, depth = 0): Entry | undefined {
+  if (!isMap(map) || depth > MAX_ALIAS_EXPANSION) return undefined;
+  const own = keyIndex(map).get(segment);
+  if (own !== undefined) return own;
   for (const pair of map.items) {
     // With merge keys on, the key's value is a symbol; its source text is still `<<`.
     if (!isPair(pair) || !isScalar(pair.key) || pair.key.source !== '<<') continue;

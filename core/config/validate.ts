@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Ajv, type ErrorObject, type Options } from 'ajv';
 import type { JsonSchema } from '../plugins/contracts.ts';
+import { isSecretReference } from '../references/parse.ts';
 import { formats } from './formats.ts';
 import { isRecord, type Path } from './tree.ts';
 
@@ -21,7 +22,6 @@ const TYPE_WORDS: Readonly<Record<string, string>> = {
   array: 'a list',
   null: 'empty',
 };
-const SECRET_REFERENCE = /^\$\{secret:.*\}$/;
 
 /** Ajv options shared by the runtime compiler and the build-time precompiler. */
 export const AJV_OPTIONS = {
@@ -67,6 +67,11 @@ async function compiledValidator(schema: JsonSchema): Promise<CompiledValidator>
     compiled.set(hash, validate);
   }
   return validate;
+}
+
+/** Whether the validator of `schema` was generated at build time (no third-party plugins, a built `dist/`). */
+export async function isPrecompiled(schema: JsonSchema): Promise<boolean> {
+  return (await precompiled(schemaHash(schema))) !== undefined;
 }
 
 async function precompiled(hash: string): Promise<CompiledValidator | undefined> {
@@ -164,7 +169,7 @@ function describe(error: ErrorObject, tree: unknown): SchemaIssue {
     default:
       message = error.message ?? `fails the ${error.keyword} rule`;
   }
-  if (typeof error.data === 'string' && SECRET_REFERENCE.test(error.data) && at === 'value') {
+  if (isSecretReference(error.data) && at === 'value') {
     message = `\${secret:...} references are resolved only in text settings, and this one ${message}`;
   }
   return { path, message, at };

@@ -119,7 +119,10 @@ export function authApi(runtime: Runtime) {
       try {
         done(null, JSON.parse(text));
       } catch {
-        done(new PortcullisError(ErrorCodes.INVALID_ARGUMENT, 'invalid values for key(s) in json body'), undefined);
+        done(
+          new PortcullisError(ErrorCodes.INVALID_ARGUMENT, 'invalid values for key(s) in json body'),
+          undefined,
+        );
       }
     });
     scope.addHook('onSend', async (request, reply, payload) => {

@@ -1,30 +1,13 @@
-import { createRequire } from 'node:module';
-import { isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { createAjv } from '../config/validate.ts';
 import { errorMessage } from '../errors.ts';
 import type { Plugin } from './contracts.ts';
 import { assertPlugin, type PluginRegistry } from './registry.ts';
+import { moduleUrl } from './resolve-module.ts';
 
 /** A problem with one entry of `plugins:`; `index` is its position in the list. */
 export interface PluginLoadProblem {
   readonly index: number;
   readonly message: string;
-}
-
-/**
- * Where a `plugins:` entry is imported from. Paths (`./x.mjs`, `/opt/x.mjs`) are relative to the configuration
- * file; package names are looked up from the configuration file's folder first, then from portcullis's own.
- */
-function moduleUrl(specifier: string, baseDir: string): string {
-  if (specifier.startsWith('file:')) return specifier;
-  if (specifier.startsWith('.') || isAbsolute(specifier))
-    return pathToFileURL(resolve(baseDir, specifier)).href;
-  try {
-    return pathToFileURL(createRequire(join(baseDir, 'config.yaml')).resolve(specifier)).href;
-  } catch {
-    return specifier;
-  }
 }
 
 function pluginsOf(module: Record<string, unknown>): unknown[] | undefined {

@@ -15,9 +15,10 @@ export interface PluginEntry {
   load(): Promise<Plugin>;
 }
 
-const KIND_LABEL: Readonly<Record<PluginKind, string>> = {
-  method: 'authentication method',
-  secrets: 'secret provider',
+/** How messages name each kind of plugin, one and many. */
+export const KIND_LABELS: Readonly<Record<PluginKind, { readonly one: string; readonly many: string }>> = {
+  method: { one: 'authentication method', many: 'methods' },
+  secrets: { one: 'secret provider', many: 'providers' },
 };
 const NAME = /^[A-Za-z0-9_-]+$/;
 
@@ -76,7 +77,7 @@ export class PluginRegistry {
       throw new PluginError(
         ErrorCodes.PLUGIN_CONFLICT,
         entry.name,
-        `${KIND_LABEL[entry.kind]} "${entry.name}" from ${entry.origin} is already registered by ${by}`,
+        `${KIND_LABELS[entry.kind].one} "${entry.name}" from ${entry.origin} is already registered by ${by}`,
       );
     }
     this.#entries.set(key, entry);
@@ -122,7 +123,7 @@ export class PluginRegistry {
           new PluginError(
             ErrorCodes.PLUGIN_LOAD,
             name,
-            `no ${KIND_LABEL[kind]} "${name}"; registered: ${known}`,
+            `no ${KIND_LABELS[kind].one} "${name}"; registered: ${known}`,
           ),
         );
       }
@@ -141,7 +142,7 @@ async function loadEntry(entry: PluginEntry): Promise<Plugin> {
     throw new PluginError(
       ErrorCodes.PLUGIN_LOAD,
       entry.name,
-      `${KIND_LABEL[entry.kind]} "${entry.name}" could not be loaded: ${errorMessage(error)}`,
+      `${KIND_LABELS[entry.kind].one} "${entry.name}" could not be loaded: ${errorMessage(error)}`,
       { cause: error },
     );
   }

@@ -1,4 +1,4 @@
-import type { Path } from '../config/tree.ts';
+import { type Path, setAt } from '../config/tree.ts';
 import { ErrorCodes, errorCode, errorMessage, type SecretFailure, SecretResolutionError } from '../errors.ts';
 import type { SecretSource } from '../plugins/contracts.ts';
 import type { ReferenceSite } from './find.ts';
@@ -54,7 +54,8 @@ export async function resolveSecretReferences<T>(
 
   const resolved = structuredClone(config);
   for (const { reference, paths } of entries) {
-    for (const path of paths) setAt(resolved, path, values.get(reference.raw) as string);
+    for (const path of paths)
+      setAt(resolved as Record<string, unknown>, path, values.get(reference.raw) as string);
   }
   return { config: resolved, values: [...values.values()] };
 }
@@ -82,10 +83,4 @@ async function fetchOne(
     );
   }
   return value;
-}
-
-function setAt(tree: unknown, path: Path, value: string): void {
-  let node = tree as Record<string | number, unknown>;
-  for (const segment of path.slice(0, -1)) node = node[segment] as Record<string | number, unknown>;
-  node[path.at(-1) as string | number] = value;
 }

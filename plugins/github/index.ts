@@ -37,12 +37,21 @@ const github: MethodPlugin<GithubConfig> = {
       });
     }
     for (const org of Object.keys(config.allowed_teams)) {
-      if (!config.allowed_organizations.includes(org)) {
-        issues.push({
-          path: ['allowed_teams', org],
-          message: `authentication: allowed_teams the organization '${org}' was not declared in 'allowed_organizations' field`,
-        });
+      if (config.allowed_organizations.includes(org)) continue;
+      // Flipt (issue #4428) gives a key that matches an allowed organisation but for case that organisation's
+      // spelling; so does this, so that the login flow sees one spelling.
+      const declared = config.allowed_organizations.find(
+        (allowed) => allowed.toLowerCase() === org.toLowerCase(),
+      );
+      if (declared !== undefined && config.allowed_teams[declared] === undefined) {
+        config.allowed_teams[declared] = config.allowed_teams[org] as string[];
+        delete config.allowed_teams[org];
+        continue;
       }
+      issues.push({
+        path: ['allowed_teams', org],
+        message: `authentication: allowed_teams the organization '${org}' was not declared in 'allowed_organizations' field`,
+      });
     }
     return issues;
   },

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { fieldMessage, isBlank } from '../../core/config/flipt-messages.ts';
+import { fieldMessage, isBlank, statFailure } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { notYetAvailable } from '../../core/plugins/unavailable.ts';
 import { isSecretReference } from '../../core/references/parse.ts';
@@ -46,11 +46,9 @@ const jwt: MethodPlugin<JwtConfig> = {
       try {
         statSync(keyFile);
       } catch (error) {
-        const reason =
-          (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : String(error);
         issues.push({
           path: ['public_key_file'],
-          message: fieldMessage('authentication', 'public_key_file', `stat ${keyFile}: ${reason}`),
+          message: fieldMessage('authentication', 'public_key_file', statFailure(keyFile, error)),
         });
       }
     }

@@ -1,6 +1,5 @@
 import { requiredMessage } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
-import { isSecretReference } from '../../core/references/parse.ts';
 import { tokenRoutes } from './api.ts';
 import { bootstrap } from './bootstrap.ts';
 import configSchema from './schema.json' with { type: 'json' };
@@ -34,16 +33,19 @@ const token: MethodPlugin<TokenConfig> = {
     const owners = new Map<string, string>();
     for (const [name, { credential }] of Object.entries(config.storage.tokens)) {
       const path = ['storage', 'tokens', name, 'credential'];
+      // The same text (a literal, or the same ${secret:...} reference) gives the same credential; secrets that
+      // differ here but resolve alike are caught after resolution.
       if (credential === '') {
         issues.push({ path, message: requiredMessage('authentication', 'credential') });
-      } else if (!isSecretReference(credential)) {
-        const owner = owners.get(credential);
-        if (owner === undefined) owners.set(credential, name);
-        else
-          issues.push({
-            path,
-            message: `authentication: credential is the same as token "${owner}"'s; each token needs its own`,
-          });
+        continue;
+      }
+      const owner = owners.get(credential);
+      if (owner === undefined) owners.set(credential, name);
+      else {
+        issues.push({
+          path,
+          message: `authentication: credential is the same as token "${owner}"'s; each token needs its own`,
+        });
       }
     }
     if (config.bootstrap.expiration !== undefined && config.bootstrap.expiration <= 0) {

@@ -94,3 +94,10 @@ describe('file secret provider', () => {
     expect(await source.get('token')).toBe('abc');
   });
 });
+
+describe('file secret provider names', () => {
+  it('reads a file whose name starts with two dots', async () => {
+    const source = await openFileSource(tempFiles({ '..token': 'dotted' }));
+    expect(await source.get('..token')).toBe('dotted');
+  });
+});

@@ -1,5 +1,6 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { statFailure } from '../../core/config/flipt-messages.ts';
 import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
 import type { SecretSource } from '../../core/plugins/contracts.ts';
 import { secretNotFound, selectSecretKey } from '../../core/references/select-key.ts';
@@ -9,7 +10,8 @@ const MAX_SECRET_BYTES = 1024 * 1024;
 
 function inside(root: string, target: string): boolean {
   const rel = relative(root, target);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  // `..` and `../x` leave the folder; a file named `..token` does not.
+  return rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
 /**
@@ -24,9 +26,10 @@ export async function openFileSource(basePath: string): Promise<SecretSource> {
     if (!(await stat(root)).isDirectory())
       throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
   } catch (error) {
-    const reason =
-      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : 'not a directory';
-    throw new PortcullisError(ErrorCodes.SECRET_PROVIDER, `checking base path: stat ${basePath}: ${reason}`);
+    throw new PortcullisError(
+      ErrorCodes.SECRET_PROVIDER,
+      `checking base path: ${statFailure(basePath, error)}`,
+    );
   }
 
   return {

@@ -23,8 +23,10 @@ const vault: SecretProvider<VaultProviderConfig> = {
   validate(config) {
     const issues: ConfigIssue[] = [];
     if (isBlank(config.address)) issues.push({ path: ['address'], message: requiredMessage(typ, 'address') });
-    const needed = config.auth_method === 'token' ? 'token' : 'role';
-    if (isBlank(config[needed])) issues.push({ path: [needed], message: requiredMessage(typ, needed) });
+    const needed = { token: 'token', kubernetes: 'role', approle: 'role' } as const;
+    const field = needed[config.auth_method];
+    if (field !== undefined && isBlank(config[field]))
+      issues.push({ path: [field], message: requiredMessage(typ, field) });
     return issues;
   },
   create() {
