@@ -13,7 +13,7 @@ import { createAjv, schemaHash } from '../core/config/validate.ts';
 import { BUILTIN_PLUGINS } from '../core/plugins/builtins.ts';
 
 const schema = assembleSchema(BUILTIN_PLUGINS);
-const ajv = createAjv({ code: { source: true, esm: true, formats: _`formats` } });
+const ajv = await createAjv({ code: { source: true, esm: true, formats: _`formats` } });
 // A CommonJS module: its function is both module.exports and .default, and only .default is typed.
 const code = standaloneCode.default(ajv, ajv.compile(schema));
 const out = new URL('../core/config/builtin-validator.js', import.meta.url);

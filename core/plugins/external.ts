@@ -27,7 +27,7 @@ export async function loadExternalPlugins(
   baseDir: string,
 ): Promise<PluginLoadProblem[]> {
   const problems: PluginLoadProblem[] = [];
-  const ajv = specifiers.length > 0 ? createAjv() : undefined;
+  const ajv = specifiers.length > 0 ? await createAjv() : undefined;
   for (const [index, specifier] of specifiers.entries()) {
     let module: Record<string, unknown>;
     try {
