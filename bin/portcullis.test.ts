@@ -124,7 +124,7 @@ describe('portcullis serve', () => {
       const served = await startServe(join(dir, 'config.yaml'));
       const response = await fetch(`${served.address}/health`);
       expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ status: 'SERVING' });
+      expect(await response.json()).toEqual({ status: 'SERVING', store: 'ready' });
       const missing = await fetch(`${served.address}/nowhere`);
       expect(missing.status).toBe(404);
       expect(await missing.json()).toEqual({ code: 5, message: 'Not Found', details: [] });

@@ -3,9 +3,10 @@ import { type LoadedConfig, type LoadOptions, loadConfig } from './config/load.t
 import type { Locator } from './config/locate.ts';
 import type { RootConfig } from './config/types.ts';
 import { errorMessage, formatIssue } from './errors.ts';
+import { createSessionHelpers } from './http/cookies.ts';
 import { createLogger, type LogDestination, type Logger, SecretScrubber } from './log.ts';
 import { createMethodContext } from './plugins/context.ts';
-import type { MethodInstance, MethodPlugin, SecretSource } from './plugins/contracts.ts';
+import type { MethodInstance, MethodPlugin, SecretSource, SessionHelpers } from './plugins/contracts.ts';
 import { guard } from './plugins/guard.ts';
 import type { PluginRegistry } from './plugins/registry.ts';
 import { resolveSecretReferences } from './references/resolve.ts';
@@ -37,6 +38,8 @@ export interface Runtime {
   /** The enabled methods, in registry order (Flipt's for the built-ins). */
   readonly methods: ReadonlyMap<string, RunningMethod>;
   readonly pipeline: CredentialPipeline;
+  /** Session settings and cookie helpers (also what methods get as `ctx.session`). */
+  readonly session: SessionHelpers;
   readonly locator: Locator;
   /** Removes every resolved secret value from an error (see {@link SecretScrubber.scrubError}). */
   scrubError<T>(error: T): T;
@@ -92,15 +95,20 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     scrubber.add(resolution.values);
     const config = resolution.config;
 
-    const store = createAuthenticationStore(config, new Date(), loaded.locator);
+    const store = await createAuthenticationStore(config, {
+      startedAt: new Date(),
+      log,
+      locator: loaded.locator,
+    });
     opened.push(['store', store]);
 
+    const session = createSessionHelpers(config.authentication.session);
     const methods = new Map<string, RunningMethod>();
     for (const entry of loaded.registry.entries('method')) {
       const block = config.authentication.methods[entry.name];
       if (block?.enabled !== true) continue;
       const plugin = await loaded.registry.method(entry.name);
-      const context = createMethodContext({ name: entry.name, log, config, store });
+      const context = createMethodContext({ name: entry.name, log, config, store, session });
       const instance = await guard(entry.name, 'create', () => plugin.create(context, block));
       opened.push([entry.name, instance]);
       methods.set(entry.name, { name: entry.name, plugin, config: block, instance });
@@ -115,6 +123,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       store,
       methods,
       pipeline,
+      session,
       locator: loaded.locator,
       scrubError: (error) => scrubber.scrubError(error),
       close() {

@@ -18,7 +18,7 @@ describe('startServer', () => {
   it('serves /health over HTTP and closes', async () => {
     const server = await startServer({ object: listen, env: {}, ...capture() });
     const response = await fetch(`${server.address}/health`);
-    expect(await response.json()).toEqual({ status: 'SERVING' });
+    expect(await response.json()).toEqual({ status: 'SERVING', store: 'ready' });
     await server.close();
     await expect(fetch(`${server.address}/health`)).rejects.toThrow();
   });

@@ -41,7 +41,7 @@ export async function startServer(options: RuntimeOptions = {}): Promise<Server>
   try {
     const { config, log } = runtime;
     const https = await tlsMaterial(config);
-    app = buildApp({ log, ...(https && { https }) });
+    app = buildApp({ log, storeReady: () => runtime.store.ready?.() ?? true, ...(https && { https }) });
     await app.register(portcullis, { runtime });
     const port = https === undefined ? config.server.http_port : config.server.https_port;
     const address = await app.listen({ host: config.server.host, port }).catch((error: unknown) => {

@@ -24,6 +24,8 @@ export interface RedisStorageConfig {
   conn_max_idle_time: DurationMs;
   net_timeout: DurationMs;
   prefix: string;
+  /** How long start-up waits for Redis before giving up (portcullis). */
+  startup_timeout: DurationMs;
 }
 
 /** `authentication.session`. */

@@ -6,6 +6,7 @@ import type { Authentication, JsonValue } from '../plugins/contracts.ts';
 import { guard, guardSync } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
 import { AUTHENTICATION_NOT_FOUND } from '../store/memory.ts';
+import { unauthenticated } from './authenticate.ts';
 import { errorResponse, GrpcCode, sendError } from './errors.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
@@ -21,8 +22,6 @@ const BUILTIN_METHOD_NAMES = [
   'METHOD_GITHUB',
   'METHOD_JWT',
 ];
-
-const UNAUTHENTICATED = 'request was not authenticated';
 
 /**
  * Registers `path` for the given methods; the others answer 501 "Method Not Allowed" as grpc-gateway does,
@@ -148,31 +147,42 @@ export function authApi(runtime: Runtime) {
     ): Handler =>
       open(async (request, reply) =>
         request.authentication === undefined
-          ? sendError(reply, GrpcCode.UNAUTHENTICATED, UNAUTHENTICATED)
+          ? unauthenticated(runtime, request, reply)
           : handler(request, request.authentication),
       );
+    // Flipt's HTTP middleware expires both session cookies before handling these two, whatever the outcome.
+    const clearingCookies =
+      (handler: Handler): Handler =>
+      (request, reply) => {
+        runtime.session.clearCookies(reply);
+        return handler(request, reply);
+      };
 
     route(scope, '/self', { GET: authenticated(async (_request, who) => authenticationJson(who)) });
 
     route(scope, '/self/expire', {
-      PUT: authenticated(async (request, who) => {
-        const query = request.query as Record<string, unknown>;
-        const body = (
-          typeof request.body === 'object' && request.body !== null ? request.body : {}
-        ) as Record<string, unknown>;
-        const raw = query.expiresAt ?? query.expires_at ?? body.expiresAt ?? body.expires_at;
-        const expiresAt = (typeof raw === 'string' ? parseTimestamp(raw) : undefined) ?? new Date();
-        if (who.id === '') throw new PortcullisError(ErrorCodes.NOT_FOUND, AUTHENTICATION_NOT_FOUND);
-        await runtime.store.expireAuthentication(who.id, expiresAt);
-        return {};
-      }),
+      PUT: clearingCookies(
+        authenticated(async (request, who) => {
+          const query = request.query as Record<string, unknown>;
+          const body = (
+            typeof request.body === 'object' && request.body !== null ? request.body : {}
+          ) as Record<string, unknown>;
+          const raw = query.expiresAt ?? query.expires_at ?? body.expiresAt ?? body.expires_at;
+          const expiresAt = (typeof raw === 'string' ? parseTimestamp(raw) : undefined) ?? new Date();
+          if (who.id === '') throw new PortcullisError(ErrorCodes.NOT_FOUND, AUTHENTICATION_NOT_FOUND);
+          await runtime.store.expireAuthentication(who.id, expiresAt);
+          return {};
+        }),
+      ),
     });
 
     route(scope, '/self/revoke', {
-      DELETE: authenticated(async (_request, who) => {
-        if (who.id !== '') await runtime.store.deleteAuthentications({ id: who.id });
-        return {};
-      }),
+      DELETE: clearingCookies(
+        authenticated(async (_request, who) => {
+          if (who.id !== '') await runtime.store.deleteAuthentications({ id: who.id });
+          return {};
+        }),
+      ),
     });
 
     route(scope, '/tokens', {

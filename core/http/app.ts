@@ -13,6 +13,8 @@ export interface AppOptions {
   readonly log: Logger;
   /** TLS material when `server.protocol` is `https`. */
   readonly https?: { readonly cert: Buffer; readonly key: Buffer };
+  /** Whether the authentication store is reachable, for `/health`. */
+  readonly storeReady?: () => boolean;
 }
 
 /**
@@ -28,7 +30,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.https === undefined ? {} : { https: { ...options.https, maxHeaderSize: MAX_HEADER_BYTES } }),
   }) as unknown as FastifyInstance;
 
-  app.get('/health', { config: { authenticate: false } }, async () => ({ status: 'SERVING' }));
+  // Liveness: 200 while the process serves. The store's state is reported, but an unreachable store does not fail
+  // the probe (restarting every instance would not bring Redis back).
+  app.get('/health', { config: { authenticate: false, csrf: false } }, async () => ({
+    status: 'SERVING',
+    store: options.storeReady === undefined || options.storeReady() ? 'ready' : 'unavailable',
+  }));
 
   app.setNotFoundHandler((_request, reply) => sendError(reply, GrpcCode.NOT_FOUND, 'Not Found'));
   app.setErrorHandler((error, request, reply) => {

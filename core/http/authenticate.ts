@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../runtime.ts';
+import { TOKEN_COOKIE } from './cookies.ts';
 import { errorResponse, GrpcCode, sendError } from './errors.ts';
 
 /**
@@ -8,6 +9,17 @@ import { errorResponse, GrpcCode, sendError } from './errors.ts';
  * excluded sections are skipped, their credentials ignored; otherwise a request without a valid credential gets
  * Flipt's 401. One log line per decision.
  */
+/**
+ * Flipt's 401. On the `/auth/v1` API, a request that sent a (stale) `flipt_client_token` cookie also gets both
+ * cookies cleared, so that a browser stops sending it.
+ */
+export function unauthenticated(runtime: Runtime, request: FastifyRequest, reply: FastifyReply) {
+  if (request.url.startsWith('/auth/v1') && request.cookies[TOKEN_COOKIE] !== undefined) {
+    runtime.session.clearCookies(reply);
+  }
+  return sendError(reply, GrpcCode.UNAUTHENTICATED, 'request was not authenticated');
+}
+
 export function createAuthenticationHook(runtime: Runtime, isExcluded: (url: string) => boolean) {
   const { required } = runtime.config.authentication;
   const log = runtime.log;
@@ -51,6 +63,6 @@ export function createAuthenticationHook(runtime: Runtime, isExcluded: (url: str
       { outcome: 'unauthenticated', reason: outcome.reason, via: outcome.via, durationMs, path: request.url },
       'authentication decision',
     );
-    return sendError(reply, GrpcCode.UNAUTHENTICATED, 'request was not authenticated');
+    return unauthenticated(runtime, request, reply);
   };
 }

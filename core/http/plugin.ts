@@ -5,6 +5,7 @@ import { createExclusionMatcher } from '../auth/exclusions.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts';
 import { authApi } from './api.ts';
 import { createAuthenticationHook } from './authenticate.ts';
+import { createCsrfHook } from './csrf.ts';
 
 /**
  * Options of the {@link portcullis} Fastify plugin: a configuration to load (`file`, or `object`, plus `env`,
@@ -26,6 +27,9 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
     authentication,
     sections.flatMap((section) => section.prefixes),
   );
+  // Flipt's cross-origin protection wraps its router, so it runs before authentication.
+  const csrf = createCsrfHook(authentication.session, runtime.log);
+  if (csrf !== undefined) app.addHook('onRequest', csrf);
   app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded));
   await app.register(authApi(runtime), { prefix: '/auth/v1' });
 }

@@ -23,11 +23,12 @@ export function createMethodContext(options: {
   readonly log: Logger;
   readonly config: RootConfig;
   readonly store: MethodStore;
+  readonly session: SessionHelpers;
 }): MethodContext {
   return {
     log: options.log.child({ plugin: options.name }),
     store: options.store,
-    session: notReady<SessionHelpers>('session cookies'),
+    session: options.session,
     metrics: notReady<MethodMetrics>('plugin metrics'),
     fetch: createFetch(),
     createFetch,

@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RootConfig } from '../config/types.ts';
 
 export type { RootConfig } from '../config/types.ts';
@@ -20,6 +20,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** `false` marks a public route (a login or callback); such routes never require a credential. */
     authenticate?: boolean;
+    /** `false` exempts a route from cross-origin protection (only for routes no browser form should reach). */
+    csrf?: boolean;
   }
 }
 
@@ -149,17 +151,21 @@ export interface MethodStore {
 
 /** Session settings and the cookie helpers that OIDC- and GitHub-style methods call. */
 export interface SessionHelpers {
+  /** `authentication.session.domain`, normalised (no scheme, no port); `""` when no session method is enabled. */
   readonly domain: string;
   readonly secure: boolean;
   readonly tokenLifetimeMs: number;
   readonly stateLifetimeMs: number;
-  /** Sets `flipt_client_token` with Flipt's attributes (HttpOnly, SameSite=Strict, Domain, Path=/). */
-  setTokenCookie(reply: unknown, clientToken: string, expiresAt: Date): void;
-  /** Sets `flipt_client_state` bound to `callbackPath` (HttpOnly, SameSite=Lax). */
-  setStateCookie(reply: unknown, state: string, callbackPath: string): void;
-  readStateCookie(request: unknown): string | undefined;
-  /** Expires both cookies. */
-  clearCookies(reply: unknown): void;
+  /** Sets `flipt_client_token` as Flipt does: Path=/, Domain, Expires, HttpOnly, Secure per config, SameSite=Strict. */
+  setTokenCookie(reply: FastifyReply, clientToken: string, expiresAt: Date): void;
+  /**
+   * Sets `flipt_client_state` as Flipt does: Path=`callbackPath`, Expires in `state_lifetime`, HttpOnly, Secure per
+   * config, SameSite=Lax, Domain unless the domain starts with `localhost`.
+   */
+  setStateCookie(reply: FastifyReply, state: string, callbackPath: string): void;
+  readStateCookie(request: FastifyRequest): string | undefined;
+  /** Expires both cookies (empty value, Max-Age=0, Path=/); `sameSite: 'None'` for front-channel logout. */
+  clearCookies(reply: FastifyReply, options?: { readonly sameSite?: 'Strict' | 'None' }): void;
 }
 
 /** Counters a plugin may bump; exported on `/metrics` with a `plugin` label. */

@@ -1,8 +1,9 @@
 import type { Locator } from '../config/locate.ts';
 import type { RootConfig } from '../config/types.ts';
 import { ConfigError, type LocatedIssue } from '../errors.ts';
-import { notYetAvailable } from '../plugins/unavailable.ts';
+import type { Logger } from '../log.ts';
 import { MemoryStore } from './memory.ts';
+import { openRedisStore } from './redis.ts';
 import { type StaticToken, StaticTokenStore } from './static.ts';
 import type { AuthenticationStore } from './types.ts';
 
@@ -46,22 +47,27 @@ export function staticTokens(config: RootConfig, locator?: Locator): StaticToken
 }
 
 /**
- * The authentication store the configuration asks for, wrapped with the static-token overlay when the token method
- * is enabled (Flipt's `getAuthStore`).
+ * Opens the authentication store the configuration asks for (memory, or Redis once it answers), wrapped with the
+ * static-token overlay when the token method is enabled (Flipt's `getAuthStore`).
  */
-export function createAuthenticationStore(
+export async function createAuthenticationStore(
   config: RootConfig,
-  startedAt: Date,
-  locator?: Locator,
-): AuthenticationStore {
+  options: { readonly startedAt: Date; readonly log: Logger; readonly locator?: Locator },
+): Promise<AuthenticationStore> {
   const { storage } = config.authentication.session;
-  if (storage.type === 'redis') notYetAvailable('session storage "redis"');
-  const tokens = staticTokens(config, locator);
-  const store = new MemoryStore({
-    gracePeriodMs: storage.cleanup.grace_period,
-    cleanupIntervalMs: storage.cleanup.interval,
-  });
-  return tokens.length > 0 || config.authentication.methods.token?.enabled === true
-    ? new StaticTokenStore(store, tokens, startedAt)
+  const tokens = staticTokens(config, options.locator);
+  const store: AuthenticationStore =
+    storage.type === 'redis'
+      ? await openRedisStore({
+          config: storage.redis,
+          gracePeriodMs: storage.cleanup.grace_period,
+          log: options.log,
+        })
+      : new MemoryStore({
+          gracePeriodMs: storage.cleanup.grace_period,
+          cleanupIntervalMs: storage.cleanup.interval,
+        });
+  return config.authentication.methods.token?.enabled === true
+    ? new StaticTokenStore(store, tokens, options.startedAt)
     : store;
 }

@@ -74,4 +74,8 @@ export class StaticTokenStore implements AuthenticationStore {
   close() {
     return this.#inner.close();
   }
+
+  ready() {
+    return this.#inner.ready?.() ?? true;
+  }
 }

@@ -52,4 +52,6 @@ export interface AuthenticationStore {
   popChallenge(state: string): Promise<string | undefined>;
   /** Stops background work and releases connections. */
   close(): Promise<void>;
+  /** Whether the backing service is reachable now (stores without one are always ready). */
+  ready?(): boolean;
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A certificate and its key, as PEM text and as files. */
@@ -27,6 +27,7 @@ const NEW_P256_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-
 
 /** Creates a CA (P-256, valid two days) in `dir` with the system's openssl. */
 export function createTestCa(dir: string, name = 'portcullis test CA'): TestCa {
+  mkdirSync(dir, { recursive: true });
   const caExtensions = ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'];
   openssl(
     [

@@ -20,3 +20,10 @@ export function tempFiles(files: Readonly<Record<string, string>>): string {
   }
   return dir;
 }
+
+/** A fresh folder for a whole test file (from `beforeAll`), removed when the test process exits. */
+export function tempDirForSuite(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-suite-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}

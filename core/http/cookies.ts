@@ -1,0 +1,108 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { SessionConfig } from '../config/types.ts';
+import type { SessionHelpers } from '../plugins/contracts.ts';
+
+/** Flipt's cookie names. */
+export const TOKEN_COOKIE = 'flipt_client_token';
+export const STATE_COOKIE = 'flipt_client_state';
+
+/** A cookie as Go's `net/http.Cookie` describes one. */
+export interface Cookie {
+  readonly name: string;
+  readonly value: string;
+  readonly path?: string;
+  readonly domain?: string;
+  readonly expires?: Date;
+  /** Seconds; a negative number writes `Max-Age=0` (delete now), as Go does for `MaxAge: -1`. */
+  readonly maxAge?: number;
+  readonly httpOnly?: boolean;
+  readonly secure?: boolean;
+  readonly sameSite?: 'Strict' | 'Lax' | 'None';
+}
+
+/**
+ * `Set-Cookie` text exactly as Go's `Cookie.String` writes it (attribute order: Path, Domain, Expires, Max-Age,
+ * HttpOnly, Secure, SameSite), so that a browser gets the same cookie from Flipt and portcullis.
+ */
+export function serializeCookie(cookie: Cookie): string {
+  const value = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/.test(cookie.value)
+    ? cookie.value
+    : `"${cookie.value}"`;
+  const parts = [`${cookie.name}=${value}`];
+  if (cookie.path !== undefined && cookie.path !== '') parts.push(`Path=${cookie.path}`);
+  if (cookie.domain !== undefined && cookie.domain !== '')
+    parts.push(`Domain=${cookie.domain.replace(/^\./, '')}`);
+  if (cookie.expires !== undefined && cookie.expires.getUTCFullYear() >= 1601) {
+    parts.push(`Expires=${cookie.expires.toUTCString()}`);
+  }
+  if (cookie.maxAge !== undefined && cookie.maxAge !== 0) parts.push(`Max-Age=${Math.max(cookie.maxAge, 0)}`);
+  if (cookie.httpOnly) parts.push('HttpOnly');
+  if (cookie.secure) parts.push('Secure');
+  if (cookie.sameSite !== undefined) parts.push(`SameSite=${cookie.sameSite}`);
+  return parts.join('; ');
+}
+
+/** Adds a `Set-Cookie` header, keeping those already set. */
+export function appendCookie(reply: FastifyReply, cookie: Cookie): void {
+  const existing = reply.getHeader('set-cookie');
+  const list =
+    existing === undefined ? [] : Array.isArray(existing) ? existing.map(String) : [String(existing)];
+  reply.header('set-cookie', [...list, serializeCookie(cookie)]);
+}
+
+/** The cookie helpers of a session configuration (`MethodContext.session`). */
+export function createSessionHelpers(
+  session: SessionConfig,
+  now: () => Date = () => new Date(),
+): SessionHelpers {
+  const domain = session.domain ?? '';
+  const clear = (reply: FastifyReply, name: string, sameSite: 'Strict' | 'None') =>
+    appendCookie(reply, {
+      name,
+      value: '',
+      path: '/',
+      domain,
+      maxAge: -1,
+      httpOnly: true,
+      secure: session.secure,
+      sameSite,
+    });
+  return {
+    domain,
+    secure: session.secure,
+    tokenLifetimeMs: session.token_lifetime,
+    stateLifetimeMs: session.state_lifetime,
+    setTokenCookie(reply, clientToken, expiresAt) {
+      appendCookie(reply, {
+        name: TOKEN_COOKIE,
+        value: clientToken,
+        path: '/',
+        domain,
+        expires: expiresAt,
+        httpOnly: true,
+        secure: session.secure,
+        sameSite: 'Strict',
+      });
+    },
+    setStateCookie(reply, state, callbackPath) {
+      appendCookie(reply, {
+        name: STATE_COOKIE,
+        value: state,
+        path: callbackPath,
+        ...(!domain.startsWith('localhost') && { domain }),
+        expires: new Date(now().getTime() + session.state_lifetime),
+        httpOnly: true,
+        secure: session.secure,
+        sameSite: 'Lax',
+      });
+    },
+    readStateCookie(request: FastifyRequest) {
+      return request.cookies[STATE_COOKIE];
+    },
+    clearCookies(reply, options = {}) {
+      const sameSite = options.sameSite ?? 'Strict';
+      clear(reply, TOKEN_COOKIE, sameSite);
+      clear(reply, STATE_COOKIE, sameSite);
+    },
+  };
+}
