@@ -42,12 +42,9 @@ export function serializeCookie(cookie: Cookie): string {
   return parts.join('; ');
 }
 
-/** Adds a `Set-Cookie` header, keeping those already set. */
+/** Adds a `Set-Cookie` header (Fastify appends `set-cookie` values rather than replacing them). */
 export function appendCookie(reply: FastifyReply, cookie: Cookie): void {
-  const existing = reply.getHeader('set-cookie');
-  const list =
-    existing === undefined ? [] : Array.isArray(existing) ? existing.map(String) : [String(existing)];
-  reply.header('set-cookie', [...list, serializeCookie(cookie)]);
+  reply.header('set-cookie', serializeCookie(cookie));
 }
 
 /** The cookie helpers of a session configuration (`MethodContext.session`). */
