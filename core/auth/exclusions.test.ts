@@ -1,32 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { createExclusionMatcher, normalisePath } from './exclusions.ts';
+import { createExclusionMatcher } from './exclusions.ts';
 
 const exclude = (evaluation: boolean, ofrep: boolean, extra: string[] = []) =>
   createExclusionMatcher({ exclude: { evaluation, ofrep, management: false, metadata: false } }, extra);
-
-describe('normalisePath', () => {
-  it('drops the query, resolves dot segments and collapses slashes', () => {
-    expect(normalisePath('/a//b/./c/../d?x=/evaluate/v1', false)).toBe('/a/b/d');
-    expect(normalisePath('/../../a', false)).toBe('/a');
-    expect(normalisePath('/a%2Fb/%2E%2E/c', false)).toBe('/c');
-    expect(normalisePath('/a%2Fb/c', false)).toBe('/a%2Fb/c');
-    expect(normalisePath('/a%2Fb/%2E%2E/c', true)).toBe('/a/c');
-    expect(normalisePath('/a\\..\\b', true)).toBe('/b');
-    expect(normalisePath('/a%zz', false)).toBeUndefined();
-  });
-});
 
 describe('exclusions', () => {
   it("skip Flipt's evaluation sections when exclude.evaluation is on", () => {
     const excluded = exclude(true, false);
     for (const url of [
       '/evaluate/v1/boolean',
-      '/evaluate/v1/variant?x=1',
+      '/evaluate/v1/variant?x=/../..',
       '/evaluate/v1/batch',
       '/client/v2/environments/default/namespaces/default/snapshot',
       '/client/v2/environments/default/namespaces/default/stream',
       '/internal/v1/evaluation/snapshot/namespace/default',
       '/evaluate/v1',
+      '/evaluate/v1/%61ny',
     ]) {
       expect(excluded(url), url).toBe(true);
     }
@@ -48,18 +37,26 @@ describe('exclusions', () => {
     expect(exclude(false, false)('/evaluate/v1/boolean')).toBe(false);
   });
 
-  it('cannot be reached by climbing out of an excluded section', () => {
+  it('exclude no path that a router could read as another: those are always authenticated', () => {
     const excluded = exclude(true, false);
     for (const url of [
+      // climbing into an excluded section from a protected one, as Fastify routes them as written
+      '/api/v1/x/../../../evaluate/v1/boolean',
+      '/api/v1/x/%2e%2e/%2E%2E/%2e%2e/evaluate/v1/boolean',
+      '/api/v1/flags;/../../../evaluate/v1/boolean',
+      '/api/v1/../../evaluate/v1/boolean',
+      // and climbing out of one
       '/evaluate/v1/../../api/v1/flags',
-      '/evaluate/v1/%2E%2E/%2E%2E/api/v1/flags',
       '/evaluate/v1/..%2F..%2Fapi/v1/flags',
       '/evaluate/v1/..%5C..%5Capi/v1/flags',
-      '/evaluate/v1/%zz',
+      '/evaluate/v1\\..\\..\\api',
+      '/evaluate/v1/./boolean',
+      '/evaluate//v1/boolean',
+      '//evaluate/v1/boolean',
+      '/evaluate/v1/boolean;x=1',
     ]) {
       expect(excluded(url), url).toBe(false);
     }
-    expect(excluded('/api/v1/../../evaluate/v1/boolean')).toBe(true);
   });
 
   it('adds the prefixes of excluded gateway sections', () => {

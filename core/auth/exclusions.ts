@@ -6,24 +6,15 @@ export const EVALUATION_PREFIXES: readonly string[] = ['/evaluate/v1', '/interna
 export const OFREP_PREFIXES: readonly string[] = ['/ofrep'];
 
 /**
- * The path of a request URL with dot segments resolved and repeated slashes collapsed; with `decodeSlashes`, as
- * a server that decodes `%2F` (and treats `\` as `/`) before routing would see it. `undefined` when the URL has
- * malformed percent-encoding.
+ * Anything in a raw path that some router, proxy or upstream might read differently from the text as written:
+ * dot segments (plain or encoded), encoded or back slashes, empty segments, and `;` (matrix parameters, and the
+ * delimiter some routers cut at).
  */
-export function normalisePath(url: string, decodeSlashes: boolean): string | undefined {
-  let path = url.split(/[?#]/, 1)[0] ?? '';
-  try {
-    path = decodeSlashes ? decodeURIComponent(path).replaceAll('\\', '/') : decodeURI(path);
-  } catch {
-    return undefined;
-  }
-  const segments: string[] = [];
-  for (const segment of path.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') segments.pop();
-    else segments.push(segment);
-  }
-  return `/${segments.join('/')}`;
+const AMBIGUOUS = /(^|\/)\.{1,2}(\/|$)|%2e|%2f|%5c|\\|\/\/|;/i;
+
+/** The raw path of a request URL: everything before `?` or `#`. */
+function rawPath(url: string): string {
+  return url.split(/[?#]/, 1)[0] ?? '';
 }
 
 function underPrefix(path: string, prefix: string): boolean {
@@ -31,8 +22,10 @@ function underPrefix(path: string, prefix: string): boolean {
 }
 
 /**
- * Whether a request URL falls in an excluded section. A path is excluded only when it is under an excluded prefix
- * however it is read (with or without decoding `%2F`), so `/evaluate/v1/..%2F..%2Fapi/v1/flags` cannot slip past.
+ * Whether a request URL falls in an excluded section. The decision is made on the path exactly as written, and only
+ * a path that every reader sees alike can be excluded: one with dot segments, encoded slashes or dots, `\`, `//` or
+ * `;` is always authenticated, so that no spelling reaches a protected route while looking excluded (Fastify, for one,
+ * routes `/api/v1/x/../../evaluate/v1` as written).
  */
 export function createExclusionMatcher(
   authentication: Pick<AuthenticationConfig, 'exclude'>,
@@ -44,9 +37,8 @@ export function createExclusionMatcher(
     ...extraPrefixes,
   ];
   if (prefixes.length === 0) return () => false;
-  return (url) =>
-    [false, true].every((decodeSlashes) => {
-      const path = normalisePath(url, decodeSlashes);
-      return path !== undefined && prefixes.some((prefix) => underPrefix(path, prefix));
-    });
+  return (url) => {
+    const path = rawPath(url);
+    return !AMBIGUOUS.test(path) && prefixes.some((prefix) => underPrefix(path, prefix));
+  };
 }

@@ -55,8 +55,7 @@ export class CredentialPipeline {
         owners.set(scheme, [...(owners.get(scheme) ?? []), method]);
       }
     }
-    // Longest first, so that a scheme that is a prefix of another cannot take its credentials.
-    this.#owners = [...owners].sort(([a], [b]) => b.length - a.length);
+    this.#owners = [...owners];
   }
 
   async authenticate(credentials: RequestCredentials): Promise<AuthenticationOutcome> {
@@ -79,11 +78,16 @@ export class CredentialPipeline {
   async #byClientToken(clientToken: string, via: string): Promise<AuthenticationOutcome> {
     const authentication = await this.#store.getAuthenticationByClientToken(clientToken);
     if (authentication === undefined) return { ok: false, reason: 'client token not found', via };
+    return this.#unlessExpired(authentication, via, '');
+  }
+
+  /** An expired authentication is refused at once, whatever its method. */
+  #unlessExpired(authentication: Authentication, via: string, reasonPrefix: string): AuthenticationOutcome {
     if (
       authentication.expiresAt !== undefined &&
       authentication.expiresAt.getTime() < this.#now().getTime()
     ) {
-      return { ok: false, reason: 'authentication expired', via };
+      return { ok: false, reason: `${reasonPrefix}authentication expired`, via };
     }
     return { ok: true, authentication, via };
   }
@@ -102,13 +106,7 @@ export class CredentialPipeline {
         return { ok: false, reason: `${owner.name}: ${errorMessage(error)}`, via: owner.name };
       }
       if (authentication === null) continue;
-      if (
-        authentication.expiresAt !== undefined &&
-        authentication.expiresAt.getTime() < this.#now().getTime()
-      ) {
-        return { ok: false, reason: `${owner.name}: authentication expired`, via: owner.name };
-      }
-      return { ok: true, authentication, via: owner.name };
+      return this.#unlessExpired(authentication, owner.name, `${owner.name}: `);
     }
     return { ok: false, reason: `no method accepted the ${scheme} credential`, via: scheme };
   }

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { createRegistry } from '../plugins/builtins.ts';
+import type { MethodPlugin } from '../plugins/contracts.ts';
 import { bearer, serveForTest } from '../test-support/server.ts';
 
 const UNAUTHENTICATED = { code: 16, message: 'request was not authenticated', details: [] };
@@ -364,5 +366,115 @@ describe('the /auth/v1 API', () => {
     expect(typeof decisions[0]?.durationMs).toBe('number');
     expect(JSON.stringify(t.logs)).not.toContain('wrong-secret-value');
     expect(JSON.stringify(t.logs)).not.toContain('static-secret');
+  });
+});
+
+describe('the /auth/v1 API, edges', () => {
+  it('revokes only the caller: other tokens keep working', async () => {
+    const t = await serveForTest(required());
+    const mine = (await createToken(t, { name: 'mine' })).body.clientToken as string;
+    const theirs = (await createToken(t, { name: 'theirs' })).body.clientToken as string;
+    await t.fetch('/auth/v1/self/revoke', { method: 'DELETE', headers: bearer(mine) });
+    expect((await t.fetch('/auth/v1/self', { headers: bearer(mine) })).status).toBe(401);
+    expect((await t.fetch('/auth/v1/self', { headers: bearer(theirs) })).status).toBe(200);
+    expect((await t.fetch('/auth/v1/self', { headers: bearer('bootstrap-secret') })).status).toBe(200);
+  });
+
+  it('takes the new expiry from a JSON body too', async () => {
+    const t = await serveForTest(required());
+    const token = (await createToken(t, { name: 'body' })).body.clientToken as string;
+    const later = new Date(Date.now() + 7_200_000).toISOString();
+    const moved = await t.fetch('/auth/v1/self/expire', {
+      method: 'PUT',
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+      body: JSON.stringify({ expiresAt: later }),
+    });
+    expect(moved.status).toBe(200);
+    const self = (await (await t.fetch('/auth/v1/self', { headers: bearer(token) })).json()) as {
+      expiresAt: string;
+    };
+    expect(self.expiresAt).toBe(later.replace('.000Z', 'Z'));
+  });
+
+  it('answers 404 for an expiry of a caller that is not stored (a JWT, id "")', async () => {
+    const registry = createRegistry();
+    const stateless: MethodPlugin<{ enabled: boolean }> = {
+      kind: 'method',
+      name: 'stateless',
+      method: 'METHOD_JWT',
+      sessionCompatible: false,
+      configSchema: { type: 'object', additionalProperties: false, properties: {} },
+      create: () => ({
+        schemes: ['JWT'],
+        authenticate: async () => ({ id: '', method: 'METHOD_JWT', metadata: {} }),
+      }),
+    };
+    registry.register({
+      kind: 'method',
+      name: 'stateless',
+      configSchema: stateless.configSchema,
+      origin: 'test',
+      load: async () => stateless,
+    });
+    const t = await serveForTest(
+      { authentication: { required: true, methods: { stateless: { enabled: true } } } },
+      { registry },
+    );
+    const headers = { authorization: 'JWT anything' };
+    expect(await (await t.fetch('/auth/v1/self', { headers })).json()).toEqual({
+      id: '',
+      method: 'METHOD_JWT',
+      metadata: {},
+    });
+    const expire = await t.fetch('/auth/v1/self/expire', { method: 'PUT', headers });
+    expect(expire.status).toBe(404);
+    expect(await (await t.fetch('/auth/v1/self/revoke', { method: 'DELETE', headers })).json()).toEqual({});
+  });
+
+  it('answers unknown routes 404 before authentication, and unknown methods (OPTIONS, HEAD) 501', async () => {
+    const t = await serveForTest(required());
+    const unknown = await t.fetch('/nothing/here');
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ code: 5, message: 'Not Found', details: [] });
+    for (const method of ['OPTIONS', 'HEAD', 'PATCH']) {
+      expect((await t.fetch('/auth/v1/self', { method })).status, method).toBe(501);
+    }
+  });
+
+  it('refuses a repeated query parameter and a malformed URL in Flipt’s shape', async () => {
+    const t = await serveForTest(required());
+    const repeated = await t.fetch('/auth/v1/tokens?pageToken=1&pageToken=2', {
+      headers: bearer('static-secret'),
+    });
+    expect(repeated.status).toBe(400);
+    expect(await repeated.json()).toEqual({
+      code: 3,
+      message: 'invalid value for pageToken: given more than once',
+      details: [],
+    });
+    const malformed = await t.fetch('/auth/v1/self%ZZ', { headers: bearer('static-secret') });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ code: 3, details: [] });
+  });
+
+  it('bounds what one token may carry', async () => {
+    const t = await serveForTest(required());
+    const refused = async (body: Record<string, unknown>) => (await createToken(t, body)).body.message;
+    expect(await refused({ name: 'x'.repeat(257) })).toBe('name must be at most 256 characters');
+    expect(await refused({ name: 'x', description: 'd'.repeat(1025) })).toBe(
+      'description must be at most 1024 characters',
+    );
+    const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v']));
+    expect(await refused({ name: 'x', metadata: many })).toBe('metadata may hold at most 32 entries');
+    expect(await refused({ name: 'x', metadata: { k: 'v'.repeat(1025) } })).toBe(
+      'metadata keys must be at most 128 characters and values 1024',
+    );
+    const huge = await t.fetch('/auth/v1/method/token', {
+      method: 'POST',
+      headers: { ...bearer('static-secret'), 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'x', description: 'd'.repeat(20_000) }),
+    });
+    expect(huge.status).toBe(400);
+    expect(await huge.json()).toMatchObject({ code: 3 });
   });
 });

@@ -5,13 +5,13 @@ import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { Authentication, JsonValue } from '../plugins/contracts.ts';
 import { guard, guardSync } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
-import { AUTHENTICATION_NOT_FOUND } from '../store/memory.ts';
+import { AUTHENTICATION_NOT_FOUND } from '../store/shared.ts';
 import { unauthenticated } from './authenticate.ts';
-import { errorResponse, GrpcCode, sendError } from './errors.ts';
+import { errorHandler, GrpcCode, sendError } from './errors.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
-const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'];
+type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
+const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 
 /** Flipt's method enum, in order: the number is accepted wherever the name is. */
 const BUILTIN_METHOD_NAMES = [
@@ -28,16 +28,32 @@ const BUILTIN_METHOD_NAMES = [
  * before authentication.
  */
 function route(scope: FastifyInstance, path: string, handlers: Partial<Record<HttpMethod, Handler>>): void {
-  for (const method of HTTP_METHODS) {
-    const handler = handlers[method];
-    scope.route({
-      method,
-      url: path,
-      ...(handler === undefined && { config: { authenticate: false } }),
-      handler:
-        handler ?? ((_request, reply) => sendError(reply, GrpcCode.UNIMPLEMENTED, 'Method Not Allowed')),
-    });
+  // Flipt strips a trailing slash before routing; an application embedding portcullis may not have told Fastify to.
+  const trailing = (scope.initialConfig as { routerOptions?: { ignoreTrailingSlash?: boolean } })
+    .routerOptions?.ignoreTrailingSlash;
+  for (const url of trailing ? [path] : [path, `${path}/`]) {
+    for (const method of HTTP_METHODS) {
+      const handler = handlers[method];
+      scope.route({
+        method,
+        url,
+        // No automatic HEAD: grpc-gateway answers it like any other method it does not know.
+        ...(method === 'GET' && { exposeHeadRoute: false }),
+        ...(handler === undefined && { config: { authenticate: false } }),
+        handler:
+          handler ?? ((_request, reply) => sendError(reply, GrpcCode.UNIMPLEMENTED, 'Method Not Allowed')),
+      });
+    }
   }
+}
+
+/** A query parameter given once (a repeated one is refused, as grpc-gateway refuses a repeated scalar). */
+function single(query: Record<string, unknown>, name: string): string | undefined {
+  const value = query[name];
+  if (Array.isArray(value)) {
+    throw new PortcullisError(ErrorCodes.INVALID_ARGUMENT, `invalid value for ${name}: given more than once`);
+  }
+  return value === undefined ? undefined : String(value);
 }
 
 function wantsPretty(request: FastifyRequest): boolean {
@@ -103,11 +119,7 @@ export function authApi(runtime: Runtime) {
     const enabled = authentication.required || runtime.methods.size > 0;
     const sessionEnabled = [...runtime.methods.values()].some((m) => m.plugin.sessionCompatible);
 
-    scope.setErrorHandler((error, request, reply) => {
-      const response = errorResponse(error);
-      if (response.internal) runtime.log.error({ err: error, url: request.url }, 'request failed');
-      return sendError(reply, response.code, response.message);
-    });
+    scope.setErrorHandler(errorHandler(runtime.log));
     scope.setNotFoundHandler((_request, reply) => sendError(reply, GrpcCode.NOT_FOUND, 'Not Found'));
     // grpc-gateway reads an empty JSON body as an empty message; clients (Flipt's UI among them) send
     // `content-type: application/json` on DELETE and PUT without one.
@@ -188,9 +200,9 @@ export function authApi(runtime: Runtime) {
     route(scope, '/tokens', {
       GET: open(async (request) => {
         const query = request.query as Record<string, unknown>;
-        const method = readMethodFilter(runtime, query.method);
-        const limit = readLimit(query.limit);
-        const pageToken = typeof query.pageToken === 'string' ? query.pageToken : undefined;
+        const method = readMethodFilter(runtime, single(query, 'method'));
+        const limit = readLimit(single(query, 'limit'));
+        const pageToken = single(query, 'pageToken');
         const page = await runtime.store.listAuthentications({
           ...(method !== undefined && { method }),
           ...(limit !== undefined && { limit }),

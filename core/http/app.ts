@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../log.ts';
-import { errorResponse, GrpcCode, sendError } from './errors.ts';
+import { errorHandler, GrpcCode, sendError } from './errors.ts';
 
 /**
  * Node refuses requests whose headers exceed 16 KiB with a bare 431 before any handler runs. Credentials can be
@@ -25,6 +25,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.log,
     logController: new LogController({ disableRequestLogging: true }),
+    // Errors Fastify raises before routing (a malformed URL) get Flipt's shape too.
+    frameworkErrors: (error, _request, reply) => sendError(reply, GrpcCode.INVALID_ARGUMENT, error.message),
     routerOptions: { ignoreTrailingSlash: true },
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     ...(options.https === undefined ? {} : { https: { ...options.https, maxHeaderSize: MAX_HEADER_BYTES } }),
@@ -38,10 +40,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }));
 
   app.setNotFoundHandler((_request, reply) => sendError(reply, GrpcCode.NOT_FOUND, 'Not Found'));
-  app.setErrorHandler((error, request, reply) => {
-    const response = errorResponse(error);
-    if (response.internal) request.log.error({ err: error, url: request.url }, 'request failed');
-    return sendError(reply, response.code, response.message);
-  });
+  app.setErrorHandler(errorHandler(options.log));
   return app;
 }

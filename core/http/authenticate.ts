@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../runtime.ts';
-import { TOKEN_COOKIE } from './cookies.ts';
+import { readCookie, TOKEN_COOKIE } from './cookies.ts';
 import { errorResponse, GrpcCode, sendError } from './errors.ts';
 
 /**
@@ -14,7 +14,7 @@ import { errorResponse, GrpcCode, sendError } from './errors.ts';
  * cookies cleared, so that a browser stops sending it.
  */
 export function unauthenticated(runtime: Runtime, request: FastifyRequest, reply: FastifyReply) {
-  if (request.url.startsWith('/auth/v1') && request.cookies[TOKEN_COOKIE] !== undefined) {
+  if (request.url.startsWith('/auth/v1') && readCookie(request.headers.cookie, TOKEN_COOKIE) !== undefined) {
     runtime.session.clearCookies(reply);
   }
   return sendError(reply, GrpcCode.UNAUTHENTICATED, 'request was not authenticated');
@@ -33,16 +33,18 @@ export function createAuthenticationHook(runtime: Runtime, isExcluded: (url: str
       return;
     }
     const started = performance.now();
+    // Headers may be long; a log line per decision must not be.
+    const path = request.url.slice(0, 200);
     let outcome: Awaited<ReturnType<Runtime['pipeline']['authenticate']>>;
     try {
       outcome = await runtime.pipeline.authenticate({
         authorization: request.headers.authorization,
-        cookieToken: request.cookies.flipt_client_token,
+        cookieToken: readCookie(request.headers.cookie, TOKEN_COOKIE),
       });
     } catch (error) {
       const response = errorResponse(error);
-      log.error({ outcome: 'error', reason: response.message, path: request.url }, 'authentication decision');
-      return sendError(reply, response.internal ? GrpcCode.INTERNAL : response.code, response.message);
+      log.error({ outcome: 'error', reason: response.message, err: error, path }, 'authentication decision');
+      return sendError(reply, response.code, response.message);
     }
     const durationMs = Number((performance.now() - started).toFixed(3));
     if (outcome.ok) {
@@ -53,14 +55,14 @@ export function createAuthenticationHook(runtime: Runtime, isExcluded: (url: str
           outcome: 'authenticated',
           via: outcome.via,
           durationMs,
-          path: request.url,
+          path,
         },
         'authentication decision',
       );
       return;
     }
     log.warn(
-      { outcome: 'unauthenticated', reason: outcome.reason, via: outcome.via, durationMs, path: request.url },
+      { outcome: 'unauthenticated', reason: outcome.reason, via: outcome.via, durationMs, path },
       'authentication decision',
     );
     return unauthenticated(runtime, request, reply);

@@ -42,6 +42,23 @@ export function serializeCookie(cookie: Cookie): string {
   return parts.join('; ');
 }
 
+/**
+ * The value of cookie `name` in a `Cookie` header, read as Go's `net/http` reads it: no percent-decoding, surrounding
+ * double quotes removed, a value with characters a cookie may not hold ignored. The first cookie of that name wins.
+ */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const pair = part.trim();
+    const equals = pair.indexOf('=');
+    if (equals <= 0 || pair.slice(0, equals) !== name) continue;
+    let value = pair.slice(equals + 1);
+    if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    if (/^[\x20\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/.test(value) && !/^ | $/.test(value)) return value;
+  }
+  return undefined;
+}
+
 /** Adds a `Set-Cookie` header (Fastify appends `set-cookie` values rather than replacing them). */
 export function appendCookie(reply: FastifyReply, cookie: Cookie): void {
   reply.header('set-cookie', serializeCookie(cookie));
@@ -94,7 +111,7 @@ export function createSessionHelpers(
       });
     },
     readStateCookie(request: FastifyRequest) {
-      return request.cookies[STATE_COOKIE];
+      return readCookie(request.headers.cookie, STATE_COOKIE);
     },
     clearCookies(reply, options = {}) {
       const sameSite = options.sameSite ?? 'Strict';

@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** gRPC status codes, which Flipt's HTTP gateway puts in the `code` field of every error body. */
 export const GrpcCode = {
@@ -80,4 +80,13 @@ export function errorResponse(error: unknown): { code: GrpcCodeValue; message: s
     return { code: grpc, message: String(message), internal: false };
   }
   return { code: GrpcCode.INTERNAL, message: 'internal error', internal: true };
+}
+
+/** The error handler of every Flipt-shaped scope: coded errors as they are, anything else as a logged 500. */
+export function errorHandler(log: { error(fields: object, message: string): void }) {
+  return (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const response = errorResponse(error);
+    if (response.internal) log.error({ err: error, path: request.url.slice(0, 200) }, 'request failed');
+    return sendError(reply, response.code, response.message);
+  };
 }

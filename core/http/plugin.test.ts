@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createRegistry } from '../plugins/builtins.ts';
@@ -54,6 +55,18 @@ describe('the Fastify plugin', () => {
   it('without exclusions, guards evaluation too', async () => {
     const { get } = await application(tokenConfig({ required: true }));
     expect((await get('/evaluate/v1/boolean', { method: 'POST' })).status).toBe(401);
+  });
+
+  it('tolerates trailing slashes on its API even when the application does not ask Fastify to', async () => {
+    const { get } = await application(tokenConfig({ required: true }));
+    const headers = { authorization: 'Bearer app-secret' };
+    expect((await get('/auth/v1/self/', { headers })).status).toBe(200);
+    const tokens = await get('/auth/v1/tokens/', { headers });
+    expect(tokens.status).toBe(200);
+    const listing = (await tokens.json()) as { authentications: unknown[]; nextPageToken: string };
+    expect(Array.isArray(listing.authentications)).toBe(true);
+    expect(listing.nextPageToken).toBe('');
+    expect((await get('/auth/v1/tokens', { headers })).status).toBe(200);
   });
 
   it('with required: false, lets everything through and /auth/v1/self still says 401', async () => {
@@ -128,5 +141,46 @@ describe('the Fastify plugin', () => {
     const { app } = await application(tokenConfig({ required: true }));
     await app.close();
     await expect(app.close()).resolves.toBeUndefined();
+  });
+});
+
+describe('exclusions against the router', () => {
+  /** GET with the path exactly as written (fetch would resolve `..` before sending). */
+  const raw = (address: string, path: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const { hostname, port } = new URL(address);
+      const request = httpRequest({ host: hostname, port, path, method: 'GET' }, (response) => {
+        let body = '';
+        response.on('data', (chunk) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      request.on('error', reject);
+      request.end();
+    });
+
+  it('cannot be used to reach a protected route by a path that climbs into an excluded section', async () => {
+    // Semicolon delimiting (Fastify 4's default) as the router option; its typings do not list it yet.
+    const app: FastifyInstance = Fastify({ routerOptions: { useSemicolonDelimiter: true } as never });
+    await app.register(portcullis, {
+      object: tokenConfig({ required: true, exclude: { evaluation: true } }),
+      env: {},
+      logDestination: silent,
+    });
+    app.get('/api/v1/*', async () => ({ wildcard: true }));
+    app.get('/api/v1/flags', async () => ({ flags: true }));
+    app.get('/evaluate/v1/boolean', async () => ({ evaluation: true }));
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    onTestFinished(() => app.close());
+
+    for (const path of [
+      '/api/v1/x/../../../evaluate/v1/boolean',
+      '/api/v1/x/%2e%2e/%2e%2e/%2e%2e/evaluate/v1/boolean',
+      '/api/v1/flags;/../../../evaluate/v1/boolean',
+    ]) {
+      expect((await raw(address, path)).status, path).toBe(401);
+    }
+    expect(await raw(address, '/evaluate/v1/boolean')).toEqual({ status: 200, body: '{"evaluation":true}' });
   });
 });

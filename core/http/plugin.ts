@@ -1,4 +1,3 @@
-import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { createExclusionMatcher } from '../auth/exclusions.ts';
@@ -18,7 +17,6 @@ export interface PortcullisOptions extends RuntimeOptions {
 async function register(app: FastifyInstance, options: PortcullisOptions): Promise<void> {
   const runtime = options.runtime ?? (await createRuntime(options));
   if (options.runtime === undefined) app.addHook('onClose', () => runtime.close());
-  if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
   app.decorateRequest('authentication', undefined);
 
   const { authentication, gateway } = runtime.config;

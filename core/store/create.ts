@@ -4,7 +4,7 @@ import { ConfigError, type LocatedIssue } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { MemoryStore } from './memory.ts';
 import { openRedisStore } from './redis.ts';
-import { type StaticToken, StaticTokenStore } from './static.ts';
+import { credentialProblems, type StaticToken, StaticTokenStore } from './static.ts';
 import type { AuthenticationStore } from './types.ts';
 
 interface TokenBlock {
@@ -25,23 +25,15 @@ export function staticTokens(config: RootConfig, locator?: Locator): StaticToken
     credential: token.credential,
     metadata: token.metadata ?? {},
   }));
-  const issues: LocatedIssue[] = [];
-  const owners = new Map<string, string>();
-  for (const { name, credential } of tokens) {
-    const path = ['authentication', 'methods', 'token', 'storage', 'tokens', name, 'credential'];
+  const issues: LocatedIssue[] = credentialProblems(tokens).map((problem) => {
+    const path = ['authentication', 'methods', 'token', 'storage', 'tokens', problem.name, 'credential'];
     const at = locator?.source(path, 'value');
-    const issue = (message: string) => issues.push({ path, message, ...(at && { source: at }) });
-    if (credential.trim() === '') {
-      issue('authentication: credential non-empty value is required (the secret it references is empty)');
-      continue;
-    }
-    const owner = owners.get(credential);
-    if (owner === undefined) owners.set(credential, name);
-    else
-      issue(
-        `authentication: credential resolves to the same value as token "${owner}"'s; each token needs its own`,
-      );
-  }
+    const message =
+      'empty' in problem
+        ? 'authentication: credential non-empty value is required (the secret it references is empty)'
+        : `authentication: credential resolves to the same value as token "${problem.sameAs}"'s; each token needs its own`;
+    return { path, message, ...(at && { source: at }) };
+  });
   if (issues.length > 0) throw new ConfigError(issues);
   return tokens;
 }

@@ -3,6 +3,12 @@ import { generateClientToken, hashClientToken } from '../auth/token.ts';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { Authentication, AuthenticationFilter, NewAuthentication } from '../plugins/contracts.ts';
 import {
+  AUTHENTICATION_NOT_FOUND,
+  assertDeletePredicate,
+  copyAuthentication,
+  matchesFilter,
+} from './shared.ts';
+import {
   type AuthenticationStore,
   type ListRequest,
   type ListResult,
@@ -24,52 +30,9 @@ interface Entry {
   authentication: Authentication;
   readonly tokenHash: string;
   readonly extras: StoredExtras;
-  /** Creation order, to keep lists stable when several authentications share a millisecond. */
-  readonly sequence: number;
 }
 
-/** Copies an authentication so that no caller can change what the store holds. */
-export function copyAuthentication(authentication: Authentication): Authentication {
-  const copy = (date: Date | undefined) => (date === undefined ? undefined : new Date(date.getTime()));
-  return {
-    id: authentication.id,
-    method: authentication.method,
-    ...(authentication.expiresAt && { expiresAt: copy(authentication.expiresAt) }),
-    ...(authentication.createdAt && { createdAt: copy(authentication.createdAt) }),
-    ...(authentication.updatedAt && { updatedAt: copy(authentication.updatedAt) }),
-    metadata: { ...authentication.metadata },
-  };
-}
-
-/** Flipt's message for a delete without any predicate. */
-export const DELETE_NEEDS_PREDICATE = 'id, method or expired-before timestamp is required';
-/** Flipt's message when an authentication id is unknown. */
-export const AUTHENTICATION_NOT_FOUND = 'getting authentication by id not found';
-
-/** Whether `extras` and `authentication` match every field `filter` sets. */
-export function matchesFilter(
-  authentication: Authentication,
-  extras: StoredExtras,
-  filter: AuthenticationFilter,
-): boolean {
-  const { expiresAt } = authentication;
-  return (
-    (filter.id === undefined || authentication.id === filter.id) &&
-    (filter.method === undefined || authentication.method === filter.method) &&
-    (filter.expiredBefore === undefined ||
-      (expiresAt !== undefined && expiresAt.getTime() < filter.expiredBefore.getTime())) &&
-    (filter.provider === undefined || extras.provider === filter.provider) &&
-    (filter.subject === undefined || extras.subject === filter.subject) &&
-    (filter.sessionId === undefined || extras.sessionId === filter.sessionId)
-  );
-}
-
-/** Refuses a delete that names nothing (it would delete everything), as Flipt does. */
-export function assertDeletePredicate(filter: AuthenticationFilter): void {
-  if (filter.id === undefined && filter.method === undefined && filter.expiredBefore === undefined) {
-    throw new PortcullisError(ErrorCodes.INVALID_ARGUMENT, DELETE_NEEDS_PREDICATE);
-  }
-}
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Authentications in process memory (Flipt's default). Lost on restart. A background job, every
@@ -82,13 +45,13 @@ export class MemoryStore implements AuthenticationStore {
   readonly #now: () => Date;
   readonly #gracePeriodMs: number;
   readonly #timer: NodeJS.Timeout | undefined;
-  #sequence = 0;
 
   constructor(options: MemoryStoreOptions) {
     this.#now = options.now ?? (() => new Date());
     this.#gracePeriodMs = options.gracePeriodMs;
     if (options.cleanupIntervalMs > 0) {
-      this.#timer = setInterval(() => this.cleanup(), options.cleanupIntervalMs);
+      // setInterval runs every millisecond when given more than 2^31-1 ms (about 24.8 days).
+      this.#timer = setInterval(() => this.cleanup(), Math.min(options.cleanupIntervalMs, MAX_TIMER_MS));
       this.#timer.unref();
     }
   }
@@ -105,8 +68,7 @@ export class MemoryStore implements AuthenticationStore {
       metadata: { ...input.metadata },
     };
     const tokenHash = hashClientToken(clientToken);
-    const sequence = this.#sequence++;
-    this.#byId.set(authentication.id, { authentication, tokenHash, extras: { ...input.extras }, sequence });
+    this.#byId.set(authentication.id, { authentication, tokenHash, extras: { ...input.extras } });
     this.#idByHash.set(tokenHash, authentication.id);
     return { clientToken, authentication: copyAuthentication(authentication) };
   }
@@ -130,14 +92,11 @@ export class MemoryStore implements AuthenticationStore {
   async listAuthentications(request: ListRequest): Promise<ListResult> {
     const offset = parseOffset(request.pageToken);
     const size = pageSize(request.limit);
-    const all = [...this.#byId.values()]
-      .filter((entry) => request.method === undefined || entry.authentication.method === request.method)
-      .sort(
-        (a, b) =>
-          (a.authentication.createdAt?.getTime() ?? 0) - (b.authentication.createdAt?.getTime() ?? 0) ||
-          a.sequence - b.sequence,
-      )
-      .map((entry) => entry.authentication);
+    // A Map iterates in insertion order, which is creation order: Flipt's order, without sorting.
+    const all: Authentication[] = [];
+    for (const { authentication } of this.#byId.values()) {
+      if (request.method === undefined || authentication.method === request.method) all.push(authentication);
+    }
     const page = all.slice(offset, offset + size);
     return {
       authentications: page.map(copyAuthentication),
@@ -198,6 +157,15 @@ export class MemoryStore implements AuthenticationStore {
 
   async close() {
     clearInterval(this.#timer);
+  }
+
+  /** Everything held, as JSON, for debugging and for tests that check what is (not) kept. */
+  snapshot(): string {
+    return JSON.stringify({
+      authentications: [...this.#byId.values()],
+      tokenHashes: [...this.#idByHash.keys()],
+      challenges: [...this.#challenges.entries()],
+    });
   }
 }
 

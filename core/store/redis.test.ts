@@ -37,6 +37,9 @@ let prefixes = 0;
 const open = (config: Partial<RedisStorageConfig>, gracePeriodMs = 86_400_000) =>
   openRedisStore({ config: { ...defaults, ...config, prefix: `test${prefixes++}` }, gracePeriodMs, log });
 
+/** Every key and value in the Redis server(s) the current test uses. */
+let dumpAll: () => Promise<string> = async () => '';
+
 describe('Redis', () => {
   let single: RedisServer;
   let cluster: RedisCluster;
@@ -50,12 +53,41 @@ describe('Redis', () => {
     const issued = ca.issue(['localhost', '127.0.0.1'], 'redis');
     const other = createTestCa(join(dir, 'other'), 'self-signed');
     const untrusted = other.issue(['localhost', '127.0.0.1'], 'untrusted');
-    [single, cluster, tlsServer, selfSigned] = await Promise.all([
+    const servers = await Promise.all([
       startRedis(),
       startRedisCluster(3),
       startRedis({ tls: { certFile: issued.certFile, keyFile: issued.keyFile, caFile: ca.caFile } }),
       startRedis({ tls: { certFile: untrusted.certFile, keyFile: untrusted.keyFile, caFile: other.caFile } }),
     ]);
+    [single, cluster, tlsServer, selfSigned] = servers;
+    const targets: Array<{ port: number; tls?: { ca: string } }> = [
+      ...[single, ...cluster.nodes].map((server) => ({ port: server.port })),
+      { port: tlsServer.port, tls: { ca: ca.caPem } },
+    ];
+    dumpAll = async () => {
+      const parts: string[] = [];
+      for (const server of targets) {
+        const raw = new Redis({
+          host: '127.0.0.1',
+          port: server.port,
+          lazyConnect: true,
+          ...(server.tls && { tls: server.tls }),
+        });
+        await raw.connect();
+        for (const key of await raw.keys('*')) {
+          const type = await raw.type(key);
+          const value =
+            type === 'hash'
+              ? await raw.hgetall(key)
+              : type === 'set'
+                ? await raw.smembers(key)
+                : await raw.get(key);
+          parts.push(key, JSON.stringify(value));
+        }
+        raw.disconnect();
+      }
+      return parts.join('\n');
+    };
   }, 60_000);
 
   afterAll(async () => {
@@ -65,22 +97,26 @@ describe('Redis', () => {
   describeAuthenticationStore('RedisStore, single node', {
     create: () => open({ port: single.port }),
     ordered: false,
+    dump: () => dumpAll(),
   });
 
   describeAuthenticationStore('RedisStore, three-master cluster', {
     create: () => open({ mode: 'cluster', port: cluster.nodes[0]?.port ?? 0 }),
     ordered: false,
+    dump: () => dumpAll(),
   });
 
   describeAuthenticationStore('RedisStore over TLS, CA from ca_cert_path', {
     create: () => open({ port: tlsServer.port, require_tls: true, ca_cert_path: ca.caFile }),
     ordered: false,
+    dump: () => dumpAll(),
   });
 
   describeAuthenticationStore('RedisStore over TLS, CA from ca_cert_bytes', {
     create: () =>
       open({ port: tlsServer.port, require_tls: true, ca_cert_bytes: readFileSync(ca.caFile, 'utf8') }),
     ordered: false,
+    dump: () => dumpAll(),
   });
 
   describe('expiry', () => {

@@ -8,7 +8,7 @@ import type { RedisStorageConfig } from '../config/types.ts';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Authentication, AuthenticationFilter, NewAuthentication } from '../plugins/contracts.ts';
-import { AUTHENTICATION_NOT_FOUND, assertDeletePredicate, matchesFilter } from './memory.ts';
+import { AUTHENTICATION_NOT_FOUND, assertDeletePredicate, matchesFilter } from './shared.ts';
 import {
   type AuthenticationStore,
   type ListRequest,

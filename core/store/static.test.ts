@@ -7,9 +7,14 @@ const startedAt = new Date('2026-08-22T10:00:00.123Z');
 const tokens = [{ name: 'bootstrap', credential: 's3cr3t', metadata: { role: 'admin' } }];
 const memory = () => new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 });
 
+let inner: MemoryStore;
 describeAuthenticationStore('StaticTokenStore over MemoryStore', {
-  create: async () => new StaticTokenStore(memory(), tokens, startedAt),
+  create: async () => {
+    inner = memory();
+    return new StaticTokenStore(inner, tokens, startedAt);
+  },
   ordered: true,
+  dump: async () => inner.snapshot(),
 });
 
 describe('StaticTokenStore', () => {

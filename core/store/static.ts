@@ -1,6 +1,6 @@
 import { hashClientToken } from '../auth/token.ts';
 import type { Authentication, AuthenticationFilter, NewAuthentication } from '../plugins/contracts.ts';
-import { copyAuthentication } from './memory.ts';
+import { copyAuthentication } from './shared.ts';
 import type { AuthenticationStore, ListRequest } from './types.ts';
 
 /** A token from `authentication.methods.token.storage.tokens`, its credential already resolved. */
@@ -78,4 +78,31 @@ export class StaticTokenStore implements AuthenticationStore {
   ready() {
     return this.#inner.ready?.() ?? true;
   }
+}
+
+/** Why a static token cannot be used: an empty credential, or the same credential as another token. */
+export type CredentialProblem = { readonly name: string } & (
+  | { readonly empty: true }
+  | { readonly sameAs: string }
+);
+
+/**
+ * Static tokens that cannot be told apart or that anyone could present: an empty (or blank) credential would let
+ * `Authorization: Bearer ` authenticate, and two tokens with one credential make the caller's identity arbitrary.
+ */
+export function credentialProblems(
+  tokens: ReadonlyArray<{ readonly name: string; readonly credential: string }>,
+) {
+  const problems: CredentialProblem[] = [];
+  const owners = new Map<string, string>();
+  for (const { name, credential } of tokens) {
+    if (credential.trim() === '') {
+      problems.push({ name, empty: true });
+      continue;
+    }
+    const owner = owners.get(credential);
+    if (owner === undefined) owners.set(credential, name);
+    else problems.push({ name, sameAs: owner });
+  }
+  return problems;
 }

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashClientToken } from '../auth/token.ts';
 import { ErrorCodes } from '../errors.ts';
 import type { Authentication } from '../plugins/contracts.ts';
-import { AUTHENTICATION_NOT_FOUND, DELETE_NEEDS_PREDICATE } from './memory.ts';
+import { AUTHENTICATION_NOT_FOUND, DELETE_NEEDS_PREDICATE } from './shared.ts';
 import type { AuthenticationStore } from './types.ts';
 
 /** How a store under test is made, and what it promises about order. */
@@ -17,6 +17,8 @@ export interface HarnessOptions {
   readonly create: () => Promise<AuthenticationStore>;
   /** Whether lists come back oldest first, as the memory store's do (Redis's order is unspecified). */
   readonly ordered: boolean;
+  /** Everything the store holds, as text, to prove that no client token is kept in clear. */
+  readonly dump: (store: AuthenticationStore) => Promise<string>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -68,6 +70,26 @@ export function describeAuthenticationStore(name: string, options: HarnessOption
       expect(await store.getAuthenticationByClientToken(`${clientToken}x`)).toBeUndefined();
       expect(await store.getAuthenticationByClientToken(hashClientToken(clientToken))).toBeUndefined();
       expect(await store.getAuthenticationById('00000000-0000-4000-8000-000000000000')).toBeUndefined();
+    });
+
+    it('keeps client tokens only as their hashes', async () => {
+      const { clientToken } = await create('METHOD_TOKEN');
+      const given = await store.createAuthentication({
+        method: 'METHOD_TOKEN',
+        metadata: {},
+        clientToken: 'given-token-in-clear',
+      });
+      const contents = await options.dump(store);
+      expect(contents).toContain(hashClientToken(clientToken));
+      expect(contents).not.toContain(clientToken);
+      expect(contents).not.toContain(given.clientToken);
+    });
+
+    it('still finds an expired authentication during its grace period (the caller refuses it)', async () => {
+      const expiresAt = new Date(Date.now() - 1000);
+      const { clientToken, authentication } = await create('METHOD_OIDC', { expiresAt });
+      expect(await store.getAuthenticationByClientToken(clientToken)).toEqual(authentication);
+      expect(authentication.expiresAt).toEqual(expiresAt);
     });
 
     it('accepts a given client token', async () => {
@@ -130,6 +152,10 @@ export function describeAuthenticationStore(name: string, options: HarnessOption
       if (options.ordered) {
         expect(seen.map((a) => a.metadata.i)).toEqual(['0', '1', '2', '3', '4', '5', '6']);
       }
+
+      const listed = (await store.listAuthentications({ method: 'METHOD_OIDC' })).authentications[0];
+      (listed?.metadata as Record<string, string>).injected = 'yes';
+      expect((await store.getAuthenticationById(oidc.id))?.metadata.injected).toBeUndefined();
 
       const all = await store.listAuthentications({});
       expect(all.authentications.map((a) => a.id).sort()).toEqual([...tokens, oidc].map((a) => a.id).sort());
@@ -196,6 +222,23 @@ export function describeAuthenticationStore(name: string, options: HarnessOption
       expect(await store.deleteAuthentications({ method: 'METHOD_TOKEN' })).toBe(1);
       expect(await store.getAuthenticationById(b.id)).toBeUndefined();
       expect(await store.getAuthenticationById(live.id)).toBeDefined();
+    });
+
+    it('deletes by expiry alone, across methods, never what does not expire', async () => {
+      const old = (await create('METHOD_OIDC', { expiresAt: new Date(Date.now() - 2 * hour) }))
+        .authentication;
+      const oldToken = (await create('METHOD_TOKEN', { expiresAt: new Date(Date.now() - hour) }))
+        .authentication;
+      const recent = (await create('METHOD_GITHUB', { expiresAt: new Date(Date.now() - 60_000) }))
+        .authentication;
+      const forever = (await create('METHOD_TOKEN')).authentication;
+      expect(await store.deleteAuthentications({ expiredBefore: new Date(Date.now() - 30 * 60_000) })).toBe(
+        2,
+      );
+      expect(await store.getAuthenticationById(old.id)).toBeUndefined();
+      expect(await store.getAuthenticationById(oldToken.id)).toBeUndefined();
+      expect(await store.getAuthenticationById(recent.id)).toBeDefined();
+      expect(await store.getAuthenticationById(forever.id)).toBeDefined();
     });
 
     it('refuses a delete with no id, method or expiry, which would delete everything', async () => {

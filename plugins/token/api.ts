@@ -10,6 +10,16 @@ export const TOKEN_NAMESPACE_KEY = 'io.flipt.auth.token.namespace';
 const RESERVED_PREFIX = 'io.flipt.auth.';
 const INVALID_BODY = 'invalid values for key(s) in json body';
 
+/** Bounds on what one request may store, so that minting tokens cannot exhaust the store. */
+export const TOKEN_LIMITS = {
+  bodyBytes: 16 * 1024,
+  name: 256,
+  description: 1024,
+  metadataEntries: 32,
+  metadataKey: 128,
+  metadataValue: 1024,
+} as const;
+
 interface CreateTokenRequest {
   readonly name: string;
   readonly description: string;
@@ -40,6 +50,11 @@ function readCreateTokenRequest(body: unknown, now: Date): CreateTokenRequest {
   const record = fields as Record<string, unknown>;
   const name = text(record.name);
   if (name.trim() === '') throw invalid('name must not be empty');
+  if (name.length > TOKEN_LIMITS.name) throw invalid(`name must be at most ${TOKEN_LIMITS.name} characters`);
+  const description = text(record.description);
+  if (description.length > TOKEN_LIMITS.description) {
+    throw invalid(`description must be at most ${TOKEN_LIMITS.description} characters`);
+  }
 
   const rawExpiry = field(record, 'expiresAt', 'expires_at');
   let expiresAt: Date | undefined;
@@ -53,8 +68,17 @@ function readCreateTokenRequest(body: unknown, now: Date): CreateTokenRequest {
   if (typeof rawMetadata !== 'object' || rawMetadata === null || Array.isArray(rawMetadata))
     throw invalid(INVALID_BODY);
   const metadata: Record<string, string> = {};
-  for (const [key, value] of Object.entries(rawMetadata)) {
+  const entries = Object.entries(rawMetadata);
+  if (entries.length > TOKEN_LIMITS.metadataEntries) {
+    throw invalid(`metadata may hold at most ${TOKEN_LIMITS.metadataEntries} entries`);
+  }
+  for (const [key, value] of entries) {
     if (typeof value !== 'string') throw invalid(INVALID_BODY);
+    if (key.length > TOKEN_LIMITS.metadataKey || value.length > TOKEN_LIMITS.metadataValue) {
+      throw invalid(
+        `metadata keys must be at most ${TOKEN_LIMITS.metadataKey} characters and values ${TOKEN_LIMITS.metadataValue}`,
+      );
+    }
     if (key.startsWith(RESERVED_PREFIX)) {
       throw invalid(
         `metadata key "${key}" is reserved: keys starting with ${RESERVED_PREFIX} are set by the server`,
@@ -64,7 +88,7 @@ function readCreateTokenRequest(body: unknown, now: Date): CreateTokenRequest {
   }
   return {
     name,
-    description: text(record.description),
+    description,
     namespaceKey: text(field(record, 'namespaceKey', 'namespace_key')),
     expiresAt,
     metadata,
@@ -77,7 +101,7 @@ function readCreateTokenRequest(body: unknown, now: Date): CreateTokenRequest {
  */
 export function tokenRoutes(ctx: MethodContext) {
   return async (app: FastifyInstance): Promise<void> => {
-    app.post('/', async (request) => {
+    app.post('/', { bodyLimit: TOKEN_LIMITS.bodyBytes }, async (request) => {
       const input = readCreateTokenRequest(request.body, ctx.now());
       const { clientToken, authentication } = await ctx.store.createAuthentication({
         method: 'METHOD_TOKEN',

@@ -1,5 +1,6 @@
 import { requiredMessage } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
+import { credentialProblems } from '../../core/store/static.ts';
 import { tokenRoutes } from './api.ts';
 import { bootstrap } from './bootstrap.ts';
 import configSchema from './schema.json' with { type: 'json' };
@@ -30,23 +31,20 @@ const token: MethodPlugin<TokenConfig> = {
     }
     // Flipt accepts an empty credential (then "Bearer " alone authenticates) and two tokens with one
     // credential (then which identity a request gets is arbitrary); both are refused here.
-    const owners = new Map<string, string>();
-    for (const [name, { credential }] of Object.entries(config.storage.tokens)) {
-      const path = ['storage', 'tokens', name, 'credential'];
-      // The same text (a literal, or the same ${secret:...} reference) gives the same credential; secrets that
-      // differ here but resolve alike are caught after resolution.
-      if (credential === '') {
-        issues.push({ path, message: requiredMessage('authentication', 'credential') });
-        continue;
-      }
-      const owner = owners.get(credential);
-      if (owner === undefined) owners.set(credential, name);
-      else {
-        issues.push({
-          path,
-          message: `authentication: credential is the same as token "${owner}"'s; each token needs its own`,
-        });
-      }
+    // The same text (a literal, or the same ${secret:...} reference) gives the same credential; references that
+    // differ here but resolve alike are caught after resolution, by the same check.
+    const tokens = Object.entries(config.storage.tokens).map(([name, { credential }]) => ({
+      name,
+      credential,
+    }));
+    for (const problem of credentialProblems(tokens)) {
+      issues.push({
+        path: ['storage', 'tokens', problem.name, 'credential'],
+        message:
+          'empty' in problem
+            ? requiredMessage('authentication', 'credential')
+            : `authentication: credential is the same as token "${problem.sameAs}"'s; each token needs its own`,
+      });
     }
     if (config.bootstrap.expiration !== undefined && config.bootstrap.expiration <= 0) {
       issues.push({
@@ -57,6 +55,11 @@ const token: MethodPlugin<TokenConfig> = {
     return issues;
   },
   async create(ctx, config) {
+    if (!ctx.root.authentication.required) {
+      ctx.log.warn(
+        'authentication.required is false, so anyone can create tokens with POST /auth/v1/method/token (as in Flipt v1)',
+      );
+    }
     await bootstrap(ctx, config.bootstrap);
     return { routes: tokenRoutes(ctx) };
   },
