@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coerceToSchema, convertDurations } from './coerce.ts';
+import { type CoercionContext, coerceToSchema, convertDurations } from './coerce.ts';
 import { rootCursor } from './schema-walk.ts';
 
 const schema = rootCursor({
@@ -17,7 +17,7 @@ const schema = rootCursor({
 });
 
 const coerce = (value: unknown, sources: Record<string, string> = {}) =>
-  coerceToSchema(value, schema, (path) => sources[path.join('.')]);
+  coerceToSchema(value, schema, { scalarSource: (path) => sources[path.join('.')] });
 
 describe('coerceToSchema', () => {
   it("reads Go's ParseBool forms in boolean fields and leaves others for the validator", () => {
@@ -38,6 +38,17 @@ describe('coerceToSchema', () => {
   it('splits a string on whitespace where a list is wanted, as Flipt does', () => {
     expect(coerce({ list: 'email  profile\tgroups' })).toEqual({ list: ['email', 'profile', 'groups'] });
     expect(coerce({ list: '' })).toEqual({ list: [] });
+    const notes: NonNullable<CoercionContext['notes']> = [];
+    expect(coerceToSchema({ list: 'a, b' }, schema, { scalarSource: () => undefined, notes })).toEqual({
+      list: ['a,', 'b'],
+    });
+    expect(notes).toEqual([
+      {
+        path: ['list'],
+        message:
+          'a list written as a string is split on whitespace only, as in Flipt, so "a," keeps its comma; write a YAML list',
+      },
+    ]);
     expect(coerce({ list: 'a,b' })).toEqual({ list: ['a,b'] });
   });
 

@@ -2,6 +2,14 @@ import { durationToMs } from './duration.ts';
 import { childSchema, deref, type SchemaCursor, schemaTypes } from './schema-walk.ts';
 import { isRecord, type Path } from './tree.ts';
 
+/** What typing needs besides the tree, and where it says what it did that an operator may not expect. */
+export interface CoercionContext {
+  /** The text a scalar was written as, so that `version: 2.0` stays `"2.0"`. */
+  readonly scalarSource: (path: Path) => string | undefined;
+  /** Receives a note for each list given as a string whose items look comma-separated. */
+  readonly notes?: Array<{ path: Path; message: string }>;
+}
+
 /** Go's `strconv.ParseBool`, which Flipt's weakly typed decoding uses for strings in boolean fields. */
 const GO_BOOLEANS: Readonly<Record<string, boolean>> = {
   '1': true,
@@ -30,7 +38,7 @@ const GO_BOOLEANS: Readonly<Record<string, boolean>> = {
 export function coerceToSchema(
   value: unknown,
   cursor: SchemaCursor | undefined,
-  scalarSource: (path: Path) => string | undefined,
+  context: CoercionContext,
   path: Path = [],
 ): unknown {
   if (value === null) return undefined;
@@ -39,21 +47,28 @@ export function coerceToSchema(
 
   if (Array.isArray(value)) {
     return value.map((item, i) => {
-      const typed = coerceToSchema(item, childSchema(cursor, i), scalarSource, [...path, i]);
+      const typed = coerceToSchema(item, childSchema(cursor, i), context, [...path, i]);
       return typed === undefined ? null : typed;
     });
   }
   if (isRecord(value)) {
     const out: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(value)) {
-      const typed = coerceToSchema(child, childSchema(cursor, key), scalarSource, [...path, key]);
+      const typed = coerceToSchema(child, childSchema(cursor, key), context, [...path, key]);
       if (typed !== undefined) out[key] = typed;
     }
     return out;
   }
   if (typeof value === 'string' && types.includes('array')) {
     const items = value.split(/\s+/).filter((item) => item !== '');
-    return coerceToSchema(items, cursor, scalarSource, path);
+    const commaBound = items.find((item) => item.startsWith(',') || item.endsWith(','));
+    if (commaBound !== undefined) {
+      context.notes?.push({
+        path,
+        message: `a list written as a string is split on whitespace only, as in Flipt, so "${commaBound}" keeps its comma; write a YAML list`,
+      });
+    }
+    return coerceToSchema(items, cursor, context, path);
   }
   // An empty string (typically an unset ${env:...}) in a typed setting means "not set", so its default applies.
   const duration = deref(cursor).schema.format === 'go-duration';
@@ -70,7 +85,7 @@ export function coerceToSchema(
     return value;
   }
   if ((typeof value === 'number' || typeof value === 'boolean') && types.includes('string')) {
-    return scalarSource(path) ?? String(value);
+    return context.scalarSource(path) ?? String(value);
   }
   return value;
 }

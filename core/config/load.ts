@@ -174,7 +174,11 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   const cursor = rootCursor(schema);
   const { tree: written, sources } = applyEnvOverrides(substituted, cursor, env);
   const locator = new Locator(input.doc, sources, envReferences);
-  const typed = coerceToSchema(written, cursor, scalarSource) as Record<string, unknown>;
+  const coercionNotes: ConfigIssue[] = [];
+  const typed = coerceToSchema(written, cursor, { scalarSource, notes: coercionNotes }) as Record<
+    string,
+    unknown
+  >;
 
   const issues: LocatedIssue[] = [];
   const warnings: LocatedIssue[] = [];
@@ -183,6 +187,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     const message = variable === undefined ? issue.message : `${issue.message} (from \${env:${variable}})`;
     return { path: issue.path, message, source: locator.source(issue.path, at) };
   };
+  for (const note of coercionNotes) warnings.push(located(note, 'value'));
 
   const schemaIssues = (await createValidator(schema))(typed);
   for (const issue of schemaIssues) issues.push(located(issue, issue.at));
