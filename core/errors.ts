@@ -35,6 +35,10 @@ export const ErrorCodes = {
   UNAVAILABLE: 'ERR_UNAVAILABLE',
   /** A credential was refused. */
   UNAUTHENTICATED: 'ERR_UNAUTHENTICATED',
+  /** The caller is known but may not do this (a login whose email `email_matches` refuses). */
+  PERMISSION_DENIED: 'ERR_PERMISSION_DENIED',
+  /** A request failed on our side in a way whose message is safe to show (Flipt's 500s with a message). */
+  INTERNAL: 'ERR_INTERNAL',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

@@ -113,7 +113,14 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       opened.push([entry.name, instance]);
       methods.set(entry.name, { name: entry.name, plugin, config: block, instance });
     }
-    const pipeline = new CredentialPipeline({ store, methods: [...methods.values()] });
+    const pipeline = new CredentialPipeline({
+      store,
+      methods: [...methods.values()].map((m) => ({
+        name: m.name,
+        method: m.plugin.method,
+        instance: m.instance,
+      })),
+    });
 
     let closing: Promise<void> | undefined;
     return {

@@ -38,3 +38,30 @@ export function authenticationJson(authentication: Authentication): Authenticati
     ),
   };
 }
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const sorted: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    sorted[key] = sortKeys((value as Record<string, unknown>)[key]);
+  }
+  return sorted;
+}
+
+const GO_HTML_ESCAPES: Readonly<Record<string, string>> = {
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
+};
+
+/**
+ * JSON as Go's `json.Marshal` writes decoded JSON (`map[string]any`): object keys sorted at every level, and `<`,
+ * `>`, `&`, U+2028 and U+2029 escaped. Flipt puts claims in metadata this way (`io.flipt.auth.claims`), so the
+ * same claims give the same string on either server.
+ */
+export function goJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value)).replace(/[<>&\u2028\u2029]/g, (c) => GO_HTML_ESCAPES[c] ?? c);
+}

@@ -27,7 +27,7 @@ function owner(name: string, answer: (value: string) => Authentication | null, s
       return answer(credential.value);
     },
   };
-  return { owner: { name, instance }, seen };
+  return { owner: { name, method: `METHOD_${name.toUpperCase()}`, instance }, seen };
 }
 
 describe('CredentialPipeline', () => {
@@ -145,6 +145,38 @@ describe('CredentialPipeline', () => {
       ok: true,
       via: 'ldap',
     });
+  });
+
+  it('offers each session to the method that created it, whose refusal is a 401 with its reason', async () => {
+    const s = store();
+    const mine = await s.createAuthentication({
+      method: 'METHOD_OIDC',
+      metadata: { email: 'eve@evil.example' },
+    });
+    const other = await s.createAuthentication({ method: 'METHOD_TOKEN', metadata: {} });
+    const admitted: string[] = [];
+    const oidc = {
+      name: 'oidc',
+      method: 'METHOD_OIDC',
+      instance: {
+        admit(authentication: Authentication) {
+          admitted.push(authentication.id);
+          if (authentication.metadata.email?.endsWith('@evil.example'))
+            throw new Error('email is not allowed');
+        },
+      } satisfies MethodInstance,
+    };
+    const pipeline = new CredentialPipeline({ store: s, methods: [oidc] });
+    expect(await pipeline.authenticate({ authorization: `Bearer ${mine.clientToken}` })).toEqual({
+      ok: false,
+      reason: 'oidc: email is not allowed',
+      via: 'bearer',
+    });
+    expect(await pipeline.authenticate({ cookieToken: other.clientToken })).toMatchObject({ ok: true });
+    expect(await pipeline.authenticate({ authorization: 'Bearer static-secret' })).toMatchObject({
+      ok: true,
+    });
+    expect(admitted).toEqual([mine.authentication.id]);
   });
 
   it('refuses a plugin that claims Bearer or an invalid scheme', () => {

@@ -15,9 +15,11 @@ export type AuthenticationOutcome =
   | { readonly ok: true; readonly authentication: Authentication; readonly via: string }
   | { readonly ok: false; readonly reason: string; readonly via: string };
 
-/** A running method that owns one or more `Authorization` schemes. */
-export interface SchemeOwner {
+/** A running method: it may own `Authorization` schemes, and may admit or refuse its own sessions. */
+export interface PipelineMethod {
   readonly name: string;
+  /** The API enum it creates authentications with, e.g. `METHOD_OIDC`. */
+  readonly method: string;
   readonly instance: MethodInstance;
 }
 
@@ -30,18 +32,25 @@ const CLIENT_TOKEN_SCHEME = 'Bearer';
  * - `Authorization: Bearer <client token>` is looked up in the store (the static tokens first);
  * - with no `Authorization` header at all, the `flipt_client_token` cookie is looked up instead; any other
  *   `Authorization` header means the cookie is not consulted;
- * - an expired authentication is refused at once.
+ * - an expired authentication is refused at once;
+ * - a session a method created (say, OIDC) is then offered to that method's `admit`, which may refuse it.
  * Schemes are matched exactly, with one space, as Flipt does.
  */
 export class CredentialPipeline {
   readonly #store: AuthenticationStore;
-  readonly #owners: ReadonlyArray<readonly [string, readonly SchemeOwner[]]>;
+  readonly #owners: ReadonlyArray<readonly [string, readonly PipelineMethod[]]>;
+  readonly #admitters: ReadonlyMap<string, PipelineMethod>;
   readonly #now: () => Date;
 
-  constructor(options: { store: AuthenticationStore; methods: readonly SchemeOwner[]; now?: () => Date }) {
+  constructor(options: { store: AuthenticationStore; methods: readonly PipelineMethod[]; now?: () => Date }) {
     this.#store = options.store;
     this.#now = options.now ?? (() => new Date());
-    const owners = new Map<string, SchemeOwner[]>();
+    this.#admitters = new Map(
+      options.methods
+        .filter((method) => method.instance.admit !== undefined)
+        .map((method) => [method.method, method]),
+    );
+    const owners = new Map<string, PipelineMethod[]>();
     for (const method of options.methods) {
       if (method.instance.authenticate === undefined) continue;
       for (const scheme of method.instance.schemes ?? []) {
@@ -78,7 +87,18 @@ export class CredentialPipeline {
   async #byClientToken(clientToken: string, via: string): Promise<AuthenticationOutcome> {
     const authentication = await this.#store.getAuthenticationByClientToken(clientToken);
     if (authentication === undefined) return { ok: false, reason: 'client token not found', via };
-    return this.#unlessExpired(authentication, via, '');
+    const outcome = this.#unlessExpired(authentication, via, '');
+    const admitter = this.#admitters.get(authentication.method);
+    if (!outcome.ok || admitter === undefined) return outcome;
+    try {
+      await (admitter.instance.admit as NonNullable<MethodInstance['admit']>).call(
+        admitter.instance,
+        authentication,
+      );
+    } catch (error) {
+      return { ok: false, reason: `${admitter.name}: ${errorMessage(error)}`, via };
+    }
+    return outcome;
   }
 
   /** An expired authentication is refused at once, whatever its method. */
@@ -95,7 +115,7 @@ export class CredentialPipeline {
   async #byScheme(
     scheme: string,
     value: string,
-    owners: readonly SchemeOwner[],
+    owners: readonly PipelineMethod[],
   ): Promise<AuthenticationOutcome> {
     for (const owner of owners) {
       const authenticate = owner.instance.authenticate as NonNullable<MethodInstance['authenticate']>;

@@ -382,6 +382,7 @@ describe('loadConfig edge cases', () => {
     });
     expect(await problems({ cwd: dir, file: 'config.yaml', env: {} })).toEqual([
       'authentication.session.domain (1:1): authentication: session_domain non-empty value is required',
+      'authentication.methods.oidc.providers.a.issuer_url (6:9): authentication: issuer_url non-empty value is required',
       'authentication.methods.oidc.providers.a.client_secret (6:9): authentication: client_secret non-empty value is required',
       'authentication.methods.oidc.providers.a.redirect_address (6:9): authentication: redirect_address non-empty value is required',
       'authentication.methods.oidc.providers.a.scopes (8:19): must be a list',

@@ -1,13 +1,13 @@
-import { posix } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticationJson, parseTimestamp } from '../auth/json.ts';
-import { ErrorCodes, PortcullisError } from '../errors.ts';
+import { ErrorCodes, errorMessage, PortcullisError } from '../errors.ts';
 import type { Authentication, JsonValue } from '../plugins/contracts.ts';
 import { guard, guardSync } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
 import { AUTHENTICATION_NOT_FOUND } from '../store/shared.ts';
 import { unauthenticated } from './authenticate.ts';
 import { errorHandler, GrpcCode, sendError } from './errors.ts';
+import { forwardedPrefix } from './forwarded.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
@@ -61,12 +61,6 @@ function wantsPretty(request: FastifyRequest): boolean {
   return (query !== undefined && 'pretty' in query) || request.headers.accept === 'application/json+pretty';
 }
 
-/** The `X-Forwarded-Prefix` a request came through, joined as Go's `path.Join` does; `""` without one. */
-function forwardedPrefix(header: string | string[] | undefined): string {
-  const values = header === undefined ? [] : [header].flat().filter((value) => value !== '');
-  return values.length === 0 ? '' : posix.join(...values);
-}
-
 function readMethodFilter(runtime: Runtime, raw: unknown): string | undefined {
   if (raw === undefined || raw === '') return undefined;
   const text = String(raw);
@@ -107,6 +101,26 @@ async function listMethods(runtime: Runtime, prefix: string) {
     });
   }
   return { methods };
+}
+
+/**
+ * Asks the method that created a session where the browser should go to end it at the provider too (OIDC's
+ * `end_session_endpoint`). As in Flipt, a failure is only logged: the session is deleted all the same.
+ */
+async function endSessionAtProvider(runtime: Runtime, who: Authentication): Promise<string | undefined> {
+  const creator = [...runtime.methods.values()].find((m) => m.plugin.method === who.method);
+  const endSession = creator?.instance.endSession;
+  if (creator === undefined || endSession === undefined) return undefined;
+  try {
+    const facts = (await runtime.store.getExtras(who.id)) ?? {};
+    return await guard(creator.name, 'endSession', () => endSession.call(creator.instance, who, facts));
+  } catch (error) {
+    runtime.log.warn(
+      { plugin: creator.name, reason: errorMessage(error) },
+      'could not end the session at its provider',
+    );
+    return undefined;
+  }
 }
 
 /**
@@ -191,8 +205,10 @@ export function authApi(runtime: Runtime) {
     route(scope, '/self/revoke', {
       DELETE: clearingCookies(
         authenticated(async (_request, who) => {
-          if (who.id !== '') await runtime.store.deleteAuthentications({ id: who.id });
-          return {};
+          if (who.id === '') return {};
+          const nextUri = await endSessionAtProvider(runtime, who);
+          await runtime.store.deleteAuthentications({ id: who.id });
+          return nextUri === undefined ? {} : { nextUri };
         }),
       ),
     });

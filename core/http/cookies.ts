@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionConfig } from '../config/types.ts';
 import type { SessionHelpers } from '../plugins/contracts.ts';
+import { forwardedPrefix } from './forwarded.ts';
+import { newLoginState, sameState } from './login-state.ts';
 
 /** Flipt's cookie names. */
 export const TOKEN_COOKIE = 'flipt_client_token';
@@ -81,7 +83,7 @@ export function createSessionHelpers(
       secure: session.secure,
       sameSite,
     });
-  return {
+  const helpers: SessionHelpers = {
     domain,
     secure: session.secure,
     tokenLifetimeMs: session.token_lifetime,
@@ -113,10 +115,23 @@ export function createSessionHelpers(
     readStateCookie(request: FastifyRequest) {
       return readCookie(request.headers.cookie, STATE_COOKIE);
     },
+    startLogin(request, reply, callbackPath) {
+      const { state } = (request.query ?? {}) as { state?: unknown };
+      const loginState = newLoginState(typeof state === 'string' ? state : '');
+      helpers.setStateCookie(reply, loginState, `${helpers.forwardedPrefix(request)}${callbackPath}`);
+      return loginState;
+    },
+    stateMatches(request, state) {
+      return sameState(state, helpers.readStateCookie(request));
+    },
+    forwardedPrefix(request) {
+      return forwardedPrefix(request.headers['x-forwarded-prefix']);
+    },
     clearCookies(reply, options = {}) {
       const sameSite = options.sameSite ?? 'Strict';
       clear(reply, TOKEN_COOKIE, sameSite);
       clear(reply, STATE_COOKIE, sameSite);
     },
   };
+  return helpers;
 }

@@ -91,6 +91,21 @@ export interface Credential {
   readonly value: string;
 }
 
+/**
+ * Store-side facts about a session, used to find it again (back-channel logout) or to end it at its provider
+ * (RP-initiated logout). Never shown by the API.
+ */
+export interface SessionFacts {
+  /** The provider key it came through (`providers.<name>`). */
+  readonly provider?: string;
+  /** The provider's `sub` for the user. */
+  readonly subject?: string;
+  /** The provider's session id (`sid`). */
+  readonly sessionId?: string;
+  /** The raw ID token, kept only when the provider ends sessions through `end_session_endpoint`. */
+  readonly idToken?: string;
+}
+
 /** What a method stores when it creates a session (OIDC, GitHub) or exchanges a credential (Kubernetes). */
 export interface NewAuthentication {
   readonly method: string;
@@ -98,13 +113,7 @@ export interface NewAuthentication {
   readonly metadata: Readonly<Record<string, string>>;
   /** Use this client token instead of a random one (a configured bootstrap token). */
   readonly clientToken?: string;
-  /** Store-side facts used to find sessions again (back-channel logout), never shown by the API. */
-  readonly extras?: {
-    readonly provider?: string;
-    readonly subject?: string;
-    readonly sessionId?: string;
-    readonly idToken?: string;
-  };
+  readonly extras?: SessionFacts;
 }
 
 /** Which stored authentications a delete applies to; at least one field must be set. */
@@ -164,6 +173,20 @@ export interface SessionHelpers {
    */
   setStateCookie(reply: FastifyReply, state: string, callbackPath: string): void;
   readStateCookie(request: FastifyRequest): string | undefined;
+  /**
+   * Starts a browser login as Flipt's HTTP middleware does: wraps the request's `state` query parameter in a new
+   * state (`base64url(JSON{"security_token", "original_state"})`, 64 random bytes of it), sets that as the
+   * state cookie bound to `<forwarded prefix><callbackPath>`, and returns it for the authorization URL.
+   */
+  startLogin(request: FastifyRequest, reply: FastifyReply, callbackPath: string): string;
+  /** Whether a callback's `state` is non-empty and equal to the state cookie (compared in constant time). */
+  stateMatches(request: FastifyRequest, state: string | undefined): boolean;
+  /**
+   * The `X-Forwarded-Prefix` the request came through, joined as Go's `path.Join` does, for the paths a method
+   * sends browsers to. Only a plain absolute path is honoured (`""` otherwise), so a redirect built on it stays
+   * on this origin.
+   */
+  forwardedPrefix(request: FastifyRequest): string;
   /** Expires both cookies (empty value, Max-Age=0, Path=/); `sameSite: 'None'` for front-channel logout. */
   clearCookies(reply: FastifyReply, options?: { readonly sameSite?: 'Strict' | 'None' }): void;
 }
@@ -206,6 +229,18 @@ export interface MethodInstance {
    * rejects when it is this method's and invalid; the rejection's message is logged as the reason, never sent.
    */
   authenticate?(credential: Credential): Promise<Authentication | null>;
+  /**
+   * Checks, on every authenticated request, a session this method created (an authentication with its `method`,
+   * found by client token). Rejecting refuses the request with 401; the message is logged as the reason. OIDC's
+   * `email_matches` is enforced this way, as in Flipt.
+   */
+  admit?(authentication: Authentication): void | Promise<void>;
+  /**
+   * Called by `DELETE /auth/v1/self/revoke` for a session this method created, before it is deleted: the URL to
+   * send the browser to so that the provider ends its session too (the response's `nextUri`), or `undefined`.
+   * A rejection is logged and the session is deleted all the same.
+   */
+  endSession?(authentication: Authentication, facts: SessionFacts): Promise<string | undefined>;
   /** Releases timers, sockets and caches at shutdown. */
   close?(): void | Promise<void>;
 }

@@ -4,6 +4,7 @@ import type {
   ListRequest,
   ListResult,
   NewAuthentication,
+  SessionFacts,
 } from '../plugins/contracts.ts';
 
 export type { ListRequest, ListResult } from '../plugins/contracts.ts';
@@ -19,12 +20,7 @@ export function pageSize(limit: number | undefined): number {
 }
 
 /** What the store keeps besides the public authentication, for logout flows. */
-export interface StoredExtras {
-  readonly provider?: string;
-  readonly subject?: string;
-  readonly sessionId?: string;
-  readonly idToken?: string;
-}
+export type StoredExtras = SessionFacts;
 
 /**
  * Where authentications live. Every implementation (memory, Redis) passes the same harness

@@ -1,36 +1,18 @@
-import { createRequire } from 'node:module';
+import { statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
-import { errorMessage } from '../../core/errors.ts';
-import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
-import { notYetAvailable } from '../../core/plugins/unavailable.ts';
+import { fieldMessage, isBlank, requiredMessage, statFailure } from '../../core/config/flipt-messages.ts';
+import type { ConfigIssue, MethodInstance, MethodPlugin } from '../../core/plugins/contracts.ts';
+import { isSecretReference } from '../../core/references/parse.ts';
+import { OIDC_METADATA } from './claims.ts';
+import type { OidcConfig } from './config.ts';
+import { compileEmailRule, emailPatternProblems } from './email.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
-/** One entry of `authentication.methods.oidc.providers` after validation. */
-export interface OidcProviderConfig {
-  issuer_url?: string;
-  discovery_url?: string;
-  client_id?: string;
-  client_secret?: string;
-  redirect_address?: string;
-  scopes: string[];
-  use_pkce: boolean;
-  algorithms: string[];
-  fetch_extra_user_info: boolean;
-  authorize_parameters: Record<string, string>;
-  use_end_session_endpoint: boolean;
-  allow_front_channel_logout: boolean;
-  ca_path?: string;
-  claims_mapping?: Partial<Record<'email' | 'name' | 'picture' | 'sub', string>>;
-}
+export type { OidcConfig, OidcProviderConfig } from './config.ts';
 
-/** `authentication.methods.oidc` after validation. */
-export interface OidcConfig {
-  enabled: boolean;
-  email_matches: string[];
-  cache_ttl: number;
-  providers: Record<string, OidcProviderConfig>;
-}
+/** Flipt's discovery cache lifetime when `cache_ttl` is zero or negative. */
+const DEFAULT_CACHE_TTL_MS = 15 * 60 * 1000;
 
 const oidc: MethodPlugin<OidcConfig> = {
   kind: 'method',
@@ -39,22 +21,13 @@ const oidc: MethodPlugin<OidcConfig> = {
   sessionCompatible: true,
   configSchema,
   validate(config, root) {
-    const issues: ConfigIssue[] = [];
-    // Flipt compiles these with Go's RE2 only at start-up, and only when authentication is required. re2js is
-    // required here rather than imported, so that listing methods does not load it when oidc is off.
-    const { RE2JS } = createRequire(import.meta.url)('re2js') as typeof import('re2js');
-    config.email_matches.forEach((pattern, index) => {
-      try {
-        RE2JS.compile(pattern);
-      } catch (error) {
-        issues.push({
-          path: ['email_matches', index],
-          message: `failed compiling string for pattern: ${pattern}: ${errorMessage(error)}`,
-        });
-      }
-    });
+    const issues: ConfigIssue[] = emailPatternProblems(config.email_matches).map((problem) => ({
+      path: ['email_matches', problem.index],
+      message: problem.message,
+    }));
     for (const [name, provider] of Object.entries(config.providers)) {
-      for (const field of ['client_id', 'client_secret', 'redirect_address'] as const) {
+      // Flipt does not check issuer_url, and then fails every login; we say so at start-up.
+      for (const field of ['issuer_url', 'client_id', 'client_secret', 'redirect_address'] as const) {
         if (isBlank(provider[field])) {
           issues.push({
             path: ['providers', name, field],
@@ -62,11 +35,15 @@ const oidc: MethodPlugin<OidcConfig> = {
           });
         }
       }
-      if (!isBlank(provider.discovery_url) && isBlank(provider.issuer_url)) {
-        issues.push({
-          path: ['providers', name, 'issuer_url'],
-          message: 'authentication: issuer_url non-empty value is required when discovery_url is set',
-        });
+      if (provider.ca_path !== undefined && !isSecretReference(provider.ca_path)) {
+        try {
+          statSync(provider.ca_path);
+        } catch (error) {
+          issues.push({
+            path: ['providers', name, 'ca_path'],
+            message: fieldMessage('authentication', 'ca_path', statFailure(provider.ca_path, error)),
+          });
+        }
       }
       if (provider.allow_front_channel_logout && !root.authentication.session.secure) {
         issues.push({
@@ -90,9 +67,55 @@ const oidc: MethodPlugin<OidcConfig> = {
   redirectAddresses(config) {
     return Object.values(config.providers).map((provider) => provider.redirect_address ?? '');
   },
-  create() {
-    return notYetAvailable('authentication method "oidc"');
+  async create(ctx, config) {
+    // openid-client and jose load only when the method runs, not when GET /auth/v1/method reads info().
+    const [{ OidcProvider }, { oidcRoutes }] = await Promise.all([
+      import('./provider.ts'),
+      import('./routes.ts'),
+    ]);
+    const cacheTtlMs = config.cache_ttl > 0 ? config.cache_ttl : DEFAULT_CACHE_TTL_MS;
+    const providers = new Map<string, InstanceType<typeof OidcProvider>>();
+    for (const [name, provider] of Object.entries(config.providers)) {
+      const fetch =
+        provider.ca_path === undefined
+          ? ctx.fetch
+          : ctx.createFetch({ ca: await readCa(name, provider.ca_path) });
+      providers.set(name, new OidcProvider(name, provider, { fetch, cacheTtlMs, log: ctx.log }));
+    }
+    const emailRule = compileEmailRule(config.email_matches);
+
+    const instance: MethodInstance = {
+      routes: oidcRoutes(ctx, providers, emailRule),
+      async endSession(_authentication, facts) {
+        const provider = facts.provider === undefined ? undefined : providers.get(facts.provider);
+        if (
+          provider === undefined ||
+          !provider.config.use_end_session_endpoint ||
+          facts.idToken === undefined
+        ) {
+          return undefined;
+        }
+        return provider.endSessionUrl(facts.idToken);
+      },
+    };
+    if (emailRule.active) {
+      // As Flipt does on every request: a session whose email no pattern matches is refused.
+      instance.admit = (authentication) => {
+        if (!emailRule.allows(authentication.metadata[OIDC_METADATA.email])) {
+          throw new Error('email is not allowed');
+        }
+      };
+    }
+    return instance;
   },
 };
+
+async function readCa(provider: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`provider "${provider}": reading ca_path ${path}: ${(error as Error).message}`);
+  }
+}
 
 export default oidc;

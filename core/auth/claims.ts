@@ -1,0 +1,30 @@
+/**
+ * Reading identity claims: JSON Pointers (RFC 6901) into a claim set, as the `claims_mapping` settings of the oidc
+ * and jwt methods use them.
+ */
+
+/** The value `pointer` designates in `document`, or `undefined` when the pointer is malformed or leads nowhere. */
+export function resolvePointer(document: unknown, pointer: string): unknown {
+  if (pointer === '') return document;
+  if (!pointer.startsWith('/')) return undefined;
+  let current: unknown = document;
+  for (const raw of pointer.slice(1).split('/')) {
+    const token = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    if (Array.isArray(current)) {
+      if (!/^(0|[1-9]\d*)$/.test(token)) return undefined;
+      current = current[Number(token)];
+    } else if (typeof current === 'object' && current !== null && Object.hasOwn(current, token)) {
+      current = (current as Record<string, unknown>)[token];
+    } else {
+      return undefined;
+    }
+  }
+  return current;
+}
+
+/** A claim as metadata text: strings as they are, numbers and booleans written out, anything else `undefined`. */
+export function claimText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}

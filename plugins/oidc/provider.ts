@@ -1,0 +1,268 @@
+import { createRemoteJWKSet, type JWTVerifyGetKey, customFetch as joseCustomFetch, jwtVerify } from 'jose';
+import * as client from 'openid-client';
+import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
+import type { FetchLike, Logger } from '../../core/plugins/contracts.ts';
+import type { OidcProviderConfig } from './config.ts';
+
+/** The event a back-channel logout token must carry (OpenID Connect Back-Channel Logout 1.0, §2.4). */
+const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+/** After a failed refresh, how long a provider keeps using what it discovered before trying again. */
+const RETRY_AFTER_FAILURE_MS = 30_000;
+/** How soon a token signed by a key the cached JWKS lacks may make us fetch the JWKS again (key rotation). */
+const JWKS_COOLDOWN_MS = 1_000;
+
+/** What a provider's discovery gave: a client configuration, and its signing keys. */
+interface Discovered {
+  readonly configuration: client.Configuration;
+  readonly keys: JWTVerifyGetKey;
+  readonly discoveredAt: number;
+}
+
+/** What a successful callback yields: the user's claims (userinfo merged in when asked) and the raw ID token. */
+export interface LoginResult {
+  readonly claims: Record<string, unknown>;
+  readonly idToken: string;
+}
+
+/** The parts of a valid back-channel logout token that say which sessions end. */
+export interface LogoutSubject {
+  readonly sid?: string;
+  readonly sub?: string;
+}
+
+const NETWORK_ERROR_CODES =
+  /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_)/;
+
+/**
+ * A failure reaching the provider (connection refused or reset, no such host, a timeout, a 5xx), as opposed to the
+ * provider refusing, or a certificate portcullis does not trust (a configuration problem, not an outage).
+ */
+export function isUnreachable(error: unknown): boolean {
+  let cause = error;
+  while (typeof cause === 'object' && cause !== null) {
+    const { name, code, status } = cause as Record<string, unknown>;
+    if (name === 'TimeoutError' || name === 'AbortError') return true;
+    if (typeof code === 'string' && NETWORK_ERROR_CODES.test(code)) return true;
+    if (typeof status === 'number' && status >= 500) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Google, Okta and most providers sign with RS256; Flipt assumes it when `algorithms` is empty. */
+function algorithmsOf(config: OidcProviderConfig): string[] {
+  return config.algorithms.length > 0 ? config.algorithms : ['RS256'];
+}
+
+/**
+ * One configured provider (`providers.<name>`): discovery, kept for `cache_ttl`; the authorization URL; the code
+ * exchange with every check of the ID token; userinfo; logout tokens; the end-session URL.
+ *
+ * openid-client runs the protocol and checks the ID token's claims (issuer, audience, expiry, nonce, PKCE);
+ * jose checks its signature against the provider's JWKS with the configured algorithms, because openid-client
+ * trusts a token received straight from the token endpoint without looking at its signature, and Flipt does not.
+ */
+export class OidcProvider {
+  readonly name: string;
+  readonly config: OidcProviderConfig;
+  /** `<redirect_address>/auth/v1/method/oidc/<name>/callback`, as registered at the provider. */
+  readonly redirectUri: string;
+  readonly #fetch: FetchLike;
+  readonly #cacheTtlMs: number;
+  readonly #log: Logger;
+  #discovered: Discovered | undefined;
+  #pending: Promise<Discovered> | undefined;
+  #retryAt = 0;
+
+  constructor(
+    name: string,
+    config: OidcProviderConfig,
+    options: { fetch: FetchLike; cacheTtlMs: number; log: Logger },
+  ) {
+    this.name = name;
+    this.config = config;
+    this.redirectUri = `${(config.redirect_address ?? '').replace(/\/+$/, '')}/auth/v1/method/oidc/${name}/callback`;
+    this.#fetch = options.fetch;
+    this.#cacheTtlMs = options.cacheTtlMs;
+    this.#log = options.log;
+  }
+
+  /** The provider's discovery, fetched again once `cache_ttl` has passed; an old one serves while it cannot be. */
+  async discovered(): Promise<Discovered> {
+    const now = Date.now();
+    const current = this.#discovered;
+    if (current !== undefined && (now - current.discoveredAt < this.#cacheTtlMs || now < this.#retryAt)) {
+      return current;
+    }
+    this.#pending ??= this.#discover().finally(() => {
+      this.#pending = undefined;
+    });
+    try {
+      this.#discovered = await this.#pending;
+      return this.#discovered;
+    } catch (error) {
+      if (current === undefined) throw error;
+      this.#retryAt = now + RETRY_AFTER_FAILURE_MS;
+      this.#log.warn(
+        { provider: this.name, reason: (error as Error).message },
+        'could not refresh the provider discovery; using the previous one',
+      );
+      return current;
+    }
+  }
+
+  async #discover(): Promise<Discovered> {
+    const issuer = this.config.issuer_url ?? '';
+    const url = this.config.discovery_url ?? `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    const response = await this.#fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual' });
+    if (response.status !== 200) {
+      throw new PortcullisError(
+        isUnreachable({ status: response.status }) ? ErrorCodes.UNAVAILABLE : ErrorCodes.PLUGIN_FAILED,
+        `discovery at ${url} answered ${response.status}`,
+      );
+    }
+    const metadata = (await response.json()) as client.ServerMetadata;
+    // With discovery_url, verification is pinned to issuer_url (a provider reached through an internal address
+    // may name itself after that address); without it, the document must name exactly the configured issuer.
+    if (this.config.discovery_url === undefined && metadata.issuer !== issuer) {
+      throw new PortcullisError(
+        ErrorCodes.PLUGIN_FAILED,
+        `discovery at ${url} names the issuer "${String(metadata.issuer)}", not issuer_url "${issuer}"`,
+      );
+    }
+    for (const field of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) {
+      if (typeof metadata[field] !== 'string') {
+        throw new PortcullisError(ErrorCodes.PLUGIN_FAILED, `discovery at ${url} has no ${field}`);
+      }
+    }
+    const server: client.ServerMetadata = { ...metadata, issuer };
+    const configuration = new client.Configuration(
+      server,
+      this.config.client_id ?? '',
+      { [client.clockTolerance]: 0 },
+      clientAuthentication(server, this.config.client_secret ?? ''),
+    );
+    configuration[client.customFetch] = this.#fetch as typeof fetch;
+    if (usesPlainHttp(server)) client.allowInsecureRequests(configuration);
+    const keys = createRemoteJWKSet(new URL(server.jwks_uri as string), {
+      [joseCustomFetch]: this.#fetch as typeof fetch,
+      cooldownDuration: JWKS_COOLDOWN_MS,
+      cacheMaxAge: this.#cacheTtlMs,
+    });
+    return { configuration, keys, discoveredAt: Date.now() };
+  }
+
+  /** The provider's authorization URL for one login, with Flipt's parameters and then `authorize_parameters`. */
+  async authorizationUrl(login: { state: string; nonce: string; codeVerifier?: string }): Promise<string> {
+    const { configuration } = await this.discovered();
+    const scopes = ['openid', ...this.config.scopes.filter((scope) => scope !== 'openid')];
+    const url = client.buildAuthorizationUrl(configuration, {
+      nonce: login.nonce,
+      redirect_uri: this.redirectUri,
+      response_type: 'code',
+      scope: scopes.join(' '),
+      state: login.state,
+      ...(login.codeVerifier !== undefined && {
+        code_challenge: await client.calculatePKCECodeChallenge(login.codeVerifier),
+        code_challenge_method: 'S256',
+      }),
+    });
+    for (const [key, value] of Object.entries(this.config.authorize_parameters)) {
+      url.searchParams.append(key, value);
+    }
+    // Go's url.Values.Encode sorts by key.
+    url.searchParams.sort();
+    return url.href;
+  }
+
+  /**
+   * Exchanges the code a callback received and checks everything about the ID token: signature (with the
+   * configured algorithms), issuer, audience, expiry, nonce; PKCE is checked by the provider.
+   */
+  async login(
+    callbackQuery: string,
+    expected: { state: string; nonce: string; codeVerifier?: string },
+  ): Promise<LoginResult> {
+    const { configuration, keys } = await this.discovered();
+    const tokens = await client.authorizationCodeGrant(
+      configuration,
+      new URL(`${this.redirectUri}${callbackQuery}`),
+      {
+        expectedState: expected.state,
+        expectedNonce: expected.nonce,
+        idTokenExpected: true,
+        ...(expected.codeVerifier !== undefined && { pkceCodeVerifier: expected.codeVerifier }),
+      },
+    );
+    const idToken = tokens.id_token as string;
+    const { payload } = await jwtVerify(idToken, keys, {
+      algorithms: algorithmsOf(this.config),
+      issuer: this.config.issuer_url ?? '',
+      audience: this.config.client_id ?? '',
+      clockTolerance: 0,
+    });
+    let claims: Record<string, unknown> = { ...payload };
+    if (this.config.fetch_extra_user_info) {
+      const userinfo = await client.fetchUserInfo(configuration, tokens.access_token, String(payload.sub));
+      claims = { ...claims, ...userinfo };
+    }
+    return { claims, idToken };
+  }
+
+  /** Verifies a back-channel logout token and says whose sessions it ends. */
+  async verifyLogoutToken(token: string): Promise<LogoutSubject> {
+    const { keys } = await this.discovered();
+    const { payload } = await jwtVerify(token, keys, {
+      algorithms: algorithmsOf(this.config),
+      issuer: this.config.issuer_url ?? '',
+      audience: this.config.client_id ?? '',
+      requiredClaims: ['iat', 'events'],
+      clockTolerance: 0,
+    });
+    const events = payload.events;
+    if (typeof events !== 'object' || events === null || !(BACKCHANNEL_LOGOUT_EVENT in events)) {
+      throw new Error('the logout token has no back-channel logout event');
+    }
+    if ('nonce' in payload) throw new Error('a logout token must not carry a nonce');
+    return {
+      ...(typeof payload.sid === 'string' && payload.sid !== '' && { sid: payload.sid }),
+      ...(typeof payload.sub === 'string' && payload.sub !== '' && { sub: payload.sub }),
+    };
+  }
+
+  /** Where the browser ends its session at the provider (RP-initiated logout); `undefined` when it cannot. */
+  async endSessionUrl(idToken: string): Promise<string | undefined> {
+    const { configuration } = await this.discovered();
+    if (configuration.serverMetadata().end_session_endpoint === undefined) return undefined;
+    return client.buildEndSessionUrl(configuration, {
+      id_token_hint: idToken,
+      post_logout_redirect_uri: this.config.redirect_address ?? '',
+    }).href;
+  }
+}
+
+/**
+ * The client authentication Go's oauth2 would settle on: HTTP Basic unless the provider says it accepts only
+ * credentials in the form body.
+ */
+function clientAuthentication(server: client.ServerMetadata, secret: string): client.ClientAuth {
+  const methods = server.token_endpoint_auth_methods_supported;
+  return methods !== undefined &&
+    !methods.includes('client_secret_basic') &&
+    methods.includes('client_secret_post')
+    ? client.ClientSecretPost(secret)
+    : client.ClientSecretBasic(secret);
+}
+
+/** Flipt talks to a provider over plain HTTP when told to (a development IdP); openid-client must be told too. */
+function usesPlainHttp(server: client.ServerMetadata): boolean {
+  return [
+    server.issuer,
+    server.authorization_endpoint,
+    server.token_endpoint,
+    server.userinfo_endpoint,
+    server.jwks_uri,
+  ]
+    .filter((url): url is string => typeof url === 'string')
+    .some((url) => url.startsWith('http:'));
+}
