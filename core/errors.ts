@@ -37,6 +37,8 @@ export const ErrorCodes = {
   UNAUTHENTICATED: 'ERR_UNAUTHENTICATED',
   /** The caller is known but may not do this (a login whose email `email_matches` refuses). */
   PERMISSION_DENIED: 'ERR_PERMISSION_DENIED',
+  /** Too many requests of one kind; try again later. */
+  RESOURCE_EXHAUSTED: 'ERR_RESOURCE_EXHAUSTED',
   /** A request failed on our side in a way whose message is safe to show (Flipt's 500s with a message). */
   INTERNAL: 'ERR_INTERNAL',
 } as const;

@@ -1,11 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 
+/** Base64url with `=` padding: Go's `base64.URLEncoding`, which Flipt uses for tokens, hashes and states. */
+export function paddedBase64Url(bytes: Uint8Array): string {
+  const encoded = Buffer.from(bytes).toString('base64url');
+  return encoded.padEnd(Math.ceil(encoded.length / 4) * 4, '=');
+}
+
 /**
  * A new client token: 32 random bytes in padded base64url (44 characters), the same form as Flipt's, so tokens
  * look alike whichever server issued them.
  */
 export function generateClientToken(): string {
-  return randomBytes(32).toString('base64url').padEnd(44, '=');
+  return paddedBase64Url(randomBytes(32));
 }
 
 /**
@@ -13,5 +19,5 @@ export function generateClientToken(): string {
  * Flipt and portcullis sharing one Redis find each other's tokens.
  */
 export function hashClientToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url').padEnd(44, '=');
+  return paddedBase64Url(createHash('sha256').update(token).digest());
 }

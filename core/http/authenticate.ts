@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../runtime.ts';
 import { readCookie, TOKEN_COOKIE } from './cookies.ts';
-import { errorResponse, GrpcCode, sendError } from './errors.ts';
+import { errorResponse, GrpcCode, pathOf, sendError } from './errors.ts';
 
 /**
  * The `onRequest` hook that authenticates every request that needs it, as Flipt's interceptors do: nothing at
@@ -33,8 +33,8 @@ export function createAuthenticationHook(runtime: Runtime, isExcluded: (url: str
       return;
     }
     const started = performance.now();
-    // Headers may be long; a log line per decision must not be.
-    const path = request.url.slice(0, 200);
+    // Only the path: a query string may hold a credential. Headers may be long; a log line per decision must not be.
+    const path = pathOf(request.url);
     let outcome: Awaited<ReturnType<Runtime['pipeline']['authenticate']>>;
     try {
       outcome = await runtime.pipeline.authenticate({

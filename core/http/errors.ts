@@ -62,6 +62,7 @@ const CODE_FOR: Readonly<Record<string, GrpcCodeValue>> = {
   ERR_UNAUTHENTICATED: GrpcCode.UNAUTHENTICATED,
   ERR_PERMISSION_DENIED: GrpcCode.PERMISSION_DENIED,
   ERR_INTERNAL: GrpcCode.INTERNAL,
+  ERR_RESOURCE_EXHAUSTED: GrpcCode.RESOURCE_EXHAUSTED,
 };
 
 /**
@@ -84,11 +85,19 @@ export function errorResponse(error: unknown): { code: GrpcCodeValue; message: s
   return { code: GrpcCode.INTERNAL, message: 'internal error', internal: true };
 }
 
+/**
+ * What of a request URL goes into logs: the path, at most 200 characters, never the query string (a callback's
+ * `code`, a token someone put in a URL).
+ */
+export function pathOf(url: string): string {
+  return url.split('?', 1)[0]?.slice(0, 200) ?? '';
+}
+
 /** The error handler of every Flipt-shaped scope: coded errors as they are, anything else as a logged 500. */
 export function errorHandler(log: { error(fields: object, message: string): void }) {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const response = errorResponse(error);
-    if (response.internal) log.error({ err: error, path: request.url.slice(0, 200) }, 'request failed');
+    if (response.internal) log.error({ err: error, path: pathOf(request.url) }, 'request failed');
     return sendError(reply, response.code, response.message);
   };
 }

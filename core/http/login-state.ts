@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { goJson } from '../auth/json.ts';
+import { paddedBase64Url } from '../auth/token.ts';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 
 /** How long a client's own `state` may be: it travels inside a cookie, which browsers cap at about 4 KiB. */
@@ -16,12 +17,10 @@ export function newLoginState(originalState: string): string {
       `state must be at most ${MAX_ORIGINAL_STATE} characters`,
     );
   }
-  const securityToken = randomBytes(64).toString('base64url').padEnd(88, '=');
+  const securityToken = paddedBase64Url(randomBytes(64));
   // Fields in Flipt's order; goJson would sort them, so only the values go through it.
   const json = `{"security_token":${goJson(securityToken)},"original_state":${goJson(originalState)}}`;
-  return Buffer.from(json)
-    .toString('base64url')
-    .padEnd(Math.ceil(json.length / 3) * 4, '=');
+  return paddedBase64Url(Buffer.from(json));
 }
 
 /** Whether a callback's state is non-empty and equal to the cookie's, in time that does not depend on where they differ. */

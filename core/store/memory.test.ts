@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from './memory.ts';
+import { MAX_PENDING_CHALLENGES, MemoryStore } from './memory.ts';
 import { describeAuthenticationStore } from './store-harness.ts';
 
 describeAuthenticationStore('MemoryStore', {
@@ -55,5 +55,19 @@ describe('MemoryStore cleanup', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await store.getAuthenticationById(authentication.id)).toBeUndefined();
     await store.close();
+  });
+});
+
+describe('MemoryStore challenges', () => {
+  it('keeps at most MAX_PENDING_CHALLENGES, forgetting the oldest, so a flood of logins cannot exhaust memory', async () => {
+    const store = new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 });
+    for (let i = 0; i < MAX_PENDING_CHALLENGES + 10; i++)
+      await store.putChallenge(`state-${i}`, `value-${i}`, 60_000);
+    expect(JSON.parse(store.snapshot()).challenges).toHaveLength(MAX_PENDING_CHALLENGES);
+    expect(await store.popChallenge('state-9')).toBeUndefined();
+    expect(await store.popChallenge('state-10')).toBe('value-10');
+    expect(await store.popChallenge(`state-${MAX_PENDING_CHALLENGES + 9}`)).toBe(
+      `value-${MAX_PENDING_CHALLENGES + 9}`,
+    );
   });
 });

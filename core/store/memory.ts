@@ -35,6 +35,12 @@ interface Entry {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
+ * How many OAuth challenges (logins begun and not finished) the memory store keeps at most, about 50 MB. Beyond it
+ * the oldest is forgotten: under a flood of `authorize` requests, memory stays bounded and the newest logins work.
+ */
+export const MAX_PENDING_CHALLENGES = 100_000;
+
+/**
  * Authentications in process memory (Flipt's default). Lost on restart. A background job, every
  * `cleanupIntervalMs`, deletes authentications that expired more than `gracePeriodMs` ago and expired challenges.
  */
@@ -127,7 +133,18 @@ export class MemoryStore implements AuthenticationStore {
   }
 
   async putChallenge(state: string, value: string, ttlMs: number) {
-    this.#challenges.set(state, { value, expiresAt: this.#now().getTime() + ttlMs });
+    const now = this.#now().getTime();
+    if (this.#challenges.size >= MAX_PENDING_CHALLENGES) {
+      // Anyone may start a login, so the map must not grow without end. Oldest first (insertion order): drop the
+      // expired ones at the front, then, if still full, the oldest of all.
+      for (const [key, challenge] of this.#challenges) {
+        if (challenge.expiresAt > now && this.#challenges.size < MAX_PENDING_CHALLENGES) break;
+        this.#challenges.delete(key);
+        if (challenge.expiresAt > now) break;
+      }
+    }
+    this.#challenges.delete(state);
+    this.#challenges.set(state, { value, expiresAt: now + ttlMs });
   }
 
   async popChallenge(state: string) {

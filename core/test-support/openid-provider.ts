@@ -42,6 +42,19 @@ export interface TestProvider {
   close(): Promise<void>;
 }
 
+/** Runs `create` without oidc-provider's warnings about its development defaults, which these tests choose. */
+function quietly<T>(create: () => T): T {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!String(args[0]).includes('oidc-provider WARNING: a quick start development-only')) warn(...args);
+  };
+  try {
+    return create();
+  } finally {
+    console.warn = warn;
+  }
+}
+
 /** A new private signing key for the test provider. */
 export async function signingKey(kid: string, alg = 'RS256'): Promise<JWK> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true });
@@ -69,51 +82,53 @@ export async function startTestProvider(options: TestProviderOptions): Promise<T
   const issuer = `${scheme}://localhost:${port}`;
 
   const accounts = options.accounts ?? {};
-  const provider = new Provider(issuer, {
-    clients: options.clients.map((client) => ({
-      ...client,
-      redirect_uris: [...client.redirect_uris],
-      post_logout_redirect_uris: [...(client.post_logout_redirect_uris ?? [])],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      ...(client.backchannel_logout_uri !== undefined && { backchannel_logout_session_required: true }),
-    })),
-    jwks: { keys: keys.map((key) => ({ ...key })) },
-    cookies: { keys: ['test-provider-cookie-key'] },
-    ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600 },
-    claims: {
-      openid: ['sub'],
-      email: ['email', 'email_verified'],
-      profile: ['name', 'picture', 'profile', 'groups'],
-    },
-    // Claims go into the ID token as well as userinfo, as most providers (Google, Okta, Keycloak) put them.
-    conformIdTokenClaims: false,
-    features: {
-      devInteractions: { enabled: true },
-      backchannelLogout: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
-      userinfo: { enabled: true },
-    },
-    // oidc-provider refuses to call loopback addresses (its SSRF guard); portcullis runs on one here.
-    fetch: (url, init) => {
-      const { dispatcher: _guard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
-      return fetch(url, rest);
-    },
-    async findAccount(_ctx, sub) {
-      const claims = accounts[sub] ?? {
-        email: `${sub}@example.com`,
-        email_verified: true,
-        name: `User ${sub}`,
-      };
-      return {
-        accountId: sub,
-        async claims(use) {
-          return { sub, ...claims, ...(use === 'userinfo' ? options.userinfoOnly : {}) };
+  const provider = quietly(
+    () =>
+      new Provider(issuer, {
+        clients: options.clients.map((client) => ({
+          ...client,
+          redirect_uris: [...client.redirect_uris],
+          post_logout_redirect_uris: [...(client.post_logout_redirect_uris ?? [])],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          ...(client.backchannel_logout_uri !== undefined && { backchannel_logout_session_required: true }),
+        })),
+        jwks: { keys: keys.map((key) => ({ ...key })) },
+        cookies: { keys: ['test-provider-cookie-key'] },
+        ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600 },
+        claims: {
+          openid: ['sub'],
+          email: ['email', 'email_verified'],
+          profile: ['name', 'picture', 'profile', 'groups'],
         },
-      };
-    },
-  });
-  // oidc-provider warns on stdout about its development defaults; tests know.
+        // Claims go into the ID token as well as userinfo, as most providers (Google, Okta, Keycloak) put them.
+        conformIdTokenClaims: false,
+        features: {
+          devInteractions: { enabled: true },
+          backchannelLogout: { enabled: true },
+          rpInitiatedLogout: { enabled: true },
+          userinfo: { enabled: true },
+        },
+        // oidc-provider refuses to call loopback addresses (its SSRF guard); portcullis runs on one here.
+        fetch: (url, init) => {
+          const { dispatcher: _guard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+          return fetch(url, rest);
+        },
+        async findAccount(_ctx, sub) {
+          const claims = accounts[sub] ?? {
+            email: `${sub}@example.com`,
+            email_verified: true,
+            name: `User ${sub}`,
+          };
+          return {
+            accountId: sub,
+            async claims(use) {
+              return { sub, ...claims, ...(use === 'userinfo' ? options.userinfoOnly : {}) };
+            },
+          };
+        },
+      }),
+  );
   provider.on('server_error', (_ctx, error) => console.error('test provider error', error));
   provider.on('backchannel.error', (_ctx, error, client) =>
     console.error('test provider: back-channel logout failed', client.clientId, error),

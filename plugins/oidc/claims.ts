@@ -27,31 +27,44 @@ export const OIDC_METADATA = {
   claims: 'io.flipt.auth.claims',
 } as const;
 
+/** The claims of one login: the ID token's (verified), and those with userinfo's merged over them. */
+export interface LoginClaims {
+  readonly idToken: Readonly<Record<string, unknown>>;
+  /** `idToken` alone, or with userinfo merged over it (`fetch_extra_user_info`). */
+  readonly merged: Readonly<Record<string, unknown>>;
+}
+
 /**
- * A session's metadata from the user's claims (the ID token's, with userinfo's merged over them), as Flipt
- * writes it: the provider, each attribute under `io.flipt.auth.oidc.*` (and email, name and picture also under
- * `io.flipt.auth.*`), and every claim as Go-style JSON. Empty values are left out.
+ * A session's metadata, as Flipt writes it: the provider, each attribute under `io.flipt.auth.oidc.*` (and email,
+ * name and picture also under `io.flipt.auth.*`), and every claim as Go-style JSON. Attributes come from the
+ * signed ID token; email, name and picture fall back to userinfo's claims when it lacks them. Empty values are
+ * left out.
  */
 export function sessionMetadata(
   provider: string,
-  claims: Readonly<Record<string, unknown>>,
+  claims: LoginClaims,
   mapping: Partial<Record<MappedClaim, string>> = {},
 ): Record<string, string> {
-  const read = (attribute: MappedClaim) =>
-    claimText(resolvePointer(claims, mapping[attribute] ?? DEFAULT_CLAIMS_MAPPING[attribute]));
+  const read = (from: Readonly<Record<string, unknown>>, attribute: MappedClaim) =>
+    claimText(resolvePointer(from, mapping[attribute] ?? DEFAULT_CLAIMS_MAPPING[attribute]));
+  const readWithFallback = (attribute: MappedClaim) =>
+    nonEmpty(read(claims.idToken, attribute)) ?? read(claims.merged, attribute);
   const metadata: Record<string, string> = { [OIDC_METADATA.provider]: provider };
   const set = (keys: readonly string[], value: string | undefined) => {
     if (value === undefined || value === '') return;
     for (const key of keys) metadata[key] = value;
   };
-  set([OIDC_METADATA.email, OIDC_METADATA.consolidatedEmail], read('email'));
-  const verified = claims.email_verified;
-  set([OIDC_METADATA.emailVerified], typeof verified === 'boolean' ? String(verified) : claimText(verified));
-  set([OIDC_METADATA.name, OIDC_METADATA.consolidatedName], read('name'));
-  set([OIDC_METADATA.profile], claimText(claims.profile));
-  set([OIDC_METADATA.picture, OIDC_METADATA.consolidatedPicture], read('picture'));
-  set([OIDC_METADATA.sub], read('sub'));
+  set([OIDC_METADATA.email, OIDC_METADATA.consolidatedEmail], readWithFallback('email'));
+  set([OIDC_METADATA.emailVerified], claimText(claims.idToken.email_verified));
+  set([OIDC_METADATA.name, OIDC_METADATA.consolidatedName], readWithFallback('name'));
+  set([OIDC_METADATA.profile], claimText(claims.idToken.profile));
+  set([OIDC_METADATA.picture, OIDC_METADATA.consolidatedPicture], readWithFallback('picture'));
+  set([OIDC_METADATA.sub], read(claims.idToken, 'sub'));
   // Written last, from the claims as received, so that no claim can stand in for it.
-  metadata[OIDC_METADATA.claims] = goJson(claims);
+  metadata[OIDC_METADATA.claims] = goJson(claims.merged);
   return metadata;
+}
+
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === '' ? undefined : text;
 }

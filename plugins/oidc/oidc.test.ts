@@ -65,7 +65,7 @@ describe('sessionMetadata', () => {
       aud: 'flipt',
       nested: { z: 1, a: [true, null] },
     };
-    expect(sessionMetadata('google', claims)).toEqual({
+    expect(sessionMetadata('google', { idToken: claims, merged: claims })).toEqual({
       'io.flipt.auth.oidc.provider': 'google',
       'io.flipt.auth.oidc.email': 'mark@flipt.io',
       'io.flipt.auth.email': 'mark@flipt.io',
@@ -81,12 +81,16 @@ describe('sessionMetadata', () => {
 
   it('reads attributes where a provider’s claims_mapping points, and keeps the claims untouched', () => {
     const claims = { sub: 'opaque-id', upn: 'mark@corp.example', user: { display: 'Mark', id: 42 } };
-    const metadata = sessionMetadata('azure', claims, {
-      email: '/upn',
-      name: '/user/display',
-      sub: '/user/id',
-      picture: '/missing',
-    });
+    const metadata = sessionMetadata(
+      'azure',
+      { idToken: claims, merged: claims },
+      {
+        email: '/upn',
+        name: '/user/display',
+        sub: '/user/id',
+        picture: '/missing',
+      },
+    );
     expect(metadata).toMatchObject({
       'io.flipt.auth.email': 'mark@corp.example',
       'io.flipt.auth.name': 'Mark',
@@ -96,8 +100,28 @@ describe('sessionMetadata', () => {
     expect(JSON.parse(metadata['io.flipt.auth.claims'] ?? '')).toEqual(claims);
   });
 
+  it('takes attributes from the signed ID token, falling back to userinfo only for a missing email, name or picture', () => {
+    const idToken = { sub: 'mark', email: 'mark@flipt.io', email_verified: true, name: '' };
+    const merged = {
+      ...idToken,
+      email: 'admin@flipt.io',
+      email_verified: false,
+      name: 'Mark Phelps',
+      picture: 'https://pics/mark.png',
+      sub: 'mark',
+    };
+    expect(sessionMetadata('p', { idToken, merged })).toMatchObject({
+      'io.flipt.auth.email': 'mark@flipt.io',
+      'io.flipt.auth.oidc.email_verified': 'true',
+      'io.flipt.auth.name': 'Mark Phelps',
+      'io.flipt.auth.picture': 'https://pics/mark.png',
+      'io.flipt.auth.claims': expect.stringContaining('"email":"admin@flipt.io"'),
+    });
+  });
+
   it('writes the claims last, so that no claim named like a metadata key can replace it', () => {
-    const metadata = sessionMetadata('p', { sub: 's', 'io.flipt.auth.claims': 'forged' });
+    const claims = { sub: 's', 'io.flipt.auth.claims': 'forged' };
+    const metadata = sessionMetadata('p', { idToken: claims, merged: claims });
     expect(JSON.parse(metadata['io.flipt.auth.claims'] ?? '')).toEqual({
       sub: 's',
       'io.flipt.auth.claims': 'forged',

@@ -6,8 +6,14 @@ import type { OidcProviderConfig } from './config.ts';
 
 /** The event a back-channel logout token must carry (OpenID Connect Back-Channel Logout 1.0, §2.4). */
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-/** After a failed refresh, how long a provider keeps using what it discovered before trying again. */
+/** How old a logout token may be: providers send them the moment a session ends. */
+const LOGOUT_TOKEN_MAX_AGE = '5m';
+/** Clock skew allowed on logout tokens' `iat` and `exp` (ID tokens get none, as in Flipt). */
+const LOGOUT_TOKEN_CLOCK_TOLERANCE_S = 60;
+/** After a failed discovery, how long the provider waits before trying again (serving the last one, if any). */
 const RETRY_AFTER_FAILURE_MS = 30_000;
+/** The same, before any discovery has ever succeeded: short, so that a provider that comes up is used soon. */
+const RETRY_AFTER_FIRST_FAILURE_MS = 5_000;
 /** How soon a token signed by a key the cached JWKS lacks may make us fetch the JWKS again (key rotation). */
 const JWKS_COOLDOWN_MS = 1_000;
 
@@ -18,20 +24,25 @@ interface Discovered {
   readonly discoveredAt: number;
 }
 
-/** What a successful callback yields: the user's claims (userinfo merged in when asked) and the raw ID token. */
-export interface LoginResult {
-  readonly claims: Record<string, unknown>;
+/** What the token endpoint gave for a code, its ID token verified. */
+export interface CodeExchange {
+  /** The ID token's claims, verified. */
+  readonly idTokenClaims: Record<string, unknown>;
   readonly idToken: string;
+  readonly accessToken: string;
 }
 
 /** The parts of a valid back-channel logout token that say which sessions end. */
-export interface LogoutSubject {
+export interface LogoutToken {
   readonly sid?: string;
   readonly sub?: string;
+  /** Its unique id and expiry, so that it is used once. */
+  readonly jti: string;
+  readonly exp: number;
 }
 
 const NETWORK_ERROR_CODES =
-  /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_)/;
+  /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_|ERR_JWKS_TIMEOUT$|ERR_UNAVAILABLE$)/;
 
 /**
  * A failure reaching the provider (connection refused or reset, no such host, a timeout, a 5xx), as opposed to the
@@ -39,7 +50,7 @@ const NETWORK_ERROR_CODES =
  */
 export function isUnreachable(error: unknown): boolean {
   let cause = error;
-  while (typeof cause === 'object' && cause !== null) {
+  for (let depth = 0; depth < 8 && typeof cause === 'object' && cause !== null; depth++) {
     const { name, code, status } = cause as Record<string, unknown>;
     if (name === 'TimeoutError' || name === 'AbortError') return true;
     if (typeof code === 'string' && NETWORK_ERROR_CODES.test(code)) return true;
@@ -54,13 +65,27 @@ function algorithmsOf(config: OidcProviderConfig): string[] {
   return config.algorithms.length > 0 ? config.algorithms : ['RS256'];
 }
 
+/** A fetch that turns a 5xx into an error carrying its status, so that a JWKS outage reads as one. */
+function failingOnServerErrors(fetch: FetchLike): typeof globalThis.fetch {
+  return (async (input: Parameters<FetchLike>[0], init?: RequestInit) => {
+    const response = await fetch(input, init);
+    if (response.status >= 500) {
+      throw Object.assign(new Error(`${String(input)} answered ${response.status}`), {
+        status: response.status,
+      });
+    }
+    return response;
+  }) as typeof globalThis.fetch;
+}
+
 /**
  * One configured provider (`providers.<name>`): discovery, kept for `cache_ttl`; the authorization URL; the code
  * exchange with every check of the ID token; userinfo; logout tokens; the end-session URL.
  *
- * openid-client runs the protocol and checks the ID token's claims (issuer, audience, expiry, nonce, PKCE);
- * jose checks its signature against the provider's JWKS with the configured algorithms, because openid-client
- * trusts a token received straight from the token endpoint without looking at its signature, and Flipt does not.
+ * openid-client runs the protocol and checks the ID token's claims (issuer, audience, expiry, nonce); the provider
+ * checks PKCE; jose checks the ID token's signature against the provider's JWKS with the configured algorithms,
+ * because openid-client trusts a token received straight from the token endpoint without looking at its signature,
+ * and Flipt does not.
  */
 export class OidcProvider {
   readonly name: string;
@@ -73,6 +98,7 @@ export class OidcProvider {
   #discovered: Discovered | undefined;
   #pending: Promise<Discovered> | undefined;
   #retryAt = 0;
+  #lastFailure: unknown;
 
   constructor(
     name: string,
@@ -87,13 +113,18 @@ export class OidcProvider {
     this.#log = options.log;
   }
 
-  /** The provider's discovery, fetched again once `cache_ttl` has passed; an old one serves while it cannot be. */
+  /**
+   * The provider's discovery, fetched again once `cache_ttl` has passed. One fetch at a time; after a failure the
+   * previous discovery keeps serving (or, before the first success, the failure is repeated) until a retry is due.
+   */
   async discovered(): Promise<Discovered> {
     const now = Date.now();
     const current = this.#discovered;
-    if (current !== undefined && (now - current.discoveredAt < this.#cacheTtlMs || now < this.#retryAt)) {
-      return current;
+    if (now < this.#retryAt) {
+      if (current !== undefined) return current;
+      throw this.#lastFailure;
     }
+    if (current !== undefined && now - current.discoveredAt < this.#cacheTtlMs) return current;
     this.#pending ??= this.#discover().finally(() => {
       this.#pending = undefined;
     });
@@ -101,8 +132,9 @@ export class OidcProvider {
       this.#discovered = await this.#pending;
       return this.#discovered;
     } catch (error) {
+      this.#lastFailure = error;
+      this.#retryAt = now + (current === undefined ? RETRY_AFTER_FIRST_FAILURE_MS : RETRY_AFTER_FAILURE_MS);
       if (current === undefined) throw error;
-      this.#retryAt = now + RETRY_AFTER_FAILURE_MS;
       this.#log.warn(
         { provider: this.name, reason: (error as Error).message },
         'could not refresh the provider discovery; using the previous one',
@@ -117,7 +149,7 @@ export class OidcProvider {
     const response = await this.#fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual' });
     if (response.status !== 200) {
       throw new PortcullisError(
-        isUnreachable({ status: response.status }) ? ErrorCodes.UNAVAILABLE : ErrorCodes.PLUGIN_FAILED,
+        response.status >= 500 ? ErrorCodes.UNAVAILABLE : ErrorCodes.PLUGIN_FAILED,
         `discovery at ${url} answered ${response.status}`,
       );
     }
@@ -139,13 +171,17 @@ export class OidcProvider {
     const configuration = new client.Configuration(
       server,
       this.config.client_id ?? '',
-      { [client.clockTolerance]: 0 },
+      {
+        [client.clockTolerance]: 0,
+        // The configured algorithms, not the discovery document's list, decide (oauth4webapi accepts a list here).
+        id_token_signed_response_alg: algorithmsOf(this.config) as unknown as string,
+      },
       clientAuthentication(server, this.config.client_secret ?? ''),
     );
     configuration[client.customFetch] = this.#fetch as typeof fetch;
     if (usesPlainHttp(server)) client.allowInsecureRequests(configuration);
     const keys = createRemoteJWKSet(new URL(server.jwks_uri as string), {
-      [joseCustomFetch]: this.#fetch as typeof fetch,
+      [joseCustomFetch]: failingOnServerErrors(this.#fetch),
       cooldownDuration: JWKS_COOLDOWN_MS,
       cacheMaxAge: this.#cacheTtlMs,
     });
@@ -177,12 +213,12 @@ export class OidcProvider {
 
   /**
    * Exchanges the code a callback received and checks everything about the ID token: signature (with the
-   * configured algorithms), issuer, audience, expiry, nonce; PKCE is checked by the provider.
+   * configured algorithms), issuer, audience, expiry, nonce.
    */
-  async login(
+  async exchange(
     callbackQuery: string,
     expected: { state: string; nonce: string; codeVerifier?: string },
-  ): Promise<LoginResult> {
+  ): Promise<CodeExchange> {
     const { configuration, keys } = await this.discovered();
     const tokens = await client.authorizationCodeGrant(
       configuration,
@@ -201,43 +237,60 @@ export class OidcProvider {
       audience: this.config.client_id ?? '',
       clockTolerance: 0,
     });
-    let claims: Record<string, unknown> = { ...payload };
-    if (this.config.fetch_extra_user_info) {
-      const userinfo = await client.fetchUserInfo(configuration, tokens.access_token, String(payload.sub));
-      claims = { ...claims, ...userinfo };
-    }
-    return { claims, idToken };
+    return { idTokenClaims: { ...payload }, idToken, accessToken: tokens.access_token };
   }
 
-  /** Verifies a back-channel logout token and says whose sessions it ends. */
-  async verifyLogoutToken(token: string): Promise<LogoutSubject> {
+  /** The provider's userinfo for an access token; its `sub` must be the ID token's. */
+  async userinfo(accessToken: string, subject: string): Promise<Record<string, unknown>> {
+    const { configuration } = await this.discovered();
+    return { ...(await client.fetchUserInfo(configuration, accessToken, subject)) };
+  }
+
+  /**
+   * Verifies a back-channel logout token as OpenID Connect Back-Channel Logout 1.0 §2.6 says: signed by the
+   * provider with an allowed algorithm, for this client, recent, with `jti`, `exp` and the logout event, without a
+   * nonce. (Whether it names a `sid` or a `sub` is the caller's to check.)
+   */
+  async verifyLogoutToken(token: string): Promise<LogoutToken> {
     const { keys } = await this.discovered();
-    const { payload } = await jwtVerify(token, keys, {
+    const { payload, protectedHeader } = await jwtVerify(token, keys, {
       algorithms: algorithmsOf(this.config),
       issuer: this.config.issuer_url ?? '',
       audience: this.config.client_id ?? '',
-      requiredClaims: ['iat', 'events'],
-      clockTolerance: 0,
+      requiredClaims: ['iat', 'exp', 'jti', 'events'],
+      maxTokenAge: LOGOUT_TOKEN_MAX_AGE,
+      clockTolerance: LOGOUT_TOKEN_CLOCK_TOLERANCE_S,
     });
-    const events = payload.events;
-    if (typeof events !== 'object' || events === null || !(BACKCHANNEL_LOGOUT_EVENT in events)) {
+    if (protectedHeader.typ !== undefined && protectedHeader.typ.toLowerCase() !== 'logout+jwt') {
+      throw new Error(`a logout token must not be typed "${protectedHeader.typ}"`);
+    }
+    const event = (payload.events as Record<string, unknown> | null)?.[BACKCHANNEL_LOGOUT_EVENT];
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
       throw new Error('the logout token has no back-channel logout event');
     }
     if ('nonce' in payload) throw new Error('a logout token must not carry a nonce');
+    if (typeof payload.jti !== 'string' || payload.jti === '') throw new Error('the logout token has no jti');
     return {
+      jti: payload.jti,
+      exp: payload.exp as number,
       ...(typeof payload.sid === 'string' && payload.sid !== '' && { sid: payload.sid }),
       ...(typeof payload.sub === 'string' && payload.sub !== '' && { sub: payload.sub }),
     };
   }
 
-  /** Where the browser ends its session at the provider (RP-initiated logout); `undefined` when it cannot. */
+  /**
+   * Where the browser ends its session at the provider (RP-initiated logout), as Flipt writes it:
+   * `<end_session_endpoint>?id_token_hint=...&post_logout_redirect_uri=<redirect_address>`; `undefined` when the
+   * provider has no end-session endpoint.
+   */
   async endSessionUrl(idToken: string): Promise<string | undefined> {
     const { configuration } = await this.discovered();
-    if (configuration.serverMetadata().end_session_endpoint === undefined) return undefined;
-    return client.buildEndSessionUrl(configuration, {
-      id_token_hint: idToken,
-      post_logout_redirect_uri: this.config.redirect_address ?? '',
-    }).href;
+    const endpoint = configuration.serverMetadata().end_session_endpoint;
+    if (endpoint === undefined) return undefined;
+    const url = new URL(endpoint);
+    url.searchParams.set('id_token_hint', idToken);
+    url.searchParams.set('post_logout_redirect_uri', this.config.redirect_address ?? '');
+    return url.href;
   }
 }
 

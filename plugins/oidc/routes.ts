@@ -1,16 +1,21 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomNonce, randomPKCECodeVerifier } from 'openid-client';
 import { authenticationJson } from '../../core/auth/json.ts';
-import { type ErrorCode, ErrorCodes, errorMessage, PortcullisError } from '../../core/errors.ts';
+import { type ErrorCode, ErrorCodes, errorCode, errorMessage, PortcullisError } from '../../core/errors.ts';
 import type { MethodContext } from '../../core/plugins/contracts.ts';
 import { OIDC_METADATA, sessionMetadata } from './claims.ts';
 import type { EmailRule } from './email.ts';
-import { isUnreachable, type OidcProvider } from './provider.ts';
+import { isUnreachable, type LogoutToken, type OidcProvider } from './provider.ts';
 
 /** Flipt keeps a login's PKCE verifier and nonce for two minutes, whatever `state_lifetime` says. */
 export const CHALLENGE_TTL_MS = 2 * 60 * 1000;
 /** Flipt reads at most 4 KiB of a back-channel logout request. */
 const LOGOUT_BODY_LIMIT = 4 * 1024;
+/**
+ * Front-channel logouts accepted per provider and second. They need no credential, and ending sessions by `sid`
+ * may scan every OIDC session in Redis, so a flood of them is cut short.
+ */
+const FRONT_CHANNEL_LOGOUTS_PER_SECOND = 20;
 const REVOKE_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const;
 
 type Params = { provider: string };
@@ -31,10 +36,25 @@ function rawQuery(url: string): string {
   return at === -1 ? '' : url.slice(at);
 }
 
+/** Allows `limit` events per second and key. */
+function perSecondLimit(limit: number): (key: string) => boolean {
+  const windows = new Map<string, { second: number; count: number }>();
+  return (key) => {
+    const second = Math.floor(Date.now() / 1000);
+    const window = windows.get(key);
+    if (window === undefined || window.second !== second) {
+      windows.set(key, { second, count: 1 });
+      return true;
+    }
+    window.count++;
+    return window.count <= limit;
+  };
+}
+
 /**
  * The `authorize`, `callback` and `revoke` routes of every provider, under `/auth/v1/method/oidc/<provider>/`, with
- * Flipt's status codes and messages, except that a refused login is a 401 (Flipt answers 500) and a provider that
- * cannot be reached a 503.
+ * Flipt's messages. Status codes are Flipt's, except that a refused login is a 401 (Flipt answers 500) and a
+ * provider or store that cannot be reached a 503.
  */
 export function oidcRoutes(
   ctx: MethodContext,
@@ -42,26 +62,29 @@ export function oidcRoutes(
   emailRule: EmailRule,
 ): (app: FastifyInstance) => void {
   const { log, session, store } = ctx;
+  const frontChannelAllowed = perSecondLimit(FRONT_CHANNEL_LOGOUTS_PER_SECOND);
 
-  /** Runs a step that talks to the provider; its failure becomes `message`, 503 when the provider is unreachable. */
-  async function atProvider<T>(
+  /**
+   * Runs one step of a login; its failure is logged with the reason and answered with `message`: 503 when the
+   * provider (or the store) cannot be reached, `otherwise` else.
+   */
+  async function step<T>(
     provider: OidcProvider,
     message: string,
-    refused: ErrorCode,
-    step: () => Promise<T>,
+    otherwise: ErrorCode,
+    run: () => Promise<T>,
   ): Promise<T> {
     try {
-      return await step();
+      return await run();
     } catch (error) {
-      const unreachable = isUnreachable(error);
       log.warn({ provider: provider.name, reason: errorMessage(error) }, message);
-      throw fail(unreachable ? ErrorCodes.UNAVAILABLE : refused, message);
+      throw fail(isUnreachable(error) ? ErrorCodes.UNAVAILABLE : otherwise, message);
     }
   }
 
-  function providerFor(request: FastifyRequest, step: string): OidcProvider {
+  function providerFor(request: FastifyRequest, action: string): OidcProvider {
     const provider = providers.get((request.params as Params).provider);
-    if (provider === undefined) throw fail(ErrorCodes.INVALID_ARGUMENT, `${step}: unknown provider`);
+    if (provider === undefined) throw fail(ErrorCodes.INVALID_ARGUMENT, `${action}: unknown provider`);
     return provider;
   }
 
@@ -70,46 +93,51 @@ export function oidcRoutes(
     const state = session.startLogin(request, reply, `/auth/v1/method/oidc/${provider.name}/callback`);
     const codeVerifier = randomPKCECodeVerifier();
     const nonce = randomNonce();
-    const authorizeUrl = await atProvider(
-      provider,
-      'authorize: failed get provider',
-      ErrorCodes.INTERNAL,
-      () =>
-        provider.authorizationUrl({
-          state,
-          nonce,
-          ...(provider.config.use_pkce && { codeVerifier }),
-        }),
+    const authorizeUrl = await step(provider, 'authorize: failed get provider', ErrorCodes.INTERNAL, () =>
+      provider.authorizationUrl({ state, nonce, ...(provider.config.use_pkce && { codeVerifier }) }),
     );
-    await store.putChallenge(state, `${codeVerifier}.${nonce}`, CHALLENGE_TTL_MS);
+    await step(provider, 'authorize: failed to persist challenge', ErrorCodes.INTERNAL, () =>
+      store.putChallenge(state, `${codeVerifier}.${nonce}`, CHALLENGE_TTL_MS),
+    );
     return { authorizeUrl };
   }
 
   async function callback(request: FastifyRequest, reply: FastifyReply) {
     const state = queryValue(request, 'state');
-    if (!session.stateMatches(request, state)) {
+    if (state === undefined || !session.stateMatches(request, state)) {
       throw fail(ErrorCodes.UNAUTHENTICATED, 'callback: failed to get state');
     }
     const provider = providerFor(request, 'callback');
-    const challenge = await store.popChallenge(state as string);
+    // Before the challenge is taken, so that a provider outage does not use it up.
+    await step(provider, 'callback: failed get provider', ErrorCodes.INTERNAL, () => provider.discovered());
+    const challenge = await store.popChallenge(state);
     if (challenge === undefined) throw fail(ErrorCodes.INVALID_ARGUMENT, 'callback: missing challenge');
     const [codeVerifier, nonce, ...rest] = challenge.split('.');
     if (!codeVerifier || !nonce || rest.length > 0) {
       throw fail(ErrorCodes.INVALID_ARGUMENT, 'callback: invalid challenge');
     }
 
-    const { claims, idToken } = await atProvider(
-      provider,
-      'callback: code exchange failed',
-      ErrorCodes.UNAUTHENTICATED,
-      () =>
-        provider.login(rawQuery(request.url), {
-          state: state as string,
-          nonce,
-          ...(provider.config.use_pkce && { codeVerifier }),
-        }),
+    const exchanged = await step(provider, 'callback: code exchange failed', ErrorCodes.UNAUTHENTICATED, () =>
+      provider.exchange(rawQuery(request.url), {
+        state,
+        nonce,
+        ...(provider.config.use_pkce && { codeVerifier }),
+      }),
     );
-    const metadata = sessionMetadata(provider.name, claims, provider.config.claims_mapping);
+    const { idTokenClaims } = exchanged;
+    const merged = provider.config.fetch_extra_user_info
+      ? {
+          ...idTokenClaims,
+          ...(await step(provider, 'callback: claim extraction failed', ErrorCodes.UNAUTHENTICATED, () =>
+            provider.userinfo(exchanged.accessToken, String(idTokenClaims.sub)),
+          )),
+        }
+      : idTokenClaims;
+    const metadata = sessionMetadata(
+      provider.name,
+      { idToken: idTokenClaims, merged },
+      provider.config.claims_mapping,
+    );
     const email = metadata[OIDC_METADATA.email];
     if (!emailRule.allows(email)) {
       log.info({ provider: provider.name, email }, 'login refused: email_matches does not allow this email');
@@ -123,9 +151,9 @@ export function oidcRoutes(
       metadata,
       extras: {
         provider: provider.name,
-        ...(typeof claims.sub === 'string' && { subject: claims.sub }),
-        ...(typeof claims.sid === 'string' && { sessionId: claims.sid }),
-        ...(provider.config.use_end_session_endpoint && { idToken }),
+        ...(typeof idTokenClaims.sub === 'string' && { subject: idTokenClaims.sub }),
+        ...(typeof idTokenClaims.sid === 'string' && { sessionId: idTokenClaims.sid }),
+        ...(provider.config.use_end_session_endpoint && { idToken: exchanged.idToken }),
       },
     });
     log.info({ provider: provider.name, id: authentication.id }, 'login');
@@ -135,29 +163,42 @@ export function oidcRoutes(
     return { clientToken: '', authentication: authenticationJson(authentication) };
   }
 
+  /** Refuses a logout token seen before; remembers this one until it expires. */
+  async function useOnce(provider: OidcProvider, token: LogoutToken): Promise<void> {
+    const key = `oidc-logout:${provider.name}:${token.jti}`;
+    const ttlMs = Math.max(1000, token.exp * 1000 - Date.now());
+    if ((await store.popChallenge(key)) !== undefined) {
+      await store.putChallenge(key, 'used', ttlMs);
+      throw new Error(`the logout token ${token.jti} was used before`);
+    }
+    await store.putChallenge(key, 'used', ttlMs);
+  }
+
   /** Back-channel logout: the provider posts a signed logout token; every matching session ends. */
   async function backChannelLogout(request: FastifyRequest, provider: OidcProvider) {
     const body = (request.body ?? {}) as Record<string, unknown>;
-    const token = body.logout_token ?? body.logoutToken;
-    let subject: Awaited<ReturnType<OidcProvider['verifyLogoutToken']>>;
+    const raw = body.logout_token ?? body.logoutToken;
+    let token: LogoutToken;
     try {
-      if (typeof token !== 'string' || token === '') throw new Error('no logout_token');
-      subject = await provider.verifyLogoutToken(token);
+      if (typeof raw !== 'string' || raw === '') throw new Error('no logout_token');
+      token = await provider.verifyLogoutToken(raw);
+      await useOnce(provider, token);
     } catch (error) {
       log.warn({ provider: provider.name, reason: errorMessage(error) }, 'revoke: invalid logout token');
+      const unavailable = isUnreachable(error) || errorCode(error) === ErrorCodes.UNAVAILABLE;
       throw fail(
-        isUnreachable(error) ? ErrorCodes.UNAVAILABLE : ErrorCodes.INVALID_ARGUMENT,
+        unavailable ? ErrorCodes.UNAVAILABLE : ErrorCodes.INVALID_ARGUMENT,
         'revoke: invalid logout token',
       );
     }
-    if (subject.sid === undefined && subject.sub === undefined) {
+    if (token.sid === undefined && token.sub === undefined) {
       throw fail(ErrorCodes.INVALID_ARGUMENT, 'revoke: operation requires sid or sub');
     }
     const ended = await store.deleteAuthentications({
       method: 'METHOD_OIDC',
       provider: provider.name,
-      ...(subject.sid !== undefined && { sessionId: subject.sid }),
-      ...(subject.sub !== undefined && { subject: subject.sub }),
+      ...(token.sid !== undefined && { sessionId: token.sid }),
+      ...(token.sub !== undefined && { subject: token.sub }),
     });
     log.info({ provider: provider.name, sessions: ended }, 'back-channel logout');
   }
@@ -172,13 +213,18 @@ export function oidcRoutes(
     if (iss !== undefined && iss !== provider.config.issuer_url) {
       throw fail(ErrorCodes.INVALID_ARGUMENT, 'revoke: issuer mismatch');
     }
-    if (iss === undefined || sid === undefined || sid === '') return;
-    const ended = await store.deleteAuthentications({
-      method: 'METHOD_OIDC',
-      provider: provider.name,
-      sessionId: sid,
-    });
-    log.info({ provider: provider.name, sessions: ended }, 'front-channel logout');
+    if (iss !== undefined && sid !== undefined && sid !== '') {
+      if (!frontChannelAllowed(provider.name)) {
+        throw fail(ErrorCodes.RESOURCE_EXHAUSTED, 'revoke: too many logout requests');
+      }
+      const ended = await store.deleteAuthentications({
+        method: 'METHOD_OIDC',
+        provider: provider.name,
+        sessionId: sid,
+      });
+      log.info({ provider: provider.name, sessions: ended }, 'front-channel logout');
+    }
+    // Flipt's middleware clears the cookies on every successful front-channel request.
     session.clearCookies(reply, { sameSite: 'None' });
   }
 
