@@ -102,7 +102,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     });
     opened.push(['store', store]);
 
-    const session = createSessionHelpers(config.authentication.session);
+    const session = createSessionHelpers(config.authentication.session, { store });
     const methods = new Map<string, RunningMethod>();
     for (const entry of loaded.registry.entries('method')) {
       const block = config.authentication.methods[entry.name];

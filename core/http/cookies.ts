@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { authenticationJson } from '../auth/json.ts';
 import type { SessionConfig } from '../config/types.ts';
-import type { SessionHelpers } from '../plugins/contracts.ts';
+import type { MethodStore, SessionHelpers } from '../plugins/contracts.ts';
 import { forwardedPrefix } from './forwarded.ts';
 import { newLoginState, sameState } from './login-state.ts';
 
@@ -66,11 +67,12 @@ export function appendCookie(reply: FastifyReply, cookie: Cookie): void {
   reply.header('set-cookie', serializeCookie(cookie));
 }
 
-/** The cookie helpers of a session configuration (`MethodContext.session`). */
+/** The cookie helpers of a session configuration (`MethodContext.session`), and the end of a login. */
 export function createSessionHelpers(
   session: SessionConfig,
-  now: () => Date = () => new Date(),
+  options: { readonly store?: MethodStore; readonly now?: () => Date } = {},
 ): SessionHelpers {
+  const now = options.now ?? (() => new Date());
   const domain = session.domain ?? '';
   const clear = (reply: FastifyReply, name: string, sameSite: 'Strict' | 'None') =>
     appendCookie(reply, {
@@ -126,6 +128,18 @@ export function createSessionHelpers(
     },
     forwardedPrefix(request) {
       return forwardedPrefix(request.headers['x-forwarded-prefix']);
+    },
+    async completeLogin(request, reply, input) {
+      if (options.store === undefined) throw new Error('completeLogin needs the session store');
+      const expiresAt = new Date(now().getTime() + session.token_lifetime);
+      const { clientToken, authentication } = await options.store.createAuthentication({
+        ...input,
+        expiresAt,
+      });
+      helpers.setTokenCookie(reply, clientToken, expiresAt);
+      // Only a same-origin path: the forwarded prefix is a plain path or nothing.
+      reply.code(302).header('location', `${helpers.forwardedPrefix(request)}/`);
+      return { clientToken: '', authentication: { ...authenticationJson(authentication) } };
     },
     clearCookies(reply, options = {}) {
       const sameSite = options.sameSite ?? 'Strict';

@@ -182,6 +182,16 @@ export interface SessionHelpers {
   /** Whether a callback's `state` is non-empty and equal to the state cookie (compared in constant time). */
   stateMatches(request: FastifyRequest, state: string | undefined): boolean;
   /**
+   * Ends a successful browser login as Flipt does: stores a session (`expiresAt` = now + `token_lifetime`) with the
+   * given metadata and store-side facts, sets the token cookie, and makes the reply a `302` to
+   * `<forwarded prefix>/`. Resolves to the body to send with it: `{"clientToken": "", "authentication": ...}`.
+   */
+  completeLogin(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    session: Omit<NewAuthentication, 'expiresAt' | 'clientToken'>,
+  ): Promise<{ clientToken: string; authentication: { [key: string]: JsonValue } }>;
+  /**
    * The `X-Forwarded-Prefix` the request came through, joined as Go's `path.Join` does, for the paths a method
    * sends browsers to. Only a plain absolute path is honoured (`""` otherwise), so a redirect built on it stays
    * on this origin.

@@ -1,22 +1,12 @@
 import { posix } from 'node:path';
 import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
-import { notYetAvailable } from '../../core/plugins/unavailable.ts';
+import { isSecretReference } from '../../core/references/parse.ts';
+import { isHttpUrl } from '../../core/url.ts';
+import type { GithubConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
-/** `authentication.methods.github` after validation. */
-export interface GithubConfig {
-  enabled: boolean;
-  server_url: string;
-  api_url?: string;
-  client_id?: string;
-  client_secret?: string;
-  redirect_address?: string;
-  scopes: string[];
-  allowed_organizations: string[];
-  allowed_teams: Record<string, string[]>;
-  use_pkce: boolean;
-}
+export type { GithubConfig } from './config.ts';
 
 const github: MethodPlugin<GithubConfig> = {
   kind: 'method',
@@ -29,6 +19,13 @@ const github: MethodPlugin<GithubConfig> = {
     for (const field of ['client_id', 'client_secret', 'redirect_address'] as const) {
       if (isBlank(config[field]))
         issues.push({ path: [field], message: requiredMessage('authentication', field) });
+    }
+    // Flipt parses these only when a login needs them; a typo then fails every login.
+    for (const field of ['redirect_address', 'server_url', 'api_url'] as const) {
+      const value = config[field];
+      if (!isBlank(value) && !isSecretReference(value as string) && !isHttpUrl(value as string)) {
+        issues.push({ path: [field], message: `authentication: ${field} must be an absolute http(s) URL` });
+      }
     }
     if (config.allowed_organizations.length > 0 && !config.scopes.includes('read:org')) {
       issues.push({
@@ -64,8 +61,9 @@ const github: MethodPlugin<GithubConfig> = {
   redirectAddresses(config) {
     return [config.redirect_address ?? ''];
   },
-  create() {
-    return notYetAvailable('authentication method "github"');
+  async create(ctx, config) {
+    const { githubRoutes } = await import('./routes.ts');
+    return { routes: githubRoutes(ctx, config) };
   },
 };
 

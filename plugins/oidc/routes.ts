@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomNonce, randomPKCECodeVerifier } from 'openid-client';
-import { authenticationJson } from '../../core/auth/json.ts';
 import { type ErrorCode, ErrorCodes, errorCode, errorMessage, PortcullisError } from '../../core/errors.ts';
 import type { MethodContext } from '../../core/plugins/contracts.ts';
 import { OIDC_METADATA, sessionMetadata } from './claims.ts';
@@ -144,10 +143,8 @@ export function oidcRoutes(
       throw fail(ErrorCodes.PERMISSION_DENIED, 'callback: email is not allowed');
     }
 
-    const expiresAt = new Date(ctx.now().getTime() + session.tokenLifetimeMs);
-    const { clientToken, authentication } = await store.createAuthentication({
+    const body = await session.completeLogin(request, reply, {
       method: 'METHOD_OIDC',
-      expiresAt,
       metadata,
       extras: {
         provider: provider.name,
@@ -156,11 +153,8 @@ export function oidcRoutes(
         ...(provider.config.use_end_session_endpoint && { idToken: exchanged.idToken }),
       },
     });
-    log.info({ provider: provider.name, id: authentication.id }, 'login');
-    session.setTokenCookie(reply, clientToken, expiresAt);
-    // Only a same-origin path: the forwarded prefix is a plain path or nothing.
-    reply.code(302).header('location', `${session.forwardedPrefix(request)}/`);
-    return { clientToken: '', authentication: authenticationJson(authentication) };
+    log.info({ provider: provider.name, id: body.authentication.id }, 'login');
+    return body;
   }
 
   /** Refuses a logout token seen before; remembers this one until it expires. */

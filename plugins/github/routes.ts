@@ -1,0 +1,142 @@
+import { posix } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { calculatePKCECodeChallenge, randomPKCECodeVerifier } from 'openid-client';
+import { type ErrorCode, ErrorCodes, errorMessage, PortcullisError } from '../../core/errors.ts';
+import type { MethodContext } from '../../core/plugins/contracts.ts';
+import { decideAccess, type Membership, sessionMetadata } from './access.ts';
+import { GithubApi, GithubApiError } from './api.ts';
+import { apiBase, type GithubConfig } from './config.ts';
+
+/** Flipt keeps a login's PKCE verifier for two minutes. */
+export const CHALLENGE_TTL_MS = 2 * 60 * 1000;
+const CALLBACK_PATH = '/auth/v1/method/github/callback';
+
+function fail(code: ErrorCode, message: string): PortcullisError {
+  return new PortcullisError(code, message);
+}
+
+/** `url.JoinPath(redirect_address, "auth/v1/method/github/callback")`, as Flipt builds it. */
+export function callbackUrl(redirectAddress: string): string {
+  const url = new URL(redirectAddress);
+  url.pathname = posix.join(url.pathname, CALLBACK_PATH);
+  return url.href;
+}
+
+/** What a failed GitHub call means for the user: try again later (503), or not allowed (401, 403). */
+function codeFor(error: unknown): ErrorCode {
+  if (!(error instanceof GithubApiError)) return ErrorCodes.UNAVAILABLE;
+  if (error.failure === 'unauthorized') return ErrorCodes.UNAUTHENTICATED;
+  if (error.failure === 'forbidden') return ErrorCodes.PERMISSION_DENIED;
+  return ErrorCodes.UNAVAILABLE;
+}
+
+/** The `authorize` and `callback` routes under `/auth/v1/method/github/`, with Flipt's messages. */
+export function githubRoutes(ctx: MethodContext, config: GithubConfig): (app: FastifyInstance) => void {
+  const { log, session, store, fetch } = ctx;
+  const server = config.server_url.replace(/\/+$/, '');
+  const redirectUri = callbackUrl(config.redirect_address ?? '');
+  const scope = config.scopes.join(' ');
+  const readsOrgs = config.scopes.includes('read:org');
+
+  async function authorize(request: FastifyRequest, reply: FastifyReply) {
+    const state = session.startLogin(request, reply, CALLBACK_PATH);
+    const url = new URL(`${server}/login/oauth/authorize`);
+    url.searchParams.set('client_id', config.client_id ?? '');
+    url.searchParams.set('redirect_uri', redirectUri);
+    url.searchParams.set('response_type', 'code');
+    if (scope !== '') url.searchParams.set('scope', scope);
+    url.searchParams.set('state', state);
+    if (config.use_pkce) {
+      const verifier = randomPKCECodeVerifier();
+      url.searchParams.set('code_challenge', await calculatePKCECodeChallenge(verifier));
+      url.searchParams.set('code_challenge_method', 'S256');
+      await store.putChallenge(state, verifier, CHALLENGE_TTL_MS);
+    }
+    // Go's url.Values.Encode sorts by key.
+    url.searchParams.sort();
+    return { authorizeUrl: url.href };
+  }
+
+  /** The access token for a code; GitHub reports a refused code with status 200 and an `error` field. */
+  async function exchange(code: string, verifier: string | undefined): Promise<string> {
+    const response = await fetch(`${server}/login/oauth/access_token`, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        client_id: config.client_id ?? '',
+        client_secret: config.client_secret ?? '',
+        code,
+        redirect_uri: redirectUri,
+        ...(verifier !== undefined && { code_verifier: verifier }),
+      }).toString(),
+    });
+    if (response.status >= 500)
+      throw new GithubApiError('unreachable', `access_token answered ${response.status}`);
+    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    if (response.status !== 200 || typeof body.access_token !== 'string' || body.access_token === '') {
+      throw new GithubApiError(
+        'unauthorized',
+        `GitHub refused the code: ${String(body.error ?? response.status)} ${String(body.error_description ?? '')}`.trim(),
+      );
+    }
+    return body.access_token;
+  }
+
+  async function callback(request: FastifyRequest, reply: FastifyReply) {
+    const { state, code } = request.query as { state?: unknown; code?: unknown };
+    if (typeof state !== 'string' || state === '')
+      throw fail(ErrorCodes.UNAUTHENTICATED, 'missing state parameter');
+    if (session.readStateCookie(request) === undefined) {
+      throw fail(ErrorCodes.UNAUTHENTICATED, 'missing client state in metadata');
+    }
+    if (!session.stateMatches(request, state))
+      throw fail(ErrorCodes.UNAUTHENTICATED, 'unexpected state parameter');
+    let verifier: string | undefined;
+    if (config.use_pkce) {
+      verifier = await store.popChallenge(state);
+      if (verifier === undefined)
+        throw fail(ErrorCodes.UNAUTHENTICATED, 'missing or expired oauth challenge');
+    }
+
+    let token: string;
+    try {
+      token = await exchange(typeof code === 'string' ? code : '', verifier);
+    } catch (error) {
+      log.warn({ reason: errorMessage(error) }, 'callback: code exchange failed');
+      throw fail(codeFor(error), 'callback: code exchange failed');
+    }
+
+    const api = new GithubApi(fetch, apiBase(config), token);
+    let user: Awaited<ReturnType<GithubApi['user']>>;
+    let membership: Membership | undefined;
+    try {
+      user = await api.user();
+      // Flipt asks for organisations and teams whenever it may, even without rules to apply.
+      if (readsOrgs) {
+        const [organizations, teams] = await Promise.all([api.organizations(), api.teams()]);
+        membership = { organizations, teams };
+      }
+    } catch (error) {
+      log.warn({ reason: errorMessage(error) }, 'github: reading the user failed');
+      throw fail(codeFor(error), errorMessage(error));
+    }
+
+    const decision = decideAccess(config, user.login, membership);
+    if (!decision.allowed) {
+      log.info({ login: user.login, reason: decision.message }, 'login refused');
+      throw fail(ErrorCodes.UNAUTHENTICATED, decision.message);
+    }
+    const body = await session.completeLogin(request, reply, {
+      method: 'METHOD_GITHUB',
+      metadata: sessionMetadata(config, user, membership),
+    });
+    log.info({ login: user.login, id: body.authentication.id }, 'login');
+    return body;
+  }
+
+  return (app) => {
+    const open = { config: { authenticate: false } } as const;
+    app.get('/authorize', open, authorize);
+    app.get('/callback', open, callback);
+  };
+}
