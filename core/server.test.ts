@@ -133,16 +133,16 @@ describe('startServer', () => {
     expect({ opened, closed }).toEqual({ opened: 1, closed: 1 });
   });
 
-  it('refuses to start a built-in method whose runtime has not landed, rather than run unprotected', async () => {
+  it('refuses to start a built-in plugin whose runtime has not landed, rather than run without it', async () => {
     await expect(
       startServer({
         object: {
           ...listen,
-          authentication: { methods: { jwt: { enabled: true, jwks_url: 'https://x.example/jwks' } } },
+          secrets: { providers: { aws: { enabled: true } } },
         },
         env: {},
         ...capture(),
       }),
-    ).rejects.toMatchObject({ code: ErrorCodes.PLUGIN_FAILED, plugin: 'jwt' });
+    ).rejects.toMatchObject({ code: ErrorCodes.PLUGIN_FAILED, plugin: 'aws' });
   });
 });

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { type FakeGitHub, type Layout, startFakeGitHub } from '../../conformance/fake-github/fake-github.ts';
 import { readFixture } from '../../conformance/fake-github/fixture.ts';
 import { Browser, formsOf, type Page } from '../../core/test-support/browser.ts';
@@ -6,10 +6,6 @@ import { freePort } from '../../core/test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../../core/test-support/server.ts';
 
 const fixture = readFixture(new URL('../../conformance/fake-github/fixture.json', import.meta.url).pathname);
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
 
 interface Setup {
   readonly fake: FakeGitHub;
@@ -35,7 +31,7 @@ async function setup(options: { layout?: Layout; github?: Record<string, unknown
       ],
     },
   });
-  cleanups.push(() => fake.close());
+  onTestFinished(() => fake.close());
   const t = await serveForTest({
     server: { host: 'localhost', http_port: port },
     authentication: {
@@ -63,7 +59,7 @@ async function setup(options: { layout?: Layout; github?: Record<string, unknown
     base,
     browser() {
       const browser = new Browser();
-      cleanups.push(() => browser.close());
+      onTestFinished(() => browser.close());
       return browser;
     },
   };

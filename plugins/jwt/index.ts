@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
+import type { JwtAttribute } from '../../core/auth/jwt-claims.ts';
 import { fieldMessage, isBlank, statFailure } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
-import { notYetAvailable } from '../../core/plugins/unavailable.ts';
 import { isSecretReference } from '../../core/references/parse.ts';
 import { isHttpUrl } from '../../core/url.ts';
 import configSchema from './schema.json' with { type: 'json' };
@@ -12,7 +12,7 @@ export interface JwtConfig {
   jwks_url?: string;
   public_key_file?: string;
   validate_claims: { issuer?: string; subject?: string; audiences: string[] };
-  claims_mapping: Partial<Record<'email' | 'name' | 'sub' | 'picture' | 'role', string>>;
+  claims_mapping: Partial<Record<JwtAttribute, string>>;
 }
 
 const jwt: MethodPlugin<JwtConfig> = {
@@ -54,8 +54,25 @@ const jwt: MethodPlugin<JwtConfig> = {
     }
     return issues;
   },
-  create() {
-    return notYetAvailable('authentication method "jwt"');
+  async create(ctx, config) {
+    const [{ jwksKeys, pemKeys }, { JwtVerifier }, { jwtMetadata }] = await Promise.all([
+      import('./keys.ts'),
+      import('./verifier.ts'),
+      import('../../core/auth/jwt-claims.ts'),
+    ]);
+    const keys =
+      config.jwks_url !== undefined && config.jwks_url !== ''
+        ? jwksKeys(config.jwks_url, ctx.fetch)
+        : await pemKeys(config.public_key_file ?? '');
+    const verifier = new JwtVerifier(keys, config.validate_claims, () => ctx.now().getTime());
+    return {
+      schemes: ['JWT'],
+      // With kubernetes also enabled, it comes first and takes the tokens of its cluster; every other JWT is ours.
+      async authenticate(credential) {
+        const claims = await verifier.verify(credential.value);
+        return { id: '', method: 'METHOD_JWT', metadata: jwtMetadata(claims, config.claims_mapping) };
+      },
+    };
   },
 };
 

@@ -1,14 +1,8 @@
 import type { MethodPlugin } from '../../core/plugins/contracts.ts';
-import { notYetAvailable } from '../../core/plugins/unavailable.ts';
+import type { KubernetesConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
-/** `authentication.methods.kubernetes` after validation. */
-export interface KubernetesConfig {
-  enabled: boolean;
-  discovery_url: string;
-  ca_path: string;
-  service_account_token_path: string;
-}
+export type { KubernetesConfig } from './config.ts';
 
 const kubernetes: MethodPlugin<KubernetesConfig> = {
   kind: 'method',
@@ -16,8 +10,32 @@ const kubernetes: MethodPlugin<KubernetesConfig> = {
   method: 'METHOD_KUBERNETES',
   sessionCompatible: false,
   configSchema,
-  create() {
-    return notYetAvailable('authentication method "kubernetes"');
+  async create(ctx, config) {
+    const [{ ClusterIssuer }, { kubernetesRoutes }, { allowListProblem, serviceAccountOf }, { jwtMetadata }] =
+      await Promise.all([
+        import('./cluster.ts'),
+        import('./routes.ts'),
+        import('./service-account.ts'),
+        import('../../core/auth/jwt-claims.ts'),
+      ]);
+    const cluster = await ClusterIssuer.connect(ctx, config);
+    // A service account token sent as `Authorization: JWT` is a JWT authentication (as in Flipt v2), its metadata
+    // mapped by the jwt method's claims_mapping when that method is configured.
+    const mapping = (
+      ctx.root.authentication.methods.jwt as { claims_mapping?: Record<string, string> } | undefined
+    )?.claims_mapping;
+    return {
+      routes: kubernetesRoutes(ctx, config, cluster),
+      schemes: ['JWT'],
+      async authenticate(credential) {
+        // Tokens of another issuer are left to the jwt method, when it is enabled.
+        if (!cluster.claims(credential.value)) return null;
+        const claims = await cluster.verify(credential.value);
+        const refusal = allowListProblem(config, serviceAccountOf(claims));
+        if (refusal !== undefined) throw new Error(refusal);
+        return { id: '', method: 'METHOD_JWT', metadata: jwtMetadata(claims, mapping) };
+      },
+    };
   },
 };
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { importJWK, SignJWT } from 'jose';
 import type { SigningAlgorithmWithNone } from 'oidc-provider';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Browser, formsOf, type Page } from '../../core/test-support/browser.ts';
 import {
   signingKey,
@@ -15,11 +15,6 @@ import { freePort, startRedis } from '../../core/test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../../core/test-support/server.ts';
 import { createTestCa, type TestCa } from '../../core/test-support/tls.ts';
 import { tempDir } from '../../core/test-support/tmp.ts';
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
 
 const ACCOUNTS = {
   mark: {
@@ -70,7 +65,7 @@ async function setup(options: SetupOptions = {}): Promise<Setup> {
     ...(options.ca && { tls: options.ca.issue(['localhost'], 'provider') }),
     ...options.provider,
   });
-  cleanups.push(() => op.close());
+  onTestFinished(() => op.close());
   const server = options.ca?.issue(['localhost'], 'portcullis');
   const t = await serveForTest({
     server: {
@@ -107,7 +102,7 @@ async function setup(options: SetupOptions = {}): Promise<Setup> {
   });
   const browser = () => {
     const created = new Browser(options.ca === undefined ? {} : { ca: options.ca.caPem });
-    cleanups.push(() => created.close());
+    onTestFinished(() => created.close());
     return created;
   };
   return { op, t, base, browser };
@@ -324,7 +319,7 @@ describe('oidc: logging in through a real OpenID provider', () => {
         },
       ],
     });
-    cleanups.push(() => rotated.close());
+    onTestFinished(() => rotated.close());
     // portcullis refetches the JWKS for an unknown key at most once a second.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const { browser, callback } = await login(s);
@@ -341,7 +336,7 @@ describe('oidc: discovery', () => {
       response.writeHead(200, { 'content-type': 'application/json' }).end(discovery);
     });
     await new Promise<void>((resolve) => mirror.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => mirror.close(() => resolve())));
+    onTestFinished(() => new Promise((resolve) => mirror.close(() => resolve())));
     const discoveryUrl = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/internal/discovery.json`;
     const s = await setup({ providers: { main: { discovery_url: discoveryUrl } } });
     const original = (await (
@@ -706,7 +701,7 @@ describe('oidc: logging out', () => {
 describe('oidc: sessions kept in Redis', () => {
   it('logs in, challenges and sessions go through Redis, and back-channel logout finds the session there', async () => {
     const redis = await startRedis();
-    cleanups.push(() => redis.kill());
+    onTestFinished(() => redis.kill());
     const s = await setup({
       session: { storage: { type: 'redis', redis: { host: redis.host, port: redis.port } } },
     });

@@ -1,0 +1,111 @@
+/**
+ * What Flipt makes of a verified JWT's claims (reference §4.4): its time rules, and the metadata of the
+ * authentication it stands for. Shared by the jwt and kubernetes methods, which both answer `Authorization: JWT`.
+ */
+import { resolvePointer } from './claims.ts';
+import { goJson } from './json.ts';
+
+/** The attributes `claims_mapping` may point at, and where Flipt looks for them by default. */
+export const DEFAULT_JWT_CLAIMS_MAPPING = {
+  email: '/user/email',
+  sub: '/user/sub',
+  picture: '/user/image',
+  name: '/user/name',
+  role: '/user/role',
+} as const;
+
+export type JwtAttribute = keyof typeof DEFAULT_JWT_CLAIMS_MAPPING;
+
+const RESERVED_PREFIX = 'io.flipt.auth';
+const CLAIMS_KEY = 'io.flipt.auth.claims';
+
+/** hashicorp/cap's leeway on `nbf`, `exp` and `iat`, and its stand-in lifetime when a token has no `exp`. */
+export const JWT_LEEWAY_S = 60;
+const ASSUMED_LIFETIME_S = 150;
+
+/**
+ * A value as Go's `fmt.Sprintf("%v")` writes what `encoding/json` decoded: strings as they are, numbers as float64
+ * (`1.7e+09`, `42`, `0.5`), `true`, `[a b]`, `map[k:v]` with sorted keys, `<nil>`.
+ */
+export function goValueText(value: unknown): string {
+  if (value === null || value === undefined) return '<nil>';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value === 'number') return goFloat(value);
+  if (Array.isArray(value)) return `[${value.map(goValueText).join(' ')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .map((key) => `${key}:${goValueText((value as Record<string, unknown>)[key])}`);
+    return `map[${entries.join(' ')}]`;
+  }
+  return String(value);
+}
+
+/** `strconv.FormatFloat(f, 'g', -1, 64)`: the shortest digits, in exponent form below 1e-4 and from 1e6 on. */
+function goFloat(value: number): string {
+  if (!Number.isFinite(value)) return value > 0 ? '+Inf' : value < 0 ? '-Inf' : 'NaN';
+  if (value === 0) return Object.is(value, -0) ? '-0' : '0';
+  const [mantissa = '', exponentText = '0'] = value.toExponential().split('e');
+  const exponent = Number(exponentText);
+  if (exponent < -4 || exponent >= 6) {
+    const sign = exponent < 0 ? '-' : '+';
+    return `${mantissa}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  }
+  return String(value);
+}
+
+/** Why a token's time claims refuse it now, or `undefined` when they allow it (hashicorp/cap's rules). */
+export function timeClaimsProblem(
+  claims: Readonly<Record<string, unknown>>,
+  nowMs: number,
+): string | undefined {
+  const time = (name: string) => (typeof claims[name] === 'number' ? (claims[name] as number) : undefined);
+  const iat = time('iat');
+  const nbf = time('nbf');
+  const exp = time('exp');
+  if (iat === undefined && nbf === undefined && exp === undefined) {
+    return 'no issued at (iat), not before (nbf), or expiration time (exp) claims in token';
+  }
+  const now = nowMs / 1000;
+  const expiry =
+    exp ?? Math.max(iat ?? Number.NEGATIVE_INFINITY, nbf ?? Number.NEGATIVE_INFINITY) + ASSUMED_LIFETIME_S;
+  const notBefore = nbf ?? iat ?? expiry - ASSUMED_LIFETIME_S;
+  if (now > expiry + JWT_LEEWAY_S) return 'token is expired (exp)';
+  if (now < notBefore - JWT_LEEWAY_S) return 'token not valid yet (nbf)';
+  if (iat !== undefined && now < iat - JWT_LEEWAY_S) return 'token issued in the future (iat)';
+  return undefined;
+}
+
+/** When a token stops being valid under those rules (milliseconds), for caches that must not outlive it. */
+export function effectiveExpiryMs(claims: Readonly<Record<string, unknown>>): number {
+  const time = (name: string) => (typeof claims[name] === 'number' ? (claims[name] as number) : undefined);
+  const exp = time('exp');
+  const start = Math.max(time('iat') ?? Number.NEGATIVE_INFINITY, time('nbf') ?? Number.NEGATIVE_INFINITY);
+  return ((exp ?? start + ASSUMED_LIFETIME_S) + JWT_LEEWAY_S) * 1000;
+}
+
+/**
+ * The metadata of a JWT authentication, in Flipt's order: every `io.flipt.auth*` claim as Go prints it (how a role
+ * reaches authorization), a string `iss` as `io.flipt.auth.jwt.issuer`, each mapped attribute as
+ * `io.flipt.auth.jwt.<attribute>` (`claims_mapping` over the defaults; an empty pointer turns one off, one that
+ * leads nowhere is skipped), and last every claim as JSON in `io.flipt.auth.claims`, so no claim can stand in for it.
+ */
+export function jwtMetadata(
+  claims: Readonly<Record<string, unknown>>,
+  mapping: Partial<Record<JwtAttribute, string>> = {},
+): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(claims)) {
+    if (key.startsWith(RESERVED_PREFIX)) metadata[key] = goValueText(value);
+  }
+  if (typeof claims.iss === 'string') metadata['io.flipt.auth.jwt.issuer'] = claims.iss;
+  for (const attribute of Object.keys(DEFAULT_JWT_CLAIMS_MAPPING) as JwtAttribute[]) {
+    const pointer = mapping[attribute] ?? DEFAULT_JWT_CLAIMS_MAPPING[attribute];
+    if (pointer === '') continue;
+    const value = resolvePointer(claims, pointer);
+    if (value !== undefined) metadata[`io.flipt.auth.jwt.${attribute}`] = goValueText(value);
+  }
+  metadata[CLAIMS_KEY] = goJson(claims);
+  return metadata;
+}

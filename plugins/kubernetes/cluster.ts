@@ -1,0 +1,117 @@
+import { readFile } from 'node:fs/promises';
+import {
+  createRemoteJWKSet,
+  customFetch,
+  decodeJwt,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
+import type { FetchLike, MethodContext } from '../../core/plugins/contracts.ts';
+import type { KubernetesConfig } from './config.ts';
+
+/** go-oidc's allowance for a token's `nbf` (its `exp` gets none). */
+const NOT_BEFORE_SKEW_S = 5 * 60;
+/** How soon an unknown `kid` may make us fetch the cluster's JWKS again (key rotation, without hammering). */
+const JWKS_REFETCH_COOLDOWN_MS = 1_000;
+/** Service account tokens longer than this are refused unread. */
+export const MAX_TOKEN_BYTES = 16 * 1024;
+
+/** The cluster's service account token issuer, as its API server's discovery describes it. */
+export class ClusterIssuer {
+  readonly issuer: string;
+  readonly #keys: JWTVerifyGetKey;
+  readonly #algorithms: string[];
+  readonly #now: () => number;
+
+  private constructor(issuer: string, keys: JWTVerifyGetKey, algorithms: string[], now: () => number) {
+    this.issuer = issuer;
+    this.#keys = keys;
+    this.#algorithms = algorithms;
+    this.#now = now;
+  }
+
+  /**
+   * Reads discovery at `<discovery_url>/.well-known/openid-configuration`, trusting only `ca_path` and presenting the
+   * pod's own service account token (read again for every request: the kubelet rotates it), as Flipt does at
+   * start-up. The issuer is the one discovery names (a cluster's issuer is not its API server's URL).
+   */
+  static async connect(ctx: MethodContext, config: KubernetesConfig): Promise<ClusterIssuer> {
+    let ca: string;
+    try {
+      ca = await readFile(config.ca_path, 'utf8');
+    } catch (error) {
+      throw new Error(`configuring kubernetes authentication: reading ca_path: ${(error as Error).message}`);
+    }
+    const fetch = withServiceAccountToken(ctx.createFetch({ ca }), config.service_account_token_path);
+    const url = `${config.discovery_url.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    let discovery: { issuer?: unknown; jwks_uri?: unknown; id_token_signing_alg_values_supported?: unknown };
+    try {
+      const response = await fetch(url, { headers: { accept: 'application/json' } });
+      if (response.status !== 200) throw new Error(`${url} answered ${response.status}`);
+      discovery = (await response.json()) as typeof discovery;
+    } catch (error) {
+      throw new Error(
+        `configuring kubernetes authentication: discovery at ${url}: ${(error as Error).message}`,
+      );
+    }
+    if (typeof discovery.issuer !== 'string' || typeof discovery.jwks_uri !== 'string') {
+      throw new Error(`configuring kubernetes authentication: discovery at ${url} has no issuer or jwks_uri`);
+    }
+    const algorithms = Array.isArray(discovery.id_token_signing_alg_values_supported)
+      ? discovery.id_token_signing_alg_values_supported.filter(
+          (alg): alg is string => typeof alg === 'string',
+        )
+      : [];
+    const keys = createRemoteJWKSet(new URL(discovery.jwks_uri), {
+      [customFetch]: fetch as typeof globalThis.fetch,
+      cooldownDuration: JWKS_REFETCH_COOLDOWN_MS,
+    });
+    return new ClusterIssuer(discovery.issuer, keys, algorithms.length > 0 ? algorithms : ['RS256'], () =>
+      ctx.now().getTime(),
+    );
+  }
+
+  /** Whether a token says it comes from this cluster (before any verification: for routing only). */
+  claims(token: string): boolean {
+    try {
+      return decodeJwt(token).iss === this.issuer;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Verifies a service account token: signature, issuer, `exp` required and not past, `nbf` with five minutes' skew. */
+  async verify(token: string): Promise<JWTPayload> {
+    if (Buffer.byteLength(token) > MAX_TOKEN_BYTES)
+      throw new Error(`token longer than ${MAX_TOKEN_BYTES} bytes`);
+    // Said first, as the likeliest mistake (a token of another cluster); the signature check would only say that
+    // no key fits.
+    const { iss } = decodeJwt(token);
+    if (iss !== this.issuer) {
+      throw new Error(`the token's issuer is "${String(iss)}", not the cluster's ("${this.issuer}")`);
+    }
+    const now = this.#now();
+    const { payload } = await jwtVerify(token, this.#keys, {
+      issuer: this.issuer,
+      algorithms: this.#algorithms,
+      requiredClaims: ['exp'],
+      clockTolerance: NOT_BEFORE_SKEW_S,
+      currentDate: new Date(now),
+    });
+    if ((payload.exp as number) * 1000 < now) throw new Error('token is expired');
+    return payload;
+  }
+}
+
+/** Adds `Authorization: Bearer <the pod's token>` to requests that carry none, reading the token file each time. */
+function withServiceAccountToken(fetch: FetchLike, tokenPath: string): FetchLike {
+  return async (input, init) => {
+    const headers = new Headers(init?.headers);
+    if (!headers.has('authorization')) {
+      const token = (await readFile(tokenPath, 'utf8').catch(() => '')).trim();
+      if (token !== '') headers.set('authorization', `Bearer ${token}`);
+    }
+    return fetch(input, { ...init, headers });
+  };
+}

@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JWTPayload } from 'jose';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { createRuntime } from '../../core/runtime.ts';
+import { bearer, serveForTest, type TestServer } from '../../core/test-support/server.ts';
+import { createTestCa, type TestCa } from '../../core/test-support/tls.ts';
+import { tempDir } from '../../core/test-support/tmp.ts';
+import { newIssuerKey, startTokenIssuer, type TokenIssuer } from '../../core/test-support/token-issuer.ts';
+
+const CLUSTER_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+
+interface Cluster {
+  readonly apiServer: TokenIssuer;
+  readonly ca: TestCa;
+  readonly tokenPath: string;
+  /** The block `authentication.methods.kubernetes` pointing at this cluster. */
+  readonly config: Record<string, unknown>;
+  /** A projected service account token, shaped as the kubelet mounts them. */
+  serviceAccountToken(claims?: JWTPayload & { namespace?: string; name?: string }): Promise<string>;
+}
+
+/** A local HTTPS "API server" with a generated CA: discovery and JWKS, answering only the pod's own token. */
+async function cluster(): Promise<Cluster> {
+  const dir = tempDir();
+  const ca = createTestCa(join(dir, 'ca'));
+  const tokenPath = join(dir, 'token');
+  writeFileSync(tokenPath, 'pod-token-1\n');
+  const { readFileSync } = await import('node:fs');
+  const apiServer = await startTokenIssuer({
+    tls: ca.issue(['localhost'], 'apiserver'),
+    issuer: CLUSTER_ISSUER,
+    bearer: () => readFileSync(tokenPath, 'utf8').trim(),
+  });
+  onTestFinished(() => apiServer.close());
+  return {
+    apiServer,
+    ca,
+    tokenPath,
+    config: {
+      enabled: true,
+      discovery_url: apiServer.url,
+      ca_path: ca.caFile,
+      service_account_token_path: tokenPath,
+    },
+    serviceAccountToken({ namespace = 'applications', name = 'booking', ...claims } = {}) {
+      return apiServer.sign({
+        aud: [CLUSTER_ISSUER],
+        sub: `system:serviceaccount:${namespace}:${name}`,
+        jti: randomUUID(),
+        nbf: Math.floor(Date.now() / 1000),
+        'kubernetes.io': {
+          namespace,
+          node: { name: 'node-1', uid: randomUUID() },
+          pod: { name: `${name}-7d9f8`, uid: 'pod-uid-1' },
+          serviceaccount: { name, uid: 'sa-uid-1' },
+        },
+        ...claims,
+      });
+    },
+  };
+}
+
+async function serve(methods: Record<string, unknown>): Promise<TestServer> {
+  return serveForTest({ authentication: { required: true, methods } });
+}
+
+const exchange = (t: TestServer, body: unknown) =>
+  t.fetch('/auth/v1/method/kubernetes/serviceaccount', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+describe('kubernetes: service account exchange against a cluster issuer over TLS', () => {
+  it('exchanges a service account token for a client token that expires with it', async () => {
+    const c = await cluster();
+    const t = await serve({ kubernetes: c.config });
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const response = await exchange(t, { serviceAccountToken: await c.serviceAccountToken({ exp }) });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { clientToken: string; authentication: Record<string, unknown> };
+    expect(body.clientToken).toMatch(/^[A-Za-z0-9_-]{43}=$/);
+    expect(body.authentication).toMatchObject({
+      method: 'METHOD_KUBERNETES',
+      expiresAt: new Date(exp * 1000).toISOString().replace('.000Z', 'Z'),
+      metadata: {
+        'io.flipt.auth.k8s.namespace': 'applications',
+        'io.flipt.auth.k8s.pod.name': 'booking-7d9f8',
+        'io.flipt.auth.k8s.pod.uid': 'pod-uid-1',
+        'io.flipt.auth.k8s.serviceaccount.name': 'booking',
+        'io.flipt.auth.k8s.serviceaccount.uid': 'sa-uid-1',
+      },
+    });
+    // Discovery and the JWKS were read with the pod's own token, through the CA of ca_path.
+    expect(c.apiServer.authorizations.every((header) => header === 'Bearer pod-token-1')).toBe(true);
+
+    const me = await t.fetch('/auth/v1/self', { headers: bearer(body.clientToken) });
+    expect(me.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 200));
+    expect((await t.fetch('/auth/v1/self', { headers: bearer(body.clientToken) })).status).toBe(401);
+  });
+
+  it('also authenticates the service account token itself as Authorization: JWT (a JWT authentication)', async () => {
+    const c = await cluster();
+    const t = await serve({ kubernetes: c.config });
+    const token = await c.serviceAccountToken();
+    const me = await t.fetch('/auth/v1/self', { headers: { authorization: `JWT ${token}` } });
+    expect(me.status).toBe(200);
+    const body = (await me.json()) as { method: string; metadata: Record<string, string> };
+    expect(body.method).toBe('METHOD_JWT');
+    expect(body.metadata['io.flipt.auth.jwt.issuer']).toBe(CLUSTER_ISSUER);
+    expect(JSON.parse(body.metadata['io.flipt.auth.claims'] ?? '{}')['kubernetes.io'].namespace).toBe(
+      'applications',
+    );
+  });
+
+  it('reads the pod’s token file again for each request to the API server (the kubelet rotates it)', async () => {
+    const c = await cluster();
+    const t = await serve({ kubernetes: c.config });
+    expect((await exchange(t, { serviceAccountToken: await c.serviceAccountToken() })).status).toBe(200);
+    writeFileSync(c.tokenPath, 'pod-token-2\n');
+    await c.apiServer.rotate();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await exchange(t, { serviceAccountToken: await c.serviceAccountToken() })).status).toBe(200);
+    expect(c.apiServer.authorizations.at(-1)).toBe('Bearer pod-token-2');
+  });
+
+  it('refuses, with 401 and Flipt’s message, tokens it must not exchange', async () => {
+    const c = await cluster();
+    const t = await serve({
+      kubernetes: {
+        ...c.config,
+        allowed_namespaces: ['applications'],
+        allowed_service_accounts: ['infra/deployer'],
+      },
+    });
+    const other = await startTokenIssuer({ issuer: 'https://other-cluster.example' });
+    onTestFinished(() => other.close());
+    const now = Math.floor(Date.now() / 1000);
+    const cases: Array<[string, string | Promise<string>, RegExp]> = [
+      [
+        'a namespace outside the allow-lists',
+        c.serviceAccountToken({ namespace: 'payments' }),
+        /service account "payments\/booking" is not allowed: its namespace is not in allowed_namespaces \(applications\) and it is not in allowed_service_accounts \(infra\/deployer\)/,
+      ],
+      [
+        'another issuer',
+        other.sign({ sub: 'system:serviceaccount:applications:booking', exp: now + 60 }),
+        /iss/,
+      ],
+      [
+        'a key the cluster does not publish',
+        c
+          .serviceAccountToken({})
+          .then(async () => c.apiServer.sign({ exp: now + 60 }, { key: await newIssuerKey() })),
+        /key|signature/,
+      ],
+      [
+        'an expired token',
+        c.serviceAccountToken({ iat: now - 7200, nbf: now - 7200, exp: now - 1 }),
+        /expired|exp/,
+      ],
+      ['no exp', c.serviceAccountToken({ exp: undefined }), /exp/],
+      ['garbage', 'garbage', /Invalid|JWS|JWT/],
+    ];
+    for (const [what, token, reason] of cases) {
+      const response = await exchange(t, { serviceAccountToken: await token });
+      expect(response.status, what).toBe(401);
+      const body = (await response.json()) as { code: number; message: string };
+      expect(body.code, what).toBe(16);
+      expect(body.message, what).toMatch(/^verifying service account: /);
+      expect(body.message, what).toMatch(reason);
+    }
+    expect((await exchange(t, {})).status).toBe(401);
+    expect(
+      (
+        await exchange(t, {
+          serviceAccountToken: await c.serviceAccountToken({ namespace: 'infra', name: 'deployer' }),
+        })
+      ).status,
+    ).toBe(200);
+  });
+
+  it('refuses to start when the API server cannot be reached, saying why', async () => {
+    const dir = tempDir();
+    const ca = createTestCa(join(dir, 'ca'));
+    writeFileSync(join(dir, 'token'), 'x');
+    await expect(
+      createRuntime({
+        object: {
+          authentication: {
+            methods: {
+              kubernetes: {
+                enabled: true,
+                discovery_url: 'https://127.0.0.1:9',
+                ca_path: ca.caFile,
+                service_account_token_path: join(dir, 'token'),
+              },
+            },
+          },
+        },
+        env: {},
+        logDestination: { write: () => true },
+      }),
+    ).rejects.toThrow(/configuring kubernetes authentication: discovery at https:\/\/127\.0\.0\.1:9/);
+  });
+});
+
+describe('jwt and kubernetes together', () => {
+  it('routes a JWT to the method whose issuer it carries', async () => {
+    const c = await cluster();
+    const idp = await startTokenIssuer();
+    onTestFinished(() => idp.close());
+    const t = await serve({ kubernetes: c.config, jwt: { enabled: true, jwks_url: idp.jwksUrl } });
+    const asJwt = async (token: string) => {
+      const response = await t.fetch('/auth/v1/self', { headers: { authorization: `JWT ${token}` } });
+      return {
+        status: response.status,
+        body: (await response.json()) as { metadata?: Record<string, string> },
+      };
+    };
+    const fromCluster = await asJwt(await c.serviceAccountToken());
+    expect(fromCluster.status).toBe(200);
+    expect(fromCluster.body.metadata?.['io.flipt.auth.jwt.issuer']).toBe(CLUSTER_ISSUER);
+    const fromIdp = await asJwt(await idp.sign({ sub: 'ci' }));
+    expect(fromIdp.status).toBe(200);
+    expect(fromIdp.body.metadata?.['io.flipt.auth.jwt.issuer']).toBe(idp.issuer);
+    // A cluster token signed by someone else is not passed on to the jwt method.
+    const forged = await c.apiServer.sign({ sub: 'x' }, { key: await newIssuerKey() });
+    expect((await asJwt(forged)).status).toBe(401);
+  });
+});

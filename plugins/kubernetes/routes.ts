@@ -1,0 +1,51 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authenticationJson } from '../../core/auth/json.ts';
+import { ErrorCodes, errorMessage, PortcullisError } from '../../core/errors.ts';
+import type { MethodContext } from '../../core/plugins/contracts.ts';
+import type { ClusterIssuer } from './cluster.ts';
+import type { KubernetesConfig } from './config.ts';
+import { allowListProblem, serviceAccountMetadata, serviceAccountOf } from './service-account.ts';
+
+/**
+ * `POST /auth/v1/method/kubernetes/serviceaccount` `{"serviceAccountToken": "..."}`: a verified service account
+ * token is exchanged for a stored client token that expires with it (the seeds' behaviour), with Flipt's
+ * `io.flipt.auth.k8s.*` metadata. A refused token is a 401 (Flipt answers 500) with Flipt's message.
+ */
+export function kubernetesRoutes(
+  ctx: MethodContext,
+  config: KubernetesConfig,
+  cluster: ClusterIssuer,
+): (app: FastifyInstance) => void {
+  async function exchange(request: FastifyRequest) {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const token = body.serviceAccountToken ?? body.service_account_token;
+    let account: ReturnType<typeof serviceAccountOf>;
+    let expiresAt: Date;
+    try {
+      if (typeof token !== 'string' || token === '') throw new Error('no serviceAccountToken in the request');
+      const claims = await cluster.verify(token);
+      account = serviceAccountOf(claims);
+      const refusal = allowListProblem(config, account);
+      if (refusal !== undefined) throw new Error(refusal);
+      expiresAt = new Date((claims.exp as number) * 1000);
+    } catch (error) {
+      const message = `verifying service account: ${errorMessage(error)}`;
+      ctx.log.warn({ reason: message }, 'service account refused');
+      throw new PortcullisError(ErrorCodes.UNAUTHENTICATED, message);
+    }
+    const { clientToken, authentication } = await ctx.store.createAuthentication({
+      method: 'METHOD_KUBERNETES',
+      expiresAt,
+      metadata: serviceAccountMetadata(account),
+    });
+    ctx.log.info(
+      { namespace: account?.namespace, serviceAccount: account?.name, id: authentication.id },
+      'service account exchanged',
+    );
+    return { clientToken, authentication: authenticationJson(authentication) };
+  }
+
+  return (app) => {
+    app.post('/serviceaccount', { config: { authenticate: false }, bodyLimit: 64 * 1024 }, exchange);
+  };
+}
