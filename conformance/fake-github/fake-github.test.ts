@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { exchangeWebFlowCode, getWebFlowAuthorizationUrl } from '@octokit/oauth-methods';
 import { request } from '@octokit/request';
 import { Octokit } from '@octokit/rest';
+import * as oauth from 'openid-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Browser, formsOf, type Page } from '../../core/test-support/browser.ts';
 import { type FakeGitHub, type Layout, startFakeGitHub } from './fake-github.ts';
@@ -33,12 +34,18 @@ function oauthRequest(fake: FakeGitHub, layout: Layout) {
 }
 
 /** The web flow as a user goes through it: the SDK's authorization URL, GitHub's login page, the redirect. */
-async function authorize(fake: FakeGitHub, layout: Layout, login: string, redirectUrl = app.callback_url) {
+async function authorize(
+  fake: FakeGitHub,
+  layout: Layout,
+  login: string,
+  redirectUrl = app.callback_url,
+  scopes = ['read:org', 'user:email'],
+) {
   const { url } = getWebFlowAuthorizationUrl({
     clientType: 'oauth-app',
     clientId: app.client_id,
     redirectUrl,
-    scopes: ['read:org', 'user:email'],
+    scopes,
     state: 'state-123',
     request: oauthRequest(fake, layout),
   });
@@ -52,8 +59,9 @@ async function authorize(fake: FakeGitHub, layout: Layout, login: string, redire
   return new URL(redirect.headers.get('location') ?? '');
 }
 
-async function token(fake: FakeGitHub, layout: Layout, login: string): Promise<string> {
-  const code = (await authorize(fake, layout, login)).searchParams.get('code') ?? '';
+async function token(fake: FakeGitHub, layout: Layout, login: string, scopes?: string[]): Promise<string> {
+  const code =
+    (await authorize(fake, layout, login, app.callback_url, scopes)).searchParams.get('code') ?? '';
   const { authentication } = await exchangeWebFlowCode({
     clientType: 'oauth-app',
     clientId: app.client_id,
@@ -125,6 +133,60 @@ describe.each(['github.com', 'enterprise'] as const)(
       expect(orgs.map((org) => org.login)).toEqual(['wide-org']);
     });
 
+    it('checks PKCE (S256) as GitHub does, through openid-client', async () => {
+      const fake = await start(layout);
+      const config = new oauth.Configuration(
+        {
+          issuer: fake.serverUrl,
+          authorization_endpoint: `${fake.serverUrl}/login/oauth/authorize`,
+          token_endpoint: `${fake.serverUrl}/login/oauth/access_token`,
+        },
+        app.client_id,
+        app.client_secret,
+      );
+      oauth.allowInsecureRequests(config);
+      const login = async (verifier: string) => {
+        const url = oauth.buildAuthorizationUrl(config, {
+          redirect_uri: app.callback_url,
+          scope: 'read:org',
+          state: 'pkce-state',
+          code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+        });
+        const browser = new Browser();
+        browsers.push(browser);
+        const leaves = (page: Page) => page.headers.get('location')?.startsWith(app.callback_url) === true;
+        const loginPage = await browser.navigate(url.href, {}, leaves);
+        const redirect = await browser.submit(formsOf(loginPage)[0] as never, { login: 'octocat' }, leaves);
+        return new URL(redirect.headers.get('location') ?? '');
+      };
+      const verifier = oauth.randomPKCECodeVerifier();
+      const tokens = await oauth.authorizationCodeGrant(config, await login(verifier), {
+        pkceCodeVerifier: verifier,
+        expectedState: 'pkce-state',
+      });
+      expect(tokens.access_token).toMatch(/^gho_/);
+      await expect(
+        oauth.authorizationCodeGrant(config, await login(oauth.randomPKCECodeVerifier()), {
+          pkceCodeVerifier: oauth.randomPKCECodeVerifier(),
+          expectedState: 'pkce-state',
+        }),
+      ).rejects.toThrow();
+    });
+
+    it('reads memberships only with a scope that allows it, as GitHub does', async () => {
+      const fake = await start(layout);
+      const octokit = new Octokit({
+        auth: await token(fake, layout, 'octocat', ['user:email']),
+        baseUrl: fake.apiUrl,
+      });
+      expect((await octokit.rest.orgs.listForAuthenticatedUser()).data).toEqual([]);
+      await expect(octokit.rest.teams.listForAuthenticatedUser()).rejects.toMatchObject({
+        status: 403,
+        response: { headers: { 'x-accepted-oauth-scopes': 'read:org, user, repo' } },
+      });
+    });
+
     it('fails as GitHub fails: bad credentials, rate limit, server errors', async () => {
       const fake = await start(layout);
       const stranger = new Octokit({ auth: 'gho_not-a-token', baseUrl: fake.apiUrl });
@@ -142,6 +204,10 @@ describe.each(['github.com', 'enterprise'] as const)(
       });
       fake.fault('/user', { status: 502, times: 1 });
       await expect(octokit.rest.users.getAuthenticated()).rejects.toMatchObject({ status: 502 });
+      fake.fault('/user', { delayMs: 1_000, times: 1 });
+      await expect(
+        octokit.rest.users.getAuthenticated({ request: { signal: AbortSignal.timeout(100) } }),
+      ).rejects.toThrow(/abort/i);
       expect((await octokit.rest.users.getAuthenticated()).data.login).toBe('octocat');
     });
   },

@@ -5,7 +5,13 @@
  * `fake-github.test.ts`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Fixture, FixtureApp, FixtureUser } from './fixture.ts';
 
@@ -20,6 +26,10 @@ export interface Fault {
   readonly rateLimited?: boolean;
   /** Wait this long before answering (a timeout, when longer than the client waits). */
   readonly delayMs?: number;
+  /** Answer with exactly this body (and `status`, 200 by default): an answer GitHub should never give. */
+  readonly body?: string;
+  /** Extra headers for the answer (a `Link` to somewhere else, say). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** How many requests it applies to; all of them when absent. */
   readonly times?: number;
 }
@@ -49,6 +59,8 @@ export interface FakeGitHub {
 }
 
 const DOCS = 'https://docs.github.com/rest';
+/** The scopes that let a token read organisation and team memberships. */
+const ORG_SCOPES = ['read:org', 'user', 'repo'];
 const CODE_TTL_MS = 10 * 60 * 1000;
 const RATE_LIMIT = 5000;
 const UA_REQUIRED =
@@ -355,8 +367,13 @@ export async function startFakeGitHub(options: FakeGitHubOptions): Promise<FakeG
           },
         );
       }
+      if (fault.body !== undefined) {
+        response.writeHead(fault.status ?? 200, { 'content-type': 'application/json', ...fault.headers });
+        response.end(fault.body);
+        return;
+      }
       if (fault.status !== undefined) {
-        return githubError(response, fault.status, fault.status >= 500 ? 'Server Error' : 'Forbidden');
+        return githubError(response, fault.status, STATUS_CODES[fault.status] ?? 'Error', fault.headers);
       }
     }
     const authorization = request.headers.authorization ?? '';
@@ -378,12 +395,24 @@ export async function startFakeGitHub(options: FakeGitHubOptions): Promise<FakeG
     };
     const { user } = grant;
     if (request.method !== 'GET') return githubError(response, 404, 'Not Found', headers);
+    // As GitHub: organisation memberships need one of these scopes; without them only public ones show (the
+    // fixture's are all private), and teams are refused.
+    const readsOrgs = grant.scopes.split(',').some((scope) => ORG_SCOPES.includes(scope));
+    const orgHeaders = { ...headers, 'x-accepted-oauth-scopes': ORG_SCOPES.join(', ') };
     switch (path) {
       case '/user':
         return json(response, 200, userJson(user), headers);
       case '/user/orgs':
-        return page(response, url, publicBase, (user.orgs ?? []).map(orgJson), headers);
+        return page(response, url, publicBase, readsOrgs ? (user.orgs ?? []).map(orgJson) : [], orgHeaders);
       case '/user/teams': {
+        if (!readsOrgs) {
+          return githubError(
+            response,
+            403,
+            'Resource not accessible without the read:org, repo or user scope',
+            orgHeaders,
+          );
+        }
         const teams = Object.entries(user.teams ?? {}).flatMap(([org, slugs]) =>
           slugs.map((slug) => ({
             id: idOf('team', `${org}/${slug}`),
@@ -396,7 +425,7 @@ export async function startFakeGitHub(options: FakeGitHubOptions): Promise<FakeG
             organization: orgJson(org),
           })),
         );
-        return page(response, url, publicBase, teams, headers);
+        return page(response, url, publicBase, teams, orgHeaders);
       }
       default:
         return githubError(response, 404, 'Not Found', headers);

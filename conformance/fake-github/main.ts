@@ -21,6 +21,13 @@ if (values.layout !== 'github.com' && values.layout !== 'enterprise') {
   console.error(`--layout must be github.com or enterprise, not "${values.layout}"`);
   process.exit(2);
 }
+for (const option of ['port', 'api-port'] as const) {
+  const port = Number(values[option]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`--${option} must be a port number (0 to 65535), not "${values[option]}"`);
+    process.exit(2);
+  }
+}
 
 const fake = await startFakeGitHub({
   fixture: readFixture(values.fixture),

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticationJson } from '../auth/json.ts';
 import type { SessionConfig } from '../config/types.ts';
+import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { MethodStore, SessionHelpers } from '../plugins/contracts.ts';
 import { forwardedPrefix } from './forwarded.ts';
 import { newLoginState, sameState } from './login-state.ts';
@@ -130,7 +131,9 @@ export function createSessionHelpers(
       return forwardedPrefix(request.headers['x-forwarded-prefix']);
     },
     async completeLogin(request, reply, input) {
-      if (options.store === undefined) throw new Error('completeLogin needs the session store');
+      if (options.store === undefined) {
+        throw new PortcullisError(ErrorCodes.INTERNAL, 'completeLogin needs the session store');
+      }
       const expiresAt = new Date(now().getTime() + session.token_lifetime);
       const { clientToken, authentication } = await options.store.createAuthentication({
         ...input,

@@ -8,9 +8,13 @@ export interface Membership {
   readonly teams: readonly GithubTeam[];
 }
 
+/**
+ * Whether the rules let the user in. A refusal's `message` names the rule (it goes to the user, who must not learn
+ * which organisations and teams are allowed); `detail` lists them, for the log.
+ */
 export type AccessDecision =
   | { readonly allowed: true }
-  | { readonly allowed: false; readonly message: string };
+  | { readonly allowed: false; readonly message: string; readonly detail: string };
 
 /** GitHub logins and slugs are case-insensitive (Flipt compares them as written; `My-Org` then admits no one). */
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
@@ -38,7 +42,8 @@ export function decideAccess(
   if (memberOf.length === 0) {
     return {
       allowed: false,
-      message: `account does not satisfy the organization requirements: "${login}" belongs to none of allowed_organizations (${config.allowed_organizations.join(', ')})`,
+      message: `account does not satisfy the organization requirements: "${login}" belongs to none of allowed_organizations`,
+      detail: `allowed_organizations: ${config.allowed_organizations.join(', ')}`,
     };
   }
   if (Object.keys(config.allowed_teams).length === 0) return { allowed: true };
@@ -53,7 +58,8 @@ export function decideAccess(
     .join('; ');
   return {
     allowed: false,
-    message: `account does not satisfy the team requirements: "${login}" is in none of the allowed_teams of its allowed organizations (${wanted})`,
+    message: `account does not satisfy the team requirements: "${login}" is in none of the allowed_teams of its allowed organizations`,
+    detail: `allowed_teams: ${wanted}`,
   };
 }
 

@@ -3,8 +3,14 @@ import type { FetchLike } from '../../core/plugins/contracts.ts';
 
 /** Flipt gives GitHub five seconds a call. */
 export const GITHUB_TIMEOUT_MS = 5_000;
-/** Pages of 100 followed at most: 10 000 organisations or teams. */
-const MAX_PAGES = 100;
+/** All the GitHub calls of one login together get this long, however many pages there are. */
+export const GITHUB_LOGIN_DEADLINE_MS = 15_000;
+/** Pages of 100 followed at most (5 000 organisations or teams); more refuses the login rather than guess. */
+const MAX_PAGES = 50;
+/** Bytes read of one GitHub answer at most. */
+const MAX_BODY_BYTES = 5 * 1024 * 1024;
+/** Characters of GitHub's own error message quoted back at most. */
+const MAX_QUOTED = 200;
 
 /** The parts of `GET /user` portcullis reads. */
 export interface GithubUser {
@@ -21,60 +27,98 @@ export interface GithubTeam {
   readonly slug: string;
 }
 
-/** How a GitHub call failed. */
-export type GithubFailure = 'unreachable' | 'rate-limited' | 'unauthorized' | 'forbidden' | 'error';
+/**
+ * How a GitHub call failed: GitHub down, slow or rationing (`unavailable`: try again later), the token refused
+ * (`unauthorized`), access refused for another reason (`forbidden`, say an organisation's SAML enforcement), or an
+ * answer portcullis cannot use (`invalid`).
+ */
+export type GithubFailure = 'unavailable' | 'unauthorized' | 'forbidden' | 'invalid';
 
 /** A GitHub call that failed; the message is Flipt's, with GitHub's own explanation after it when it gave one. */
 export class GithubApiError extends Error {
   readonly failure: GithubFailure;
-  readonly status: number | undefined;
 
-  constructor(failure: GithubFailure, message: string, status?: number, options?: { cause?: unknown }) {
+  constructor(failure: GithubFailure, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'GithubApiError';
     this.failure = failure;
-    this.status = status;
   }
 }
 
 function failureOf(response: Response): GithubFailure {
-  const { status } = response;
-  if (status === 429 || (status === 403 && response.headers.get('x-ratelimit-remaining') === '0'))
-    return 'rate-limited';
+  const { status, headers } = response;
+  const rationed = headers.get('x-ratelimit-remaining') === '0' || headers.has('retry-after');
+  if (status === 429 || (status === 403 && rationed) || status >= 500) return 'unavailable';
   if (status === 401) return 'unauthorized';
   if (status === 403) return 'forbidden';
-  return status >= 500 ? 'unreachable' : 'error';
+  return 'invalid';
 }
 
-/** GitHub's `message` from an error body, if it sent one. */
+/** A response body as text, refusing more than `MAX_BODY_BYTES`. */
+async function boundedText(response: Response, what: string): Promise<string> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw new GithubApiError('invalid', `${what}: more than ${MAX_BODY_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A JSON body, or a clear error saying the answer was not JSON. */
+export async function boundedJson(response: Response, what: string): Promise<unknown> {
+  const text = await boundedText(response, what);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new GithubApiError('invalid', `${what}: not JSON`);
+  }
+}
+
+/** GitHub's `message` from an error body, if it sent one, shortened. */
 async function githubMessage(response: Response): Promise<string | undefined> {
   try {
-    const body = (await response.json()) as { message?: unknown };
-    return typeof body.message === 'string' ? body.message : undefined;
+    const body = JSON.parse(await boundedText(response, 'error')) as { message?: unknown };
+    if (typeof body.message !== 'string') return undefined;
+    return body.message.length > MAX_QUOTED ? `${body.message.slice(0, MAX_QUOTED)}…` : body.message;
   } catch {
     return undefined;
   }
 }
 
-/** The `rel="next"` target of a `Link` header. */
-function nextLink(header: string | null): string | undefined {
-  for (const part of header?.split(',') ?? []) {
-    const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
-    if (match !== null) return match[1];
+/** The target of the `rel="next"` link of a `Link` header, resolved against the page it came with. */
+function nextLink(header: string | null, base: string): string | undefined {
+  for (const link of header?.split(/,(?=\s*<)/) ?? []) {
+    const match = /^\s*<([^>]*)>(.*)$/.exec(link);
+    const rels = /;\s*rel="?([^";]*)"?/.exec(match?.[2] ?? '')?.[1]?.split(/\s+/) ?? [];
+    if (match !== null && rels.includes('next')) return new URL(match[1] as string, base).href;
   }
   return undefined;
 }
 
-/** The REST calls of a GitHub login, made with the user's access token. */
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The REST calls of one GitHub login, made with the user's access token, all within one deadline. */
 export class GithubApi {
   readonly #fetch: FetchLike;
   readonly #base: string;
   readonly #token: string;
+  readonly #deadline: AbortSignal;
 
   constructor(fetch: FetchLike, base: string, token: string) {
     this.#fetch = fetch;
     this.#base = base;
     this.#token = token;
+    this.#deadline = AbortSignal.timeout(GITHUB_LOGIN_DEADLINE_MS);
   }
 
   async #get(path: string, url = `${this.#base}${path}`): Promise<Response> {
@@ -87,13 +131,14 @@ export class GithubApi {
           'x-github-api-version': '2022-11-28',
           'user-agent': 'portcullis',
         },
-        signal: AbortSignal.timeout(GITHUB_TIMEOUT_MS),
+        // GitHub's API does not redirect these; a redirect must not carry the token elsewhere.
+        redirect: 'error',
+        signal: AbortSignal.any([AbortSignal.timeout(GITHUB_TIMEOUT_MS), this.#deadline]),
       });
     } catch (error) {
       throw new GithubApiError(
-        'unreachable',
+        'unavailable',
         `github ${path} info request failed: ${(error as Error).message}`,
-        undefined,
         {
           cause: error,
         },
@@ -104,36 +149,73 @@ export class GithubApi {
       throw new GithubApiError(
         failureOf(response),
         `github ${path} info response status: "${response.status} ${STATUS_CODES[response.status] ?? ''}"${explanation === undefined ? '' : `: ${explanation}`}`,
-        response.status,
       );
     }
     return response;
   }
 
-  /** Every item of a paginated list, following `Link: rel="next"` (Flipt reads the first page only). */
-  async #all<T>(path: string): Promise<T[]> {
-    const items: T[] = [];
+  /**
+   * Every item of a paginated list, following `Link: rel="next"` (Flipt reads the first page only). A list that
+   * cannot be read to its end (a next page on another host, a loop, too many pages) refuses the login: deciding on
+   * part of a user's teams could let in someone a rule meant to keep out.
+   */
+  async #all(path: string): Promise<unknown[]> {
+    const items: unknown[] = [];
+    const seen = new Set<string>();
+    const origin = new URL(this.#base).origin;
     let url: string | undefined = `${this.#base}${path}?per_page=100`;
-    for (let page = 0; url !== undefined && page < MAX_PAGES; page++) {
+    while (url !== undefined) {
+      if (seen.size >= MAX_PAGES || seen.has(url)) {
+        throw new GithubApiError('invalid', `github ${path}: the list does not end after ${seen.size} pages`);
+      }
+      seen.add(url);
       const response = await this.#get(path, url);
-      items.push(...((await response.json()) as T[]));
-      const next = nextLink(response.headers.get('link'));
+      const page = await boundedJson(response, `github ${path} info response`);
+      if (!Array.isArray(page))
+        throw new GithubApiError('invalid', `github ${path} info response: not a list`);
+      items.push(...page);
+      url = nextLink(response.headers.get('link'), url);
       // The token goes only where the API is.
-      url = next !== undefined && new URL(next).origin === new URL(this.#base).origin ? next : undefined;
+      if (url !== undefined && new URL(url).origin !== origin) {
+        throw new GithubApiError('invalid', `github ${path}: the next page is on another host`);
+      }
     }
     return items;
   }
 
   async user(): Promise<GithubUser> {
-    return (await (await this.#get('/user')).json()) as GithubUser;
+    const user = await boundedJson(await this.#get('/user'), 'github /user info response');
+    const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
+    if (
+      !isRecord(user) ||
+      text(user.login) === null ||
+      !Number.isSafeInteger(user.id) ||
+      (user.id as number) <= 0
+    ) {
+      throw new GithubApiError('invalid', 'github /user info response: no login or id');
+    }
+    return {
+      login: user.login as string,
+      id: user.id as number,
+      name: text(user.name),
+      email: text(user.email),
+      avatar_url: text(user.avatar_url),
+    };
   }
 
   async organizations(): Promise<string[]> {
-    return (await this.#all<{ login: string }>('/user/orgs')).map((org) => org.login);
+    return (await this.#all('/user/orgs')).flatMap((org) =>
+      isRecord(org) && typeof org.login === 'string' && org.login !== '' ? [org.login] : [],
+    );
   }
 
   async teams(): Promise<GithubTeam[]> {
-    const teams = await this.#all<{ slug: string; organization: { login: string } }>('/user/teams');
-    return teams.map((team) => ({ org: team.organization.login, slug: team.slug }));
+    return (await this.#all('/user/teams')).flatMap((team) => {
+      const org = isRecord(team) && isRecord(team.organization) ? team.organization.login : undefined;
+      const slug = isRecord(team) ? team.slug : undefined;
+      return typeof org === 'string' && org !== '' && typeof slug === 'string' && slug !== ''
+        ? [{ org, slug }]
+        : [];
+    });
   }
 }

@@ -170,6 +170,26 @@ describe('github: the authorization URL and PKCE', () => {
     expect(await githubSessions(s)).toEqual([]);
   });
 
+  it('refuses a second use of a PKCE login (its verifier is gone): missing or expired oauth challenge', async () => {
+    const s = await setup({ github: { use_pkce: true } });
+    const browser = s.browser();
+    const target = await toCallback(s, browser, 'octocat');
+    expect((await browser.request(target)).status).toBe(302);
+    const again = await browser.request(target);
+    expect(error(again)).toMatchObject({ code: 16, message: 'missing or expired oauth challenge' });
+  });
+
+  it('never writes the client secret or a GitHub access token into the logs', async () => {
+    const s = await setup({ github: { allowed_organizations: ['nobody'] } });
+    await login(s, 'octocat');
+    s.fake.fault('/user', { status: 500 });
+    await login(s, 'octocat');
+    const logs = JSON.stringify(s.t.logs);
+    expect(logs).toContain('login refused');
+    expect(logs).not.toContain('gh-secret');
+    expect(logs).not.toMatch(/gho_[A-Za-z0-9]{36}/);
+  });
+
   it('refuses a callback without state, without the state cookie, or with another login’s state', async () => {
     const s = await setup();
     const browser = s.browser();
@@ -221,12 +241,19 @@ describe('github: organisation and team rules', () => {
     const s = await setup({ github: { allowed_organizations: ['octo-org', 'other-org'] } });
     const { callback } = await login(s, 'stranger');
     expect(callback.status).toBe(401);
+    // The user learns which rule refused them, not which organisations are allowed; the log says both.
     expect(error(callback)).toEqual({
       code: 16,
       message:
-        'account does not satisfy the organization requirements: "stranger" belongs to none of allowed_organizations (octo-org, other-org)',
+        'account does not satisfy the organization requirements: "stranger" belongs to none of allowed_organizations',
       details: [],
     });
+    expect(s.t.logs).toContainEqual(
+      expect.objectContaining({
+        msg: 'login refused',
+        reason: expect.stringContaining('(allowed_organizations: octo-org, other-org)'),
+      }),
+    );
     expect(await githubSessions(s)).toEqual([]);
   });
 
@@ -237,7 +264,7 @@ describe('github: organisation and team rules', () => {
     const { callback } = await login(s, 'hubot');
     expect(callback.status).toBe(401);
     expect(error(callback).message).toBe(
-      'account does not satisfy the team requirements: "hubot" is in none of the allowed_teams of its allowed organizations (octo-org: flipt-admins)',
+      'account does not satisfy the team requirements: "hubot" is in none of the allowed_teams of its allowed organizations',
     );
     expect(await githubSessions(s)).toEqual([]);
   });
@@ -272,7 +299,7 @@ describe('github: when GitHub fails, the user gets a clear error, no session, an
       'a server error',
       '/user',
       { status: 500 },
-      /^github \/user info response status: "500 Internal Server Error": Server Error$/,
+      /^github \/user info response status: "500 Internal Server Error": Internal Server Error$/,
     ],
     [
       'the rate limit',
@@ -299,6 +326,55 @@ describe('github: when GitHub fails, the user gets a clear error, no session, an
       expect(await githubSessions(s)).toEqual([]);
     });
   }
+
+  const oddAnswers: ReadonlyArray<[string, string, Parameters<FakeGitHub['fault']>[1], string]> = [
+    [
+      'a /user that is not JSON',
+      '/user',
+      { body: '<html>oops</html>' },
+      'github /user info response: not JSON',
+    ],
+    ['a /user without login or id', '/user', { body: '{}' }, 'github /user info response: no login or id'],
+    [
+      'a list that is not a list',
+      '/user/orgs',
+      { body: '{"login":"x"}' },
+      'github /user/orgs info response: not a list',
+    ],
+    [
+      'a next page on another host (the token must not go there)',
+      '/user/teams',
+      { body: '[]', headers: { link: '<https://evil.example/user/teams?page=2>; rel="next"' } },
+      'github /user/teams: the next page is on another host',
+    ],
+    [
+      'a list whose next page is itself',
+      '/user/orgs',
+      { body: '[]', headers: { link: '</user/orgs?per_page=100>; rel="next"' } },
+      'github /user/orgs: the list does not end after 1 pages',
+    ],
+  ];
+  for (const [what, path, fault, message] of oddAnswers) {
+    it(`answers 503, saying what was wrong, for ${what}`, async () => {
+      const s = await setup();
+      s.fake.fault(path, fault);
+      const { callback } = await login(s, 'octocat');
+      expect(error(callback)).toEqual({ code: 14, message, details: [] });
+      expect(await githubSessions(s)).toEqual([]);
+    });
+  }
+
+  it('skips a team without an organisation rather than fail', async () => {
+    const s = await setup();
+    s.fake.fault('/user/teams', {
+      body: JSON.stringify([
+        { slug: 'orphan', organization: null },
+        { slug: 'crew', organization: { login: 'o' } },
+      ]),
+    });
+    const { browser } = await login(s, 'octocat');
+    expect((await metadataOf(s, browser))['io.flipt.auth.github.teams']).toBe('{"o":["crew"]}');
+  });
 
   it('answers 503 when GitHub cannot be reached for the token, and 401 when it refuses the code', async () => {
     const s = await setup();

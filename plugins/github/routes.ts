@@ -4,7 +4,7 @@ import { calculatePKCECodeChallenge, randomPKCECodeVerifier } from 'openid-clien
 import { type ErrorCode, ErrorCodes, errorMessage, PortcullisError } from '../../core/errors.ts';
 import type { MethodContext } from '../../core/plugins/contracts.ts';
 import { decideAccess, type Membership, sessionMetadata } from './access.ts';
-import { GithubApi, GithubApiError } from './api.ts';
+import { boundedJson, GITHUB_TIMEOUT_MS, GithubApi, GithubApiError } from './api.ts';
 import { apiBase, type GithubConfig } from './config.ts';
 
 /** Flipt keeps a login's PKCE verifier for two minutes. */
@@ -22,9 +22,12 @@ export function callbackUrl(redirectAddress: string): string {
   return url.href;
 }
 
-/** What a failed GitHub call means for the user: try again later (503), or not allowed (401, 403). */
+/**
+ * What a failed GitHub call means for the user: GitHub refused the token or the code (401), refused access (403),
+ * or is down, rationing or answering nonsense (503, try again later). Anything else is a fault of ours (500).
+ */
 function codeFor(error: unknown): ErrorCode {
-  if (!(error instanceof GithubApiError)) return ErrorCodes.UNAVAILABLE;
+  if (!(error instanceof GithubApiError)) return ErrorCodes.INTERNAL;
   if (error.failure === 'unauthorized') return ErrorCodes.UNAUTHENTICATED;
   if (error.failure === 'forbidden') return ErrorCodes.PERMISSION_DENIED;
   return ErrorCodes.UNAVAILABLE;
@@ -59,27 +62,37 @@ export function githubRoutes(ctx: MethodContext, config: GithubConfig): (app: Fa
 
   /** The access token for a code; GitHub reports a refused code with status 200 and an `error` field. */
   async function exchange(code: string, verifier: string | undefined): Promise<string> {
-    const response = await fetch(`${server}/login/oauth/access_token`, {
-      method: 'POST',
-      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        client_id: config.client_id ?? '',
-        client_secret: config.client_secret ?? '',
-        code,
-        redirect_uri: redirectUri,
-        ...(verifier !== undefined && { code_verifier: verifier }),
-      }).toString(),
-    });
-    if (response.status >= 500)
-      throw new GithubApiError('unreachable', `access_token answered ${response.status}`);
-    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    if (response.status !== 200 || typeof body.access_token !== 'string' || body.access_token === '') {
+    let response: Response;
+    try {
+      response = await fetch(`${server}/login/oauth/access_token`, {
+        method: 'POST',
+        headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          client_id: config.client_id ?? '',
+          client_secret: config.client_secret ?? '',
+          code,
+          redirect_uri: redirectUri,
+          ...(verifier !== undefined && { code_verifier: verifier }),
+        }).toString(),
+        // A redirect would resend the client secret to wherever it points.
+        redirect: 'error',
+        signal: AbortSignal.timeout(GITHUB_TIMEOUT_MS),
+      });
+    } catch (error) {
+      throw new GithubApiError('unavailable', `access_token request failed: ${(error as Error).message}`);
+    }
+    if (response.status === 429 || response.status >= 500) {
+      throw new GithubApiError('unavailable', `access_token answered ${response.status}`);
+    }
+    const body = await boundedJson(response, 'access_token response').catch(() => undefined);
+    const fields = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    if (response.status !== 200 || typeof fields.access_token !== 'string' || fields.access_token === '') {
       throw new GithubApiError(
         'unauthorized',
-        `GitHub refused the code: ${String(body.error ?? response.status)} ${String(body.error_description ?? '')}`.trim(),
+        `GitHub refused the code: ${String(fields.error ?? response.status)}`,
       );
     }
-    return body.access_token;
+    return fields.access_token;
   }
 
   async function callback(request: FastifyRequest, reply: FastifyReply) {
@@ -118,12 +131,15 @@ export function githubRoutes(ctx: MethodContext, config: GithubConfig): (app: Fa
       }
     } catch (error) {
       log.warn({ reason: errorMessage(error) }, 'github: reading the user failed');
-      throw fail(codeFor(error), errorMessage(error));
+      throw fail(
+        codeFor(error),
+        error instanceof GithubApiError ? error.message : 'github: reading the user failed',
+      );
     }
 
     const decision = decideAccess(config, user.login, membership);
     if (!decision.allowed) {
-      log.info({ login: user.login, reason: decision.message }, 'login refused');
+      log.info({ login: user.login, reason: `${decision.message} (${decision.detail})` }, 'login refused');
       throw fail(ErrorCodes.UNAUTHENTICATED, decision.message);
     }
     const body = await session.completeLogin(request, reply, {
