@@ -49,6 +49,8 @@ export interface TokenIssuer {
   sign(claims: JWTPayload, options?: { key?: IssuerKey; header?: Record<string, unknown> }): Promise<string>;
   /** Replaces the published key with a new one: tokens signed before stop verifying. */
   rotate(): Promise<IssuerKey>;
+  /** Makes the JWKS answer this status (an outage) until called with `undefined`. */
+  failJwks(status: number | undefined): void;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export async function newIssuerKey(alg = 'RS256', kid: string = randomUUID()): P
 export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promise<TokenIssuer> {
   let key = await newIssuerKey(options.alg);
   let jwksFetches = 0;
+  let jwksStatus: number | undefined;
   const authorizations: string[] = [];
   const handler = (request: IncomingMessage, response: ServerResponse) => {
     authorizations.push(request.headers.authorization ?? '');
@@ -81,6 +84,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
     }
     if (request.url === '/openid/v1/jwks') {
       jwksFetches++;
+      if (jwksStatus !== undefined) return response.writeHead(jwksStatus).end();
       return json({ keys: [key.publicJwk] });
     }
     response.writeHead(404).end();
@@ -114,6 +118,9 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
     async rotate() {
       key = await newIssuerKey(key.alg);
       return key;
+    },
+    failJwks(status) {
+      jwksStatus = status;
     },
     close: () =>
       new Promise<void>((resolve) => {

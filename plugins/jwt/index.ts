@@ -60,10 +60,13 @@ const jwt: MethodPlugin<JwtConfig> = {
       import('./verifier.ts'),
       import('../../core/auth/jwt-claims.ts'),
     ]);
-    const keys =
-      config.jwks_url !== undefined && config.jwks_url !== ''
-        ? jwksKeys(config.jwks_url, ctx.fetch)
-        : await pemKeys(config.public_key_file ?? '');
+    let keys: Awaited<ReturnType<typeof pemKeys>>['keys'];
+    if (config.jwks_url !== undefined && config.jwks_url !== '') keys = jwksKeys(config.jwks_url, ctx.fetch);
+    else {
+      const pem = await pemKeys(config.public_key_file ?? '');
+      for (const skipped of pem.skipped) ctx.log.warn(`public_key_file: skipped ${skipped}`);
+      keys = pem.keys;
+    }
     const verifier = new JwtVerifier(keys, config.validate_claims, () => ctx.now().getTime());
     return {
       schemes: ['JWT'],

@@ -1,65 +1,71 @@
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  customFetch,
-  exportJWK,
-  type JWK,
-  type JWTVerifyGetKey,
-} from 'jose';
+import { createLocalJWKSet, exportJWK, type JWK, type JWTVerifyGetKey } from 'jose';
+import { remoteKeySet } from '../../core/auth/jwks.ts';
 import type { FetchLike } from '../../core/plugins/contracts.ts';
 
-/**
- * How soon a token whose `kid` the cached JWKS lacks may make us fetch the JWKS again: often enough to pick up a
- * rotation at once, rarely enough that a flood of made-up key ids cannot hammer the JWKS server.
- */
-export const JWKS_REFETCH_COOLDOWN_MS = 1_000;
-
-/** Keys from a JWKS URL: fetched on first use, kept ten minutes, fetched again for an unknown `kid`. */
+/** Keys from a JWKS URL: fetched on first use, kept ten minutes, fetched again (at most once a second) for an unknown `kid`. */
 export function jwksKeys(url: string, fetch: FetchLike): JWTVerifyGetKey {
-  return createRemoteJWKSet(new URL(url), {
-    [customFetch]: fetch as typeof globalThis.fetch,
-    cooldownDuration: JWKS_REFETCH_COOLDOWN_MS,
-  });
+  return remoteKeySet(url, fetch);
 }
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
-const SUPPORTED_KEY_TYPES = new Set(['rsa', 'ec', 'ed25519', 'ed448']);
+const PUBLIC_LABELS = new Set(['PUBLIC KEY', 'RSA PUBLIC KEY', 'CERTIFICATE']);
+/** Key types jose can verify Flipt's algorithms with (RS*, ES*, EdDSA over Ed25519). */
+const SUPPORTED_KEY_TYPES = new Set(['rsa', 'ec', 'ed25519']);
+
+/** The keys of a PEM file, and what was left out of it and why. */
+export interface PemKeys {
+  readonly keys: JWTVerifyGetKey;
+  readonly skipped: readonly string[];
+}
 
 function publicKeyOf(block: string, label: string): KeyObject {
   return label === 'CERTIFICATE' ? new X509Certificate(block).publicKey : createPublicKey(block);
 }
 
 /**
- * The public keys of a PEM file: every `PUBLIC KEY`, `RSA PUBLIC KEY` and `CERTIFICATE` block, RSA, EC or Ed25519
- * (Flipt reads the first block only, and refuses Ed25519 and PKCS#1). Read once, at start-up.
+ * The public keys of a PEM file: every `PUBLIC KEY`, `RSA PUBLIC KEY` and `CERTIFICATE` block holding an RSA, EC or
+ * Ed25519 key (Flipt reads the first block only, and refuses Ed25519 and PKCS#1). Read once, at start-up. A token's
+ * `kid` is ignored, as Flipt ignores it for a static key: these keys have none.
  */
-export async function pemKeys(path: string): Promise<JWTVerifyGetKey> {
+export async function pemKeys(path: string): Promise<PemKeys> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     throw new Error(`failed to read key file ${path}: ${(error as Error).message}`);
   }
-  const keys: JWK[] = [];
-  const problems: string[] = [];
+  const jwks: JWK[] = [];
+  const skipped: string[] = [];
   for (const [block, label = ''] of text.matchAll(PEM_BLOCK)) {
+    if (!PUBLIC_LABELS.has(label)) {
+      skipped.push(`a ${label} block (only PUBLIC KEY, RSA PUBLIC KEY and CERTIFICATE blocks are read)`);
+      continue;
+    }
     try {
       const key = publicKeyOf(block, label);
       if (!SUPPORTED_KEY_TYPES.has(key.asymmetricKeyType ?? '')) {
-        problems.push(`a ${key.asymmetricKeyType ?? 'unknown'} key`);
+        skipped.push(`a ${key.asymmetricKeyType ?? 'unknown'} key`);
         continue;
       }
-      keys.push(await exportJWK(key));
+      jwks.push(await exportJWK(key));
     } catch (error) {
-      problems.push(`a ${label} block that does not parse (${(error as Error).message})`);
+      skipped.push(`a ${label} block that does not parse (${(error as Error).message})`);
     }
   }
-  if (keys.length === 0) {
+  if (jwks.length === 0) {
     throw new Error(
-      `failed to parse public key PEM block: ${path} holds no RSA, ECDSA or Ed25519 public key${problems.length > 0 ? `, only ${problems.join(', ')}` : ''}`,
+      `failed to parse public key PEM block: ${path} holds no RSA, ECDSA or Ed25519 public key${skipped.length > 0 ? `, only ${skipped.join(', ')}` : ''}`,
     );
   }
-  return createLocalJWKSet({ keys });
+  const local = createLocalJWKSet({ keys: jwks });
+  return {
+    skipped,
+    keys: (header, token) =>
+      local({ ...header, kid: undefined }, {
+        ...token,
+        header: { ...token?.header, kid: undefined },
+      } as never),
+  };
 }

@@ -1,33 +1,35 @@
 import { readFile } from 'node:fs/promises';
-import {
-  createRemoteJWKSet,
-  customFetch,
-  decodeJwt,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  jwtVerify,
-} from 'jose';
+import { decodeJwt, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { remoteKeySet } from '../../core/auth/jwks.ts';
 import type { FetchLike, MethodContext } from '../../core/plugins/contracts.ts';
 import type { KubernetesConfig } from './config.ts';
 
 /** go-oidc's allowance for a token's `nbf` (its `exp` gets none). */
 const NOT_BEFORE_SKEW_S = 5 * 60;
-/** How soon an unknown `kid` may make us fetch the cluster's JWKS again (key rotation, without hammering). */
-const JWKS_REFETCH_COOLDOWN_MS = 1_000;
 /** Service account tokens longer than this are refused unread. */
 export const MAX_TOKEN_BYTES = 16 * 1024;
+/** What a cluster may sign service account tokens with: asymmetric algorithms only, whatever discovery says. */
+const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$/;
 
 /** The cluster's service account token issuer, as its API server's discovery describes it. */
 export class ClusterIssuer {
   readonly issuer: string;
   readonly #keys: JWTVerifyGetKey;
   readonly #algorithms: string[];
+  readonly #audiences: string[];
   readonly #now: () => number;
 
-  private constructor(issuer: string, keys: JWTVerifyGetKey, algorithms: string[], now: () => number) {
+  private constructor(
+    issuer: string,
+    keys: JWTVerifyGetKey,
+    algorithms: string[],
+    audiences: string[],
+    now: () => number,
+  ) {
     this.issuer = issuer;
     this.#keys = keys;
     this.#algorithms = algorithms;
+    this.#audiences = audiences;
     this.#now = now;
   }
 
@@ -58,22 +60,23 @@ export class ClusterIssuer {
     if (typeof discovery.issuer !== 'string' || typeof discovery.jwks_uri !== 'string') {
       throw new Error(`configuring kubernetes authentication: discovery at ${url} has no issuer or jwks_uri`);
     }
-    const algorithms = Array.isArray(discovery.id_token_signing_alg_values_supported)
+    const advertised = Array.isArray(discovery.id_token_signing_alg_values_supported)
       ? discovery.id_token_signing_alg_values_supported.filter(
-          (alg): alg is string => typeof alg === 'string',
+          (alg): alg is string => typeof alg === 'string' && ASYMMETRIC.test(alg),
         )
       : [];
-    const keys = createRemoteJWKSet(new URL(discovery.jwks_uri), {
-      [customFetch]: fetch as typeof globalThis.fetch,
-      cooldownDuration: JWKS_REFETCH_COOLDOWN_MS,
-    });
-    return new ClusterIssuer(discovery.issuer, keys, algorithms.length > 0 ? algorithms : ['RS256'], () =>
-      ctx.now().getTime(),
+    return new ClusterIssuer(
+      discovery.issuer,
+      remoteKeySet(discovery.jwks_uri, fetch),
+      advertised.length > 0 ? advertised : ['RS256'],
+      config.audiences,
+      () => ctx.now().getTime(),
     );
   }
 
   /** Whether a token says it comes from this cluster (before any verification: for routing only). */
   claims(token: string): boolean {
+    if (Buffer.byteLength(token) > MAX_TOKEN_BYTES) return false;
     try {
       return decodeJwt(token).iss === this.issuer;
     } catch {
@@ -81,16 +84,16 @@ export class ClusterIssuer {
     }
   }
 
-  /** Verifies a service account token: signature, issuer, `exp` required and not past, `nbf` with five minutes' skew. */
+  /**
+   * Verifies a service account token: signature, issuer, `exp` required and not past, five minutes of skew on
+   * `nbf`, and one of `audiences` when set.
+   */
   async verify(token: string): Promise<JWTPayload> {
     if (Buffer.byteLength(token) > MAX_TOKEN_BYTES)
       throw new Error(`token longer than ${MAX_TOKEN_BYTES} bytes`);
     // Said first, as the likeliest mistake (a token of another cluster); the signature check would only say that
     // no key fits.
-    const { iss } = decodeJwt(token);
-    if (iss !== this.issuer) {
-      throw new Error(`the token's issuer is "${String(iss)}", not the cluster's ("${this.issuer}")`);
-    }
+    if (decodeJwt(token).iss !== this.issuer) throw new Error('the token was not issued by this cluster');
     const now = this.#now();
     const { payload } = await jwtVerify(token, this.#keys, {
       issuer: this.issuer,
@@ -98,6 +101,7 @@ export class ClusterIssuer {
       requiredClaims: ['exp'],
       clockTolerance: NOT_BEFORE_SKEW_S,
       currentDate: new Date(now),
+      ...(this.#audiences.length > 0 && { audience: this.#audiences }),
     });
     if ((payload.exp as number) * 1000 < now) throw new Error('token is expired');
     return payload;

@@ -8,4 +8,6 @@ export interface KubernetesConfig {
   allowed_namespaces: string[];
   /** portcullis: service accounts accepted, as `<namespace>/<name>`. */
   allowed_service_accounts: string[];
+  /** portcullis: audiences a token must carry one of (none required when empty, as in Flipt). */
+  audiences: string[];
 }

@@ -19,17 +19,25 @@ const kubernetes: MethodPlugin<KubernetesConfig> = {
         import('../../core/auth/jwt-claims.ts'),
       ]);
     const cluster = await ClusterIssuer.connect(ctx, config);
-    // A service account token sent as `Authorization: JWT` is a JWT authentication (as in Flipt v2), its metadata
-    // mapped by the jwt method's claims_mapping when that method is configured.
-    const mapping = (
-      ctx.root.authentication.methods.jwt as { claims_mapping?: Record<string, string> } | undefined
-    )?.claims_mapping;
+    const jwt = ctx.root.authentication.methods.jwt as
+      | { enabled?: boolean; claims_mapping?: Record<string, string>; validate_claims?: { issuer?: string } }
+      | undefined;
+    // A service account token sent as `Authorization: JWT` is a JWT authentication (as in Flipt v2), mapped by the
+    // jwt method's claims_mapping when that method is on, else by Flipt's defaults.
+    const mapping = jwt?.enabled === true ? jwt.claims_mapping : undefined;
+    // When the jwt method is told to expect this cluster's tokens, they are its to check (its audiences, subject).
+    const jwtTakesClusterTokens = jwt?.enabled === true && jwt.validate_claims?.issuer === cluster.issuer;
+    if (jwtTakesClusterTokens) {
+      ctx.log.info(
+        'jwt.validate_claims.issuer is this cluster: its tokens sent as Authorization: JWT go to jwt',
+      );
+    }
     return {
       routes: kubernetesRoutes(ctx, config, cluster),
       schemes: ['JWT'],
       async authenticate(credential) {
         // Tokens of another issuer are left to the jwt method, when it is enabled.
-        if (!cluster.claims(credential.value)) return null;
+        if (jwtTakesClusterTokens || !cluster.claims(credential.value)) return null;
         const claims = await cluster.verify(credential.value);
         const refusal = allowListProblem(config, serviceAccountOf(claims));
         if (refusal !== undefined) throw new Error(refusal);

@@ -77,7 +77,7 @@ describe('kubernetes: service account exchange against a cluster issuer over TLS
   it('exchanges a service account token for a client token that expires with it', async () => {
     const c = await cluster();
     const t = await serve({ kubernetes: c.config });
-    const exp = Math.floor(Date.now() / 1000) + 2;
+    const exp = Math.floor(Date.now() / 1000) + 3;
     const response = await exchange(t, { serviceAccountToken: await c.serviceAccountToken({ exp }) });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { clientToken: string; authentication: Record<string, unknown> };
@@ -141,14 +141,14 @@ describe('kubernetes: service account exchange against a cluster issuer over TLS
     const now = Math.floor(Date.now() / 1000);
     const cases: Array<[string, string | Promise<string>, RegExp]> = [
       [
-        'a namespace outside the allow-lists',
+        'a namespace outside the allow-lists (the lists are not told)',
         c.serviceAccountToken({ namespace: 'payments' }),
-        /service account "payments\/booking" is not allowed: its namespace is not in allowed_namespaces \(applications\) and it is not in allowed_service_accounts \(infra\/deployer\)/,
+        /^verifying service account: service account "payments\/booking" is not allowed$/,
       ],
       [
         'another issuer',
         other.sign({ sub: 'system:serviceaccount:applications:booking', exp: now + 60 }),
-        /iss/,
+        /not issued by this cluster/,
       ],
       [
         'a key the cluster does not publish',
@@ -208,7 +208,65 @@ describe('kubernetes: service account exchange against a cluster issuer over TLS
   });
 });
 
+describe('kubernetes: rules on both paths', () => {
+  it('applies the allow-lists to Authorization: JWT too', async () => {
+    const c = await cluster();
+    const t = await serve({ kubernetes: { ...c.config, allowed_namespaces: ['applications'] } });
+    const asJwt = async (token: string) =>
+      (await t.fetch('/auth/v1/self', { headers: { authorization: `JWT ${token}` } })).status;
+    expect(await asJwt(await c.serviceAccountToken({ namespace: 'applications' }))).toBe(200);
+    expect(await asJwt(await c.serviceAccountToken({ namespace: 'payments' }))).toBe(401);
+  });
+
+  it('with audiences, refuses the default token every pod mounts and takes one made for portcullis', async () => {
+    const c = await cluster();
+    const t = await serve({ kubernetes: { ...c.config, audiences: ['portcullis'] } });
+    const defaultToken = await c.serviceAccountToken();
+    expect((await exchange(t, { serviceAccountToken: defaultToken })).status).toBe(401);
+    const projected = await c.serviceAccountToken({ aud: ['portcullis'] });
+    expect((await exchange(t, { serviceAccountToken: projected })).status).toBe(200);
+  });
+
+  it('keeps one stored authentication per service account token: exchanging it again replaces the last', async () => {
+    const c = await cluster();
+    const t = await serve({
+      kubernetes: c.config,
+      token: { enabled: true, storage: { tokens: { admin: { credential: 'admin-secret' } } } },
+    });
+    const token = await c.serviceAccountToken();
+    const first = (await (await exchange(t, { serviceAccountToken: token })).json()) as {
+      clientToken: string;
+    };
+    const second = (await (await exchange(t, { serviceAccountToken: token })).json()) as {
+      clientToken: string;
+    };
+    expect((await t.fetch('/auth/v1/self', { headers: bearer(first.clientToken) })).status).toBe(401);
+    expect((await t.fetch('/auth/v1/self', { headers: bearer(second.clientToken) })).status).toBe(200);
+    const listed = await t.fetch('/auth/v1/tokens?method=METHOD_KUBERNETES', {
+      headers: bearer('admin-secret'),
+    });
+    expect(((await listed.json()) as { authentications: unknown[] }).authentications).toHaveLength(1);
+  });
+});
+
 describe('jwt and kubernetes together', () => {
+  it('leaves the cluster’s tokens to jwt when jwt.validate_claims names the cluster as issuer', async () => {
+    const c = await cluster();
+    const t = await serve({
+      kubernetes: c.config,
+      jwt: {
+        enabled: true,
+        jwks_url: c.apiServer.jwksUrl,
+        validate_claims: { issuer: CLUSTER_ISSUER, audiences: ['flipt'] },
+      },
+    });
+    // jwt cannot reach the cluster's JWKS (its CA is not the system's), so it refuses; what matters is that the
+    // audience rule it was given is not skipped by kubernetes taking the token first.
+    const token = await c.serviceAccountToken();
+    expect((await t.fetch('/auth/v1/self', { headers: { authorization: `JWT ${token}` } })).status).toBe(401);
+    expect(t.logs).toContainEqual(expect.objectContaining({ via: 'jwt', outcome: 'unauthenticated' }));
+  });
+
   it('routes a JWT to the method whose issuer it carries', async () => {
     const c = await cluster();
     const idp = await startTokenIssuer();
@@ -227,8 +285,10 @@ describe('jwt and kubernetes together', () => {
     const fromIdp = await asJwt(await idp.sign({ sub: 'ci' }));
     expect(fromIdp.status).toBe(200);
     expect(fromIdp.body.metadata?.['io.flipt.auth.jwt.issuer']).toBe(idp.issuer);
-    // A cluster token signed by someone else is not passed on to the jwt method.
-    const forged = await c.apiServer.sign({ sub: 'x' }, { key: await newIssuerKey() });
+    // A token claiming to come from the cluster but signed by the jwt method's own issuer: kubernetes takes it by
+    // its iss and refuses it; it is not handed on to jwt, whose key would verify it.
+    const forged = await idp.sign({ sub: 'x', iss: CLUSTER_ISSUER });
     expect((await asJwt(forged)).status).toBe(401);
+    expect(t.logs).toContainEqual(expect.objectContaining({ via: 'kubernetes', outcome: 'unauthenticated' }));
   });
 });

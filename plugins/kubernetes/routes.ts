@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticationJson } from '../../core/auth/json.ts';
 import { ErrorCodes, errorMessage, PortcullisError } from '../../core/errors.ts';
@@ -6,16 +7,25 @@ import type { ClusterIssuer } from './cluster.ts';
 import type { KubernetesConfig } from './config.ts';
 import { allowListProblem, serviceAccountMetadata, serviceAccountOf } from './service-account.ts';
 
+/** Service account tokens whose latest exchange this instance remembers (one stored authentication each). */
+const REMEMBERED_EXCHANGES = 100_000;
+/** Characters of a refusal's reason sent back (the reason may quote the token). */
+const MAX_REASON = 200;
+
 /**
  * `POST /auth/v1/method/kubernetes/serviceaccount` `{"serviceAccountToken": "..."}`: a verified service account
  * token is exchanged for a stored client token that expires with it (the seeds' behaviour), with Flipt's
- * `io.flipt.auth.k8s.*` metadata. A refused token is a 401 (Flipt answers 500) with Flipt's message.
+ * `io.flipt.auth.k8s.*` metadata. Exchanging the same token again replaces the authentication of the last
+ * exchange, so a replayed token cannot fill the store. A refused token is a 401 (Flipt answers 500) with Flipt's
+ * message.
  */
 export function kubernetesRoutes(
   ctx: MethodContext,
   config: KubernetesConfig,
   cluster: ClusterIssuer,
 ): (app: FastifyInstance) => void {
+  const exchanged = new Map<string, string>();
+
   async function exchange(request: FastifyRequest) {
     const body = (request.body ?? {}) as Record<string, unknown>;
     const token = body.serviceAccountToken ?? body.service_account_token;
@@ -29,15 +39,22 @@ export function kubernetesRoutes(
       if (refusal !== undefined) throw new Error(refusal);
       expiresAt = new Date((claims.exp as number) * 1000);
     } catch (error) {
-      const message = `verifying service account: ${errorMessage(error)}`;
-      ctx.log.warn({ reason: message }, 'service account refused');
-      throw new PortcullisError(ErrorCodes.UNAUTHENTICATED, message);
+      const reason = errorMessage(error).slice(0, MAX_REASON);
+      ctx.log.warn({ reason }, 'service account refused');
+      throw new PortcullisError(ErrorCodes.UNAUTHENTICATED, `verifying service account: ${reason}`);
     }
+
+    const key = createHash('sha256').update(token).digest('base64url');
+    const previous = exchanged.get(key);
+    if (previous !== undefined) await ctx.store.deleteAuthentications({ id: previous });
     const { clientToken, authentication } = await ctx.store.createAuthentication({
       method: 'METHOD_KUBERNETES',
       expiresAt,
       metadata: serviceAccountMetadata(account),
     });
+    exchanged.delete(key);
+    if (exchanged.size >= REMEMBERED_EXCHANGES) exchanged.delete(exchanged.keys().next().value as string);
+    exchanged.set(key, authentication.id);
     ctx.log.info(
       { namespace: account?.namespace, serviceAccount: account?.name, id: authentication.id },
       'service account exchanged',

@@ -44,7 +44,8 @@ export function serviceAccountOf(claims: JWTPayload): ServiceAccount | undefined
 /**
  * Why the allow-lists refuse a service account, or `undefined` when they let it in: with neither list set, every
  * service account of the cluster is accepted (as in Flipt); otherwise its namespace must be in
- * `allowed_namespaces` or it must be listed in `allowed_service_accounts`.
+ * `allowed_namespaces` or it must be listed in `allowed_service_accounts`. The reason names the service account,
+ * not the lists (it goes back to whoever sent the token).
  */
 export function allowListProblem(
   config: Pick<KubernetesConfig, 'allowed_namespaces' | 'allowed_service_accounts'>,
@@ -55,7 +56,7 @@ export function allowListProblem(
   if (account === undefined) return 'the token names no service account';
   const qualified = `${account.namespace}/${account.name}`;
   if (namespaces.includes(account.namespace) || accounts.includes(qualified)) return undefined;
-  return `service account "${qualified}" is not allowed: ${namespaces.length > 0 ? `its namespace is not in allowed_namespaces (${namespaces.join(', ')})` : ''}${namespaces.length > 0 && accounts.length > 0 ? ' and ' : ''}${accounts.length > 0 ? `it is not in allowed_service_accounts (${accounts.join(', ')})` : ''}`;
+  return `service account "${qualified}" is not allowed`;
 }
 
 /** Flipt's metadata of an exchanged service account token (reference §4.9). */

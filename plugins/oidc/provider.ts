@@ -1,5 +1,6 @@
-import { createRemoteJWKSet, type JWTVerifyGetKey, customFetch as joseCustomFetch, jwtVerify } from 'jose';
+import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import * as client from 'openid-client';
+import { remoteKeySet } from '../../core/auth/jwks.ts';
 import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
 import type { FetchLike, Logger } from '../../core/plugins/contracts.ts';
 import type { OidcProviderConfig } from './config.ts';
@@ -14,8 +15,6 @@ const LOGOUT_TOKEN_CLOCK_TOLERANCE_S = 60;
 const RETRY_AFTER_FAILURE_MS = 30_000;
 /** The same, before any discovery has ever succeeded: short, so that a provider that comes up is used soon. */
 const RETRY_AFTER_FIRST_FAILURE_MS = 5_000;
-/** How soon a token signed by a key the cached JWKS lacks may make us fetch the JWKS again (key rotation). */
-const JWKS_COOLDOWN_MS = 1_000;
 
 /** What a provider's discovery gave: a client configuration, and its signing keys. */
 interface Discovered {
@@ -42,7 +41,7 @@ export interface LogoutToken {
 }
 
 const NETWORK_ERROR_CODES =
-  /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_|ERR_JWKS_TIMEOUT$|ERR_UNAVAILABLE$)/;
+  /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_|ERR_JWKS_TIMEOUT$|ERR_JWKS_COOLDOWN$|ERR_UNAVAILABLE$)/;
 
 /**
  * A failure reaching the provider (connection refused or reset, no such host, a timeout, a 5xx), as opposed to the
@@ -63,19 +62,6 @@ export function isUnreachable(error: unknown): boolean {
 /** Google, Okta and most providers sign with RS256; Flipt assumes it when `algorithms` is empty. */
 function algorithmsOf(config: OidcProviderConfig): string[] {
   return config.algorithms.length > 0 ? config.algorithms : ['RS256'];
-}
-
-/** A fetch that turns a 5xx into an error carrying its status, so that a JWKS outage reads as one. */
-function failingOnServerErrors(fetch: FetchLike): typeof globalThis.fetch {
-  return (async (input: Parameters<FetchLike>[0], init?: RequestInit) => {
-    const response = await fetch(input, init);
-    if (response.status >= 500) {
-      throw Object.assign(new Error(`${String(input)} answered ${response.status}`), {
-        status: response.status,
-      });
-    }
-    return response;
-  }) as typeof globalThis.fetch;
 }
 
 /**
@@ -180,11 +166,7 @@ export class OidcProvider {
     );
     configuration[client.customFetch] = this.#fetch as typeof fetch;
     if (usesPlainHttp(server)) client.allowInsecureRequests(configuration);
-    const keys = createRemoteJWKSet(new URL(server.jwks_uri as string), {
-      [joseCustomFetch]: failingOnServerErrors(this.#fetch),
-      cooldownDuration: JWKS_COOLDOWN_MS,
-      cacheMaxAge: this.#cacheTtlMs,
-    });
+    const keys = remoteKeySet(server.jwks_uri as string, this.#fetch, { cacheMaxAgeMs: this.#cacheTtlMs });
     return { configuration, keys, discoveredAt: Date.now() };
   }
 
