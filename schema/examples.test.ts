@@ -74,6 +74,15 @@ function asFliptReadsIt(block: object): object {
   );
 }
 
+describe('the configurations the README and docker/ run', () => {
+  for (const file of ['examples/config.yaml', 'docker/config.yaml']) {
+    it(`${file} validates without warnings`, async () => {
+      const loaded = await loadConfig({ file: join(import.meta.dirname, '..', file), env: {} });
+      expect(loaded.warnings.map(formatIssue)).toEqual([]);
+    });
+  }
+});
+
 describeExamples('sources', async () => ({ loadConfig, formatIssue }));
 
 describe('editor schema', () => {

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { parseAddressRange } from '../address.ts';
 import type { ConfigIssue } from '../plugins/contracts.ts';
 import { isSecretReference } from '../references/parse.ts';
 import { isHttpUrl, parseUrl } from '../url.ts';
@@ -129,6 +130,33 @@ function serverRules(config: RootConfig, outcome: RuleOutcome): void {
   }
 }
 
+/** The gateway's URLs and trusted proxies must parse: they are used on every request. */
+function gatewayRules(gateway: Record<string, unknown>, outcome: RuleOutcome): void {
+  const { upstream, login_url: loginUrl, trusted_proxies: proxies } = gateway;
+  if (typeof upstream === 'string' && !isSecretReference(upstream) && !isHttpUrl(upstream)) {
+    outcome.issues.push({
+      path: ['gateway', 'upstream'],
+      message: 'must be an absolute http:// or https:// URL',
+    });
+  }
+  if (typeof loginUrl === 'string' && !isHttpUrl(loginUrl) && !/^\/(?![/\\])/.test(loginUrl)) {
+    outcome.issues.push({
+      path: ['gateway', 'login_url'],
+      message: 'must be an absolute http:// or https:// URL, or a path on this server starting with /',
+    });
+  }
+  if (Array.isArray(proxies)) {
+    proxies.forEach((entry, index) => {
+      if (typeof entry === 'string' && parseAddressRange(entry) === undefined) {
+        outcome.issues.push({
+          path: ['gateway', 'trusted_proxies', index],
+          message: `"${entry}" is not an IP address or CIDR range (such as 10.0.0.0/8 or ::1)`,
+        });
+      }
+    });
+  }
+}
+
 /**
  * The cross-field rules of the core sections, in Flipt's words where Flipt has the rule. Written defensively:
  * they also run on a configuration with schema errors elsewhere, so that every problem is reported at once.
@@ -146,14 +174,6 @@ export function coreRules(config: RootConfig, sessionMethods: readonly SessionMe
     });
   }
 
-  const { upstream } = recordOf(config.gateway);
-  if (typeof upstream === 'string' && !isSecretReference(upstream)) {
-    if (!isHttpUrl(upstream)) {
-      outcome.issues.push({
-        path: ['gateway', 'upstream'],
-        message: 'must be an absolute http:// or https:// URL',
-      });
-    }
-  }
+  gatewayRules(recordOf(config.gateway), outcome);
   return outcome;
 }

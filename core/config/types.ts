@@ -86,6 +86,8 @@ export interface LogConfig {
 export interface GatewayConfig {
   upstream?: string;
   timeout: DurationMs;
+  login_url?: string;
+  pass_authorization: boolean;
   identity_headers: Record<string, string>;
   sections: Record<string, { prefixes: string[]; exclude: boolean }>;
   trusted_proxies: string[];

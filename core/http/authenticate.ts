@@ -1,14 +1,10 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
 import { readCookie, TOKEN_COOKIE } from './cookies.ts';
-import { errorResponse, GrpcCode, pathOf, sendError } from './errors.ts';
+import { errorResponse, GrpcCode, type GrpcCodeValue, pathOf, sendError } from './errors.ts';
 
-/**
- * The `onRequest` hook that authenticates every request that needs it, as Flipt's interceptors do: nothing at
- * all when `authentication.required` is false; public routes (`config.authenticate: false`), unknown routes and
- * excluded sections are skipped, their credentials ignored; otherwise a request without a valid credential gets
- * Flipt's 401. One log line per decision.
- */
 /**
  * Flipt's 401. On the `/auth/v1` API, a request that sent a (stale) `flipt_client_token` cookie also gets both
  * cookies cleared, so that a browser stops sending it.
@@ -20,9 +16,61 @@ export function unauthenticated(runtime: Runtime, request: FastifyRequest, reply
   return sendError(reply, GrpcCode.UNAUTHENTICATED, 'request was not authenticated');
 }
 
+/** What authenticating one request decided. */
+export type Decision =
+  | { readonly kind: 'authenticated'; readonly authentication: Authentication }
+  | { readonly kind: 'unauthenticated'; readonly reason: string }
+  | { readonly kind: 'error'; readonly code: GrpcCodeValue; readonly message: string };
+
+/**
+ * Authenticates a request by its headers through the pipeline, and logs the decision in one line (never the
+ * credential; only the path of `url`, a query string may hold one). Shared by the hook, forward-auth and the
+ * websocket proxy.
+ */
+export async function decide(runtime: Runtime, headers: IncomingHttpHeaders, url: string): Promise<Decision> {
+  const started = performance.now();
+  const path = pathOf(url);
+  const log = runtime.log;
+  let outcome: Awaited<ReturnType<Runtime['pipeline']['authenticate']>>;
+  try {
+    outcome = await runtime.pipeline.authenticate({
+      authorization: headers.authorization,
+      cookieToken: readCookie(headers.cookie, TOKEN_COOKIE),
+    });
+  } catch (error) {
+    const response = errorResponse(error);
+    log.error({ outcome: 'error', reason: response.message, err: error, path }, 'authentication decision');
+    return { kind: 'error', code: response.code, message: response.message };
+  }
+  const durationMs = Number((performance.now() - started).toFixed(3));
+  if (outcome.ok) {
+    log.debug(
+      { method: outcome.authentication.method, outcome: 'authenticated', via: outcome.via, durationMs, path },
+      'authentication decision',
+    );
+    return { kind: 'authenticated', authentication: outcome.authentication };
+  }
+  log.warn(
+    { outcome: 'unauthenticated', reason: outcome.reason, via: outcome.via, durationMs, path },
+    'authentication decision',
+  );
+  return { kind: 'unauthenticated', reason: outcome.reason };
+}
+
+/** Whether a browser is asking for a page (rather than a script for data), and may be sent to a login page. */
+export function wantsPage(headers: IncomingHttpHeaders): boolean {
+  return /\btext\/html\b/.test(headers.accept ?? '');
+}
+
+/**
+ * The `onRequest` hook that authenticates every request that needs it, as Flipt's interceptors do: nothing at
+ * all when `authentication.required` is false; public routes (`config.authenticate: false`), unknown routes and
+ * excluded sections are skipped, their credentials ignored; otherwise a request without a valid credential gets
+ * Flipt's 401, or, with `gateway.login_url`, a browser asking for a page outside `/auth/v1` is sent there.
+ */
 export function createAuthenticationHook(runtime: Runtime, isExcluded: (url: string) => boolean) {
   const { required } = runtime.config.authentication;
-  const log = runtime.log;
+  const loginUrl = runtime.config.gateway.login_url;
   return async function authenticate(request: FastifyRequest, reply: FastifyReply) {
     if (
       !required ||
@@ -32,39 +80,15 @@ export function createAuthenticationHook(runtime: Runtime, isExcluded: (url: str
     ) {
       return;
     }
-    const started = performance.now();
-    // Only the path: a query string may hold a credential. Headers may be long; a log line per decision must not be.
-    const path = pathOf(request.url);
-    let outcome: Awaited<ReturnType<Runtime['pipeline']['authenticate']>>;
-    try {
-      outcome = await runtime.pipeline.authenticate({
-        authorization: request.headers.authorization,
-        cookieToken: readCookie(request.headers.cookie, TOKEN_COOKIE),
-      });
-    } catch (error) {
-      const response = errorResponse(error);
-      log.error({ outcome: 'error', reason: response.message, err: error, path }, 'authentication decision');
-      return sendError(reply, response.code, response.message);
-    }
-    const durationMs = Number((performance.now() - started).toFixed(3));
-    if (outcome.ok) {
-      request.authentication = outcome.authentication;
-      log.debug(
-        {
-          method: outcome.authentication.method,
-          outcome: 'authenticated',
-          via: outcome.via,
-          durationMs,
-          path,
-        },
-        'authentication decision',
-      );
+    const decision = await decide(runtime, request.headers, request.url);
+    if (decision.kind === 'authenticated') {
+      request.authentication = decision.authentication;
       return;
     }
-    log.warn(
-      { outcome: 'unauthenticated', reason: outcome.reason, via: outcome.via, durationMs, path },
-      'authentication decision',
-    );
+    if (decision.kind === 'error') return sendError(reply, decision.code, decision.message);
+    if (loginUrl !== undefined && wantsPage(request.headers) && !request.url.startsWith('/auth/v1')) {
+      return reply.code(302).header('location', loginUrl).send();
+    }
     return unauthenticated(runtime, request, reply);
   };
 }

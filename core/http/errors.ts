@@ -49,8 +49,12 @@ export function httpStatus(code: GrpcCodeValue): number {
 }
 
 /** Sends an error in Flipt's shape. A 401 also carries `WWW-Authenticate: <message>`, as Flipt's gateway does. */
-export function sendError(reply: FastifyReply, code: GrpcCodeValue, message: string): FastifyReply {
-  const status = httpStatus(code);
+export function sendError(
+  reply: FastifyReply,
+  code: GrpcCodeValue,
+  message: string,
+  status = httpStatus(code),
+): FastifyReply {
   if (status === 401) reply.header('www-authenticate', message);
   return reply.code(status).type('application/json').send({ code, message, details: [] });
 }

@@ -5,6 +5,9 @@ import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts'
 import { authApi } from './api.ts';
 import { createAuthenticationHook } from './authenticate.ts';
 import { createCsrfHook } from './csrf.ts';
+import { forwardAuth } from './forward-auth.ts';
+import { reverseProxy } from './proxy.ts';
+import { proxyWebsockets } from './websocket-proxy.ts';
 
 /**
  * Options of the {@link portcullis} Fastify plugin: a configuration to load (`file`, or `object`, plus `env`,
@@ -30,6 +33,16 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
   if (csrf !== undefined) app.addHook('onRequest', csrf);
   app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded));
   await app.register(authApi(runtime), { prefix: '/auth/v1' });
+  await app.register(async (scope) => forwardAuth(runtime, isExcluded)(scope), { prefix: '/auth/v1' });
+  if (gateway.upstream !== undefined) {
+    if (!authentication.required) {
+      runtime.log.warn(
+        'gateway.upstream is set but authentication.required is false: every request reaches the upstream unauthenticated',
+      );
+    }
+    await app.register(reverseProxy(runtime));
+    proxyWebsockets(app, runtime, isExcluded);
+  }
 }
 
 /**

@@ -1,0 +1,235 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { bearer, serveForTest, type TestServer } from '../test-support/server.ts';
+import { startUpstream, type TestUpstream } from '../test-support/upstream.ts';
+
+async function gateway(
+  upstream: TestUpstream | string,
+  options: { gateway?: Record<string, unknown>; authentication?: Record<string, unknown> } = {},
+): Promise<TestServer> {
+  return serveForTest({
+    gateway: {
+      upstream: typeof upstream === 'string' ? upstream : upstream.url,
+      timeout: '500ms',
+      ...options.gateway,
+    },
+    authentication: {
+      required: true,
+      methods: {
+        token: {
+          enabled: true,
+          storage: { tokens: { ci: { credential: 'ci-secret', metadata: { role: 'admin' } } } },
+        },
+      },
+      ...options.authentication,
+    },
+  });
+}
+
+describe('gateway: reverse proxy', () => {
+  it('passes authenticated requests on with the identity headers, never forged ones or the credential', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream);
+    const response = await t.fetch('/api/things?x=1', {
+      method: 'POST',
+      headers: {
+        ...bearer('ci-secret'),
+        'x-auth-request-user': 'admin',
+        'X-Auth-Request-Email': 'boss@example.com',
+        cookie: 'theme=dark; flipt_client_token=stolen',
+        'content-type': 'application/json',
+      },
+      body: '{"hello":"world"}',
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-upstream')).toBe('yes');
+    expect(await response.json()).toEqual({ ok: true, url: '/api/things?x=1', bytes: 17 });
+    const [received] = upstream.received;
+    expect(received?.headers).toMatchObject({
+      'x-auth-request-id': 'ci',
+      'x-auth-request-method': 'METHOD_TOKEN',
+      'x-auth-request-user': 'ci',
+      'content-type': 'application/json',
+      cookie: 'theme=dark',
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+    });
+    expect(received?.headers['x-auth-request-email']).toBeUndefined();
+    expect(received?.headers.authorization).toBeUndefined();
+  });
+
+  it('never lets an unauthenticated request reach the upstream, forged headers or not', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream);
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { 'x-auth-request-user': 'admin' },
+      bearer('wrong'),
+      { authorization: 'Basic eDp5' },
+    ];
+    for (const headers of attempts) {
+      const response = await t.fetch('/api/things', { headers });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toEqual({
+        code: 16,
+        message: 'request was not authenticated',
+        details: [],
+      });
+    }
+    expect(upstream.received).toEqual([]);
+  });
+
+  it('lets excluded sections through without a token: Flipt’s and gateway.sections', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream, {
+      authentication: { exclude: { evaluation: true } },
+      gateway: {
+        sections: {
+          public: { prefixes: ['/public', '/assets'], exclude: true },
+          admin: { prefixes: ['/admin'] },
+        },
+      },
+    });
+    expect((await t.fetch('/evaluate/v1/boolean', { method: 'POST', body: '{}' })).status).toBe(200);
+    expect((await t.fetch('/public/index.html')).status).toBe(200);
+    expect((await t.fetch('/assets/app.js')).status).toBe(200);
+    expect((await t.fetch('/admin/users')).status).toBe(401);
+    expect((await t.fetch('/public/../admin/users')).status).toBe(401);
+    expect(upstream.received.map((r) => r.url)).toEqual([
+      '/evaluate/v1/boolean',
+      '/public/index.html',
+      '/assets/app.js',
+    ]);
+    expect(upstream.received[0]?.headers['x-auth-request-id']).toBeUndefined();
+  });
+
+  it('streams a 50 MB upload: nothing holds the body, so the bytes in flight stay a few MB (flat memory)', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream, { gateway: { timeout: '30s' } });
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    const total = 50;
+    let produced = 0;
+    let mostInFlight = 0;
+    // Each chunk is made only when the chain asks for it; whatever is made and not yet at the upstream is held
+    // somewhere between (client, portcullis, sockets). A proxy that buffered the body would hold all 50 MB.
+    const body = new Readable({
+      read() {
+        const arrived = upstream.received[0]?.bytes ?? 0;
+        mostInFlight = Math.max(mostInFlight, produced - arrived);
+        if (produced === total * chunk.length) {
+          this.push(null);
+          return;
+        }
+        produced += chunk.length;
+        this.push(Buffer.from(chunk));
+      },
+    });
+    const response = await t.fetch('/upload', {
+      method: 'PUT',
+      headers: { ...bearer('ci-secret'), 'content-type': 'application/octet-stream' },
+      body: Readable.toWeb(body) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(200);
+    expect((await response.json()) as { bytes: number }).toMatchObject({ bytes: total * chunk.length });
+    expect(mostInFlight).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('answers 502 when the upstream is down and 504 when it is slower than gateway.timeout', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream);
+    const slow = await t.fetch('/slow?delay=2000', { headers: bearer('ci-secret') });
+    expect(slow.status).toBe(504);
+    expect(await slow.json()).toEqual({
+      code: 4,
+      message: 'upstream did not answer within 0.5s',
+      details: [],
+    });
+    await upstream.close();
+    const down = await t.fetch('/anything', { headers: bearer('ci-secret') });
+    expect(down.status).toBe(502);
+    expect(await down.json()).toEqual({ code: 14, message: 'upstream unavailable', details: [] });
+  });
+
+  it('believes X-Forwarded-* only from trusted_proxies', async () => {
+    const upstream = await startUpstream();
+    const spoofed = {
+      ...bearer('ci-secret'),
+      'x-forwarded-for': '203.0.113.9',
+      'x-forwarded-proto': 'https',
+    };
+    const untrusting = await gateway(upstream);
+    await untrusting.fetch('/a', { headers: spoofed });
+    const trusting = await gateway(upstream, { gateway: { trusted_proxies: ['127.0.0.0/8'] } });
+    await trusting.fetch('/b', { headers: spoofed });
+    expect(
+      upstream.received.map((r) => [r.headers['x-forwarded-for'], r.headers['x-forwarded-proto']]),
+    ).toEqual([
+      ['127.0.0.1', 'http'],
+      ['203.0.113.9, 127.0.0.1', 'https'],
+    ]);
+  });
+
+  it('sends a browser to gateway.login_url instead of a 401, when configured', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream, { gateway: { login_url: 'https://login.example.com/start' } });
+    const page = await t.fetch('/dashboard', {
+      headers: { accept: 'text/html,application/xhtml+xml' },
+      redirect: 'manual',
+    });
+    expect(page.status).toBe(302);
+    expect(page.headers.get('location')).toBe('https://login.example.com/start');
+    expect((await t.fetch('/dashboard', { headers: { accept: 'application/json' } })).status).toBe(401);
+  });
+
+  it('upgrades websockets only after authentication, with the identity headers', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream);
+    const url = t.url('/socket').replace('http', 'ws');
+    const socket = new WebSocket(url, {
+      headers: { ...bearer('ci-secret'), 'x-auth-request-user': 'admin' },
+    });
+    const reply = await new Promise<string>((resolve, reject) => {
+      socket.once('open', () => socket.send('hello'));
+      socket.once('message', (data) => resolve(String(data)));
+      socket.once('error', reject);
+    });
+    socket.close();
+    expect(reply).toBe('ci: hello');
+    const refused = new WebSocket(url);
+    const status = await new Promise<number>((resolve) => {
+      refused.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      refused.once('error', () => resolve(-1));
+    });
+    expect(status).toBe(401);
+    expect(upstream.received.filter((r) => r.method === 'WEBSOCKET')).toHaveLength(1);
+  });
+});
+
+describe('gateway: forward-auth at /auth/v1/forward', () => {
+  it('answers 200 with the identity headers, 401 with WWW-Authenticate, 200 for excluded URIs', async () => {
+    const t = await serveForTest({
+      authentication: {
+        required: true,
+        exclude: { ofrep: true },
+        methods: { token: { enabled: true, storage: { tokens: { ci: { credential: 'ci-secret' } } } } },
+      },
+    });
+    const ask = (headers: Record<string, string>, method = 'GET') =>
+      t.fetch('/auth/v1/forward', { method, headers });
+    const allowed = await ask({
+      ...bearer('ci-secret'),
+      'x-forwarded-uri': '/api/v1/flags',
+      'x-forwarded-method': 'POST',
+    });
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get('x-auth-request-user')).toBe('ci');
+    expect(allowed.headers.get('x-auth-request-method')).toBe('METHOD_TOKEN');
+    const refused = await ask({ 'x-original-uri': '/api/v1/flags' }, 'HEAD');
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('request was not authenticated');
+    expect((await ask({ 'x-forwarded-uri': '/ofrep/v1/evaluate/flags' })).status).toBe(200);
+    expect((await ask({ 'x-forwarded-uri': '/ofrep/../api/v1/flags' })).status).toBe(401);
+  });
+});

@@ -1,0 +1,139 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { GatewayConfig } from '../config/types.ts';
+import type { Authentication } from '../plugins/contracts.ts';
+import { STATE_COOKIE, TOKEN_COOKIE } from './cookies.ts';
+
+/** The identity of a caller, as the gateway tells the upstream. */
+export interface Identity {
+  readonly id: string;
+  readonly method: string;
+  readonly user: string;
+  readonly email: string;
+}
+
+/** Where each method keeps the user's name for machines: a login, a subject, a service account, a token name. */
+const USER_KEYS = [
+  'io.flipt.auth.github.preferred_username',
+  'io.flipt.auth.oidc.sub',
+  'io.flipt.auth.jwt.sub',
+  'io.flipt.auth.github.sub',
+];
+
+/** The identity of an authentication: `user` is the most specific name it has for the caller. */
+export function identityOf(authentication: Authentication): Identity {
+  const metadata = authentication.metadata;
+  const k8sNamespace = metadata['io.flipt.auth.k8s.namespace'];
+  const k8sName = metadata['io.flipt.auth.k8s.serviceaccount.name'];
+  const claimsSub = (() => {
+    try {
+      const sub = (JSON.parse(metadata['io.flipt.auth.claims'] ?? '{}') as { sub?: unknown }).sub;
+      return typeof sub === 'string' ? sub : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+  const user =
+    USER_KEYS.map((key) => metadata[key]).find((value) => value !== undefined && value !== '') ??
+    (k8sNamespace !== undefined && k8sName !== undefined ? `${k8sNamespace}/${k8sName}` : undefined) ??
+    claimsSub ??
+    authentication.id;
+  const method = authentication.method.replace(/^METHOD_/, '').toLowerCase();
+  const email =
+    metadata['io.flipt.auth.email'] ??
+    metadata[`io.flipt.auth.${method}.email`] ??
+    metadata['io.flipt.auth.jwt.email'] ??
+    '';
+  return { id: authentication.id, method: authentication.method, user, email };
+}
+
+/** The identity header names of `gateway.identity_headers`, lower-cased as Node keys incoming headers. */
+export function identityHeaderNames(gateway: GatewayConfig): Record<keyof Identity, string> {
+  const names = gateway.identity_headers;
+  return {
+    id: (names.id ?? 'X-Auth-Request-Id').toLowerCase(),
+    method: (names.method ?? 'X-Auth-Request-Method').toLowerCase(),
+    user: (names.user ?? 'X-Auth-Request-User').toLowerCase(),
+    email: (names.email ?? 'X-Auth-Request-Email').toLowerCase(),
+  };
+}
+
+/** The identity as headers (empty values left out). */
+export function identityHeaders(
+  names: Record<keyof Identity, string>,
+  authentication: Authentication | undefined,
+): Record<string, string> {
+  if (authentication === undefined) return {};
+  const identity = identityOf(authentication);
+  const headers: Record<string, string> = {};
+  for (const key of ['id', 'method', 'user', 'email'] as const) {
+    // Header values cannot hold line breaks; metadata could.
+    const value = identity[key].replace(/[\r\n]+/g, ' ');
+    if (value !== '') headers[names[key]] = value;
+  }
+  return headers;
+}
+
+/** A `Cookie` header without portcullis's session cookies, or `undefined` when nothing else is left. */
+function withoutSessionCookies(cookie: string | undefined): string | undefined {
+  if (cookie === undefined) return undefined;
+  const kept = cookie
+    .split(';')
+    .map((part) => part.trim())
+    .filter(
+      (part) => part !== '' && !part.startsWith(`${TOKEN_COOKIE}=`) && !part.startsWith(`${STATE_COOKIE}=`),
+    );
+  return kept.length === 0 ? undefined : kept.join('; ');
+}
+
+/** What the gateway needs to know about the hop it is making. */
+export interface Hop {
+  /** The peer's address (the client, or the proxy in front of us). */
+  readonly peer: string | undefined;
+  /** Whether that peer is one of `trusted_proxies`, whose `X-Forwarded-*` headers are believed. */
+  readonly trusted: boolean;
+  /** `http` or `https`, as the client reached us. */
+  readonly protocol: string;
+}
+
+const FORWARDED = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-prefix',
+  'x-real-ip',
+];
+
+/**
+ * The headers a request goes upstream with: the identity headers replaced (a client cannot forge them),
+ * portcullis's credential and session cookies removed (unless `pass_authorization` keeps the `Authorization`
+ * header), and `X-Forwarded-*` set for this hop: a trusted proxy's chain extended, anyone else's replaced.
+ */
+export function upstreamHeaders(
+  incoming: IncomingHttpHeaders,
+  options: {
+    readonly names: Record<keyof Identity, string>;
+    readonly authentication: Authentication | undefined;
+    readonly passAuthorization: boolean;
+    readonly hop: Hop;
+  },
+): IncomingHttpHeaders {
+  const headers: IncomingHttpHeaders = { ...incoming };
+  for (const name of Object.values(options.names)) delete headers[name];
+  if (options.authentication !== undefined && !options.passAuthorization) delete headers.authorization;
+  const cookie = withoutSessionCookies(incoming.cookie);
+  if (cookie === undefined) delete headers.cookie;
+  else headers.cookie = cookie;
+
+  const { hop } = options;
+  const chain = hop.trusted ? incoming['x-forwarded-for'] : undefined;
+  const host = (hop.trusted ? incoming['x-forwarded-host'] : undefined) ?? incoming.host;
+  const proto = (hop.trusted ? incoming['x-forwarded-proto'] : undefined) ?? hop.protocol;
+  if (!hop.trusted) for (const name of FORWARDED) delete headers[name];
+  const peer = hop.peer?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  if (peer !== undefined)
+    headers['x-forwarded-for'] = chain === undefined ? peer : `${String(chain)}, ${peer}`;
+  if (host !== undefined) headers['x-forwarded-host'] = host;
+  headers['x-forwarded-proto'] = proto;
+  return { ...headers, ...identityHeaders(options.names, options.authentication) };
+}
