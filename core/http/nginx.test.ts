@@ -6,7 +6,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { freePort } from '../test-support/redis.ts';
+import { freePort, retryOnPortClash } from '../test-support/redis.ts';
 import { bearer, serveForTest } from '../test-support/server.ts';
 import { tempDir } from '../test-support/tmp.ts';
 import { startUpstream } from '../test-support/upstream.ts';
@@ -57,8 +57,9 @@ describe('forward-auth behind nginx auth_request', () => {
         methods: { token: { enabled: true, storage: { tokens: { ci: { credential: 'ci-secret' } } } } },
       },
     });
-    const port = await startNginx(
-      (listen, dir) => `
+    const port = await retryOnPortClash(() =>
+      startNginx(
+        (listen, dir) => `
 daemon off;
 master_process off;
 pid ${dir}/nginx.pid;
@@ -96,6 +97,7 @@ http {
   }
 }
 `,
+      ),
     );
     const through = (path: string, headers: Record<string, string> = {}) =>
       fetch(`http://127.0.0.1:${port}${path}`, { headers });

@@ -20,16 +20,40 @@ function serverDir(): string {
   return dir;
 }
 
-/** A free TCP port on loopback (free when asked; the server takes it right after). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function bindable(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free TCP port on loopback (free when asked; the server takes it right after). Picked at random below Linux's
+ * ephemeral range (32768 and up), where the operating system hands out the local ports of outgoing connections
+ * and of `listen(0)`: a port chosen there can be taken by any connection before the server binds it.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if ((await bindable(port, '127.0.0.1')) && (await bindable(port, '::1').catch(() => true))) return port;
+  }
+  throw new Error('no free port found on loopback');
+}
+
+/**
+ * Runs `attempt` again (up to five times) when it fails because a port it was given was taken in the meantime by
+ * another test process: for set-ups that must know their port before starting (a callback URL registered first).
+ */
+export async function retryOnPortClash<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const message = String((error as Error).message);
+      if (tries >= 5 || !/EADDRINUSE|Address already in use/.test(message)) throw error;
+    }
+  }
 }
 
 /** TLS material for a Redis server (PEM files). */

@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { type FakeGitHub, type Layout, startFakeGitHub } from '../../conformance/fake-github/fake-github.ts';
 import { readFixture } from '../../conformance/fake-github/fixture.ts';
 import { Browser, formsOf, type Page } from '../../core/test-support/browser.ts';
-import { freePort } from '../../core/test-support/redis.ts';
+import { freePort, retryOnPortClash } from '../../core/test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../../core/test-support/server.ts';
 
 const fixture = readFixture(new URL('../../conformance/fake-github/fixture.json', import.meta.url).pathname);
@@ -14,7 +14,14 @@ interface Setup {
   browser(): Browser;
 }
 
-async function setup(options: { layout?: Layout; github?: Record<string, unknown> } = {}): Promise<Setup> {
+type SetupOptions = { layout?: Layout; github?: Record<string, unknown> };
+
+/** The fake GitHub and portcullis, on a port both know in advance (tried again if another test takes it). */
+function setup(options: SetupOptions = {}): Promise<Setup> {
+  return retryOnPortClash(() => setupOnce(options));
+}
+
+async function setupOnce(options: SetupOptions): Promise<Setup> {
   const layout = options.layout ?? 'github.com';
   const port = await freePort();
   const base = `http://localhost:${port}`;

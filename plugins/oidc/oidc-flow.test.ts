@@ -11,7 +11,7 @@ import {
   type TestProvider,
   type TestProviderOptions,
 } from '../../core/test-support/openid-provider.ts';
-import { freePort, startRedis } from '../../core/test-support/redis.ts';
+import { freePort, retryOnPortClash, startRedis } from '../../core/test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../../core/test-support/server.ts';
 import { createTestCa, type TestCa } from '../../core/test-support/tls.ts';
 import { tempDir } from '../../core/test-support/tmp.ts';
@@ -42,13 +42,17 @@ interface SetupOptions {
   readonly provider?: Partial<TestProviderOptions>;
   /** TLS for both the provider and portcullis, from one test CA. */
   readonly ca?: TestCa;
-  readonly port?: number;
   /** What the provider signs ID tokens with (RS256 by default). */
   readonly idTokenAlg?: SigningAlgorithmWithNone;
 }
 
-async function setup(options: SetupOptions = {}): Promise<Setup> {
-  const port = options.port ?? (await freePort());
+/** The provider and portcullis, on a port both know in advance (tried again if another test takes it). */
+function setup(options: SetupOptions = {}): Promise<Setup> {
+  return retryOnPortClash(() => setupOnce(options));
+}
+
+async function setupOnce(options: SetupOptions): Promise<Setup> {
+  const port = await freePort();
   const scheme = options.ca === undefined ? 'http' : 'https';
   const base = `${scheme}://localhost:${port}`;
   const providers = options.providers ?? { main: {} };
@@ -301,8 +305,7 @@ describe('oidc: logging in through a real OpenID provider', () => {
   });
 
   it('picks up a key rotation at the provider without a restart', async () => {
-    const port = await freePort();
-    const s = await setup({ port, provider: { keys: [await signingKey('old-key')] } });
+    const s = await setup({ provider: { keys: [await signingKey('old-key')] } });
     expect((await login(s)).callback.status).toBe(302);
 
     // The provider restarts on the same issuer, signing with a key portcullis has never seen.

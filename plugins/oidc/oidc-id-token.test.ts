@@ -1,7 +1,7 @@
 import { generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, type Page } from '../../core/test-support/browser.ts';
-import { freePort } from '../../core/test-support/redis.ts';
+import { freePort, retryOnPortClash } from '../../core/test-support/redis.ts';
 import {
   type IdTokenDraft,
   type ScriptedProvider,
@@ -17,7 +17,11 @@ beforeAll(async () => {
 });
 afterAll(() => provider.close());
 
-async function serve(): Promise<{ t: TestServer; base: string }> {
+function serve(): Promise<{ t: TestServer; base: string }> {
+  return retryOnPortClash(serveOnce);
+}
+
+async function serveOnce(): Promise<{ t: TestServer; base: string }> {
   const port = await freePort();
   const base = `http://localhost:${port}`;
   const t = await serveForTest({
