@@ -34,7 +34,8 @@ export function createExclusionMatcher(
   const prefixes = [
     ...(authentication.exclude.evaluation ? EVALUATION_PREFIXES : []),
     ...(authentication.exclude.ofrep ? OFREP_PREFIXES : []),
-    ...extraPrefixes,
+    // A prefix written with a trailing slash (`/public/`) means the same section as without.
+    ...extraPrefixes.map((prefix) => prefix.replace(/\/+$/, '')),
   ];
   if (prefixes.length === 0) return () => false;
   return (url) => {

@@ -130,9 +130,40 @@ function serverRules(config: RootConfig, outcome: RuleOutcome): void {
   }
 }
 
-/** The gateway's URLs and trusted proxies must parse: they are used on every request. */
+/** Headers an identity header must not be: the request's own, or the gateway's hop-by-hop and forwarding ones. */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'authorization',
+  'cookie',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+]);
+
+/** The gateway's URLs, trusted proxies and header names must be usable: they are used on every request. */
 function gatewayRules(gateway: Record<string, unknown>, outcome: RuleOutcome): void {
-  const { upstream, login_url: loginUrl, trusted_proxies: proxies } = gateway;
+  const { upstream, login_url: loginUrl, trusted_proxies: proxies, identity_headers: identity } = gateway;
+  const seen = new Map<string, string>();
+  for (const [key, name] of Object.entries(recordOf(identity))) {
+    if (typeof name !== 'string') continue;
+    const canonical = name.toLowerCase().replaceAll('_', '-');
+    const problem = !/^[A-Za-z0-9-]+$/.test(name)
+      ? 'must be a header name (letters, digits and -)'
+      : RESERVED_HEADERS.has(canonical)
+        ? `"${name}" is a header the gateway sets or relies on itself`
+        : seen.has(canonical)
+          ? `"${name}" is already the header of ${seen.get(canonical)}`
+          : undefined;
+    if (problem !== undefined)
+      outcome.issues.push({ path: ['gateway', 'identity_headers', key], message: problem });
+    seen.set(canonical, key);
+  }
   if (typeof upstream === 'string' && !isSecretReference(upstream) && !isHttpUrl(upstream)) {
     outcome.issues.push({
       path: ['gateway', 'upstream'],

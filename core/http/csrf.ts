@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
@@ -15,14 +16,27 @@ function validOrigin(origin: string): boolean {
   return url !== undefined && url.host !== '' && origin === `${url.protocol}//${url.host}`;
 }
 
+/** Judges one request by Go's rules: the refusal message, or `undefined` when it may pass. */
+export type CrossOriginCheck = (method: string, headers: IncomingHttpHeaders) => string | undefined;
+
 /**
- * Flipt's CSRF protection: with a non-empty `session.csrf.key`, Go's cross-origin protection on every
- * state-changing request (anything but GET, HEAD and OPTIONS). `Sec-Fetch-Site: same-origin` or `none` passes, any
- * other value is refused; without it, a request passes when it has no `Origin`, or an `Origin` whose host is the
- * `Host` header; origins in `trusted_origins` always pass. A refusal is Go's plain-text 403. Routes that set
- * `config.csrf: false` are exempt. Returns `undefined` when protection is off.
+ * Go's `http.CrossOriginProtection` as Flipt configures it: with a non-empty `session.csrf.key`, every
+ * state-changing request (anything but GET, HEAD and OPTIONS) is judged: `Sec-Fetch-Site: same-origin` or `none`
+ * passes, any other value is refused; without it, a request passes when it has no `Origin`, or an `Origin` whose
+ * host is the `Host` header; origins in `trusted_origins` always pass. `undefined` when protection is off.
  */
-export function createCsrfHook(session: Pick<SessionConfig, 'csrf'>, log: Logger) {
+export function createCrossOriginCheck(
+  session: Pick<SessionConfig, 'csrf'>,
+  log: Logger,
+): CrossOriginCheck | undefined {
+  // One check per configuration (the hook, forward-auth and websockets share it), so its warnings come once.
+  if (!checks.has(session.csrf)) checks.set(session.csrf, buildCheck(session, log));
+  return checks.get(session.csrf);
+}
+
+const checks = new WeakMap<object, CrossOriginCheck | undefined>();
+
+function buildCheck(session: Pick<SessionConfig, 'csrf'>, log: Logger): CrossOriginCheck | undefined {
   const { key, trusted_origins: configured } = session.csrf;
   if (key === undefined || key === '') return undefined;
   const trusted = new Set<string>();
@@ -31,21 +45,36 @@ export function createCsrfHook(session: Pick<SessionConfig, 'csrf'>, log: Logger
     else
       log.warn({ origin }, 'ignoring an invalid csrf.trusted_origins entry (expected scheme://host[:port])');
   }
+  return (method, headers) => {
+    if (SAFE_METHODS.has(method.toUpperCase())) return undefined;
+    const origin = headers.origin ?? '';
+    const site = headers['sec-fetch-site'] ?? '';
+    if (site === 'same-origin' || site === 'none') return undefined;
+    if (site !== '') return trusted.has(origin) ? undefined : FROM_SEC_FETCH_SITE;
+    if (origin === '' || parseUrl(origin)?.host === headers.host) return undefined;
+    return trusted.has(origin) ? undefined : FROM_ORIGIN;
+  };
+}
 
-  const deny = (reply: FastifyReply, message: string) =>
-    reply
-      .code(403)
-      .header('x-content-type-options', 'nosniff')
-      .type('text/plain; charset=utf-8')
-      .send(`${message}\n`);
+/** Go's plain-text 403 for a request the cross-origin check refuses. */
+export function denyCrossOrigin(reply: FastifyReply, message: string) {
+  return reply
+    .code(403)
+    .header('x-content-type-options', 'nosniff')
+    .type('text/plain; charset=utf-8')
+    .send(`${message}\n`);
+}
 
+/**
+ * Flipt's CSRF protection as an `onRequest` hook (see {@link createCrossOriginCheck}). Routes that set
+ * `config.csrf: false` are exempt. Returns `undefined` when protection is off.
+ */
+export function createCsrfHook(session: Pick<SessionConfig, 'csrf'>, log: Logger) {
+  const check = createCrossOriginCheck(session, log);
+  if (check === undefined) return undefined;
   return async function crossOriginProtection(request: FastifyRequest, reply: FastifyReply) {
-    if (request.routeOptions.config.csrf === false || SAFE_METHODS.has(request.method)) return;
-    const origin = request.headers.origin ?? '';
-    const site = request.headers['sec-fetch-site'] ?? '';
-    if (site === 'same-origin' || site === 'none') return;
-    if (site !== '') return trusted.has(origin) ? undefined : deny(reply, FROM_SEC_FETCH_SITE);
-    if (origin === '' || parseUrl(origin)?.host === request.headers.host) return;
-    return trusted.has(origin) ? undefined : deny(reply, FROM_ORIGIN);
+    if (request.routeOptions.config.csrf === false) return;
+    const refusal = check(request.method, request.headers);
+    if (refusal !== undefined) return denyCrossOrigin(reply, refusal);
   };
 }

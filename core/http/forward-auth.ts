@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../runtime.ts';
 import { decide, wantsPage } from './authenticate.ts';
+import { createCrossOriginCheck, denyCrossOrigin } from './csrf.ts';
 import { GrpcCode, sendError } from './errors.ts';
 import { identityHeaderNames, identityHeaders } from './identity.ts';
 
@@ -12,35 +13,50 @@ function header(request: FastifyRequest, name: string): string | undefined {
 }
 
 /**
- * The request a proxy asks about: its URI from `X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-URI` (nginx, as
- * configured in the README), a path on the protected host; anything else counts as `/`.
+ * The request a proxy asks about: its URI from `X-Forwarded-Uri` (Traefik, Caddy, and nginx as the README sets it
+ * up) or `X-Original-URI`. A client's own headers reach nginx's auth subrequest, so when both are present and
+ * differ, one of them is the client's: the request then counts as outside every excluded section.
  */
-function originalUri(request: FastifyRequest): string {
-  const uri = header(request, 'x-forwarded-uri') ?? header(request, 'x-original-uri') ?? '/';
-  return uri.startsWith('/') ? uri : '/';
+function originalUri(request: FastifyRequest): { uri: string; trustworthy: boolean } {
+  const forwarded = header(request, 'x-forwarded-uri');
+  const original = header(request, 'x-original-uri');
+  const uri = forwarded ?? original ?? '/';
+  return {
+    uri: uri.startsWith('/') ? uri : '/',
+    trustworthy: forwarded === undefined || original === undefined || forwarded === original,
+  };
 }
 
 /**
  * `/auth/v1/forward` (any method): forward-auth for nginx `auth_request`, Traefik `forwardAuth` and Caddy
- * `forward_auth`. The proxy sends the client's headers and the original URI; the answer is 200 with the identity
- * headers when the request may pass (or needs no credential: `required` off, or an excluded section), else
- * Flipt's 401 with `WWW-Authenticate`, or, with `gateway.login_url`, a 302 there for a browser asking for a page
- * (Traefik and Caddy pass it on; nginx needs `error_page 401`).
+ * `forward_auth`. The proxy sends the client's headers, the original URI and method; the answer is 200 with the
+ * identity headers when the request may pass (or needs no credential: `required` off, or an excluded section), else
+ * Flipt's 401 with `WWW-Authenticate`. With `gateway.login_url` and `?redirect=true` on the forward-auth URL (for
+ * Traefik and Caddy, which pass the answer on; nginx only understands 2xx, 401 and 403), a browser asking for a page
+ * gets a 302 there instead. Cross-origin protection, when on, judges the original method.
  */
 export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boolean) {
   const { authentication, gateway } = runtime.config;
   const names = identityHeaderNames(gateway);
+  const crossOrigin = createCrossOriginCheck(authentication.session, runtime.log);
 
   async function handle(request: FastifyRequest, reply: FastifyReply) {
-    const uri = originalUri(request);
     reply.header('cache-control', 'no-store');
-    if (!authentication.required || isExcluded(uri)) return reply.code(200).send();
+    const method =
+      header(request, 'x-forwarded-method') ?? header(request, 'x-original-method') ?? request.method;
+    const host = header(request, 'x-forwarded-host') ?? request.headers.host;
+    const refusal = crossOrigin?.(method, { ...request.headers, host });
+    if (refusal !== undefined) return denyCrossOrigin(reply, refusal);
+
+    const { uri, trustworthy } = originalUri(request);
+    if (!authentication.required || (trustworthy && isExcluded(uri))) return reply.code(200).send();
     const decision = await decide(runtime, request.headers, uri);
     if (decision.kind === 'authenticated') {
       return reply.code(200).headers(identityHeaders(names, decision.authentication)).send();
     }
     if (decision.kind === 'error') return sendError(reply, decision.code, decision.message);
-    if (gateway.login_url !== undefined && wantsPage(request.headers)) {
+    const redirect = (request.query as Record<string, unknown>).redirect === 'true';
+    if (redirect && gateway.login_url !== undefined && wantsPage(request.headers)) {
       return reply.code(302).header('location', gateway.login_url).send();
     }
     return sendError(reply, GrpcCode.UNAUTHENTICATED, 'request was not authenticated');

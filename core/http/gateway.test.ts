@@ -1,5 +1,7 @@
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { bearer, serveForTest, type TestServer } from '../test-support/server.ts';
 import { startUpstream, type TestUpstream } from '../test-support/upstream.ts';
@@ -207,6 +209,163 @@ describe('gateway: reverse proxy', () => {
   });
 });
 
+describe('gateway: what must not get through', () => {
+  it('strips forged identity headers whatever their spelling, and untrusted forwarding headers of every kind', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream);
+    await raw(t, [
+      'GET /x HTTP/1.1',
+      'Host: gateway',
+      'Authorization: Bearer ci-secret',
+      'X_Auth_Request_User: admin',
+      'x-auth-request-email: boss@example.com',
+      'X-Forwarded-Port: 443',
+      'X-Forwarded-Ssl: on',
+      'X-Original-Forwarded-For: 203.0.113.1',
+      'Forwarded: for=203.0.113.1',
+      'Connection: close',
+    ]);
+    const headers = upstream.received[0]?.headers ?? {};
+    expect(
+      Object.keys(headers)
+        .filter((name) => /auth|forward|original/i.test(name))
+        .sort(),
+    ).toEqual([
+      'x-auth-request-id',
+      'x-auth-request-method',
+      'x-auth-request-user',
+      'x-forwarded-for',
+      'x-forwarded-host',
+      'x-forwarded-proto',
+    ]);
+    expect(headers['x-auth-request-user']).toBe('ci');
+  });
+
+  it('never sends the credential upstream, even on excluded sections, unless pass_authorization', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream, { authentication: { exclude: { evaluation: true } } });
+    await t.fetch('/evaluate/v1/boolean', { method: 'POST', headers: bearer('ci-secret'), body: '{}' });
+    expect(upstream.received[0]?.headers.authorization).toBeUndefined();
+    const passing = await gateway(upstream, { gateway: { pass_authorization: true } });
+    await passing.fetch('/y', { headers: bearer('ci-secret') });
+    expect(upstream.received[1]?.headers.authorization).toBe('Bearer ci-secret');
+  });
+
+  it('keeps /auth/v1 and /metrics to itself', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream);
+    for (const path of ['/auth/v1/nope', '/auth/v1/method/nope/x', '/metrics']) {
+      const response = await t.fetch(path, { headers: bearer('ci-secret') });
+      expect(response.status, path).toBe(404);
+      expect(await response.json()).toEqual({ code: 5, message: 'Not Found', details: [] });
+    }
+    expect(upstream.received).toEqual([]);
+  });
+
+  it('forwards odd but valid requests as sent, and refuses unforwardable ones with 400, never 500', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream, {
+      authentication: {
+        methods: { token: { enabled: true, storage: { tokens: { 李: { credential: 'ci-secret' } } } } },
+      },
+    });
+    const query = await t.fetch('/search?x=%zz&next=../b', { headers: bearer('ci-secret') });
+    expect(await query.json()).toMatchObject({ url: '/search?x=%zz&next=../b' });
+    expect(upstream.received[0]?.headers['x-auth-request-user']).toBe('%E6%9D%8E');
+    const keepAlive = await raw(t, [
+      'GET /k HTTP/1.1',
+      'Host: g',
+      'Authorization: Bearer ci-secret',
+      'Keep-Alive: timeout=5',
+      'Connection: close',
+    ]);
+    expect(keepAlive).toMatch(/^HTTP\/1\.1 200/);
+    const expect100 = await raw(
+      t,
+      [
+        'PUT /e HTTP/1.1',
+        'Host: g',
+        'Authorization: Bearer ci-secret',
+        'Expect: 100-continue',
+        'Content-Length: 5',
+        'Connection: close',
+      ],
+      'hello',
+    );
+    expect(expect100).toMatch(/HTTP\/1\.1 200/);
+    expect(upstream.received.at(-1)).toMatchObject({ url: '/e', bytes: 5 });
+    const absolute = await raw(t, [
+      'GET http://evil.example/x HTTP/1.1',
+      'Host: g',
+      'Authorization: Bearer ci-secret',
+      'Connection: close',
+    ]);
+    expect(absolute).toMatch(/^HTTP\/1\.1 400/);
+    const undecodable = await raw(t, [
+      'GET /bad%zz HTTP/1.1',
+      'Host: g',
+      'Authorization: Bearer ci-secret',
+      'Connection: close',
+    ]);
+    expect(undecodable).toMatch(/^HTTP\/1\.1 400/);
+  });
+
+  it('joins websocket connections only after a 101: anything else the upstream says ends the connection', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream, {
+      gateway: { sections: { public: { prefixes: ['/public/'], exclude: true } } },
+    });
+    // An upgrade the upstream refuses (no Sec-WebSocket-Key), then a request smuggled on the same connection.
+    const answer = await raw(
+      t,
+      ['GET /public/x HTTP/1.1', 'Host: g', 'Upgrade: websocket', 'Connection: Upgrade'],
+      'GET /admin/secret HTTP/1.1\r\nHost: g\r\nX-Auth-Request-User: admin\r\n\r\n',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
+    expect(upstream.received.map((r) => r.url)).not.toContain('/admin/secret');
+    const h2c = await raw(t, [
+      'GET /public/x HTTP/1.1',
+      'Host: g',
+      'Upgrade: h2c',
+      'Connection: Upgrade, HTTP2-Settings',
+    ]);
+    expect(h2c).toMatch(/^HTTP\/1\.1 400/);
+  });
+
+  it('gives a websocket upgrade gateway.timeout to be answered', async () => {
+    const silent = createServer();
+    silent.on('upgrade', () => {}); // accepts the connection, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => {
+      silent.closeAllConnections();
+      silent.close();
+    });
+    const t = await gateway(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`);
+    const socket = new WebSocket(t.url('/s').replace('http', 'ws'), { headers: bearer('ci-secret') });
+    const status = await new Promise<number>((resolve) => {
+      socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      socket.once('error', () => resolve(-1));
+    });
+    expect(status).toBe(504);
+  });
+});
+
+/** Sends raw HTTP/1.1 (what fetch will not send) and returns everything the server answers. */
+async function raw(t: TestServer, lines: readonly string[], body = ''): Promise<string> {
+  const { port, hostname } = new URL(t.url('/'));
+  const socket = connect(Number(port), hostname);
+  let answer = '';
+  socket.on('data', (chunk) => {
+    answer += chunk;
+  });
+  socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  await new Promise((resolve) => {
+    socket.once('close', resolve);
+    setTimeout(() => socket.destroy(), 2_000);
+  });
+  return answer;
+}
+
 describe('gateway: forward-auth at /auth/v1/forward', () => {
   it('answers 200 with the identity headers, 401 with WWW-Authenticate, 200 for excluded URIs', async () => {
     const t = await serveForTest({
@@ -231,5 +390,34 @@ describe('gateway: forward-auth at /auth/v1/forward', () => {
     expect(refused.headers.get('www-authenticate')).toBe('request was not authenticated');
     expect((await ask({ 'x-forwarded-uri': '/ofrep/v1/evaluate/flags' })).status).toBe(200);
     expect((await ask({ 'x-forwarded-uri': '/ofrep/../api/v1/flags' })).status).toBe(401);
+    // A client's X-Forwarded-Uri reaching an nginx subrequest beside the X-Original-URI nginx set: not believed.
+    const spoofed = await ask({
+      'x-original-uri': '/api/v1/flags',
+      'x-forwarded-uri': '/ofrep/v1/evaluate/flags',
+    });
+    expect(spoofed.status).toBe(401);
+  });
+
+  it('judges cross-origin requests by the original method, and redirects browsers only when asked to', async () => {
+    const t = await serveForTest({
+      gateway: { login_url: '/login' },
+      authentication: {
+        required: true,
+        session: { csrf: { key: 'on' } },
+        methods: { token: { enabled: true, storage: { tokens: { ci: { credential: 'ci-secret' } } } } },
+      },
+    });
+    const crossSite = { ...bearer('ci-secret'), 'sec-fetch-site': 'cross-site', 'x-forwarded-uri': '/x' };
+    expect(
+      (await t.fetch('/auth/v1/forward', { headers: { ...crossSite, 'x-forwarded-method': 'POST' } })).status,
+    ).toBe(403);
+    expect(
+      (await t.fetch('/auth/v1/forward', { headers: { ...crossSite, 'x-forwarded-method': 'GET' } })).status,
+    ).toBe(200);
+    const page = { accept: 'text/html', 'x-forwarded-uri': '/x' };
+    expect((await t.fetch('/auth/v1/forward', { headers: page, redirect: 'manual' })).status).toBe(401);
+    const redirected = await t.fetch('/auth/v1/forward?redirect=true', { headers: page, redirect: 'manual' });
+    expect(redirected.status).toBe(302);
+    expect(redirected.headers.get('location')).toBe('/login');
   });
 });

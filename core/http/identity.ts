@@ -57,6 +57,14 @@ export function identityHeaderNames(gateway: GatewayConfig): Record<keyof Identi
   };
 }
 
+/**
+ * A header value safe to send: printable ASCII as it is, anything else (line breaks, control characters, letters
+ * beyond Latin) percent-encoded as UTF-8, so that metadata cannot inject headers or break the request.
+ */
+export function headerValue(text: string): string {
+  return text.replace(/[^\x20-\x7e]+/g, (run) => encodeURIComponent(run));
+}
+
 /** The identity as headers (empty values left out). */
 export function identityHeaders(
   names: Record<keyof Identity, string>,
@@ -66,9 +74,7 @@ export function identityHeaders(
   const identity = identityOf(authentication);
   const headers: Record<string, string> = {};
   for (const key of ['id', 'method', 'user', 'email'] as const) {
-    // Header values cannot hold line breaks; metadata could.
-    const value = identity[key].replace(/[\r\n]+/g, ' ');
-    if (value !== '') headers[names[key]] = value;
+    if (identity[key] !== '') headers[names[key]] = headerValue(identity[key]);
   }
   return headers;
 }
@@ -95,19 +101,36 @@ export interface Hop {
   readonly protocol: string;
 }
 
-const FORWARDED = [
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-forwarded-prefix',
-  'x-real-ip',
-];
+/** A header name as servers that map `_` to `-` (CGI, WSGI, PHP, Rack) and ignore case see it. */
+const canonical = (name: string) => name.toLowerCase().replaceAll('_', '-');
+
+/** Headers about the client's connection that only a trusted proxy may set. */
+const isForwarding = (name: string) =>
+  name.startsWith('x-forwarded-') ||
+  name.startsWith('x-original-') ||
+  name === 'forwarded' ||
+  name === 'x-real-ip' ||
+  name === 'x-client-ip' ||
+  name === 'true-client-ip';
+
+/** Connection-level headers that concern one hop only (RFC 9110 §7.6.1), and `Expect`, which the gateway answers. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'http2-settings',
+]);
 
 /**
- * The headers a request goes upstream with: the identity headers replaced (a client cannot forge them),
- * portcullis's credential and session cookies removed (unless `pass_authorization` keeps the `Authorization`
- * header), and `X-Forwarded-*` set for this hop: a trusted proxy's chain extended, anyone else's replaced.
+ * The headers a request goes upstream with: the identity headers replaced (a client cannot forge them, whatever
+ * the case or `_` in the name), the `Authorization` header and portcullis's session cookies removed (unless
+ * `pass_authorization` keeps the former), hop-by-hop headers removed (kept for a websocket upgrade), and
+ * `X-Forwarded-*` set for this hop: a trusted proxy's chain extended, anything of the kind from anyone else dropped.
  */
 export function upstreamHeaders(
   incoming: IncomingHttpHeaders,
@@ -116,20 +139,32 @@ export function upstreamHeaders(
     readonly authentication: Authentication | undefined;
     readonly passAuthorization: boolean;
     readonly hop: Hop;
+    readonly upgrade?: boolean;
   },
 ): IncomingHttpHeaders {
-  const headers: IncomingHttpHeaders = { ...incoming };
-  for (const name of Object.values(options.names)) delete headers[name];
-  if (options.authentication !== undefined && !options.passAuthorization) delete headers.authorization;
+  const identityNames = new Set(Object.values(options.names).map(canonical));
+  const { hop } = options;
+  const listedInConnection = String(incoming.connection ?? '')
+    .split(',')
+    .map((name) => canonical(name.trim()));
+  const headers: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    const key = canonical(name);
+    if (identityNames.has(key)) continue;
+    if (!hop.trusted && isForwarding(key)) continue;
+    if (!options.upgrade && (HOP_BY_HOP.has(key) || listedInConnection.includes(key))) continue;
+    if (options.upgrade && (key === 'content-length' || key === 'transfer-encoding' || key === 'expect'))
+      continue;
+    if (key === 'authorization' && !options.passAuthorization) continue;
+    headers[name] = value;
+  }
   const cookie = withoutSessionCookies(incoming.cookie);
   if (cookie === undefined) delete headers.cookie;
   else headers.cookie = cookie;
 
-  const { hop } = options;
   const chain = hop.trusted ? incoming['x-forwarded-for'] : undefined;
   const host = (hop.trusted ? incoming['x-forwarded-host'] : undefined) ?? incoming.host;
   const proto = (hop.trusted ? incoming['x-forwarded-proto'] : undefined) ?? hop.protocol;
-  if (!hop.trusted) for (const name of FORWARDED) delete headers[name];
   const peer = hop.peer?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
   if (peer !== undefined)
     headers['x-forwarded-for'] = chain === undefined ? peer : `${String(chain)}, ${peer}`;

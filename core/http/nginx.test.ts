@@ -54,6 +54,7 @@ describe('forward-auth behind nginx auth_request', () => {
     const portcullis = await serveForTest({
       authentication: {
         required: true,
+        exclude: { ofrep: true },
         methods: { token: { enabled: true, storage: { tokens: { ci: { credential: 'ci-secret' } } } } },
       },
     });
@@ -77,10 +78,15 @@ http {
     location = / { return 204; }
     location /private/ {
       auth_request /_portcullis;
-      auth_request_set $auth_user $upstream_http_x_auth_request_user;
+      auth_request_set $auth_id $upstream_http_x_auth_request_id;
       auth_request_set $auth_method $upstream_http_x_auth_request_method;
-      proxy_set_header X-Auth-Request-User $auth_user;
+      auth_request_set $auth_user $upstream_http_x_auth_request_user;
+      auth_request_set $auth_email $upstream_http_x_auth_request_email;
+      proxy_set_header X-Auth-Request-Id $auth_id;
       proxy_set_header X-Auth-Request-Method $auth_method;
+      proxy_set_header X-Auth-Request-User $auth_user;
+      proxy_set_header X-Auth-Request-Email $auth_email;
+      proxy_set_header Authorization "";
       proxy_pass ${upstream.url};
     }
     location /public/ {
@@ -89,9 +95,10 @@ http {
     location = /_portcullis {
       internal;
       proxy_pass ${portcullis.url('/auth/v1/forward')};
+      proxy_method GET;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Forwarded-Uri $request_uri;
       proxy_set_header X-Forwarded-Method $request_method;
     }
   }
@@ -104,19 +111,35 @@ http {
 
     expect((await through('/private/report')).status).toBe(401);
     expect((await through('/private/report', bearer('wrong'))).status).toBe(401);
+    // The client's own X-Forwarded-Uri is replaced by nginx; claiming an excluded section gets nowhere.
+    expect((await through('/private/report', { 'x-forwarded-uri': '/ofrep/v1/evaluate/flags' })).status).toBe(
+      401,
+    );
     expect(upstream.received).toEqual([]);
 
-    const allowed = await through('/private/report?x=1', bearer('ci-secret'));
+    const allowed = await through('/private/report?x=1', {
+      ...bearer('ci-secret'),
+      'x-auth-request-id': 'someone-else',
+      'x-auth-request-email': 'boss@example.com',
+    });
     expect(allowed.status).toBe(200);
     expect(await allowed.json()).toMatchObject({ ok: true, url: '/private/report?x=1' });
     expect(upstream.received[0]?.headers).toMatchObject({
+      'x-auth-request-id': 'ci',
       'x-auth-request-user': 'ci',
       'x-auth-request-method': 'METHOD_TOKEN',
     });
+    // Forged ones are replaced (nginx drops a header set to what the identity lacks) and the credential stays behind.
+    expect(upstream.received[0]?.headers['x-auth-request-email']).toBeUndefined();
+    expect(upstream.received[0]?.headers.authorization).toBeUndefined();
 
     expect((await through('/public/page')).status).toBe(200);
     // Only the two refused requests were judged refused; the public location never asked.
     const refusals = portcullis.logs.filter((line) => line.outcome === 'unauthenticated');
-    expect(refusals.map((line) => line.path)).toEqual(['/private/report', '/private/report']);
+    expect(refusals.map((line) => line.path)).toEqual([
+      '/private/report',
+      '/private/report',
+      '/private/report',
+    ]);
   });
 });

@@ -23,11 +23,24 @@ export function hopOf(request: FastifyRequest, trusted: (address: string | undef
   return { peer, trusted: trusted(peer), protocol: encrypted ? 'https' : 'http' };
 }
 
+/** The path of a request target, or `undefined` when it is not one the gateway forwards (absolute-form, `*`). */
+function forwardablePath(url: string): string | undefined {
+  if (!url.startsWith('/')) return undefined;
+  const path = url.split('?', 1)[0] ?? '';
+  try {
+    decodeURIComponent(path);
+  } catch {
+    return undefined;
+  }
+  return path;
+}
+
 /**
- * The reverse proxy: every route the application does not serve itself (`/auth/v1`, `/health`) is streamed to
- * `gateway.upstream`, after the authentication hook has let it through, bodies both ways unbuffered. The upstream
- * gets the identity headers, never forged ones or portcullis's credentials, and `X-Forwarded-*` for this hop. A
- * slow upstream is a 504 after `gateway.timeout`, an unreachable one a 502, both in Flipt's error shape.
+ * The reverse proxy: every route the application does not serve itself is streamed to `gateway.upstream`, after
+ * the authentication hook has let it through, bodies both ways unbuffered. `/auth/v1/*` and `/metrics` stay
+ * portcullis's (404 when nothing there answers). The upstream gets the identity headers, never forged ones or
+ * portcullis's credentials, and `X-Forwarded-*` for this hop. An upstream slower than `gateway.timeout` to answer is
+ * a 504, an unreachable one a 502, both in Flipt's error shape.
  */
 export function reverseProxy(runtime: Runtime) {
   const { gateway } = runtime.config;
@@ -43,6 +56,9 @@ export function reverseProxy(runtime: Runtime) {
     if (code !== undefined && TIMEOUT_CODES.has(code)) {
       return sendError(reply, GrpcCode.DEADLINE_EXCEEDED, `upstream did not answer within ${timeoutSeconds}`);
     }
+    if (code === 'UND_ERR_INVALID_ARG') {
+      return sendError(reply, GrpcCode.INVALID_ARGUMENT, 'the request cannot be forwarded as sent');
+    }
     // grpc-gateway has no 502; the body says unavailable, the status that the gateway's upstream is.
     return sendError(reply, GrpcCode.UNAVAILABLE, 'upstream unavailable', 502);
   }
@@ -57,11 +73,17 @@ export function reverseProxy(runtime: Runtime) {
       undici: {
         connectTimeout: gateway.timeout,
         headersTimeout: gateway.timeout,
-        bodyTimeout: gateway.timeout,
+        // A response may rightly pause for long (a server-sent event stream); only its start is timed.
+        bodyTimeout: 0,
       },
     });
-    const proxy = (request: FastifyRequest, reply: FastifyReply) =>
-      reply.from(`${basePath}${request.url}`, {
+    const proxy = (request: FastifyRequest, reply: FastifyReply) => {
+      const path = forwardablePath(request.url);
+      if (path === undefined) {
+        return sendError(reply, GrpcCode.INVALID_ARGUMENT, 'the request target cannot be forwarded');
+      }
+      // The path only: reply-from appends the query string as sent (it would decode a whole URL given to it).
+      return reply.from(`${basePath}${path}`, {
         rewriteRequestHeaders: (_request, headers) =>
           upstreamHeaders(headers, {
             names,
@@ -73,6 +95,12 @@ export function reverseProxy(runtime: Runtime) {
         // Never send a request twice: the upstream may not be idempotent, and the client waits.
         retryDelay: () => null,
       });
+    };
+    const notFound = (_request: FastifyRequest, reply: FastifyReply) =>
+      sendError(reply, GrpcCode.NOT_FOUND, 'Not Found');
+    const open = { config: { authenticate: false } };
+    scope.all('/auth/v1/*', open, notFound);
+    scope.all('/metrics', open, notFound);
     scope.all('/', proxy);
     scope.all('/*', proxy);
   };

@@ -1,16 +1,23 @@
-import { type IncomingMessage, STATUS_CODES } from 'node:http';
-import { connect as connectTcp, type Socket } from 'node:net';
-import { connect as connectTls } from 'node:tls';
+import {
+  type ClientRequest,
+  request as httpRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  STATUS_CODES,
+} from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { createAddressMatcher } from '../address.ts';
 import type { Runtime } from '../runtime.ts';
-import { type Decision, decide } from './authenticate.ts';
+import { decide } from './authenticate.ts';
+import { createCrossOriginCheck } from './csrf.ts';
 import { httpStatus } from './errors.ts';
 import { identityHeaderNames, upstreamHeaders } from './identity.ts';
 
 /** A plain HTTP answer on a socket that asked to be upgraded, in Flipt's error shape, then closed. */
 function refuse(
-  socket: Socket,
+  socket: Duplex,
   status: number,
   code: number,
   message: string,
@@ -23,17 +30,23 @@ function refuse(
     connection: 'close',
     ...extra,
   };
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${Object.entries(headers)
-      .map(([name, value]) => `${name}: ${value}`)
-      .join('\r\n')}\r\n\r\n${body}`,
-  );
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+/** The status line and headers of a response, as written on the wire. */
+function head(status: number, message: string, rawHeaders: readonly string[]): string {
+  const lines = [`HTTP/1.1 ${status} ${message}`];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines.push(`${rawHeaders[i]}: ${rawHeaders[i + 1]}`);
+  return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
 /**
- * Websockets through the gateway: an upgrade request to a proxied path is authenticated like any other request
- * (exclusions included) before anything reaches the upstream; then the upgrade is replayed to the upstream with
- * the same header rewriting as HTTP, and the two sockets are joined.
+ * Websockets through the gateway. Only a `GET` asking to upgrade to `websocket` is taken; it is checked like any
+ * request (cross-origin protection, as for a state-changing request; authentication and exclusions), then
+ * replayed to the upstream with the same header rewriting as HTTP. Only when the upstream answers 101 are the two
+ * connections joined; any other answer is passed back and the connection closed, so nothing but a websocket ever
+ * flows unchecked. The upstream gets `gateway.timeout` to answer; open tunnels close with the server.
  */
 export function proxyWebsockets(
   app: FastifyInstance,
@@ -45,18 +58,28 @@ export function proxyWebsockets(
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const names = identityHeaderNames(gateway);
   const trusted = createAddressMatcher(gateway.trusted_proxies);
-  const secure = upstream.protocol === 'https:';
-  const port = Number(upstream.port || (secure ? 443 : 80));
+  const crossOrigin = createCrossOriginCheck(authentication.session, runtime.log);
+  const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  const tunnels = new Set<Duplex>();
+  app.addHook('onClose', async () => {
+    for (const socket of tunnels) socket.destroy();
+  });
 
-  app.server.on('upgrade', async (request: IncomingMessage, socket: Socket, head: Buffer) => {
+  app.server.on('upgrade', async (request: IncomingMessage, socket: Duplex, firstBytes: Buffer) => {
     socket.on('error', () => socket.destroy());
     const url = request.url ?? '/';
-    if (url.startsWith('/auth/v1') || url === '/health') {
-      return refuse(socket, 400, 3, 'websockets are not served here');
+    const path = url.split('?', 1)[0] ?? '';
+    if (request.method !== 'GET' || String(request.headers.upgrade).toLowerCase() !== 'websocket') {
+      return refuse(socket, 400, 3, 'only websocket upgrades are forwarded');
     }
-    let decision: Decision | undefined;
+    if (!url.startsWith('/') || path.startsWith('/auth/v1') || path === '/health' || path === '/metrics') {
+      return refuse(socket, 404, 5, 'Not Found');
+    }
+    const refusal = crossOrigin?.('WEBSOCKET', request.headers);
+    if (refusal !== undefined) return refuse(socket, 403, 7, refusal);
+    let identity: Parameters<typeof upstreamHeaders>[1]['authentication'];
     if (authentication.required && !isExcluded(url)) {
-      decision = await decide(runtime, request.headers, url);
+      const decision = await decide(runtime, request.headers, url);
       if (decision.kind === 'error')
         return refuse(socket, httpStatus(decision.code), decision.code, decision.message);
       if (decision.kind === 'unauthenticated') {
@@ -64,47 +87,65 @@ export function proxyWebsockets(
           'www-authenticate': 'request was not authenticated',
         });
       }
+      identity = decision.authentication;
     }
     const peer = request.socket.remoteAddress;
     const headers = upstreamHeaders(request.headers, {
       names,
-      authentication: decision?.kind === 'authenticated' ? decision.authentication : undefined,
+      authentication: identity,
       passAuthorization: gateway.pass_authorization,
       hop: {
         peer,
         trusted: trusted(peer),
         protocol: (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
       },
+      upgrade: true,
     });
     headers.host = upstream.host;
 
-    const target = secure
-      ? connectTls({ host: upstream.hostname, port, servername: upstream.hostname })
-      : connectTcp({ host: upstream.hostname, port });
-    target.setTimeout(gateway.timeout, () => {
-      target.destroy();
-      if (!socket.destroyed)
-        refuse(socket, 504, 4, `upstream did not answer within ${gateway.timeout / 1000}s`);
+    let outgoing: ClientRequest;
+    try {
+      outgoing = send({
+        hostname: upstream.hostname,
+        port: upstream.port,
+        method: 'GET',
+        path: `${basePath}${url}`,
+        headers: headers as OutgoingHttpHeaders,
+        timeout: gateway.timeout,
+      });
+    } catch {
+      // Node refuses a path or header it could not send safely.
+      return refuse(socket, 400, 3, 'the request cannot be forwarded as sent');
+    }
+    outgoing.on('timeout', () => {
+      outgoing.destroy();
+      refuse(socket, 504, 4, `upstream did not answer within ${gateway.timeout / 1000}s`);
     });
-    target.once('error', () => {
-      if (!socket.destroyed) refuse(socket, 502, 14, 'upstream unavailable');
+    outgoing.on('error', () => {
+      if (!socket.destroyed && socket.writable) refuse(socket, 502, 14, 'upstream unavailable');
     });
-    target.once(secure ? 'secureConnect' : 'connect', () => {
-      target.setTimeout(0);
-      const lines = [`${request.method ?? 'GET'} ${basePath}${url} HTTP/1.1`];
-      for (const [name, value] of Object.entries(headers)) {
-        for (const item of [value ?? ''].flat()) lines.push(`${name}: ${item}`);
-      }
-      target.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length > 0) target.write(head);
-      target.pipe(socket);
-      socket.pipe(target);
+    // The upstream refused the upgrade: its answer goes back, and this connection ends with it.
+    outgoing.on('response', (response) => {
+      socket.write(head(response.statusCode ?? 502, response.statusMessage ?? '', response.rawHeaders));
+      response.pipe(socket);
+    });
+    outgoing.on('upgrade', (response, upstreamSocket, upstreamHead) => {
+      outgoing.setTimeout(0);
+      socket.write(head(101, response.statusMessage ?? 'Switching Protocols', response.rawHeaders));
+      if (upstreamHead.length > 0) socket.write(upstreamHead);
+      if (firstBytes.length > 0) upstreamSocket.write(firstBytes);
+      tunnels.add(socket);
+      upstreamSocket.pipe(socket);
+      socket.pipe(upstreamSocket);
       const close = () => {
-        target.destroy();
+        tunnels.delete(socket);
+        upstreamSocket.destroy();
         socket.destroy();
       };
-      target.once('close', close);
+      upstreamSocket.on('error', close);
+      upstreamSocket.once('close', close);
       socket.once('close', close);
     });
+    outgoing.end();
   });
 }

@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { exportJWK, exportSPKI, importJWK, type JWTPayload, SignJWT } from 'jose';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -137,14 +137,15 @@ describe('jwt: Authorization: JWT with keys from a JWKS URL', () => {
     expect((await self(t, await idp.sign({ sub: 'after' }))).status).toBe(200);
 
     // Made-up key ids for three seconds: the JWKS is asked at most about once a second.
+    const stranger = await newIssuerKey();
     const fetchesBefore = idp.jwksFetches;
     const statuses: number[] = [];
     for (const started = Date.now(); Date.now() - started < 3_000; ) {
-      const stranger = await idp.sign({ sub: 'x' }, { key: await newIssuerKey() });
-      statuses.push((await self(t, stranger)).status);
+      const token = await idp.sign({ sub: 'x' }, { key: stranger, header: { kid: randomUUID() } });
+      statuses.push((await self(t, token)).status);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(statuses.length).toBeGreaterThan(20);
+    expect(statuses.length).toBeGreaterThan(10);
     expect(new Set(statuses)).toEqual(new Set([401]));
     expect(idp.jwksFetches - fetchesBefore).toBeLessThanOrEqual(4);
   });
