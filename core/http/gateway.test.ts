@@ -5,6 +5,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { bearer, serveForTest, type TestServer } from '../test-support/server.ts';
 import { startUpstream, type TestUpstream } from '../test-support/upstream.ts';
+import { headerValue, identityOf } from './identity.ts';
 
 async function gateway(
   upstream: TestUpstream | string,
@@ -166,10 +167,14 @@ describe('gateway: reverse proxy', () => {
     const trusting = await gateway(upstream, { gateway: { trusted_proxies: ['127.0.0.0/8'] } });
     await trusting.fetch('/b', { headers: spoofed });
     expect(
-      upstream.received.map((r) => [r.headers['x-forwarded-for'], r.headers['x-forwarded-proto']]),
+      upstream.received.map((r) => [
+        r.headers['x-forwarded-for'],
+        r.headers['x-forwarded-proto'],
+        r.headers['x-forwarded-host'],
+      ]),
     ).toEqual([
-      ['127.0.0.1', 'http'],
-      ['203.0.113.9, 127.0.0.1', 'https'],
+      ['127.0.0.1', 'http', new URL(untrusting.url('/')).host],
+      ['203.0.113.9, 127.0.0.1', 'https', new URL(trusting.url('/')).host],
     ]);
   });
 
@@ -254,7 +259,7 @@ describe('gateway: what must not get through', () => {
   it('keeps /auth/v1 and /metrics to itself', async () => {
     const upstream = await startUpstream();
     const t = await gateway(upstream);
-    for (const path of ['/auth/v1/nope', '/auth/v1/method/nope/x', '/metrics']) {
+    for (const path of ['/auth/v1', '/auth/v1/', '/auth/v1/nope', '/auth/v1/method/nope/x', '/metrics']) {
       const response = await t.fetch(path, { headers: bearer('ci-secret') });
       expect(response.status, path).toBe(404);
       expect(await response.json()).toEqual({ code: 5, message: 'Not Found', details: [] });
@@ -330,6 +335,46 @@ describe('gateway: what must not get through', () => {
       'Connection: Upgrade, HTTP2-Settings',
     ]);
     expect(h2c).toMatch(/^HTTP\/1\.1 400/);
+    // The upstream's refusal comes back without its hop's framing, and the connection is closed at once.
+    const relayed = await exchange(t, [
+      'GET /public/x HTTP/1.1',
+      'Host: g',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+    ]);
+    expect(relayed.closedByServer).toBe(true);
+    expect(relayed.answer).not.toMatch(/transfer-encoding/i);
+    expect(relayed.answer).toMatch(/\r\nconnection: close\r\n/i);
+    const refused = await exchange(t, [
+      'GET /private HTTP/1.1',
+      'Host: g',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+    ]);
+    expect(refused.answer).toMatch(/^HTTP\/1\.1 401/);
+    expect(refused.closedByServer).toBe(true);
+    for (const target of ['/public/x#/../../admin', '/auth/v1', '/auth/v1/self']) {
+      const answer = await raw(t, [
+        `GET ${target} HTTP/1.1`,
+        'Host: g',
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+      ]);
+      expect(answer, target).toMatch(/^HTTP\/1\.1 (400|404)/);
+    }
+  });
+
+  it('closes open websockets when the server closes', async () => {
+    const upstream = await startUpstream();
+    const t = await gateway(upstream);
+    const socket = new WebSocket(t.url('/socket').replace('http', 'ws'), { headers: bearer('ci-secret') });
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await t.server.close();
+    await closed;
   });
 
   it('gives a websocket upgrade gateway.timeout to be answered', async () => {
@@ -352,18 +397,31 @@ describe('gateway: what must not get through', () => {
 
 /** Sends raw HTTP/1.1 (what fetch will not send) and returns everything the server answers. */
 async function raw(t: TestServer, lines: readonly string[], body = ''): Promise<string> {
+  return (await exchange(t, lines, body)).answer;
+}
+
+/** The same, saying also whether the server closed the connection (rather than our two-second limit). */
+async function exchange(
+  t: TestServer,
+  lines: readonly string[],
+  body = '',
+): Promise<{ answer: string; closedByServer: boolean }> {
   const { port, hostname } = new URL(t.url('/'));
   const socket = connect(Number(port), hostname);
   let answer = '';
+  let timedOut = false;
   socket.on('data', (chunk) => {
     answer += chunk;
   });
   socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
   await new Promise((resolve) => {
     socket.once('close', resolve);
-    setTimeout(() => socket.destroy(), 2_000);
+    setTimeout(() => {
+      timedOut = true;
+      socket.destroy();
+    }, 2_000);
   });
-  return answer;
+  return { answer, closedByServer: !timedOut };
 }
 
 describe('gateway: forward-auth at /auth/v1/forward', () => {
@@ -419,5 +477,33 @@ describe('gateway: forward-auth at /auth/v1/forward', () => {
     const redirected = await t.fetch('/auth/v1/forward?redirect=true', { headers: page, redirect: 'manual' });
     expect(redirected.status).toBe(302);
     expect(redirected.headers.get('location')).toBe('/login');
+  });
+});
+
+describe('identity headers', () => {
+  it('read each method’s own keys, so a JWT claim cannot pose as another method’s identity', () => {
+    const jwt = identityOf({
+      id: '',
+      method: 'METHOD_JWT',
+      metadata: {
+        'io.flipt.auth.github.preferred_username': 'octocat',
+        'io.flipt.auth.email': 'ceo@example.com',
+        'io.flipt.auth.claims': '{"sub":"svc-1"}',
+        'io.flipt.auth.jwt.email': 'svc@example.com',
+      },
+    });
+    expect(jwt).toMatchObject({ user: 'svc-1', email: 'svc@example.com' });
+    expect(identityOf({ id: 'ci', method: 'METHOD_TOKEN', metadata: {} })).toMatchObject({
+      user: 'ci',
+      email: '',
+    });
+  });
+
+  it('are percent-encoded outside printable ASCII (and %), so no value can break a header', () => {
+    expect(headerValue('plain ascii')).toBe('plain ascii');
+    expect(headerValue('李')).toBe('%E6%9D%8E');
+    expect(headerValue('100%')).toBe('100%25');
+    expect(headerValue('a\r\nX-Evil: 1')).toBe('a%0D%0AX-Evil: 1');
+    expect(headerValue('\ud800')).toBe('%EF%BF%BD');
   });
 });

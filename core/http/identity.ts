@@ -11,39 +11,44 @@ export interface Identity {
   readonly email: string;
 }
 
-/** Where each method keeps the user's name for machines: a login, a subject, a service account, a token name. */
-const USER_KEYS = [
-  'io.flipt.auth.github.preferred_username',
-  'io.flipt.auth.oidc.sub',
-  'io.flipt.auth.jwt.sub',
-  'io.flipt.auth.github.sub',
-];
+/** The subject of a JWT authentication: its mapped `sub`, else the `sub` claim. */
+function jwtSubject(metadata: Readonly<Record<string, string>>): string | undefined {
+  if (metadata['io.flipt.auth.jwt.sub'] !== undefined) return metadata['io.flipt.auth.jwt.sub'];
+  try {
+    const sub = (JSON.parse(metadata['io.flipt.auth.claims'] ?? '{}') as { sub?: unknown }).sub;
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
-/** The identity of an authentication: `user` is the most specific name it has for the caller. */
+/**
+ * The identity of an authentication, each part read where its own method writes it (a JWT may carry any
+ * `io.flipt.auth.*` claim, so a JWT identity is never read from another method's keys): `user` is a GitHub login,
+ * an OIDC or JWT subject, `<namespace>/<name>` of a service account, or else the id (a static token's name).
+ */
 export function identityOf(authentication: Authentication): Identity {
-  const metadata = authentication.metadata;
-  const k8sNamespace = metadata['io.flipt.auth.k8s.namespace'];
-  const k8sName = metadata['io.flipt.auth.k8s.serviceaccount.name'];
-  const claimsSub = (() => {
-    try {
-      const sub = (JSON.parse(metadata['io.flipt.auth.claims'] ?? '{}') as { sub?: unknown }).sub;
-      return typeof sub === 'string' ? sub : undefined;
-    } catch {
-      return undefined;
-    }
-  })();
-  const user =
-    USER_KEYS.map((key) => metadata[key]).find((value) => value !== undefined && value !== '') ??
-    (k8sNamespace !== undefined && k8sName !== undefined ? `${k8sNamespace}/${k8sName}` : undefined) ??
-    claimsSub ??
-    authentication.id;
-  const method = authentication.method.replace(/^METHOD_/, '').toLowerCase();
-  const email =
-    metadata['io.flipt.auth.email'] ??
-    metadata[`io.flipt.auth.${method}.email`] ??
-    metadata['io.flipt.auth.jwt.email'] ??
-    '';
-  return { id: authentication.id, method: authentication.method, user, email };
+  const m = authentication.metadata;
+  const byMethod: Record<string, { user?: string | undefined; email?: string | undefined }> = {
+    METHOD_GITHUB: { user: m['io.flipt.auth.github.preferred_username'], email: m['io.flipt.auth.email'] },
+    METHOD_OIDC: { user: m['io.flipt.auth.oidc.sub'], email: m['io.flipt.auth.email'] },
+    METHOD_JWT: { user: jwtSubject(m), email: m['io.flipt.auth.jwt.email'] },
+    METHOD_KUBERNETES: {
+      user:
+        m['io.flipt.auth.k8s.namespace'] !== undefined &&
+        m['io.flipt.auth.k8s.serviceaccount.name'] !== undefined
+          ? `${m['io.flipt.auth.k8s.namespace']}/${m['io.flipt.auth.k8s.serviceaccount.name']}`
+          : undefined,
+    },
+    METHOD_TOKEN: { email: m['io.flipt.auth.email'] },
+  };
+  const own = byMethod[authentication.method] ?? {};
+  return {
+    id: authentication.id,
+    method: authentication.method,
+    user: own.user !== undefined && own.user !== '' ? own.user : authentication.id,
+    email: own.email ?? '',
+  };
 }
 
 /** The identity header names of `gateway.identity_headers`, lower-cased as Node keys incoming headers. */
@@ -59,10 +64,12 @@ export function identityHeaderNames(gateway: GatewayConfig): Record<keyof Identi
 
 /**
  * A header value safe to send: printable ASCII as it is, anything else (line breaks, control characters, letters
- * beyond Latin) percent-encoded as UTF-8, so that metadata cannot inject headers or break the request.
+ * beyond Latin, and `%` itself, so that decoding is unambiguous) percent-encoded as UTF-8, so that metadata cannot
+ * inject headers or break the request. Unpaired surrogates become U+FFFD first (they have no UTF-8).
  */
 export function headerValue(text: string): string {
-  return text.replace(/[^\x20-\x7e]+/g, (run) => encodeURIComponent(run));
+  const wellFormed = (text as string & { toWellFormed(): string }).toWellFormed();
+  return wellFormed.replace(/[^\x20-\x24\x26-\x7e]+/g, (run) => encodeURIComponent(run));
 }
 
 /** The identity as headers (empty values left out). */
@@ -99,6 +106,8 @@ export interface Hop {
   readonly trusted: boolean;
   /** `http` or `https`, as the client reached us. */
   readonly protocol: string;
+  /** The `Host` the client asked for (the request's own headers may already name the upstream). */
+  readonly host: string | undefined;
 }
 
 /** A header name as servers that map `_` to `-` (CGI, WSGI, PHP, Rack) and ignore case see it. */
@@ -114,7 +123,7 @@ const isForwarding = (name: string) =>
   name === 'true-client-ip';
 
 /** Connection-level headers that concern one hop only (RFC 9110 §7.6.1), and `Expect`, which the gateway answers. */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -163,7 +172,7 @@ export function upstreamHeaders(
   else headers.cookie = cookie;
 
   const chain = hop.trusted ? incoming['x-forwarded-for'] : undefined;
-  const host = (hop.trusted ? incoming['x-forwarded-host'] : undefined) ?? incoming.host;
+  const host = (hop.trusted ? incoming['x-forwarded-host'] : undefined) ?? hop.host;
   const proto = (hop.trusted ? incoming['x-forwarded-proto'] : undefined) ?? hop.protocol;
   const peer = hop.peer?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
   if (peer !== undefined)

@@ -6,8 +6,6 @@ import { authApi } from './api.ts';
 import { createAuthenticationHook } from './authenticate.ts';
 import { createCsrfHook } from './csrf.ts';
 import { forwardAuth } from './forward-auth.ts';
-import { reverseProxy } from './proxy.ts';
-import { proxyWebsockets } from './websocket-proxy.ts';
 
 /**
  * Options of the {@link portcullis} Fastify plugin: a configuration to load (`file`, or `object`, plus `env`,
@@ -40,6 +38,11 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
         'gateway.upstream is set but authentication.required is false: every request reaches the upstream unauthenticated',
       );
     }
+    // The proxy's code (reply-from and its undici) loads only for a gateway: it is most of a start-up otherwise.
+    const [{ reverseProxy }, { proxyWebsockets }] = await Promise.all([
+      import('./proxy.ts'),
+      import('./websocket-proxy.ts'),
+    ]);
     await app.register(reverseProxy(runtime));
     proxyWebsockets(app, runtime, isExcluded);
   }

@@ -4,7 +4,7 @@ import { createAddressMatcher } from '../address.ts';
 import { errorCode } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import { GrpcCode, sendError } from './errors.ts';
-import { type Hop, identityHeaderNames, upstreamHeaders } from './identity.ts';
+import { HOP_BY_HOP, type Hop, identityHeaderNames, upstreamHeaders } from './identity.ts';
 
 /** What reply-from and undici call a slow upstream, and a gone one. */
 const TIMEOUT_CODES = new Set([
@@ -20,12 +20,20 @@ const TIMEOUT_CODES = new Set([
 export function hopOf(request: FastifyRequest, trusted: (address: string | undefined) => boolean): Hop {
   const peer = request.raw.socket.remoteAddress;
   const encrypted = (request.raw.socket as { encrypted?: boolean }).encrypted === true;
-  return { peer, trusted: trusted(peer), protocol: encrypted ? 'https' : 'http' };
+  return {
+    peer,
+    trusted: trusted(peer),
+    protocol: encrypted ? 'https' : 'http',
+    host: request.raw.headers.host,
+  };
 }
 
-/** The path of a request target, or `undefined` when it is not one the gateway forwards (absolute-form, `*`). */
-function forwardablePath(url: string): string | undefined {
-  if (!url.startsWith('/')) return undefined;
+/**
+ * The path of a request target, or `undefined` when it is not one the gateway forwards: absolute-form, `*`, a
+ * fragment (no client sends one; the exclusions read the path before `#`, an upstream might not).
+ */
+export function forwardablePath(url: string): string | undefined {
+  if (!url.startsWith('/') || url.includes('#')) return undefined;
   const path = url.split('?', 1)[0] ?? '';
   try {
     decodeURIComponent(path);
@@ -92,6 +100,9 @@ export function reverseProxy(runtime: Runtime) {
             hop: hopOf(request, trusted),
           }),
         onError: (errorReply, failure) => onError(errorReply as FastifyReply, failure),
+        // The upstream's connection headers describe its hop, not ours to the client.
+        rewriteHeaders: (headers) =>
+          Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()))),
         // Never send a request twice: the upstream may not be idempotent, and the client waits.
         retryDelay: () => null,
       });
@@ -99,6 +110,7 @@ export function reverseProxy(runtime: Runtime) {
     const notFound = (_request: FastifyRequest, reply: FastifyReply) =>
       sendError(reply, GrpcCode.NOT_FOUND, 'Not Found');
     const open = { config: { authenticate: false } };
+    scope.all('/auth/v1', open, notFound);
     scope.all('/auth/v1/*', open, notFound);
     scope.all('/metrics', open, notFound);
     scope.all('/', proxy);

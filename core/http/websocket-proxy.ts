@@ -13,7 +13,14 @@ import type { Runtime } from '../runtime.ts';
 import { decide } from './authenticate.ts';
 import { createCrossOriginCheck } from './csrf.ts';
 import { httpStatus } from './errors.ts';
-import { identityHeaderNames, upstreamHeaders } from './identity.ts';
+import { HOP_BY_HOP, identityHeaderNames, upstreamHeaders } from './identity.ts';
+import { forwardablePath } from './proxy.ts';
+
+/** Writes a last answer on a socket and closes it (`end` alone would wait for the client to close its side). */
+function finish(socket: Duplex, data: string): void {
+  if (socket.destroyed) return;
+  socket.end(data, () => socket.destroy());
+}
 
 /** A plain HTTP answer on a socket that asked to be upgraded, in Flipt's error shape, then closed. */
 function refuse(
@@ -31,13 +38,21 @@ function refuse(
     ...extra,
   };
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('\r\n')}\r\n\r\n${body}`);
+  finish(socket, `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('\r\n')}\r\n\r\n${body}`);
 }
 
-/** The status line and headers of a response, as written on the wire. */
-function head(status: number, message: string, rawHeaders: readonly string[]): string {
+/** The status line and headers of a response, as written on the wire, without those that describe a hop. */
+function head(status: number, message: string, rawHeaders: readonly string[], keepUpgrade: boolean): string {
   const lines = [`HTTP/1.1 ${status} ${message}`];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines.push(`${rawHeaders[i]}: ${rawHeaders[i + 1]}`);
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] ?? '';
+    const lower = name.toLowerCase();
+    const keep = keepUpgrade
+      ? lower === 'connection' || lower === 'upgrade' || !HOP_BY_HOP.has(lower)
+      : !HOP_BY_HOP.has(lower);
+    if (keep) lines.push(`${name}: ${rawHeaders[i + 1]}`);
+  }
+  if (!keepUpgrade) lines.push('connection: close');
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
@@ -46,7 +61,8 @@ function head(status: number, message: string, rawHeaders: readonly string[]): s
  * request (cross-origin protection, as for a state-changing request; authentication and exclusions), then
  * replayed to the upstream with the same header rewriting as HTTP. Only when the upstream answers 101 are the two
  * connections joined; any other answer is passed back and the connection closed, so nothing but a websocket ever
- * flows unchecked. The upstream gets `gateway.timeout` to answer; open tunnels close with the server.
+ * flows unchecked. The upstream gets `gateway.timeout` to answer; every connection, joined or not, ends when the
+ * server closes.
  */
 export function proxyWebsockets(
   app: FastifyInstance,
@@ -60,19 +76,20 @@ export function proxyWebsockets(
   const trusted = createAddressMatcher(gateway.trusted_proxies);
   const crossOrigin = createCrossOriginCheck(authentication.session, runtime.log);
   const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
-  const tunnels = new Set<Duplex>();
-  app.addHook('onClose', async () => {
-    for (const socket of tunnels) socket.destroy();
+  const open = new Set<Duplex>();
+  // Before the server waits for its connections to end: open tunnels would keep it waiting.
+  app.addHook('preClose', async () => {
+    for (const socket of open) socket.destroy();
   });
 
-  app.server.on('upgrade', async (request: IncomingMessage, socket: Duplex, firstBytes: Buffer) => {
-    socket.on('error', () => socket.destroy());
+  async function upgrade(request: IncomingMessage, socket: Duplex, firstBytes: Buffer): Promise<void> {
     const url = request.url ?? '/';
-    const path = url.split('?', 1)[0] ?? '';
+    const path = forwardablePath(url);
     if (request.method !== 'GET' || String(request.headers.upgrade).toLowerCase() !== 'websocket') {
       return refuse(socket, 400, 3, 'only websocket upgrades are forwarded');
     }
-    if (!url.startsWith('/') || path.startsWith('/auth/v1') || path === '/health' || path === '/metrics') {
+    if (path === undefined) return refuse(socket, 400, 3, 'the request target cannot be forwarded');
+    if (path === '/auth/v1' || path.startsWith('/auth/v1/') || path === '/health' || path === '/metrics') {
       return refuse(socket, 404, 5, 'Not Found');
     }
     const refusal = crossOrigin?.('WEBSOCKET', request.headers);
@@ -89,6 +106,7 @@ export function proxyWebsockets(
       }
       identity = decision.authentication;
     }
+    if (socket.destroyed) return;
     const peer = request.socket.remoteAddress;
     const headers = upstreamHeaders(request.headers, {
       names,
@@ -98,6 +116,7 @@ export function proxyWebsockets(
         peer,
         trusted: trusted(peer),
         protocol: (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
+        host: request.headers.host,
       },
       upgrade: true,
     });
@@ -117,28 +136,33 @@ export function proxyWebsockets(
       // Node refuses a path or header it could not send safely.
       return refuse(socket, 400, 3, 'the request cannot be forwarded as sent');
     }
+    // The client gave up: so does the upstream side.
+    socket.once('close', () => outgoing.destroy());
     outgoing.on('timeout', () => {
       outgoing.destroy();
       refuse(socket, 504, 4, `upstream did not answer within ${gateway.timeout / 1000}s`);
     });
-    outgoing.on('error', () => {
-      if (!socket.destroyed && socket.writable) refuse(socket, 502, 14, 'upstream unavailable');
-    });
+    outgoing.on('error', () => refuse(socket, 502, 14, 'upstream unavailable'));
     // The upstream refused the upgrade: its answer goes back, and this connection ends with it.
     outgoing.on('response', (response) => {
-      socket.write(head(response.statusCode ?? 502, response.statusMessage ?? '', response.rawHeaders));
+      outgoing.setTimeout(0);
+      outgoing.removeAllListeners('error');
+      outgoing.on('error', () => socket.destroy());
+      if (socket.destroyed) return response.destroy();
+      socket.write(
+        head(response.statusCode ?? 502, response.statusMessage ?? '', response.rawHeaders, false),
+      );
       response.pipe(socket);
     });
     outgoing.on('upgrade', (response, upstreamSocket, upstreamHead) => {
       outgoing.setTimeout(0);
-      socket.write(head(101, response.statusMessage ?? 'Switching Protocols', response.rawHeaders));
+      if (socket.destroyed) return upstreamSocket.destroy();
+      socket.write(head(101, response.statusMessage ?? 'Switching Protocols', response.rawHeaders, true));
       if (upstreamHead.length > 0) socket.write(upstreamHead);
       if (firstBytes.length > 0) upstreamSocket.write(firstBytes);
-      tunnels.add(socket);
       upstreamSocket.pipe(socket);
       socket.pipe(upstreamSocket);
       const close = () => {
-        tunnels.delete(socket);
         upstreamSocket.destroy();
         socket.destroy();
       };
@@ -147,5 +171,15 @@ export function proxyWebsockets(
       socket.once('close', close);
     });
     outgoing.end();
+  }
+
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, firstBytes: Buffer) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    socket.on('error', () => socket.destroy());
+    upgrade(request, socket, firstBytes).catch((error: unknown) => {
+      runtime.log.error({ err: error }, 'websocket upgrade failed');
+      refuse(socket, 500, 13, 'internal error');
+    });
   });
 }
