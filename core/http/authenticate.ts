@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
 import { readCookie, TOKEN_COOKIE } from './cookies.ts';
+import { DecisionLog } from './decision-log.ts';
 import { errorResponse, GrpcCode, type GrpcCodeValue, pathOf, sendError } from './errors.ts';
 
 /**
@@ -22,9 +23,22 @@ export type Decision =
   | { readonly kind: 'unauthenticated'; readonly reason: string }
   | { readonly kind: 'error'; readonly code: GrpcCodeValue; readonly message: string };
 
+const decisionLogs = new WeakMap<Runtime, DecisionLog>();
+
+/** The runtime's {@link DecisionLog}: one per runtime, whichever of the hook, forward-auth or the websocket proxy decided. */
+export function decisionLog(runtime: Runtime): DecisionLog {
+  let log = decisionLogs.get(runtime);
+  if (log === undefined) {
+    log = new DecisionLog(runtime.log);
+    decisionLogs.set(runtime, log);
+  }
+  return log;
+}
+
 /**
  * Authenticates a request by its headers through the pipeline, and logs the decision in one line (never the
- * credential; only the path of `url`, a query string may hold one). Shared by the hook, forward-auth and the
+ * credential; only the path of `url`, a query string may hold one; refusals past a rate only counted, see
+ * {@link DecisionLog}). Shared by the hook, forward-auth and the
  * websocket proxy.
  */
 export async function decide(runtime: Runtime, headers: IncomingHttpHeaders, url: string): Promise<Decision> {
@@ -44,16 +58,22 @@ export async function decide(runtime: Runtime, headers: IncomingHttpHeaders, url
   }
   const durationMs = Number((performance.now() - started).toFixed(3));
   if (outcome.ok) {
-    log.debug(
-      { method: outcome.authentication.method, outcome: 'authenticated', via: outcome.via, durationMs, path },
-      'authentication decision',
-    );
+    // Most requests succeed; their line is a debug one, not even built unless debug is on.
+    if (log.isLevelEnabled('debug')) {
+      log.debug(
+        {
+          method: outcome.authentication.method,
+          outcome: 'authenticated',
+          via: outcome.via,
+          durationMs,
+          path,
+        },
+        'authentication decision',
+      );
+    }
     return { kind: 'authenticated', authentication: outcome.authentication };
   }
-  log.warn(
-    { outcome: 'unauthenticated', reason: outcome.reason, via: outcome.via, durationMs, path },
-    'authentication decision',
-  );
+  decisionLog(runtime).refused({ reason: outcome.reason, via: outcome.via, durationMs, path });
   return { kind: 'unauthenticated', reason: outcome.reason };
 }
 

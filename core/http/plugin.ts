@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { createExclusionMatcher } from '../auth/exclusions.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts';
 import { authApi } from './api.ts';
-import { createAuthenticationHook } from './authenticate.ts';
+import { createAuthenticationHook, decisionLog } from './authenticate.ts';
 import { createCsrfHook } from './csrf.ts';
 import { forwardAuth } from './forward-auth.ts';
 
@@ -30,6 +30,7 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
   const csrf = createCsrfHook(authentication.session, runtime.log);
   if (csrf !== undefined) app.addHook('onRequest', csrf);
   app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded));
+  app.addHook('onClose', () => decisionLog(runtime).flush());
   await app.register(authApi(runtime), { prefix: '/auth/v1' });
   await app.register(async (scope) => forwardAuth(runtime, isExcluded)(scope), { prefix: '/auth/v1' });
   if (gateway.upstream !== undefined) {

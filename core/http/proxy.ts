@@ -60,7 +60,10 @@ export function reverseProxy(runtime: Runtime) {
 
   function onError(reply: FastifyReply, { error }: { error: Error }) {
     const code = errorCode(error) ?? errorCode((error as { cause?: unknown }).cause);
-    reply.request.log.warn({ reason: error.message, code, upstream: upstream.origin }, 'upstream failed');
+    reply.request.log.warn(
+      { reqId: reply.request.id, reason: error.message, code, upstream: upstream.origin },
+      'upstream failed',
+    );
     if (code !== undefined && TIMEOUT_CODES.has(code)) {
       return sendError(reply, GrpcCode.DEADLINE_EXCEEDED, `upstream did not answer within ${timeoutSeconds}`);
     }

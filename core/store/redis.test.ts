@@ -138,6 +138,55 @@ describe('Redis', () => {
     });
   });
 
+  describe('client-token lookup', () => {
+    it('is one script call on a single node, and the two plain commands where scripts are refused', async () => {
+      const admin = new Redis({ host: '127.0.0.1', port: single.port });
+      await admin.acl('SETUSER', 'noscripts', 'on', '>pw', '~*', '&*', '+@all', '-@scripting');
+      const monitor = await admin.monitor();
+      const seen: string[] = [];
+      // What each command was, and whether a script ran it (MONITOR's source is `lua` then).
+      monitor.on('monitor', (_time: string, args: string[], source: string) =>
+        seen.push(`${source === 'lua' ? 'script: ' : ''}${String(args[0]).toLowerCase()}`),
+      );
+      const settled = () => new Promise((resolve) => setTimeout(resolve, 100));
+      try {
+        const store = await open({ port: single.port });
+        const { clientToken, authentication } = await store.createAuthentication({
+          method: 'METHOD_TOKEN',
+          metadata: {},
+        });
+        await settled();
+        seen.length = 0;
+        expect(await store.getAuthenticationByClientToken(clientToken)).toEqual(authentication);
+        expect(await store.getAuthenticationByClientToken('not-a-token')).toBeUndefined();
+        await settled();
+        // The first call loads the script (EVALSHA fails and is not shown; EVAL), the second finds it loaded.
+        expect(seen.filter((command) => command !== 'client' && command !== 'info')).toEqual([
+          'eval',
+          'script: get',
+          'script: hget',
+          'evalsha',
+          'script: get',
+        ]);
+
+        const refused = await open({ port: single.port, username: 'noscripts', password: 'pw' });
+        const created = await refused.createAuthentication({ method: 'METHOD_TOKEN', metadata: {} });
+        expect(await refused.getAuthenticationByClientToken(created.clientToken)).toEqual(
+          created.authentication,
+        );
+        expect(await refused.getAuthenticationByClientToken(created.clientToken)).toEqual(
+          created.authentication,
+        );
+        expect(await refused.getAuthenticationByClientToken('not-a-token')).toBeUndefined();
+        await Promise.all([store.close(), refused.close()]);
+      } finally {
+        monitor.disconnect();
+        await admin.acl('DELUSER', 'noscripts');
+        admin.disconnect();
+      }
+    });
+  });
+
   describe('TLS verification', () => {
     it('refuses a certificate it cannot verify, and accepts it with insecure_skip_tls', async () => {
       await expect(

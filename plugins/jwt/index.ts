@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { JwtAttribute } from '../../core/auth/jwt-claims.ts';
 import { fieldMessage, isBlank, statFailure } from '../../core/config/flipt-messages.ts';
-import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
+import type { Authentication, ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { isSecretReference } from '../../core/references/parse.ts';
 import { isHttpUrl } from '../../core/url.ts';
 import configSchema from './schema.json' with { type: 'json' };
@@ -68,12 +68,23 @@ const jwt: MethodPlugin<JwtConfig> = {
       keys = pem.keys;
     }
     const verifier = new JwtVerifier(keys, config.validate_claims, () => ctx.now().getTime());
+    const built = new WeakMap<object, Authentication>();
     return {
       schemes: ['JWT'],
       // With kubernetes also enabled, it comes first and takes the tokens of its cluster; every other JWT is ours.
       async authenticate(credential) {
         const claims = await verifier.verify(credential.value);
-        return { id: '', method: 'METHOD_JWT', metadata: jwtMetadata(claims, config.claims_mapping) };
+        // The verifier hands back the same claims for a token it remembers; so is the authentication built once.
+        let authentication = built.get(claims);
+        if (authentication === undefined) {
+          authentication = Object.freeze({
+            id: '',
+            method: 'METHOD_JWT',
+            metadata: Object.freeze(jwtMetadata(claims, config.claims_mapping)),
+          });
+          built.set(claims, authentication);
+        }
+        return authentication;
       },
     };
   },

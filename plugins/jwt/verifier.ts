@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { effectiveExpiryMs, JWT_LEEWAY_S, timeClaimsProblem } from '../../core/auth/jwt-claims.ts';
+import { VerifiedTokens } from '../../core/auth/verified-tokens.ts';
 import { errorCode } from '../../core/errors.ts';
 
 /** The algorithms Flipt accepts for JWTs: no HMAC (the key is public), no RS384, ES384 or PSS. */
@@ -52,7 +52,7 @@ export class JwtVerifier {
   readonly #keys: JWTVerifyGetKey;
   readonly #rules: ClaimRules;
   readonly #now: () => number;
-  readonly #verified = new Map<string, { claims: JWTPayload; until: number }>();
+  readonly #verified = new VerifiedTokens<JWTPayload>(CACHE_ENTRIES);
 
   constructor(keys: JWTVerifyGetKey, rules: ClaimRules, now: () => number = Date.now) {
     this.#keys = keys;
@@ -62,13 +62,10 @@ export class JwtVerifier {
 
   async verify(token: string): Promise<JWTPayload> {
     if (Buffer.byteLength(token) > MAX_JWT_BYTES) throw new Error(`token longer than ${MAX_JWT_BYTES} bytes`);
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = VerifiedTokens.key(token);
     const now = this.#now();
-    const cached = this.#verified.get(key);
-    if (cached !== undefined && cached.until > now && timeClaimsProblem(cached.claims, now) === undefined) {
-      return cached.claims;
-    }
-    this.#verified.delete(key);
+    const cached = this.#verified.get(key, now);
+    if (cached !== undefined && timeClaimsProblem(cached, now) === undefined) return cached;
 
     const { issuer, subject, audiences } = this.#rules;
     const payload = await verifyWithKeySet(token, this.#keys, {
@@ -81,15 +78,7 @@ export class JwtVerifier {
     });
     const problem = timeClaimsProblem(payload, now);
     if (problem !== undefined) throw new Error(problem);
-
-    if (this.#verified.size >= CACHE_ENTRIES) {
-      const oldest = this.#verified.keys().next();
-      if (oldest.done !== true) this.#verified.delete(oldest.value);
-    }
-    this.#verified.set(key, {
-      claims: payload,
-      until: Math.min(effectiveExpiryMs(payload), now + CACHE_TTL_MS),
-    });
+    this.#verified.set(key, payload, Math.min(effectiveExpiryMs(payload), now + CACHE_TTL_MS));
     return payload;
   }
 }

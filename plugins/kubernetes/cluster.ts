@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { decodeJwt, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { remoteKeySet } from '../../core/auth/jwks.ts';
+import { VerifiedTokens } from '../../core/auth/verified-tokens.ts';
 import type { FetchLike, MethodContext } from '../../core/plugins/contracts.ts';
 import type { KubernetesConfig } from './config.ts';
 
 /** go-oidc's allowance for a token's `nbf` (its `exp` gets none). */
 const NOT_BEFORE_SKEW_S = 5 * 60;
+/** How long a verified token is remembered at most (its expiry comes first when sooner). */
+const VERIFIED_FOR_MS = 5 * 60 * 1000;
 /** Service account tokens longer than this are refused unread. */
 export const MAX_TOKEN_BYTES = 16 * 1024;
 /** What a cluster may sign service account tokens with: asymmetric algorithms only, whatever discovery says. */
@@ -18,6 +21,7 @@ export class ClusterIssuer {
   readonly #algorithms: string[];
   readonly #audiences: string[];
   readonly #now: () => number;
+  readonly #verified = new VerifiedTokens<JWTPayload>();
 
   private constructor(
     issuer: string,
@@ -95,6 +99,9 @@ export class ClusterIssuer {
     // no key fits.
     if (decodeJwt(token).iss !== this.issuer) throw new Error('the token was not issued by this cluster');
     const now = this.#now();
+    const key = VerifiedTokens.key(token);
+    const cached = this.#verified.get(key, now);
+    if (cached !== undefined) return cached;
     const { payload } = await jwtVerify(token, this.#keys, {
       issuer: this.issuer,
       algorithms: this.#algorithms,
@@ -104,6 +111,7 @@ export class ClusterIssuer {
       ...(this.#audiences.length > 0 && { audience: this.#audiences }),
     });
     if ((payload.exp as number) * 1000 < now) throw new Error('token is expired');
+    this.#verified.set(key, payload, Math.min((payload.exp as number) * 1000, now + VERIFIED_FOR_MS));
     return payload;
   }
 }

@@ -1,4 +1,4 @@
-import type { MethodPlugin } from '../../core/plugins/contracts.ts';
+import type { Authentication, MethodPlugin } from '../../core/plugins/contracts.ts';
 import type { KubernetesConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
@@ -19,6 +19,7 @@ const kubernetes: MethodPlugin<KubernetesConfig> = {
         import('../../core/auth/jwt-claims.ts'),
       ]);
     const cluster = await ClusterIssuer.connect(ctx, config);
+    const built = new WeakMap<object, Authentication>();
     const jwt = ctx.root.authentication.methods.jwt as
       | { enabled?: boolean; claims_mapping?: Record<string, string>; validate_claims?: { issuer?: string } }
       | undefined;
@@ -41,7 +42,17 @@ const kubernetes: MethodPlugin<KubernetesConfig> = {
         const claims = await cluster.verify(credential.value);
         const refusal = allowListProblem(config, serviceAccountOf(claims));
         if (refusal !== undefined) throw new Error(refusal);
-        return { id: '', method: 'METHOD_JWT', metadata: jwtMetadata(claims, mapping) };
+        // The cluster hands back the same claims for a token it remembers; so is the authentication built once.
+        let authentication = built.get(claims);
+        if (authentication === undefined) {
+          authentication = Object.freeze({
+            id: '',
+            method: 'METHOD_JWT',
+            metadata: Object.freeze(jwtMetadata(claims, mapping)),
+          });
+          built.set(claims, authentication);
+        }
+        return authentication;
       },
     };
   },

@@ -1,0 +1,156 @@
+/** The command line (`serve`, `validate`, `schema`), loaded by `portcullis.ts` once the compile cache is on. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { loadConfig, loadPluginRegistry } from '../core/config/load.ts';
+import { assembleSchema } from '../core/config/schema.ts';
+import {
+  ConfigError,
+  errorCode,
+  errorMessage,
+  formatIssue,
+  PluginError,
+  SecretResolutionError,
+} from '../core/errors.ts';
+import { createLogger, SecretScrubber } from '../core/log.ts';
+import { loadExternalPlugins } from '../core/plugins/external.ts';
+import type { Server } from '../core/server.ts';
+
+/** How long SIGTERM/SIGINT wait for in-flight requests and plugin shutdown before exiting 1 (milliseconds). */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'portcullis') return pkg.version ?? '0.0.0';
+    }
+  }
+  return '0.0.0';
+}
+
+/** The lines an operator reads for a failure: one per problem. */
+function problemLines(error: unknown): string[] {
+  if (error instanceof ConfigError) return error.issues.map(formatIssue);
+  return errorMessage(error).split('\n');
+}
+
+async function validate(options: { config?: string }): Promise<number> {
+  try {
+    const loaded = await loadConfig({ file: options.config });
+    for (const warning of loaded.warnings) process.stderr.write(`warning: ${formatIssue(warning)}\n`);
+    process.stdout.write('valid\n');
+    return 0;
+  } catch (error) {
+    for (const line of problemLines(error)) process.stdout.write(`${line}\n`);
+    return 1;
+  }
+}
+
+async function printSchema(options: { config?: string; plugin?: string[] }): Promise<number> {
+  try {
+    const registry = await loadPluginRegistry(
+      options.config === undefined ? { object: {} } : { file: options.config },
+    );
+    const problems = await loadExternalPlugins(registry, options.plugin ?? [], process.cwd());
+    if (problems.length > 0) {
+      for (const { message } of problems) process.stderr.write(`${message}\n`);
+      return 1;
+    }
+    process.stdout.write(`${JSON.stringify(assembleSchema(registry.entries()), null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    for (const line of problemLines(error)) process.stderr.write(`${line}\n`);
+    return 1;
+  }
+}
+
+function failureFields(error: unknown): Record<string, unknown> {
+  if (error instanceof ConfigError) return { problems: error.issues.map(formatIssue) };
+  if (error instanceof SecretResolutionError) {
+    return {
+      failures: error.failures.map(({ reference, provider, message }) => ({ reference, provider, message })),
+    };
+  }
+  if (error instanceof PluginError) return { plugin: error.plugin, reason: error.message };
+  return { reason: errorMessage(error) };
+}
+
+async function serve(options: { config?: string }): Promise<number> {
+  // Until the configuration says otherwise, log JSON at info to standard output.
+  const bootstrap = createLogger({ level: 'info', encoding: 'json', keys: {} }, new SecretScrubber());
+  let server: Server;
+  try {
+    // Imported here so that validate and schema do not load the HTTP server.
+    const { startServer } = await import('../core/server.ts');
+    server = await startServer({ file: options.config });
+  } catch (error) {
+    bootstrap.fatal({ code: errorCode(error), ...failureFields(error) }, 'portcullis could not start');
+    for (const line of problemLines(error)) process.stderr.write(`${line}\n`);
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      server.runtime.log.info({ signal }, 'shutting down');
+      const timer = setTimeout(() => {
+        server.runtime.log.error('in-flight requests did not finish in time; exiting');
+        resolve(1);
+      }, SHUTDOWN_GRACE_MS);
+      timer.unref();
+      server.close().then(
+        () => {
+          clearTimeout(timer);
+          resolve(0);
+        },
+        (error: unknown) => {
+          server.runtime.log.error({ reason: errorMessage(error) }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+const program = new Command()
+  .name('portcullis')
+  .description("Flipt v2's authentication, from its config.yaml, in front of any service")
+  .version(packageVersion());
+
+program
+  .command('serve')
+  .description('validate the configuration, resolve its secrets and serve')
+  .option(
+    '-c, --config <file>',
+    'configuration file (default: ./config.yaml, then /etc/flipt/config/default.yml)',
+  )
+  .action(async (options: { config?: string }) => {
+    // Exit explicitly: a keep-alive socket a plugin left open must not keep a stopped server's process alive.
+    process.exit(await serve(options));
+  });
+
+program
+  .command('validate')
+  .description('check a configuration without starting anything or fetching secrets')
+  .option(
+    '-c, --config <file>',
+    'configuration file (default: ./config.yaml, then /etc/flipt/config/default.yml)',
+  )
+  .action(async (options: { config?: string }) => {
+    process.exitCode = await validate(options);
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of the configuration, with third-party plugin blocks')
+  .option('-c, --config <file>', 'also include the plugins listed under plugins: in this file')
+  .option('-p, --plugin <module...>', 'also include these plugin modules')
+  .action(async (options: { config?: string; plugin?: string[] }) => {
+    process.exitCode = await printSchema(options);
+  });
+
+await program.parseAsync();

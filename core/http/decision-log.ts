@@ -1,0 +1,73 @@
+import type { Logger } from '../log.ts';
+
+/** How many refused requests a second are logged one line each before the rest are only counted. */
+export const REFUSAL_LINES_PER_SECOND = 100;
+
+/** The fields of one refused request's line. */
+export interface Refusal {
+  readonly reason: string;
+  readonly via: string;
+  readonly durationMs: number;
+  readonly path: string;
+}
+
+/**
+ * The `authentication decision` lines. Refusals are warnings, one line each, up to
+ * {@link REFUSAL_LINES_PER_SECOND} in a second; past that (a credential-stuffing run, a client stuck on an expired
+ * token), the rest of that second is counted by reason and reported in one line when the second is over, so that
+ * a flood of bad requests cannot turn into a flood of log writes that costs more than refusing them. With `log.level:
+ * debug`, every refusal gets its own line.
+ */
+export class DecisionLog {
+  readonly #log: Logger;
+  readonly #limit: number;
+  readonly #now: () => number;
+  #second = 0;
+  #lines = 0;
+  #suppressed = new Map<string, number>();
+  #report: NodeJS.Timeout | undefined;
+
+  constructor(log: Logger, options: { limit?: number; now?: () => number } = {}) {
+    this.#log = log;
+    this.#limit = options.limit ?? REFUSAL_LINES_PER_SECOND;
+    this.#now = options.now ?? Date.now;
+  }
+
+  refused(refusal: Refusal): void {
+    const log = this.#log;
+    if (!log.isLevelEnabled('warn')) return;
+    const now = this.#now();
+    const second = Math.floor(now / 1000);
+    if (second !== this.#second) {
+      this.flush();
+      this.#second = second;
+      this.#lines = 0;
+    }
+    if (this.#lines < this.#limit || log.isLevelEnabled('debug')) {
+      this.#lines++;
+      log.warn({ outcome: 'unauthenticated', ...refusal }, 'authentication decision');
+      return;
+    }
+    this.#suppressed.set(refusal.reason, (this.#suppressed.get(refusal.reason) ?? 0) + 1);
+    this.#report ??= setTimeout(() => this.flush(), 1000 - (now % 1000)).unref();
+  }
+
+  /** Writes the count of the refusals not logged one by one, if any. Also called on close. */
+  flush(): void {
+    if (this.#report !== undefined) clearTimeout(this.#report);
+    this.#report = undefined;
+    if (this.#suppressed.size === 0) return;
+    let count = 0;
+    for (const n of this.#suppressed.values()) count += n;
+    this.#log.warn(
+      {
+        outcome: 'unauthenticated',
+        count,
+        reasons: Object.fromEntries(this.#suppressed),
+        limit: this.#limit,
+      },
+      'authentication decisions over the per-second limit, counted',
+    );
+    this.#suppressed = new Map();
+  }
+}
