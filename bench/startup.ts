@@ -5,43 +5,15 @@
  *
  * Usage: npm run build && node --experimental-strip-types bench/startup.ts [config] [runs]
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { median, timeToHealth } from './spawn-health.ts';
 
 const root = join(import.meta.dirname, '..');
 const config = process.argv[2] ?? join(root, 'examples', 'config.yaml');
 const runs = Number(process.argv[3] ?? 15);
 
-async function once(args: readonly string[]): Promise<number> {
-  const started = performance.now();
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, FLIPT_SERVER_HTTP_PORT: '0', FLIPT_SERVER_HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const address = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /"address":"([^"]+)"/.exec(seen);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${seen}`)));
-  });
-  for (;;) {
-    const ok = await fetch(`${address}/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-  }
-  const elapsed = performance.now() - started;
-  child.kill('SIGTERM');
-  await new Promise((resolve) => child.on('exit', resolve));
-  return elapsed;
-}
+const once = (args: readonly string[]) => timeToHealth(args);
 
-const median = (times: number[]) =>
-  [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)] ?? Number.NaN;
 const portcullis = [join(root, 'dist', 'bin', 'portcullis.js'), 'serve', '--config', config];
 const baseline = [join(root, 'bench', 'baseline-health.mjs')];
 

@@ -1,0 +1,352 @@
+/**
+ * `npm run bench [-- --quick]`: the cost of authentication, measured against a bare Fastify baseline in the same run.
+ *
+ * Each HTTP scenario runs its server in one process and autocannon in another (bench/server.ts, bench/load.ts):
+ * the scenario and its baseline are warmed up, then measured in alternating rounds, so that a noisy machine slows
+ * both alike; the ratio is of the medians. Results go to `bench/results/<date>.json` and
+ * `bench/results/latest.json`, and a table is printed.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { measureMemory } from './memory.ts';
+import { median } from './spawn-health.ts';
+import { startupTime } from './startup-all.ts';
+import { makeTokens } from './tokens.ts';
+
+const root = join(import.meta.dirname, '..');
+const quick = process.argv.includes('--quick');
+const settings = quick
+  ? { rounds: 1, duration: 2, warmup: 2, connections: 32, startupRuns: 5, firstSeen: 11_000 }
+  : { rounds: 5, duration: 6, warmup: 5, connections: 32, startupRuns: 15, firstSeen: 30_000 };
+const work = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** One row of the results. `ratio` is to what the scenario is compared with; `value` for the non-HTTP ones. */
+export interface Row {
+  scenario: string;
+  rps: number | null;
+  p50_ms: number | null;
+  p99_ms: number | null;
+  ratio: number | null;
+  value?: number;
+  unit?: string;
+  target: string;
+  met: boolean;
+}
+
+interface Load {
+  readonly rps: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+/** One request pattern to measure: where, with what credential. */
+interface Target {
+  readonly url: string;
+  readonly headers?: Record<string, string>;
+  readonly tokensFile?: string;
+  readonly scheme?: string;
+}
+
+const node = (script: string, args: readonly string[]) =>
+  spawn(
+    process.execPath,
+    ['--experimental-strip-types', '--disable-warning=ExperimentalWarning', script, ...args],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+
+function firstLine(child: ChildProcess): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      seen += chunk;
+      const line = seen.split('\n')[0];
+      if (seen.includes('\n') && line !== undefined) resolve(JSON.parse(line) as Record<string, unknown>);
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before it answered: ${seen}`)));
+  });
+}
+
+async function server(
+  kind: string,
+  config?: unknown,
+): Promise<{ url: string; token?: string; stop(): void }> {
+  const child = node(join(root, 'bench', 'server.ts'), [
+    kind,
+    ...(config === undefined ? [] : [JSON.stringify(config)]),
+  ]);
+  children.add(child);
+  const ready = await firstLine(child);
+  return {
+    url: `http://127.0.0.1:${String(ready.port)}`,
+    ...(typeof ready.token === 'string' && { token: ready.token }),
+    stop() {
+      child.kill('SIGTERM');
+      children.delete(child);
+    },
+  };
+}
+
+const round2 = (value: number) => Math.round(value * 100) / 100;
+let baselineWarm = false;
+
+interface Comparison {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly ratio: number;
+}
+
+/**
+ * A scenario against what it is compared with, in one load process: both warmed up (the shared baseline only the
+ * first time; a token file not at all, it would use tokens up), then rounds of the two in turn.
+ */
+async function compare(
+  subject: Target,
+  reference: Target,
+  options: { refused?: boolean } = {},
+): Promise<Comparison> {
+  const isBaseline = reference === baselineTarget;
+  const child = node(join(root, 'bench', 'load.ts'), [
+    JSON.stringify({
+      rounds: settings.rounds,
+      duration: settings.duration,
+      connections: settings.connections,
+      targets: [
+        { name: 'reference', warmup: isBaseline && baselineWarm ? 0 : settings.warmup, ...reference },
+        { name: 'subject', warmup: subject.tokensFile === undefined ? settings.warmup : 0, ...subject },
+      ],
+    }),
+  ]);
+  if (isBaseline) baselineWarm = true;
+  const results = (await firstLine(child)) as unknown as Record<'reference' | 'subject', Load[]>;
+  await new Promise((resolve) => child.once('exit', resolve));
+  for (const [name, rounds] of Object.entries(results)) {
+    for (const measured of rounds) {
+      const unexpected = name === 'subject' && options.refused ? 0 : measured.non2xx;
+      if (unexpected > 0 || measured.errors > 0) {
+        throw new Error(`${name}: ${measured.non2xx} answers not 2xx and ${measured.errors} errors`);
+      }
+    }
+  }
+  const rps = median(results.subject.map((r) => r.rps));
+  return {
+    rps,
+    p50: median(results.subject.map((r) => r.p50_ms)),
+    p99: median(results.subject.map((r) => r.p99_ms)),
+    ratio: round2(rps / median(results.reference.map((r) => r.rps))),
+  };
+}
+
+function row(scenario: string, measured: Comparison, target: number): Row {
+  return {
+    scenario,
+    rps: measured.rps,
+    p50_ms: measured.p50,
+    p99_ms: measured.p99,
+    ratio: measured.ratio,
+    target: `ratio >= ${target}`,
+    met: measured.ratio >= target,
+  };
+}
+
+/** A redis-server of our own, on a free port. */
+async function startRedis(): Promise<{ port: number; stop(): void }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as AddressInfo;
+      probe.close(() => resolve(free));
+    });
+  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  children.add(child);
+  for (let i = 0; i < 100; i++) {
+    try {
+      if (
+        execFileSync('redis-cli', ['-p', String(port), 'ping'])
+          .toString()
+          .trim() === 'PONG'
+      )
+        break;
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { port, stop: () => child.kill('SIGTERM') };
+}
+
+/** Logs written as in production (one line per refused request) but to /dev/null, not to a terminal. */
+const quiet = { log: { file: '/dev/null' } };
+const tokenConfig = (extra: Record<string, unknown> = {}) => ({
+  ...quiet,
+  authentication: {
+    required: true,
+    methods: {
+      token: { enabled: true, storage: { tokens: { bench: { credential: 'bench-static-token' } } } },
+    },
+    ...extra,
+  },
+});
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const flags = (url: string) => `${url}/api/v1/flags`;
+
+const rows: Row[] = [];
+const report = (done: Row) => {
+  rows.push(done);
+  process.stderr.write(`${JSON.stringify(done)}\n`);
+};
+
+execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+const baseline = await server('baseline');
+const baselineTarget: Target = { url: flags(baseline.url) };
+
+// (1) a static token, (9) refused tokens at full rate, (5) forward-auth: one server.
+{
+  const app = await server('portcullis', tokenConfig());
+  const staticToken = await compare(
+    { url: flags(app.url), headers: bearer('bench-static-token') },
+    baselineTarget,
+  );
+  report(row('1 static token (Bearer)', staticToken, 0.85));
+  const refused = await compare({ url: flags(app.url), headers: bearer('not-a-token') }, baselineTarget, {
+    refused: true,
+  });
+  report({
+    ...row('9 refused tokens (401)', refused, 0),
+    target: `ratio >= scenario 1's (${staticToken.ratio})`,
+    met: refused.ratio >= staticToken.ratio - 0.05,
+  });
+  const forward = await compare(
+    {
+      url: `${app.url}/auth/v1/forward`,
+      headers: { ...bearer('bench-static-token'), 'x-forwarded-uri': '/api/v1/flags' },
+    },
+    baselineTarget,
+  );
+  report(row('5 forward-auth', forward, 0.85));
+  app.stop();
+}
+
+// (2) a token created through the store, kept in memory; (3) the same in Redis.
+{
+  const app = await server('portcullis', tokenConfig());
+  const created = await compare({ url: flags(app.url), headers: bearer(app.token ?? '') }, baselineTarget);
+  report(row('2 created token, memory store', created, 0.85));
+  app.stop();
+  const redis = await startRedis();
+  const redisApp = await server(
+    'portcullis',
+    tokenConfig({ session: { storage: { type: 'redis', redis: { host: '127.0.0.1', port: redis.port } } } }),
+  );
+  const inRedis = await compare(
+    { url: flags(redisApp.url), headers: bearer(redisApp.token ?? '') },
+    baselineTarget,
+  );
+  report(row('3 created token, Redis store', inRedis, 0.6));
+  redisApp.stop();
+  redis.stop();
+}
+
+// (4) JWTs, ES256 and RS256: one token repeated, and every token new.
+for (const alg of ['ES256', 'RS256'] as const) {
+  const tokens = await makeTokens(work, alg, settings.firstSeen);
+  const app = await server('portcullis', {
+    ...quiet,
+    authentication: {
+      required: true,
+      methods: { jwt: { enabled: true, public_key_file: tokens.publicKeyFile } },
+    },
+  });
+  const repeated = await compare(
+    { url: flags(app.url), headers: { authorization: `JWT ${tokens.one}` } },
+    baselineTarget,
+  );
+  report(row(`4 JWT ${alg}, repeated token`, repeated, 0.8));
+  const firstSeen = await compare(
+    { url: flags(app.url), tokensFile: tokens.file, scheme: 'JWT' },
+    baselineTarget,
+  );
+  report({ ...row(`4 JWT ${alg}, first-seen tokens`, firstSeen, 0), target: 'reported', met: true });
+  app.stop();
+}
+
+// (6) the reverse proxy, against calling the upstream directly.
+{
+  const upstream = await server('upstream');
+  const gateway = await server('gateway', {
+    ...tokenConfig(),
+    server: { host: '127.0.0.1', http_port: 0 },
+    gateway: { upstream: upstream.url },
+  });
+  const proxied = await compare(
+    { url: flags(gateway.url), headers: bearer('bench-static-token') },
+    { url: flags(upstream.url) },
+  );
+  report(row('6 reverse proxy (ratio to the upstream direct)', proxied, 0.7));
+  gateway.stop();
+  upstream.stop();
+}
+baseline.stop();
+
+// (7) start-up with every built-in method enabled; (8) memory of 100 000 live authentications.
+{
+  const startup = await startupTime(work, settings.startupRuns);
+  report({
+    scenario: '7 start-up, every built-in method enabled',
+    rps: null,
+    p50_ms: null,
+    p99_ms: null,
+    ratio: startup.ratio,
+    value: startup.medianMs,
+    unit: `ms, spawn to first 200 (bare Fastify: ${startup.baselineMs} ms)`,
+    target: '< 300 ms',
+    met: startup.medianMs < 300,
+  });
+  const memory = await measureMemory(100_000);
+  report({
+    scenario: '8 memory store, 100 000 live authentications',
+    rps: null,
+    p50_ms: null,
+    p99_ms: null,
+    ratio: null,
+    value: memory,
+    unit: 'MB of heap',
+    target: '< 100 MB',
+    met: memory < 100,
+  });
+}
+
+const results = join(root, 'bench', 'results');
+mkdirSync(results, { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const document = `${JSON.stringify(rows, null, 2)}\n`;
+writeFileSync(join(results, `${stamp}${quick ? '-quick' : ''}.json`), document);
+writeFileSync(join(results, 'latest.json'), document);
+
+const cell = (value: number | null | undefined) =>
+  value === null || value === undefined ? '' : String(value);
+console.log('\n| scenario | rps | p50 ms | p99 ms | ratio | value | target | met |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of rows) {
+  const value = r.value === undefined ? '' : `${r.value} ${r.unit ?? ''}`;
+  console.log(
+    `| ${r.scenario} | ${cell(r.rps)} | ${cell(r.p50_ms)} | ${cell(r.p99_ms)} | ${cell(r.ratio)} | ${value} | ${r.target} | ${r.met ? 'yes' : 'no'} |`,
+  );
+}
+console.log(
+  `\n${quick ? 'quick' : 'full'} run: ${settings.rounds} round(s) of ${settings.duration} s per scenario, ${settings.connections} connections`,
+);
+process.exit(0);
