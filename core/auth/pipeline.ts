@@ -1,6 +1,7 @@
 import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
 import type { Authentication, MethodInstance } from '../plugins/contracts.ts';
 import type { AuthenticationStore } from '../store/types.ts';
+import { hashClientToken } from './token.ts';
 
 /** The credentials a request carries, as read from its headers. */
 export interface RequestCredentials {
@@ -85,7 +86,7 @@ export class CredentialPipeline {
   }
 
   async #byClientToken(clientToken: string, via: string): Promise<AuthenticationOutcome> {
-    const authentication = await this.#store.getAuthenticationByClientToken(clientToken);
+    const authentication = await this.#store.getAuthenticationByTokenHash(hashClientToken(clientToken));
     if (authentication === undefined) return { ok: false, reason: 'client token not found', via };
     const outcome = this.#unlessExpired(authentication, via, '');
     const admitter = this.#admitters.get(authentication.method);

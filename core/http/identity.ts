@@ -113,6 +113,18 @@ export interface Hop {
 /** A header name as servers that map `_` to `-` (CGI, WSGI, PHP, Rack) and ignore case see it. */
 const canonical = (name: string) => name.toLowerCase().replaceAll('_', '-');
 
+const canonicalSets = new WeakMap<object, ReadonlySet<string>>();
+
+/** The identity header names as {@link canonical} spells them, computed once per set of names. */
+function canonicalNames(names: Record<keyof Identity, string>): ReadonlySet<string> {
+  let set = canonicalSets.get(names);
+  if (set === undefined) {
+    set = new Set(Object.values(names).map(canonical));
+    canonicalSets.set(names, set);
+  }
+  return set;
+}
+
 /** Headers about the client's connection that only a trusted proxy may set. */
 const isForwarding = (name: string) =>
   name.startsWith('x-forwarded-') ||
@@ -151,13 +163,17 @@ export function upstreamHeaders(
     readonly upgrade?: boolean;
   },
 ): IncomingHttpHeaders {
-  const identityNames = new Set(Object.values(options.names).map(canonical));
+  const identityNames = canonicalNames(options.names);
   const { hop } = options;
-  const listedInConnection = String(incoming.connection ?? '')
-    .split(',')
-    .map((name) => canonical(name.trim()));
+  const listedInConnection =
+    incoming.connection === undefined
+      ? []
+      : String(incoming.connection)
+          .split(',')
+          .map((name) => canonical(name.trim()));
   const headers: IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name in incoming) {
+    const value = incoming[name];
     const key = canonical(name);
     if (identityNames.has(key)) continue;
     if (!hop.trusted && isForwarding(key)) continue;

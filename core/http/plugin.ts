@@ -39,7 +39,7 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
         'gateway.upstream is set but authentication.required is false: every request reaches the upstream unauthenticated',
       );
     }
-    // The proxy's code (reply-from and its undici) loads only for a gateway: it is most of a start-up otherwise.
+    // The proxy's code (and undici) loads only for a gateway: it is most of a start-up otherwise.
     const [{ reverseProxy }, { proxyWebsockets }] = await Promise.all([
       import('./proxy.ts'),
       import('./websocket-proxy.ts'),

@@ -1,20 +1,15 @@
-import replyFrom from '@fastify/reply-from';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Dispatcher } from 'undici';
 import { createAddressMatcher } from '../address.ts';
 import { errorCode } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import { GrpcCode, sendError } from './errors.ts';
 import { HOP_BY_HOP, type Hop, identityHeaderNames, upstreamHeaders } from './identity.ts';
 
-/** What reply-from and undici call a slow upstream, and a gone one. */
-const TIMEOUT_CODES = new Set([
-  'FST_REPLY_FROM_GATEWAY_TIMEOUT',
-  'FST_REPLY_FROM_TIMEOUT',
-  'FST_REPLY_FROM_HTTP_REQUEST_TIMEOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
+/** What undici calls an upstream too slow to connect to or to answer. */
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /** The hop a request makes through the gateway: who sent it, whether we believe their `X-Forwarded-*`. */
 export function hopOf(request: FastifyRequest, trusted: (address: string | undefined) => boolean): Hop {
@@ -43,12 +38,22 @@ export function forwardablePath(url: string): string | undefined {
   return path;
 }
 
+/** The upstream's response headers without those that describe its hop rather than ours to the client. */
+function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const kept: OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    if (!HOP_BY_HOP.has(name)) kept[name] = headers[name];
+  }
+  return kept;
+}
+
 /**
  * The reverse proxy: every route the application does not serve itself is streamed to `gateway.upstream`, after
- * the authentication hook has let it through, bodies both ways unbuffered. `/auth/v1/*` and `/metrics` stay
+ * the authentication hook has let it through, bodies both ways unbuffered (undici's dispatcher, its response
+ * written straight to the client's, pausing while the client cannot take more). `/auth/v1/*` and `/metrics` stay
  * portcullis's (404 when nothing there answers). The upstream gets the identity headers, never forged ones or
- * portcullis's credentials, and `X-Forwarded-*` for this hop. An upstream slower than `gateway.timeout` to answer is
- * a 504, an unreachable one a 502, both in Flipt's error shape.
+ * portcullis's credentials, and `X-Forwarded-*` for this hop. An upstream slower than `gateway.timeout` to connect
+ * or to answer is a 504, an unreachable one a 502, both in Flipt's error shape; a request is never sent twice.
  */
 export function reverseProxy(runtime: Runtime) {
   const { gateway } = runtime.config;
@@ -58,9 +63,9 @@ export function reverseProxy(runtime: Runtime) {
   const trusted = createAddressMatcher(gateway.trusted_proxies);
   const timeoutSeconds = `${gateway.timeout / 1000}s`;
 
-  function onError(reply: FastifyReply, { error }: { error: Error }) {
+  function failed(reply: FastifyReply, error: Error) {
     const code = errorCode(error) ?? errorCode((error as { cause?: unknown }).cause);
-    reply.request.log.warn(
+    runtime.log.warn(
       { reqId: reply.request.id, reason: error.message, code, upstream: upstream.origin },
       'upstream failed',
     );
@@ -75,40 +80,80 @@ export function reverseProxy(runtime: Runtime) {
   }
 
   return async function registerReverseProxy(scope: FastifyInstance): Promise<void> {
+    const { Pool } = await import('undici');
+    const pool = new Pool(upstream.origin, {
+      connections: 128,
+      connectTimeout: gateway.timeout,
+      headersTimeout: gateway.timeout,
+      // A response may rightly pause for long (a server-sent event stream); only its start is timed.
+      bodyTimeout: 0,
+    });
+    scope.addHook('onClose', () => pool.destroy());
     // Bodies are handed to the upstream as they arrive, whatever their type: nothing is parsed or buffered here.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-    await scope.register(replyFrom, {
-      base: upstream.origin,
-      disableRequestLogging: true,
-      undici: {
-        connectTimeout: gateway.timeout,
-        headersTimeout: gateway.timeout,
-        // A response may rightly pause for long (a server-sent event stream); only its start is timed.
-        bodyTimeout: 0,
-      },
-    });
+
+    const forward = (request: FastifyRequest, reply: FastifyReply, target: string) => {
+      const headers = upstreamHeaders(request.headers, {
+        names,
+        authentication: request.authentication,
+        passAuthorization: gateway.pass_authorization,
+        hop: hopOf(request, trusted),
+      });
+      headers.host = upstream.host;
+      const response = reply.raw;
+      let controller: Dispatcher.DispatchController | undefined;
+      // A client that goes away mid-answer stops the upstream's answer too.
+      response.once('close', () => {
+        if (!response.writableFinished) controller?.abort(new Error('the client closed the connection'));
+      });
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(started) {
+          controller = started;
+        },
+        onResponseStart(started, statusCode, answered) {
+          try {
+            response.writeHead(statusCode, responseHeaders(answered));
+          } catch (error) {
+            // A header Node will not send (the upstream's parser let it through): a 502 rather than a hang.
+            started.abort(error as Error);
+            return;
+          }
+          // From here on the answer is the upstream's, written as it arrives.
+          reply.hijack();
+        },
+        onResponseData(flowing, chunk) {
+          if (!response.write(chunk)) {
+            flowing.pause();
+            response.once('drain', () => flowing.resume());
+          }
+        },
+        onResponseEnd() {
+          response.end();
+        },
+        onResponseError(_controller, error) {
+          if (response.headersSent) response.destroy(error);
+          else failed(reply, error);
+        },
+      };
+      pool.dispatch(
+        {
+          method: request.method as Dispatcher.HttpMethod,
+          path: target,
+          headers,
+          body: request.body instanceof Readable ? request.body : null,
+        },
+        handler,
+      );
+    };
+
     const proxy = (request: FastifyRequest, reply: FastifyReply) => {
       const path = forwardablePath(request.url);
       if (path === undefined) {
         return sendError(reply, GrpcCode.INVALID_ARGUMENT, 'the request target cannot be forwarded');
       }
-      // The path only: reply-from appends the query string as sent (it would decode a whole URL given to it).
-      return reply.from(`${basePath}${path}`, {
-        rewriteRequestHeaders: (_request, headers) =>
-          upstreamHeaders(headers, {
-            names,
-            authentication: request.authentication,
-            passAuthorization: gateway.pass_authorization,
-            hop: hopOf(request, trusted),
-          }),
-        onError: (errorReply, failure) => onError(errorReply as FastifyReply, failure),
-        // The upstream's connection headers describe its hop, not ours to the client.
-        rewriteHeaders: (headers) =>
-          Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()))),
-        // Never send a request twice: the upstream may not be idempotent, and the client waits.
-        retryDelay: () => null,
-      });
+      // The query string goes as the client sent it.
+      forward(request, reply, `${basePath}${path}${request.url.slice(path.length)}`);
     };
     const notFound = (_request: FastifyRequest, reply: FastifyReply) =>
       sendError(reply, GrpcCode.NOT_FOUND, 'Not Found');

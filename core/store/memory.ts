@@ -104,8 +104,12 @@ export class MemoryStore implements AuthenticationStore {
     return { clientToken, authentication: toAuthentication(entry) };
   }
 
-  async getAuthenticationByClientToken(clientToken: string) {
-    const id = this.#idByHash.get(hashClientToken(clientToken));
+  getAuthenticationByClientToken(clientToken: string) {
+    return this.getAuthenticationByTokenHash(hashClientToken(clientToken));
+  }
+
+  async getAuthenticationByTokenHash(tokenHash: string) {
+    const id = this.#idByHash.get(tokenHash);
     const entry = id === undefined ? undefined : this.#byId.get(id);
     return entry === undefined ? undefined : toAuthentication(entry);
   }

@@ -220,8 +220,12 @@ export class RedisStore implements AuthenticationStore {
   }
 
   getAuthenticationByClientToken(clientToken: string) {
+    return this.getAuthenticationByTokenHash(hashClientToken(clientToken));
+  }
+
+  getAuthenticationByTokenHash(tokenHash: string) {
     return this.#guard(async () => {
-      const tokenKey = this.#keys.token(hashClientToken(clientToken));
+      const tokenKey = this.#keys.token(tokenHash);
       const encoded = this.#scripted ? await this.#lookupScripted(tokenKey) : await this.#lookup(tokenKey);
       return encoded === null ? undefined : decodeAuthentication(encoded);
     });

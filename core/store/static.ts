@@ -32,10 +32,14 @@ export class StaticTokenStore implements AuthenticationStore {
     }
   }
 
-  async getAuthenticationByClientToken(clientToken: string) {
-    const found = this.#byHash.get(hashClientToken(clientToken));
+  getAuthenticationByClientToken(clientToken: string) {
+    return this.getAuthenticationByTokenHash(hashClientToken(clientToken));
+  }
+
+  async getAuthenticationByTokenHash(tokenHash: string) {
+    const found = this.#byHash.get(tokenHash);
     return found === undefined
-      ? this.#inner.getAuthenticationByClientToken(clientToken)
+      ? this.#inner.getAuthenticationByTokenHash(tokenHash)
       : copyAuthentication(found);
   }
 

@@ -69,6 +69,8 @@ export function describeAuthenticationStore(name: string, options: HarnessOption
       expect(await store.getAuthenticationById(authentication.id)).toEqual(authentication);
       expect(await store.getAuthenticationByClientToken(`${clientToken}x`)).toBeUndefined();
       expect(await store.getAuthenticationByClientToken(hashClientToken(clientToken))).toBeUndefined();
+      expect(await store.getAuthenticationByTokenHash(hashClientToken(clientToken))).toEqual(authentication);
+      expect(await store.getAuthenticationByTokenHash(clientToken)).toBeUndefined();
       expect(await store.getAuthenticationById('00000000-0000-4000-8000-000000000000')).toBeUndefined();
     });
 

@@ -1,3 +1,4 @@
+import type { hashClientToken } from '../auth/token.ts';
 import type {
   Authentication,
   AuthenticationFilter,
@@ -35,6 +36,11 @@ export interface AuthenticationStore {
   ): Promise<{ clientToken: string; authentication: Authentication }>;
   /** The authentication a client token belongs to, expired or not; the caller judges expiry. */
   getAuthenticationByClientToken(clientToken: string): Promise<Authentication | undefined>;
+  /**
+   * The same by the token's hash ({@link hashClientToken}), for a caller that already has it: the request pipeline
+   * hashes a token once, whichever stores it then asks.
+   */
+  getAuthenticationByTokenHash(tokenHash: string): Promise<Authentication | undefined>;
   getAuthenticationById(id: string): Promise<Authentication | undefined>;
   /** The store-side facts kept with an authentication (provider, subject, session id, ID token). */
   getExtras(id: string): Promise<StoredExtras | undefined>;

@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { onTestFinished } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -13,11 +13,35 @@ export interface Received {
   /** When its first body byte arrived, and when the body ended (performance.now()). */
   firstByteAt?: number;
   endedAt?: number;
+  /** For `/download`: bytes written to the response so far, and whether it was closed before the end. */
+  sent?: number;
+  cutShort?: boolean;
+}
+
+const MB = 1024 * 1024;
+
+/** Writes `megabytes` MB as fast as the connection takes them (waiting for `drain`), counting in `entry.sent`. */
+function sendDownload(response: ServerResponse, entry: Received, megabytes: number) {
+  const chunk = Buffer.alloc(MB, 1);
+  entry.sent = 0;
+  response.once('close', () => {
+    if (!response.writableFinished) entry.cutShort = true;
+  });
+  response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': megabytes * MB });
+  const more = () => {
+    while ((entry.sent ?? 0) < megabytes * MB && !response.destroyed) {
+      entry.sent = (entry.sent ?? 0) + MB;
+      if (!response.write(chunk)) return void response.once('drain', more);
+    }
+    response.end();
+  };
+  more();
 }
 
 /**
  * A service behind the gateway, for tests: it records what reaches it (headers, body size, timing), answers
- * `{"ok": true, "url": ...}`, waits `?delay=<ms>` first when asked, and echoes websocket messages prefixed with the
+ * `{"ok": true, "url": ...}`, waits `?delay=<ms>` first when asked, sends `/download?mb=<n>` MB as the connection
+ * takes them, and echoes websocket messages prefixed with the
  * user the gateway said it was.
  */
 export interface TestUpstream {
@@ -42,6 +66,10 @@ export async function startUpstream(): Promise<TestUpstream> {
     });
     request.on('end', () => {
       entry.endedAt = performance.now();
+      const download = new URL(entry.url, 'http://upstream');
+      if (download.pathname === '/download') {
+        return sendDownload(response, entry, Number(download.searchParams.get('mb') ?? 1));
+      }
       const delay = Number(new URL(entry.url, 'http://upstream').searchParams.get('delay') ?? 0);
       setTimeout(() => {
         response.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' });
