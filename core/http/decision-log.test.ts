@@ -68,6 +68,20 @@ describe('DecisionLog', () => {
     expect(lines).toHaveLength(4);
   });
 
+  it('names at most 20 reasons in a summary, counting the rest together', () => {
+    const { lines, log } = logAt('info');
+    let now = 1_000;
+    const decisions = new DecisionLog(log, { limit: 0, now: () => now });
+    for (let i = 0; i < 30; i++) decisions.refused(refusal(`reason ${i % 25}`));
+    now = 2_000;
+    decisions.flush();
+    const { reasons, count } = lines[0] as { reasons: Record<string, number>; count: number };
+    expect(count).toBe(30);
+    expect(Object.keys(reasons)).toHaveLength(21);
+    expect(reasons['reason 0']).toBe(2);
+    expect(reasons['(other reasons)']).toBe(5);
+  });
+
   it('logs every refusal at debug level, and none above warn', () => {
     const debug = logAt('debug');
     const all = new DecisionLog(debug.log, { limit: 1, now: () => 0 });

@@ -3,6 +3,10 @@ import type { Logger } from '../log.ts';
 /** How many refused requests a second are logged one line each before the rest are only counted. */
 export const REFUSAL_LINES_PER_SECOND = 100;
 
+/** How many distinct reasons a summary line names; the rest are counted under {@link OTHER_REASONS}. */
+const MAX_REASONS = 20;
+const OTHER_REASONS = '(other reasons)';
+
 /** The fields of one refused request's line. */
 export interface Refusal {
   readonly reason: string;
@@ -48,7 +52,12 @@ export class DecisionLog {
       log.warn({ outcome: 'unauthenticated', ...refusal }, 'authentication decision');
       return;
     }
-    this.#suppressed.set(refusal.reason, (this.#suppressed.get(refusal.reason) ?? 0) + 1);
+    // Reasons may carry a plugin's words: the summary keeps the first few and lumps the rest together.
+    const reason =
+      this.#suppressed.has(refusal.reason) || this.#suppressed.size < MAX_REASONS
+        ? refusal.reason
+        : OTHER_REASONS;
+    this.#suppressed.set(reason, (this.#suppressed.get(reason) ?? 0) + 1);
     this.#report ??= setTimeout(() => this.flush(), 1000 - (now % 1000)).unref();
   }
 
