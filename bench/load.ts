@@ -39,7 +39,8 @@ const tokenLists = new Map(
         .split('\n'),
     ]),
 );
-let next = 0;
+/** Each target's place in its own token list. */
+const nextToken = new Map<string, number>();
 
 function run(target: Target, duration: number): Promise<autocannon.Result> {
   const tokens = tokenLists.get(target.name) ?? [];
@@ -52,7 +53,9 @@ function run(target: Target, duration: number): Promise<autocannon.Result> {
       requests: [
         {
           setupRequest: (request: autocannon.Request) => {
-            const token = tokens[next++ % tokens.length];
+            const index = nextToken.get(target.name) ?? 0;
+            nextToken.set(target.name, index + 1);
+            const token = tokens[index % tokens.length];
             return {
               ...request,
               headers: { ...request.headers, authorization: `${target.scheme} ${token}` },

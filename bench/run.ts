@@ -20,8 +20,8 @@ import { makeTokens } from './tokens.ts';
 const root = join(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
 const settings = quick
-  ? { rounds: 1, duration: 2, warmup: 2, connections: 32, startupRuns: 5, firstSeen: 11_000 }
-  : { rounds: 5, duration: 6, warmup: 5, connections: 32, startupRuns: 15, firstSeen: 30_000 };
+  ? { rounds: 2, duration: 1, warmup: 2, connections: 32, startupRuns: 5, firstSeen: 11_000 }
+  : { rounds: 10, duration: 3, warmup: 5, connections: 32, startupRuns: 15, firstSeen: 30_000 };
 const work = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -117,13 +117,21 @@ async function compare(
   options: { refused?: boolean } = {},
 ): Promise<Comparison> {
   const isBaseline = reference === baselineTarget;
+  // The reference gets the very requests the scenario gets, credentials included (it ignores them), so that the
+  // ratio is the cost of authenticating a request, not of sending a longer one.
+  const { url: _url, ...request } = subject;
   const child = node(join(root, 'bench', 'load.ts'), [
     JSON.stringify({
       rounds: settings.rounds,
       duration: settings.duration,
       connections: settings.connections,
       targets: [
-        { name: 'reference', warmup: isBaseline && baselineWarm ? 0 : settings.warmup, ...reference },
+        {
+          name: 'reference',
+          warmup: isBaseline && baselineWarm ? 0 : settings.warmup,
+          ...request,
+          ...reference,
+        },
         { name: 'subject', warmup: subject.tokensFile === undefined ? settings.warmup : 0, ...subject },
       ],
     }),
@@ -144,7 +152,9 @@ async function compare(
     rps,
     p50: median(results.subject.map((r) => r.p50_ms)),
     p99: median(results.subject.map((r) => r.p99_ms)),
-    ratio: round2(rps / median(results.reference.map((r) => r.rps))),
+    // Each round of the scenario against the round of the reference next to it in time, then the median of those:
+    // a machine that slows down for a while slows both sides of a pair.
+    ratio: round2(median(results.subject.map((r, i) => r.rps / (results.reference[i]?.rps ?? Number.NaN)))),
   };
 }
 
@@ -221,13 +231,16 @@ const baselineTarget: Target = { url: flags(baseline.url) };
     baselineTarget,
   );
   report(row('1 static token (Bearer)', staticToken, 0.85));
-  const refused = await compare({ url: flags(app.url), headers: bearer('not-a-token') }, baselineTarget, {
-    refused: true,
-  });
+  // "No slower than (1)" is measured head to head: refused and admitted requests in alternating rounds.
+  const refused = await compare(
+    { url: flags(app.url), headers: bearer('not-a-token') },
+    { url: flags(app.url), headers: bearer('bench-static-token') },
+    { refused: true },
+  );
   report({
-    ...row('9 refused tokens (401)', refused, 0),
-    target: `ratio >= scenario 1's (${staticToken.ratio})`,
-    met: refused.ratio >= staticToken.ratio - 0.05,
+    ...row('9 refused tokens (401)', { ...refused, ratio: round2(refused.ratio * staticToken.ratio) }, 0),
+    target: `as fast as scenario 1 (head to head: ${refused.ratio} of its rate; >= 0.95)`,
+    met: refused.ratio >= 0.95,
   });
   const forward = await compare(
     {
