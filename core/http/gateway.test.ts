@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import WebSocket from 'ws';
 import { bearer, serveForTest, type TestServer } from '../test-support/server.ts';
+import { startTokenIssuer } from '../test-support/token-issuer.ts';
 import { startUpstream, type TestUpstream } from '../test-support/upstream.ts';
 import { headerValue, identityOf } from './identity.ts';
 
@@ -169,6 +170,66 @@ describe('gateway: reverse proxy', () => {
     await reader.cancel();
     await vi.waitFor(() => expect(upstream.received[0]?.cutShort).toBe(true), { timeout: 5_000 });
     expect(upstream.received[0]?.sent ?? 0).toBeLessThan(200 * 1024 * 1024);
+  });
+
+  it('never sends upstream the request of a client that left while being authenticated', async () => {
+    const upstream = await startUpstream();
+    const issuer = await startTokenIssuer();
+    onTestFinished(() => issuer.close());
+    // A JWKS slow to answer: the client gives up while its token is being checked.
+    const slowJwks = createServer((_request, response) => {
+      setTimeout(async () => {
+        const keys = await (await fetch(issuer.jwksUrl)).text();
+        response.writeHead(200, { 'content-type': 'application/json' }).end(keys);
+      }, 600);
+    });
+    await new Promise<void>((resolve) => slowJwks.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => slowJwks.close(() => resolve())));
+    const t = await gateway(upstream, {
+      gateway: { timeout: '5s' },
+      authentication: {
+        methods: {
+          jwt: {
+            enabled: true,
+            jwks_url: `http://127.0.0.1:${(slowJwks.address() as AddressInfo).port}/jwks`,
+            validate_claims: { issuer: issuer.issuer },
+          },
+        },
+      },
+    });
+    const token = await issuer.sign({ sub: 'svc' });
+    const { port, hostname } = new URL(t.url('/'));
+    const leaver = connect(Number(port), hostname, () =>
+      leaver.write(`GET /left-early HTTP/1.1\r\nHost: g\r\nAuthorization: JWT ${token}\r\n\r\n`),
+    );
+    leaver.on('error', () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    leaver.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const stayed = await t.fetch('/stayed', { headers: { authorization: `JWT ${token}` } });
+    expect(stayed.status).toBe(200);
+    expect(upstream.received.map((r) => r.url)).toEqual(['/stayed']);
+  });
+
+  it('passes on only the final answer: no 1xx, no header the upstream’s Connection names', async () => {
+    const hinting = createServer((_request, response) => {
+      response.writeEarlyHints({ link: '</app.css>; rel=preload; as=style' });
+      response.writeHead(200, { connection: 'x-hop', 'x-hop': 'for the next hop only', 'x-kept': 'yes' });
+      response.end('final');
+    });
+    await new Promise<void>((resolve) => hinting.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => hinting.close(() => resolve())));
+    const t = await gateway(`http://127.0.0.1:${(hinting.address() as AddressInfo).port}`);
+    const answer = await raw(t, [
+      'GET /page HTTP/1.1',
+      'Host: g',
+      'Authorization: Bearer ci-secret',
+      'Connection: close',
+    ]);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(answer).toMatch(/\r\nx-kept: yes\r\n/);
+    expect(answer).not.toMatch(/x-hop|103/i);
+    expect(answer).toMatch(/\r\n\r\n(5\r\n)?final/);
   });
 
   it('answers 502 when the upstream answers what cannot be passed on, and goes on serving', async () => {

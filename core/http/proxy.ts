@@ -38,14 +38,27 @@ export function forwardablePath(url: string): string | undefined {
   return path;
 }
 
-/** The upstream's response headers without those that describe its hop rather than ours to the client. */
+/**
+ * The upstream's response headers without those that describe its hop rather than ours to the client: the
+ * hop-by-hop ones, and any its `Connection` header names.
+ */
 function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const listed =
+    headers.connection === undefined
+      ? undefined
+      : new Set(
+          String(headers.connection)
+            .split(',')
+            .map((name) => name.trim().toLowerCase()),
+        );
   const kept: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (!HOP_BY_HOP.has(name)) kept[name] = headers[name];
+    if (!HOP_BY_HOP.has(name) && listed?.has(name) !== true) kept[name] = headers[name];
   }
   return kept;
 }
+
+const CLIENT_GONE = 'the client closed the connection';
 
 /**
  * The reverse proxy: every route the application does not serve itself is streamed to `gateway.upstream`, after
@@ -82,7 +95,9 @@ export function reverseProxy(runtime: Runtime) {
   return async function registerReverseProxy(scope: FastifyInstance): Promise<void> {
     const { Pool } = await import('undici');
     const pool = new Pool(upstream.origin, {
-      connections: 128,
+      // As many connections as requests under way (each client connection has at most one): a fixed cap would let
+      // a few long streams (server-sent events) hold every request after them.
+      connections: null,
       connectTimeout: gateway.timeout,
       headersTimeout: gateway.timeout,
       // A response may rightly pause for long (a server-sent event stream); only its start is timed.
@@ -94,6 +109,9 @@ export function reverseProxy(runtime: Runtime) {
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
     const forward = (request: FastifyRequest, reply: FastifyReply, target: string) => {
+      const response = reply.raw;
+      // A client that left while it was being authenticated: there is no one to answer.
+      if (response.destroyed || request.raw.destroyed) return;
       const headers = upstreamHeaders(request.headers, {
         names,
         authentication: request.authentication,
@@ -101,19 +119,27 @@ export function reverseProxy(runtime: Runtime) {
         hop: hopOf(request, trusted),
       });
       headers.host = upstream.host;
-      const response = reply.raw;
       let controller: Dispatcher.DispatchController | undefined;
-      // A client that goes away mid-answer stops the upstream's answer too.
+      let gone = false;
+      // A client that goes away stops its upstream request, whether still waiting for a connection, under way or
+      // being answered: otherwise the upstream's answer would wait forever for a reader, holding a connection.
       response.once('close', () => {
-        if (!response.writableFinished) controller?.abort(new Error('the client closed the connection'));
+        if (response.writableFinished) return;
+        gone = true;
+        controller?.abort(new Error(CLIENT_GONE));
       });
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart(started) {
           controller = started;
+          if (gone) started.abort(new Error(CLIENT_GONE));
         },
         onResponseStart(started, statusCode, answered) {
+          // 102 Processing, 103 Early Hints: between the upstream and us; the client gets the final answer.
+          if (statusCode < 200) return;
           try {
-            response.writeHead(statusCode, responseHeaders(answered));
+            // Headers the application set on this reply (an embedding app's CORS, say) go too; the upstream's win.
+            const own = reply.getHeaders() as OutgoingHttpHeaders;
+            response.writeHead(statusCode, { ...own, ...responseHeaders(answered) });
           } catch (error) {
             // A header Node will not send (the upstream's parser let it through): a 502 rather than a hang.
             started.abort(error as Error);
@@ -132,8 +158,15 @@ export function reverseProxy(runtime: Runtime) {
           response.end();
         },
         onResponseError(_controller, error) {
-          if (response.headersSent) response.destroy(error);
-          else failed(reply, error);
+          const where = { reqId: request.id, upstream: upstream.origin };
+          if (gone) {
+            runtime.log.debug(where, 'client left before the upstream had answered');
+          } else if (response.headersSent) {
+            runtime.log.warn({ ...where, reason: error.message }, 'upstream answer cut short');
+            response.destroy(error);
+          } else {
+            failed(reply, error);
+          }
         },
       };
       pool.dispatch(

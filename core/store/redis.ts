@@ -120,16 +120,26 @@ function parsePageToken(pageToken: string | undefined): { cursor: string; skip: 
 const LOOKUP_SCRIPT = `
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
-return redis.call('HGET', ARGV[1] .. id, ARGV[2])
+return {id, redis.call('HGET', ARGV[1] .. id, ARGV[2])}
 `;
 
 interface ScriptedCommands {
-  portcullisLookup(tokenKey: string, idKeyPrefix: string, field: string): Promise<string | null>;
+  portcullisLookup(
+    tokenKey: string,
+    idKeyPrefix: string,
+    field: string,
+  ): Promise<[string, string | null] | null>;
 }
 
-/** An error the server answered with (as opposed to a connection or timeout failure). */
-function isReplyError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError';
+/**
+ * Whether a server refuses scripts as such (an ACL without `@scripting`, a server or proxy without `EVAL`), as
+ * opposed to a passing refusal (`BUSY`, `LOADING`, `READONLY` during a failover) that the next call may not meet.
+ */
+function refusesScripts(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== 'ReplyError') return false;
+  return /^(NOPERM|ERR unknown command|ERR unknown or disabled command|ERR .*not allowed|ERR .*disabled)/i.test(
+    error.message,
+  );
 }
 
 /** Authentications in Redis (single node or cluster), expiring by key TTL. Passes the store harness. */
@@ -242,17 +252,23 @@ export class RedisStore implements AuthenticationStore {
    * A server that refuses scripts (an ACL without `@scripting`, a proxy) is asked the two-step way from then on.
    */
   async #lookupScripted(tokenKey: string): Promise<string | null> {
+    let found: [string, string | null] | null;
     try {
-      return await (this.#client as Redis & ScriptedCommands).portcullisLookup(
+      found = await (this.#client as Redis & ScriptedCommands).portcullisLookup(
         tokenKey,
         this.#keys.id(''),
         FIELD.authentication,
       );
     } catch (error) {
-      if (!isReplyError(error)) throw error;
-      this.#scripted = false;
+      if (refusesScripts(error)) this.#scripted = false;
+      else if (!(error instanceof Error && error.name === 'ReplyError')) throw error;
       return this.#lookup(tokenKey);
     }
+    if (found === null) return null;
+    const [id, encoded] = found;
+    // Nothing under the id: it has expired since, or a sharding proxy (which routes a script by its one declared
+    // key) ran the script where the id's hash does not live. Asking for it directly settles which.
+    return encoded ?? this.#client.hget(this.#keys.id(id), FIELD.authentication);
   }
 
   getAuthenticationById(id: string) {
