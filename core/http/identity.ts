@@ -62,12 +62,15 @@ export function identityHeaderNames(gateway: GatewayConfig): Record<keyof Identi
   };
 }
 
+const SAFE_AS_IS = /^[\x20-\x24\x26-\x7e]*$/;
+
 /**
  * A header value safe to send: printable ASCII as it is, anything else (line breaks, control characters, letters
  * beyond Latin, and `%` itself, so that decoding is unambiguous) percent-encoded as UTF-8, so that metadata cannot
  * inject headers or break the request. Unpaired surrogates become U+FFFD first (they have no UTF-8).
  */
 export function headerValue(text: string): string {
+  if (SAFE_AS_IS.test(text)) return text;
   const wellFormed = (text as string & { toWellFormed(): string }).toWellFormed();
   return wellFormed.replace(/[^\x20-\x24\x26-\x7e]+/g, (run) => encodeURIComponent(run));
 }
