@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createRegistry } from '../plugins/builtins.ts';
 import type { MethodPlugin } from '../plugins/contracts.ts';
+import { startUpstream } from '../test-support/upstream.ts';
 import { portcullis } from './plugin.ts';
 
 const silent = { write: () => true };
@@ -32,6 +33,29 @@ const tokenConfig = (authentication: Record<string, unknown>) => ({
 });
 
 describe('the Fastify plugin', () => {
+  it('as a gateway, keeps the headers the application sets on a reply (CORS, say) on the upstream’s answers', async () => {
+    const upstream = await startUpstream();
+    const app: FastifyInstance = Fastify();
+    app.addHook('onRequest', async (_request, reply) => {
+      reply.header('access-control-allow-origin', 'https://app.example');
+      reply.header('x-upstream', 'the application’s');
+    });
+    await app.register(portcullis, {
+      object: { ...tokenConfig({ required: true }), gateway: { upstream: upstream.url } },
+      env: {},
+      logDestination: silent,
+    });
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    onTestFinished(() => app.close());
+    const response = await fetch(`${address}/proxied`, { headers: { authorization: 'Bearer app-secret' } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ ok: true, url: '/proxied' });
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    // Where both set one, the upstream's answer wins.
+    expect(response.headers.get('x-upstream')).toBe('yes');
+    expect(upstream.received.map((r) => r.url)).toEqual(['/proxied']);
+  });
+
   it('with exclude.evaluation, lets evaluation through without a token and guards everything else', async () => {
     const { get } = await application(tokenConfig({ required: true, exclude: { evaluation: true } }));
     const evaluation = await get('/evaluate/v1/boolean', { method: 'POST' });
