@@ -128,6 +128,15 @@ function canonicalNames(names: Record<keyof Identity, string>): ReadonlySet<stri
   return set;
 }
 
+/** The header names a `Connection` header lists (RFC 9110 §7.6.1), lower case; none when it is absent. */
+export function namesInConnection(connection: string | string[] | undefined): string[] {
+  return connection === undefined
+    ? []
+    : String(connection)
+        .split(',')
+        .map((name) => name.trim().toLowerCase());
+}
+
 /** Headers about the client's connection that only a trusted proxy may set. */
 const isForwarding = (name: string) =>
   name.startsWith('x-forwarded-') ||
@@ -168,12 +177,7 @@ export function upstreamHeaders(
 ): IncomingHttpHeaders {
   const identityNames = canonicalNames(options.names);
   const { hop } = options;
-  const listedInConnection =
-    incoming.connection === undefined
-      ? []
-      : String(incoming.connection)
-          .split(',')
-          .map((name) => canonical(name.trim()));
+  const listedInConnection = namesInConnection(incoming.connection).map(canonical);
   const headers: IncomingHttpHeaders = {};
   for (const name in incoming) {
     const value = incoming[name];

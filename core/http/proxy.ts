@@ -6,7 +6,7 @@ import { createAddressMatcher } from '../address.ts';
 import { errorCode } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import { GrpcCode, sendError } from './errors.ts';
-import { HOP_BY_HOP, type Hop, identityHeaderNames, upstreamHeaders } from './identity.ts';
+import { HOP_BY_HOP, type Hop, identityHeaderNames, namesInConnection, upstreamHeaders } from './identity.ts';
 
 /** What undici calls an upstream too slow to connect to or to answer. */
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
@@ -43,17 +43,10 @@ export function forwardablePath(url: string): string | undefined {
  * hop-by-hop ones, and any its `Connection` header names.
  */
 function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const listed =
-    headers.connection === undefined
-      ? undefined
-      : new Set(
-          String(headers.connection)
-            .split(',')
-            .map((name) => name.trim().toLowerCase()),
-        );
+  const listed = new Set(namesInConnection(headers.connection));
   const kept: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (!HOP_BY_HOP.has(name) && listed?.has(name) !== true) kept[name] = headers[name];
+    if (!HOP_BY_HOP.has(name) && !listed.has(name)) kept[name] = headers[name];
   }
   return kept;
 }

@@ -97,13 +97,18 @@ function extrasOf(hash: Record<string, string>): StoredExtras {
   };
 }
 
+/** An error Redis replied (as opposed to a connection failure or a timeout). */
+function isReplyError(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
 /**
  * Connection failures (refused, reset, timed out, the client offline while it reconnects) mean the store is
  * unavailable (HTTP 503); an error Redis itself replied is a bug (500).
  */
 function storeError(error: unknown): Error {
   if (error instanceof PortcullisError) return error;
-  if (error instanceof Error && error.name === 'ReplyError') return error;
+  if (isReplyError(error)) return error;
   return new PortcullisError(ErrorCodes.UNAVAILABLE, 'authentication store unavailable', { cause: error });
 }
 
@@ -136,7 +141,7 @@ interface ScriptedCommands {
  * opposed to a passing refusal (`BUSY`, `LOADING`, `READONLY` during a failover) that the next call may not meet.
  */
 function refusesScripts(error: unknown): boolean {
-  if (!(error instanceof Error) || error.name !== 'ReplyError') return false;
+  if (!isReplyError(error)) return false;
   return /^(NOPERM|ERR unknown command|ERR unknown or disabled command|ERR .*not allowed|ERR .*disabled)/i.test(
     error.message,
   );
@@ -261,7 +266,7 @@ export class RedisStore implements AuthenticationStore {
       );
     } catch (error) {
       if (refusesScripts(error)) this.#scripted = false;
-      else if (!(error instanceof Error && error.name === 'ReplyError')) throw error;
+      else if (!isReplyError(error)) throw error;
       return this.#lookup(tokenKey);
     }
     if (found === null) return null;
