@@ -1,6 +1,7 @@
 import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
 import type { Authentication, MethodInstance } from '../plugins/contracts.ts';
 import type { AuthenticationStore } from '../store/types.ts';
+import { credentialBytes } from './credential-bytes.ts';
 import { hashClientToken } from './token.ts';
 
 /** The credentials a request carries, as read from its headers. */
@@ -86,7 +87,9 @@ export class CredentialPipeline {
   }
 
   async #byClientToken(clientToken: string, via: string): Promise<AuthenticationOutcome> {
-    const authentication = await this.#store.getAuthenticationByTokenHash(hashClientToken(clientToken));
+    // The bytes the client sent, as Flipt hashes them; static and stored tokens were hashed from their UTF-8 bytes.
+    const tokenHash = hashClientToken(credentialBytes(clientToken));
+    const authentication = await this.#store.getAuthenticationByTokenHash(tokenHash);
     if (authentication === undefined) return { ok: false, reason: 'client token not found', via };
     const outcome = this.#unlessExpired(authentication, via, '');
     const admitter = this.#admitters.get(authentication.method);

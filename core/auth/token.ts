@@ -1,4 +1,5 @@
 import { hash, randomBytes } from 'node:crypto';
+import type { credentialBytes } from './credential-bytes.ts';
 
 /** Base64url with `=` padding: Go's `base64.URLEncoding`, which Flipt uses for tokens, hashes and states. */
 export function paddedBase64Url(bytes: Uint8Array): string {
@@ -19,9 +20,11 @@ export function generateClientToken(): string {
 
 /**
  * What is stored instead of a client token: SHA-256 in padded base64url, exactly Flipt's `HashClientToken`, so that
- * Flipt and portcullis sharing one Redis find each other's tokens.
+ * Flipt and portcullis sharing one Redis find each other's tokens. Go hashes a token's bytes: a string here is text (a
+ * token generated or configured) and its UTF-8 bytes are hashed; a credential from a request is bytes, hashed as
+ * `hashClientToken(credentialBytes(value))` ({@link credentialBytes}), never as the string Node made of them.
  */
-export function hashClientToken(token: string): string {
+export function hashClientToken(token: string | Uint8Array): string {
   // The one-shot hash: on every authenticated request, so the cheapest form (no Hash object, no Buffer copy).
   return padBase64(hash('sha256', token, 'base64url'));
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRegistry } from '../plugins/builtins.ts';
 import type { MethodPlugin } from '../plugins/contracts.ts';
 import { bearer, serveForTest } from '../test-support/server.ts';
-import { serializeCookie } from './cookies.ts';
+import { readCookie, serializeCookie } from './cookies.ts';
 
 describe('serializeCookie', () => {
   it("writes exactly what Go's http.Cookie.String writes", () => {
@@ -33,6 +33,36 @@ describe('serializeCookie', () => {
       }),
     ).toBe('flipt_client_state=; Path=/; Domain=localhost; Max-Age=0; HttpOnly; SameSite=None');
     expect(serializeCookie({ name: 'n', value: 'has space' })).toBe('n="has space"');
+  });
+});
+
+describe('readCookie', () => {
+  /** A `Cookie` header as Node hands it over: its bytes, one character each. */
+  const fromWire = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+
+  it("reads a value as Go's net/http does: no percent-decoding, quotes removed, the first of a name wins", () => {
+    expect(readCookie('a=1; flipt_client_token=abc%3D; b=2', 'flipt_client_token')).toBe('abc%3D');
+    expect(readCookie('flipt_client_token="abc="', 'flipt_client_token')).toBe('abc=');
+    expect(readCookie('flipt_client_token=one; flipt_client_token=two', 'flipt_client_token')).toBe('one');
+    expect(readCookie('flipt_client_token=a"b', 'flipt_client_token')).toBeUndefined();
+    expect(readCookie('flipt_client_token=a\\b', 'flipt_client_token')).toBeUndefined();
+  });
+
+  it('keeps bytes above 0x7F, so that a non-ASCII credential arrives as the bytes the client sent', () => {
+    for (const credential of ['pässwörd-ü', '秘密の鍵', '🔑🚪']) {
+      const header = fromWire(`theme=dark; flipt_client_token=${credential}; lang=de`);
+      expect(readCookie(header, 'flipt_client_token'), credential).toBe(fromWire(credential));
+      expect(readCookie(fromWire(`flipt_client_token="${credential}"`), 'flipt_client_token')).toBe(
+        fromWire(credential),
+      );
+    }
+  });
+
+  it('trims only spaces and tabs around a pair: 0xA0, the last UTF-8 byte of "à", is part of the value', () => {
+    expect(readCookie(fromWire(' flipt_client_token=voilà ;x=1'), 'flipt_client_token')).toBe(
+      fromWire('voilà'),
+    );
+    expect(readCookie(fromWire('\tflipt_client_token=voilà'), 'flipt_client_token')).toBe(fromWire('voilà'));
   });
 });
 

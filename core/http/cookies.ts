@@ -46,19 +46,36 @@ export function serializeCookie(cookie: Cookie): string {
   return parts.join('; ');
 }
 
+const PAIR_PADDING = /^[ \t]+|[ \t]+$/g;
+
 /**
- * The value of cookie `name` in a `Cookie` header, read as Go's `net/http` reads it: no percent-decoding, surrounding
- * double quotes removed, a value with characters a cookie may not hold ignored. The first cookie of that name wins.
+ * The `name=value` pairs of a `Cookie` header, split on `;` and trimmed of ASCII spaces and tabs only, as Go's
+ * `textproto.TrimString` trims them: JavaScript's `trim` would also take 0xA0, the last UTF-8 byte of `à`.
+ */
+export function cookiePairs(header: string): string[] {
+  return header.split(';').map((part) => part.replace(PAIR_PADDING, ''));
+}
+
+/**
+ * The value of cookie `name` in a `Cookie` header (as Node hands it over: one character per byte), read as Go's
+ * `net/http` reads it: no percent-decoding, surrounding double quotes removed, a value with characters a cookie may not
+ * hold ignored, the first cookie of that name wins. One difference: bytes above 0x7F are kept (Go drops such a
+ * cookie), so that a credential with non-ASCII characters arrives as the bytes the client sent, to be read with
+ * `credentialBytes`.
  */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;
-  for (const part of header.split(';')) {
-    const pair = part.trim();
+  for (const pair of cookiePairs(header)) {
     const equals = pair.indexOf('=');
     if (equals <= 0 || pair.slice(0, equals) !== name) continue;
     let value = pair.slice(equals + 1);
     if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    if (/^[\x20\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/.test(value) && !/^ | $/.test(value)) return value;
+    if (
+      /^[\x20\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e\u0080-\uffff]*$/.test(value) &&
+      !/^ | $/.test(value)
+    ) {
+      return value;
+    }
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayConfig } from '../config/types.ts';
 import type { Authentication } from '../plugins/contracts.ts';
-import { STATE_COOKIE, TOKEN_COOKIE } from './cookies.ts';
+import { cookiePairs, STATE_COOKIE, TOKEN_COOKIE } from './cookies.ts';
 
 /** The identity of a caller, as the gateway tells the upstream. */
 export interface Identity {
@@ -92,12 +92,9 @@ export function identityHeaders(
 /** A `Cookie` header without portcullis's session cookies, or `undefined` when nothing else is left. */
 function withoutSessionCookies(cookie: string | undefined): string | undefined {
   if (cookie === undefined) return undefined;
-  const kept = cookie
-    .split(';')
-    .map((part) => part.trim())
-    .filter(
-      (part) => part !== '' && !part.startsWith(`${TOKEN_COOKIE}=`) && !part.startsWith(`${STATE_COOKIE}=`),
-    );
+  const kept = cookiePairs(cookie).filter(
+    (part) => part !== '' && !part.startsWith(`${TOKEN_COOKIE}=`) && !part.startsWith(`${STATE_COOKIE}=`),
+  );
   return kept.length === 0 ? undefined : kept.join('; ');
 }
 

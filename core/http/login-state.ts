@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { credentialBytes } from '../auth/credential-bytes.ts';
 import { goJson } from '../auth/json.ts';
 import { paddedBase64Url } from '../auth/token.ts';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
@@ -23,10 +24,14 @@ export function newLoginState(originalState: string): string {
   return paddedBase64Url(Buffer.from(json));
 }
 
-/** Whether a callback's state is non-empty and equal to the cookie's, in time that does not depend on where they differ. */
+/**
+ * Whether a callback's state is non-empty and equal to the cookie's, in time that does not depend on where they
+ * differ. Compared as bytes, as Go compares them: the query's state is decoded text (its UTF-8 bytes), the cookie the
+ * bytes the browser sent ({@link credentialBytes}). The states we issue are ASCII, so only a forged one differs.
+ */
 export function sameState(state: string | undefined, cookie: string | undefined): boolean {
   if (state === undefined || state === '' || cookie === undefined) return false;
-  const a = Buffer.from(state);
-  const b = Buffer.from(cookie);
+  const a = Buffer.from(state, 'utf8');
+  const b = credentialBytes(cookie);
   return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -34,7 +34,11 @@ export interface AuthenticationStore {
   createAuthentication(
     input: NewAuthentication,
   ): Promise<{ clientToken: string; authentication: Authentication }>;
-  /** The authentication a client token belongs to, expired or not; the caller judges expiry. */
+  /**
+   * The authentication a client token belongs to, expired or not; the caller judges expiry. The token is text (as
+   * created or configured), hashed from its UTF-8 bytes; a credential read from a request is bytes, looked up with
+   * `getAuthenticationByTokenHash(hashClientToken(credentialBytes(value)))`.
+   */
   getAuthenticationByClientToken(clientToken: string): Promise<Authentication | undefined>;
   /**
    * The same by the token's hash ({@link hashClientToken}), for a caller that already has it: the request pipeline
