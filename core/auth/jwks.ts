@@ -1,10 +1,26 @@
-import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
+import {
+  createLocalJWKSet,
+  type JSONWebKeySet,
+  type JWTHeaderParameters,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  jwtVerify,
+} from 'jose';
+import { errorCode } from '../errors.ts';
 import type { FetchLike } from '../plugins/contracts.ts';
+import { type TimeClaimRules, timeClaimsProblem } from './time-claims.ts';
 
-/** The shortest wait between two JWKS fetches; a token with an unknown `kid` refetches no sooner (key rotation). */
+/** The shortest wait between two JWKS fetches, whatever asks for them (unknown `kid`, failed signature, age). */
 export const JWKS_MIN_INTERVAL_MS = 1_000;
 /** The longest wait between two attempts while the JWKS server keeps failing. */
 const JWKS_MAX_BACKOFF_MS = 30_000;
+/** jose's default: keys older than this are fetched again before use (a key removed from the set stops working). */
+const DEFAULT_CACHE_MAX_AGE_MS = 10 * 60 * 1000;
+/** How long a JWKS fetch may take. */
+const JWKS_TIMEOUT_MS = 5_000;
+/** A key set is a few KiB; a larger answer is refused rather than parsed. */
+const MAX_JWKS_BYTES = 1024 * 1024;
 
 /** A JWKS fetch refused because the last attempt was too recent (the key set is not fetched on every request). */
 export class JwksCooldownError extends Error {
@@ -12,47 +28,237 @@ export class JwksCooldownError extends Error {
 }
 
 /**
- * Keys from a JWKS URL, as jose's remote key set keeps them (fetched on first use, refetched for an unknown `kid`),
- * with every attempt counted, failed ones too: at most one fetch a second, and while the server fails, waits that
- * double up to thirty seconds. So neither a flood of made-up key ids nor a JWKS outage turns into a flood of
- * requests to the JWKS server. A 5xx is an error carrying its `status`, so that callers can tell an outage.
+ * Keys to verify signatures with. `getKey` is what jose's `jwtVerify` takes. A set that can change (a JWKS URL)
+ * also has `version`, which changes whenever its keys may have, and `refetch`, which {@link verifyJwt} calls when a
+ * signature fails against the keys at hand.
+ */
+export interface KeySet {
+  readonly getKey: JWTVerifyGetKey;
+  readonly version?: number;
+  /**
+   * Fetches the set again unless it was fetched less than {@link JWKS_MIN_INTERVAL_MS} ago; resolves `true` when
+   * it did (or joined a fetch under way), `false` when it was too soon. Rejects when the fetch fails.
+   */
+  refetch?(): Promise<boolean>;
+}
+
+/**
+ * Keys from a JWKS URL, kept as go-oidc's `RemoteKeySet` keeps them (what Flipt verifies ID tokens, JWTs and service
+ * account tokens with): fetched on first use, and fetched again whenever the keys at hand fail to verify a
+ * signature, whatever the token's `kid` — so a key rotated under the same `kid`, or published without one, is
+ * picked up at once. Also fetched again once older than `cacheMaxAgeMs` (as jose's remote set), keeping the old keys
+ * if that fails.
+ *
+ * Every attempt counts, failed ones too: at most one fetch a second, one at a time (concurrent callers share it),
+ * and while the server fails, waits that double up to thirty seconds — so neither forged tokens nor made-up key ids
+ * nor an outage turn into a flood of requests to the JWKS server. A 5xx is an error carrying its `status`, so that
+ * callers can tell an outage.
+ *
+ * @throws {JwksCooldownError} (`ERR_JWKS_COOLDOWN`) from `getKey` while no keys were ever fetched and a retry is
+ * not yet due.
  */
 export function remoteKeySet(
   url: string,
   fetch: FetchLike,
   options: { cacheMaxAgeMs?: number } = {},
-): JWTVerifyGetKey {
-  let nextAttemptAt = 0;
-  let backoff = JWKS_MIN_INTERVAL_MS;
-  let lastKeys: string | undefined;
-  const guarded = async (input: Parameters<FetchLike>[0], init?: RequestInit): Promise<Response> => {
-    const now = Date.now();
-    if (now < nextAttemptAt) {
-      // Too soon to ask again: the keys we have are the answer (a token with an unknown kid then finds none).
-      if (lastKeys !== undefined) return Response.json(JSON.parse(lastKeys));
-      throw new JwksCooldownError(`the JWKS at ${url} was asked less than ${Math.ceil(backoff / 1000)}s ago`);
+): KeySet {
+  return new RemoteKeySet(url, fetch, options.cacheMaxAgeMs ?? DEFAULT_CACHE_MAX_AGE_MS);
+}
+
+class RemoteKeySet implements KeySet {
+  readonly #url: string;
+  readonly #fetch: FetchLike;
+  readonly #maxAgeMs: number;
+  #local: ReturnType<typeof createLocalJWKSet> | undefined;
+  #fetchedAt = 0;
+  #pending: Promise<void> | undefined;
+  #nextAttemptAt = 0;
+  #backoff = JWKS_MIN_INTERVAL_MS;
+  version = 0;
+
+  constructor(url: string, fetch: FetchLike, maxAgeMs: number) {
+    this.#url = url;
+    this.#fetch = fetch;
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  readonly getKey: JWTVerifyGetKey = async (header, token) => {
+    if (this.#local === undefined) await this.#load();
+    else if (Date.now() - this.#fetchedAt >= this.#maxAgeMs) {
+      // Stale keys still verify while the server cannot be reached: a JWKS outage must not lock everyone out.
+      await this.#load().catch(() => undefined);
     }
-    nextAttemptAt = now + backoff;
-    try {
-      const response = await fetch(input, init);
-      if (response.status >= 500) {
-        throw Object.assign(new Error(`${url} answered ${response.status}`), { status: response.status });
-      }
-      const body = await response.text();
-      if (response.status === 200) lastKeys = body;
-      backoff = JWKS_MIN_INTERVAL_MS;
-      nextAttemptAt = Date.now() + backoff;
-      return new Response(body, { status: response.status, headers: response.headers });
-    } catch (error) {
-      backoff = Math.min(backoff * 2, JWKS_MAX_BACKOFF_MS);
-      nextAttemptAt = Date.now() + backoff;
-      throw error;
-    }
+    return (this.#local as ReturnType<typeof createLocalJWKSet>)(header, token);
   };
-  return createRemoteJWKSet(new URL(url), {
-    [customFetch]: guarded as typeof globalThis.fetch,
-    // Our own limit (above) decides when to fetch again; jose's would only count successful fetches.
-    cooldownDuration: 0,
-    ...(options.cacheMaxAgeMs !== undefined && { cacheMaxAge: options.cacheMaxAgeMs }),
-  });
+
+  async refetch(): Promise<boolean> {
+    if (this.#pending !== undefined) {
+      await this.#pending;
+      return true;
+    }
+    if (Date.now() < this.#nextAttemptAt) return false;
+    await this.#load();
+    return true;
+  }
+
+  /** One fetch at a time, no sooner than the rate limit allows; without keys, a refusal is an error. */
+  #load(): Promise<void> {
+    if (this.#pending !== undefined) return this.#pending;
+    if (Date.now() < this.#nextAttemptAt) {
+      if (this.#local !== undefined) return Promise.resolve();
+      return Promise.reject(
+        new JwksCooldownError(
+          `the JWKS at ${this.#url} was asked less than ${Math.ceil(this.#backoff / 1000)}s ago`,
+        ),
+      );
+    }
+    this.#nextAttemptAt = Date.now() + this.#backoff;
+    this.#pending = this.#download()
+      .then(
+        (jwks) => {
+          this.#local = createLocalJWKSet(jwks);
+          this.#fetchedAt = Date.now();
+          this.version++;
+          this.#backoff = JWKS_MIN_INTERVAL_MS;
+          this.#nextAttemptAt = this.#fetchedAt + this.#backoff;
+        },
+        (error: unknown) => {
+          this.#backoff = Math.min(this.#backoff * 2, JWKS_MAX_BACKOFF_MS);
+          this.#nextAttemptAt = Date.now() + this.#backoff;
+          throw error;
+        },
+      )
+      .finally(() => {
+        this.#pending = undefined;
+      });
+    return this.#pending;
+  }
+
+  async #download(): Promise<JSONWebKeySet> {
+    const response = await this.#fetch(this.#url, {
+      headers: { accept: 'application/json, application/jwk-set+json' },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
+    });
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw Object.assign(new Error(`the JWKS at ${this.#url} answered ${response.status}`), {
+        status: response.status,
+      });
+    }
+    const length = Number(response.headers.get('content-length') ?? 0);
+    if (length > MAX_JWKS_BYTES) {
+      await response.body?.cancel();
+      throw new Error(`the JWKS at ${this.#url} is ${length} bytes, more than ${MAX_JWKS_BYTES}`);
+    }
+    const text = await response.text();
+    if (Buffer.byteLength(text) > MAX_JWKS_BYTES) {
+      throw new Error(`the JWKS at ${this.#url} is more than ${MAX_JWKS_BYTES} bytes`);
+    }
+    let jwks: unknown;
+    try {
+      jwks = JSON.parse(text);
+    } catch {
+      throw new Error(`the JWKS at ${this.#url} is not JSON`);
+    }
+    const keys = (jwks as { keys?: unknown } | null)?.keys;
+    if (
+      !Array.isArray(keys) ||
+      !keys.every((key) => typeof key === 'object' && key !== null && !Array.isArray(key))
+    ) {
+      throw new Error(`the JWKS at ${this.#url} has no "keys" list of objects`);
+    }
+    return jwks as JSONWebKeySet;
+  }
+}
+
+/** Keys that never change (a PEM file read at start-up): nothing to fetch again. */
+export function staticKeySet(getKey: JWTVerifyGetKey): KeySet {
+  return { getKey };
+}
+
+/** What verifying a token needs beside its keys: jose's claim checks (no time checks) and the time rules. */
+export interface VerifyJwtOptions extends Omit<JWTVerifyOptions, 'clockTolerance' | 'maxTokenAge'> {
+  /** The token kind's time rules, from `TIME_CLAIM_RULES`. */
+  readonly timeRules: TimeClaimRules;
+  /** The current time, ms since the epoch (`Date.now()` by default). */
+  readonly now?: number;
+}
+
+/** A verified token. */
+export interface VerifiedJwt {
+  readonly payload: JWTPayload;
+  readonly protectedHeader: JWTHeaderParameters;
+}
+
+/** jose's codes for "no key at hand verifies this signature": the ones that make a key set worth fetching again. */
+const KEY_MISS = new Set(['ERR_JWS_SIGNATURE_VERIFICATION_FAILED', 'ERR_JWKS_NO_MATCHING_KEY']);
+
+/**
+ * Verifies a JWT as Flipt's Go libraries do: the signature against `keys` (every key that fits a token without
+ * `kid`, or with a `kid` several keys share, is tried, as go-oidc tries them), jose's checks of `options`
+ * (algorithms allow-list, `crit`, issuer, audience, subject, required claims, `typ`), then the time claims by
+ * `options.timeRules` — jose's own time checks are left out so that one table decides. When the signature fails
+ * against keys that can change, the set is fetched again (rate-limited, see {@link remoteKeySet}) and the token
+ * tried once more.
+ *
+ * @throws jose's errors (`ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, `ERR_JWKS_NO_MATCHING_KEY`,
+ * `ERR_JWT_CLAIM_VALIDATION_FAILED`, ...), a failed JWKS fetch's error, or a {@link TimeClaimError}
+ * (`ERR_JWT_CLAIM_VALIDATION_FAILED`) naming the time claim the rules refuse.
+ */
+export async function verifyJwt(
+  token: string,
+  keys: KeySet,
+  options: VerifyJwtOptions,
+): Promise<VerifiedJwt> {
+  const { timeRules, now = Date.now(), ...joseOptions } = options;
+  const checks: JWTVerifyOptions = {
+    ...joseOptions,
+    currentDate: new Date(now),
+    // jose's clock checks are switched off (no finite tolerance can be exceeded); timeClaimsProblem decides.
+    clockTolerance: Number.MAX_SAFE_INTEGER,
+  };
+  const version = keys.version;
+  let verified: VerifiedJwt;
+  try {
+    verified = await verifyWithEachKey(token, keys.getKey, checks);
+  } catch (error) {
+    if (!KEY_MISS.has(errorCode(error) ?? '') || keys.refetch === undefined) throw error;
+    // Keys that changed since this attempt began are new enough; otherwise ask the server once.
+    if (keys.version === version && !(await keys.refetch())) throw error;
+    verified = await verifyWithEachKey(token, keys.getKey, checks);
+  }
+  const problem = timeClaimsProblem(verified.payload, timeRules, now);
+  if (problem !== undefined) throw new TimeClaimError(problem);
+  return verified;
+}
+
+/** A token whose time claims the rules refuse. */
+export class TimeClaimError extends Error {
+  readonly code = 'ERR_JWT_CLAIM_VALIDATION_FAILED';
+}
+
+/**
+ * `jwtVerify` against a key set, trying each key when several fit (jose hands them over in its
+ * JWKSMultipleMatchingKeys error rather than trying them itself).
+ */
+async function verifyWithEachKey(
+  token: string,
+  getKey: JWTVerifyGetKey,
+  options: JWTVerifyOptions,
+): Promise<VerifiedJwt> {
+  try {
+    return await jwtVerify(token, getKey, options);
+  } catch (error) {
+    if (errorCode(error) !== 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') throw error;
+    let last: unknown = error;
+    for await (const key of error as AsyncIterable<Parameters<typeof jwtVerify>[1]>) {
+      try {
+        return await jwtVerify(token, key, options);
+      } catch (failure) {
+        last = failure;
+      }
+    }
+    throw last;
+  }
 }

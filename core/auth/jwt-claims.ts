@@ -1,6 +1,6 @@
 /**
- * What Flipt makes of a verified JWT's claims (reference §4.4): its time rules, and the metadata of the
- * authentication it stands for. Shared by the jwt and kubernetes methods, which both answer `Authorization: JWT`.
+ * What Flipt makes of a verified JWT's claims (reference §4.4): the metadata of the authentication it stands for
+ * (its time rules are `TIME_CLAIM_RULES.jwt` in time-claims.ts). Shared by the jwt and kubernetes methods, which both answer `Authorization: JWT`.
  */
 import { resolvePointer } from './claims.ts';
 import { goJson } from './json.ts';
@@ -18,10 +18,6 @@ export type JwtAttribute = keyof typeof DEFAULT_JWT_CLAIMS_MAPPING;
 
 const RESERVED_PREFIX = 'io.flipt.auth';
 const CLAIMS_KEY = 'io.flipt.auth.claims';
-
-/** hashicorp/cap's leeway on `nbf`, `exp` and `iat`, and its stand-in lifetime when a token has no `exp`. */
-export const JWT_LEEWAY_S = 60;
-const ASSUMED_LIFETIME_S = 150;
 
 /**
  * A value as Go's `fmt.Sprintf("%v")` writes what `encoding/json` decoded: strings as they are, numbers as float64
@@ -53,36 +49,6 @@ function goFloat(value: number): string {
     return `${mantissa}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
   }
   return String(value);
-}
-
-/** Why a token's time claims refuse it now, or `undefined` when they allow it (hashicorp/cap's rules). */
-export function timeClaimsProblem(
-  claims: Readonly<Record<string, unknown>>,
-  nowMs: number,
-): string | undefined {
-  const time = (name: string) => (typeof claims[name] === 'number' ? (claims[name] as number) : undefined);
-  const iat = time('iat');
-  const nbf = time('nbf');
-  const exp = time('exp');
-  if (iat === undefined && nbf === undefined && exp === undefined) {
-    return 'no issued at (iat), not before (nbf), or expiration time (exp) claims in token';
-  }
-  const now = nowMs / 1000;
-  const expiry =
-    exp ?? Math.max(iat ?? Number.NEGATIVE_INFINITY, nbf ?? Number.NEGATIVE_INFINITY) + ASSUMED_LIFETIME_S;
-  const notBefore = nbf ?? iat ?? expiry - ASSUMED_LIFETIME_S;
-  if (now > expiry + JWT_LEEWAY_S) return 'token is expired (exp)';
-  if (now < notBefore - JWT_LEEWAY_S) return 'token not valid yet (nbf)';
-  if (iat !== undefined && now < iat - JWT_LEEWAY_S) return 'token issued in the future (iat)';
-  return undefined;
-}
-
-/** When a token stops being valid under those rules (milliseconds), for caches that must not outlive it. */
-export function effectiveExpiryMs(claims: Readonly<Record<string, unknown>>): number {
-  const time = (name: string) => (typeof claims[name] === 'number' ? (claims[name] as number) : undefined);
-  const exp = time('exp');
-  const start = Math.max(time('iat') ?? Number.NEGATIVE_INFINITY, time('nbf') ?? Number.NEGATIVE_INFINITY);
-  return ((exp ?? start + ASSUMED_LIFETIME_S) + JWT_LEEWAY_S) * 1000;
 }
 
 /**

@@ -21,8 +21,22 @@ export interface ScriptedProvider {
   readonly issuer: string;
   /** Makes the ID token of each following login; an honest one by default. */
   issue(script: (draft: IdTokenDraft) => string | Promise<string>): void;
+  /**
+   * Makes the userinfo answer of each following login from the ID token's claims: a JSON object, or a string
+   * sent as a signed answer (`application/jwt`). By default, the ID token's `sub` and email as JSON.
+   */
+  answerUserinfo(script: (draft: IdTokenDraft) => Record<string, unknown> | string | Promise<string>): void;
+  /** Signs `claims` with the key it publishes now (a logout token, say). */
+  sign(claims: JWTPayload): Promise<string>;
+  /**
+   * Replaces its signing key with a new one, published under the same `kid` by default, under `kid`, or under none
+   * (`null`, and its tokens then carry none either).
+   */
+  rotate(kid?: string | null): Promise<void>;
   /** How many ID tokens it has handed out from its token endpoint. */
   readonly issued: number;
+  /** How many times its JWKS was fetched. */
+  readonly jwksFetches: number;
   close(): Promise<void>;
 }
 
@@ -42,18 +56,44 @@ function clientAuthenticated(
   );
 }
 
+/** An RS256 key pair, its public half as a JWK (with `kid` unless it is `null`) and as PEM. */
+async function signingKey(kid: string | null) {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk: JWK = {
+    ...(await exportJWK(publicKey)),
+    alg: 'RS256',
+    use: 'sig',
+    ...(kid !== null && { kid }),
+  };
+  const publicKeyPem = createPublicKey({ key: jwk as never, format: 'jwk' })
+    .export({ type: 'spki', format: 'pem' })
+    .toString();
+  return { jwk, privateKey, publicKeyPem };
+}
+
 export async function startScriptedProvider(client: {
   client_id: string;
   client_secret: string;
 }): Promise<ScriptedProvider> {
-  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'scripted-1', alg: 'RS256', use: 'sig' };
-  const publicKeyPem = createPublicKey({ key: jwk as never, format: 'jwk' })
-    .export({ type: 'spki', format: 'pem' })
-    .toString();
+  let signing = await signingKey('scripted-1');
   let script: (draft: IdTokenDraft) => string | Promise<string> = (draft) => draft.sign(draft.claims);
+  let userinfoScript: (draft: IdTokenDraft) => Record<string, unknown> | string | Promise<string> = (
+    draft,
+  ) => ({
+    sub: draft.claims.sub,
+    email: draft.claims.email,
+  });
   let issued = 0;
+  let jwksFetches = 0;
   const codes = new Map<string, { nonce: string | undefined; redirectUri: string }>();
+  /** Access tokens handed out, with the draft of the login they belong to. */
+  const accessTokens = new Map<string, IdTokenDraft>();
+  const sign = (payload: JWTPayload) => {
+    const { kid } = signing.jwk;
+    return new SignJWT(payload)
+      .setProtectedHeader({ alg: 'RS256', ...(kid !== undefined && { kid }) })
+      .sign(signing.privateKey);
+  };
 
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? '/', issuer);
@@ -66,13 +106,25 @@ export async function startScriptedProvider(client: {
         authorization_endpoint: `${issuer}/authorize`,
         token_endpoint: `${issuer}/token`,
         jwks_uri: `${issuer}/jwks`,
+        userinfo_endpoint: `${issuer}/userinfo`,
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
         // Advertised so that only the relying party's own checks stand between a forged token and a session.
         id_token_signing_alg_values_supported: ['RS256', 'HS256', 'none'],
       });
     }
-    if (url.pathname === '/jwks') return json(200, { keys: [jwk] });
+    if (url.pathname === '/jwks') {
+      jwksFetches++;
+      return json(200, { keys: [signing.jwk] });
+    }
+    if (url.pathname === '/userinfo') {
+      const draft = accessTokens.get((request.headers.authorization ?? '').replace(/^Bearer /, ''));
+      if (draft === undefined) return json(401, { error: 'invalid_token' });
+      const answer = await userinfoScript(draft);
+      if (typeof answer !== 'string') return json(200, answer);
+      response.writeHead(200, { 'content-type': 'application/jwt' }).end(answer);
+      return;
+    }
     if (url.pathname === '/authorize') {
       const code = randomBytes(16).toString('hex');
       const redirectUri = url.searchParams.get('redirect_uri') ?? '';
@@ -105,12 +157,13 @@ export async function startScriptedProvider(client: {
         exp: now + 600,
         ...(grant.nonce !== undefined && { nonce: grant.nonce }),
       };
-      const sign = (payload: JWTPayload) =>
-        new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: jwk.kid as string }).sign(privateKey);
-      const idToken = await script({ claims, sign, publicKeyPem });
+      const draft = { claims, sign, publicKeyPem: signing.publicKeyPem };
+      const idToken = await script(draft);
       issued++;
+      const accessToken = randomBytes(16).toString('hex');
+      accessTokens.set(accessToken, draft);
       return json(200, {
-        access_token: 'scripted-access',
+        access_token: accessToken,
         token_type: 'Bearer',
         expires_in: 600,
         id_token: idToken,
@@ -125,8 +178,18 @@ export async function startScriptedProvider(client: {
     issue(next) {
       script = next;
     },
+    answerUserinfo(next) {
+      userinfoScript = next;
+    },
+    sign,
+    async rotate(kid = signing.jwk.kid ?? null) {
+      signing = await signingKey(kid);
+    },
     get issued() {
       return issued;
+    },
+    get jwksFetches() {
+      return jwksFetches;
     },
     close: () =>
       new Promise<void>((resolve) => {

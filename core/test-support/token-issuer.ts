@@ -13,7 +13,8 @@ type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
 /** A signing key of the issuer: its private half, and the public JWK it publishes. */
 export interface IssuerKey {
-  readonly kid: string;
+  /** Absent for a key published without a `kid` (tokens it signs carry none either). */
+  readonly kid?: string;
   readonly alg: string;
   readonly privateKey: PrivateKey;
   readonly publicJwk: JWK;
@@ -47,17 +48,21 @@ export interface TokenIssuer {
   readonly jwksFetches: number;
   /** Signs `claims` (iss, iat and exp default to sensible values) with the current key, or `key`. */
   sign(claims: JWTPayload, options?: { key?: IssuerKey; header?: Record<string, unknown> }): Promise<string>;
-  /** Replaces the published key with a new one: tokens signed before stop verifying. */
-  rotate(): Promise<IssuerKey>;
+  /**
+   * Replaces the published key with a new one: tokens signed before stop verifying. The new key gets a new `kid`,
+   * or `options.kid` (the same `kid` again, say), or none with `kid: null`.
+   */
+  rotate(options?: { kid?: string | null }): Promise<IssuerKey>;
   /** Makes the JWKS answer this status (an outage) until called with `undefined`. */
   failJwks(status: number | undefined): void;
   close(): Promise<void>;
 }
 
-/** A new signing key, not published anywhere (for tokens signed by a stranger). */
-export async function newIssuerKey(alg = 'RS256', kid: string = randomUUID()): Promise<IssuerKey> {
+/** A new signing key, not published anywhere (for tokens signed by a stranger); `kid: null` for one without. */
+export async function newIssuerKey(alg = 'RS256', kid: string | null = randomUUID()): Promise<IssuerKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
-  return { kid, alg, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
+  const publicJwk: JWK = { ...(await exportJWK(publicKey)), alg, use: 'sig', ...(kid !== null && { kid }) };
+  return { alg, privateKey, publicJwk, ...(kid !== null && { kid }) };
 }
 
 export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promise<TokenIssuer> {
@@ -112,11 +117,16 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
       const signer = signOptions.key ?? key;
       const now = Math.floor(Date.now() / 1000);
       return new SignJWT({ iss: issuer, iat: now, exp: now + 600, ...claims })
-        .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'JWT', ...signOptions.header })
+        .setProtectedHeader({
+          alg: signer.alg,
+          ...(signer.kid !== undefined && { kid: signer.kid }),
+          typ: 'JWT',
+          ...signOptions.header,
+        })
         .sign(signer.privateKey);
     },
-    async rotate() {
-      key = await newIssuerKey(key.alg);
+    async rotate(rotation = {}) {
+      key = await newIssuerKey(key.alg, rotation.kid === undefined ? randomUUID() : rotation.kid);
       return key;
     },
     failJwks(status) {

@@ -168,6 +168,55 @@ describe('jwt: Authorization: JWT with keys from a JWKS URL', () => {
   });
 });
 
+describe('jwt: hashicorp/cap’s leeways at their edges, and keys rotated under one kid', () => {
+  // Margins of two and three seconds around each edge of the minute, for the time a request takes.
+  it('nbf, exp and iat each get a minute, no more', async () => {
+    const idp = await issuer();
+    const t = await serve({ jwks_url: idp.jwksUrl });
+    const status = async (claims: JWTPayload) => (await self(t, await idp.sign(claims))).status;
+    expect(await status({ nbf: now() + 58 })).toBe(200);
+    expect(await status({ nbf: now() + 63 })).toBe(401);
+    expect(await status({ iat: now() - 3600, exp: now() - 58 })).toBe(200);
+    expect(await status({ iat: now() - 3600, exp: now() - 63 })).toBe(401);
+    expect(await status({ nbf: now() - 10, iat: now() + 58 })).toBe(200);
+    expect(await status({ nbf: now() - 10, iat: now() + 63 })).toBe(401);
+  });
+
+  for (const [what, kid] of [
+    ['the same kid', 'same'],
+    ['no kid', null],
+  ] as const) {
+    it(`a key rotated under ${what} is picked up with one JWKS fetch, not one per request`, async () => {
+      const idp = await issuer();
+      if (kid === null) await idp.rotate({ kid: null });
+      const t = await serve({ jwks_url: idp.jwksUrl });
+      expect((await self(t, await idp.sign({ sub: 'before' }))).status).toBe(200);
+      const fetches = idp.jwksFetches;
+      await idp.rotate({ kid: kid === null ? null : (idp.key.kid ?? null) });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      for (let i = 0; i < 10; i++)
+        expect((await self(t, await idp.sign({ sub: `after-${i}` }))).status).toBe(200);
+      expect(idp.jwksFetches - fetches).toBe(1);
+    });
+  }
+
+  it('a flood of forged tokens under the published kid fetches the JWKS at most about once a second', async () => {
+    const idp = await issuer();
+    const t = await serve({ jwks_url: idp.jwksUrl });
+    expect((await self(t, await idp.sign({ sub: 'a' }))).status).toBe(200);
+    const stranger = await newIssuerKey('RS256', idp.key.kid ?? null);
+    const fetches = idp.jwksFetches;
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 200 },
+        async (_, i) => (await self(t, await idp.sign({ sub: `f${i}` }, { key: stranger }))).status,
+      ),
+    );
+    expect(new Set(statuses)).toEqual(new Set([401]));
+    expect(idp.jwksFetches - fetches).toBeLessThanOrEqual(2);
+  });
+});
+
 describe('jwt: keys from a PEM file', () => {
   it('reads RSA (SPKI and PKCS#1), EC, Ed25519 and certificates, every key in the file', async () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -280,9 +329,11 @@ describe('JwtVerifier', () => {
     const local = createLocalJWKSet({ keys: [idp.key.publicJwk] });
     let clock = Date.now();
     const verifier = new JwtVerifier(
-      (header, token) => {
-        lookups++;
-        return local(header, token);
+      {
+        getKey: (header, token) => {
+          lookups++;
+          return local(header, token);
+        },
       },
       { audiences: [] },
       () => clock,

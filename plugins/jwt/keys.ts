@@ -1,11 +1,14 @@
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createLocalJWKSet, exportJWK, type JWK, type JWTVerifyGetKey } from 'jose';
-import { remoteKeySet } from '../../core/auth/jwks.ts';
+import { createLocalJWKSet, exportJWK, type JWK } from 'jose';
+import { type KeySet, remoteKeySet, staticKeySet } from '../../core/auth/jwks.ts';
 import type { FetchLike } from '../../core/plugins/contracts.ts';
 
-/** Keys from a JWKS URL: fetched on first use, kept ten minutes, fetched again (at most once a second) for an unknown `kid`. */
-export function jwksKeys(url: string, fetch: FetchLike): JWTVerifyGetKey {
+/**
+ * Keys from a JWKS URL: fetched on first use, kept ten minutes, fetched again (at most once a second) when a token's
+ * signature fails against them, whatever its `kid` (go-oidc's `RemoteKeySet`, which hashicorp/cap uses for Flipt).
+ */
+export function jwksKeys(url: string, fetch: FetchLike): KeySet {
   return remoteKeySet(url, fetch);
 }
 
@@ -16,7 +19,7 @@ const SUPPORTED_KEY_TYPES = new Set(['rsa', 'ec', 'ed25519']);
 
 /** The keys of a PEM file, and what was left out of it and why. */
 export interface PemKeys {
-  readonly keys: JWTVerifyGetKey;
+  readonly keys: KeySet;
   readonly skipped: readonly string[];
 }
 
@@ -62,10 +65,11 @@ export async function pemKeys(path: string): Promise<PemKeys> {
   const local = createLocalJWKSet({ keys: jwks });
   return {
     skipped,
-    keys: (header, token) =>
+    keys: staticKeySet((header, token) =>
       local({ ...header, kid: undefined }, {
         ...token,
         header: { ...token?.header, kid: undefined },
       } as never),
+    ),
   };
 }

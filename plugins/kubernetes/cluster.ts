@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { decodeJwt, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import { remoteKeySet } from '../../core/auth/jwks.ts';
+import { decodeJwt, type JWTPayload } from 'jose';
+import { type KeySet, remoteKeySet, verifyJwt } from '../../core/auth/jwks.ts';
+import { acceptedUntilMs, TIME_CLAIM_RULES } from '../../core/auth/time-claims.ts';
 import { VerifiedTokens } from '../../core/auth/verified-tokens.ts';
 import type { FetchLike, MethodContext } from '../../core/plugins/contracts.ts';
 import type { KubernetesConfig } from './config.ts';
 
-/** go-oidc's allowance for a token's `nbf` (its `exp` gets none). */
-const NOT_BEFORE_SKEW_S = 5 * 60;
+/** go-oidc's rules: `exp` required and strict, `nbf` up to five minutes ahead. */
+const RULES = TIME_CLAIM_RULES.serviceAccount;
 /** How long a verified token is remembered at most (its expiry comes first when sooner). */
 const VERIFIED_FOR_MS = 5 * 60 * 1000;
 /** Service account tokens longer than this are refused unread. */
@@ -17,7 +18,7 @@ const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$/;
 /** The cluster's service account token issuer, as its API server's discovery describes it. */
 export class ClusterIssuer {
   readonly issuer: string;
-  readonly #keys: JWTVerifyGetKey;
+  readonly #keys: KeySet;
   readonly #algorithms: string[];
   readonly #audiences: string[];
   readonly #now: () => number;
@@ -25,7 +26,7 @@ export class ClusterIssuer {
 
   private constructor(
     issuer: string,
-    keys: JWTVerifyGetKey,
+    keys: KeySet,
     algorithms: string[],
     audiences: string[],
     now: () => number,
@@ -89,8 +90,9 @@ export class ClusterIssuer {
   }
 
   /**
-   * Verifies a service account token: signature, issuer, `exp` required and not past, five minutes of skew on
-   * `nbf`, and one of `audiences` when set.
+   * Verifies a service account token: signature (the JWKS fetched again when it fails, as go-oidc does), issuer,
+   * go-oidc's time rules (`TIME_CLAIM_RULES.serviceAccount`: `exp` required and not past, five minutes of skew on
+   * `nbf`), and one of `audiences` when set.
    */
   async verify(token: string): Promise<JWTPayload> {
     if (Buffer.byteLength(token) > MAX_TOKEN_BYTES)
@@ -102,16 +104,14 @@ export class ClusterIssuer {
     const key = VerifiedTokens.key(token);
     const cached = this.#verified.get(key, now);
     if (cached !== undefined) return cached;
-    const { payload } = await jwtVerify(token, this.#keys, {
+    const { payload } = await verifyJwt(token, this.#keys, {
       issuer: this.issuer,
       algorithms: this.#algorithms,
-      requiredClaims: ['exp'],
-      clockTolerance: NOT_BEFORE_SKEW_S,
-      currentDate: new Date(now),
+      timeRules: RULES,
+      now,
       ...(this.#audiences.length > 0 && { audience: this.#audiences }),
     });
-    if ((payload.exp as number) * 1000 < now) throw new Error('token is expired');
-    this.#verified.set(key, payload, Math.min((payload.exp as number) * 1000, now + VERIFIED_FOR_MS));
+    this.#verified.set(key, payload, Math.min(acceptedUntilMs(payload, RULES), now + VERIFIED_FOR_MS));
     return payload;
   }
 }

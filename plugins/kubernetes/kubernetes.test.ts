@@ -249,6 +249,50 @@ describe('kubernetes: rules on both paths', () => {
   });
 });
 
+describe('kubernetes: go-oidc’s leeways at their edges, and the cluster rotating its key', () => {
+  const jwtStatus = async (t: TestServer, token: string) =>
+    (await t.fetch('/auth/v1/self', { headers: { authorization: `JWT ${token}` } })).status;
+
+  // Margins of two and three seconds around each edge, for the time a request takes.
+  it('nbf up to five minutes ahead, exp strictly, iat not compared with the clock', async () => {
+    const c = await cluster();
+    const t = await serve({ kubernetes: c.config });
+    const now = () => Math.floor(Date.now() / 1000);
+    expect(await jwtStatus(t, await c.serviceAccountToken({ nbf: now() + 298 }))).toBe(200);
+    expect(await jwtStatus(t, await c.serviceAccountToken({ nbf: now() + 303 }))).toBe(401);
+    expect(await jwtStatus(t, await c.serviceAccountToken({ exp: now() + 3 }))).toBe(200);
+    expect(await jwtStatus(t, await c.serviceAccountToken({ exp: now() - 2 }))).toBe(401);
+    expect(await jwtStatus(t, await c.serviceAccountToken({ iat: now() + 3600 }))).toBe(200);
+    const nbfAhead = await exchange(t, {
+      serviceAccountToken: await c.serviceAccountToken({ nbf: now() + 298 }),
+    });
+    expect(nbfAhead.status).toBe(200);
+    const expired = await exchange(t, {
+      serviceAccountToken: await c.serviceAccountToken({ exp: now() - 2 }),
+    });
+    expect(expired.status).toBe(401);
+  });
+
+  for (const [what, kid] of [
+    ['the same kid', 'same'],
+    ['no kid', null],
+  ] as const) {
+    it(`a cluster key rotated under ${what} is picked up with one JWKS fetch`, async () => {
+      const c = await cluster();
+      if (kid === null) await c.apiServer.rotate({ kid: null });
+      const t = await serve({ kubernetes: c.config });
+      expect(await jwtStatus(t, await c.serviceAccountToken())).toBe(200);
+      const fetches = c.apiServer.jwksFetches;
+      await c.apiServer.rotate({ kid: kid === null ? null : (c.apiServer.key.kid ?? null) });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      for (let i = 0; i < 5; i++) expect(await jwtStatus(t, await c.serviceAccountToken())).toBe(200);
+      const exchanged = await exchange(t, { serviceAccountToken: await c.serviceAccountToken() });
+      expect(exchanged.status).toBe(200);
+      expect(c.apiServer.jwksFetches - fetches).toBe(1);
+    });
+  }
+});
+
 describe('jwt and kubernetes together', () => {
   it('leaves the cluster’s tokens to jwt when jwt.validate_claims names the cluster as issuer', async () => {
     const c = await cluster();

@@ -1,16 +1,23 @@
-import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { remoteKeySet } from '../../core/auth/jwks.ts';
+import { type KeySet, remoteKeySet, verifyJwt } from '../../core/auth/jwks.ts';
+import { TIME_CLAIM_RULES } from '../../core/auth/time-claims.ts';
 import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
 import type { FetchLike, Logger } from '../../core/plugins/contracts.ts';
 import type { OidcProviderConfig } from './config.ts';
 
 /** The event a back-channel logout token must carry (OpenID Connect Back-Channel Logout 1.0, §2.4). */
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-/** How old a logout token may be: providers send them the moment a session ends. */
-const LOGOUT_TOKEN_MAX_AGE = '5m';
-/** Clock skew allowed on logout tokens' `iat` and `exp` (ID tokens get none, as in Flipt). */
-const LOGOUT_TOKEN_CLOCK_TOLERANCE_S = 60;
+/**
+ * openid-client checks `exp` and `nbf` itself, with one tolerance for both: the widest of go-oidc's, so that it
+ * refuses nothing go-oidc accepts. `verifyJwt` then applies go-oidc's rule for each claim (`TIME_CLAIM_RULES`).
+ */
+const OPENID_CLIENT_TOLERANCE_S = Math.max(
+  TIME_CLAIM_RULES.idToken.notBeforeLeewayS,
+  TIME_CLAIM_RULES.idToken.expiryLeewayS,
+  TIME_CLAIM_RULES.userinfo.notBeforeLeewayS,
+);
+/** A userinfo answer is a few KiB; a larger one is refused. */
+const MAX_USERINFO_BYTES = 256 * 1024;
 /** After a failed discovery, how long the provider waits before trying again (serving the last one, if any). */
 const RETRY_AFTER_FAILURE_MS = 30_000;
 /** The same, before any discovery has ever succeeded: short, so that a provider that comes up is used soon. */
@@ -19,7 +26,7 @@ const RETRY_AFTER_FIRST_FAILURE_MS = 5_000;
 /** What a provider's discovery gave: a client configuration, and its signing keys. */
 interface Discovered {
   readonly configuration: client.Configuration;
-  readonly keys: JWTVerifyGetKey;
+  readonly keys: KeySet;
   readonly discoveredAt: number;
 }
 
@@ -68,10 +75,10 @@ function algorithmsOf(config: OidcProviderConfig): string[] {
  * One configured provider (`providers.<name>`): discovery, kept for `cache_ttl`; the authorization URL; the code
  * exchange with every check of the ID token; userinfo; logout tokens; the end-session URL.
  *
- * openid-client runs the protocol and checks the ID token's claims (issuer, audience, expiry, nonce); the provider
- * checks PKCE; jose checks the ID token's signature against the provider's JWKS with the configured algorithms,
+ * openid-client runs the protocol and checks the ID token's claims (issuer, audience, nonce); the provider checks
+ * PKCE; `verifyJwt` checks the ID token's signature against the provider's JWKS with the configured algorithms,
  * because openid-client trusts a token received straight from the token endpoint without looking at its signature,
- * and Flipt does not.
+ * and Flipt does not, and its time claims by go-oidc's rules (`TIME_CLAIM_RULES.idToken`).
  */
 export class OidcProvider {
   readonly name: string;
@@ -158,7 +165,7 @@ export class OidcProvider {
       server,
       this.config.client_id ?? '',
       {
-        [client.clockTolerance]: 0,
+        [client.clockTolerance]: OPENID_CLIENT_TOLERANCE_S,
         // The configured algorithms, not the discovery document's list, decide (oauth4webapi accepts a list here).
         id_token_signed_response_alg: algorithmsOf(this.config) as unknown as string,
       },
@@ -213,35 +220,80 @@ export class OidcProvider {
       },
     );
     const idToken = tokens.id_token as string;
-    const { payload } = await jwtVerify(idToken, keys, {
+    const { payload } = await verifyJwt(idToken, keys, {
       algorithms: algorithmsOf(this.config),
       issuer: this.config.issuer_url ?? '',
       audience: this.config.client_id ?? '',
-      clockTolerance: 0,
+      timeRules: TIME_CLAIM_RULES.idToken,
     });
     return { idTokenClaims: { ...payload }, idToken, accessToken: tokens.access_token };
   }
 
-  /** The provider's userinfo for an access token; its `sub` must be the ID token's. */
+  /**
+   * The provider's userinfo for an access token (OpenID Connect Core 1.0 §5.3); its `sub` must be the ID token's.
+   * A signed answer (`application/jwt`, §5.3.2) is verified as go-oidc verifies it — signature against the
+   * provider's JWKS with the configured algorithms — and its `iss` and `aud`, when present, must name the provider and
+   * this client; openid-client would hand its claims over unverified.
+   */
   async userinfo(accessToken: string, subject: string): Promise<Record<string, unknown>> {
-    const { configuration } = await this.discovered();
-    return { ...(await client.fetchUserInfo(configuration, accessToken, subject)) };
+    const { configuration, keys } = await this.discovered();
+    const endpoint = configuration.serverMetadata().userinfo_endpoint;
+    if (endpoint === undefined) throw new Error('the provider has no userinfo_endpoint');
+    const response = await client.fetchProtectedResource(
+      configuration,
+      accessToken,
+      new URL(endpoint),
+      'GET',
+    );
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw Object.assign(new Error(`the userinfo endpoint answered ${response.status}`), {
+        status: response.status,
+      });
+    }
+    const text = await response.text();
+    if (Buffer.byteLength(text) > MAX_USERINFO_BYTES) throw new Error('the userinfo answer is too large');
+    const contentType = (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+    let claims: Record<string, unknown>;
+    if (contentType === 'application/jwt') {
+      ({ payload: claims } = await verifyJwt(text, keys, {
+        algorithms: algorithmsOf(this.config),
+        timeRules: TIME_CLAIM_RULES.userinfo,
+      }));
+      if (claims.iss !== undefined && claims.iss !== this.config.issuer_url) {
+        throw new Error('the signed userinfo names another issuer');
+      }
+      const audiences = typeof claims.aud === 'string' ? [claims.aud] : claims.aud;
+      if (
+        audiences !== undefined &&
+        !(Array.isArray(audiences) && audiences.includes(this.config.client_id))
+      ) {
+        throw new Error('the signed userinfo is for another client');
+      }
+    } else {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new Error('the userinfo answer is not a JSON object');
+      }
+      claims = parsed as Record<string, unknown>;
+    }
+    if (claims.sub !== subject) throw new Error('the userinfo answer is for another subject');
+    return { ...claims };
   }
 
   /**
    * Verifies a back-channel logout token as OpenID Connect Back-Channel Logout 1.0 §2.6 says: signed by the
-   * provider with an allowed algorithm, for this client, recent, with `jti`, `exp` and the logout event, without a
-   * nonce. (Whether it names a `sid` or a `sub` is the caller's to check.)
+   * provider with an allowed algorithm, for this client, recent (`TIME_CLAIM_RULES.logoutToken`), with `jti`, `exp`
+   * and the logout event, without a nonce. (Whether it names a `sid` or a `sub` is the caller's to check.)
    */
   async verifyLogoutToken(token: string): Promise<LogoutToken> {
     const { keys } = await this.discovered();
-    const { payload, protectedHeader } = await jwtVerify(token, keys, {
+    const { payload, protectedHeader } = await verifyJwt(token, keys, {
       algorithms: algorithmsOf(this.config),
       issuer: this.config.issuer_url ?? '',
       audience: this.config.client_id ?? '',
       requiredClaims: ['iat', 'exp', 'jti', 'events'],
-      maxTokenAge: LOGOUT_TOKEN_MAX_AGE,
-      clockTolerance: LOGOUT_TOKEN_CLOCK_TOLERANCE_S,
+      timeRules: TIME_CLAIM_RULES.logoutToken,
     });
     if (protectedHeader.typ !== undefined && protectedHeader.typ.toLowerCase() !== 'logout+jwt') {
       throw new Error(`a logout token must not be typed "${protectedHeader.typ}"`);

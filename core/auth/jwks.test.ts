@@ -1,0 +1,173 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { newIssuerKey, startTokenIssuer, type TokenIssuer } from '../test-support/token-issuer.ts';
+import { JWKS_MIN_INTERVAL_MS, type KeySet, remoteKeySet, verifyJwt } from './jwks.ts';
+import { TIME_CLAIM_RULES } from './time-claims.ts';
+
+async function issuer(): Promise<TokenIssuer> {
+  const started = await startTokenIssuer();
+  onTestFinished(() => started.close());
+  return started;
+}
+
+const verify = (token: string, keys: KeySet) =>
+  verifyJwt(token, keys, { algorithms: ['RS256'], timeRules: TIME_CLAIM_RULES.jwt });
+const outcome = (token: string, keys: KeySet) =>
+  verify(token, keys).then(
+    () => 'verified',
+    (error: { code?: string }) => error.code ?? 'error',
+  );
+/** Past the rate limit of the key set's last fetch. */
+const afterRateLimit = () => new Promise((resolve) => setTimeout(resolve, JWKS_MIN_INTERVAL_MS + 100));
+
+describe('remoteKeySet: a key rotated under the same kid, or with none, is picked up at once', () => {
+  it('same kid: one refetch after the signature fails, then every token verifies with no further fetch', async () => {
+    const idp = await issuer();
+    const keys = remoteKeySet(idp.jwksUrl, fetch);
+    const kid = idp.key.kid ?? null;
+    expect(await outcome(await idp.sign({ sub: 'a' }), keys)).toBe('verified');
+    expect(idp.jwksFetches).toBe(1);
+
+    await idp.rotate({ kid });
+    expect(idp.key.kid).toBe(kid);
+    await afterRateLimit();
+    expect(await outcome(await idp.sign({ sub: 'b' }), keys)).toBe('verified');
+    expect(idp.jwksFetches).toBe(2);
+    for (let i = 0; i < 20; i++)
+      expect(await outcome(await idp.sign({ sub: `b${i}` }), keys)).toBe('verified');
+    // One fetch for the rotation, not one per request.
+    expect(idp.jwksFetches).toBe(2);
+  });
+
+  it('no kid: keys published without one, rotated, are picked up the same way', async () => {
+    const idp = await issuer();
+    await idp.rotate({ kid: null });
+    const keys = remoteKeySet(idp.jwksUrl, fetch);
+    const first = await idp.sign({ sub: 'a' });
+    expect(JSON.parse(Buffer.from(first.split('.')[0] ?? '', 'base64url').toString())).not.toHaveProperty(
+      'kid',
+    );
+    expect(await outcome(first, keys)).toBe('verified');
+    await idp.rotate({ kid: null });
+    await afterRateLimit();
+    expect(await outcome(await idp.sign({ sub: 'b' }), keys)).toBe('verified');
+    expect(idp.jwksFetches).toBe(2);
+  });
+
+  it('a new kid is picked up as before (jose refetched only for this case)', async () => {
+    const idp = await issuer();
+    const keys = remoteKeySet(idp.jwksUrl, fetch);
+    expect(await outcome(await idp.sign({ sub: 'a' }), keys)).toBe('verified');
+    await idp.rotate();
+    await afterRateLimit();
+    expect(await outcome(await idp.sign({ sub: 'b' }), keys)).toBe('verified');
+    expect(idp.jwksFetches).toBe(2);
+  });
+
+  it('concurrent failures share one refetch', async () => {
+    const idp = await issuer();
+    const keys = remoteKeySet(idp.jwksUrl, fetch);
+    expect(await outcome(await idp.sign({ sub: 'a' }), keys)).toBe('verified');
+    await idp.rotate({ kid: idp.key.kid ?? null });
+    await afterRateLimit();
+    const tokens = await Promise.all(Array.from({ length: 25 }, (_, i) => idp.sign({ sub: `c${i}` })));
+    expect(new Set(await Promise.all(tokens.map((token) => outcome(token, keys))))).toEqual(
+      new Set(['verified']),
+    );
+    expect(idp.jwksFetches).toBe(2);
+  });
+
+  it('a rotation within a second of the last fetch is picked up once the second has passed', async () => {
+    const idp = await issuer();
+    const keys = remoteKeySet(idp.jwksUrl, fetch);
+    expect(await outcome(await idp.sign({ sub: 'a' }), keys)).toBe('verified');
+    await idp.rotate({ kid: idp.key.kid ?? null });
+    const rotated = await idp.sign({ sub: 'b' });
+    expect(await outcome(rotated, keys)).toBe('ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+    expect(idp.jwksFetches).toBe(1);
+    await afterRateLimit();
+    expect(await outcome(rotated, keys)).toBe('verified');
+  });
+});
+
+describe('remoteKeySet: forged tokens do not flood the JWKS server', () => {
+  it('many forged tokens at once (a known kid, a stranger’s signature) cause one fetch at most', async () => {
+    const idp = await issuer();
+    const keys = remoteKeySet(idp.jwksUrl, fetch);
+    expect(await outcome(await idp.sign({ sub: 'a' }), keys)).toBe('verified');
+    await afterRateLimit();
+    const stranger = await newIssuerKey('RS256', idp.key.kid ?? null);
+    const forged = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => idp.sign({ sub: `f${i}` }, { key: stranger })),
+    );
+    const outcomes = await Promise.all(forged.map((token) => outcome(token, keys)));
+    expect(new Set(outcomes)).toEqual(new Set(['ERR_JWS_SIGNATURE_VERIFICATION_FAILED']));
+    expect(idp.jwksFetches).toBe(2);
+  });
+
+  it('forged tokens sent for 2.5 seconds fetch the key set about once a second, and none verifies', async () => {
+    const idp = await issuer();
+    const keys = remoteKeySet(idp.jwksUrl, fetch);
+    const noKid = await newIssuerKey('RS256', null);
+    const sameKid = await newIssuerKey('RS256', idp.key.kid ?? null);
+    const outcomes = new Set<string>();
+    let sent = 0;
+    for (const started = Date.now(); Date.now() - started < 2_500; sent++) {
+      outcomes.add(
+        await outcome(await idp.sign({ sub: 'x' }, { key: sent % 2 === 0 ? noKid : sameKid }), keys),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(sent).toBeGreaterThan(20);
+    expect(outcomes).toEqual(new Set(['ERR_JWS_SIGNATURE_VERIFICATION_FAILED']));
+    // The first fetch, then at most one a second.
+    expect(idp.jwksFetches).toBeLessThanOrEqual(4);
+  });
+
+  it('a failing JWKS server is asked less and less often; stale keys keep verifying meanwhile', async () => {
+    const idp = await issuer();
+    const keys = remoteKeySet(idp.jwksUrl, fetch, { cacheMaxAgeMs: 200 });
+    expect(await outcome(await idp.sign({ sub: 'a' }), keys)).toBe('verified');
+    idp.failJwks(503);
+    await afterRateLimit();
+    // The keys are stale and cannot be fetched again: they still verify a token they signed.
+    expect(await outcome(await idp.sign({ sub: 'b' }), keys)).toBe('verified');
+    const fetches = idp.jwksFetches;
+    for (let i = 0; i < 20; i++) await outcome(await idp.sign({ sub: 'c' }), keys);
+    // Backing off (two seconds after the first failure): none of these asked again.
+    expect(idp.jwksFetches).toBe(fetches);
+  });
+});
+
+describe('remoteKeySet: what the JWKS server answers', () => {
+  async function jwksServer(answer: (response: import('node:http').ServerResponse) => void): Promise<string> {
+    const server = createServer((_request, response) => answer(response));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+  }
+
+  it('refuses an answer that is not a key set, or is too large, and a 5xx carries its status', async () => {
+    const idp = await issuer();
+    const token = await idp.sign({ sub: 'a' });
+    const cases: Array<[(response: import('node:http').ServerResponse) => void, RegExp]> = [
+      [(r) => r.writeHead(200, { 'content-type': 'application/json' }).end('not json'), /not JSON/],
+      [(r) => r.writeHead(200).end('{"keys":"none"}'), /no "keys" list/],
+      [
+        (r) => r.writeHead(200).end(`{"keys":[],"pad":"${'x'.repeat(1100 * 1024)}"}`),
+        /more than 1048576 bytes/,
+      ],
+      [(r) => r.writeHead(302, { location: 'http://example.com/' }).end(), /answered 302/],
+      [(r) => r.writeHead(503).end(), /answered 503/],
+    ];
+    for (const [answer, message] of cases) {
+      const keys = remoteKeySet(await jwksServer(answer), fetch);
+      await expect(verify(token, keys)).rejects.toThrow(message);
+      // Before any keys: asked again too soon, a coded error says so rather than asking.
+      await expect(verify(token, keys)).rejects.toMatchObject({ code: 'ERR_JWKS_COOLDOWN' });
+    }
+    const outage = remoteKeySet(await jwksServer((r) => r.writeHead(502).end()), fetch);
+    await expect(verify(token, outage)).rejects.toMatchObject({ status: 502 });
+  });
+});
