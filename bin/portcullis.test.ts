@@ -27,8 +27,8 @@ describe('portcullis validate', () => {
     ]);
     expect(result.code).toBe(1);
     expect(result.stdout.trimEnd().split('\n')).toEqual([
-      'server.http_port (4:14): must be an integer',
-      'authentication.session.storage.type (11:13): must be one of: memory, redis',
+      'server.http_port (4:14): must be an integer; got "8o80"',
+      'authentication.session.storage.type (11:13): must be one of: memory, redis; got "reddis"',
       'authentication.methods.github.scopes (13:5): authentication: scopes must contain read:org when allowed_organizations is not empty',
     ]);
   });
@@ -38,7 +38,7 @@ describe('portcullis validate', () => {
     const found = await runCli(['validate'], { cwd: dir });
     expect(found).toMatchObject({
       code: 1,
-      stdout: 'authentication.required (1:28): must be a boolean (true or false)\n',
+      stdout: 'authentication.required (1:28): must be a boolean (true or false); got "nope"\n',
     });
     const missing = await runCli(['validate', '--config', 'absent.yaml'], { cwd: dir });
     expect(missing).toMatchObject({ code: 1, stdout: 'configuration file absent.yaml does not exist\n' });
@@ -53,7 +53,7 @@ describe('portcullis validate', () => {
     expect(result).toMatchObject({
       code: 1,
       stdout:
-        'authentication.session.token_lifetime (env FLIPT_AUTHENTICATION_SESSION_TOKEN_LIFETIME): must be a duration such as 30s, 15m, 1h30m or 500ms\n',
+        'authentication.session.token_lifetime (env FLIPT_AUTHENTICATION_SESSION_TOKEN_LIFETIME): must be a duration such as 30s, 15m, 1h30m or 500ms; got "a day"\n',
     });
   });
 });
@@ -199,11 +199,11 @@ describe('portcullis serve', () => {
     const dir = tempFiles({ 'config.yaml': 'server:\n  http_port: -1\n' });
     const result = await runCli(['serve', '--config', join(dir, 'config.yaml')]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe('server.http_port (2:14): must be >= 0\n');
+    expect(result.stderr).toBe('server.http_port (2:14): must be >= 0; got -1\n');
     expect(JSON.parse(result.stdout)).toMatchObject({
       level: 'fatal',
       code: 'ERR_CONFIG_INVALID',
-      problems: ['server.http_port (2:14): must be >= 0'],
+      problems: ['server.http_port (2:14): must be >= 0; got -1'],
       msg: 'portcullis could not start',
     });
   });

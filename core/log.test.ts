@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.ts';
 import { createLogger, SecretScrubber } from './log.ts';
 
 function capture() {
@@ -15,6 +16,14 @@ describe('SecretScrubber', () => {
     expect(scrubber.scrub('values of two characters are left: ab')).toBe(
       'values of two characters are left: ab',
     );
+  });
+
+  it('removes known values from an error, including each problem it lists', () => {
+    const scrubber = new SecretScrubber();
+    scrubber.add(['s3cr3t-value']);
+    const error = new ConfigError([{ path: ['a'], message: 'got "s3cr3t-value"' }]);
+    expect(scrubber.scrubError(error).issues).toEqual([{ path: ['a'], message: 'got "[REDACTED]"' }]);
+    expect(error.message).not.toContain('s3cr3t-value');
   });
 
   it('treats values as text, not patterns', () => {

@@ -64,16 +64,29 @@ export class SecretScrubber {
   }
 
   /**
-   * Removes known values from an error about to leave the runtime (its message and stack), and drops its cause,
-   * which may hold a value in a form not known here. Returns the same error.
+   * Removes known values from an error about to leave the runtime (its message, its stack, and the messages of
+   * the problems it lists, which the command line prints one by one), and drops its cause, which may hold a value
+   * in a form not known here. Returns the same error.
    */
   scrubError<T>(error: T): T {
     if (error instanceof Error) {
       error.message = this.scrub(error.message);
       if (error.stack !== undefined) error.stack = this.scrub(error.stack);
       if ('cause' in error) Object.defineProperty(error, 'cause', { value: undefined, enumerable: false });
+      // A ConfigError's issues and a SecretResolutionError's failures, without importing either.
+      for (const field of ['issues', 'failures']) {
+        const list: unknown = (error as unknown as Record<string, unknown>)[field];
+        if (Array.isArray(list))
+          Object.defineProperty(error, field, { value: list.map((item) => this.#scrubItem(item)) });
+      }
     }
     return error;
+  }
+
+  #scrubItem(item: unknown): unknown {
+    if (typeof item !== 'object' || item === null || !('message' in item) || typeof item.message !== 'string')
+      return item;
+    return { ...item, message: this.scrub(item.message) };
   }
 }
 

@@ -95,8 +95,8 @@ describe('loadConfig', () => {
         env: { REQUIRED: 'sometimes', FLIPT_SERVER_HTTP_PORT: 'eighty' },
       }),
     ).toEqual([
-      'authentication.required (2:13): must be a boolean (true or false) (from ${env:REQUIRED})',
-      'server.http_port (env FLIPT_SERVER_HTTP_PORT): must be an integer',
+      'authentication.required (2:13): must be a boolean (true or false); got "sometimes" (from ${env:REQUIRED})',
+      'server.http_port (env FLIPT_SERVER_HTTP_PORT): must be an integer; got "eighty"',
     ]);
   });
 
@@ -172,7 +172,7 @@ describe('loadConfig', () => {
       ].join('\n'),
     });
     expect(await problems({ cwd: dir, file: 'config.yaml', env: {} })).toEqual([
-      'authentication.session.token_lifetime (3:21): must be a duration such as 30s, 15m, 1h30m or 500ms',
+      'authentication.session.token_lifetime (3:21): must be a duration such as 30s, 15m, 1h30m or 500ms; got "soon"',
       'authentication.methods.jwt (5:5): authentication: one of jwks_url or public_key_file is required',
       'authorization.required (8:3): authorization: requires authentication to also be required',
     ]);
@@ -240,7 +240,7 @@ describe('third-party plugins', () => {
       ].join('\n'),
     });
     expect(await problems({ cwd: bad, file: 'config.yaml', env: {} })).toEqual([
-      'authentication.methods.magic.spell (6:14): must be at least 3 characters long',
+      'authentication.methods.magic.spell (6:14): must be at least 3 characters long; got "ab"',
       'authentication.methods.magic.wand (7:7): unknown key "wand"; expected one of: enabled, spell, level',
     ]);
     const forbidden = tempFiles({
@@ -385,7 +385,7 @@ describe('loadConfig edge cases', () => {
       'authentication.methods.oidc.providers.a.issuer_url (6:9): authentication: issuer_url non-empty value is required',
       'authentication.methods.oidc.providers.a.client_secret (6:9): authentication: client_secret non-empty value is required',
       'authentication.methods.oidc.providers.a.redirect_address (6:9): authentication: redirect_address non-empty value is required',
-      'authentication.methods.oidc.providers.a.scopes (8:19): must be a list',
+      'authentication.methods.oidc.providers.a.scopes (8:19): must be a list; got 5',
       'authentication.methods.oidc.providers.b.client_id (9:9): authentication: client_id non-empty value is required',
       'authentication.methods.oidc.providers.b.client_secret (9:9): authentication: client_secret non-empty value is required',
       'authentication.methods.oidc.providers.b.redirect_address (9:9): authentication: redirect_address non-empty value is required',

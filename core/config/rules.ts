@@ -3,6 +3,8 @@ import { parseAddressRange } from '../address.ts';
 import type { ConfigIssue } from '../plugins/contracts.ts';
 import { isSecretReference } from '../references/parse.ts';
 import { isHttpUrl, parseUrl } from '../url.ts';
+import { quoteValue } from './describe-value.ts';
+import { formatGoDuration } from './duration.ts';
 import { fieldMessage, isBlank, requiredMessage, statFailure } from './flipt-messages.ts';
 import { recordOf } from './tree.ts';
 import type { RootConfig } from './types.ts';
@@ -42,7 +44,12 @@ function sessionRules(
         const shown = session.domain.includes('://') ? session.domain : `http://${session.domain}`;
         outcome.issues.push({
           path: domainPath,
-          message: fieldMessage('authentication', 'session_domain', `parse "${shown}": invalid URL`),
+          // Go quotes the text in full (%q); so does this, escapes and all.
+          message: fieldMessage(
+            'authentication',
+            'session_domain',
+            `parse ${quoteValue(shown, Number.POSITIVE_INFINITY)}: invalid URL`,
+          ),
         });
       } else {
         session.domain = domain;
@@ -71,7 +78,7 @@ function sessionRules(
     if (typeof value === 'number' && value <= 0) {
       outcome.issues.push({
         path: ['authentication', 'session', field],
-        message: `authentication: session ${field} must be a positive duration`,
+        message: `authentication: session ${field} must be a positive duration; got ${formatGoDuration(value)}`,
       });
     }
   }
@@ -87,7 +94,7 @@ function sessionRules(
   if (typeof cleanup.interval === 'number' && cleanup.interval <= 0) {
     outcome.issues.push({
       path: ['authentication', 'session', 'storage', 'cleanup', 'interval'],
-      message: 'authentication: session_storage cleanup_interval must be a positive duration',
+      message: `authentication: session_storage cleanup_interval must be a positive duration; got ${formatGoDuration(cleanup.interval)}`,
     });
   }
   const redis = recordOf(storage.redis);
@@ -103,7 +110,7 @@ function sessionRules(
     if (typeof value === 'number' && value < 0) {
       outcome.issues.push({
         path: ['authentication', 'session', 'storage', 'redis', field],
-        message: `authentication: session_storage redis ${field} must not be negative`,
+        message: `authentication: session_storage redis ${field} must not be negative; got ${formatGoDuration(value)}`,
       });
     }
   }
@@ -154,7 +161,7 @@ function gatewayRules(gateway: Record<string, unknown>, outcome: RuleOutcome): v
     if (typeof name !== 'string') continue;
     const canonical = name.toLowerCase().replaceAll('_', '-');
     const problem = !/^[A-Za-z0-9-]+$/.test(name)
-      ? 'must be a header name (letters, digits and -)'
+      ? `must be a header name (letters, digits and -); got ${quoteValue(name)}`
       : RESERVED_HEADERS.has(canonical)
         ? `"${name}" is a header the gateway sets or relies on itself`
         : seen.has(canonical)
@@ -167,13 +174,13 @@ function gatewayRules(gateway: Record<string, unknown>, outcome: RuleOutcome): v
   if (typeof upstream === 'string' && !isSecretReference(upstream) && !isHttpUrl(upstream)) {
     outcome.issues.push({
       path: ['gateway', 'upstream'],
-      message: 'must be an absolute http:// or https:// URL',
+      message: `must be an absolute http:// or https:// URL; got ${quoteValue(upstream)}`,
     });
   }
   if (typeof loginUrl === 'string' && !isHttpUrl(loginUrl) && !/^\/(?![/\\])/.test(loginUrl)) {
     outcome.issues.push({
       path: ['gateway', 'login_url'],
-      message: 'must be an absolute http:// or https:// URL, or a path on this server starting with /',
+      message: `must be an absolute http:// or https:// URL, or a path on this server starting with /; got ${quoteValue(loginUrl)}`,
     });
   }
   if (Array.isArray(proxies)) {
@@ -181,7 +188,7 @@ function gatewayRules(gateway: Record<string, unknown>, outcome: RuleOutcome): v
       if (typeof entry === 'string' && parseAddressRange(entry) === undefined) {
         outcome.issues.push({
           path: ['gateway', 'trusted_proxies', index],
-          message: `"${entry}" is not an IP address or CIDR range (such as 10.0.0.0/8 or ::1)`,
+          message: `must be an IP address or CIDR range (such as 10.0.0.0/8 or ::1); got ${quoteValue(entry)}`,
         });
       }
     });

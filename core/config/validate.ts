@@ -2,6 +2,14 @@ import { createHash } from 'node:crypto';
 import type { Ajv, ErrorObject, Options } from 'ajv';
 import type { JsonSchema } from '../plugins/contracts.ts';
 import { isSecretReference } from '../references/parse.ts';
+import {
+  describeValue,
+  escapeControls,
+  isCredentialSchema,
+  quoteValue,
+  type ShowOptions,
+  valueText,
+} from './describe-value.ts';
 import { formats } from './formats.ts';
 import { isRecord, type Path } from './tree.ts';
 
@@ -113,68 +121,88 @@ function describe(error: ErrorObject, tree: unknown): SchemaIssue {
   const allowed = isRecord(parent.properties) ? Object.keys(parent.properties).join(', ') : '';
   const path = property === undefined ? base : [...base, property];
   const at = property === undefined ? 'value' : 'key';
+  // A reference is shown even where a credential goes: it names where the secret is kept, not the secret.
+  const reference = isSecretReference(error.data);
+  const show = { credential: isCredentialSchema(parent) && !reference };
 
   if (typeof custom === 'string') {
     const message = custom
-      .replaceAll('{property}', property ?? '')
-      .replaceAll('{value}', String(error.data))
+      .replaceAll('{property}', escapeControls(property ?? ''))
+      .replaceAll('{value}', valueText(error.data, show))
       .replaceAll('{allowed}', allowed);
-    return { path, message, at };
+    // A template with {value} is Flipt's wording and stays as Flipt writes it; any other is followed by the value.
+    const suffix = at === 'value' && !custom.includes('{value}') ? `; got ${given(error, show)}` : '';
+    return { path, message: `${message}${suffix}`, at };
   }
 
-  let message: string;
+  if (at === 'key') return { path, message: keyMessage(error, property ?? '', allowed), at };
+  let message = `${valueMessage(error, parent)}; got ${given(error, show)}`;
+  if (reference) {
+    message = `\${secret:...} references are resolved only in text settings, and this one ${message}`;
+  }
+  return { path, message, at };
+}
+
+/** What is wrong with a key: unknown, missing, or not a valid name. */
+function keyMessage(error: ErrorObject, property: string, allowed: string): string {
+  const key = quoteValue(property);
   switch (error.keyword) {
     case 'additionalProperties':
-      message =
-        allowed === ''
-          ? `unknown key "${property}"`
-          : `unknown key "${property}"; expected one of: ${allowed}`;
-      break;
+      return allowed === '' ? `unknown key ${key}` : `unknown key ${key}; expected one of: ${allowed}`;
     case 'required':
-      message = 'is required';
-      break;
+      return 'is required';
     case 'propertyNames':
-      message = property === '' ? 'an empty key is not allowed' : `invalid key "${property}"`;
-      break;
+      return property === '' ? 'an empty key is not allowed' : `invalid key ${key}`;
+    default:
+      return error.message ?? `fails the ${error.keyword} rule`;
+  }
+}
+
+/** What a refused value should have been, in words an operator understands (the value itself is added after). */
+function valueMessage(error: ErrorObject, parent: Readonly<Record<string, unknown>>): string {
+  const { params } = error;
+  const limit = Number(params.limit);
+  switch (error.keyword) {
     case 'type':
-      message =
-        parent.format === 'go-duration'
-          ? DURATION_MESSAGE
-          : `must be ${String(params.type)
-              .split(',')
-              .map((t) => TYPE_WORDS[t] ?? t)
-              .join(' or ')}`;
-      break;
+      return parent.format === 'go-duration'
+        ? DURATION_MESSAGE
+        : `must be ${String(params.type)
+            .split(',')
+            .map((t) => TYPE_WORDS[t] ?? t)
+            .join(' or ')}`;
     case 'format':
-      message =
-        params.format === 'go-duration' ? DURATION_MESSAGE : `must be a valid ${String(params.format)}`;
-      break;
+      return params.format === 'go-duration' ? DURATION_MESSAGE : `must be a valid ${String(params.format)}`;
     case 'enum':
-      message = `must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
-      break;
+      return `must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`;
+    case 'const':
+      return `must be ${String(params.allowedValue)}`;
     case 'pattern':
-      message = `must match the pattern ${String(params.pattern)}`;
-      break;
+      return `must match the pattern ${String(params.pattern)}`;
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
-      message = `must be ${String(params.comparison)} ${String(params.limit)}`;
-      break;
+      return `must be ${String(params.comparison)} ${String(params.limit)}`;
     case 'minLength':
-      message =
-        params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters long`;
-      break;
+      return limit === 1 ? 'must not be empty' : `must be at least ${limit} characters long`;
+    case 'maxLength':
+      return `must be at most ${limit} characters long`;
     case 'minItems':
-      message = `must have at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}`;
-      break;
+      return `must have at least ${limit} item${limit === 1 ? '' : 's'}`;
+    case 'maxItems':
+      return `must have at most ${limit} item${limit === 1 ? '' : 's'}`;
+    case 'uniqueItems':
+      return 'must not list the same item twice';
     default:
-      message = error.message ?? `fails the ${error.keyword} rule`;
+      return error.message ?? `fails the ${error.keyword} rule`;
   }
-  if (isSecretReference(error.data) && at === 'value') {
-    message = `\${secret:...} references are resolved only in text settings, and this one ${message}`;
-  }
-  return { path, message, at };
+}
+
+/** What was given, for `; got ...`: the value, or for a repeated list item, that item and where it repeats. */
+function given(error: ErrorObject, show: ShowOptions): string {
+  if (error.keyword !== 'uniqueItems' || !Array.isArray(error.data)) return describeValue(error.data, show);
+  const { i, j } = error.params as { i: number; j: number };
+  return `${describeValue(error.data[i], show)} as items ${j} and ${i}`;
 }
 
 /** Turns an Ajv instance path (a JSON pointer) into config path segments, with list indices as numbers. */

@@ -1,3 +1,5 @@
+import { quoteValue } from '../config/describe-value.ts';
+
 /** A parsed `${secret:provider:path}` or `${secret:provider:path:key}` reference. */
 export interface SecretReference {
   /** The reference as written, which is also how messages name it. */
@@ -27,29 +29,31 @@ export function isSecretReference(value: unknown): boolean {
 export function parseSecretReference(raw: string): ParsedReference | undefined {
   const inner = LOOKS_LIKE_REFERENCE.exec(raw)?.[1];
   if (inner === undefined) return undefined;
+  // The reference is what the message is about (it is no secret), so it is shown whole, escaped to one line.
+  const shown = quoteValue(raw, Number.POSITIVE_INFINITY);
   if (!ALLOWED.test(inner)) {
     return {
       ok: false,
-      message: `invalid secret reference "${raw}": only letters, digits and _ : / . - may follow "\${secret:"`,
+      message: `invalid secret reference ${shown}: only letters, digits and _ : / . - may follow "\${secret:"`,
     };
   }
   const parts = inner.split(':');
   if (parts.length === 1) {
     return {
       ok: false,
-      message: `invalid secret reference "${raw}": provider is required, as in \${secret:file:${inner}}`,
+      message: `invalid secret reference ${shown}: provider is required, as in \${secret:file:${inner}}`,
     };
   }
   if (parts.length > 3) {
     return {
       ok: false,
-      message: `invalid secret reference format "${raw}", expected 'provider:key' or 'provider:path:key'`,
+      message: `invalid secret reference format ${shown}, expected 'provider:key' or 'provider:path:key'`,
     };
   }
   if (parts.some((part) => part === '')) {
     return {
       ok: false,
-      message: `invalid secret reference "${raw}": provider, path and key must not be empty`,
+      message: `invalid secret reference ${shown}: provider, path and key must not be empty`,
     };
   }
   const [provider = '', path = '', key] = parts;

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { quoteValue } from '../../core/config/describe-value.ts';
 import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { isSecretReference } from '../../core/references/parse.ts';
@@ -24,7 +25,10 @@ const github: MethodPlugin<GithubConfig> = {
     for (const field of ['redirect_address', 'server_url', 'api_url'] as const) {
       const value = config[field];
       if (!isBlank(value) && !isSecretReference(value as string) && !isHttpUrl(value as string)) {
-        issues.push({ path: [field], message: `authentication: ${field} must be an absolute http(s) URL` });
+        issues.push({
+          path: [field],
+          message: `authentication: ${field} must be an absolute http(s) URL; got ${quoteValue(value as string)}`,
+        });
       }
     }
     if (config.allowed_organizations.length > 0 && !config.scopes.includes('read:org')) {

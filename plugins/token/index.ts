@@ -1,3 +1,4 @@
+import { formatGoDuration } from '../../core/config/duration.ts';
 import { requiredMessage } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { credentialProblems } from '../../core/store/static.ts';
@@ -49,7 +50,7 @@ const token: MethodPlugin<TokenConfig> = {
     if (config.bootstrap.expiration !== undefined && config.bootstrap.expiration <= 0) {
       issues.push({
         path: ['bootstrap', 'expiration'],
-        message: 'authentication: bootstrap expiration must be a positive duration',
+        message: `authentication: bootstrap expiration must be a positive duration; got ${formatGoDuration(config.bootstrap.expiration)}`,
       });
     }
     return issues;
