@@ -9,6 +9,7 @@ import {
 } from 'jose';
 import { errorCode } from '../errors.ts';
 import type { FetchLike } from '../plugins/contracts.ts';
+import { assertCompactJws } from './compact-jws.ts';
 import { type TimeClaimRules, timeClaimsProblem } from './time-claims.ts';
 
 /** The shortest wait between two JWKS fetches, whatever asks for them (unknown `kid`, failed signature, age). */
@@ -200,17 +201,21 @@ const KEY_MISS = new Set(['ERR_JWS_SIGNATURE_VERIFICATION_FAILED', 'ERR_JWKS_NO_
  * (algorithms allow-list, `crit`, issuer, audience, subject, required claims, `typ`), then the time claims by
  * `options.timeRules` — jose's own time checks are left out so that one table decides. When the signature fails
  * against keys that can change, the set is fetched again (rate-limited, see {@link remoteKeySet}) and the token
- * tried once more.
+ * tried once more. Before all that, a token that is not a strict compact JWS (padding, a character outside
+ * base64url, not three parts: {@link compactJwsProblem}) is refused.
  *
- * @throws jose's errors (`ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, `ERR_JWKS_NO_MATCHING_KEY`,
- * `ERR_JWT_CLAIM_VALIDATION_FAILED`, ...), a failed JWKS fetch's error, or a {@link TimeClaimError}
- * (`ERR_JWT_CLAIM_VALIDATION_FAILED`) naming the time claim the rules refuse.
+ * @throws a {@link CompactJwsError} (`ERR_JWS_INVALID`) naming what is malformed, jose's errors
+ * (`ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, `ERR_JWKS_NO_MATCHING_KEY`, `ERR_JWT_CLAIM_VALIDATION_FAILED`, ...), a
+ * failed JWKS fetch's error, or a {@link TimeClaimError} (`ERR_JWT_CLAIM_VALIDATION_FAILED`) naming the time claim
+ * the rules refuse.
  */
 export async function verifyJwt(
   token: string,
   keys: KeySet,
   options: VerifyJwtOptions,
 ): Promise<VerifiedJwt> {
+  // Before jose, which would take padding and whitespace: the strict reading is go-jose's, and RFC 7515's.
+  assertCompactJws(token);
   const { timeRules, now = Date.now(), ...joseOptions } = options;
   const checks: JWTVerifyOptions = {
     ...joseOptions,

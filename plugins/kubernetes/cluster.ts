@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { decodeJwt, type JWTPayload } from 'jose';
+import { assertCompactJws } from '../../core/auth/compact-jws.ts';
 import { type KeySet, remoteKeySet, verifyJwt } from '../../core/auth/jwks.ts';
 import { acceptedUntilMs, TIME_CLAIM_RULES } from '../../core/auth/time-claims.ts';
 import { VerifiedTokens } from '../../core/auth/verified-tokens.ts';
@@ -79,7 +80,11 @@ export class ClusterIssuer {
     );
   }
 
-  /** Whether a token says it comes from this cluster (before any verification: for routing only). */
+  /**
+   * Whether a token says it comes from this cluster (before any verification: for routing only). jose's `decodeJwt`
+   * reads leniently (padding, whitespace), which is what routing wants: a malformed token naming this cluster stays
+   * this method's, and {@link verify} refuses it saying why, rather than going on to the jwt method.
+   */
   claims(token: string): boolean {
     if (Buffer.byteLength(token) > MAX_TOKEN_BYTES) return false;
     try {
@@ -97,6 +102,8 @@ export class ClusterIssuer {
   async verify(token: string): Promise<JWTPayload> {
     if (Buffer.byteLength(token) > MAX_TOKEN_BYTES)
       throw new Error(`token longer than ${MAX_TOKEN_BYTES} bytes`);
+    // A token that is not a strict compact JWS is refused before it is read at all (decodeJwt takes padding).
+    assertCompactJws(token);
     // Said first, as the likeliest mistake (a token of another cluster); the signature check would only say that
     // no key fits.
     if (decodeJwt(token).iss !== this.issuer) throw new Error('the token was not issued by this cluster');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { JWTPayload } from 'jose';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createRuntime } from '../../core/runtime.ts';
+import { refusedSpellings } from '../../core/test-support/jws-spellings.ts';
 import { bearer, serveForTest, type TestServer } from '../../core/test-support/server.ts';
 import { createTestCa, type TestCa } from '../../core/test-support/tls.ts';
 import { tempDir } from '../../core/test-support/tmp.ts';
@@ -181,6 +182,23 @@ describe('kubernetes: service account exchange against a cluster issuer over TLS
         })
       ).status,
     ).toBe(200);
+  });
+
+  it('refuses every respelling of a valid token (padding, +, /, whitespace, any part), exchanged or as JWT', async () => {
+    const c = await cluster();
+    const t = await serve({ kubernetes: c.config });
+    const token = await c.serviceAccountToken();
+    const asJwt = (value: string) => t.fetch('/auth/v1/self', { headers: { authorization: `JWT ${value}` } });
+    expect((await asJwt(token)).status).toBe(200);
+    for (const [what, respelled] of refusedSpellings(token)) {
+      expect((await asJwt(respelled)).status, what).toBe(401);
+      const response = await exchange(t, { serviceAccountToken: respelled });
+      expect(response.status, what).toBe(401);
+      expect(((await response.json()) as { message: string }).message, what).toMatch(
+        /^verifying service account: (a compact JWS has 3 parts|the (header|payload|signature) part )/,
+      );
+    }
+    expect((await exchange(t, { serviceAccountToken: token })).status).toBe(200);
   });
 
   it('refuses to start when the API server cannot be reached, saying why', async () => {
