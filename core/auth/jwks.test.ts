@@ -1,5 +1,7 @@
-import { createServer } from 'node:http';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type JWK, SignJWT } from 'jose';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { newIssuerKey, startTokenIssuer, type TokenIssuer } from '../test-support/token-issuer.ts';
 import { JWKS_MIN_INTERVAL_MS, type KeySet, remoteKeySet, verifyJwt } from './jwks.ts';
@@ -18,6 +20,19 @@ const outcome = (token: string, keys: KeySet) =>
     () => 'verified',
     (error: { code?: string }) => error.code ?? 'error',
   );
+async function jwksServer(answer: (response: ServerResponse) => void): Promise<string> {
+  const server = createServer((_request, response) => answer(response));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+}
+
 /** Past the rate limit of the key set's last fetch. */
 const afterRateLimit = () => new Promise((resolve) => setTimeout(resolve, JWKS_MIN_INTERVAL_MS + 100));
 
@@ -91,6 +106,42 @@ describe('remoteKeySet: a key rotated under the same kid, or with none, is picke
   });
 });
 
+describe('remoteKeySet: a key jose cannot use, rotated away under the same kid', () => {
+  it('a weak RSA key under k1, replaced by a good key under k1, is refetched as a failed signature would be', async () => {
+    // A 1024-bit key (Go accepts it, jose does not): what one rotates away from.
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const good = await newIssuerKey('RS256', 'k1');
+    let published: JWK[] = [
+      { ...weak.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' },
+    ];
+    let fetches = 0;
+    const url = await jwksServer((response) => {
+      fetches++;
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ keys: published }));
+    });
+    const keys = remoteKeySet(url, fetch);
+    const header = Buffer.from(JSON.stringify({ alg: 'RS256', kid: 'k1' })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ sub: 'w', iat: Math.floor(Date.now() / 1000) })).toString(
+      'base64url',
+    );
+    const signature = sign('sha256', Buffer.from(`${header}.${payload}`), weak.privateKey).toString(
+      'base64url',
+    );
+    expect(await outcome(`${header}.${payload}.${signature}`, keys)).not.toBe('verified');
+    expect(fetches).toBe(1);
+
+    published = [good.publicJwk];
+    await afterRateLimit();
+    const token = await new SignJWT({ sub: 'b', iat: Math.floor(Date.now() / 1000) })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .sign(good.privateKey);
+    expect(await outcome(token, keys)).toBe('verified');
+    expect(fetches).toBe(2);
+  });
+});
+
 describe('remoteKeySet: forged tokens do not flood the JWKS server', () => {
   it('many forged tokens at once (a known kid, a stranger’s signature) cause one fetch at most', async () => {
     const idp = await issuer();
@@ -141,17 +192,10 @@ describe('remoteKeySet: forged tokens do not flood the JWKS server', () => {
 });
 
 describe('remoteKeySet: what the JWKS server answers', () => {
-  async function jwksServer(answer: (response: import('node:http').ServerResponse) => void): Promise<string> {
-    const server = createServer((_request, response) => answer(response));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
-  }
-
   it('refuses an answer that is not a key set, or is too large, and a 5xx carries its status', async () => {
     const idp = await issuer();
     const token = await idp.sign({ sub: 'a' });
-    const cases: Array<[(response: import('node:http').ServerResponse) => void, RegExp]> = [
+    const cases: Array<[(response: ServerResponse) => void, RegExp]> = [
       [(r) => r.writeHead(200, { 'content-type': 'application/json' }).end('not json'), /not JSON/],
       [(r) => r.writeHead(200).end('{"keys":"none"}'), /no "keys" list/],
       [
@@ -167,6 +211,22 @@ describe('remoteKeySet: what the JWKS server answers', () => {
       // Before any keys: asked again too soon, a coded error says so rather than asking.
       await expect(verify(token, keys)).rejects.toMatchObject({ code: 'ERR_JWKS_COOLDOWN' });
     }
+    // No length given, and no end: reading stops at the limit rather than buffering what comes.
+    const endless = remoteKeySet(
+      await jwksServer((r) => {
+        r.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        const write = () => {
+          let more = true;
+          while (more) more = r.write(chunk);
+          r.once('drain', write);
+        };
+        r.write('{"keys":[');
+        write();
+      }),
+      fetch,
+    );
+    await expect(verify(token, endless)).rejects.toThrow(/more than 1048576 bytes/);
     const outage = remoteKeySet(await jwksServer((r) => r.writeHead(502).end()), fetch);
     await expect(verify(token, outage)).rejects.toMatchObject({ status: 502 });
   });

@@ -9,6 +9,7 @@ import {
 } from 'jose';
 import { errorCode } from '../errors.ts';
 import type { FetchLike } from '../plugins/contracts.ts';
+import { readTextLimited } from './bounded-body.ts';
 import { assertCompactJws } from './compact-jws.ts';
 import { type TimeClaimRules, timeClaimsProblem } from './time-claims.ts';
 
@@ -147,15 +148,7 @@ class RemoteKeySet implements KeySet {
         status: response.status,
       });
     }
-    const length = Number(response.headers.get('content-length') ?? 0);
-    if (length > MAX_JWKS_BYTES) {
-      await response.body?.cancel();
-      throw new Error(`the JWKS at ${this.#url} is ${length} bytes, more than ${MAX_JWKS_BYTES}`);
-    }
-    const text = await response.text();
-    if (Buffer.byteLength(text) > MAX_JWKS_BYTES) {
-      throw new Error(`the JWKS at ${this.#url} is more than ${MAX_JWKS_BYTES} bytes`);
-    }
+    const text = await readTextLimited(response, MAX_JWKS_BYTES, `the JWKS at ${this.#url}`);
     let jwks: unknown;
     try {
       jwks = JSON.parse(text);
@@ -192,8 +185,19 @@ export interface VerifiedJwt {
   readonly protectedHeader: JWTHeaderParameters;
 }
 
-/** jose's codes for "no key at hand verifies this signature": the ones that make a key set worth fetching again. */
-const KEY_MISS = new Set(['ERR_JWS_SIGNATURE_VERIFICATION_FAILED', 'ERR_JWKS_NO_MATCHING_KEY']);
+/**
+ * Failures that other keys could not mend: a malformed token, a refused algorithm, a claim, a fetch already refused.
+ * Any other failure against the keys at hand — a bad signature, no key for the `kid`, a key jose cannot use (a weak
+ * RSA key, an unsupported curve) — makes the set worth fetching again, as go-oidc refetches after any failure.
+ */
+const KEY_INDEPENDENT = new Set([
+  'ERR_JWS_INVALID',
+  'ERR_JWT_INVALID',
+  'ERR_JOSE_ALG_NOT_ALLOWED',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED',
+  'ERR_JWT_EXPIRED',
+  'ERR_JWKS_COOLDOWN',
+]);
 
 /**
  * Verifies a JWT as Flipt's Go libraries do: the signature against `keys` (every key that fits a token without
@@ -228,7 +232,7 @@ export async function verifyJwt(
   try {
     verified = await verifyWithEachKey(token, keys.getKey, checks);
   } catch (error) {
-    if (!KEY_MISS.has(errorCode(error) ?? '') || keys.refetch === undefined) throw error;
+    if (KEY_INDEPENDENT.has(errorCode(error) ?? '') || keys.refetch === undefined) throw error;
     // Keys that changed since this attempt began are new enough; otherwise ask the server once.
     if (keys.version === version && !(await keys.refetch())) throw error;
     verified = await verifyWithEachKey(token, keys.getKey, checks);

@@ -81,6 +81,24 @@ describe('time claims: every token kind at the edges of its leeways', () => {
   });
 });
 
+describe('time claims: values no date can hold', () => {
+  for (const [kind, rules] of Object.entries(TIME_CLAIM_RULES) as Array<[string, TimeClaimRules]>) {
+    it(`${kind}: a claim past ±8.64e12 s, or not finite, is refused, not taken as missing`, () => {
+      for (const name of ['iat', 'nbf', 'exp']) {
+        for (const value of [1e308, -1e308, Number.POSITIVE_INFINITY, Number.NaN, 8.64e12 + 1]) {
+          const claims = { iat: NOW_S - 10, exp: NOW_S + 60, [name]: value };
+          expect(timeClaimsProblem(claims, rules, NOW_MS)).toMatch(
+            new RegExp(`invalid ${name} claim: not a date`),
+          );
+        }
+      }
+      expect(timeClaimsProblem({ iat: NOW_S - 10, exp: '2099-01-01' }, rules, NOW_MS)).toMatch(
+        /not a date \(string\)/,
+      );
+    });
+  }
+});
+
 describe('time claims: hashicorp/cap’s rules for the jwt method', () => {
   const rules = TIME_CLAIM_RULES.jwt;
 

@@ -100,6 +100,9 @@ export type TokenKind = keyof typeof TIME_CLAIM_RULES;
 
 type Claims = Readonly<Record<string, unknown>>;
 
+/** The latest NumericDate a JavaScript `Date` holds (ECMA-262 §21.4.1.1: ±8.64e15 ms). */
+const MAX_NUMERIC_DATE_S = 8.64e12;
+
 /** A claim as a number of seconds, or `undefined` when absent (and, under cap's rules, when 0). */
 function seconds(claims: Claims, name: 'iat' | 'nbf' | 'exp', rules: TimeClaimRules): number | undefined {
   const value = claims[name];
@@ -127,6 +130,13 @@ function window(
  * non-numeric one). Messages follow hashicorp/cap's.
  */
 export function timeClaimsProblem(claims: Claims, rules: TimeClaimRules, nowMs: number): string | undefined {
+  for (const name of ['iat', 'nbf', 'exp'] as const) {
+    const value = claims[name];
+    // Past what a date can hold (JSON's 1e400 is Infinity): Go fails to parse such a claim; a store could not keep it.
+    if (value !== undefined && !(typeof value === 'number' && Math.abs(value) <= MAX_NUMERIC_DATE_S)) {
+      return `invalid ${name} claim: not a date (${typeof value === 'number' ? value : typeof value})`;
+    }
+  }
   const { notBefore, expiry, iat } = window(claims, rules);
   if (rules.missing === 'cap' && expiry === undefined) {
     return 'no issued at (iat), not before (nbf), or expiration time (exp) claims in token';

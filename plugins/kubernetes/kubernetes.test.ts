@@ -289,6 +289,10 @@ describe('kubernetes: go-oidc’s leeways at their edges, and the cluster rotati
       serviceAccountToken: await c.serviceAccountToken({ exp: now() - 2 }),
     });
     expect(expired.status).toBe(401);
+    // Past what a date can hold: refused as any bad token, never a 500 when the expiry is written.
+    const farFuture = await exchange(t, { serviceAccountToken: await c.serviceAccountToken({ exp: 1e308 }) });
+    expect(farFuture.status).toBe(401);
+    expect(await jwtStatus(t, await c.serviceAccountToken({ exp: 8.64e12 + 1 }))).toBe(401);
   });
 
   for (const [what, kid] of [

@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
+import { readTextLimited } from '../../core/auth/bounded-body.ts';
 import { type KeySet, remoteKeySet, verifyJwt } from '../../core/auth/jwks.ts';
-import { TIME_CLAIM_RULES } from '../../core/auth/time-claims.ts';
+import { acceptedUntilMs, TIME_CLAIM_RULES } from '../../core/auth/time-claims.ts';
 import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
 import type { FetchLike, Logger } from '../../core/plugins/contracts.ts';
 import type { OidcProviderConfig } from './config.ts';
@@ -42,9 +43,9 @@ export interface CodeExchange {
 export interface LogoutToken {
   readonly sid?: string;
   readonly sub?: string;
-  /** Its unique id and expiry, so that it is used once. */
+  /** Its unique id, and until when (ms since the epoch) it would be accepted, so that it is used once. */
   readonly jti: string;
-  readonly exp: number;
+  readonly acceptedUntilMs: number;
 }
 
 const NETWORK_ERROR_CODES =
@@ -251,8 +252,7 @@ export class OidcProvider {
         status: response.status,
       });
     }
-    const text = await response.text();
-    if (Buffer.byteLength(text) > MAX_USERINFO_BYTES) throw new Error('the userinfo answer is too large');
+    const text = await readTextLimited(response, MAX_USERINFO_BYTES, 'the userinfo answer');
     const contentType = (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
     let claims: Record<string, unknown>;
     if (contentType === 'application/jwt') {
@@ -306,7 +306,7 @@ export class OidcProvider {
     if (typeof payload.jti !== 'string' || payload.jti === '') throw new Error('the logout token has no jti');
     return {
       jti: payload.jti,
-      exp: payload.exp as number,
+      acceptedUntilMs: acceptedUntilMs(payload, TIME_CLAIM_RULES.logoutToken),
       ...(typeof payload.sid === 'string' && payload.sid !== '' && { sid: payload.sid }),
       ...(typeof payload.sub === 'string' && payload.sub !== '' && { sub: payload.sub }),
     };

@@ -157,10 +157,10 @@ export function oidcRoutes(
     return body;
   }
 
-  /** Refuses a logout token seen before; remembers this one until it expires. */
+  /** Refuses a logout token seen before; remembers this one for as long as it would be accepted. */
   async function useOnce(provider: OidcProvider, token: LogoutToken): Promise<void> {
     const key = `oidc-logout:${provider.name}:${token.jti}`;
-    const ttlMs = Math.max(1000, token.exp * 1000 - Date.now());
+    const ttlMs = Math.max(1000, token.acceptedUntilMs - Date.now());
     if ((await store.popChallenge(key)) !== undefined) {
       await store.putChallenge(key, 'used', ttlMs);
       throw new Error(`the logout token ${token.jti} was used before`);
