@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authenticationJson, formatTimestamp, parseTimestamp } from './json.ts';
+import { authenticationJson, formatTimestamp, goJson, parseTimestamp } from './json.ts';
 
 describe('authentication JSON', () => {
   it('writes protojson: camelCase, Flipt field order, unset timestamps omitted, metadata keys sorted', () => {
@@ -35,5 +35,15 @@ describe('authentication JSON', () => {
     ]) {
       expect(parseTimestamp(text)).toBeUndefined();
     }
+  });
+
+  it('writes claims as Go does, keeping keys an object inherits (__proto__, constructor) as ordinary keys', () => {
+    const claims = JSON.parse(
+      '{"sub":"a","__proto__":{"role":"admin","constructor":{"x":1}},"constructor":"c","prototype":[{"__proto__":1}]}',
+    ) as unknown;
+    expect(goJson(claims)).toBe(
+      '{"__proto__":{"constructor":{"x":1},"role":"admin"},"constructor":"c","prototype":[{"__proto__":1}],"sub":"a"}',
+    );
+    expect(({} as Record<string, unknown>).role).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 import type { Authentication } from '../plugins/contracts.ts';
+import { readTimestamp } from './timestamp.ts';
 
 /** An authentication as Flipt's API writes it (protojson: camelCase, unset fields omitted). */
 export interface AuthenticationJson {
@@ -15,13 +16,14 @@ export function formatTimestamp(date: Date): string {
   return date.toISOString().replace('.000Z', 'Z');
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
-
-/** Reads an RFC 3339 timestamp as protojson accepts one; `undefined` when it is not one. */
+/**
+ * Reads an RFC 3339 timestamp as protojson accepts one ({@link readTimestamp}); `undefined` when it is not one. For
+ * times portcullis wrote itself (stored authentications); a request's times go through `readTimestamp`, whose
+ * refusal says why.
+ */
 export function parseTimestamp(text: string): Date | undefined {
-  if (!RFC3339.test(text)) return undefined;
-  const date = new Date(text);
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  const reading = readTimestamp(text);
+  return 'date' in reading ? reading.date : undefined;
 }
 
 /** The JSON of an authentication, fields in Flipt's order. */
@@ -42,11 +44,13 @@ export function authenticationJson(authentication: Authentication): Authenticati
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (typeof value !== 'object' || value === null) return value;
-  const sorted: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
-    sorted[key] = sortKeys((value as Record<string, unknown>)[key]);
-  }
-  return sorted;
+  // fromEntries defines each key as an own property: assigning `sorted['__proto__'] = ...` would set the object's
+  // prototype instead, and a claim named `__proto__` would vanish from the JSON.
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+  );
 }
 
 const GO_HTML_ESCAPES: Readonly<Record<string, string>> = {

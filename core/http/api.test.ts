@@ -237,7 +237,10 @@ describe('POST /auth/v1/method/token', () => {
       [{}, 'name must not be empty'],
       [{ name: '   ' }, 'name must not be empty'],
       [{ name: 5 }, 'invalid values for key(s) in json body'],
-      [{ name: 'x', expiresAt: 'tomorrow' }, 'invalid values for key(s) in json body'],
+      [
+        { name: 'x', expiresAt: 'tomorrow' },
+        'invalid value for expiresAt: "tomorrow" is not an RFC 3339 timestamp: expected YYYY-MM-DDTHH:MM:SS[.fraction] then Z or ±HH:MM',
+      ],
       [{ name: 'x', expiresAt: '2001-01-01T00:00:00Z' }, 'expiresAt must be in the future'],
       [{ name: 'x', metadata: { a: 1 } }, 'invalid values for key(s) in json body'],
       [{ name: 'x', metadata: ['a'] }, 'invalid values for key(s) in json body'],

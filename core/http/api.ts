@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticationJson, parseTimestamp } from '../auth/json.ts';
+import { authenticationJson } from '../auth/json.ts';
+import { timestampField } from '../auth/timestamp.ts';
 import { ErrorCodes, errorMessage, PortcullisError } from '../errors.ts';
 import type { Authentication, JsonValue } from '../plugins/contracts.ts';
 import { guard, guardSync } from '../plugins/guard.ts';
@@ -8,6 +9,7 @@ import { AUTHENTICATION_NOT_FOUND } from '../store/shared.ts';
 import { unauthenticated } from './authenticate.ts';
 import { errorHandler, GrpcCode, sendError } from './errors.ts';
 import { forwardedPrefix } from './forwarded.ts';
+import { parseJsonBody } from './json-body.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
@@ -54,6 +56,29 @@ function single(query: Record<string, unknown>, name: string): string | undefine
     throw new PortcullisError(ErrorCodes.INVALID_ARGUMENT, `invalid value for ${name}: given more than once`);
   }
   return value === undefined ? undefined : String(value);
+}
+
+/**
+ * The `expiresAt` of `PUT /self/expire`, from the query (grpc-gateway) or the body, by its JSON or proto name;
+ * `undefined` when none is given or it is `null` (Flipt then expires now). A value that is not a timestamp is a 400
+ * (grpc-gateway refuses what Go's `time.Parse` refuses) rather than an expiry now or on a rolled-over date.
+ */
+function readExpiry(request: FastifyRequest): Date | undefined {
+  const query = request.query as Record<string, unknown>;
+  const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<
+    string,
+    unknown
+  >;
+  for (const name of ['expiresAt', 'expires_at']) {
+    if (!Object.hasOwn(query, name)) continue;
+    const value = single(query, name);
+    // grpc-gateway reads the word null in a query as an unset timestamp.
+    return timestampField(name, value === 'null' ? null : value);
+  }
+  for (const name of ['expiresAt', 'expires_at']) {
+    if (Object.hasOwn(body, name)) return timestampField(name, body[name]);
+  }
+  return undefined;
 }
 
 function wantsPretty(request: FastifyRequest): boolean {
@@ -139,15 +164,10 @@ export function authApi(runtime: Runtime) {
     // `content-type: application/json` on DELETE and PUT without one.
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-      const text = String(body);
-      if (text.trim() === '') return done(null, undefined);
       try {
-        done(null, JSON.parse(text));
-      } catch {
-        done(
-          new PortcullisError(ErrorCodes.INVALID_ARGUMENT, 'invalid values for key(s) in json body'),
-          undefined,
-        );
+        done(null, parseJsonBody(String(body)));
+      } catch (error) {
+        done(error as Error, undefined);
       }
     });
     scope.addHook('onSend', async (request, reply, payload) => {
@@ -189,12 +209,7 @@ export function authApi(runtime: Runtime) {
     route(scope, '/self/expire', {
       PUT: clearingCookies(
         authenticated(async (request, who) => {
-          const query = request.query as Record<string, unknown>;
-          const body = (
-            typeof request.body === 'object' && request.body !== null ? request.body : {}
-          ) as Record<string, unknown>;
-          const raw = query.expiresAt ?? query.expires_at ?? body.expiresAt ?? body.expires_at;
-          const expiresAt = (typeof raw === 'string' ? parseTimestamp(raw) : undefined) ?? new Date();
+          const expiresAt = readExpiry(request) ?? new Date();
           if (who.id === '') throw new PortcullisError(ErrorCodes.NOT_FOUND, AUTHENTICATION_NOT_FOUND);
           await runtime.store.expireAuthentication(who.id, expiresAt);
           return {};

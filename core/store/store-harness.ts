@@ -131,6 +131,27 @@ export function describeAuthenticationStore(name: string, options: HarnessOption
       expect((await store.getAuthenticationById(authentication.id))?.metadata.role).toBe('viewer');
     });
 
+    it('keeps metadata keys an object inherits (__proto__, constructor, prototype) as ordinary entries', async () => {
+      // fromEntries, not a literal: in a literal `__proto__: 'p'` sets the prototype and is no entry at all.
+      const metadata = Object.fromEntries([
+        ['__proto__', 'p'],
+        ['constructor', 'c'],
+        ['prototype', 'q'],
+        ['hasOwnProperty', 'h'],
+      ]) as Record<string, string>;
+      const { clientToken, authentication } = await create('METHOD_TOKEN', { metadata });
+      const found = [
+        authentication,
+        await store.getAuthenticationById(authentication.id),
+        await store.getAuthenticationByClientToken(clientToken),
+        (await store.listAuthentications({ method: 'METHOD_TOKEN' })).authentications[0],
+      ];
+      for (const each of found) {
+        expect(Object.entries(each?.metadata ?? {}).sort()).toEqual(Object.entries(metadata).sort());
+        expect(Object.getPrototypeOf(each?.metadata)).toBe(Object.prototype);
+      }
+    });
+
     it('lists by method, in pages that together hold every authentication exactly once', async () => {
       const tokens: Authentication[] = [];
       for (let i = 0; i < 7; i++)

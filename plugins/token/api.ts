@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { authenticationJson, parseTimestamp } from '../../core/auth/json.ts';
+import { authenticationJson } from '../../core/auth/json.ts';
+import { timestampField } from '../../core/auth/timestamp.ts';
 import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
 import type { MethodContext } from '../../core/plugins/contracts.ts';
 
@@ -32,9 +33,15 @@ function invalid(message: string): PortcullisError {
   return new PortcullisError(ErrorCodes.INVALID_ARGUMENT, message);
 }
 
-/** A protojson field, by its JSON name or its proto name. */
-function field(body: Record<string, unknown>, json: string, proto: string): unknown {
-  return body[json] ?? body[proto];
+/**
+ * A protojson field, by its JSON name or its proto name, and the name it was given by. Both at once is one field
+ * given twice, which protojson refuses ("duplicate field").
+ */
+function field(body: Record<string, unknown>, json: string, proto: string): { name: string; value: unknown } {
+  const given = [json, proto].filter((name) => Object.hasOwn(body, name));
+  if (given.length > 1) throw invalid(`${json} and ${proto} are the same field: give it once`);
+  const name = given[0] ?? json;
+  return { name, value: body[name] };
 }
 
 function text(value: unknown): string {
@@ -56,18 +63,15 @@ function readCreateTokenRequest(body: unknown, now: Date): CreateTokenRequest {
     throw invalid(`description must be at most ${TOKEN_LIMITS.description} characters`);
   }
 
-  const rawExpiry = field(record, 'expiresAt', 'expires_at');
-  let expiresAt: Date | undefined;
-  if (rawExpiry !== undefined && rawExpiry !== null) {
-    expiresAt = typeof rawExpiry === 'string' ? parseTimestamp(rawExpiry) : undefined;
-    if (expiresAt === undefined) throw invalid(INVALID_BODY);
-    if (expiresAt.getTime() <= now.getTime()) throw invalid('expiresAt must be in the future');
+  const expiry = field(record, 'expiresAt', 'expires_at');
+  const expiresAt = timestampField(expiry.name, expiry.value);
+  if (expiresAt !== undefined && expiresAt.getTime() <= now.getTime()) {
+    throw invalid(`${expiry.name} must be in the future`);
   }
 
   const rawMetadata = record.metadata ?? {};
   if (typeof rawMetadata !== 'object' || rawMetadata === null || Array.isArray(rawMetadata))
     throw invalid(INVALID_BODY);
-  const metadata: Record<string, string> = {};
   const entries = Object.entries(rawMetadata);
   if (entries.length > TOKEN_LIMITS.metadataEntries) {
     throw invalid(`metadata may hold at most ${TOKEN_LIMITS.metadataEntries} entries`);
@@ -84,14 +88,15 @@ function readCreateTokenRequest(body: unknown, now: Date): CreateTokenRequest {
         `metadata key "${key}" is reserved: keys starting with ${RESERVED_PREFIX} are set by the server`,
       );
     }
-    metadata[key] = value;
   }
   return {
     name,
     description,
-    namespaceKey: text(field(record, 'namespaceKey', 'namespace_key')),
+    namespaceKey: text(field(record, 'namespaceKey', 'namespace_key').value),
     expiresAt,
-    metadata,
+    // A map key is any string to protojson, `__proto__`, `constructor` and `prototype` among them: fromEntries
+    // defines each as an own key, where `metadata[key] = value` would set the prototype of `{}` and drop the entry.
+    metadata: Object.fromEntries(entries) as Record<string, string>,
   };
 }
 
