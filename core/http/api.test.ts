@@ -477,7 +477,7 @@ describe('the /auth/v1 API, edges', () => {
       headers: { ...bearer('static-secret'), 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'x', description: 'd'.repeat(20_000) }),
     });
-    expect(huge.status).toBe(400);
-    expect(await huge.json()).toMatchObject({ code: 3 });
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toEqual({ code: 8, message: 'Request body is too large', details: [] });
   });
 });

@@ -28,7 +28,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // A pino child per request costs more than authenticating it; the few request-bound lines carry the id themselves.
     childLoggerFactory: (logger) => logger,
     // Errors Fastify raises before routing (a malformed URL) get Flipt's shape too.
-    frameworkErrors: (error, _request, reply) => sendError(reply, GrpcCode.INVALID_ARGUMENT, error.message),
+    frameworkErrors: errorHandler(options.log),
     routerOptions: { ignoreTrailingSlash: true },
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     ...(options.https === undefined ? {} : { https: { ...options.https, maxHeaderSize: MAX_HEADER_BYTES } }),

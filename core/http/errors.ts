@@ -70,23 +70,48 @@ const CODE_FOR: Readonly<Record<string, GrpcCodeValue>> = {
 };
 
 /**
- * The Flipt error body for something thrown while handling a request: our coded errors keep their message;
- * Fastify's own client errors (a malformed body) are invalid arguments; anything else is an internal error whose
- * message is not shown (it may hold details of the server).
+ * The gRPC code of a client error Fastify raises, by the HTTP status it keeps; any other 4xx is an invalid argument.
+ * A size limit is `RESOURCE_EXHAUSTED`, the code gRPC gives a message over its size limit.
  */
-export function errorResponse(error: unknown): { code: GrpcCodeValue; message: string; internal: boolean } {
+const CODE_FOR_STATUS: Readonly<Record<number, GrpcCodeValue>> = {
+  404: GrpcCode.NOT_FOUND,
+  405: GrpcCode.UNIMPLEMENTED,
+  408: GrpcCode.DEADLINE_EXCEEDED,
+  413: GrpcCode.RESOURCE_EXHAUSTED,
+  414: GrpcCode.RESOURCE_EXHAUSTED,
+  431: GrpcCode.RESOURCE_EXHAUSTED,
+};
+
+/** An error as Flipt answers it: the body's code and message, and the HTTP status. */
+export interface ErrorResponse {
+  readonly code: GrpcCodeValue;
+  readonly message: string;
+  readonly status: number;
+  /** Whether it hides an unexpected error (to be logged; its message is not shown). */
+  readonly internal: boolean;
+}
+
+/**
+ * The Flipt error body for something thrown while handling a request: our coded errors keep their message;
+ * Fastify's own client errors (a malformed body, a wrong content type, a body too large) keep their message and
+ * their status (400, 413, 415, ...); anything else is an internal error whose message is not shown (it may hold
+ * details of the server).
+ */
+export function errorResponse(error: unknown): ErrorResponse {
   const { code, statusCode, message } = (typeof error === 'object' && error !== null ? error : {}) as {
     code?: unknown;
     statusCode?: unknown;
     message?: unknown;
   };
   const mapped = typeof code === 'string' ? CODE_FOR[code] : undefined;
-  if (mapped !== undefined) return { code: mapped, message: String(message), internal: false };
-  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
-    const grpc = statusCode === 404 ? GrpcCode.NOT_FOUND : GrpcCode.INVALID_ARGUMENT;
-    return { code: grpc, message: String(message), internal: false };
+  if (mapped !== undefined) {
+    return { code: mapped, message: String(message), status: httpStatus(mapped), internal: false };
   }
-  return { code: GrpcCode.INTERNAL, message: 'internal error', internal: true };
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    const grpc = CODE_FOR_STATUS[statusCode] ?? GrpcCode.INVALID_ARGUMENT;
+    return { code: grpc, message: String(message), status: statusCode, internal: false };
+  }
+  return { code: GrpcCode.INTERNAL, message: 'internal error', status: 500, internal: true };
 }
 
 /**
@@ -102,6 +127,6 @@ export function errorHandler(log: { error(fields: object, message: string): void
   return (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const response = errorResponse(error);
     if (response.internal) log.error({ err: error, path: pathOf(request.url) }, 'request failed');
-    return sendError(reply, response.code, response.message);
+    return sendError(reply, response.code, response.message, response.status);
   };
 }
