@@ -7,6 +7,7 @@ import { guard, guardSync } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
 import { AUTHENTICATION_NOT_FOUND } from '../store/shared.ts';
 import { unauthenticated } from './authenticate.ts';
+import { skipAbandoned } from './connections.ts';
 import { errorHandler, GrpcCode, sendError } from './errors.ts';
 import { forwardedPrefix } from './forwarded.ts';
 import { parseJsonBody } from './json-body.ts';
@@ -160,6 +161,8 @@ export function authApi(runtime: Runtime) {
 
     scope.setErrorHandler(errorHandler(runtime.log));
     scope.setNotFoundHandler((_request, reply) => sendError(reply, GrpcCode.NOT_FOUND, 'Not Found'));
+    // Nothing is created, expired or deleted for a client that is gone or whose message broke off.
+    scope.addHook('preHandler', skipAbandoned);
     // grpc-gateway reads an empty JSON body as an empty message; clients (Flipt's UI among them) send
     // `content-type: application/json` on DELETE and PUT without one.
     scope.removeContentTypeParser('application/json');

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../log.ts';
+import { answerClientError, answerOutsideRoutes } from './client-errors.ts';
 import { errorHandler, GrpcCode, sendError } from './errors.ts';
 
 /**
@@ -18,10 +19,13 @@ export interface AppOptions {
 }
 
 /**
- * The Fastify application: `/health`, and errors in Flipt's shape. Request logging is off; authentication
- * decisions are logged one line each where they are made.
+ * The Fastify application: `/health`, and errors in Flipt's shape, those answered before any route included
+ * (malformed requests, `CONNECT`, a missing `Host`, a server shutting down). Request logging is off;
+ * authentication decisions are logged one line each where they are made.
  */
 export function buildApp(options: AppOptions): FastifyInstance {
+  // Node's own answer to an HTTP/1.1 request without `Host` is a bare 400; the hook below answers it instead.
+  const http = { maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false };
   const app = Fastify({
     loggerInstance: options.log,
     logController: new LogController({ disableRequestLogging: true }),
@@ -29,10 +33,35 @@ export function buildApp(options: AppOptions): FastifyInstance {
     childLoggerFactory: (logger) => logger,
     // Errors Fastify raises before routing (a malformed URL) get Flipt's shape too.
     frameworkErrors: errorHandler(options.log),
+    clientErrorHandler: answerClientError,
+    // Fastify's 503 while closing has its own shape; the hook below answers it in Flipt's.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true },
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
-    ...(options.https === undefined ? {} : { https: { ...options.https, maxHeaderSize: MAX_HEADER_BYTES } }),
+    http,
+    ...(options.https === undefined ? {} : { https: { ...options.https, ...http } }),
   }) as unknown as FastifyInstance;
+  answerOutsideRoutes(app.server);
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', (request, reply, next) => {
+    // Both answers close the connection (Node then sends `Connection: close`), and requests pipelined after them
+    // are not processed (trackConnections): set now, before Node emits the next one.
+    if (closing) {
+      // As Fastify does: a request that arrives on a kept-alive connection while the server drains is refused.
+      reply.raw.shouldKeepAlive = false;
+      return sendError(reply, GrpcCode.UNAVAILABLE, 'the server is shutting down');
+    }
+    const { httpVersionMajor, httpVersionMinor } = request.raw;
+    // RFC 9112 §3.2: a server responds 400 to an HTTP/1.1 request without `Host`.
+    if (httpVersionMajor === 1 && httpVersionMinor === 1 && request.headers.host === undefined) {
+      reply.raw.shouldKeepAlive = false;
+      return sendError(reply, GrpcCode.INVALID_ARGUMENT, 'missing required Host header');
+    }
+    next();
+  });
 
   // Liveness: 200 while the process serves. The store's state is reported, but an unreachable store does not fail
   // the probe (restarting every instance would not bring Redis back).

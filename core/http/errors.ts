@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isAbandoned } from './connections.ts';
 
 /** gRPC status codes, which Flipt's HTTP gateway puts in the `code` field of every error body. */
 export const GrpcCode = {
@@ -55,6 +56,9 @@ export function sendError(
   message: string,
   status = httpStatus(code),
 ): FastifyReply {
+  // A request whose message was broken off has had its answer (the parse error) written on its raw response; a
+  // hook still deciding about it (a 401, say) must not answer it twice.
+  if (reply.raw.writableEnded && isAbandoned(reply.request.raw)) return reply;
   if (status === 401) reply.header('www-authenticate', message);
   return reply.code(status).type('application/json').send({ code, message, details: [] });
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../runtime.ts';
 import { decide, wantsPage } from './authenticate.ts';
+import { skipAbandoned } from './connections.ts';
 import { createCrossOriginCheck, denyCrossOrigin } from './csrf.ts';
 import { GrpcCode, sendError } from './errors.ts';
 import { identityHeaderNames, identityHeaders } from './identity.ts';
@@ -63,6 +64,8 @@ export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boole
   }
 
   return (scope: FastifyInstance) => {
+    // A proxy's question whose connection failed has no one to hear the answer.
+    scope.addHook('preHandler', skipAbandoned);
     scope.route({
       method: [...ALL_METHODS],
       url: '/forward',

@@ -100,8 +100,8 @@ function withoutSessionCookies(cookie: string | undefined): string | undefined {
 
 /** What the gateway needs to know about the hop it is making. */
 export interface Hop {
-  /** The peer's address (the client, or the proxy in front of us). */
-  readonly peer: string | undefined;
+  /** The peer's address (the client, or the proxy in front of us): no request goes upstream without one. */
+  readonly peer: string;
   /** Whether that peer is one of `trusted_proxies`, whose `X-Forwarded-*` headers are believed. */
   readonly trusted: boolean;
   /** `http` or `https`, as the client reached us. */
@@ -194,9 +194,8 @@ export function upstreamHeaders(
   const chain = hop.trusted ? incoming['x-forwarded-for'] : undefined;
   const host = (hop.trusted ? incoming['x-forwarded-host'] : undefined) ?? hop.host;
   const proto = (hop.trusted ? incoming['x-forwarded-proto'] : undefined) ?? hop.protocol;
-  const peer = hop.peer?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
-  if (peer !== undefined)
-    headers['x-forwarded-for'] = chain === undefined ? peer : `${String(chain)}, ${peer}`;
+  const peer = hop.peer.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  headers['x-forwarded-for'] = chain === undefined ? peer : `${String(chain)}, ${peer}`;
   if (host !== undefined) headers['x-forwarded-host'] = host;
   headers['x-forwarded-proto'] = proto;
   return { ...headers, ...identityHeaders(options.names, options.authentication) };

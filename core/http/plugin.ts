@@ -4,6 +4,7 @@ import { createExclusionMatcher } from '../auth/exclusions.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts';
 import { authApi } from './api.ts';
 import { createAuthenticationHook, decisionLog } from './authenticate.ts';
+import { trackConnections } from './connections.ts';
 import { createCsrfHook } from './csrf.ts';
 import { forwardAuth } from './forward-auth.ts';
 
@@ -44,6 +45,9 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
       import('./proxy.ts'),
       import('./websocket-proxy.ts'),
     ]);
+    // Each client's address is read as its connection opens (a socket that fails loses it), and answers written
+    // on a socket (websocket refusals) wait for those of the requests pipelined before them.
+    trackConnections(app.server);
     await app.register(reverseProxy(runtime));
     proxyWebsockets(app, runtime, isExcluded);
   }

@@ -1,26 +1,29 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { createAddressMatcher } from '../address.ts';
 import { errorCode } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
+import { isAbandoned, peerAddress } from './connections.ts';
 import { GrpcCode, sendError } from './errors.ts';
 import { HOP_BY_HOP, type Hop, identityHeaderNames, namesInConnection, upstreamHeaders } from './identity.ts';
 
 /** What undici calls an upstream too slow to connect to or to answer. */
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
-/** The hop a request makes through the gateway: who sent it, whether we believe their `X-Forwarded-*`. */
-export function hopOf(request: FastifyRequest, trusted: (address: string | undefined) => boolean): Hop {
-  const peer = request.raw.socket.remoteAddress;
-  const encrypted = (request.raw.socket as { encrypted?: boolean }).encrypted === true;
-  return {
-    peer,
-    trusted: trusted(peer),
-    protocol: encrypted ? 'https' : 'http',
-    host: request.raw.headers.host,
-  };
+/**
+ * The hop a request makes through the gateway: who sent it (as known when its connection opened), whether we
+ * believe their `X-Forwarded-*`; `undefined` when the peer's address cannot be known, and the request is not sent on.
+ */
+export function hopOf(
+  request: IncomingMessage,
+  trusted: (address: string | undefined) => boolean,
+): Hop | undefined {
+  const peer = peerAddress(request);
+  if (peer === undefined) return undefined;
+  const encrypted = (request.socket as { encrypted?: boolean }).encrypted === true;
+  return { peer, trusted: trusted(peer), protocol: encrypted ? 'https' : 'http', host: request.headers.host };
 }
 
 /**
@@ -103,21 +106,30 @@ export function reverseProxy(runtime: Runtime) {
 
     const forward = (request: FastifyRequest, reply: FastifyReply, target: string) => {
       const response = reply.raw;
-      // A client that left while it was being authenticated: there is no one to answer.
-      if (response.destroyed || request.raw.destroyed) return;
+      // Read now: once its body is sent, undici unlinks the request from its socket.
+      const socket = request.raw.socket;
+      // A client that left while it was being authenticated, or whose message turned out broken after its headers
+      // (Node emits the request first): nothing is sent upstream.
+      if (response.destroyed || isAbandoned(request.raw, socket)) return;
+      const hop = hopOf(request.raw, trusted);
+      if (hop === undefined) {
+        return sendError(reply, GrpcCode.FAILED_PRECONDITION, 'the client’s address is unknown');
+      }
       const headers = upstreamHeaders(request.headers, {
         names,
         authentication: request.authentication,
         passAuthorization: gateway.pass_authorization,
-        hop: hopOf(request, trusted),
+        hop,
       });
       headers.host = upstream.host;
       let controller: Dispatcher.DispatchController | undefined;
       let gone = false;
+      let relayed = false;
       // A client that goes away stops its upstream request, whether still waiting for a connection, under way or
-      // being answered: otherwise the upstream's answer would wait forever for a reader, holding a connection.
+      // being answered: otherwise the upstream's answer would wait forever for a reader, holding a connection. So
+      // does a request answered otherwise (its message broke off): the upstream must not get the rest of it.
       response.once('close', () => {
-        if (response.writableFinished) return;
+        if (relayed) return;
         gone = true;
         controller?.abort(new Error(CLIENT_GONE));
       });
@@ -129,6 +141,11 @@ export function reverseProxy(runtime: Runtime) {
         onResponseStart(started, statusCode, answered) {
           // 102 Processing, 103 Early Hints: between the upstream and us; the client gets the final answer.
           if (statusCode < 200) return;
+          if (isAbandoned(request.raw, socket)) {
+            gone = true;
+            started.abort(new Error(CLIENT_GONE));
+            return;
+          }
           try {
             // Headers the application set on this reply (an embedding app's CORS, say) go too; the upstream's win.
             const own = reply.getHeaders() as OutgoingHttpHeaders;
@@ -148,6 +165,7 @@ export function reverseProxy(runtime: Runtime) {
           }
         },
         onResponseEnd() {
+          relayed = true;
           response.end();
         },
         onResponseError(_controller, error) {

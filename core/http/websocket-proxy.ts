@@ -3,7 +3,6 @@ import {
   request as httpRequest,
   type IncomingMessage,
   type OutgoingHttpHeaders,
-  STATUS_CODES,
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -11,34 +10,22 @@ import type { FastifyInstance } from 'fastify';
 import { createAddressMatcher } from '../address.ts';
 import type { Runtime } from '../runtime.ts';
 import { decide } from './authenticate.ts';
+import { lastAnswer } from './client-errors.ts';
+import { earlierAnswers } from './connections.ts';
 import { createCrossOriginCheck } from './csrf.ts';
-import { httpStatus } from './errors.ts';
+import { type GrpcCodeValue, httpStatus } from './errors.ts';
 import { HOP_BY_HOP, identityHeaderNames, upstreamHeaders } from './identity.ts';
-import { forwardablePath } from './proxy.ts';
-
-/** Writes a last answer on a socket and closes it (`end` alone would wait for the client to close its side). */
-function finish(socket: Duplex, data: string): void {
-  if (socket.destroyed) return;
-  socket.end(data, () => socket.destroy());
-}
+import { forwardablePath, hopOf } from './proxy.ts';
 
 /** A plain HTTP answer on a socket that asked to be upgraded, in Flipt's error shape, then closed. */
 function refuse(
   socket: Duplex,
   status: number,
-  code: number,
+  code: GrpcCodeValue,
   message: string,
-  extra: Record<string, string> = {},
+  extra?: Record<string, string>,
 ) {
-  const body = JSON.stringify({ code, message, details: [] });
-  const headers = {
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(body)),
-    connection: 'close',
-    ...extra,
-  };
-  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`);
-  finish(socket, `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('\r\n')}\r\n\r\n${body}`);
+  lastAnswer(socket, { status, code, message }, extra);
 }
 
 /** The status line and headers of a response, as written on the wire, without those that describe a hop. */
@@ -54,6 +41,32 @@ function head(status: number, message: string, rawHeaders: readonly string[], ke
   }
   if (!keepUpgrade) lines.push('connection: close');
   return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** The most a client may send before its upgrade is answered (it should send nothing); then it is not read on. */
+const EARLY_BYTES = 64 * 1024;
+
+/**
+ * Reads what a client sends while its upgrade is decided, because a socket no one reads never reports that its
+ * client hung up, and the upgrade would go upstream for no one: the client's end closes the connection. The bytes
+ * are kept for the upstream (at most {@link EARLY_BYTES}); the returned function stops reading and hands them over.
+ */
+function watchEarlyBytes(socket: Duplex, firstBytes: Buffer): () => Buffer {
+  const early = [firstBytes];
+  let size = firstBytes.length;
+  const collect = (chunk: Buffer) => {
+    early.push(chunk);
+    size += chunk.length;
+    if (size >= EARLY_BYTES) socket.pause();
+  };
+  const hungUp = () => socket.destroy();
+  socket.on('data', collect);
+  socket.once('end', hungUp);
+  return () => {
+    socket.off('data', collect);
+    socket.off('end', hungUp);
+    return Buffer.concat(early);
+  };
 }
 
 /**
@@ -82,11 +95,17 @@ export function proxyWebsockets(
     for (const socket of open) socket.destroy();
   });
 
-  async function upgrade(request: IncomingMessage, socket: Duplex, firstBytes: Buffer): Promise<void> {
+  async function upgrade(request: IncomingMessage, socket: Duplex, earlyBytes: () => Buffer): Promise<void> {
+    // Requests pipelined before this one are answered first: nothing is written here before their answers.
+    await earlierAnswers(socket);
     const url = request.url ?? '/';
     const path = forwardablePath(url);
     if (request.method !== 'GET' || String(request.headers.upgrade).toLowerCase() !== 'websocket') {
       return refuse(socket, 400, 3, 'only websocket upgrades are forwarded');
+    }
+    // RFC 9112 §3.2, which Node checks for other requests only.
+    if (request.httpVersion === '1.1' && request.headers.host === undefined) {
+      return refuse(socket, 400, 3, 'missing required Host header');
     }
     if (path === undefined) return refuse(socket, 400, 3, 'the request target cannot be forwarded');
     if (path === '/auth/v1' || path.startsWith('/auth/v1/') || path === '/health' || path === '/metrics') {
@@ -106,18 +125,15 @@ export function proxyWebsockets(
       }
       identity = decision.authentication;
     }
-    if (socket.destroyed) return;
-    const peer = request.socket.remoteAddress;
+    // The client left while it was being checked: nothing goes upstream.
+    if (socket.destroyed || !socket.writable) return;
+    const hop = hopOf(request, trusted);
+    if (hop === undefined) return refuse(socket, 400, 9, 'the client’s address is unknown');
     const headers = upstreamHeaders(request.headers, {
       names,
       authentication: identity,
       passAuthorization: gateway.pass_authorization,
-      hop: {
-        peer,
-        trusted: trusted(peer),
-        protocol: (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-        host: request.headers.host,
-      },
+      hop,
       upgrade: true,
     });
     headers.host = upstream.host;
@@ -159,7 +175,8 @@ export function proxyWebsockets(
       if (socket.destroyed) return upstreamSocket.destroy();
       socket.write(head(101, response.statusMessage ?? 'Switching Protocols', response.rawHeaders, true));
       if (upstreamHead.length > 0) socket.write(upstreamHead);
-      if (firstBytes.length > 0) upstreamSocket.write(firstBytes);
+      const early = earlyBytes();
+      if (early.length > 0) upstreamSocket.write(early);
       upstreamSocket.pipe(socket);
       socket.pipe(upstreamSocket);
       const close = () => {
@@ -177,7 +194,7 @@ export function proxyWebsockets(
     open.add(socket);
     socket.once('close', () => open.delete(socket));
     socket.on('error', () => socket.destroy());
-    upgrade(request, socket, firstBytes).catch((error: unknown) => {
+    upgrade(request, socket, watchEarlyBytes(socket, firstBytes)).catch((error: unknown) => {
       runtime.log.error({ err: error }, 'websocket upgrade failed');
       refuse(socket, 500, 13, 'internal error');
     });

@@ -1,0 +1,114 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+
+/** What is known of one client connection. */
+interface Connection {
+  /** The peer's address, read when the connection opened (a destroyed socket no longer has one). */
+  readonly peer: string | undefined;
+  /** The answers to its requests, oldest first; those already finished are dropped as new requests come. */
+  readonly answers: ServerResponse[];
+}
+
+const connections = new WeakMap<object, Connection>();
+const tracked = new WeakSet<Server>();
+/**
+ * Requests nothing is done for: those whose own message was broken off (a parse error, a timeout; their answer is
+ * the error), and those pipelined after an answer that closes the connection (they get none).
+ */
+const failed = new WeakSet<IncomingMessage>();
+
+const done = (answer: ServerResponse) => answer.writableFinished || answer.destroyed;
+
+/**
+ * Follows the connections of `server`: each one's peer address from the moment it opens, and its answers in order,
+ * so that an answer written on the socket itself (a parse error, a refused `CONNECT` or upgrade) waits for those
+ * of the requests before it (HTTP/1.1 pipelining, RFC 9112 §9.3.2). Idempotent.
+ */
+export function trackConnections(server: Server): void {
+  if (tracked.has(server)) return;
+  tracked.add(server);
+  const opened = (socket: Socket) => connections.set(socket, { peer: socket.remoteAddress, answers: [] });
+  server.on('connection', opened);
+  // Over TLS, requests come on the TLS socket, not on the TCP one `connection` gives.
+  server.on('secureConnection', opened);
+  server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
+    const answers = connections.get(request.socket)?.answers;
+    if (answers === undefined) return;
+    while (answers[0] !== undefined && done(answers[0])) answers.shift();
+    // RFC 9112 §9.6: once an answer closes the connection (the client's `Connection: close`, HTTP/1.0, an error),
+    // no request pipelined after it is processed; Node parses and emits them all the same, but never answers them.
+    if (answers.some((answer) => !answer.shouldKeepAlive)) failed.add(request);
+    answers.push(response);
+  });
+}
+
+/**
+ * The address of the peer that sent `request`, as read when its connection opened; `undefined` when no address
+ * can be known (the connection is gone and was never followed by {@link trackConnections}).
+ */
+export function peerAddress(request: IncomingMessage): string | undefined {
+  const socket = request.socket;
+  return connections.get(socket)?.peer ?? (socket.destroyed === true ? undefined : socket.remoteAddress);
+}
+
+/** The answers on `socket` not yet finished, oldest first. */
+export function unfinishedAnswers(socket: object): ServerResponse[] {
+  return (connections.get(socket)?.answers ?? []).filter((answer) => !done(answer));
+}
+
+/** Resolves once each of `answers` has been written or abandoned. */
+export async function allFinished(answers: readonly ServerResponse[]): Promise<void> {
+  await Promise.all(
+    answers.map(
+      (answer) =>
+        new Promise<void>((resolve) => {
+          answer.once('finish', resolve);
+          answer.once('close', resolve);
+        }),
+    ),
+  );
+}
+
+/**
+ * Resolves once every answer started on `socket` so far has been written or abandoned: what is written on the
+ * socket itself then comes after them, in the order the requests came.
+ */
+export function earlierAnswers(socket: object): Promise<void> {
+  return allFinished(unfinishedAnswers(socket));
+}
+
+/** Marks `request` as one whose message was broken off: it is answered with the error, never acted on. */
+export function markFailed(request: IncomingMessage): void {
+  failed.add(request);
+}
+
+/**
+ * Whether nothing should be done for `request` any more: its message was broken off (a parse error after its
+ * headers), or its client can no longer be answered (the connection is closed, or closing for writes). Node emits
+ * `request` once the headers are read, before the rest of the message is parsed, so a handler that acts on a
+ * request checks this first. `socket` is the request's connection, for a caller that read it before handing the
+ * request's body on (undici unlinks a body it has sent from its socket).
+ */
+export function isAbandoned(
+  request: IncomingMessage,
+  socket: Partial<Socket> | null = request.socket,
+): boolean {
+  if (failed.has(request)) return true;
+  // Compared with true and false: an injected request (light-my-request) has a socket with neither.
+  return socket !== null && (socket.destroyed === true || socket.writable === false);
+}
+
+/**
+ * A `preHandler` hook: a request abandoned while it was read or authenticated ({@link isAbandoned}) never reaches
+ * its handler, so that a client that is gone, or whose connection failed, cannot create or delete anything.
+ */
+export function skipAbandoned(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  next: HookHandlerDoneFunction,
+): void {
+  // There is no one to answer (or the error has been answered already): the handler must not run.
+  if (isAbandoned(request.raw)) reply.hijack();
+  next();
+}

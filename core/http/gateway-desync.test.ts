@@ -1,0 +1,255 @@
+import { describe, expect, it } from 'vitest';
+import { type RawStep, rawExchange } from '../test-support/raw-http.ts';
+import { serveForTest } from '../test-support/server.ts';
+import { startUpstream } from '../test-support/upstream.ts';
+
+/** A raw HTTP/1.1 request: request line, headers, blank line, body. */
+const message = (line: string, headers: readonly string[], body = '') =>
+  `${line}\r\n${headers.map((header) => `${header}\r\n`).join('')}\r\n${body}`;
+
+/** What a client sends, and the statuses it must get back, in order (none for a client that hung up). */
+interface Case {
+  readonly name: string;
+  readonly steps: (path: string) => readonly RawStep[];
+  readonly statuses: readonly number[];
+}
+
+/** A body as JSON, or as the text it is when it is not JSON (a bare error page). */
+function parsed(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return body;
+  }
+}
+
+const get = (path: string, ...headers: string[]) => message(`GET ${path} HTTP/1.1`, ['Host: g', ...headers]);
+
+/**
+ * The fuzzing campaign's corpus (issue 14) and its neighbours: malformed framing, malformed headers, odd methods and
+ * targets, pipelining and clients that go away. `path` is the case's own excluded section path, so that what the
+ * upstream gets can be told apart by case.
+ */
+const corpus: readonly Case[] = [
+  { name: 'xchunked', steps: (p) => [get(p, 'Transfer-Encoding: xchunked')], statuses: [400] },
+  {
+    name: 'chunked-identity',
+    steps: (p) => [get(p, 'Transfer-Encoding: chunked, identity')],
+    statuses: [400],
+  },
+  {
+    name: 'transfer-encoding-twice',
+    steps: (p) => [
+      message(
+        `POST ${p} HTTP/1.1`,
+        ['Host: g', 'Transfer-Encoding: chunked', 'Transfer-Encoding: chunked'],
+        '0\r\n\r\n',
+      ),
+    ],
+    statuses: [400],
+  },
+  {
+    name: 'transfer-encoding-and-length',
+    steps: (p) => [
+      message(
+        `POST ${p} HTTP/1.1`,
+        ['Host: g', 'Transfer-Encoding: chunked', 'Content-Length: 5'],
+        '0\r\n\r\n',
+      ),
+    ],
+    statuses: [400],
+  },
+  {
+    name: 'bad-chunk-size',
+    steps: (p) => [
+      message(`POST ${p} HTTP/1.1`, ['Host: g', 'Transfer-Encoding: chunked'], '5\r\nhello\r\n'),
+      { wait: 100 },
+      'zz\r\nworld\r\n0\r\n\r\n',
+    ],
+    statuses: [400],
+  },
+  {
+    name: 'content-length-not-a-number',
+    steps: (p) => [message(`POST ${p} HTTP/1.1`, ['Host: g', 'Content-Length: 5x'], 'hello')],
+    statuses: [400],
+  },
+  {
+    name: 'content-length-twice',
+    steps: (p) => [
+      message(`POST ${p} HTTP/1.1`, ['Host: g', 'Content-Length: 5', 'Content-Length: 6'], 'hello!'),
+    ],
+    statuses: [400],
+  },
+  { name: 'obs-fold', steps: (p) => [get(p, 'X-A: a', ' folded')], statuses: [400] },
+  { name: 'nul-in-value', steps: (p) => [get(p, 'X-A: a\0b')], statuses: [400] },
+  { name: 'cr-in-value', steps: (p) => [get(p, 'X-A: a\rb')], statuses: [400] },
+  { name: 'space-before-colon', steps: (p) => [get(p, 'X-A : b')], statuses: [400] },
+  { name: 'header-too-long', steps: (p) => [get(p, `X-A: ${'a'.repeat(100 * 1024)}`)], statuses: [431] },
+  { name: 'line-feeds-only', steps: (p) => [`GET ${p} HTTP/1.1\nHost: g\n\n`], statuses: [400] },
+  { name: 'invalid-method', steps: (p) => [message(`G@T ${p} HTTP/1.1`, ['Host: g'])], statuses: [400] },
+  { name: 'unknown-method', steps: (p) => [message(`FOO ${p} HTTP/1.1`, ['Host: g'])], statuses: [400] },
+  { name: 'connect', steps: () => [message('CONNECT g:443 HTTP/1.1', ['Host: g:443'])], statuses: [405] },
+  { name: 'http2-preface', steps: () => ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'], statuses: [400] },
+  { name: 'missing-host', steps: (p) => [message(`GET ${p} HTTP/1.1`, [])], statuses: [400] },
+  { name: 'unknown-expectation', steps: (p) => [get(p, 'Expect: teapot')], statuses: [417] },
+  // Never excluded (the exclusions read a path), so refused first without a credential; with one, a 400.
+  { name: 'absolute-form', steps: (p) => [get(`http://elsewhere.example${p}`)], statuses: [401] },
+  { name: 'asterisk-form', steps: () => [message('OPTIONS * HTTP/1.1', ['Host: g'])], statuses: [401] },
+  {
+    name: 'absolute-form-authenticated',
+    steps: (p) => [get(`http://elsewhere.example${p}`, 'Authorization: Bearer ci-secret')],
+    statuses: [400],
+  },
+  {
+    name: 'asterisk-form-authenticated',
+    steps: () => [message('OPTIONS * HTTP/1.1', ['Host: g', 'Authorization: Bearer ci-secret'])],
+    statuses: [400],
+  },
+  {
+    name: 'webdav-method',
+    steps: (p) => [message(`PROPFIND ${p} HTTP/1.1`, ['Host: g'])],
+    statuses: [404],
+  },
+  {
+    name: 'http-1.0',
+    steps: (p) => [message(`GET ${p}/a HTTP/1.0`, [])],
+    statuses: [200],
+  },
+  {
+    name: 'pipelined-good-xchunked-good',
+    steps: (p) => [`${get(`${p}/1`)}${get(`${p}/2`, 'Transfer-Encoding: xchunked')}${get(`${p}/3`)}`],
+    statuses: [200, 400],
+  },
+  {
+    name: 'pipelined-slow-then-xchunked',
+    steps: (p) => [`${get(`${p}/1?delay=300`)}${get(`${p}/2`, 'Transfer-Encoding: xchunked')}`],
+    statuses: [200, 400],
+  },
+  {
+    name: 'pipelined-slow-then-bad-header',
+    steps: (p) => [`${get(`${p}/1?delay=300`)}${get(`${p}/2`, 'X-A: a\0b')}${get(`${p}/3`)}`],
+    statuses: [200, 400],
+  },
+  {
+    name: 'pipelined-authenticated-then-bad',
+    steps: (p) => [
+      `${get(`/private${p}/1`, 'Authorization: Bearer ci-secret')}${get(`/private${p}/2`, 'Authorization: Bearer ci-secret', 'Transfer-Encoding: xchunked')}`,
+    ],
+    statuses: [200, 400],
+  },
+  {
+    name: 'pipelined-slow-then-connect',
+    steps: (p) => [`${get(`${p}/1?delay=300`)}${message('CONNECT g:443 HTTP/1.1', ['Host: g:443'])}`],
+    statuses: [200, 405],
+  },
+  {
+    name: 'pipelined-slow-then-bad-chunk',
+    steps: (p) => [
+      `${get(`${p}/1?delay=300`)}${message(`POST ${p}/2 HTTP/1.1`, ['Host: g', 'Transfer-Encoding: chunked'], '3\r\nabc\r\n')}`,
+      { wait: 100 },
+      'zz\r\n',
+    ],
+    statuses: [200, 400],
+  },
+  {
+    name: 'pipelined-after-missing-host',
+    steps: (p) => [`${get(`${p}/1?delay=300`)}${message(`GET ${p}/2 HTTP/1.1`, [])}${get(`${p}/3`)}`],
+    statuses: [200, 400],
+  },
+  {
+    name: 'pipelined-after-connection-close',
+    steps: (p) => [`${get(`${p}/1?delay=100`, 'Connection: close')}${get(`${p}/2`)}`],
+    statuses: [200],
+  },
+  {
+    name: 'pipelined-after-http-1.0',
+    steps: (p) => [`${message(`GET ${p}/1?delay=100 HTTP/1.0`, [])}${get(`${p}/2`)}`],
+    statuses: [200],
+  },
+  {
+    name: 'partial-body-then-end',
+    steps: (p) => [
+      message(`POST ${p} HTTP/1.1`, ['Host: g', 'Content-Length: 100'], 'only ten b'),
+      { close: 'end' },
+    ],
+    statuses: [400],
+  },
+  {
+    name: 'partial-body-then-close',
+    steps: (p) => [
+      message(`POST ${p} HTTP/1.1`, ['Host: g', 'Content-Length: 100'], 'only ten b'),
+      { wait: 100 },
+      { close: 'destroy' },
+    ],
+    statuses: [],
+  },
+  {
+    name: 'partial-chunked-body-then-close',
+    steps: (p) => [
+      message(`PUT ${p} HTTP/1.1`, ['Host: g', 'Transfer-Encoding: chunked'], '5\r\nhello\r\n'),
+      { wait: 100 },
+      { close: 'destroy' },
+    ],
+    statuses: [],
+  },
+];
+
+describe('gateway: malformed and pipelined requests', () => {
+  it('never lets the upstream receive a request whose client did not get its answer, and every one carries X-Forwarded-For', async () => {
+    const upstream = await startUpstream();
+    const t = await serveForTest({
+      gateway: { upstream: upstream.url, timeout: '5s' },
+      authentication: {
+        required: true,
+        exclude: { evaluation: true },
+        methods: { token: { enabled: true, storage: { tokens: { ci: { credential: 'ci-secret' } } } } },
+      },
+    });
+    const port = Number(new URL(t.url('/')).port);
+    // A warm upstream connection: a request Node emits before its parse error would otherwise wait for a connect.
+    const warm = await rawExchange(port, [get('/evaluate/v1/warm', 'Connection: close')]);
+    expect(warm.answers.map((answer) => answer.status)).toEqual([200]);
+
+    // Every case is checked (soft assertions), so that a failure names all the cases that fail.
+    for (const { name, steps, statuses } of corpus) {
+      const path = `/evaluate/v1/${name}`;
+      const exchange = await rawExchange(port, steps(path));
+      // The upstream's side of it: anything it has not finished receiving by now is not counted as received.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const received = upstream.received.filter(
+        (r) => r.url.startsWith(path) || r.url.startsWith(`/private${path}`),
+      );
+      expect
+        .soft(
+          received.map((r) => r.headers['x-forwarded-for']),
+          `${name}: every request the upstream gets says who sent it`,
+        )
+        .toEqual(received.map(() => '127.0.0.1'));
+      const relayed = exchange.answers
+        .filter((answer) => answer.headers['x-upstream'] === 'yes')
+        .map((answer) => (JSON.parse(answer.body) as { url: string }).url);
+      expect
+        .soft(
+          received.filter((r) => r.endedAt !== undefined).map((r) => r.url),
+          `${name}: the upstream received exactly the requests whose answers the client got, in order`,
+        )
+        .toEqual(relayed);
+      expect
+        .soft(
+          exchange.answers.map((answer) => answer.status),
+          `${name}: ${JSON.stringify(exchange.bytes.slice(0, 300))}`,
+        )
+        .toEqual(statuses);
+      for (const answer of exchange.answers.filter((a) => a.headers['x-upstream'] !== 'yes')) {
+        expect.soft(parsed(answer.body), `${name}: Flipt's error shape`).toEqual({
+          code: expect.any(Number),
+          message: expect.any(String),
+          details: [],
+        });
+      }
+    }
+    // The gateway still serves, on a warm connection.
+    const after = await rawExchange(port, [get('/evaluate/v1/after', 'Connection: close')]);
+    expect(after.answers.map((answer) => answer.status)).toEqual([200]);
+  });
+});
