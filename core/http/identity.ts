@@ -126,7 +126,7 @@ function canonicalNames(names: Record<keyof Identity, string>): ReadonlySet<stri
 }
 
 /** The header names a `Connection` header lists (RFC 9110 §7.6.1), lower case; none when it is absent. */
-export function namesInConnection(connection: string | string[] | undefined): string[] {
+function namesInConnection(connection: string | string[] | undefined): string[] {
   return connection === undefined
     ? []
     : String(connection)
@@ -143,7 +143,13 @@ const isForwarding = (name: string) =>
   name === 'x-client-ip' ||
   name === 'true-client-ip';
 
-/** Connection-level headers that concern one hop only (RFC 9110 §7.6.1), and `Expect`, which the gateway answers. */
+/**
+ * Headers that concern one hop only and cross the gateway in neither direction: the connection options of
+ * RFC 9110 §7.6.1 (`Connection`, `Proxy-Connection`, `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`,
+ * `Upgrade`) and a proxy's own credentials (`Proxy-Authorization`, `Proxy-Authenticate`), as in the `hopHeaders` of
+ * Go's `net/http/httputil/reverseproxy.go`; also `Expect`, which the gateway answers itself, and `HTTP2-Settings`,
+ * which belongs to an h2c upgrade. Headers a message's `Connection` names stay on its hop too.
+ */
 export const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -152,15 +158,24 @@ export const HOP_BY_HOP = new Set([
   'te',
   'trailer',
   'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
   'expect',
   'http2-settings',
 ]);
 
+/** Whether a header (lower case) stays on its hop: one of {@link HOP_BY_HOP}, or named in `connection`. */
+export function staysOnHop(connection: string | string[] | undefined): (name: string) => boolean {
+  const listed = namesInConnection(connection);
+  return (name) => HOP_BY_HOP.has(name) || listed.includes(name);
+}
+
 /**
  * The headers a request goes upstream with: the identity headers replaced (a client cannot forge them, whatever
  * the case or `_` in the name), the `Authorization` header and portcullis's session cookies removed (unless
- * `pass_authorization` keeps the former), hop-by-hop headers removed (kept for a websocket upgrade), and
- * `X-Forwarded-*` set for this hop: a trusted proxy's chain extended, anything of the kind from anyone else dropped.
+ * `pass_authorization` keeps the former), hop-by-hop headers removed (a websocket upgrade gets only
+ * `Connection: Upgrade` and the client's `Upgrade`, as Go's `ReverseProxy` sends), and `X-Forwarded-*` set for this
+ * hop: a trusted proxy's chain extended, anything of the kind from anyone else dropped.
  */
 export function upstreamHeaders(
   incoming: IncomingHttpHeaders,
@@ -181,9 +196,9 @@ export function upstreamHeaders(
     const key = canonical(name);
     if (identityNames.has(key)) continue;
     if (!hop.trusted && isForwarding(key)) continue;
-    if (!options.upgrade && (HOP_BY_HOP.has(key) || listedInConnection.includes(key))) continue;
-    if (options.upgrade && (key === 'content-length' || key === 'transfer-encoding' || key === 'expect'))
-      continue;
+    if (HOP_BY_HOP.has(key) || listedInConnection.includes(key)) continue;
+    // An upgrade request has no body: what follows its headers is the new protocol's.
+    if (options.upgrade && key === 'content-length') continue;
     if (key === 'authorization' && !options.passAuthorization) continue;
     headers[name] = value;
   }
@@ -198,5 +213,9 @@ export function upstreamHeaders(
   headers['x-forwarded-for'] = chain === undefined ? peer : `${String(chain)}, ${peer}`;
   if (host !== undefined) headers['x-forwarded-host'] = host;
   headers['x-forwarded-proto'] = proto;
+  if (options.upgrade) {
+    headers.connection = 'Upgrade';
+    headers.upgrade = incoming.upgrade;
+  }
   return { ...headers, ...identityHeaders(options.names, options.authentication) };
 }

@@ -7,7 +7,7 @@ import { errorCode } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import { isAbandoned, peerAddress } from './connections.ts';
 import { GrpcCode, sendError } from './errors.ts';
-import { HOP_BY_HOP, type Hop, identityHeaderNames, namesInConnection, upstreamHeaders } from './identity.ts';
+import { type Hop, identityHeaderNames, staysOnHop, upstreamHeaders } from './identity.ts';
 
 /** What undici calls an upstream too slow to connect to or to answer. */
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
@@ -43,13 +43,13 @@ export function forwardablePath(url: string): string | undefined {
 
 /**
  * The upstream's response headers without those that describe its hop rather than ours to the client: the
- * hop-by-hop ones, and any its `Connection` header names.
+ * hop-by-hop ones (a `Proxy-Authenticate` among them), and any its `Connection` header names.
  */
 function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const listed = new Set(namesInConnection(headers.connection));
+  const local = staysOnHop(headers.connection);
   const kept: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (!HOP_BY_HOP.has(name) && !listed.has(name)) kept[name] = headers[name];
+    if (!local(name)) kept[name] = headers[name];
   }
   return kept;
 }

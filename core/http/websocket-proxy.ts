@@ -14,7 +14,7 @@ import { lastAnswer } from './client-errors.ts';
 import { earlierAnswers } from './connections.ts';
 import { createCrossOriginCheck } from './csrf.ts';
 import { type GrpcCodeValue, httpStatus } from './errors.ts';
-import { HOP_BY_HOP, identityHeaderNames, upstreamHeaders } from './identity.ts';
+import { identityHeaderNames, staysOnHop, upstreamHeaders } from './identity.ts';
 import { forwardablePath, hopOf } from './proxy.ts';
 
 /** A plain HTTP answer on a socket that asked to be upgraded, in Flipt's error shape, then closed. */
@@ -28,18 +28,23 @@ function refuse(
   lastAnswer(socket, { status, code, message }, extra);
 }
 
-/** The status line and headers of a response, as written on the wire, without those that describe a hop. */
-function head(status: number, message: string, rawHeaders: readonly string[], keepUpgrade: boolean): string {
+/**
+ * The status line and headers of the upstream's answer, as written on the wire, without those that describe its
+ * hop ({@link staysOnHop}). A 101 gets only `Connection: Upgrade` and `Upgrade: websocket` of them; any other answer
+ * is the last on its connection.
+ */
+function head(status: number, message: string, rawHeaders: readonly string[]): string {
   const lines = [`HTTP/1.1 ${status} ${message}`];
+  const connection: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]?.toLowerCase() === 'connection') connection.push(rawHeaders[i + 1] ?? '');
+  }
+  const local = staysOnHop(connection);
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] ?? '';
-    const lower = name.toLowerCase();
-    const keep = keepUpgrade
-      ? lower === 'connection' || lower === 'upgrade' || !HOP_BY_HOP.has(lower)
-      : !HOP_BY_HOP.has(lower);
-    if (keep) lines.push(`${name}: ${rawHeaders[i + 1]}`);
+    if (!local(name.toLowerCase())) lines.push(`${name}: ${rawHeaders[i + 1]}`);
   }
-  if (!keepUpgrade) lines.push('connection: close');
+  lines.push(...(status === 101 ? ['Connection: Upgrade', 'Upgrade: websocket'] : ['connection: close']));
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
@@ -165,15 +170,19 @@ export function proxyWebsockets(
       outgoing.removeAllListeners('error');
       outgoing.on('error', () => socket.destroy());
       if (socket.destroyed) return response.destroy();
-      socket.write(
-        head(response.statusCode ?? 502, response.statusMessage ?? '', response.rawHeaders, false),
-      );
+      socket.write(head(response.statusCode ?? 502, response.statusMessage ?? '', response.rawHeaders));
       response.pipe(socket);
     });
     outgoing.on('upgrade', (response, upstreamSocket, upstreamHead) => {
       outgoing.setTimeout(0);
       if (socket.destroyed) return upstreamSocket.destroy();
-      socket.write(head(101, response.statusMessage ?? 'Switching Protocols', response.rawHeaders, true));
+      // Switching to anything but the websocket asked for would let an unchecked protocol through (Go's
+      // ReverseProxy refuses it the same way).
+      if (String(response.headers.upgrade).toLowerCase() !== 'websocket') {
+        upstreamSocket.destroy();
+        return refuse(socket, 502, 14, 'upstream switched to another protocol');
+      }
+      socket.write(head(101, response.statusMessage ?? 'Switching Protocols', response.rawHeaders));
       if (upstreamHead.length > 0) socket.write(upstreamHead);
       const early = earlyBytes();
       if (early.length > 0) upstreamSocket.write(early);
@@ -187,7 +196,13 @@ export function proxyWebsockets(
       upstreamSocket.once('close', close);
       socket.once('close', close);
     });
-    outgoing.end();
+    try {
+      outgoing.end();
+    } catch {
+      // Node refuses to send some headers only when the request is written.
+      outgoing.destroy();
+      refuse(socket, 400, 3, 'the request cannot be forwarded as sent');
+    }
   }
 
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, firstBytes: Buffer) => {
