@@ -1,3 +1,5 @@
+import { escapeControls, quoteValue, VALUE_LIMIT } from './config/describe-value.ts';
+
 /**
  * Every error portcullis raises on purpose carries a stable `code`. Code branches on `code`, never on the
  * message text, which is written for people and may change.
@@ -68,18 +70,28 @@ export interface LocatedIssue {
   readonly source?: ConfigSource;
 }
 
-/** Renders a config path as operators write it: `authentication.methods.oidc.providers.google.client_id`. */
+/**
+ * Renders a config path as operators write it: `authentication.methods.oidc.providers.google.client_id`. A key
+ * that is not a plain name, or is longer than a value a message shows, is written as a quoted value is (escaped,
+ * and cut with its length): a key comes from the file as a value does.
+ */
 export function formatPath(path: ReadonlyArray<string | number>): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
-    else if (/^[A-Za-z0-9_-]+$/.test(segment)) out += out === '' ? segment : `.${segment}`;
-    else out += `[${JSON.stringify(segment)}]`;
+    else if (/^[A-Za-z0-9_-]+$/.test(segment) && segment.length <= VALUE_LIMIT)
+      out += out === '' ? segment : `.${segment}`;
+    else out += `[${quoteValue(segment)}]`;
   }
   return out === '' ? '(root)' : out;
 }
 
-/** `path (line:col): message`, or `path (env NAME): message` for values set through the environment. */
+/**
+ * `path (line:col): message`, or `path (env NAME): message` for values set through the environment. One problem is
+ * one line, whatever its message holds: every value a message names is escaped where the message is written, and
+ * any control, line-separating or bidirectional character left (a key in the path, a plugin's message) is escaped
+ * here, so that no value can fake another problem or restyle the terminal.
+ */
 export function formatIssue(issue: LocatedIssue): string {
   const where =
     issue.source === undefined
@@ -87,18 +99,38 @@ export function formatIssue(issue: LocatedIssue): string {
       : 'env' in issue.source
         ? ` (env ${issue.source.env})`
         : ` (${issue.source.line}:${issue.source.col})`;
-  return `${formatPath(issue.path)}${where}: ${issue.message}`;
+  return escapeControls(`${formatPath(issue.path)}${where}: ${issue.message}`);
 }
 
-/** The configuration is invalid; {@link ConfigError.issues} holds every problem found, in file order. */
+/**
+ * How many problems a {@link ConfigError} lists. A generated file with thousands of mistakes has one or two
+ * causes; the first few hundred show them, and a listing of every one would take longer to print than to read.
+ */
+export const LISTED_PROBLEMS = 200;
+
+/** The line that ends a listing cut at {@link LISTED_PROBLEMS}: `… and 29800 more problems`. */
+export function omittedLine(omitted: number, noun = 'problem'): string {
+  return `… and ${omitted} more ${noun}${omitted === 1 ? '' : 's'}`;
+}
+
+/**
+ * The configuration is invalid; {@link ConfigError.issues} holds the problems found, in file order: all of them,
+ * or the first {@link LISTED_PROBLEMS} with {@link ConfigError.omitted} counting the rest.
+ */
 export class ConfigError extends PortcullisError {
   readonly issues: readonly LocatedIssue[];
+  /** How many problems were found beyond those listed in {@link ConfigError.issues}. */
+  readonly omitted: number;
 
   constructor(issues: readonly LocatedIssue[], file?: string) {
+    const listed = issues.slice(0, LISTED_PROBLEMS);
+    const omitted = issues.length - listed.length;
     const head = `${file ?? 'configuration'} has ${issues.length} problem${issues.length === 1 ? '' : 's'}`;
-    super(ErrorCodes.CONFIG_INVALID, `${head}:\n${issues.map(formatIssue).join('\n')}`);
+    const lines = [...listed.map(formatIssue), ...(omitted > 0 ? [omittedLine(omitted)] : [])];
+    super(ErrorCodes.CONFIG_INVALID, `${head}:\n${lines.join('\n')}`);
     this.name = 'ConfigError';
-    this.issues = issues;
+    this.issues = listed;
+    this.omitted = omitted;
   }
 }
 
@@ -118,9 +150,10 @@ export class SecretResolutionError extends PortcullisError {
   readonly failures: readonly SecretFailure[];
 
   constructor(failures: readonly SecretFailure[]) {
-    const lines = failures.map(
-      (f) =>
-        `resolving secret reference "${f.reference}" (provider "${f.provider}", at ${f.paths.map(formatPath).join(', ')}): ${f.message}`,
+    const lines = failures.map((f) =>
+      escapeControls(
+        `resolving secret reference ${quoteValue(f.reference)} (provider ${quoteValue(f.provider)}, at ${f.paths.map(formatPath).join(', ')}): ${f.message}`,
+      ),
     );
     super(ErrorCodes.SECRET_RESOLUTION, lines.join('\n'));
     this.name = 'SecretResolutionError';

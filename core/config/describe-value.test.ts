@@ -6,6 +6,7 @@ import {
   describeValue,
   escapeControls,
   isCredentialSchema,
+  mentioning,
   quoteValue,
   VALUE_LIMIT,
   valueText,
@@ -64,8 +65,21 @@ describe('valueText', () => {
   it('shows a string unquoted (as Flipt’s own messages do), escaped and cut', () => {
     expect(valueText('1.0')).toBe('1.0');
     expect(valueText('1.0\n2.0')).toBe('1.0\\n2.0');
-    expect(valueText('9'.repeat(VALUE_LIMIT + 5))).toBe(`${'9'.repeat(VALUE_LIMIT)}…`);
+    // Cut as a quoted value is: with its length, as the README says.
+    expect(valueText('9'.repeat(VALUE_LIMIT + 5))).toBe(
+      `${'9'.repeat(VALUE_LIMIT)}… (${VALUE_LIMIT + 5} characters)`,
+    );
     expect(valueText(['a'])).toBe('a list of 1 item');
+  });
+});
+
+describe('mentioning', () => {
+  it('cuts and escapes a value wherever another text (an error of Node’s) repeats it', () => {
+    const path = `/etc/${'d'.repeat(VALUE_LIMIT)}\n.pem`;
+    expect(mentioning(`ENAMETOOLONG: name too long, stat '${path}'`, path)).toBe(
+      `ENAMETOOLONG: name too long, stat '/etc/${'d'.repeat(VALUE_LIMIT - 5)}… (${path.length} characters)'`,
+    );
+    expect(mentioning('no mention', path)).toBe('no mention');
   });
 });
 

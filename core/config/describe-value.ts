@@ -90,12 +90,23 @@ export function describeValue(value: unknown, options: ShowOptions = {}): string
 }
 
 /**
- * A value as a message template's `{value}` shows it: a string as it is (escaped and cut, not quoted), as in
- * Flipt's own messages (`invalid version: 1.0`); anything else as {@link describeValue} does.
+ * A value as a message template's `{value}` shows it: a string as it is (escaped, not quoted), as in Flipt's own
+ * messages (`invalid version: 1.0`), cut as {@link quoteValue} cuts it (`…` and its length); anything else as
+ * {@link describeValue} does.
  */
 export function valueText(value: unknown, options: ShowOptions = {}): string {
   if (typeof value !== 'string' || options.credential === true) return describeValue(value, options);
-  return escapeControls(shorten(value, VALUE_LIMIT).text);
+  const short = shorten(value, VALUE_LIMIT);
+  const text = escapeControls(short.text);
+  return short.cut ? `${text} (${short.length} characters)` : text;
+}
+
+/**
+ * `text` (a message from elsewhere, such as an error of Node's or of a library) with every mention of `value` in it
+ * escaped and cut as {@link valueText} does, so that a long value is not repeated in full through it.
+ */
+export function mentioning(text: string, value: string): string {
+  return value === '' ? text : text.split(value).join(valueText(value));
 }
 
 /**

@@ -144,7 +144,7 @@ describe('loadConfig', () => {
       'config.yaml': 'authentication:\n  session:\n    cleanup:\n      grace_period: -1h\n',
     });
     expect(await problems({ cwd: dir, file: 'config.yaml', env: {} })).toEqual([
-      'authentication.session.storage.cleanup.grace_period (4:7): authentication: session_storage cleanup_grace_period must be a positive duration',
+      'authentication.session.storage.cleanup.grace_period (4:7): authentication: session_storage cleanup_grace_period must be a positive duration; got -1h0m0s',
     ]);
     const ok = tempFiles({
       'config.yaml': 'authentication:\n  session:\n    cleanup:\n      grace_period: 2h\n',

@@ -15,6 +15,7 @@ import { guardSync } from '../plugins/guard.ts';
 import type { PluginKind, PluginRegistry } from '../plugins/registry.ts';
 import { findSecretReferences, type ReferenceSite } from '../references/find.ts';
 import { coerceToSchema, convertDurations } from './coerce.ts';
+import { quoteValue } from './describe-value.ts';
 import { discoverConfigFile } from './discover.ts';
 import { applyEnvOverrides, substituteEnvReferences } from './env.ts';
 import { Locator } from './locate.ts';
@@ -396,7 +397,7 @@ function checkReferences(
         located(
           {
             path,
-            message: `secret reference "${raw}" names provider "${provider}", which does not exist; registered providers: ${registry.names('secrets').join(', ')}`,
+            message: `secret reference ${quoteValue(raw)} names provider ${quoteValue(provider)}, which does not exist; registered providers: ${registry.names('secrets').join(', ')}`,
           },
           'value',
         ),
@@ -408,7 +409,7 @@ function checkReferences(
           located(
             {
               path,
-              message: `secret reference "${raw}" needs secrets.providers.${provider}.enabled: true; serve stops until it is enabled`,
+              message: `secret reference ${quoteValue(raw)} needs secrets.providers.${provider}.enabled: true; serve stops until it is enabled`,
             },
             'value',
           ),

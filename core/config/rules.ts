@@ -3,7 +3,7 @@ import { parseAddressRange } from '../address.ts';
 import type { ConfigIssue } from '../plugins/contracts.ts';
 import { isSecretReference } from '../references/parse.ts';
 import { isHttpUrl, parseUrl } from '../url.ts';
-import { quoteValue } from './describe-value.ts';
+import { quoteValue, valueText } from './describe-value.ts';
 import { formatGoDuration } from './duration.ts';
 import { fieldMessage, isBlank, requiredMessage, statFailure } from './flipt-messages.ts';
 import { recordOf } from './tree.ts';
@@ -44,11 +44,11 @@ function sessionRules(
         const shown = session.domain.includes('://') ? session.domain : `http://${session.domain}`;
         outcome.issues.push({
           path: domainPath,
-          // Go quotes the text in full (%q); so does this, escapes and all.
+          // Go quotes the text (%q); so does this, escaped, and cut when long as every value in a message is.
           message: fieldMessage(
             'authentication',
             'session_domain',
-            `parse ${quoteValue(shown, Number.POSITIVE_INFINITY)}: invalid URL`,
+            `parse ${quoteValue(shown)}: invalid URL`,
           ),
         });
       } else {
@@ -62,7 +62,7 @@ function sessionRules(
         session.domain = host;
         outcome.notes.push({
           path: domainPath,
-          message: `not set; using "${host}", the host of every redirect_address, as the cookie domain`,
+          message: `not set; using ${quoteValue(host)}, the host of every redirect_address, as the cookie domain`,
         });
       } else {
         outcome.issues.push({
@@ -88,7 +88,7 @@ function sessionRules(
   if (typeof cleanup.grace_period === 'number' && cleanup.grace_period < 0) {
     outcome.issues.push({
       path: ['authentication', 'session', 'storage', 'cleanup', 'grace_period'],
-      message: 'authentication: session_storage cleanup_grace_period must be a positive duration',
+      message: `authentication: session_storage cleanup_grace_period must be a positive duration; got ${formatGoDuration(cleanup.grace_period)}`,
     });
   }
   if (typeof cleanup.interval === 'number' && cleanup.interval <= 0) {
@@ -163,9 +163,9 @@ function gatewayRules(gateway: Record<string, unknown>, outcome: RuleOutcome): v
     const problem = !/^[A-Za-z0-9-]+$/.test(name)
       ? `must be a header name (letters, digits and -); got ${quoteValue(name)}`
       : RESERVED_HEADERS.has(canonical)
-        ? `"${name}" is a header the gateway sets or relies on itself`
+        ? `${quoteValue(name)} is a header the gateway sets or relies on itself`
         : seen.has(canonical)
-          ? `"${name}" is already the header of ${seen.get(canonical)}`
+          ? `${quoteValue(name)} is already the header of ${valueText(seen.get(canonical))}`
           : undefined;
     if (problem !== undefined)
       outcome.issues.push({ path: ['gateway', 'identity_headers', key], message: problem });

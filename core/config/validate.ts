@@ -4,7 +4,6 @@ import type { JsonSchema } from '../plugins/contracts.ts';
 import { isSecretReference } from '../references/parse.ts';
 import {
   describeValue,
-  escapeControls,
   isCredentialSchema,
   quoteValue,
   type ShowOptions,
@@ -127,7 +126,7 @@ function describe(error: ErrorObject, tree: unknown): SchemaIssue {
 
   if (typeof custom === 'string') {
     const message = custom
-      .replaceAll('{property}', escapeControls(property ?? ''))
+      .replaceAll('{property}', valueText(property ?? ''))
       .replaceAll('{value}', valueText(error.data, show))
       .replaceAll('{allowed}', allowed);
     // A template with {value} is Flipt's wording and stays as Flipt writes it; any other is followed by the value.

@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+import { mentioning, quoteValue } from '../config/describe-value.ts';
 import { createAjv } from '../config/validate.ts';
 import { errorMessage } from '../errors.ts';
 import type { Plugin } from './contracts.ts';
@@ -16,6 +18,12 @@ function pluginsOf(module: Record<string, unknown>): unknown[] | undefined {
   return Array.isArray(exported) ? exported : [exported];
 }
 
+/** Node's reason a module could not be imported, with the file or package it names cut as the entry is. */
+function importFailure(error: unknown, url: string): string {
+  const named = [url, url.startsWith('file:') ? fileURLToPath(url) : url].sort((a, b) => b.length - a.length);
+  return named.reduce((text, value) => mentioning(text, value), errorMessage(error));
+}
+
 /**
  * Imports each third-party module and registers the plugins it default-exports (one plugin object, or an
  * array). Every problem is returned, each tied to its list entry: a module that cannot be imported, one that
@@ -29,25 +37,28 @@ export async function loadExternalPlugins(
   const problems: PluginLoadProblem[] = [];
   const ajv = specifiers.length > 0 ? await createAjv() : undefined;
   for (const [index, specifier] of specifiers.entries()) {
+    // The entry as messages show it: escaped to one line, and cut when long.
+    const shown = quoteValue(specifier);
+    const url = moduleUrl(specifier, baseDir);
     let module: Record<string, unknown>;
     try {
-      module = (await import(moduleUrl(specifier, baseDir))) as Record<string, unknown>;
+      module = (await import(url)) as Record<string, unknown>;
     } catch (error) {
-      problems.push({ index, message: `cannot import plugin module "${specifier}": ${errorMessage(error)}` });
+      problems.push({ index, message: `cannot import plugin module ${shown}: ${importFailure(error, url)}` });
       continue;
     }
     const exported = pluginsOf(module);
     if (exported === undefined || exported.length === 0) {
       problems.push({
         index,
-        message: `plugin module "${specifier}" exports no plugin: its default export must be a plugin object (kind, name, configSchema, create) or an array of them`,
+        message: `plugin module ${shown} exports no plugin: its default export must be a plugin object (kind, name, configSchema, create) or an array of them`,
       });
       continue;
     }
     for (const candidate of exported) {
       let plugin: Plugin;
       try {
-        plugin = assertPlugin(candidate, `"${specifier}"`);
+        plugin = assertPlugin(candidate, shown);
       } catch (error) {
         problems.push({ index, message: errorMessage(error) });
         continue;
@@ -57,7 +68,7 @@ export async function loadExternalPlugins(
       } catch (error) {
         problems.push({
           index,
-          message: `plugin "${plugin.name}" from "${specifier}": configSchema is not a valid JSON Schema: ${errorMessage(error)}`,
+          message: `plugin "${plugin.name}" from ${shown}: configSchema is not a valid JSON Schema: ${errorMessage(error)}`,
         });
         continue;
       }
@@ -66,7 +77,7 @@ export async function loadExternalPlugins(
           kind: plugin.kind,
           name: plugin.name,
           configSchema: plugin.configSchema,
-          origin: `"${specifier}"`,
+          origin: shown,
           load: async () => plugin,
         });
       } catch (error) {

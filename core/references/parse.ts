@@ -1,4 +1,4 @@
-import { quoteValue } from '../config/describe-value.ts';
+import { quoteValue, valueText } from '../config/describe-value.ts';
 
 /** A parsed `${secret:provider:path}` or `${secret:provider:path:key}` reference. */
 export interface SecretReference {
@@ -29,8 +29,8 @@ export function isSecretReference(value: unknown): boolean {
 export function parseSecretReference(raw: string): ParsedReference | undefined {
   const inner = LOOKS_LIKE_REFERENCE.exec(raw)?.[1];
   if (inner === undefined) return undefined;
-  // The reference is what the message is about (it is no secret), so it is shown whole, escaped to one line.
-  const shown = quoteValue(raw, Number.POSITIVE_INFINITY);
+  // The reference is what the message is about (it is no secret), so it is shown, escaped and cut as any value is.
+  const shown = quoteValue(raw);
   if (!ALLOWED.test(inner)) {
     return {
       ok: false,
@@ -41,7 +41,7 @@ export function parseSecretReference(raw: string): ParsedReference | undefined {
   if (parts.length === 1) {
     return {
       ok: false,
-      message: `invalid secret reference ${shown}: provider is required, as in \${secret:file:${inner}}`,
+      message: `invalid secret reference ${shown}: provider is required, as in \${secret:file:${valueText(inner)}}`,
     };
   }
   if (parts.length > 3) {

@@ -1,3 +1,4 @@
+import { quoteValue } from '../config/describe-value.ts';
 import { type Path, setAt } from '../config/tree.ts';
 import { ErrorCodes, errorCode, errorMessage, type SecretFailure, SecretResolutionError } from '../errors.ts';
 import type { SecretSource } from '../plugins/contracts.ts';
@@ -68,7 +69,7 @@ async function fetchOne(
   if (source === undefined) {
     throw Object.assign(
       new Error(
-        `provider "${reference.provider}" not found (enable it under secrets.providers.${reference.provider})`,
+        `provider ${quoteValue(reference.provider)} not found (enable it under secrets.providers.${reference.provider})`,
       ),
       { code: ErrorCodes.SECRET_PROVIDER },
     );
@@ -76,7 +77,7 @@ async function fetchOne(
   const value = await source.get(reference.path, reference.key);
   if (typeof value !== 'string') {
     throw Object.assign(
-      new Error(`provider "${reference.provider}" returned a ${typeof value}, not a string`),
+      new Error(`provider ${quoteValue(reference.provider)} returned a ${typeof value}, not a string`),
       {
         code: ErrorCodes.SECRET_PROVIDER,
       },

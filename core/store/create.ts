@@ -1,3 +1,4 @@
+import { quoteValue } from '../config/describe-value.ts';
 import type { Locator } from '../config/locate.ts';
 import type { RootConfig } from '../config/types.ts';
 import { ConfigError, type LocatedIssue } from '../errors.ts';
@@ -31,7 +32,7 @@ export function staticTokens(config: RootConfig, locator?: Locator): StaticToken
     const message =
       'empty' in problem
         ? 'authentication: credential non-empty value is required (the secret it references is empty)'
-        : `authentication: credential resolves to the same value as token "${problem.sameAs}"'s; each token needs its own`;
+        : `authentication: credential resolves to the same value as token ${quoteValue(problem.sameAs)}'s; each token needs its own`;
     return { path, message, ...(at && { source: at }) };
   });
   if (issues.length > 0) throw new ConfigError(issues);

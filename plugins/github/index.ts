@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { quoteValue } from '../../core/config/describe-value.ts';
+import { quoteValue, valueText } from '../../core/config/describe-value.ts';
 import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { isSecretReference } from '../../core/references/parse.ts';
@@ -51,7 +51,7 @@ const github: MethodPlugin<GithubConfig> = {
       }
       issues.push({
         path: ['allowed_teams', org],
-        message: `authentication: allowed_teams the organization '${org}' was not declared in 'allowed_organizations' field`,
+        message: `authentication: allowed_teams the organization '${valueText(org)}' was not declared in 'allowed_organizations' field`,
       });
     }
     return issues;

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import type { JwtAttribute } from '../../core/auth/jwt-claims.ts';
+import { quoteValue } from '../../core/config/describe-value.ts';
 import { fieldMessage, isBlank, statFailure } from '../../core/config/flipt-messages.ts';
 import type { Authentication, ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { isSecretReference } from '../../core/references/parse.ts';
@@ -38,7 +39,7 @@ const jwt: MethodPlugin<JwtConfig> = {
         message: fieldMessage(
           'authentication',
           'jwks_url',
-          `parse "${jwksUrl}": not an absolute http(s) URL`,
+          `parse ${quoteValue(jwksUrl)}: not an absolute http(s) URL`,
         ),
       });
     }

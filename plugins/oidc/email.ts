@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { valueText } from '../../core/config/describe-value.ts';
 import { errorMessage } from '../../core/errors.ts';
 
 /** `email_matches` compiled: RE2 patterns, matched unanchored (Go's `MatchString`), any one sufficing. */
@@ -21,6 +22,14 @@ function re2(): Re2 {
   return (createRequire(import.meta.url)('re2js') as typeof import('re2js')).RE2JS;
 }
 
+/**
+ * RE2's reason, in Go's words (`error parsing regexp: missing closing )` and, between backquotes, the part of the
+ * pattern at fault, often the whole pattern again), that part escaped and cut as the pattern is.
+ */
+function regexpError(error: unknown): string {
+  return errorMessage(error).replace(/`([\s\S]*)`$/, (_, fragment: string) => `\`${valueText(fragment)}\``);
+}
+
 /** The patterns RE2 (Go's regexp syntax) would refuse. */
 export function emailPatternProblems(patterns: readonly string[]): PatternProblem[] {
   const RE2JS = re2();
@@ -31,7 +40,7 @@ export function emailPatternProblems(patterns: readonly string[]): PatternProble
     } catch (error) {
       problems.push({
         index,
-        message: `failed compiling string for pattern: ${pattern}: ${errorMessage(error)}`,
+        message: `failed compiling string for pattern: ${valueText(pattern)}: ${regexpError(error)}`,
       });
     }
   });

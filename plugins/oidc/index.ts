@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
+import { mentioning, quoteValue, valueText } from '../../core/config/describe-value.ts';
 import { fieldMessage, isBlank, requiredMessage, statFailure } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodInstance, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { isSecretReference } from '../../core/references/parse.ts';
@@ -48,7 +49,7 @@ const oidc: MethodPlugin<OidcConfig> = {
       if (provider.allow_front_channel_logout && !root.authentication.session.secure) {
         issues.push({
           path: ['providers', name, 'allow_front_channel_logout'],
-          message: `authentication: session.secure session secure must be true for provider "${name}": front-channel logout requires SameSite=None cookies which are rejected by browsers unless the Secure flag is set`,
+          message: `authentication: session.secure session secure must be true for provider ${quoteValue(name)}: front-channel logout requires SameSite=None cookies which are rejected by browsers unless the Secure flag is set`,
         });
       }
     }
@@ -114,7 +115,8 @@ async function readCa(provider: string, path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw new Error(`provider "${provider}": reading ca_path ${path}: ${(error as Error).message}`);
+    const reason = mentioning((error as Error).message, path);
+    throw new Error(`provider ${quoteValue(provider)}: reading ca_path ${valueText(path)}: ${reason}`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { quoteValue } from '../../core/config/describe-value.ts';
 import { formatGoDuration } from '../../core/config/duration.ts';
 import { requiredMessage } from '../../core/config/flipt-messages.ts';
 import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
@@ -27,7 +28,7 @@ const token: MethodPlugin<TokenConfig> = {
     if (config.storage.type !== 'static') {
       issues.push({
         path: ['storage', 'type'],
-        message: `storage type: authentication.method.token.storage.type unexpected type: "${config.storage.type}"`,
+        message: `storage type: authentication.method.token.storage.type unexpected type: ${quoteValue(config.storage.type)}`,
       });
     }
     // Flipt accepts an empty credential (then "Bearer " alone authenticates) and two tokens with one
@@ -44,7 +45,7 @@ const token: MethodPlugin<TokenConfig> = {
         message:
           'empty' in problem
             ? requiredMessage('authentication', 'credential')
-            : `authentication: credential is the same as token "${problem.sameAs}"'s; each token needs its own`,
+            : `authentication: credential is the same as token ${quoteValue(problem.sameAs)}'s; each token needs its own`,
       });
     }
     if (config.bootstrap.expiration !== undefined && config.bootstrap.expiration <= 0) {

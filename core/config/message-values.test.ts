@@ -1,0 +1,228 @@
+/**
+ * What configuration messages may say about the values they refuse, whichever check refuses them (the schema, a
+ * core rule, a plugin's validate hook, the plugin loader): values escaped to one line and cut when long.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, ErrorCodes, formatIssue, SecretResolutionError } from '../errors.ts';
+import { staticTokens } from '../store/create.ts';
+import { tempFiles } from '../test-support/tmp.ts';
+import { VALUE_LIMIT } from './describe-value.ts';
+import { type LoadOptions, loadConfig } from './load.ts';
+import type { RootConfig } from './types.ts';
+
+async function refused(options: LoadOptions): Promise<ConfigError> {
+  const error = await loadConfig(options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof ConfigError)) throw new Error(`expected a ConfigError, got ${String(error)}`);
+  return error;
+}
+
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Control, line-separating and bidirectional characters, which must never reach a terminal raw. */
+const UNSAFE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+/** A value far longer than any message should be, ending in a control character. */
+const huge = (start: string) => `${start}${'x'.repeat(6000)}\u001b[2J`;
+
+/** A third-party plugin module whose schema is given (as JavaScript source) and whose rule names `spell` raw. */
+const plugin = (schema: string) => `
+export default {
+  kind: 'method',
+  name: 'magic',
+  method: 'METHOD_MAGIC',
+  sessionCompatible: false,
+  configSchema: ${schema},
+  validate(config) {
+    return config.spell ? [{ path: ['spell'], message: 'unknown spell ' + config.spell }] : [];
+  },
+  create() {
+    return {};
+  },
+};
+`;
+
+/** A folder with the plugin above (given its schema) and a config.yaml that enables it with `settings` lines. */
+function magicFolder(schema: string, settings: readonly string[]): string {
+  return tempFiles({
+    'magic.mjs': plugin(schema),
+    'config.yaml': [
+      'plugins: [./magic.mjs]',
+      'authentication:',
+      '  methods:',
+      '    magic:',
+      '      enabled: true',
+      ...settings.map((line) => `      ${line}`),
+      '',
+    ].join('\n'),
+  });
+}
+
+describe('every value a message names is escaped and cut', () => {
+  it('in the rules of the core and of every built-in plugin', async () => {
+    const error = await refused({
+      object: {
+        version: huge('1.'),
+        server: { protocol: 'https', cert_file: huge('/no/cert-'), cert_key: huge('/no/key-') },
+        gateway: {
+          upstream: 'http://127.0.0.1:9000',
+          identity_headers: { id: `X-${'x'.repeat(6000)}`, user: `x-${'x'.repeat(6000)}` },
+        },
+        authentication: {
+          session: { domain: huge('flipt example.com/') },
+          methods: {
+            token: {
+              enabled: true,
+              storage: {
+                type: huge('line1\nFAKE.path (1:1): injected '),
+                tokens: { [huge('ci-')]: { credential: 'same' }, deploy: { credential: 'same' } },
+              },
+            },
+            jwt: { enabled: true, public_key_file: huge('/no/key-') },
+            github: {
+              enabled: true,
+              client_id: 'a',
+              client_secret: 'b',
+              redirect_address: 'https://flipt.example.com',
+              scopes: ['read:org'],
+              allowed_organizations: ['flipt'],
+              allowed_teams: { [huge('org-')]: ['team'] },
+            },
+            oidc: {
+              enabled: true,
+              email_matches: [huge('^(admin')],
+              providers: {
+                [huge('google-')]: {
+                  issuer_url: 'https://accounts.google.com',
+                  client_id: 'flipt',
+                  client_secret: 'secret',
+                  redirect_address: 'https://flipt.example.com',
+                  ca_path: huge('/no/ca-'),
+                  allow_front_channel_logout: true,
+                },
+              },
+            },
+          },
+        },
+      },
+      env: {},
+    });
+    const lines = error.issues.map(formatIssue);
+    const starts = [
+      'version: invalid version: 1.xxx',
+      'authentication.methods.token.storage.type: storage type: authentication.method.token.storage.type unexpected type: "line1\\nFAKE.path',
+      'authentication.methods.token.storage.tokens.deploy.credential: authentication: credential is the same as token "ci-xxx',
+      'authentication.methods.github.allowed_teams["org-xxx',
+      'authentication.methods.oidc.email_matches[0]: failed compiling string for pattern: ^(adminxxx',
+      'authentication.methods.oidc.providers["google-xxx',
+      'authentication.methods.oidc.providers["google-xxx',
+      'authentication.methods.jwt.public_key_file: authentication: public_key_file stat /no/key-xxx',
+      'authentication.session.domain: authentication: session_domain parse "http://flipt example.com/xxx',
+      'server.cert_file: server: cert_file stat /no/cert-xxx',
+      'server.cert_key: server: cert_key stat /no/key-xxx',
+      'gateway.identity_headers.user: "x-xxx',
+    ];
+    expect(lines).toEqual(starts.map((start) => expect.stringMatching(`^${literal(start)}`)));
+    for (const line of lines) {
+      expect(line).not.toMatch(UNSAFE);
+      // The path, Flipt's words and a few values, each at most VALUE_LIMIT characters: far from 6,000.
+      expect(line.length, line).toBeLessThan(8 * VALUE_LIMIT);
+      expect(line).not.toContain('x'.repeat(VALUE_LIMIT + 1));
+    }
+  });
+
+  it('in the problems with plugins: entries, Node’s own reason included', async () => {
+    const long = `./${'p'.repeat(300)}.mjs`;
+    const dir = tempFiles({
+      'config.yaml': `plugins:\n  - "${long}"\n  - "./line\\nFAKE.path (1:1): x.mjs"\n`,
+    });
+    const lines = (await refused({ cwd: dir, file: 'config.yaml', env: {} })).issues.map(formatIssue);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^plugins\[0\] \(2:5\): cannot import plugin module "\.\/p{62}…" \(306 characters\): /,
+    );
+    expect(lines[1]).toMatch(/^plugins\[1\] \(3:5\): cannot import plugin module "\.\/line\\nFAKE\.path/);
+    for (const line of lines) {
+      expect(line).not.toMatch(UNSAFE);
+      expect(line).not.toContain('p'.repeat(VALUE_LIMIT + 1));
+    }
+  });
+
+  it('in a third-party plugin’s own messages and keys, escaped where problems are printed', async () => {
+    const dir = magicFolder(
+      "{ type: 'object', additionalProperties: false, properties: { spell: { type: 'string' }, books: { type: 'object', additionalProperties: { type: 'integer' } } } }",
+      ['spell: "lumos\\nFAKE.path (1:1): injected\\e[31m"', 'books: {"tome\\u202e": many}'],
+    );
+    const lines = (await refused({ cwd: dir, file: 'config.yaml', env: {} })).issues.map(formatIssue);
+    expect(lines).toEqual([
+      'authentication.methods.magic.spell (6:7): unknown spell lumos\\nFAKE.path (1:1): injected\\u001b[31m',
+      'authentication.methods.magic.books["tome\\u202e"] (7:29): must be an integer; got "many"',
+    ]);
+  });
+
+  it('in the problems with ${secret:...} references, before and after they are resolved', async () => {
+    const long = 'a'.repeat(6000);
+    const error = await refused({
+      object: {
+        authentication: {
+          methods: {
+            token: {
+              storage: {
+                tokens: {
+                  a: { credential: `\${secret:${long}}` },
+                  b: { credential: `\${secret:nosuch${long}:path}` },
+                  c: { credential: `\${secret:file:${long} x}` },
+                },
+              },
+            },
+          },
+        },
+      },
+      env: {},
+    });
+    const cut = `${'a'.repeat(VALUE_LIMIT)}… (6000 characters)`;
+    expect(error.issues.map(formatIssue)).toEqual([
+      `authentication.methods.token.storage.tokens.a.credential: invalid secret reference "\${secret:${'a'.repeat(VALUE_LIMIT - 9)}…" (6010 characters): provider is required, as in \${secret:file:${cut}}`,
+      `authentication.methods.token.storage.tokens.b.credential: secret reference "\${secret:nosuch${'a'.repeat(VALUE_LIMIT - 15)}…" (6021 characters) names provider "nosuch${'a'.repeat(VALUE_LIMIT - 6)}…" (6006 characters), which does not exist; registered providers: aws, azure, file, gcp, vault`,
+      `authentication.methods.token.storage.tokens.c.credential: invalid secret reference "\${secret:file:${'a'.repeat(VALUE_LIMIT - 14)}…" (6017 characters): only letters, digits and _ : / . - may follow "\${secret:"`,
+    ]);
+    const failure = new SecretResolutionError([
+      {
+        reference: `\${secret:file:${long}}`,
+        provider: 'file',
+        paths: [['authentication', 'session', 'csrf', 'key']],
+        message: 'no such secret\nFAKE line',
+        code: ErrorCodes.SECRET_NOT_FOUND,
+      },
+    ]);
+    expect(failure.message).toBe(
+      `resolving secret reference "\${secret:file:${'a'.repeat(VALUE_LIMIT - 14)}…" (6015 characters) (provider "file", at authentication.session.csrf.key): no such secret\\nFAKE line`,
+    );
+  });
+
+  it('in the checks made after references are resolved', () => {
+    const name = huge('ci-');
+    const config = {
+      authentication: {
+        methods: {
+          token: {
+            enabled: true,
+            storage: { tokens: { [name]: { credential: 'same' }, deploy: { credential: 'same' } } },
+          },
+        },
+      },
+    } as unknown as RootConfig;
+    let error: unknown;
+    try {
+      staticTokens(config);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const [line = ''] = (error as ConfigError).issues.map(formatIssue);
+    expect(line).toMatch(/resolves to the same value as token "ci-x+…" \(6007 characters\)'s; each token/);
+    expect(line).not.toMatch(UNSAFE);
+  });
+});
