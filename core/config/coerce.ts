@@ -76,7 +76,8 @@ export function coerceToSchema(
   if (types.length === 0 || matchesType(value, types)) return value;
 
   if (typeof value === 'string') {
-    if (types.includes('boolean') && value in GO_BOOLEANS) return GO_BOOLEANS[value];
+    // An own key only: `constructor` is not one of Go's booleans, whatever a plain object inherits.
+    if (types.includes('boolean') && Object.hasOwn(GO_BOOLEANS, value)) return GO_BOOLEANS[value];
     if ((types.includes('integer') || types.includes('number')) && /^[+-]?\d+$/.test(value)) {
       return Number(value);
     }

@@ -10,6 +10,14 @@ export function envReferenceName(value: string): string | undefined {
   return ENV_REFERENCE.exec(value)?.[1];
 }
 
+/**
+ * The variable `name`, read as an own property only: `${env:constructor}` names a variable, never something an
+ * object inherits (`process.env.constructor` is a function).
+ */
+export function readEnv(env: Env, name: string): string | undefined {
+  return Object.hasOwn(env, name) ? env[name] : undefined;
+}
+
 /** A value that came from the environment, for messages that point at where it was set. */
 export interface EnvSourced {
   readonly path: Path;
@@ -30,7 +38,7 @@ export function substituteEnvReferences(
       const name = envReferenceName(value);
       if (name === undefined) return value;
       references.push({ path, variable: name });
-      return env[name] ?? '';
+      return readEnv(env, name) ?? '';
     }
     if (Array.isArray(value)) return value.map((item, i) => visit(item, [...path, i]));
     if (isRecord(value)) {
@@ -132,7 +140,7 @@ export function applyEnvOverrides(
     if (match === undefined) continue;
     const raw = env[name] as string;
     const referenced = envReferenceName(raw);
-    const value = referenced === undefined ? raw : (env[referenced] ?? '');
+    const value = referenced === undefined ? raw : (readEnv(env, referenced) ?? '');
     if (setAt(result, match.path, value)) sources.push({ path: match.path, variable: name });
   }
   return { tree: result, sources };

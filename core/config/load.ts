@@ -15,7 +15,7 @@ import { guardSync } from '../plugins/guard.ts';
 import type { PluginKind, PluginRegistry } from '../plugins/registry.ts';
 import { findSecretReferences, type ReferenceSite } from '../references/find.ts';
 import { coerceToSchema, convertDurations } from './coerce.ts';
-import { quoteValue } from './describe-value.ts';
+import { decodeConfigBytes } from './decode.ts';
 import { discoverConfigFile } from './discover.ts';
 import { applyEnvOverrides, substituteEnvReferences } from './env.ts';
 import { Locator } from './locate.ts';
@@ -23,7 +23,7 @@ import { coreRules, type SessionMethod } from './rules.ts';
 import { assembleSchema, PLUGIN_SECTIONS } from './schema.ts';
 import { cursorAt, isStringMap, rootCursor, type SchemaCursor } from './schema-walk.ts';
 import { type ConfigDocument, parseConfigText } from './source.ts';
-import { getAt, isPrefixOf, isRecord, type Path, treeShapeProblems } from './tree.ts';
+import { getAt, isPrefixOf, isRecord, type Path, recordOf, treeShapeProblems } from './tree.ts';
 import type { RootConfig } from './types.ts';
 import { unusedKeys } from './unused.ts';
 import { createValidator, type SchemaIssue } from './validate.ts';
@@ -81,16 +81,18 @@ async function readInput(options: LoadOptions, cwd: string): Promise<Input> {
       `configuration file ${file}: unsupported type "${extname(file)}"; use YAML (.yaml, .yml) or JSON (.json)`,
     );
   }
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (error) {
     throw new PortcullisError(
       ErrorCodes.CONFIG_READ,
       `cannot read configuration file ${file}: ${errorMessage(error)}`,
     );
   }
-  const parsed = parseConfigText(text, file);
+  const decoded = decodeConfigBytes(bytes, file);
+  if (!decoded.ok) throw new ConfigError([decoded.issue], file);
+  const parsed = parseConfigText(decoded.text, file);
   if (!parsed.ok) throw new ConfigError(parsed.issues, file);
   return { file, doc: parsed.doc, tree: parsed.doc.value };
 }
@@ -139,6 +141,7 @@ async function prepare(options: LoadOptions): Promise<Prepared> {
     input.doc,
     fromEnv ? [{ path: ['plugins'], variable: 'FLIPT_PLUGINS' }] : [],
     envReferences,
+    input.tree,
   );
   const problems = await loadExternalPlugins(registry, specifiers, input.file ? dirname(input.file) : cwd);
   if (problems.length > 0) {
@@ -174,7 +177,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   const schema = assembleSchema(registry.entries());
   const cursor = rootCursor(schema);
   const { tree: written, sources } = applyEnvOverrides(substituted, cursor, env);
-  const locator = new Locator(input.doc, sources, envReferences);
+  const locator = new Locator(input.doc, sources, envReferences, input.tree);
   const coercionNotes: ConfigIssue[] = [];
   const typed = coerceToSchema(written, cursor, { scalarSource, notes: coercionNotes }) as Record<
     string,
@@ -337,6 +340,9 @@ function applyCleanupAlias(
   const canonicalPath = ['authentication', 'session', 'storage', 'cleanup'];
   const alias = getAt(written, aliasPath);
   if (!isRecord(alias)) return;
+  // The schema has refused a storage that is not a mapping; there is nothing to move the alias into.
+  const storage = getAt(config, ['authentication', 'session', 'storage']);
+  if (!isRecord(storage)) return;
   if (getAt(written, canonicalPath) !== undefined) {
     issues.push(
       located({
@@ -348,10 +354,7 @@ function applyCleanupAlias(
   }
   const session = config.authentication.session as unknown as Record<string, unknown>;
   const typedAlias = isRecord(session.cleanup) ? session.cleanup : {};
-  config.authentication.session.storage.cleanup = {
-    ...config.authentication.session.storage.cleanup,
-    ...typedAlias,
-  };
+  storage.cleanup = { ...recordOf(storage.cleanup), ...typedAlias };
   delete session.cleanup;
   locator.addAlias({ written: aliasPath, canonical: canonicalPath });
 }
@@ -397,19 +400,21 @@ function checkReferences(
         located(
           {
             path,
-            message: `secret reference ${quoteValue(raw)} names provider ${quoteValue(provider)}, which does not exist; registered providers: ${registry.names('secrets').join(', ')}`,
+            message: `secret reference "${raw}" names provider "${provider}", which does not exist; registered providers: ${registry.names('secrets').join(', ')}`,
           },
           'value',
         ),
       );
     } else {
       const { raw, provider } = parsed.reference;
-      if (config.secrets.providers[provider]?.enabled !== true) {
+      // Read defensively: this runs on a configuration the schema may have refused (`secrets: x`).
+      const block = getAt(config, ['secrets', 'providers', provider]);
+      if (!isRecord(block) || block.enabled !== true) {
         warnings.push(
           located(
             {
               path,
-              message: `secret reference ${quoteValue(raw)} needs secrets.providers.${provider}.enabled: true; serve stops until it is enabled`,
+              message: `secret reference "${raw}" needs secrets.providers.${provider}.enabled: true; serve stops until it is enabled`,
             },
             'value',
           ),

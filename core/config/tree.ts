@@ -11,7 +11,8 @@ export function getAt(tree: unknown, path: Path): unknown {
   let node = tree;
   for (const segment of path) {
     if (Array.isArray(node) && typeof segment === 'number') node = node[segment];
-    else if (isRecord(node)) node = node[String(segment)];
+    // Own keys only: `constructor` or `toString` in a path names a setting, never something inherited.
+    else if (isRecord(node) && Object.hasOwn(node, segment)) node = node[String(segment)];
     else return undefined;
   }
   return node;
@@ -41,15 +42,58 @@ export function isSafeKey(key: string): boolean {
 }
 
 /**
- * Problems with the shape of a tree that no schema can describe: a key that would reach an object's prototype,
- * and a value that contains itself (a recursive YAML alias).
+ * How many mappings and lists may hold one another. Flipt's deepest settings are a few levels down; the limit
+ * stops a hostile file from exhausting the stack of every recursive walk of the configuration.
+ */
+export const MAX_NESTING = 64;
+
+/** The message for a collection nested deeper than {@link MAX_NESTING}. */
+export const TOO_DEEP = `is nested too deeply: at most ${MAX_NESTING} levels of mappings and lists are read`;
+
+/** The message for a value that holds itself through an alias. */
+export const RECURSIVE = 'a value may not contain itself (recursive alias)';
+
+/** What a configuration value may be: what YAML and JSON give, and nothing a program could hide behaviour in. */
+function isPlainValue(value: unknown): boolean {
+  if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return true;
+  if (Array.isArray(value)) return true;
+  if (typeof value !== 'object') return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** What a value that is not plain is, for a message (never its contents). */
+function kindOf(value: unknown): string {
+  if (typeof value !== 'object') return `a ${typeof value}`;
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== ''
+    ? `a ${name} object`
+    : 'an object that is not a plain mapping';
+}
+
+/**
+ * Problems with the shape of a tree given as an object (embedding) that no schema can describe: a key that would
+ * reach an object's prototype, a value that contains itself, nesting deeper than {@link MAX_NESTING}, and values
+ * YAML cannot write (functions, dates, class instances). A file's tree is checked as it is read (yaml-tree.ts).
  */
 export function treeShapeProblems(tree: unknown): Array<{ path: Array<string | number>; message: string }> {
   const problems: Array<{ path: Array<string | number>; message: string }> = [];
   const visit = (value: unknown, path: Array<string | number>, ancestors: Set<unknown>) => {
+    if (!isPlainValue(value)) {
+      problems.push({
+        path,
+        message: `must be text, a number, a boolean, a list or a mapping; got ${kindOf(value)}`,
+      });
+      return;
+    }
     if (typeof value !== 'object' || value === null) return;
     if (ancestors.has(value)) {
-      problems.push({ path, message: 'a value may not contain itself (recursive alias)' });
+      problems.push({ path, message: RECURSIVE });
+      return;
+    }
+    // The walk stops here, so its own recursion is bounded too.
+    if (ancestors.size >= MAX_NESTING) {
+      problems.push({ path, message: TOO_DEEP });
       return;
     }
     ancestors.add(value);

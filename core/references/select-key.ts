@@ -20,7 +20,8 @@ export function selectSecretKey(value: string, path: string, key: string | undef
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw secretNotFound(`secret at path "${path}" is not a JSON object, so key "${key}" cannot be selected`);
   }
-  const field = (parsed as Record<string, unknown>)[key];
+  // An own key only: `constructor` names a field of the secret, never something every object inherits.
+  const field = Object.hasOwn(parsed, key) ? (parsed as Record<string, unknown>)[key] : undefined;
   if (typeof field === 'string') return field;
   if (typeof field === 'number' || typeof field === 'boolean') return String(field);
   throw secretNotFound(`key "${key}" not found in secret at path "${path}"`);
