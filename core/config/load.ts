@@ -16,6 +16,7 @@ import type { PluginKind, PluginRegistry } from '../plugins/registry.ts';
 import { findSecretReferences, type ReferenceSite } from '../references/find.ts';
 import { coerceToSchema, convertDurations } from './coerce.ts';
 import { decodeConfigBytes } from './decode.ts';
+import { quoteValue } from './describe-value.ts';
 import { discoverConfigFile } from './discover.ts';
 import { applyEnvOverrides, substituteEnvReferences } from './env.ts';
 import { Locator } from './locate.ts';
@@ -400,7 +401,7 @@ function checkReferences(
         located(
           {
             path,
-            message: `secret reference "${raw}" names provider "${provider}", which does not exist; registered providers: ${registry.names('secrets').join(', ')}`,
+            message: `secret reference ${quoteValue(raw)} names provider ${quoteValue(provider)}, which does not exist; registered providers: ${registry.names('secrets').join(', ')}`,
           },
           'value',
         ),
@@ -414,7 +415,7 @@ function checkReferences(
           located(
             {
               path,
-              message: `secret reference "${raw}" needs secrets.providers.${provider}.enabled: true; serve stops until it is enabled`,
+              message: `secret reference ${quoteValue(raw)} needs secrets.providers.${provider}.enabled: true; serve stops until it is enabled`,
             },
             'value',
           ),
