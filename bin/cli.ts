@@ -10,6 +10,8 @@ import {
   errorCode,
   errorMessage,
   formatIssue,
+  LISTED_PROBLEMS,
+  omittedLine,
   PluginError,
   SecretResolutionError,
 } from '../core/errors.ts';
@@ -31,16 +33,26 @@ function packageVersion(): string {
   return '0.0.0';
 }
 
+/** A configuration's problems, one line each, and how many more were found when the listing was cut. */
+function configProblems(error: ConfigError): string[] {
+  const lines = error.issues.map(formatIssue);
+  return error.omitted > 0 ? [...lines, omittedLine(error.omitted)] : lines;
+}
+
 /** The lines an operator reads for a failure: one per problem. */
 function problemLines(error: unknown): string[] {
-  if (error instanceof ConfigError) return error.issues.map(formatIssue);
+  if (error instanceof ConfigError) return configProblems(error);
   return errorMessage(error).split('\n');
 }
 
 async function validate(options: { config?: string }): Promise<number> {
   try {
     const loaded = await loadConfig({ file: options.config });
-    for (const warning of loaded.warnings) process.stderr.write(`warning: ${formatIssue(warning)}\n`);
+    // Listed as problems are: the first few hundred, then how many more.
+    const listed = loaded.warnings.slice(0, LISTED_PROBLEMS);
+    for (const warning of listed) process.stderr.write(`warning: ${formatIssue(warning)}\n`);
+    const more = loaded.warnings.length - listed.length;
+    if (more > 0) process.stderr.write(`warning: ${omittedLine(more, 'warning')}\n`);
     process.stdout.write('valid\n');
     return 0;
   } catch (error) {
@@ -68,7 +80,7 @@ async function printSchema(options: { config?: string; plugin?: string[] }): Pro
 }
 
 function failureFields(error: unknown): Record<string, unknown> {
-  if (error instanceof ConfigError) return { problems: error.issues.map(formatIssue) };
+  if (error instanceof ConfigError) return { problems: configProblems(error) };
   if (error instanceof SecretResolutionError) {
     return {
       failures: error.failures.map(({ reference, provider, message }) => ({ reference, provider, message })),

@@ -58,4 +58,13 @@ describe('portcullis validate, on input of an unexpected shape', () => {
       `authentication.methods.token.storage.tokens.ci.credential (env ${variable}): is required`,
     ]);
   });
+
+  it('thousands of problems: the first 200, then how many more', async () => {
+    const dir = tempFiles({ 'config.yaml': Array.from({ length: 5000 }, (_, i) => `key${i}: 1\n`).join('') });
+    const result = await runCli(['validate', '--config', join(dir, 'config.yaml')]);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(result.code).toBe(1);
+    expect(lines).toHaveLength(201);
+    expect(lines.at(-1)).toBe('… and 4800 more problems');
+  });
 });

@@ -127,7 +127,9 @@ function describe(error: ErrorObject, tree: unknown): SchemaIssue {
   if (typeof custom === 'string') {
     const message = custom
       .replaceAll('{property}', valueText(property ?? ''))
-      .replaceAll('{value}', valueText(error.data, show))
+      // A function, so that the value is described only where a template shows it: an unknown key's error holds
+      // the whole mapping, and describing it for each of thousands of keys took time quadratic in their number.
+      .replaceAll('{value}', () => valueText(error.data, show))
       .replaceAll('{allowed}', allowed);
     // A template with {value} is Flipt's wording and stays as Flipt writes it; any other is followed by the value.
     const suffix = at === 'value' && !custom.includes('{value}') ? `; got ${given(error, show)}` : '';
