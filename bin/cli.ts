@@ -18,6 +18,9 @@ import {
 import { createLogger, SecretScrubber } from '../core/log.ts';
 import { loadExternalPlugins } from '../core/plugins/external.ts';
 import type { Server } from '../core/server.ts';
+import { dropOutputToClosedPipes } from './closed-pipes.ts';
+
+dropOutputToClosedPipes(process.stdout, process.stderr);
 
 /** How long SIGTERM/SIGINT wait for in-flight requests and plugin shutdown before exiting 1 (milliseconds). */
 const SHUTDOWN_GRACE_MS = 10_000;

@@ -50,6 +50,32 @@ export function runCli(
   return collect(child);
 }
 
+/** A CLI process whose standard output or standard error has no reader: what `portcullis … | head -1` leaves. */
+export interface ClosedPipeRun {
+  readonly child: ChildProcess;
+  /** Resolves when the process has ended, with what it printed on the stream that was left open. */
+  readonly done: Promise<CliResult>;
+}
+
+/**
+ * Starts `portcullis <args>` with `closed` (its standard output or standard error) closed from the start, so
+ * that every write to it fails as a write after `head` has exited does: deterministically, whatever the size of
+ * the output and of the pipe's buffer.
+ */
+export function runCliWithClosedPipe(
+  closed: 'stdout' | 'stderr',
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): ClosedPipeRun {
+  const [command = '', ...prefix] = CLI;
+  const child = spawn(command, [...prefix, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: cleanEnv(options.env),
+  });
+  child[closed]?.destroy();
+  return { child, done: collect(child) };
+}
+
 /** A `portcullis serve` process that has reported where it listens. */
 export interface Served {
   readonly address: string;
