@@ -53,7 +53,7 @@ describe('portcullis validate', () => {
     expect(result).toMatchObject({
       code: 1,
       stdout:
-        'authentication.session.token_lifetime (env FLIPT_AUTHENTICATION_SESSION_TOKEN_LIFETIME): must be a duration such as 30s, 15m, 1h30m or 500ms; got "a day"\n',
+        'authentication.session.token_lifetime (env FLIPT_AUTHENTICATION_SESSION_TOKEN_LIFETIME): must be a duration such as 30s, 15m, 1h30m or 500ms; got the value of FLIPT_AUTHENTICATION_SESSION_TOKEN_LIFETIME (5 characters)\n',
     });
   });
 });

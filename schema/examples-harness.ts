@@ -33,6 +33,20 @@ function expected(kind: 'valid' | 'invalid', name: string, extension: string): s
   return existsSync(file) ? readFileSync(file, 'utf8') : '';
 }
 
+/**
+ * The environment an example is loaded with: none, or the `NAME=value` lines of its `.env` file (a value as written
+ * after the first `=`; blank lines and `#` comments skipped).
+ */
+function environment(kind: 'valid' | 'invalid', name: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of expected(kind, name, '.env').split('\n')) {
+    const at = line.indexOf('=');
+    if (line.startsWith('#') || at <= 0) continue;
+    env[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return env;
+}
+
 const lines = (issues: readonly Issue[], format: (issue: Issue) => string) =>
   issues.length === 0 ? '' : `${issues.map(format).join('\n')}\n`;
 
@@ -41,7 +55,10 @@ export function describeExamples(label: string, build: () => Promise<Build>): vo
     for (const name of examples('valid')) {
       it(`${name} validates, with exactly the expected warnings`, async () => {
         const { loadConfig, formatIssue } = await build();
-        const loaded = await loadConfig({ file: join(examplesDir, 'valid', name), env: {} });
+        const loaded = await loadConfig({
+          file: join(examplesDir, 'valid', name),
+          env: environment('valid', name),
+        });
         expect(lines(loaded.warnings, formatIssue)).toBe(expected('valid', name, '.warnings'));
       });
     }
@@ -51,7 +68,8 @@ export function describeExamples(label: string, build: () => Promise<Build>): vo
     for (const name of examples('invalid')) {
       it(`${name} is refused with exactly the expected problems`, async () => {
         const { loadConfig, formatIssue } = await build();
-        const error = await loadConfig({ file: join(examplesDir, 'invalid', name), env: {} }).then(
+        const env = environment('invalid', name);
+        const error = await loadConfig({ file: join(examplesDir, 'invalid', name), env }).then(
           () => undefined,
           (e: unknown) => e as { issues?: readonly Issue[] },
         );

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, formatIssue } from '../errors.ts';
 import { createRuntime } from '../runtime.ts';
 import { tempFiles } from '../test-support/tmp.ts';
+import { CredentialMap } from './credentials.ts';
 import {
   describeValue,
   escapeControls,
-  isCredentialSchema,
   mentioning,
   quoteValue,
   VALUE_LIMIT,
@@ -83,14 +83,83 @@ describe('mentioning', () => {
   });
 });
 
-describe('isCredentialSchema', () => {
-  it('is true for a writeOnly setting, and for a mapping that holds one', () => {
-    expect(isCredentialSchema({ type: 'string', writeOnly: true })).toBe(true);
-    expect(isCredentialSchema({ type: 'object', properties: { credential: { writeOnly: true } } })).toBe(
+describe('CredentialMap', () => {
+  const at = (schema: Record<string, unknown>, path: Array<string | number> = []) =>
+    new CredentialMap(schema).isCredentialPlace(path);
+
+  it('is true for a writeOnly setting, and for a block that holds one at any depth', () => {
+    expect(at({ type: 'string', writeOnly: true })).toBe(true);
+    expect(at({ type: 'object', properties: { credential: { writeOnly: true } } })).toBe(true);
+    expect(at({ type: 'string' })).toBe(false);
+    expect(at({ type: 'object', properties: { name: { type: 'string' } } })).toBe(false);
+    // tokens: {<name>: {credential}}, through a map's additionalProperties, and a list's items.
+    const tokens = {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        properties: { credential: { type: 'string', writeOnly: true } },
+      },
+    };
+    expect(at({ type: 'object', properties: { storage: { type: 'object', properties: { tokens } } } })).toBe(
       true,
     );
-    expect(isCredentialSchema({ type: 'string' })).toBe(false);
-    expect(isCredentialSchema({ type: 'object', properties: { name: { type: 'string' } } })).toBe(false);
+    expect(at({ type: 'array', items: tokens })).toBe(true);
+  });
+
+  it('sees through $ref and every combinator, for the place and for what it holds', () => {
+    const secret = { type: 'string', writeOnly: true };
+    const root = (magic: unknown) => ({
+      type: 'object',
+      definitions: { secret },
+      properties: { magic },
+    });
+    const branches = [
+      { $ref: '#/definitions/secret' },
+      { anyOf: [{ type: 'integer' }, secret] },
+      { oneOf: [{ type: 'integer' }, { $ref: '#/definitions/secret' }] },
+      { allOf: [{ type: 'string' }, { writeOnly: true }] },
+      // if/then/else, built so that no object literal has a `then` (which would make it look like a promise).
+      Object.fromEntries([
+        ['if', { type: 'string' }],
+        ['then', secret],
+        ['else', { type: 'integer' }],
+      ]),
+      { writeOnly: true, anyOf: [{ type: 'integer' }, { type: 'boolean' }] },
+    ];
+    for (const magic of branches) expect(at(root(magic), ['magic'])).toBe(true);
+    // A block whose member is a credential only in one branch holds one.
+    const block = { type: 'object', anyOf: [{ properties: { key: secret } }, { properties: { id: {} } }] };
+    expect(at(root(block), ['magic'])).toBe(true);
+    expect(at(root({ anyOf: [{ type: 'integer' }, { type: 'string' }] }), ['magic'])).toBe(false);
+  });
+
+  it('finds every credential written, but no ${secret:...} reference', () => {
+    const map = new CredentialMap({
+      type: 'object',
+      properties: {
+        password: { type: 'string', writeOnly: true },
+        other: { type: 'string', writeOnly: true },
+        name: { type: 'string' },
+        tokens: {
+          type: 'object',
+          additionalProperties: { type: 'object', properties: { credential: { writeOnly: true } } },
+        },
+      },
+    });
+    expect(
+      map.values({
+        password: 'hunter2',
+        other: '${secret:file:x}',
+        name: 'public',
+        tokens: { a: { credential: 'tok-a' }, b: 'written-too-high', c: { credential: ['in', 'a list'] } },
+      }),
+    ).toEqual([
+      { path: ['password'], value: 'hunter2' },
+      { path: ['tokens', 'a', 'credential'], value: 'tok-a' },
+      { path: ['tokens', 'b'], value: 'written-too-high' },
+      { path: ['tokens', 'c', 'credential', 0], value: 'in' },
+      { path: ['tokens', 'c', 'credential', 1], value: 'a list' },
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@
  * - a string longer than {@link VALUE_LIMIT} characters is cut there, with `…` and its length;
  * - control, line-separating and bidirectional characters are escaped, so that a message stays on one line;
  * - a credential is never repeated, only its kind and length: a setting whose schema says `writeOnly: true` (JSON
- *   Schema's own mark for a password), or a mapping holding one (see {@link isCredentialSchema}).
+ *   Schema's own mark for a password), or a block holding one (see `CredentialMap` in credentials.ts).
  * Secret values never reach a message: references are resolved after every check of the configuration has run,
  * so a check sees the reference (`${secret:file:x}`), which names where a secret is kept, not the secret; callers
  * show a whole reference as written even where a credential goes.
@@ -107,15 +107,4 @@ export function valueText(value: unknown, options: ShowOptions = {}): string {
  */
 export function mentioning(text: string, value: string): string {
   return value === '' ? text : text.split(value).join(valueText(value));
-}
-
-/**
- * Whether a value refused at a place with this schema must not be repeated: the schema marks a credential
- * (`writeOnly: true`), or it is a mapping holding one, so that a credential written one level too high
- * (`tokens: {ci: s3cr3t}` for `tokens: {ci: {credential: s3cr3t}}`) is not repeated either.
- */
-export function isCredentialSchema(schema: Readonly<Record<string, unknown>>): boolean {
-  if (schema.writeOnly === true) return true;
-  const { properties } = schema;
-  return isRecord(properties) && Object.values(properties).some((p) => isRecord(p) && p.writeOnly === true);
 }

@@ -20,6 +20,7 @@ import { quoteValue } from './describe-value.ts';
 import { discoverConfigFile } from './discover.ts';
 import { applyEnvOverrides, substituteEnvReferences } from './env.ts';
 import { Locator } from './locate.ts';
+import { messageRedactor } from './redact.ts';
 import { coreRules, type SessionMethod } from './rules.ts';
 import { assembleSchema, PLUGIN_SECTIONS } from './schema.ts';
 import { cursorAt, isStringMap, rootCursor, type SchemaCursor } from './schema-walk.ts';
@@ -184,12 +185,16 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     string,
     unknown
   >;
+  // No message repeats a credential, nor a value the environment set (see redact.ts).
+  const redact = messageRedactor(schema, typed, { written, references: envReferences, overrides: sources });
 
   const issues: LocatedIssue[] = [];
   const warnings: LocatedIssue[] = [];
   const located = (issue: ConfigIssue, at: SchemaIssue['at'] = 'key'): LocatedIssue => {
     const variable = locator.envReference(issue.path);
-    const message = variable === undefined ? issue.message : `${issue.message} (from \${env:${variable}})`;
+    const shown = redact(issue.message, issue.path);
+    const named = variable === undefined || shown.includes(`\${env:${variable}}`);
+    const message = named ? shown : `${shown} (from \${env:${variable}})`;
     return { path: issue.path, message, source: locator.source(issue.path, at) };
   };
   for (const note of coercionNotes) warnings.push(located(note, 'value'));

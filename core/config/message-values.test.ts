@@ -1,6 +1,7 @@
 /**
  * What configuration messages may say about the values they refuse, whichever check refuses them (the schema, a
- * core rule, a plugin's validate hook, the plugin loader): values escaped to one line and cut when long.
+ * core rule, a plugin's validate hook, the plugin loader): values escaped to one line and cut when long; no
+ * credential, and no value from the environment, repeated.
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ErrorCodes, formatIssue, SecretResolutionError } from '../errors.ts';
@@ -17,6 +18,11 @@ async function refused(options: LoadOptions): Promise<ConfigError> {
   );
   if (!(error instanceof ConfigError)) throw new Error(`expected a ConfigError, got ${String(error)}`);
   return error;
+}
+
+/** Everything an operator could read about a failure: its message, each problem as printed, and the stack. */
+function allText(error: ConfigError): string {
+  return [error.message, error.stack ?? '', ...error.issues.map(formatIssue)].join('\n');
 }
 
 const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -224,5 +230,97 @@ describe('every value a message names is escaped and cut', () => {
     const [line = ''] = (error as ConfigError).issues.map(formatIssue);
     expect(line).toMatch(/resolves to the same value as token "ci-x+…" \(6007 characters\)'s; each token/);
     expect(line).not.toMatch(UNSAFE);
+  });
+});
+
+describe('no message repeats a credential', () => {
+  const SECRET = 's3cr3t-in-a-branch';
+
+  it('marked writeOnly in any branch of a third-party schema, or behind a $ref', async () => {
+    const schema = `{
+      type: 'object',
+      additionalProperties: false,
+      definitions: { secret: { type: 'string', writeOnly: true, minLength: 100 } },
+      properties: {
+        any: { anyOf: [{ type: 'integer' }, { type: 'string', writeOnly: true, minLength: 100 }] },
+        one: { oneOf: [{ type: 'integer' }, { $ref: '#/definitions/secret' }] },
+        all: { allOf: [{ type: 'string' }, { writeOnly: true }, { type: 'integer' }] },
+        outer: { writeOnly: true, anyOf: [{ type: 'integer' }, { type: 'boolean' }] },
+        ref: { $ref: '#/definitions/secret' },
+        block: {
+          type: 'object',
+          if: { properties: { kind: { const: 'api' } }, required: ['kind'] },
+          then: { properties: { key: { writeOnly: true } } },
+          properties: { kind: { type: 'string' }, key: { type: 'integer' } },
+        },
+        vault: {
+          type: 'object',
+          additionalProperties: { anyOf: [{ $ref: '#/definitions/secret' }] },
+        },
+      },
+    }`;
+    const dir = magicFolder(schema, [
+      ...['any', 'one', 'all', 'outer', 'ref'].map((key) => `${key}: ${SECRET}-${key}`),
+      `block: {kind: api, key: ${SECRET}-block}`,
+      `vault: ${SECRET}-vault`,
+    ]);
+    const error = await refused({ cwd: dir, file: 'config.yaml', env: {} });
+    expect(error.issues.length).toBeGreaterThanOrEqual(7);
+    expect(allText(error)).not.toContain(SECRET);
+    expect(allText(error)).toContain(`got a value of ${SECRET.length + '-any'.length} characters`);
+  });
+
+  it('held by another setting too, which is named instead', async () => {
+    const error = await refused({
+      object: {
+        authentication: {
+          session: { domain: 'flipt.example.com' },
+          methods: {
+            github: {
+              enabled: true,
+              client_id: 'flipt',
+              client_secret: 'gh-s3cr3t-pasted-twice',
+              redirect_address: 'gh-s3cr3t-pasted-twice',
+            },
+          },
+        },
+      },
+      env: {},
+    });
+    expect(error.issues.map(formatIssue)).toEqual([
+      'authentication.methods.github.redirect_address: authentication: redirect_address must be an absolute http(s) URL; got the value of authentication.methods.github.client_secret (22 characters)',
+    ]);
+  });
+});
+
+describe('no message repeats a value from the environment', () => {
+  it('set by ${env:NAME} or a FLIPT_* variable, in a schema message or a rule’s', async () => {
+    const env = {
+      CI_TOKEN: 'env-s3cr3t-ci-token',
+      PROTOCOL: 'env-s3cr3t-protocol',
+      JWKS_URL: 'ht tp://issuer/jwks?token=env-s3cr3t-jwks',
+      FLIPT_LOG_LEVEL: 'env-s3cr3t-level',
+      FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TYPE: 'env-s3cr3t-type',
+      FLIPT_AUTHENTICATION_SESSION_TOKEN_LIFETIME: '-5m',
+    };
+    const error = await refused({
+      object: {
+        server: { protocol: '${env:PROTOCOL}' },
+        authentication: {
+          session: { csrf: '${env:CI_TOKEN}' },
+          methods: { token: { enabled: true }, jwt: { enabled: true, jwks_url: '${env:JWKS_URL}' } },
+        },
+      },
+      env,
+    });
+    expect(error.issues.map(formatIssue)).toEqual([
+      'log.level (env FLIPT_LOG_LEVEL): must be one of: debug, info, warn, error, fatal, panic, DEBUG, INFO, WARN, ERROR, FATAL, PANIC; got the value of FLIPT_LOG_LEVEL (16 characters)',
+      'authentication.methods.token.storage.type (env FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TYPE): storage type: authentication.method.token.storage.type unexpected type: the value of FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TYPE (15 characters)',
+      'authentication.session.token_lifetime (env FLIPT_AUTHENTICATION_SESSION_TOKEN_LIFETIME): authentication: session token_lifetime must be a positive duration; got the value of FLIPT_AUTHENTICATION_SESSION_TOKEN_LIFETIME (3 characters)',
+      'authentication.session.csrf: must be a mapping; got a value of 19 characters (from ${env:CI_TOKEN})',
+      'server.protocol: must be one of: http, https; got the value of ${env:PROTOCOL} (19 characters)',
+      'authentication.methods.jwt.jwks_url: authentication: jwks_url parse the value of ${env:JWKS_URL} (41 characters): not an absolute http(s) URL',
+    ]);
+    expect(allText(error)).not.toContain('env-s3cr3t');
   });
 });

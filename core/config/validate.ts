@@ -2,13 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Ajv, ErrorObject, Options } from 'ajv';
 import type { JsonSchema } from '../plugins/contracts.ts';
 import { isSecretReference } from '../references/parse.ts';
-import {
-  describeValue,
-  isCredentialSchema,
-  quoteValue,
-  type ShowOptions,
-  valueText,
-} from './describe-value.ts';
+import { CredentialMap } from './credentials.ts';
+import { describeValue, quoteValue, type ShowOptions, valueText } from './describe-value.ts';
 import { formats } from './formats.ts';
 import { isRecord, type Path } from './tree.ts';
 
@@ -101,15 +96,16 @@ async function precompiled(hash: string): Promise<CompiledValidator | undefined>
  */
 export async function createValidator(schema: JsonSchema): Promise<(tree: unknown) => SchemaIssue[]> {
   const validate = await compiledValidator(schema);
+  const credentials = new CredentialMap(schema);
   return (tree) => {
     if (validate(tree)) return [];
     return (validate.errors ?? [])
       .filter((error) => (error as { propertyName?: string }).propertyName === undefined)
-      .map((error) => describe(error, tree));
+      .map((error) => describe(error, tree, credentials));
   };
 }
 
-function describe(error: ErrorObject, tree: unknown): SchemaIssue {
+function describe(error: ErrorObject, tree: unknown, credentials: CredentialMap): SchemaIssue {
   const base = pointerToPath(error.instancePath, tree);
   const parent = isRecord(error.parentSchema) ? error.parentSchema : {};
   const custom = isRecord(parent['x-messages']) ? parent['x-messages'][error.keyword] : undefined;
@@ -122,7 +118,11 @@ function describe(error: ErrorObject, tree: unknown): SchemaIssue {
   const at = property === undefined ? 'value' : 'key';
   // A reference is shown even where a credential goes: it names where the secret is kept, not the secret.
   const reference = isSecretReference(error.data);
-  const show = { credential: isCredentialSchema(parent) && !reference };
+  // Where a credential goes is read from the whole schema: the keyword that refused the value may stand in a
+  // branch of anyOf (or behind a $ref) that does not carry writeOnly itself.
+  // (Only for a refused value: a message about a key shows none.)
+  const credential = at === 'value' && (parent.writeOnly === true || credentials.isCredentialPlace(base));
+  const show = { credential: credential && !reference };
 
   if (typeof custom === 'string') {
     const message = custom
