@@ -183,6 +183,19 @@ describe('configurations given as objects', () => {
     ]);
   });
 
+  it('takes a mapping value left undefined as a setting left out; an undefined list item is refused', async () => {
+    const lines = await outcome({
+      object: {
+        authentication: { required: undefined, methods: { token: { enabled: true, storage: undefined } } },
+      },
+      env: {},
+    });
+    expect(lines).toEqual(['valid']);
+    expect(await outcome({ object: { plugins: [undefined] }, env: {} })).toEqual([
+      'plugins[0]: must be text, a number, a boolean, a list or a mapping; got undefined',
+    ]);
+  });
+
   it('refuses nesting deeper than 64 levels with one problem, however deep', async () => {
     let deep: Record<string, unknown> = { x: 1 };
     for (let i = 0; i < 100_000; i++) deep = { a: deep };

@@ -64,6 +64,7 @@ function isPlainValue(value: unknown): boolean {
 
 /** What a value that is not plain is, for a message (never its contents). */
 function kindOf(value: unknown): string {
+  if (value === undefined) return 'undefined';
   if (typeof value !== 'object') return `a ${typeof value}`;
   const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } }).constructor?.name;
   return typeof name === 'string' && name !== ''
@@ -99,7 +100,10 @@ export function treeShapeProblems(tree: unknown): Array<{ path: Array<string | n
     ancestors.add(value);
     const entries: Array<[string | number, unknown]> = Array.isArray(value)
       ? value.map((item, i) => [i, item])
-      : Object.keys(value).map((key) => [key, (value as Record<string, unknown>)[key]]);
+      : // A mapping's `undefined` is a setting left out (`{ ca_path: maybe }`), as JSON and YAML would write it.
+        Object.keys(value)
+          .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+          .map((key) => [key, (value as Record<string, unknown>)[key]]);
     for (const [key, child] of entries) {
       if (typeof key === 'string' && !isSafeKey(key))
         problems.push({ path: [...path, key], message: `the key "${key}" is not allowed` });
