@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { BodyTooLargeError, readTextLimited } from '../../core/auth/bounded-body.ts';
 import type { FetchLike } from '../../core/plugins/contracts.ts';
 
 /** Flipt gives GitHub five seconds a call. */
@@ -56,21 +57,12 @@ function failureOf(response: Response): GithubFailure {
 
 /** A response body as text, refusing more than `MAX_BODY_BYTES`. */
 async function boundedText(response: Response, what: string): Promise<string> {
-  const reader = response.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw new GithubApiError('invalid', `${what}: more than ${MAX_BODY_BYTES} bytes`);
-    }
-    chunks.push(value);
+  try {
+    return await readTextLimited(response, MAX_BODY_BYTES, what);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new GithubApiError('invalid', error.message);
+    throw error;
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A JSON body, or a clear error saying the answer was not JSON. */
