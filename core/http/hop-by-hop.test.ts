@@ -80,6 +80,46 @@ describe('gateway: hop-by-hop headers and proxy credentials stay on their hop', 
     expect(headers.connection).not.toMatch(/x-named|close/i);
   });
 
+  it('never forwards a header the client’s Connection names, whatever the gateway otherwise re-adds (Cookie, Authorization, X-Forwarded-*), and sets its own from trusted data', async () => {
+    const upstream = await startUpstream();
+    const t = await serveForTest({
+      gateway: {
+        upstream: upstream.url,
+        timeout: '2s',
+        pass_authorization: true,
+        trusted_proxies: ['127.0.0.0/8'],
+      },
+      authentication: {
+        required: true,
+        methods: { token: { enabled: true, storage: { tokens: { ci: { credential: 'ci-secret' } } } } },
+      },
+    });
+    const answer = await rawExchange(portOf(t), [
+      [
+        'GET /api/c HTTP/1.1',
+        'Host: g',
+        'Connection: Cookie, X-Secret, Authorization, X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, X-Auth-Request-User, close',
+        'Cookie: a=1; flipt_client_token=zzz',
+        'X-Secret: s',
+        'Authorization: Bearer ci-secret',
+        'X-Forwarded-For: 203.0.113.9',
+        'X-Forwarded-Host: forged.example',
+        'X-Forwarded-Proto: https',
+        'X-Auth-Request-User: forged',
+        '',
+        '',
+      ].join('\r\n'),
+    ]);
+    expect(answer.answers.map((a) => a.status)).toEqual([200]);
+    const headers = upstream.received[0]?.headers ?? {};
+    expectNone(headers, ['cookie', 'x-secret', 'authorization']);
+    // The gateway's own headers are still set, from what it knows rather than from the client's listed ones.
+    expect(headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(headers['x-forwarded-host']).toBe('g');
+    expect(headers['x-forwarded-proto']).toBe('http');
+    expect(headers['x-auth-request-user']).toBe('ci');
+  });
+
   it('drops them from answers: Proxy-Authenticate, Keep-Alive, Trailer, Upgrade, and what the upstream’s Connection names', async () => {
     const upstream = await scriptedUpstream(
       [

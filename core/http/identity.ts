@@ -202,13 +202,15 @@ export function upstreamHeaders(
     if (key === 'authorization' && !options.passAuthorization) continue;
     headers[name] = value;
   }
-  const cookie = withoutSessionCookies(incoming.cookie);
+  // What the gateway puts back or builds on is read only from what crossed: a header the client's `Connection`
+  // names (its `Cookie` among them) stays on its hop, and a trusted proxy's chain is extended only when it came.
+  const cookie = withoutSessionCookies(headers.cookie as string | undefined);
   if (cookie === undefined) delete headers.cookie;
   else headers.cookie = cookie;
 
-  const chain = hop.trusted ? incoming['x-forwarded-for'] : undefined;
-  const host = (hop.trusted ? incoming['x-forwarded-host'] : undefined) ?? hop.host;
-  const proto = (hop.trusted ? incoming['x-forwarded-proto'] : undefined) ?? hop.protocol;
+  const chain = hop.trusted ? headers['x-forwarded-for'] : undefined;
+  const host = (hop.trusted ? headers['x-forwarded-host'] : undefined) ?? hop.host;
+  const proto = (hop.trusted ? headers['x-forwarded-proto'] : undefined) ?? hop.protocol;
   const peer = hop.peer.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
   headers['x-forwarded-for'] = chain === undefined ? peer : `${String(chain)}, ${peer}`;
   if (host !== undefined) headers['x-forwarded-host'] = host;
