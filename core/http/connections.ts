@@ -18,7 +18,21 @@ const tracked = new WeakSet<Server>();
  */
 const failed = new WeakSet<IncomingMessage>();
 
+/**
+ * Requests pipelined behind answers not yet finished: each resolves once those are, and is marked failed then if
+ * one of them closed the connection.
+ */
+const held = new WeakMap<IncomingMessage, Promise<void>>();
+
 const done = (answer: ServerResponse) => answer.writableFinished || answer.destroyed;
+
+/**
+ * Whether `answer` closes its connection. Known only once its headers are written: Node decides then to close an
+ * HTTP/1.0 answer it cannot frame (no `Content-Length`: a chunked upstream answer, a HEAD), or one whose handler
+ * set `Connection: close`, setting its `_last` rather than `shouldKeepAlive`.
+ */
+const closes = (answer: ServerResponse) =>
+  !answer.shouldKeepAlive || (answer as ServerResponse & { _last?: boolean })._last === true;
 
 /**
  * Follows the connections of `server`: each one's peer address from the moment it opens, and its answers in order,
@@ -38,7 +52,18 @@ export function trackConnections(server: Server): void {
     while (answers[0] !== undefined && done(answers[0])) answers.shift();
     // RFC 9112 §9.6: once an answer closes the connection (the client's `Connection: close`, HTTP/1.0, an error),
     // no request pipelined after it is processed; Node parses and emits them all the same, but never answers them.
-    if (answers.some((answer) => !answer.shouldKeepAlive)) failed.add(request);
+    // Whether an answer closes is known for certain only once it is written, so a request pipelined behind answers
+    // not yet finished is held (see {@link whenDecided}) until they are, and acted on only if none closed.
+    const earlier = answers.filter((answer) => !done(answer));
+    if (earlier.some(closes)) failed.add(request);
+    else if (earlier.length > 0) {
+      held.set(
+        request,
+        allFinished(earlier).then(() => {
+          if (earlier.some(closes)) failed.add(request);
+        }),
+      );
+    }
     answers.push(response);
   });
 }
@@ -78,6 +103,15 @@ export function earlierAnswers(socket: object): Promise<void> {
   return allFinished(unfinishedAnswers(socket));
 }
 
+/**
+ * Resolves once it is known whether `request` is to be acted on: at once, unless it was pipelined behind answers
+ * not yet finished, one of which may yet close the connection ({@link trackConnections}); then check
+ * {@link isAbandoned}.
+ */
+export function whenDecided(request: IncomingMessage): Promise<void> {
+  return held.get(request) ?? Promise.resolve();
+}
+
 /** Marks `request` as one whose message was broken off: it is answered with the error, never acted on. */
 export function markFailed(request: IncomingMessage): void {
   failed.add(request);
@@ -100,15 +134,20 @@ export function isAbandoned(
 }
 
 /**
- * A `preHandler` hook: a request abandoned while it was read or authenticated ({@link isAbandoned}) never reaches
- * its handler, so that a client that is gone, or whose connection failed, cannot create or delete anything.
+ * A `preHandler` hook: a request abandoned while it was read or authenticated ({@link isAbandoned}), or pipelined
+ * after an answer that closes the connection (waited for: {@link whenDecided}), never reaches its handler, so that a client that is gone, or whose connection failed, cannot create or delete anything.
  */
 export function skipAbandoned(
   request: FastifyRequest,
   reply: FastifyReply,
   next: HookHandlerDoneFunction,
 ): void {
-  // There is no one to answer (or the error has been answered already): the handler must not run.
-  if (isAbandoned(request.raw)) reply.hijack();
-  next();
+  const decide = () => {
+    // There is no one to answer (or the error has been answered already): the handler must not run.
+    if (isAbandoned(request.raw)) reply.hijack();
+    next();
+  };
+  const pending = held.get(request.raw);
+  if (pending === undefined) decide();
+  else void pending.then(decide);
 }

@@ -166,6 +166,29 @@ const corpus: readonly Case[] = [
     steps: (p) => [`${message(`GET ${p}/1?delay=100 HTTP/1.0`, [])}${get(`${p}/2`)}`],
     statuses: [200],
   },
+  // An HTTP/1.0 answer without a Content-Length (the upstream's is chunked, or it answers a HEAD) closes the
+  // connection, which Node decides only when it writes the answer's headers: nothing pipelined after it is acted on.
+  {
+    name: 'pipelined-after-http-1.0-keep-alive-chunked',
+    steps: (p) => [
+      `${message(`GET ${p}/1 HTTP/1.0`, ['Connection: keep-alive'])}${message(`DELETE ${p}/2 HTTP/1.1`, ['Host: a'])}${message(`POST ${p}/3 HTTP/1.1`, ['Host: a', 'Content-Length: 2'], 'hi')}`,
+    ],
+    statuses: [200],
+  },
+  {
+    name: 'pipelined-after-http-1.0-keep-alive-head',
+    steps: (p) => [
+      `${message(`HEAD ${p}/1 HTTP/1.0`, ['Connection: keep-alive'])}${message(`DELETE ${p}/2 HTTP/1.1`, ['Host: a'])}${message(`POST ${p}/3 HTTP/1.1`, ['Host: a', 'Content-Length: 2'], 'hi')}`,
+    ],
+    statuses: [200],
+  },
+  {
+    name: 'pipelined-after-http-1.0-keep-alive-sized',
+    steps: (p) => [
+      `${message(`GET ${p}/1?sized HTTP/1.0`, ['Connection: keep-alive'])}${message(`DELETE ${p}/2?sized HTTP/1.1`, ['Host: a'])}${message(`POST ${p}/3?sized HTTP/1.1`, ['Host: a', 'Content-Length: 2', 'Connection: close'], 'hi')}`,
+    ],
+    statuses: [200, 200, 200],
+  },
   {
     name: 'partial-body-then-end',
     steps: (p) => [
@@ -194,18 +217,23 @@ const corpus: readonly Case[] = [
   },
 ];
 
+/** The gateway in front of a test upstream, evaluation excluded, with one static token. */
+async function serveGateway(name: string, credential: string) {
+  const upstream = await startUpstream();
+  const t = await serveForTest({
+    gateway: { upstream: upstream.url, timeout: '5s' },
+    authentication: {
+      required: true,
+      exclude: { evaluation: true },
+      methods: { token: { enabled: true, storage: { tokens: { [name]: { credential } } } } },
+    },
+  });
+  return { upstream, t, port: Number(new URL(t.url('/')).port) };
+}
+
 describe('gateway: malformed and pipelined requests', () => {
   it('never lets the upstream receive a request whose client did not get its answer, and every one carries X-Forwarded-For', async () => {
-    const upstream = await startUpstream();
-    const t = await serveForTest({
-      gateway: { upstream: upstream.url, timeout: '5s' },
-      authentication: {
-        required: true,
-        exclude: { evaluation: true },
-        methods: { token: { enabled: true, storage: { tokens: { ci: { credential: 'ci-secret' } } } } },
-      },
-    });
-    const port = Number(new URL(t.url('/')).port);
+    const { upstream, port } = await serveGateway('ci', 'ci-secret');
     // A warm upstream connection: a request Node emits before its parse error would otherwise wait for a connect.
     const warm = await rawExchange(port, [get('/evaluate/v1/warm', 'Connection: close')]);
     expect(warm.answers.map((answer) => answer.status)).toEqual([200]);
@@ -227,7 +255,9 @@ describe('gateway: malformed and pipelined requests', () => {
         .toEqual(received.map(() => '127.0.0.1'));
       const relayed = exchange.answers
         .filter((answer) => answer.headers['x-upstream'] === 'yes')
-        .map((answer) => (JSON.parse(answer.body) as { url: string }).url);
+        .map(
+          (answer) => answer.headers['x-upstream-url'] ?? (JSON.parse(answer.body) as { url: string }).url,
+        );
       expect
         .soft(
           received.filter((r) => r.endedAt !== undefined).map((r) => r.url),
@@ -251,5 +281,31 @@ describe('gateway: malformed and pipelined requests', () => {
     // The gateway still serves, on a warm connection.
     const after = await rawExchange(port, [get('/evaluate/v1/after', 'Connection: close')]);
     expect(after.answers.map((answer) => answer.status)).toEqual([200]);
+  });
+});
+
+describe('gateway: requests pipelined after an HTTP/1.0 answer that closes the connection', () => {
+  it('creates nothing through the token API', async () => {
+    const { t, port } = await serveGateway('admin', 'admin-secret');
+    const body = '{"name":"ghost"}';
+    const exchange = await rawExchange(port, [
+      `${message('GET /evaluate/v1/1 HTTP/1.0', ['Connection: keep-alive'])}${message(
+        'POST /auth/v1/method/token HTTP/1.1',
+        [
+          'Host: a',
+          'Authorization: Bearer admin-secret',
+          'Content-Type: application/json',
+          `Content-Length: ${body.length}`,
+        ],
+        body,
+      )}`,
+    ]);
+    expect(exchange.answers.map((answer) => answer.status)).toEqual([200]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const list = await t.fetch('/auth/v1/tokens', { headers: { authorization: 'Bearer admin-secret' } });
+    const names = (
+      (await list.json()) as { authentications: Array<{ metadata: Record<string, string> }> }
+    ).authentications.map((a) => a.metadata['io.flipt.auth.token.name']);
+    expect(names).not.toContain('ghost');
   });
 });

@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici';
 import { createAddressMatcher } from '../address.ts';
 import { errorCode } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { isAbandoned, peerAddress } from './connections.ts';
+import { isAbandoned, peerAddress, whenDecided } from './connections.ts';
 import { GrpcCode, sendError } from './errors.ts';
 import { type Hop, identityHeaderNames, staysOnHop, upstreamHeaders } from './identity.ts';
 
@@ -196,8 +196,10 @@ export function reverseProxy(runtime: Runtime) {
       if (path === undefined) {
         return sendError(reply, GrpcCode.INVALID_ARGUMENT, 'the request target cannot be forwarded');
       }
-      // The query string goes as the client sent it.
-      forward(request, reply, `${basePath}${path}${request.url.slice(path.length)}`);
+      // The query string goes as the client sent it; a pipelined request once those before it are answered, and
+      // only if none of their answers closed the connection.
+      const target = `${basePath}${path}${request.url.slice(path.length)}`;
+      void whenDecided(request.raw).then(() => forward(request, reply, target));
     };
     const notFound = (_request: FastifyRequest, reply: FastifyReply) =>
       sendError(reply, GrpcCode.NOT_FOUND, 'Not Found');

@@ -13,6 +13,8 @@ export interface Received {
   /** When its first body byte arrived, and when the body ended (performance.now()). */
   firstByteAt?: number;
   endedAt?: number;
+  /** When the request was cut off before its body ended (the gateway aborted it, or its client went away). */
+  abortedAt?: number;
   /** For `/download`: bytes written to the response so far, and whether it was closed before the end. */
   sent?: number;
   cutShort?: boolean;
@@ -40,7 +42,7 @@ function sendDownload(response: ServerResponse, entry: Received, megabytes: numb
 
 /**
  * A service behind the gateway, for tests: it records what reaches it (headers, body size, timing), answers
- * `{"ok": true, "url": ...}`, waits `?delay=<ms>` first when asked, sends `/download?mb=<n>` MB as the connection
+ * `{"ok": true, "url": ...}` (chunked, or with a Content-Length for `?sized`), waits `?delay=<ms>` first when asked, sends `/download?mb=<n>` MB as the connection
  * takes them, and echoes websocket messages prefixed with the
  * user the gateway said it was.
  */
@@ -64,6 +66,9 @@ export async function startUpstream(): Promise<TestUpstream> {
       entry.firstByteAt ??= performance.now();
       entry.bytes += chunk.length;
     });
+    request.on('close', () => {
+      if (!request.complete) entry.abortedAt = performance.now();
+    });
     request.on('end', () => {
       entry.endedAt = performance.now();
       const download = new URL(entry.url, 'http://upstream');
@@ -71,9 +76,18 @@ export async function startUpstream(): Promise<TestUpstream> {
         return sendDownload(response, entry, Number(download.searchParams.get('mb') ?? 1));
       }
       const delay = Number(new URL(entry.url, 'http://upstream').searchParams.get('delay') ?? 0);
+      // `?sized` answers with a Content-Length; otherwise the answer is chunked.
+      const sized = new URL(entry.url, 'http://upstream').searchParams.has('sized');
       setTimeout(() => {
-        response.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' });
-        response.end(JSON.stringify({ ok: true, url: entry.url, bytes: entry.bytes }));
+        const body = JSON.stringify({ ok: true, url: entry.url, bytes: entry.bytes });
+        response.writeHead(200, {
+          'content-type': 'application/json',
+          'x-upstream': 'yes',
+          // The body says too, but an answer to HEAD has none.
+          ...(/^[\x21-\x7e]*$/.test(entry.url) && { 'x-upstream-url': entry.url }),
+          ...(sized && { 'content-length': Buffer.byteLength(body) }),
+        });
+        response.end(body);
       }, delay);
     });
   });
