@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import {
   allFinished,
   earlierAnswers,
+  latestAnswer,
   markFailed,
   trackConnections,
   unfinishedAnswers,
@@ -104,23 +105,30 @@ export function answerClientError(error: Error & { code?: string; reason?: strin
   if (answer === undefined || socket.destroyed) return void socket.destroy();
   if (failedConnections.has(socket)) return;
   failedConnections.add(socket);
-  const unfinished = unfinishedAnswers(socket);
-  const last = unfinished.at(-1);
+  // The broken message is the last request Node emitted when that one has not arrived whole, whether or not its
+  // answer is finished (a GET's body is not read before it is answered); otherwise one Node never emitted.
+  const last = latestAnswer(socket);
   if (last === undefined || last.req.complete) {
     void earlierAnswers(socket).then(() => lastAnswer(socket, answer));
     return;
   }
   markFailed(last.req);
-  if (!last.headersSent) {
+  if (!last.headersSent && !last.destroyed) {
     answerOn(last, answer, true);
     return;
   }
-  // Its handler answered before the message was known to be broken: nothing more can be framed after it.
+  // Its answer has begun before the message was known to be broken: one request, one answer, so the error gets
+  // none, and nothing more can be framed after it. A finished answer is out: the connection closes.
+  if (last.writableFinished || last.destroyed) {
+    socket.end(() => socket.destroy());
+    return;
+  }
   if (last.writableEnded) {
-    last.once('finish', () => socket.end());
+    last.once('finish', () => socket.end(() => socket.destroy()));
     return;
   }
   // An answer under way (a stream) for a request that never arrived whole: cut off, after those before it.
+  const unfinished = unfinishedAnswers(socket);
   void allFinished(unfinished.slice(0, -1)).then(() => socket.destroy());
 }
 

@@ -77,6 +77,14 @@ export function peerAddress(request: IncomingMessage): string | undefined {
   return connections.get(socket)?.peer ?? (socket.destroyed === true ? undefined : socket.remoteAddress);
 }
 
+/**
+ * The answer to the last request Node emitted on `socket`, finished or not (its request may still be arriving:
+ * a handler can answer before the body is read); `undefined` when none is known.
+ */
+export function latestAnswer(socket: object): ServerResponse | undefined {
+  return connections.get(socket)?.answers.at(-1);
+}
+
 /** The answers on `socket` not yet finished, oldest first. */
 export function unfinishedAnswers(socket: object): ServerResponse[] {
   return (connections.get(socket)?.answers ?? []).filter((answer) => !done(answer));

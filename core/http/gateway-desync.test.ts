@@ -12,6 +12,11 @@ interface Case {
   readonly name: string;
   readonly steps: (path: string) => readonly RawStep[];
   readonly statuses: readonly number[];
+  /**
+   * The requests (their targets) the upstream must see aborted: a body streamed upstream as it arrives, found
+   * malformed after forwarding began, leaves the upstream with the headers and a body cut off, never a whole request.
+   */
+  readonly aborted?: readonly string[];
 }
 
 /** A body as JSON, or as the text it is when it is not JSON (a bare error page). */
@@ -67,6 +72,24 @@ const corpus: readonly Case[] = [
       'zz\r\nworld\r\n0\r\n\r\n',
     ],
     statuses: [400],
+    aborted: [''],
+  },
+  {
+    name: 'late-bad-chunk',
+    steps: (p) => [
+      message(`POST ${p} HTTP/1.1`, ['Host: g', 'Transfer-Encoding: chunked'], '3\r\nabc\r\n'),
+      { wait: 200 },
+      'ZZ\r\n',
+    ],
+    statuses: [400],
+    aborted: [''],
+  },
+  // A GET's body is not forwarded, so it is answered at once; a parse error in its body then has no answer of its
+  // own (one request, one answer): the connection closes.
+  {
+    name: 'late-bad-chunk-after-answer',
+    steps: (p) => [get(p, 'Transfer-Encoding: chunked'), '3\r\nabc\r\n', { wait: 200 }, 'ZZ\r\n'],
+    statuses: [200],
   },
   {
     name: 'content-length-not-a-number',
@@ -196,6 +219,7 @@ const corpus: readonly Case[] = [
       { close: 'end' },
     ],
     statuses: [400],
+    aborted: [''],
   },
   {
     name: 'partial-body-then-close',
@@ -205,6 +229,7 @@ const corpus: readonly Case[] = [
       { close: 'destroy' },
     ],
     statuses: [],
+    aborted: [''],
   },
   {
     name: 'partial-chunked-body-then-close',
@@ -214,6 +239,7 @@ const corpus: readonly Case[] = [
       { close: 'destroy' },
     ],
     statuses: [],
+    aborted: [''],
   },
 ];
 
@@ -239,7 +265,7 @@ describe('gateway: malformed and pipelined requests', () => {
     expect(warm.answers.map((answer) => answer.status)).toEqual([200]);
 
     // Every case is checked (soft assertions), so that a failure names all the cases that fail.
-    for (const { name, steps, statuses } of corpus) {
+    for (const { name, steps, statuses, aborted = [] } of corpus) {
       const path = `/evaluate/v1/${name}`;
       const exchange = await rawExchange(port, steps(path));
       // The upstream's side of it: anything it has not finished receiving by now is not counted as received.
@@ -258,6 +284,18 @@ describe('gateway: malformed and pipelined requests', () => {
         .map(
           (answer) => answer.headers['x-upstream-url'] ?? (JSON.parse(answer.body) as { url: string }).url,
         );
+      expect
+        .soft(
+          received.filter((r) => r.abortedAt !== undefined).map((r) => r.url),
+          `${name}: the upstream saw exactly these requests aborted`,
+        )
+        .toEqual(aborted.map((suffix) => `${path}${suffix}`));
+      expect
+        .soft(
+          received.filter((r) => r.endedAt === undefined && r.abortedAt === undefined).map((r) => r.url),
+          `${name}: no request is left hanging at the upstream`,
+        )
+        .toEqual([]);
       expect
         .soft(
           received.filter((r) => r.endedAt !== undefined).map((r) => r.url),
