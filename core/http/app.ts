@@ -1,6 +1,7 @@
+import type { IncomingMessage, Server } from 'node:http';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../log.ts';
-import { answerClientError, answerOutsideRoutes } from './client-errors.ts';
+import { answerClientError, answerOutsideRoutes, hostProblem } from './client-errors.ts';
 import { errorHandler, GrpcCode, sendError } from './errors.ts';
 
 /**
@@ -25,7 +26,16 @@ export interface AppOptions {
  */
 export function buildApp(options: AppOptions): FastifyInstance {
   // Node's own answer to an HTTP/1.1 request without `Host` is a bare 400; the hook below answers it instead.
-  const http = { maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false };
+  // RFC 9110 §7.8: `Upgrade` in an HTTP/1.0 request is ignored; such a request is served as any other, never
+  // switched (Node would hand it to the upgrade listener).
+  const http = {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    requireHostHeader: false,
+    shouldUpgradeCallback(this: Server, request: IncomingMessage) {
+      const atLeast11 = request.httpVersionMajor > 1 || request.httpVersionMinor >= 1;
+      return atLeast11 && this.listenerCount('upgrade') > 0;
+    },
+  };
   const app = Fastify({
     loggerInstance: options.log,
     logController: new LogController({ disableRequestLogging: true }),
@@ -54,11 +64,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
       reply.raw.shouldKeepAlive = false;
       return sendError(reply, GrpcCode.UNAVAILABLE, 'the server is shutting down');
     }
-    const { httpVersionMajor, httpVersionMinor } = request.raw;
-    // RFC 9112 §3.2: a server responds 400 to an HTTP/1.1 request without `Host`.
-    if (httpVersionMajor === 1 && httpVersionMinor === 1 && request.headers.host === undefined) {
+    // RFC 9112 §3.2: a server responds 400 to an HTTP/1.1 request without `Host`, and to one with more than one.
+    const problem = hostProblem(request.raw);
+    if (problem !== undefined) {
       reply.raw.shouldKeepAlive = false;
-      return sendError(reply, GrpcCode.INVALID_ARGUMENT, 'missing required Host header');
+      return sendError(reply, GrpcCode.INVALID_ARGUMENT, problem);
     }
     next();
   });

@@ -118,8 +118,12 @@ describe('errors answered outside route handlers, in Flipt’s shape', () => {
     const t = await serve();
     const ask = async (line: string) =>
       shape((await rawExchange(portOf(t), [`${line}\r\nHost: g\r\nConnection: close\r\n\r\n`])).answers[0]);
-    // RFC 9112 §3.2.2: absolute-form is accepted, and routed by its path.
-    expect(await ask('GET http://elsewhere.example/health HTTP/1.1')).toMatchObject({ status: 200 });
+    // RFC 9112 §3.2.2: absolute-form is accepted, and routed by its path, when it names the host Host names.
+    expect(await ask('GET http://g/health HTTP/1.1')).toMatchObject({ status: 200 });
+    expect(await ask('GET http://elsewhere.example/health HTTP/1.1')).toEqual({
+      status: 400,
+      body: flipt(3, 'the request target names another host than Host'),
+    });
     expect(await ask('OPTIONS * HTTP/1.1')).toEqual({ status: 404, body: flipt(5) });
     expect(await ask('PROPFIND /auth/v1/self HTTP/1.1')).toEqual({ status: 404, body: flipt(5) });
     expect(await ask('FOO /auth/v1/self HTTP/1.1')).toEqual({ status: 400, body: flipt(3) });

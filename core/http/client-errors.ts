@@ -17,6 +17,35 @@ export interface ClientErrorAnswer {
   readonly message: string;
 }
 
+/**
+ * Why a request's `Host` cannot be believed, `undefined` when it can (RFC 9112 §3.2, as Go's server answers): an
+ * HTTP/1.1 request without one, any request with more than one (Node would keep the first), or an absolute-form
+ * target whose authority is another host than `Host` names (§3.2.2: two hosts, one request).
+ */
+export function hostProblem(request: IncomingMessage): string | undefined {
+  const raw = request.rawHeaders ?? [];
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === 'host') count++;
+  if (count > 1) return 'more than one Host header';
+  const host = request.headers.host;
+  if (host === undefined) {
+    const { httpVersionMajor, httpVersionMinor } = request;
+    return httpVersionMajor === 1 && httpVersionMinor === 1 ? 'missing required Host header' : undefined;
+  }
+  const url = request.url ?? '/';
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return undefined;
+  try {
+    const target = new URL(url);
+    // Both read as URLs, so that case and a default port compare equal.
+    if (target.host !== new URL(`${target.protocol}//${host}`).host) {
+      return 'the request target names another host than Host';
+    }
+  } catch {
+    // A target that is no URL: refused where it is routed (it cannot be forwarded).
+  }
+  return undefined;
+}
+
 /** Flipt's error body, as sent. */
 const errorBody = (answer: ClientErrorAnswer) =>
   JSON.stringify({ code: answer.code, message: answer.message, details: [] });

@@ -86,6 +86,19 @@ const CODE_FOR_STATUS: Readonly<Record<number, GrpcCodeValue>> = {
   431: GrpcCode.RESOURCE_EXHAUSTED,
 };
 
+/** How much of what a client sent a message may quote. */
+const QUOTED_AT_MOST = 64;
+
+/**
+ * A Fastify message that begins by quoting what the client sent (`'<url>' is not a valid url component`) with the
+ * quote cut to {@link QUOTED_AT_MOST} characters, so that an 80 KB target does not come back as an 80 KB error.
+ */
+function quotingLittle(message: string): string {
+  const quoted = /^'([\s\S]*)'( [^']*)$/.exec(message);
+  if (quoted === null || (quoted[1] ?? '').length <= QUOTED_AT_MOST) return message;
+  return `'${(quoted[1] ?? '').slice(0, QUOTED_AT_MOST)}…'${quoted[2]}`;
+}
+
 /** An error as Flipt answers it: the body's code and message, and the HTTP status. */
 export interface ErrorResponse {
   readonly code: GrpcCodeValue;
@@ -113,7 +126,7 @@ export function errorResponse(error: unknown): ErrorResponse {
   }
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     const grpc = CODE_FOR_STATUS[statusCode] ?? GrpcCode.INVALID_ARGUMENT;
-    return { code: grpc, message: String(message), status: statusCode, internal: false };
+    return { code: grpc, message: quotingLittle(String(message)), status: statusCode, internal: false };
   }
   return { code: GrpcCode.INTERNAL, message: 'internal error', status: 500, internal: true };
 }

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAddressMatcher } from '../address.ts';
 import type { Runtime } from '../runtime.ts';
 import { decide } from './authenticate.ts';
-import { lastAnswer } from './client-errors.ts';
+import { hostProblem, lastAnswer } from './client-errors.ts';
 import { earlierAnswers } from './connections.ts';
 import { createCrossOriginCheck } from './csrf.ts';
 import { type GrpcCodeValue, httpStatus } from './errors.ts';
@@ -108,10 +108,9 @@ export function proxyWebsockets(
     if (request.method !== 'GET' || String(request.headers.upgrade).toLowerCase() !== 'websocket') {
       return refuse(socket, 400, 3, 'only websocket upgrades are forwarded');
     }
-    // RFC 9112 §3.2, which Node checks for other requests only.
-    if (request.httpVersion === '1.1' && request.headers.host === undefined) {
-      return refuse(socket, 400, 3, 'missing required Host header');
-    }
+    // RFC 9112 §3.2, as for other requests.
+    const problem = hostProblem(request);
+    if (problem !== undefined) return refuse(socket, 400, 3, problem);
     if (path === undefined) return refuse(socket, 400, 3, 'the request target cannot be forwarded');
     if (path === '/auth/v1' || path.startsWith('/auth/v1/') || path === '/health' || path === '/metrics') {
       return refuse(socket, 404, 5, 'Not Found');
