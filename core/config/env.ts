@@ -59,7 +59,13 @@ interface Match {
  * `_<FIELD>` of one of the object's fields; for a map of plain values, the key is the whole remainder.
  * Only leaves (scalars and lists) can be set.
  */
-function matchVariable(cursor: SchemaCursor, rest: string, path: Path, tree: unknown): Match | undefined {
+function matchVariable(
+  cursor: SchemaCursor,
+  rest: string,
+  path: Path,
+  tree: unknown,
+  keys: KeyIndex,
+): Match | undefined {
   const fields = propertyNames(cursor).sort((a, b) => b.length - a.length);
   if (fields.length > 0) {
     for (const field of fields) {
@@ -71,7 +77,13 @@ function matchVariable(cursor: SchemaCursor, rest: string, path: Path, tree: unk
         continue;
       }
       if (rest.startsWith(`${upper}_`)) {
-        const found = matchVariable(child, rest.slice(upper.length + 1), [...path, field], get(tree, field));
+        const found = matchVariable(
+          child,
+          rest.slice(upper.length + 1),
+          [...path, field],
+          get(tree, field),
+          keys,
+        );
         if (found) return found;
       }
     }
@@ -82,16 +94,16 @@ function matchVariable(cursor: SchemaCursor, rest: string, path: Path, tree: unk
   if (value === undefined) return undefined;
   const valueFields = propertyNames(value);
   if (valueFields.length === 0) {
-    const key = mapKey(tree, rest);
+    const key = mapKey(tree, rest, keys);
     if (rest === '' || key === undefined || !isLeaf(value)) return undefined;
     return { path: [...path, key] };
   }
   for (const field of valueFields) {
     const at = rest.indexOf(`_${field.toUpperCase()}`);
     if (at <= 0) continue;
-    const key = mapKey(tree, rest.slice(0, at));
+    const key = mapKey(tree, rest.slice(0, at), keys);
     if (key === undefined) continue;
-    const found = matchVariable(value, rest.slice(at + 1), [...path, key], get(tree, key));
+    const found = matchVariable(value, rest.slice(at + 1), [...path, key], get(tree, key), keys);
     if (found) return found;
   }
   return undefined;
@@ -101,13 +113,46 @@ function matchVariable(cursor: SchemaCursor, rest: string, path: Path, tree: unk
  * A map key named in a variable. Flipt lowercases it; portcullis keeps the case of keys written in the file,
  * so a variable overrides an existing entry whatever its case, and names a new entry in lower case.
  */
-function mapKey(tree: unknown, upperKey: string): string | undefined {
+function mapKey(tree: unknown, upperKey: string, keys: KeyIndex): string | undefined {
   if (!isSafeKey(upperKey.toLowerCase())) return undefined;
   if (isRecord(tree)) {
-    const existing = Object.keys(tree).find((k) => k.toUpperCase() === upperKey.toUpperCase());
+    const existing = keys.of(tree).get(upperKey.toUpperCase());
     if (existing !== undefined) return existing;
   }
   return upperKey.toLowerCase();
+}
+
+/**
+ * Each mapping's keys by their upper-cased form (the first key of each form, in key order), made once per mapping
+ * and kept up to date as variables add keys: looking through every key for every variable would be quadratic.
+ */
+class KeyIndex {
+  readonly #indexes = new WeakMap<object, Map<string, string>>();
+
+  of(tree: Record<string, unknown>): Map<string, string> {
+    let index = this.#indexes.get(tree);
+    if (index === undefined) {
+      index = new Map();
+      for (const key of Object.keys(tree)) {
+        const upper = key.toUpperCase();
+        if (!index.has(upper)) index.set(upper, key);
+      }
+      this.#indexes.set(tree, index);
+    }
+    return index;
+  }
+
+  /** Records the keys along `path` (just set in `tree`) in the indexes already made. */
+  added(tree: Record<string, unknown>, path: Path): void {
+    let node: unknown = tree;
+    for (const segment of path) {
+      if (!isRecord(node)) return;
+      const index = this.#indexes.get(node);
+      const key = String(segment);
+      if (index !== undefined && !index.has(key.toUpperCase())) index.set(key.toUpperCase(), key);
+      node = Object.hasOwn(node, key) ? node[key] : undefined;
+    }
+  }
 }
 
 function isLeaf(cursor: SchemaCursor): boolean {
@@ -131,17 +176,21 @@ export function applyEnvOverrides(
 ): { tree: Record<string, unknown>; sources: EnvSourced[] } {
   const result = structuredClone(tree);
   const sources: EnvSourced[] = [];
+  const keys = new KeyIndex();
   // viper ignores variables that are set but empty; so does this.
   const names = Object.keys(env)
     .filter((name) => name.startsWith('FLIPT_') && env[name] !== undefined && env[name] !== '')
     .sort();
   for (const name of names) {
-    const match = matchVariable(schema, name.slice('FLIPT_'.length), [], result);
+    const match = matchVariable(schema, name.slice('FLIPT_'.length), [], result, keys);
     if (match === undefined) continue;
     const raw = env[name] as string;
     const referenced = envReferenceName(raw);
     const value = referenced === undefined ? raw : (readEnv(env, referenced) ?? '');
-    if (setAt(result, match.path, value)) sources.push({ path: match.path, variable: name });
+    if (setAt(result, match.path, value)) {
+      keys.added(result, match.path);
+      sources.push({ path: match.path, variable: name });
+    }
   }
   return { tree: result, sources };
 }

@@ -28,12 +28,34 @@ const KINDS = {
     `gateway:\n  trusted_proxies:\n${Array.from({ length: n }, (_, i) => `    - not-an-address-${i}\n`).join('')}`,
 } as const;
 
+/**
+ * Generated configurations where problems of several kinds meet: each check that looks at every problem of one
+ * kind for each of another (or at every variable for each problem) is quadratic only here.
+ */
+const MIXED = {
+  'static tokens each refused by the schema twice (a plugin block with many problems)': (n: number) =>
+    `${TOKENS}${Array.from({ length: n }, (_, i) => `          t${i}: {credential: 5, bogus: 1}\n`).join('')}`,
+  'static tokens, half with credentials, half refused': (n: number) =>
+    `${TOKENS}${Array.from({ length: n }, (_, i) => (i % 2 === 0 ? `          t${i}: {credential: 5, bogus: 1}\n` : `          t${i}: {credential: "secret-value-${i}"}\n`)).join('')}`,
+} as const;
+
+/** Variables that add `n` static tokens and set metadata on the `n` tokens of {@link MIXED}'s first kind. */
+function tokenVariables(n: number): Record<string, string> {
+  const env: Record<string, string> = {};
+  const prefix = 'FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TOKENS';
+  for (let i = 0; i < n; i++) {
+    env[`${prefix}_E${i}_CREDENTIAL`] = `credential-${i}`;
+    env[`${prefix}_T${i}_METADATA_ROLE`] = `role-${i}`;
+  }
+  return env;
+}
+
 /** Milliseconds to load `text` as a file (refused or not). */
-async function loadTime(text: string): Promise<number> {
+async function loadTime(text: string, env: Record<string, string> = {}): Promise<number> {
   const file = join(tempDir(), 'config.yaml');
   writeFileSync(file, text);
   const started = performance.now();
-  await loadConfig({ file, env: {} }).catch((error: unknown) => {
+  await loadConfig({ file, env }).catch((error: unknown) => {
     if (!(error instanceof ConfigError)) throw error;
   });
   return performance.now() - started;
@@ -59,6 +81,23 @@ describe('time to validate grows with the size of the configuration', () => {
       expect(await growth(kind, 7_500, 30_000)).toBeLessThan(8);
     });
   }
+
+  // Linear work grows about 3.5 times here (measured); quadratic work grew more than 10 times.
+  for (const [name, kind] of Object.entries(MIXED)) {
+    it(`${name}: 20,000 take less than 6 times as long as 5,000`, { timeout: 300_000 }, async () => {
+      expect(await growth(kind, 5_000, 20_000)).toBeLessThan(6);
+    });
+  }
+
+  it('thousands of FLIPT_* variables over thousands of problems: 8,000 of each take less than 6 times as long as 2,000', {
+    timeout: 300_000,
+  }, async () => {
+    const kind = MIXED['static tokens each refused by the schema twice (a plugin block with many problems)'];
+    await loadTime(kind(1000), tokenVariables(1000));
+    const smallTime = await loadTime(kind(2_000), tokenVariables(2_000));
+    const largeTime = await loadTime(kind(8_000), tokenVariables(8_000));
+    expect(largeTime / smallTime).toBeLessThan(6);
+  });
 });
 
 describe('a configuration with thousands of problems', () => {

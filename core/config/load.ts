@@ -25,7 +25,7 @@ import { coreRules, type SessionMethod } from './rules.ts';
 import { assembleSchema, PLUGIN_SECTIONS } from './schema.ts';
 import { cursorAt, isStringMap, rootCursor, type SchemaCursor } from './schema-walk.ts';
 import { type ConfigDocument, parseConfigText } from './source.ts';
-import { getAt, isPrefixOf, isRecord, type Path, recordOf, treeShapeProblems } from './tree.ts';
+import { getAt, isPrefixOf, isRecord, type Path, PathPrefixes, recordOf, treeShapeProblems } from './tree.ts';
 import type { RootConfig } from './types.ts';
 import { unusedKeys } from './unused.ts';
 import { createValidator, type SchemaIssue } from './validate.ts';
@@ -201,7 +201,8 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
 
   const schemaIssues = (await createValidator(schema))(typed);
   for (const issue of schemaIssues) issues.push(located(issue, issue.at));
-  const broken = (path: Path) => schemaIssues.some((issue) => isPrefixOf(path, issue.path));
+  const brokenPaths = new PathPrefixes(schemaIssues.map((issue) => issue.path));
+  const broken = (path: Path) => brokenPaths.coversPath(path);
 
   const config = typed as unknown as RootConfig;
   applyCleanupAlias(written, config, locator, issues, located);
@@ -213,10 +214,17 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
       const blockPath = [...PLUGIN_SECTIONS[kind], entry.name];
       const block = getAt(config, blockPath);
       if (!isRecord(block) || block.enabled !== true) continue;
-      const brokenPaths = schemaIssues
-        .filter((issue) => isPrefixOf(blockPath, issue.path))
-        .map((issue) => issue.path.slice(blockPath.length));
-      const checked = await validatePlugin(registry, kind, entry.name, block, config, brokenPaths);
+      const brokenInBlock = new PathPrefixes();
+      let blockBroken = false;
+      for (const issue of schemaIssues) {
+        if (!isPrefixOf(blockPath, issue.path)) continue;
+        brokenInBlock.add(issue.path.slice(blockPath.length));
+        blockBroken = true;
+      }
+      const checked = await validatePlugin(registry, kind, entry.name, block, config, {
+        any: blockBroken,
+        paths: brokenInBlock,
+      });
       for (const issue of checked.issues)
         issues.push(located({ ...issue, path: [...blockPath, ...issue.path] }));
       if (checked.session) sessionMethods.push(checked.session);
@@ -228,6 +236,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   for (const note of outcome.notes) warnings.push(located(note));
 
   const unused = unusedKeys(written, cursor);
+  const unusedPaths = new PathPrefixes(unused);
   const references = checkReferences(config, {
     registry,
     issues,
@@ -235,8 +244,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     located,
     // Sections portcullis ignores are left alone, and so are the values of plain string maps (token metadata,
     // authorize_parameters), which Flipt keeps literal and the API would show.
-    ignore: (path) =>
-      unused.some((prefix) => isPrefixOf(prefix, path)) || isStringMapValue(cursor, path) || broken(path),
+    ignore: (path) => unusedPaths.coversPath(path) || isStringMapValue(cursor, path) || broken(path),
   });
 
   for (const path of unused) {
@@ -304,7 +312,7 @@ async function validatePlugin(
   name: string,
   block: Record<string, unknown>,
   config: RootConfig,
-  brokenPaths: readonly Path[],
+  brokenPaths: { readonly any: boolean; readonly paths: PathPrefixes },
 ): Promise<{ issues: ConfigIssue[]; session?: SessionMethod }> {
   let plugin: Plugin;
   try {
@@ -312,7 +320,7 @@ async function validatePlugin(
   } catch (error) {
     return { issues: [{ path: [], message: errorMessage(error) }] };
   }
-  const broken = brokenPaths.length > 0;
+  const broken = brokenPaths.any;
   const tolerant = <T>(phase: string, hook: () => T, fallback: T): T => {
     try {
       return guardSync(name, phase, hook);
@@ -325,7 +333,7 @@ async function validatePlugin(
     'validate',
     () => assertIssues(name, plugin.validate?.(block, config) ?? []),
     [],
-  ).filter((issue) => !brokenPaths.some((path) => isPrefixOf(path, issue.path)));
+  ).filter((issue) => !brokenPaths.paths.coversPath(issue.path));
   if (plugin.kind !== 'method' || !plugin.sessionCompatible) return { issues };
   const redirectAddresses = tolerant('redirectAddresses', () => plugin.redirectAddresses?.(block) ?? [], []);
   return { issues, session: { name, redirectAddresses } };

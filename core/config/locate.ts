@@ -20,11 +20,62 @@ function presentLength(tree: unknown, path: Path): number {
   return path.length;
 }
 
-/** How many leading segments two paths share. */
-function sharedLength(a: Path, b: Path): number {
-  let n = 0;
-  while (n < a.length && n < b.length && a[n] === b[n]) n++;
-  return n;
+interface SourceNode {
+  /** The first source (by index) whose path ends here. */
+  ending: number | undefined;
+  /** The first source (by index) whose path goes through here or ends here. */
+  first: number;
+  readonly children: Map<string | number, SourceNode>;
+}
+
+/**
+ * The variables' paths as a tree, so that each question about a path takes time in proportion to its length, not
+ * to the number of variables (thousands of problems against thousands of variables would be quadratic).
+ */
+class SourceIndex {
+  readonly #sources: readonly EnvSourced[];
+  readonly #root: SourceNode = { ending: undefined, first: Number.POSITIVE_INFINITY, children: new Map() };
+
+  constructor(sources: readonly EnvSourced[]) {
+    this.#sources = sources;
+    for (const [index, source] of sources.entries()) {
+      let node = this.#root;
+      node.first = Math.min(node.first, index);
+      for (const segment of source.path) {
+        let next = node.children.get(segment);
+        if (next === undefined) {
+          next = { ending: undefined, first: index, children: new Map() };
+          node.children.set(segment, next);
+        }
+        node = next;
+      }
+      node.ending ??= index;
+    }
+  }
+
+  /** The first source whose path is `path` or one of its ancestors. */
+  covering(path: Path): EnvSourced | undefined {
+    let best: number | undefined;
+    let node: SourceNode | undefined = this.#root;
+    for (let depth = 0; node !== undefined; depth++) {
+      if (node.ending !== undefined && (best === undefined || node.ending < best)) best = node.ending;
+      if (depth === path.length) break;
+      node = node.children.get(path[depth] as string | number);
+    }
+    return best === undefined ? undefined : this.#sources[best];
+  }
+
+  /** The first of the sources that share the most leading segments with `path`, if they share more than `least`. */
+  closest(path: Path, least: number): EnvSourced | undefined {
+    let node = this.#root;
+    let depth = 0;
+    for (; depth < path.length; depth++) {
+      const next = node.children.get(path[depth] as string | number);
+      if (next === undefined) break;
+      node = next;
+    }
+    return depth > least ? this.#sources[node.first] : undefined;
+  }
 }
 
 /**
@@ -35,7 +86,7 @@ function sharedLength(a: Path, b: Path): number {
 export class Locator {
   readonly #doc: ConfigDocument | undefined;
   readonly #input: unknown;
-  readonly #envSources: readonly EnvSourced[];
+  readonly #envSources: SourceIndex;
   readonly #envReferences: ReadonlyMap<string, string>;
   readonly #aliases: PathAlias[] = [];
 
@@ -48,7 +99,7 @@ export class Locator {
   ) {
     this.#doc = doc;
     this.#input = input;
-    this.#envSources = envSources;
+    this.#envSources = new SourceIndex(envSources);
     this.#envReferences = new Map(envReferences.map((r) => [pathKey(r.path), r.variable]));
   }
 
@@ -67,23 +118,13 @@ export class Locator {
    * missing from.
    */
   #creator(path: Path): EnvSourced | undefined {
-    const present = presentLength(this.#input, path);
-    let best: EnvSourced | undefined;
-    let bestLength = present;
-    for (const source of this.#envSources) {
-      const shared = sharedLength(source.path, path);
-      if (shared > bestLength) {
-        best = source;
-        bestLength = shared;
-      }
-    }
-    return best;
+    return this.#envSources.closest(path, presentLength(this.#input, path));
   }
 
   /** Where `path` was set; `at: 'value'` points at the value rather than the key. */
   source(path: Path, at: 'key' | 'value' = 'key'): ConfigSource | undefined {
     const written = this.#written(path);
-    const fromEnv = this.#envSources.find((s) => isPrefixOf(s.path, written)) ?? this.#creator(written);
+    const fromEnv = this.#envSources.covering(written) ?? this.#creator(written);
     if (fromEnv !== undefined) return { env: fromEnv.variable };
     if (this.#doc === undefined) return undefined;
     const position = at === 'value' ? this.#doc.locateValue(written) : this.#doc.locate(written);

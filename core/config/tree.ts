@@ -28,6 +28,48 @@ export function isPrefixOf(prefix: Path, path: Path): boolean {
   return prefix.length <= path.length && prefix.every((segment, i) => segment === path[i]);
 }
 
+interface PrefixNode {
+  end: boolean;
+  readonly children: Map<string | number, PrefixNode>;
+}
+
+/**
+ * A set of paths that answers "is one of them this path or one of its ancestors?" in time proportional to the
+ * length of the path asked about, however many paths it holds (a list of paths checked with {@link isPrefixOf}
+ * makes thousands of problems against thousands of paths quadratic).
+ */
+export class PathPrefixes {
+  readonly #root: PrefixNode = { end: false, children: new Map() };
+
+  constructor(paths: Iterable<Path> = []) {
+    for (const path of paths) this.add(path);
+  }
+
+  add(path: Path): void {
+    let node = this.#root;
+    for (const segment of path) {
+      let next = node.children.get(segment);
+      if (next === undefined) {
+        next = { end: false, children: new Map() };
+        node.children.set(segment, next);
+      }
+      node = next;
+    }
+    node.end = true;
+  }
+
+  /** Whether a path of the set is `path` or one of its ancestors. */
+  coversPath(path: Path): boolean {
+    let node: PrefixNode | undefined = this.#root;
+    for (const segment of path) {
+      if (node.end) return true;
+      node = node.children.get(segment);
+      if (node === undefined) return false;
+    }
+    return node.end;
+  }
+}
+
 /** `value` when it is a mapping, else an empty one: for rules that must not trip over malformed input. */
 export function recordOf(value: unknown): Record<string, unknown> {
   return isRecord(value) ? value : {};
