@@ -29,6 +29,13 @@ describe('coerceToSchema', () => {
     expect(coerce({ flag: 'yes' })).toEqual({ flag: 'yes' });
   });
 
+  it('keeps a key named __proto__ as a key, never as the prototype of the mapping', () => {
+    const map = JSON.parse('{"__proto__": "x", "other": "y"}') as Record<string, unknown>;
+    const typed = coerce({ map }) as { map: Record<string, unknown> };
+    expect(Object.keys(typed.map)).toEqual(['__proto__', 'other']);
+    expect(Object.getPrototypeOf(typed.map)).toBe(Object.prototype);
+  });
+
   it('reads integers and numbers from strings', () => {
     expect(coerce({ port: '8080', ratio: '0.5' })).toEqual({ port: 8080, ratio: 0.5 });
     expect(coerce({ port: '80.5' })).toEqual({ port: '80.5' });

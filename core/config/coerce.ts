@@ -55,7 +55,14 @@ export function coerceToSchema(
     const out: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(value)) {
       const typed = coerceToSchema(child, childSchema(cursor, key), context, [...path, key]);
-      if (typed !== undefined) out[key] = typed;
+      // Defined, not assigned: a key named `__proto__` stays a key, never the object's prototype.
+      if (typed !== undefined)
+        Object.defineProperty(out, key, {
+          value: typed,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     }
     return out;
   }

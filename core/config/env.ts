@@ -114,7 +114,8 @@ function matchVariable(
  * so a variable overrides an existing entry whatever its case, and names a new entry in lower case.
  */
 function mapKey(tree: unknown, upperKey: string, keys: KeyIndex): string | undefined {
-  if (!isSafeKey(upperKey.toLowerCase())) return undefined;
+  // A key that may not be written (`__proto__`) is still matched, to be refused where the variable is applied.
+  if (!isSafeKey(upperKey.toLowerCase())) return upperKey.toLowerCase();
   if (isRecord(tree)) {
     const existing = keys.of(tree).get(upperKey.toUpperCase());
     if (existing !== undefined) return existing;
@@ -173,9 +174,10 @@ export function applyEnvOverrides(
   tree: Record<string, unknown>,
   schema: SchemaCursor,
   env: Env,
-): { tree: Record<string, unknown>; sources: EnvSourced[] } {
+): { tree: Record<string, unknown>; sources: EnvSourced[]; refused: EnvSourced[] } {
   const result = structuredClone(tree);
   const sources: EnvSourced[] = [];
+  const refused: EnvSourced[] = [];
   const keys = new KeyIndex();
   // viper ignores variables that are set but empty; so does this.
   const names = Object.keys(env)
@@ -184,6 +186,12 @@ export function applyEnvOverrides(
   for (const name of names) {
     const match = matchVariable(schema, name.slice('FLIPT_'.length), [], result, keys);
     if (match === undefined) continue;
+    // The rule of a file: a key that would reach an object's prototype is refused, never dropped in silence.
+    const unsafe = match.path.findIndex((segment) => typeof segment === 'string' && !isSafeKey(segment));
+    if (unsafe >= 0) {
+      refused.push({ path: match.path.slice(0, unsafe + 1), variable: name });
+      continue;
+    }
     const raw = env[name] as string;
     const referenced = envReferenceName(raw);
     const value = referenced === undefined ? raw : (readEnv(env, referenced) ?? '');
@@ -192,5 +200,5 @@ export function applyEnvOverrides(
       sources.push({ path: match.path, variable: name });
     }
   }
-  return { tree: result, sources };
+  return { tree: result, sources, refused };
 }

@@ -341,11 +341,20 @@ describe('loadConfig edge cases', () => {
     expect(await problems({ cwd: dir, file: 'config.yaml', env: {} })).toEqual([
       'authentication.methods.token.storage.tokens.__proto__ (6:11): the key "__proto__" is not allowed',
     ]);
-    const fromEnv = await loadConfig({
-      object: {},
-      env: { FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TOKENS___PROTO___CREDENTIAL: 'polluted' },
-    });
-    expect(fromEnv.config.authentication.methods.token?.storage).toEqual({ type: 'static', tokens: {} });
+    // From a variable, as from a file: refused where it was set, never dropped in silence.
+    expect(
+      await problems({
+        object: {},
+        env: {
+          FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TOKENS___PROTO___CREDENTIAL: 'polluted',
+          FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TOKENS_CI_METADATA___PROTO__: 'polluted',
+          FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TOKENS_CI_CREDENTIAL: 'kept',
+        },
+      }),
+    ).toEqual([
+      'authentication.methods.token.storage.tokens.ci.metadata.__proto__ (env FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TOKENS_CI_METADATA___PROTO__): the key "__proto__" is not allowed',
+      'authentication.methods.token.storage.tokens.__proto__ (env FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TOKENS___PROTO___CREDENTIAL): the key "__proto__" is not allowed',
+    ]);
     const object = JSON.parse('{"authentication": {"__proto__": {"required": true}}}') as Record<
       string,
       unknown

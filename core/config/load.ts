@@ -178,7 +178,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
 
   const schema = assembleSchema(registry.entries());
   const cursor = rootCursor(schema);
-  const { tree: written, sources } = applyEnvOverrides(substituted, cursor, env);
+  const { tree: written, sources, refused } = applyEnvOverrides(substituted, cursor, env);
   const locator = new Locator(input.doc, sources, envReferences, input.tree);
   const coercionNotes: ConfigIssue[] = [];
   const typed = coerceToSchema(written, cursor, { scalarSource, notes: coercionNotes }) as Record<
@@ -198,6 +198,14 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     return { path: issue.path, message, source: locator.source(issue.path, at) };
   };
   for (const note of coercionNotes) warnings.push(located(note, 'value'));
+
+  for (const { path, variable } of refused) {
+    issues.push({
+      path,
+      message: `the key "${String(path.at(-1))}" is not allowed`,
+      source: { env: variable },
+    });
+  }
 
   const schemaIssues = (await createValidator(schema))(typed);
   for (const issue of schemaIssues) issues.push(located(issue, issue.at));
