@@ -59,6 +59,23 @@ describe('portcullis validate, on input of an unexpected shape', () => {
     ]);
   });
 
+  it('a FLIPT_* variable naming the key __proto__, beside an empty file: refused, as in a file', async () => {
+    const variable = 'FLIPT_AUTHENTICATION_METHODS_TOKEN_STORAGE_TOKENS___PROTO___CREDENTIAL';
+    expect(await validate('', { [variable]: 'protosecret' })).toEqual([
+      `authentication.methods.token.storage.tokens.__proto__ (env ${variable}): the key "__proto__" is not allowed`,
+    ]);
+  });
+
+  it('/dev/zero as the file: one message naming the file and the limit, at once', async () => {
+    const result = await runCli(['validate', '--config', '/dev/zero']);
+    expect(result).toMatchObject({
+      code: 1,
+      stdout:
+        'cannot read configuration file /dev/zero: the file is larger than 16 MiB, the most portcullis reads\n',
+      stderr: '',
+    });
+  });
+
   it('thousands of problems: the first 200, then how many more', async () => {
     const dir = tempFiles({ 'config.yaml': Array.from({ length: 5000 }, (_, i) => `key${i}: 1\n`).join('') });
     const result = await runCli(['validate', '--config', join(dir, 'config.yaml')]);

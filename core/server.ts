@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { RootConfig } from './config/types.ts';
 import { ErrorCodes, errorMessage, PortcullisError } from './errors.ts';
+import { MAX_NAMED_FILE_BYTES, readFileLimited } from './fs/read-limited.ts';
 import { buildApp } from './http/app.ts';
 import { portcullis } from './http/plugin.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
@@ -20,8 +20,8 @@ async function tlsMaterial(config: RootConfig): Promise<{ cert: Buffer; key: Buf
   if (config.server.protocol !== 'https') return undefined;
   try {
     return {
-      cert: await readFile(config.server.cert_file as string),
-      key: await readFile(config.server.cert_key as string),
+      cert: await readFileLimited(config.server.cert_file as string, MAX_NAMED_FILE_BYTES),
+      key: await readFileLimited(config.server.cert_key as string, MAX_NAMED_FILE_BYTES),
     };
   } catch (error) {
     throw new PortcullisError(

@@ -1,9 +1,10 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ErrorCodes, formatIssue, PluginError, type PortcullisError } from '../errors.ts';
 import { createRegistry } from '../plugins/builtins.ts';
 import { tempFiles } from '../test-support/tmp.ts';
-import { type LoadOptions, loadConfig } from './load.ts';
+import { type LoadOptions, loadConfig, MAX_CONFIG_BYTES } from './load.ts';
 
 async function problems(options: LoadOptions): Promise<string[]> {
   const error = await loadConfig(options).then(
@@ -84,6 +85,26 @@ describe('loadConfig', () => {
       (e: unknown) => e,
     )) as PortcullisError;
     expect(error.code).toBe(ErrorCodes.CONFIG_READ);
+  });
+
+  it(`reads at most ${MAX_CONFIG_BYTES / 1024 / 1024} MiB of a configuration file, whatever its size says`, async () => {
+    const dir = tempFiles({ 'exact.yaml': '', 'over.yaml': '' });
+    // A file of exactly the limit is read (a comment pads it); one byte more is refused before it is parsed.
+    writeFileSync(join(dir, 'exact.yaml'), `log: {level: debug}\n#${'x'.repeat(MAX_CONFIG_BYTES - 22)}\n`);
+    expect((await loadConfig({ cwd: dir, file: 'exact.yaml', env: {} })).config.log.level).toBe('debug');
+    writeFileSync(join(dir, 'over.yaml'), `log: {level: debug}\n#${'x'.repeat(MAX_CONFIG_BYTES - 21)}\n`);
+    const limit = `the file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB, the most portcullis reads`;
+    const over = (await loadConfig({ cwd: dir, file: 'over.yaml', env: {} }).catch(
+      (e: unknown) => e,
+    )) as PortcullisError;
+    expect(over.code).toBe(ErrorCodes.CONFIG_READ);
+    expect(over.message).toBe(`cannot read configuration file ${join(dir, 'over.yaml')}: ${limit}`);
+    // A device reports a size of 0 and never ends.
+    const zero = (await loadConfig({ file: '/dev/zero', env: {} }).catch(
+      (e: unknown) => e,
+    )) as PortcullisError;
+    expect(zero.code).toBe(ErrorCodes.CONFIG_READ);
+    expect(zero.message).toBe(`cannot read configuration file /dev/zero: ${limit}`);
   });
 
   it('says which environment variable set a bad value, or which ${env:...} it came from, never the value', async () => {

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import {
   ConfigError,
@@ -8,6 +7,7 @@ import {
   PluginError,
   PortcullisError,
 } from '../errors.ts';
+import { readFileLimited } from '../fs/read-limited.ts';
 import { createRegistry } from '../plugins/builtins.ts';
 import type { ConfigIssue, JsonSchema, Plugin } from '../plugins/contracts.ts';
 import { loadExternalPlugins } from '../plugins/external.ts';
@@ -69,6 +69,12 @@ interface Input {
 
 const SUPPORTED_EXTENSIONS = new Set(['', '.yaml', '.yml', '.json']);
 
+/**
+ * The most portcullis reads of a configuration file: hundreds of times a large real one, and a bound on what a
+ * wrong path (`/dev/zero`, a pipe that never ends) costs.
+ */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
 async function readInput(options: LoadOptions, cwd: string): Promise<Input> {
   if (options.object !== undefined) {
     const shape = treeShapeProblems(options.object);
@@ -85,7 +91,7 @@ async function readInput(options: LoadOptions, cwd: string): Promise<Input> {
   }
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(file);
+    bytes = await readFileLimited(file, MAX_CONFIG_BYTES);
   } catch (error) {
     throw new PortcullisError(
       ErrorCodes.CONFIG_READ,

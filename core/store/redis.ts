@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { type ConnectionOptions, rootCertificates } from 'node:tls';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { authenticationJson, parseTimestamp } from '../auth/json.ts';
 import { generateClientToken, hashClientToken } from '../auth/token.ts';
 import type { RedisStorageConfig } from '../config/types.ts';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
+import { MAX_NAMED_FILE_BYTES, readTextFileLimited } from '../fs/read-limited.ts';
 import type { Logger } from '../log.ts';
 import type { Authentication, AuthenticationFilter, NewAuthentication } from '../plugins/contracts.ts';
 import { AUTHENTICATION_NOT_FOUND, assertDeletePredicate, matchesFilter } from './shared.ts';
@@ -407,7 +407,8 @@ export class RedisStore implements AuthenticationStore {
 async function tlsOptions(config: RedisStorageConfig): Promise<ConnectionOptions | undefined> {
   if (!config.require_tls) return undefined;
   const extra =
-    config.ca_cert_bytes ?? (config.ca_cert_path ? await readFile(config.ca_cert_path, 'utf8') : undefined);
+    config.ca_cert_bytes ??
+    (config.ca_cert_path ? await readTextFileLimited(config.ca_cert_path, MAX_NAMED_FILE_BYTES) : undefined);
   return {
     minVersion: 'TLSv1.2',
     rejectUnauthorized: !config.insecure_skip_tls,

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, exportJWK, type JWK } from 'jose';
 import { type KeySet, remoteKeySet, staticKeySet } from '../../core/auth/jwks.ts';
+import { MAX_NAMED_FILE_BYTES, readTextFileLimited } from '../../core/fs/read-limited.ts';
 import type { FetchLike } from '../../core/plugins/contracts.ts';
 
 /**
@@ -35,7 +35,7 @@ function publicKeyOf(block: string, label: string): KeyObject {
 export async function pemKeys(path: string): Promise<PemKeys> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readTextFileLimited(path, MAX_NAMED_FILE_BYTES);
   } catch (error) {
     throw new Error(`failed to read key file ${path}: ${(error as Error).message}`);
   }

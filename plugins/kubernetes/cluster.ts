@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { decodeJwt, type JWTPayload } from 'jose';
 import { assertCompactJws } from '../../core/auth/compact-jws.ts';
 import { type KeySet, remoteKeySet, verifyJwt } from '../../core/auth/jwks.ts';
 import { acceptedUntilMs, TIME_CLAIM_RULES } from '../../core/auth/time-claims.ts';
 import { VerifiedTokens } from '../../core/auth/verified-tokens.ts';
+import { MAX_NAMED_FILE_BYTES, readTextFileLimited } from '../../core/fs/read-limited.ts';
 import type { FetchLike, MethodContext } from '../../core/plugins/contracts.ts';
 import type { KubernetesConfig } from './config.ts';
 
@@ -47,7 +47,7 @@ export class ClusterIssuer {
   static async connect(ctx: MethodContext, config: KubernetesConfig): Promise<ClusterIssuer> {
     let ca: string;
     try {
-      ca = await readFile(config.ca_path, 'utf8');
+      ca = await readTextFileLimited(config.ca_path, MAX_NAMED_FILE_BYTES);
     } catch (error) {
       throw new Error(`configuring kubernetes authentication: reading ca_path: ${(error as Error).message}`);
     }
@@ -128,7 +128,7 @@ function withServiceAccountToken(fetch: FetchLike, tokenPath: string): FetchLike
   return async (input, init) => {
     const headers = new Headers(init?.headers);
     if (!headers.has('authorization')) {
-      const token = (await readFile(tokenPath, 'utf8').catch(() => '')).trim();
+      const token = (await readTextFileLimited(tokenPath, MAX_NAMED_FILE_BYTES).catch(() => '')).trim();
       if (token !== '') headers.set('authorization', `Bearer ${token}`);
     }
     return fetch(input, { ...init, headers });

@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { mentioning, quoteValue, valueText } from '../../core/config/describe-value.ts';
 import { fieldMessage, isBlank, requiredMessage, statFailure } from '../../core/config/flipt-messages.ts';
+import { MAX_NAMED_FILE_BYTES, readTextFileLimited } from '../../core/fs/read-limited.ts';
 import type { ConfigIssue, MethodInstance, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { isSecretReference } from '../../core/references/parse.ts';
 import { OIDC_METADATA } from './claims.ts';
@@ -113,7 +113,7 @@ const oidc: MethodPlugin<OidcConfig> = {
 
 async function readCa(provider: string, path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await readTextFileLimited(path, MAX_NAMED_FILE_BYTES);
   } catch (error) {
     const reason = mentioning((error as Error).message, path);
     throw new Error(`provider ${quoteValue(provider)}: reading ca_path ${valueText(path)}: ${reason}`);

@@ -1,7 +1,8 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { statFailure } from '../../core/config/flipt-messages.ts';
 import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
+import { FileTooLargeError, readTextFileLimited } from '../../core/fs/read-limited.ts';
 import type { SecretSource } from '../../core/plugins/contracts.ts';
 import { secretNotFound, selectSecretKey } from '../../core/references/select-key.ts';
 
@@ -61,7 +62,20 @@ export async function openFileSource(basePath: string): Promise<SecretSource> {
           `secret at path "${path}" is larger than 1 MiB`,
         );
       }
-      return selectSecretKey((await readFile(real, 'utf8')).trim(), path, key);
+      let text: string;
+      try {
+        // Read with the limit too: the file may have grown since it was measured.
+        text = await readTextFileLimited(real, MAX_SECRET_BYTES);
+      } catch (error) {
+        if (error instanceof FileTooLargeError) {
+          throw new PortcullisError(
+            ErrorCodes.SECRET_PROVIDER,
+            `secret at path "${path}" is larger than 1 MiB`,
+          );
+        }
+        throw error;
+      }
+      return selectSecretKey(text.trim(), path, key);
     },
   };
 }
