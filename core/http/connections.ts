@@ -8,6 +8,12 @@ interface Connection {
   readonly peer: string | undefined;
   /** The answers to its requests, oldest first; those already finished are dropped as new requests come. */
   readonly answers: ServerResponse[];
+  /** Resolves once every answer started so far is finished; each waits on the one before (linear in requests). */
+  settled: Promise<void>;
+  /** How many answers the chain of {@link Connection.settled} still waits for. */
+  unsettled: number;
+  /** Whether an answer closed the connection: nothing pipelined after it is acted on. */
+  closing: boolean;
 }
 
 const connections = new WeakMap<object, Connection>();
@@ -42,29 +48,56 @@ const closes = (answer: ServerResponse) =>
 export function trackConnections(server: Server): void {
   if (tracked.has(server)) return;
   tracked.add(server);
-  const opened = (socket: Socket) => connections.set(socket, { peer: socket.remoteAddress, answers: [] });
+  const opened = (socket: Socket) =>
+    connections.set(socket, {
+      peer: socket.remoteAddress,
+      answers: [],
+      settled: Promise.resolve(),
+      unsettled: 0,
+      closing: false,
+    });
   server.on('connection', opened);
   // Over TLS, requests come on the TLS socket, not on the TCP one `connection` gives.
   server.on('secureConnection', opened);
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
-    const answers = connections.get(request.socket)?.answers;
-    if (answers === undefined) return;
+    const connection = connections.get(request.socket);
+    if (connection === undefined) return;
+    const { answers } = connection;
     while (answers[0] !== undefined && done(answers[0])) answers.shift();
+    // A request that asked to switch protocols and was not switched (HTTP/1.0, RFC 9110 §7.8; no upgrade handler):
+    // Node's parser takes whatever follows it on the connection as the new protocol's bytes and drops it, so the
+    // connection must close after this answer rather than wait for requests it will never see.
+    if (request.headers.upgrade !== undefined) response.shouldKeepAlive = false;
     // RFC 9112 §9.6: once an answer closes the connection (the client's `Connection: close`, HTTP/1.0, an error),
     // no request pipelined after it is processed; Node parses and emits them all the same, but never answers them.
     // Whether an answer closes is known for certain only once it is written, so a request pipelined behind answers
     // not yet finished is held (see {@link whenDecided}) until they are, and acted on only if none closed.
-    const earlier = answers.filter((answer) => !done(answer));
-    if (earlier.some(closes)) failed.add(request);
-    else if (earlier.length > 0) {
+    if (connection.closing) failed.add(request);
+    else if (connection.unsettled > 0) {
       held.set(
         request,
-        allFinished(earlier).then(() => {
-          if (earlier.some(closes)) failed.add(request);
+        connection.settled.then(() => {
+          if (connection.closing) failed.add(request);
         }),
       );
     }
+    connection.unsettled++;
+    connection.settled = connection.settled
+      .then(() => finished(response))
+      .then(() => {
+        connection.unsettled--;
+        if (closes(response)) connection.closing = true;
+      });
     answers.push(response);
+  });
+}
+
+/** Resolves once `answer` has been written or abandoned (at once if it already has). */
+function finished(answer: ServerResponse): Promise<void> {
+  if (done(answer)) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    answer.once('finish', resolve);
+    answer.once('close', resolve);
   });
 }
 
@@ -92,15 +125,7 @@ export function unfinishedAnswers(socket: object): ServerResponse[] {
 
 /** Resolves once each of `answers` has been written or abandoned. */
 export async function allFinished(answers: readonly ServerResponse[]): Promise<void> {
-  await Promise.all(
-    answers.map(
-      (answer) =>
-        new Promise<void>((resolve) => {
-          answer.once('finish', resolve);
-          answer.once('close', resolve);
-        }),
-    ),
-  );
+  await Promise.all(answers.map(finished));
 }
 
 /**

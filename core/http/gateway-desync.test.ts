@@ -364,3 +364,97 @@ describe('gateway: requests pipelined after an HTTP/1.0 answer that closes the c
     expect(names).not.toContain('ghost');
   });
 });
+
+describe('gateway: a request that asked to switch protocols and was not switched', () => {
+  it('closes the connection after its answer, so nothing pipelined behind it waits forever or acts', async () => {
+    const { t, upstream, port } = await serveGateway('admin', 'admin-secret');
+    const body = '{"name":"behind-upgrade"}';
+    const token = message(
+      'POST /auth/v1/method/token HTTP/1.1',
+      [
+        'Host: a',
+        'Authorization: Bearer admin-secret',
+        'Content-Type: application/json',
+        `Content-Length: ${body.length}`,
+      ],
+      body,
+    );
+    // HTTP/1.0 (RFC 9110 §7.8: Upgrade ignored), through the gateway to the upstream, then the token API.
+    const old = await rawExchange(
+      port,
+      [
+        `${message('GET /evaluate/v1/u10?sized HTTP/1.0', ['Connection: keep-alive, Upgrade', 'Upgrade: websocket'])}${get('/evaluate/v1/u10-next')}${token}`,
+      ],
+      { quietMs: 2_000 },
+    );
+    expect(old.answers.map((answer) => answer.status)).toEqual([200]);
+    expect(old.closedByServer).toBe(true);
+    expect(old.answers[0]?.headers.connection).toBe('close');
+    expect(upstream.received.map((r) => r.url).filter((url) => url.startsWith('/evaluate/v1/u10'))).toEqual([
+      '/evaluate/v1/u10?sized',
+    ]);
+    // HTTP/1.1 to a server with no upgrade handler (no gateway): answered, then closed.
+    const standalone = await serveForTest({
+      authentication: {
+        required: true,
+        methods: { token: { enabled: true, storage: { tokens: { admin: { credential: 'admin-secret' } } } } },
+      },
+    });
+    const api = await rawExchange(
+      Number(new URL(standalone.url('/')).port),
+      [
+        `${get('/auth/v1/self', 'Authorization: Bearer admin-secret', 'Connection: Upgrade', 'Upgrade: websocket')}${token}`,
+      ],
+      { quietMs: 2_000 },
+    );
+    expect(api.closedByServer).toBe(true);
+    expect(api.answers.length).toBe(1);
+    for (const server of [t, standalone]) {
+      const list = await server.fetch('/auth/v1/tokens', {
+        headers: { authorization: 'Bearer admin-secret' },
+      });
+      expect(JSON.stringify(await list.json())).not.toContain('behind-upgrade');
+    }
+  });
+});
+
+describe('gateway: deep pipelines', () => {
+  /** `count` requests in one write; the statuses and upstream targets of their answers, and the time taken. */
+  async function pipeline(port: number, count: number) {
+    const requests = Array.from({ length: count }, (_, i) => get(`/evaluate/v1/deep/${i}`)).join('');
+    const started = performance.now();
+    const exchange = await rawExchange(port, [requests, get('/evaluate/v1/deep/last', 'Connection: close')], {
+      quietMs: 20_000,
+    });
+    return { exchange, ms: performance.now() - started };
+  }
+
+  it('answers every request in order, with no listener piling up on earlier answers', async () => {
+    const { port } = await serveGateway('ci', 'ci-secret');
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const { exchange } = await pipeline(port, 60);
+      expect(
+        exchange.answers.map((answer) => answer.headers['x-upstream-url'] ?? JSON.parse(answer.body).url),
+      ).toEqual([
+        ...Array.from({ length: 60 }, (_, i) => `/evaluate/v1/deep/${i}`),
+        '/evaluate/v1/deep/last',
+      ]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
+
+  it('takes time in proportion to its depth (four times the requests, well under eight times the time)', async () => {
+    const { port } = await serveGateway('ci', 'ci-secret');
+    await pipeline(port, 100); // warm
+    const small = await pipeline(port, 250);
+    const large = await pipeline(port, 1_000);
+    expect(small.exchange.answers).toHaveLength(251);
+    expect(large.exchange.answers).toHaveLength(1_001);
+    expect(large.ms / small.ms).toBeLessThan(8);
+  }, 60_000);
+});
