@@ -102,15 +102,16 @@ export class ClusterIssuer {
   async verify(token: string): Promise<JWTPayload> {
     if (Buffer.byteLength(token) > MAX_TOKEN_BYTES)
       throw new Error(`token longer than ${MAX_TOKEN_BYTES} bytes`);
+    const now = this.#now();
+    const key = VerifiedTokens.key(token);
+    // A token remembered passed every check below with this issuer: a client repeating it pays for none again.
+    const cached = this.#verified.get(key, now);
+    if (cached !== undefined) return cached;
     // A token that is not a strict compact JWS is refused before it is read at all (decodeJwt takes padding).
     assertCompactJws(token);
     // Said first, as the likeliest mistake (a token of another cluster); the signature check would only say that
     // no key fits.
     if (decodeJwt(token).iss !== this.issuer) throw new Error('the token was not issued by this cluster');
-    const now = this.#now();
-    const key = VerifiedTokens.key(token);
-    const cached = this.#verified.get(key, now);
-    if (cached !== undefined) return cached;
     const { payload } = await verifyJwt(token, this.#keys, {
       issuer: this.issuer,
       algorithms: this.#algorithms,
