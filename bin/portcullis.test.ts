@@ -60,7 +60,7 @@ describe('portcullis validate', () => {
 
 describe('portcullis schema', () => {
   const plugin = `export default {
-  kind: 'method', name: 'magic', method: 'METHOD_MAGIC', sessionCompatible: false,
+  kind: 'method', apiVersion: '^1.0.0', name: 'magic', method: 'METHOD_MAGIC', sessionCompatible: false,
   configSchema: { type: 'object', additionalProperties: false, properties: { spell: { type: 'string', description: 'the incantation' } } },
   create() { return {}; },
 };
@@ -323,7 +323,7 @@ describe('portcullis serve and resolved secrets', () => {
     const dir = tempFiles({
       'secrets/key': 'resolved-value-9d8c7b\n',
       'leaky.mjs': `export default {
-  kind: 'method', name: 'leaky', method: 'METHOD_LEAKY', sessionCompatible: false,
+  kind: 'method', apiVersion: '^1.0.0', name: 'leaky', method: 'METHOD_LEAKY', sessionCompatible: false,
   configSchema: { type: 'object', additionalProperties: false, properties: { key: { type: 'string' } } },
   create(ctx, config) { throw new Error('key rejected: ' + config.key); },
 };

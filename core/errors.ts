@@ -23,6 +23,8 @@ export const ErrorCodes = {
   PLUGIN_LOAD: 'ERR_PLUGIN_LOAD',
   /** A plugin module exports no plugin, or an object that does not meet the contract. */
   PLUGIN_INVALID: 'ERR_PLUGIN_INVALID',
+  /** A plugin written for a version of the kit (`apiVersion`) this portcullis does not provide. */
+  PLUGIN_API_MISMATCH: 'ERR_PLUGIN_API_MISMATCH',
   /** A plugin name that is already registered. */
   PLUGIN_CONFLICT: 'ERR_PLUGIN_CONFLICT',
   /** Something a plugin threw; the message names the plugin. */
@@ -161,14 +163,30 @@ export class SecretResolutionError extends PortcullisError {
   }
 }
 
-/** Something went wrong inside or while loading a plugin; the message always names the plugin. */
+/**
+ * An error a plugin throws on purpose (or the core raises about a plugin), with a stable `code` the core maps to an
+ * HTTP and gRPC status (the README's error table) and an optional snake_case `reason` id that decision logs,
+ * metrics and audit events carry beside the free-text message. A plugin usually raises one through
+ * `ctx.error(code, message)`, which fills in `plugin`.
+ *
+ * The core reads `code`, `reason` and `plugin` by property, never by class, so a plugin bundling its own copy of the
+ * kit is understood the same way.
+ */
 export class PluginError extends PortcullisError {
-  readonly plugin: string;
+  /** The plugin it concerns; absent when a plugin threw it without going through `ctx.error`. */
+  readonly plugin: string | undefined;
+  /** A stable snake_case id of why (e.g. `token_expired`), for logs and metrics; the message stays free text. */
+  readonly reason: string | undefined;
 
-  constructor(code: ErrorCode, plugin: string, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { readonly plugin?: string; readonly reason?: string; readonly cause?: unknown },
+  ) {
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PluginError';
-    this.plugin = plugin;
+    this.plugin = options?.plugin;
+    this.reason = options?.reason;
   }
 }
 

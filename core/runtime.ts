@@ -5,7 +5,7 @@ import type { RootConfig } from './config/types.ts';
 import { errorMessage, formatIssue } from './errors.ts';
 import { createSessionHelpers } from './http/cookies.ts';
 import { createLogger, type LogDestination, type Logger, SecretScrubber } from './log.ts';
-import { createMethodContext } from './plugins/context.ts';
+import { createMethodContext, createSecretContext } from './plugins/context.ts';
 import type { MethodInstance, MethodPlugin, SecretSource, SessionHelpers } from './plugins/contracts.ts';
 import { guard } from './plugins/guard.ts';
 import type { PluginRegistry } from './plugins/registry.ts';
@@ -65,11 +65,7 @@ async function openSecretSources(loaded: LoadedConfig, log: Logger, opened: Clos
     const block = loaded.config.secrets.providers[entry.name];
     if (block?.enabled !== true) continue;
     const provider = await loaded.registry.provider(entry.name);
-    const context = {
-      log: log.child({ plugin: entry.name }),
-      fetch: globalThis.fetch,
-      now: () => new Date(),
-    };
+    const context = createSecretContext({ name: entry.name, log });
     const source = await guard(entry.name, 'create', () => provider.create(context, block));
     sources.set(entry.name, source);
     opened.push([entry.name, source]);
@@ -95,11 +91,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     scrubber.add(resolution.values);
     const config = resolution.config;
 
-    const store = await createAuthenticationStore(config, {
-      startedAt: new Date(),
-      log,
-      locator: loaded.locator,
-    });
+    const store = await createAuthenticationStore(config, { log });
     opened.push(['store', store]);
 
     const session = createSessionHelpers(config.authentication.session, { store });
@@ -108,7 +100,14 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       const block = config.authentication.methods[entry.name];
       if (block?.enabled !== true) continue;
       const plugin = await loaded.registry.method(entry.name);
-      const context = createMethodContext({ name: entry.name, log, config, store, session });
+      const context = createMethodContext({
+        name: entry.name,
+        log,
+        config,
+        store,
+        session,
+        locator: loaded.locator,
+      });
       const instance = await guard(entry.name, 'create', () => plugin.create(context, block));
       opened.push([entry.name, instance]);
       methods.set(entry.name, { name: entry.name, plugin, config: block, instance });

@@ -48,6 +48,7 @@ describe('startServer', () => {
     let closed = 0;
     const spy: MethodPlugin<{ enabled: boolean; key: string }> = {
       kind: 'method',
+      apiVersion: '^1.0.0',
       name: 'spy',
       method: 'METHOD_SPY',
       sessionCompatible: false,
@@ -91,6 +92,7 @@ describe('startServer', () => {
     let closed = 0;
     const memory: SecretProvider<{ enabled: boolean }> = {
       kind: 'secrets',
+      apiVersion: '^1.0.0',
       name: 'memory',
       configSchema: { type: 'object', additionalProperties: false, properties: {} },
       create() {

@@ -75,3 +75,25 @@ export function jwtMetadata(
   metadata[CLAIMS_KEY] = goJson(claims);
   return metadata;
 }
+
+/**
+ * Who a JWT authentication is, for the identity headers: its mapped `sub` (`io.flipt.auth.jwt.sub`), else the
+ * `sub` claim; its mapped email. Only the `io.flipt.auth.jwt.*` keys and the claims are read, since a token may
+ * carry any `io.flipt.auth.*` claim (another method's key among them).
+ */
+export function jwtIdentity(metadata: Readonly<Record<string, string>>): {
+  readonly user?: string;
+  readonly email?: string;
+} {
+  let user = metadata['io.flipt.auth.jwt.sub'];
+  if (user === undefined) {
+    try {
+      const sub = (JSON.parse(metadata[CLAIMS_KEY] ?? '{}') as { sub?: unknown }).sub;
+      if (typeof sub === 'string') user = sub;
+    } catch {
+      // No claims to read a subject from: the identity falls back to the id.
+    }
+  }
+  const email = metadata['io.flipt.auth.jwt.email'];
+  return { ...(user !== undefined && { user }), ...(email !== undefined && { email }) };
+}

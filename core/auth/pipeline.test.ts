@@ -2,15 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.ts';
 import type { Authentication, MethodInstance } from '../plugins/contracts.ts';
 import { MemoryStore } from '../store/memory.ts';
-import { StaticTokenStore } from '../store/static.ts';
-import { CredentialPipeline } from './pipeline.ts';
+import { CredentialPipeline, type PipelineMethod } from './pipeline.ts';
+import { hashClientToken } from './token.ts';
 
-const store = () =>
-  new StaticTokenStore(
-    new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 }),
-    [{ name: 'ci', credential: 'static-secret', metadata: {} }],
-    new Date(),
-  );
+const store = () => new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 });
+
+/** A method answering client-token lookups before the store, as the token method does for static tokens. */
+const statics: PipelineMethod = {
+  name: 'token',
+  method: 'METHOD_TOKEN',
+  instance: {
+    findClientToken: (tokenHash) =>
+      tokenHash === hashClientToken('static-secret')
+        ? { id: 'ci', method: 'METHOD_TOKEN', metadata: {} }
+        : undefined,
+  },
+};
 
 const jwtAuth: Authentication = {
   id: '',
@@ -31,10 +38,10 @@ function owner(name: string, answer: (value: string) => Authentication | null, s
 }
 
 describe('CredentialPipeline', () => {
-  it('authenticates Bearer client tokens, static ones first, and refuses unknown ones', async () => {
+  it('authenticates Bearer client tokens, those a method finds (static ones) first, and refuses unknown ones', async () => {
     const s = store();
     const { clientToken } = await s.createAuthentication({ method: 'METHOD_TOKEN', metadata: {} });
-    const pipeline = new CredentialPipeline({ store: s, methods: [] });
+    const pipeline = new CredentialPipeline({ store: s, methods: [statics] });
     expect(await pipeline.authenticate({ authorization: 'Bearer static-secret' })).toMatchObject({
       ok: true,
       authentication: { id: 'ci' },
@@ -51,7 +58,7 @@ describe('CredentialPipeline', () => {
   });
 
   it('reads the cookie only when there is no Authorization header at all', async () => {
-    const pipeline = new CredentialPipeline({ store: store(), methods: [] });
+    const pipeline = new CredentialPipeline({ store: store(), methods: [statics] });
     expect(await pipeline.authenticate({ cookieToken: 'static-secret' })).toMatchObject({
       ok: true,
       via: 'cookie',
@@ -69,7 +76,7 @@ describe('CredentialPipeline', () => {
   });
 
   it("takes Flipt's exact Bearer form: one space, case-sensitive, the rest is the token", async () => {
-    const pipeline = new CredentialPipeline({ store: store(), methods: [] });
+    const pipeline = new CredentialPipeline({ store: store(), methods: [statics] });
     for (const authorization of [
       'Bearer',
       'Bearer ',
@@ -88,7 +95,7 @@ describe('CredentialPipeline', () => {
       metadata: {},
       expiresAt: new Date(Date.now() - 1),
     });
-    const pipeline = new CredentialPipeline({ store: s, methods: [] });
+    const pipeline = new CredentialPipeline({ store: s, methods: [statics] });
     expect(await pipeline.authenticate({ authorization: `Bearer ${clientToken}` })).toMatchObject({
       ok: false,
       reason: 'authentication expired',
@@ -98,7 +105,10 @@ describe('CredentialPipeline', () => {
   it('offers a declared scheme to its owners in order until one takes it', async () => {
     const notMine = owner('kubernetes', () => null);
     const mine = owner('jwt', (value) => (value === 'good' ? jwtAuth : null));
-    const pipeline = new CredentialPipeline({ store: store(), methods: [notMine.owner, mine.owner] });
+    const pipeline = new CredentialPipeline({
+      store: store(),
+      methods: [statics, notMine.owner, mine.owner],
+    });
     expect(await pipeline.authenticate({ authorization: 'JWT good' })).toEqual({
       ok: true,
       authentication: jwtAuth,
@@ -120,7 +130,10 @@ describe('CredentialPipeline', () => {
       throw new Error('signature invalid');
     });
     const never = owner('kubernetes', () => jwtAuth);
-    const pipeline = new CredentialPipeline({ store: store(), methods: [refusing.owner, never.owner] });
+    const pipeline = new CredentialPipeline({
+      store: store(),
+      methods: [statics, refusing.owner, never.owner],
+    });
     expect(await pipeline.authenticate({ authorization: 'JWT x' })).toEqual({
       ok: false,
       reason: 'jwt: signature invalid',
@@ -129,7 +142,7 @@ describe('CredentialPipeline', () => {
     expect(never.seen).toEqual([]);
     const stale = owner('jwt', () => ({ ...jwtAuth, expiresAt: new Date(Date.now() - 1000) }));
     expect(
-      await new CredentialPipeline({ store: store(), methods: [stale.owner] }).authenticate({
+      await new CredentialPipeline({ store: store(), methods: [statics, stale.owner] }).authenticate({
         authorization: 'JWT x',
       }),
     ).toMatchObject({
@@ -140,7 +153,7 @@ describe('CredentialPipeline', () => {
 
   it('routes third-party schemes too, preferring the longest scheme that matches', async () => {
     const basic = owner('ldap', () => ({ id: 'u', method: 'METHOD_LDAP', metadata: {} }), ['Basic']);
-    const pipeline = new CredentialPipeline({ store: store(), methods: [basic.owner] });
+    const pipeline = new CredentialPipeline({ store: store(), methods: [statics, basic.owner] });
     expect(await pipeline.authenticate({ authorization: 'Basic dXNlcjpwYXNz' })).toMatchObject({
       ok: true,
       via: 'ldap',
@@ -166,7 +179,7 @@ describe('CredentialPipeline', () => {
         },
       } satisfies MethodInstance,
     };
-    const pipeline = new CredentialPipeline({ store: s, methods: [oidc] });
+    const pipeline = new CredentialPipeline({ store: s, methods: [statics, oidc] });
     expect(await pipeline.authenticate({ authorization: `Bearer ${mine.clientToken}` })).toEqual({
       ok: false,
       reason: 'oidc: email is not allowed',

@@ -31,7 +31,8 @@ const CLIENT_TOKEN_SCHEME = 'Bearer';
  * Flipt's request authentication:
  * - `Authorization: <Scheme> <credential>` for a scheme a method declared (`JWT` for jwt and kubernetes, or a
  *   third party's) goes to the methods owning it, in order, until one takes it;
- * - `Authorization: Bearer <client token>` is looked up in the store (the static tokens first);
+ * - `Authorization: Bearer <client token>` is looked up by its hash: first by each method with a
+ *   `findClientToken` hook (the token method's static tokens), then in the store;
  * - with no `Authorization` header at all, the `flipt_client_token` cookie is looked up instead; any other
  *   `Authorization` header means the cookie is not consulted;
  * - an expired authentication is refused at once;
@@ -42,6 +43,10 @@ export class CredentialPipeline {
   readonly #store: AuthenticationStore;
   readonly #owners: ReadonlyArray<readonly [string, readonly PipelineMethod[]]>;
   readonly #admitters: ReadonlyMap<string, PipelineMethod>;
+  readonly #finders: readonly PipelineMethod[];
+  readonly #identifiers: ReadonlyMap<string, PipelineMethod>;
+  /** Which method took a credential by its scheme: it answers for the identity, whatever `method` it wrote. */
+  readonly #takenBy = new WeakMap<Authentication, PipelineMethod>();
   readonly #now: () => Date;
 
   constructor(options: { store: AuthenticationStore; methods: readonly PipelineMethod[]; now?: () => Date }) {
@@ -52,6 +57,12 @@ export class CredentialPipeline {
         .filter((method) => method.instance.admit !== undefined)
         .map((method) => [method.method, method]),
     );
+    this.#finders = options.methods.filter((method) => method.instance.findClientToken !== undefined);
+    this.#identifiers = new Map(
+      options.methods
+        .filter((method) => method.instance.identity !== undefined)
+        .map((method) => [method.method, method]),
+    );
     const owners = new Map<string, PipelineMethod[]>();
     for (const method of options.methods) {
       if (method.instance.authenticate === undefined) continue;
@@ -59,8 +70,8 @@ export class CredentialPipeline {
         if (scheme === CLIENT_TOKEN_SCHEME || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(scheme)) {
           throw new PluginError(
             ErrorCodes.PLUGIN_INVALID,
-            method.name,
             `plugin "${method.name}" declares the scheme "${scheme}", which ${scheme === CLIENT_TOKEN_SCHEME ? 'is reserved for client tokens' : 'is not a valid HTTP authentication scheme'}`,
+            { plugin: method.name },
           );
         }
         owners.set(scheme, [...(owners.get(scheme) ?? []), method]);
@@ -89,7 +100,18 @@ export class CredentialPipeline {
   async #byClientToken(clientToken: string, via: string): Promise<AuthenticationOutcome> {
     // The bytes the client sent, as Flipt hashes them; static and stored tokens were hashed from their UTF-8 bytes.
     const tokenHash = hashClientToken(credentialBytes(clientToken));
-    const authentication = await this.#store.getAuthenticationByTokenHash(tokenHash);
+    let authentication: Authentication | undefined;
+    for (const finder of this.#finders) {
+      try {
+        authentication = await (
+          finder.instance.findClientToken as NonNullable<MethodInstance['findClientToken']>
+        ).call(finder.instance, tokenHash);
+      } catch (error) {
+        return { ok: false, reason: `${finder.name}: ${errorMessage(error)}`, via };
+      }
+      if (authentication !== undefined) break;
+    }
+    authentication ??= await this.#store.getAuthenticationByTokenHash(tokenHash);
     if (authentication === undefined) return { ok: false, reason: 'client token not found', via };
     const outcome = this.#unlessExpired(authentication, via, '');
     const admitter = this.#admitters.get(authentication.method);
@@ -104,6 +126,26 @@ export class CredentialPipeline {
     }
     return outcome;
   }
+
+  /**
+   * Who an authentication is, as its method's `identity` hook reads it; `undefined` when the method has none, is
+   * not running, or its hook throws (the identity then falls back to the id).
+   */
+  readonly identify = (
+    authentication: Authentication,
+  ): { readonly user?: string; readonly email?: string } | undefined => {
+    const owner = this.#takenBy.get(authentication) ?? this.#identifiers.get(authentication.method);
+    if (owner === undefined) return undefined;
+    try {
+      const identity = (owner.instance.identity as NonNullable<MethodInstance['identity']>).call(
+        owner.instance,
+        authentication,
+      );
+      return typeof identity === 'object' && identity !== null ? identity : undefined;
+    } catch {
+      return undefined;
+    }
+  };
 
   /** An expired authentication is refused at once, whatever its method. */
   #unlessExpired(authentication: Authentication, via: string, reasonPrefix: string): AuthenticationOutcome {
@@ -130,6 +172,9 @@ export class CredentialPipeline {
         return { ok: false, reason: `${owner.name}: ${errorMessage(error)}`, via: owner.name };
       }
       if (authentication === null) continue;
+      if (owner.instance.identity !== undefined && typeof authentication === 'object') {
+        this.#takenBy.set(authentication, owner);
+      }
       return this.#unlessExpired(authentication, owner.name, `${owner.name}: `);
     }
     return { ok: false, reason: `no method accepted the ${scheme} credential`, via: scheme };

@@ -17,7 +17,7 @@ async function problems(options: LoadOptions): Promise<string[]> {
 
 const MAGIC_PLUGIN = `
 export default {
-  kind: 'method',
+  kind: 'method', apiVersion: '^1.0.0',
   name: 'magic',
   method: 'METHOD_MAGIC',
   sessionCompatible: false,

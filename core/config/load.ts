@@ -308,8 +308,8 @@ function assertIssues(plugin: string, result: unknown): ConfigIssue[] {
   if (!valid) {
     throw new PluginError(
       ErrorCodes.PLUGIN_INVALID,
-      plugin,
       `plugin "${plugin}" failed in validate: it must return an array of { path: [...], message: "..." }`,
+      { plugin: plugin },
     );
   }
   return result as ConfigIssue[];

@@ -4,8 +4,8 @@
  * credential, and no value from the environment, repeated.
  */
 import { describe, expect, it } from 'vitest';
+import { credentialIssues } from '../../plugins/token/static-tokens.ts';
 import { ConfigError, ErrorCodes, formatIssue, SecretResolutionError } from '../errors.ts';
-import { staticTokens } from '../store/create.ts';
 import { tempFiles } from '../test-support/tmp.ts';
 import { VALUE_LIMIT } from './describe-value.ts';
 import { type LoadOptions, loadConfig } from './load.ts';
@@ -36,7 +36,7 @@ const huge = (start: string) => `${start}${'x'.repeat(6000)}\u001b[2J`;
 /** A third-party plugin module whose schema is given (as JavaScript source) and whose rule names `spell` raw. */
 const plugin = (schema: string) => `
 export default {
-  kind: 'method',
+  kind: 'method', apiVersion: '^1.0.0',
   name: 'magic',
   method: 'METHOD_MAGIC',
   sessionCompatible: false,
@@ -210,24 +210,14 @@ describe('every value a message names is escaped and cut', () => {
 
   it('in the checks made after references are resolved', () => {
     const name = huge('ci-');
-    const config = {
-      authentication: {
-        methods: {
-          token: {
-            enabled: true,
-            storage: { tokens: { [name]: { credential: 'same' }, deploy: { credential: 'same' } } },
-          },
-        },
-      },
-    } as unknown as RootConfig;
-    let error: unknown;
-    try {
-      staticTokens(config);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    const [line = ''] = (error as ConfigError).issues.map(formatIssue);
+    const issues = credentialIssues(
+      [
+        { name, credential: 'same' },
+        { name: 'deploy', credential: 'same' },
+      ],
+      true,
+    );
+    const [line = ''] = issues.map((issue) => formatIssue(issue));
     expect(line).toMatch(/resolves to the same value as token "ci-x+…" \(6007 characters\)'s; each token/);
     expect(line).not.toMatch(UNSAFE);
   });

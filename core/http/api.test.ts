@@ -403,6 +403,7 @@ describe('the /auth/v1 API, edges', () => {
     const registry = createRegistry();
     const stateless: MethodPlugin<{ enabled: boolean }> = {
       kind: 'method',
+      apiVersion: '^1.0.0',
       name: 'stateless',
       method: 'METHOD_JWT',
       sessionCompatible: false,

@@ -16,16 +16,6 @@ type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown
 type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
 const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 
-/** Flipt's method enum, in order: the number is accepted wherever the name is. */
-const BUILTIN_METHOD_NAMES = [
-  'METHOD_NONE',
-  'METHOD_TOKEN',
-  'METHOD_OIDC',
-  'METHOD_KUBERNETES',
-  'METHOD_GITHUB',
-  'METHOD_JWT',
-];
-
 /**
  * Registers `path` for the given methods; the others answer 501 "Method Not Allowed" as grpc-gateway does,
  * before authentication.
@@ -87,16 +77,21 @@ function wantsPretty(request: FastifyRequest): boolean {
   return (query !== undefined && 'pretty' in query) || request.headers.accept === 'application/json+pretty';
 }
 
-function readMethodFilter(runtime: Runtime, raw: unknown): string | undefined {
+/**
+ * The `method` filter of `GET /auth/v1/tokens`: a method's enum name, or its number in Flipt's enum
+ * (`methodNumber` on its plugin); `METHOD_NONE` or `0` means all. Every registered method counts, enabled or not.
+ */
+async function readMethodFilter(runtime: Runtime, raw: unknown): Promise<string | undefined> {
   if (raw === undefined || raw === '') return undefined;
   const text = String(raw);
-  const name = /^\d+$/.test(text) ? BUILTIN_METHOD_NAMES[Number(text)] : text;
-  const known = new Set(BUILTIN_METHOD_NAMES);
-  for (const running of runtime.methods.values()) known.add(running.plugin.method);
-  if (name === undefined || !known.has(name)) {
-    throw new PortcullisError(ErrorCodes.INVALID_ARGUMENT, `invalid value "${text}" for method`);
+  if (text === 'METHOD_NONE' || (/^\d+$/.test(text) && Number(text) === 0)) return undefined;
+  for (const entry of runtime.registry.entries('method')) {
+    const plugin = await runtime.registry.method(entry.name);
+    if (plugin.method === text || (/^\d+$/.test(text) && plugin.methodNumber === Number(text))) {
+      return plugin.method;
+    }
   }
-  return name === 'METHOD_NONE' ? undefined : name;
+  throw new PortcullisError(ErrorCodes.INVALID_ARGUMENT, `invalid value "${text}" for method`);
 }
 
 function readLimit(raw: unknown): number | undefined {
@@ -234,7 +229,7 @@ export function authApi(runtime: Runtime) {
     route(scope, '/tokens', {
       GET: open(async (request) => {
         const query = request.query as Record<string, unknown>;
-        const method = readMethodFilter(runtime, single(query, 'method'));
+        const method = await readMethodFilter(runtime, single(query, 'method'));
         const limit = readLimit(single(query, 'limit'));
         const pageToken = single(query, 'pageToken');
         const page = await runtime.store.listAuthentications({

@@ -69,6 +69,7 @@ describe('readCookie', () => {
 /** A method whose routes set the session cookies through ctx.session, as OIDC and GitHub do. */
 const cookieJar: MethodPlugin<{ enabled: boolean }> = {
   kind: 'method',
+  apiVersion: '^1.0.0',
   name: 'jar',
   method: 'METHOD_JAR',
   sessionCompatible: true,

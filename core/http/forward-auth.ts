@@ -53,7 +53,10 @@ export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boole
     if (!authentication.required || (trustworthy && isExcluded(uri))) return reply.code(200).send();
     const decision = await decide(runtime, request.headers, uri);
     if (decision.kind === 'authenticated') {
-      return reply.code(200).headers(identityHeaders(names, decision.authentication)).send();
+      return reply
+        .code(200)
+        .headers(identityHeaders(names, decision.authentication, runtime.pipeline.identify))
+        .send();
     }
     if (decision.kind === 'error') return sendError(reply, decision.code, decision.message);
     const redirect = (request.query as Record<string, unknown>).redirect === 'true';

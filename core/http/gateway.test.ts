@@ -3,6 +3,7 @@ import { type AddressInfo, connect, createServer as createTcpServer } from 'node
 import { Readable } from 'node:stream';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import WebSocket from 'ws';
+import { jwtIdentity } from '../auth/jwt-claims.ts';
 import { bearer, serveForTest, type TestServer } from '../test-support/server.ts';
 import { startTokenIssuer } from '../test-support/token-issuer.ts';
 import { startUpstream, type TestUpstream } from '../test-support/upstream.ts';
@@ -602,16 +603,19 @@ describe('gateway: forward-auth at /auth/v1/forward', () => {
 
 describe('identity headers', () => {
   it('read each method’s own keys, so a JWT claim cannot pose as another method’s identity', () => {
-    const jwt = identityOf({
-      id: '',
-      method: 'METHOD_JWT',
-      metadata: {
-        'io.flipt.auth.github.preferred_username': 'octocat',
-        'io.flipt.auth.email': 'ceo@example.com',
-        'io.flipt.auth.claims': '{"sub":"svc-1"}',
-        'io.flipt.auth.jwt.email': 'svc@example.com',
+    const jwt = identityOf(
+      {
+        id: '',
+        method: 'METHOD_JWT',
+        metadata: {
+          'io.flipt.auth.github.preferred_username': 'octocat',
+          'io.flipt.auth.email': 'ceo@example.com',
+          'io.flipt.auth.claims': '{"sub":"svc-1"}',
+          'io.flipt.auth.jwt.email': 'svc@example.com',
+        },
       },
-    });
+      (authentication) => jwtIdentity(authentication.metadata),
+    );
     expect(jwt).toMatchObject({ user: 'svc-1', email: 'svc@example.com' });
     expect(identityOf({ id: 'ci', method: 'METHOD_TOKEN', metadata: {} })).toMatchObject({
       user: 'ci',

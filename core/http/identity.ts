@@ -11,38 +11,18 @@ export interface Identity {
   readonly email: string;
 }
 
-/** The subject of a JWT authentication: its mapped `sub`, else the `sub` claim. */
-function jwtSubject(metadata: Readonly<Record<string, string>>): string | undefined {
-  if (metadata['io.flipt.auth.jwt.sub'] !== undefined) return metadata['io.flipt.auth.jwt.sub'];
-  try {
-    const sub = (JSON.parse(metadata['io.flipt.auth.claims'] ?? '{}') as { sub?: unknown }).sub;
-    return typeof sub === 'string' ? sub : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** Who an authentication is, as its own method reads it (its `identity` hook); `undefined` parts fall back. */
+export type Identify = (
+  authentication: Authentication,
+) => { readonly user?: string | undefined; readonly email?: string | undefined } | undefined;
 
 /**
- * The identity of an authentication, each part read where its own method writes it (a JWT may carry any
- * `io.flipt.auth.*` claim, so a JWT identity is never read from another method's keys): `user` is a GitHub login,
- * an OIDC or JWT subject, `<namespace>/<name>` of a service account, or else the id (a static token's name).
+ * The identity of an authentication: `user` and `email` as the method that created it reads its own metadata
+ * (its `identity` hook, so a JWT claim named like another method's key cannot pose as that method's identity),
+ * `user` falling back to the id (a static token's name) and `email` to nothing.
  */
-export function identityOf(authentication: Authentication): Identity {
-  const m = authentication.metadata;
-  const byMethod: Record<string, { user?: string | undefined; email?: string | undefined }> = {
-    METHOD_GITHUB: { user: m['io.flipt.auth.github.preferred_username'], email: m['io.flipt.auth.email'] },
-    METHOD_OIDC: { user: m['io.flipt.auth.oidc.sub'], email: m['io.flipt.auth.email'] },
-    METHOD_JWT: { user: jwtSubject(m), email: m['io.flipt.auth.jwt.email'] },
-    METHOD_KUBERNETES: {
-      user:
-        m['io.flipt.auth.k8s.namespace'] !== undefined &&
-        m['io.flipt.auth.k8s.serviceaccount.name'] !== undefined
-          ? `${m['io.flipt.auth.k8s.namespace']}/${m['io.flipt.auth.k8s.serviceaccount.name']}`
-          : undefined,
-    },
-    METHOD_TOKEN: { email: m['io.flipt.auth.email'] },
-  };
-  const own = byMethod[authentication.method] ?? {};
+export function identityOf(authentication: Authentication, identify?: Identify): Identity {
+  const own = identify?.(authentication) ?? {};
   return {
     id: authentication.id,
     method: authentication.method,
@@ -79,9 +59,10 @@ export function headerValue(text: string): string {
 export function identityHeaders(
   names: Record<keyof Identity, string>,
   authentication: Authentication | undefined,
+  identify: Identify | undefined,
 ): Record<string, string> {
   if (authentication === undefined) return {};
-  const identity = identityOf(authentication);
+  const identity = identityOf(authentication, identify);
   const headers: Record<string, string> = {};
   for (const key of ['id', 'method', 'user', 'email'] as const) {
     if (identity[key] !== '') headers[names[key]] = headerValue(identity[key]);
@@ -182,6 +163,8 @@ export function upstreamHeaders(
   options: {
     readonly names: Record<keyof Identity, string>;
     readonly authentication: Authentication | undefined;
+    /** How the authentication's method reads its identity (the runtime's pipeline). */
+    readonly identify?: Identify;
     readonly passAuthorization: boolean;
     readonly hop: Hop;
     readonly upgrade?: boolean;
@@ -219,5 +202,5 @@ export function upstreamHeaders(
     headers.connection = 'Upgrade';
     headers.upgrade = incoming.upgrade;
   }
-  return { ...headers, ...identityHeaders(options.names, options.authentication) };
+  return { ...headers, ...identityHeaders(options.names, options.authentication, options.identify) };
 }

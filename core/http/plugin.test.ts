@@ -121,6 +121,7 @@ describe('the Fastify plugin', () => {
   it('hands schemes declared by a third-party method to it', async () => {
     const ldap: MethodPlugin<{ enabled: boolean }> = {
       kind: 'method',
+      apiVersion: '^1.0.0',
       name: 'ldap',
       method: 'METHOD_LDAP',
       sessionCompatible: false,

@@ -118,6 +118,7 @@ export function reverseProxy(runtime: Runtime) {
       const headers = upstreamHeaders(request.headers, {
         names,
         authentication: request.authentication,
+        identify: runtime.pipeline.identify,
         passAuthorization: gateway.pass_authorization,
         hop,
       });

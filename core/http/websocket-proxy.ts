@@ -136,6 +136,7 @@ export function proxyWebsockets(
     const headers = upstreamHeaders(request.headers, {
       names,
       authentication: identity,
+      identify: runtime.pipeline.identify,
       passAuthorization: gateway.pass_authorization,
       hop,
       upgrade: true,

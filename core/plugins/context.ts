@@ -1,7 +1,16 @@
+import type { Locator } from '../config/locate.ts';
 import type { RootConfig } from '../config/types.ts';
-import { ErrorCodes, PortcullisError } from '../errors.ts';
+import { ConfigError, ErrorCodes, PluginError, PortcullisError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { MethodContext, MethodMetrics, MethodStore, SessionHelpers } from './contracts.ts';
+import type {
+  ConfigIssue,
+  MethodContext,
+  MethodMetrics,
+  MethodStore,
+  PluginErrorRaiser,
+  SecretContext,
+  SessionHelpers,
+} from './contracts.ts';
 import { createFetch } from './fetch.ts';
 
 /** A member of the context whose implementation has not landed yet: any use fails with a clear error. */
@@ -17,6 +26,29 @@ function notReady<T extends object>(what: string): T {
   });
 }
 
+/** `ctx.error` for one plugin: a coded {@link PluginError} naming it. */
+export function errorRaiser(plugin: string): PluginErrorRaiser {
+  return (code, message, options) => {
+    throw new PluginError(code, message, { plugin, ...options });
+  };
+}
+
+/**
+ * `ctx.configError` for one plugin: its issues, relative to its block at `blockPath`, located in the file (or the
+ * environment variable) as `validate` issues are.
+ */
+function configErrorRaiser(blockPath: readonly string[], locator: Locator | undefined) {
+  return (issues: readonly ConfigIssue[]): never => {
+    throw new ConfigError(
+      issues.map((issue) => {
+        const path = [...blockPath, ...issue.path];
+        const source = locator?.source(path, 'value');
+        return { path, message: issue.message, ...(source && { source }) };
+      }),
+    );
+  };
+}
+
 /** The context handed to one method plugin's `create`. */
 export function createMethodContext(options: {
   readonly name: string;
@@ -24,8 +56,11 @@ export function createMethodContext(options: {
   readonly config: RootConfig;
   readonly store: MethodStore;
   readonly session: SessionHelpers;
+  readonly locator?: Locator;
 }): MethodContext {
   return {
+    error: errorRaiser(options.name),
+    configError: configErrorRaiser(['authentication', 'methods', options.name], options.locator),
     log: options.log.child({ plugin: options.name }),
     store: options.store,
     session: options.session,
@@ -34,5 +69,15 @@ export function createMethodContext(options: {
     createFetch,
     now: () => new Date(),
     root: options.config,
+  };
+}
+
+/** The context handed to one secret provider's `create`. */
+export function createSecretContext(options: { readonly name: string; readonly log: Logger }): SecretContext {
+  return {
+    error: errorRaiser(options.name),
+    log: options.log.child({ plugin: options.name }),
+    fetch: globalThis.fetch,
+    now: () => new Date(),
   };
 }

@@ -1,14 +1,15 @@
 /**
- * The plugin contracts: the only types a plugin imports. Types only, no runtime code, so a third-party plugin
- * depends on nothing of ours at run time.
+ * The plugin contracts, the types half of the kit (`portcullis/plugin`, entry `kit/index.ts`).
  *
  * A module lists itself under `plugins:` in the configuration and default-exports one plugin object or an
- * array of them. Built-in methods and secret stores are registered through the same registry.
+ * array of them. Built-in methods and secret stores are registered through the same registry and import nothing
+ * but the kit, so whatever a built-in does, a third-party plugin can do.
  *
  * @packageDocumentation
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RootConfig } from '../config/types.ts';
+import type { ErrorCode } from '../errors.ts';
 
 export type { RootConfig } from '../config/types.ts';
 
@@ -207,8 +208,28 @@ export interface MethodMetrics {
   observe(name: string, value: number, labels?: Readonly<Record<string, string>>): void;
 }
 
+/** Options of {@link PluginErrorRaiser}: a snake_case `reason` id for logs and metrics, and the error's cause. */
+export interface RaiseOptions {
+  readonly reason?: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * Throws a `PluginError` with a stable `code` (see the README's error table for the HTTP and gRPC status each maps
+ * to) naming this plugin, in the style of Rollup's `this.error()`. A refusal thrown from `authenticate` or `admit`
+ * should be `ERR_UNAUTHENTICATED` (401) with a `reason` id such as `token_expired`; the message is logged, never sent.
+ */
+export type PluginErrorRaiser = (code: ErrorCode, message: string, options?: RaiseOptions) => never;
+
 /** Everything the runtime hands a method plugin when it creates it. */
 export interface MethodContext {
+  /** See {@link PluginErrorRaiser}. */
+  readonly error: PluginErrorRaiser;
+  /**
+   * Refuses the configuration after secret references are resolved (an empty secret, two tokens resolving to one
+   * value): `ERR_CONFIG_INVALID`, each issue located as `validate` issues are, relative to this plugin's block.
+   */
+  configError(issues: readonly ConfigIssue[]): never;
   readonly log: Logger;
   readonly store: MethodStore;
   readonly session: SessionHelpers;
@@ -251,6 +272,19 @@ export interface MethodInstance {
    * A rejection is logged and the session is deleted all the same.
    */
   endSession?(authentication: Authentication, facts: SessionFacts): Promise<string | undefined>;
+  /**
+   * Answers a client-token lookup (`Authorization: Bearer`, the `flipt_client_token` cookie) before the store:
+   * resolves to the authentication whose token hashes to `tokenHash` (`hashClientToken` of the kit), or
+   * `undefined` to let the store answer. The token method's static tokens are found this way. An authentication
+   * returned here is subject to the same expiry and `admit` checks as a stored one.
+   */
+  findClientToken?(tokenHash: string): Authentication | undefined | Promise<Authentication | undefined>;
+  /**
+   * Who an authentication of this method (its {@link MethodPlugin.method}) is, as the gateway tells upstreams
+   * (`X-Auth-Request-User`, `X-Auth-Request-Email`): read from the metadata this method wrote. A part left out
+   * falls back to the authentication's id (user) or nothing (email).
+   */
+  identity?(authentication: Authentication): { readonly user?: string; readonly email?: string };
   /** Releases timers, sockets and caches at shutdown. */
   close?(): void | Promise<void>;
 }
@@ -261,6 +295,8 @@ export interface MethodInstance {
  */
 export interface MethodPlugin<C = Record<string, unknown>> {
   readonly kind: 'method';
+  /** The kit versions this plugin was written for, a semver range (`'^1.0.0'`); see `KIT_API_VERSION`. */
+  readonly apiVersion: string;
   /** The config key: `authentication.methods.<name>`. Letters, digits, `_` and `-`. */
   readonly name: string;
   /** The API enum string, e.g. `METHOD_OIDC`. */
@@ -272,7 +308,22 @@ export interface MethodPlugin<C = Record<string, unknown>> {
    * `enabled: boolean` when the schema does not declare it. `format: duration` values arrive in milliseconds.
    */
   readonly configSchema: JsonSchema;
-  /** Cross-field rules beyond the schema. Runs only when the method is enabled. */
+  /**
+   * Cross-field rules beyond the schema. Runs only when the method is enabled, and **before** secret references
+   * are resolved: a string field may still hold `${secret:provider:path}`, so check its shape only when it is not
+   * a reference.
+   *
+   * @example
+   * ```ts
+   * validate(config) {
+   *   // `url: ${secret:vault:idp:url}` is checked once resolved, in create(); a literal is checked now.
+   *   if (!isSecretReference(config.url) && !isHttpUrl(config.url)) {
+   *     return [{ path: ['url'], message: `url must be an http(s) URL, got ${quoteValue(config.url)}` }];
+   *   }
+   *   return [];
+   * }
+   * ```
+   */
   validate?(config: C, root: RootConfig): ConfigIssue[];
   /**
    * The `metadata` of this method in `GET /auth/v1/method`, from its configuration, whether or not it is enabled
@@ -285,12 +336,20 @@ export interface MethodPlugin<C = Record<string, unknown>> {
    * `authentication.session.domain` is unset and they all share one host, that host becomes the cookie domain.
    */
   redirectAddresses?(config: C): string[];
+  /**
+   * The number of {@link MethodPlugin.method} in Flipt's `auth.Method` protobuf enum (`METHOD_TOKEN` is 1,
+   * `METHOD_OIDC` 2, `METHOD_KUBERNETES` 3, `METHOD_GITHUB` 4, `METHOD_JWT` 5), so that `GET /auth/v1/tokens?method=2`
+   * and gRPC clients can name the method by number. A third-party method has none and is named by its string.
+   */
+  readonly methodNumber?: number;
   /** Starts the method. Runs after secret references are resolved. */
   create(ctx: MethodContext, config: C): MethodInstance | Promise<MethodInstance>;
 }
 
 /** Everything the runtime hands a secret provider when it creates it. */
 export interface SecretContext {
+  /** See {@link PluginErrorRaiser}. */
+  readonly error: PluginErrorRaiser;
   readonly log: Logger;
   readonly fetch: FetchLike;
   now(): Date;
@@ -312,11 +371,17 @@ export interface SecretSource {
 /** A secret store (`secrets.providers.<name>`). */
 export interface SecretProvider<C = Record<string, unknown>> {
   readonly kind: 'secrets';
+  /** The kit versions this plugin was written for, a semver range (`'^1.0.0'`); see `KIT_API_VERSION`. */
+  readonly apiVersion: string;
   /** The config key and the provider part of `${secret:<name>:...}`. */
   readonly name: string;
   /** JSON Schema of `secrets.providers.<name>`, closed; `enabled` is added when missing. */
   readonly configSchema: JsonSchema;
-  /** Cross-field rules beyond the schema. Runs only when the provider is enabled. */
+  /**
+   * Cross-field rules beyond the schema. Runs only when the provider is enabled, before any reference is
+   * resolved (a provider's own block may hold `${secret:...}` of another provider); see
+   * {@link MethodPlugin.validate}.
+   */
   validate?(config: C, root: RootConfig): ConfigIssue[];
   create(ctx: SecretContext, config: C): SecretSource | Promise<SecretSource>;
 }

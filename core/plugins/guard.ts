@@ -1,14 +1,16 @@
-import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
+import { ConfigError, ErrorCodes, errorMessage, PluginError, type PortcullisError } from '../errors.ts';
 
-function wrap(plugin: string, phase: string, error: unknown): PluginError {
-  if (error instanceof PluginError && error.plugin === plugin) return error;
+function wrap(plugin: string, phase: string, error: unknown): PortcullisError {
+  // ctx.configError: the plugin's issues, already located, reported as the configuration's.
+  if (error instanceof ConfigError) return error;
+  // The core's own errors about this plugin already name it; what the plugin threw (ctx.error included) is wrapped
+  // so the operator reads which plugin and which phase.
+  if (error instanceof PluginError && error.plugin === plugin && error.message.includes(`"${plugin}"`))
+    return error;
   return new PluginError(
     ErrorCodes.PLUGIN_FAILED,
-    plugin,
     `plugin "${plugin}" failed in ${phase}: ${errorMessage(error)}`,
-    {
-      cause: error,
-    },
+    { plugin, cause: error },
   );
 }
 

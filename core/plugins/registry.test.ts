@@ -7,6 +7,7 @@ import { assertPlugin, PluginRegistry } from './registry.ts';
 
 const plugin: MethodPlugin<{ enabled: boolean }> = {
   kind: 'method',
+  apiVersion: '^1.0.0',
   name: 'magic',
   method: 'METHOD_MAGIC',
   sessionCompatible: false,
@@ -108,7 +109,13 @@ describe('assertPlugin', () => {
   });
 
   it('accepts a secret provider, which has no method fields', () => {
-    const provider = { kind: 'secrets', name: 'kv', configSchema: plugin.configSchema, create: () => ({}) };
+    const provider = {
+      kind: 'secrets',
+      apiVersion: '^1.0.0',
+      name: 'kv',
+      configSchema: plugin.configSchema,
+      create: () => ({}),
+    };
     expect(assertPlugin(provider, '"mod"')).toBe(provider);
   });
 });

@@ -1,5 +1,7 @@
+import semver from 'semver';
 import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
 import type { JsonSchema, MethodPlugin, Plugin, SecretProvider } from './contracts.ts';
+import { KIT_API_VERSION } from './kit/version.ts';
 
 /** `method` (authentication.methods.*) or `secrets` (secrets.providers.*). */
 export type PluginKind = Plugin['kind'];
@@ -25,7 +27,7 @@ const NAME = /^[A-Za-z0-9_-]+$/;
 /** Checks that `value` meets the plugin contract; `origin` names where it came from in the error. */
 export function assertPlugin(value: unknown, origin: string): Plugin {
   const fail = (problem: string, name = origin): never => {
-    throw new PluginError(ErrorCodes.PLUGIN_INVALID, name, `plugin from ${origin}: ${problem}`);
+    throw new PluginError(ErrorCodes.PLUGIN_INVALID, `plugin from ${origin}: ${problem}`, { plugin: name });
   };
   if (typeof value !== 'object' || value === null) return fail('is not a plugin object');
   const candidate = value as Record<string, unknown>;
@@ -45,6 +47,21 @@ export function assertPlugin(value: unknown, origin: string): Plugin {
       name,
     );
   }
+  const { apiVersion } = candidate;
+  if (typeof apiVersion !== 'string' || semver.validRange(apiVersion) === null) {
+    return fail(
+      `apiVersion must be a semver range of the plugin kit it was written for, e.g. "^${KIT_API_VERSION}" (defineMethod and defineSecretProvider fill it in)`,
+      name,
+    );
+  }
+  if (!semver.satisfies(KIT_API_VERSION, apiVersion)) {
+    const major = semver.minVersion(apiVersion)?.major;
+    throw new PluginError(
+      ErrorCodes.PLUGIN_API_MISMATCH,
+      `plugin "${name}" from ${origin} was written for portcullis/plugin ${apiVersion}, but this portcullis provides portcullis/plugin ${KIT_API_VERSION}${major !== undefined && major > semver.major(KIT_API_VERSION) ? '; upgrade portcullis' : '; use a version of the plugin written for this kit'}`,
+      { plugin: name },
+    );
+  }
   if (typeof candidate.create !== 'function') return fail('create must be a function', name);
   if (candidate.validate !== undefined && typeof candidate.validate !== 'function') {
     return fail('validate must be a function when present', name);
@@ -55,6 +72,15 @@ export function assertPlugin(value: unknown, origin: string): Plugin {
     }
     if (typeof candidate.sessionCompatible !== 'boolean')
       return fail('sessionCompatible must be a boolean', name);
+    const { methodNumber } = candidate;
+    if (methodNumber !== undefined && !(Number.isSafeInteger(methodNumber) && (methodNumber as number) > 0)) {
+      return fail('methodNumber must be a positive integer when present', name);
+    }
+    for (const hook of ['info', 'redirectAddresses'] as const) {
+      if (candidate[hook] !== undefined && typeof candidate[hook] !== 'function') {
+        return fail(`${hook} must be a function when present`, name);
+      }
+    }
   }
   return value as Plugin;
 }
@@ -76,8 +102,8 @@ export class PluginRegistry {
       const by = taken.origin === 'builtin' ? 'the built-in plugin' : `the plugin from ${taken.origin}`;
       throw new PluginError(
         ErrorCodes.PLUGIN_CONFLICT,
-        entry.name,
         `${KIND_LABELS[entry.kind].one} "${entry.name}" from ${entry.origin} is already registered by ${by}`,
+        { plugin: entry.name },
       );
     }
     this.#entries.set(key, entry);
@@ -122,8 +148,8 @@ export class PluginRegistry {
         return Promise.reject(
           new PluginError(
             ErrorCodes.PLUGIN_LOAD,
-            name,
             `no ${KIND_LABELS[kind].one} "${name}"; registered: ${known}`,
+            { plugin: name },
           ),
         );
       }
@@ -141,17 +167,16 @@ async function loadEntry(entry: PluginEntry): Promise<Plugin> {
   } catch (error) {
     throw new PluginError(
       ErrorCodes.PLUGIN_LOAD,
-      entry.name,
       `${KIND_LABELS[entry.kind].one} "${entry.name}" could not be loaded: ${errorMessage(error)}`,
-      { cause: error },
+      { plugin: entry.name, cause: error },
     );
   }
   const plugin = assertPlugin(loaded, entry.origin === 'builtin' ? `built-in ${entry.name}` : entry.origin);
   if (plugin.kind !== entry.kind || plugin.name !== entry.name) {
     throw new PluginError(
       ErrorCodes.PLUGIN_INVALID,
-      entry.name,
       `${entry.origin} registered ${entry.kind} "${entry.name}" but its code is ${plugin.kind} "${plugin.name}"`,
+      { plugin: entry.name },
     );
   }
   return plugin;

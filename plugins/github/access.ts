@@ -1,6 +1,6 @@
-import { goJson } from '../../core/auth/json.ts';
-import type { GithubTeam, GithubUser } from './api.ts';
+import { goJson } from '../../core/plugins/kit/index.ts';
 import type { GithubConfig } from './config.ts';
+import type { GithubTeam, GithubUser } from './github-client.ts';
 
 /** What GitHub says the user belongs to (read only with the `read:org` scope). */
 export interface Membership {

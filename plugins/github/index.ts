@@ -1,18 +1,23 @@
 import { posix } from 'node:path';
-import { quoteValue, valueText } from '../../core/config/describe-value.ts';
-import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
-import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
-import { isSecretReference } from '../../core/references/parse.ts';
-import { isHttpUrl } from '../../core/url.ts';
+import type { ConfigIssue } from '../../core/plugins/kit/index.ts';
+import {
+  defineMethod,
+  isBlank,
+  isHttpUrl,
+  isSecretReference,
+  quoteValue,
+  requiredMessage,
+  valueText,
+} from '../../core/plugins/kit/index.ts';
 import type { GithubConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
 export type { GithubConfig } from './config.ts';
 
-const github: MethodPlugin<GithubConfig> = {
-  kind: 'method',
+export default defineMethod<typeof configSchema, GithubConfig>({
   name: 'github',
   method: 'METHOD_GITHUB',
+  methodNumber: 4,
   sessionCompatible: true,
   configSchema,
   validate(config) {
@@ -67,8 +72,12 @@ const github: MethodPlugin<GithubConfig> = {
   },
   async create(ctx, config) {
     const { githubRoutes } = await import('./routes.ts');
-    return { routes: githubRoutes(ctx, config) };
+    return {
+      routes: githubRoutes(ctx, config),
+      identity: (authentication) => ({
+        user: authentication.metadata['io.flipt.auth.github.preferred_username'],
+        email: authentication.metadata['io.flipt.auth.email'],
+      }),
+    };
   },
-};
-
-export default github;
+});

@@ -1,18 +1,18 @@
 import { posix } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { calculatePKCECodeChallenge, randomPKCECodeVerifier } from 'openid-client';
-import { type ErrorCode, ErrorCodes, errorMessage, PortcullisError } from '../../core/errors.ts';
-import type { MethodContext } from '../../core/plugins/contracts.ts';
+import type { MethodContext } from '../../core/plugins/kit/index.ts';
+import { type ErrorCode, ErrorCodes, errorMessage, PluginError } from '../../core/plugins/kit/index.ts';
 import { decideAccess, type Membership, sessionMetadata } from './access.ts';
-import { boundedJson, GITHUB_TIMEOUT_MS, GithubApi, GithubApiError } from './api.ts';
 import { apiBase, type GithubConfig } from './config.ts';
+import { boundedJson, GITHUB_TIMEOUT_MS, GithubClient, GithubClientError } from './github-client.ts';
 
 /** Flipt keeps a login's PKCE verifier for two minutes. */
 export const CHALLENGE_TTL_MS = 2 * 60 * 1000;
 const CALLBACK_PATH = '/auth/v1/method/github/callback';
 
-function fail(code: ErrorCode, message: string): PortcullisError {
-  return new PortcullisError(code, message);
+function fail(code: ErrorCode, message: string): PluginError {
+  return new PluginError(code, message);
 }
 
 /** `url.JoinPath(redirect_address, "auth/v1/method/github/callback")`, as Flipt builds it. */
@@ -27,7 +27,7 @@ export function callbackUrl(redirectAddress: string): string {
  * or is down, rationing or answering nonsense (503, try again later). Anything else is a fault of ours (500).
  */
 function codeFor(error: unknown): ErrorCode {
-  if (!(error instanceof GithubApiError)) return ErrorCodes.INTERNAL;
+  if (!(error instanceof GithubClientError)) return ErrorCodes.INTERNAL;
   if (error.failure === 'unauthorized') return ErrorCodes.UNAUTHENTICATED;
   if (error.failure === 'forbidden') return ErrorCodes.PERMISSION_DENIED;
   return ErrorCodes.UNAVAILABLE;
@@ -79,15 +79,15 @@ export function githubRoutes(ctx: MethodContext, config: GithubConfig): (app: Fa
         signal: AbortSignal.timeout(GITHUB_TIMEOUT_MS),
       });
     } catch (error) {
-      throw new GithubApiError('unavailable', `access_token request failed: ${(error as Error).message}`);
+      throw new GithubClientError('unavailable', `access_token request failed: ${(error as Error).message}`);
     }
     if (response.status === 429 || response.status >= 500) {
-      throw new GithubApiError('unavailable', `access_token answered ${response.status}`);
+      throw new GithubClientError('unavailable', `access_token answered ${response.status}`);
     }
     const body = await boundedJson(response, 'access_token response').catch(() => undefined);
     const fields = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     if (response.status !== 200 || typeof fields.access_token !== 'string' || fields.access_token === '') {
-      throw new GithubApiError(
+      throw new GithubClientError(
         'unauthorized',
         `GitHub refused the code: ${String(fields.error ?? response.status)}`,
       );
@@ -119,8 +119,8 @@ export function githubRoutes(ctx: MethodContext, config: GithubConfig): (app: Fa
       throw fail(codeFor(error), 'callback: code exchange failed');
     }
 
-    const api = new GithubApi(fetch, apiBase(config), token);
-    let user: Awaited<ReturnType<GithubApi['user']>>;
+    const api = new GithubClient(fetch, apiBase(config), token);
+    let user: Awaited<ReturnType<GithubClient['user']>>;
     let membership: Membership | undefined;
     try {
       user = await api.user();
@@ -133,7 +133,7 @@ export function githubRoutes(ctx: MethodContext, config: GithubConfig): (app: Fa
       log.warn({ reason: errorMessage(error) }, 'github: reading the user failed');
       throw fail(
         codeFor(error),
-        error instanceof GithubApiError ? error.message : 'github: reading the user failed',
+        error instanceof GithubClientError ? error.message : 'github: reading the user failed',
       );
     }
 

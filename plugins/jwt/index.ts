@@ -1,10 +1,16 @@
 import { statSync } from 'node:fs';
-import type { JwtAttribute } from '../../core/auth/jwt-claims.ts';
-import { quoteValue } from '../../core/config/describe-value.ts';
-import { fieldMessage, isBlank, statFailure } from '../../core/config/flipt-messages.ts';
-import type { Authentication, ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
-import { isSecretReference } from '../../core/references/parse.ts';
-import { isHttpUrl } from '../../core/url.ts';
+import type { Authentication, ConfigIssue, JwtAttribute } from '../../core/plugins/kit/index.ts';
+import {
+  defineMethod,
+  fieldMessage,
+  isBlank,
+  isHttpUrl,
+  isSecretReference,
+  jwtIdentity,
+  jwtMetadata,
+  quoteValue,
+  statFailure,
+} from '../../core/plugins/kit/index.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
 /** `authentication.methods.jwt` after validation. */
@@ -16,10 +22,10 @@ export interface JwtConfig {
   claims_mapping: Partial<Record<JwtAttribute, string>>;
 }
 
-const jwt: MethodPlugin<JwtConfig> = {
-  kind: 'method',
+export default defineMethod<typeof configSchema, JwtConfig>({
   name: 'jwt',
   method: 'METHOD_JWT',
+  methodNumber: 5,
   sessionCompatible: false,
   configSchema,
   validate(config) {
@@ -56,10 +62,9 @@ const jwt: MethodPlugin<JwtConfig> = {
     return issues;
   },
   async create(ctx, config) {
-    const [{ jwksKeys, pemKeys }, { JwtVerifier }, { jwtMetadata }] = await Promise.all([
+    const [{ jwksKeys, pemKeys }, { JwtVerifier }] = await Promise.all([
       import('./keys.ts'),
       import('./verifier.ts'),
-      import('../../core/auth/jwt-claims.ts'),
     ]);
     let keys: Awaited<ReturnType<typeof pemKeys>>['keys'];
     if (config.jwks_url !== undefined && config.jwks_url !== '') keys = jwksKeys(config.jwks_url, ctx.fetch);
@@ -87,8 +92,7 @@ const jwt: MethodPlugin<JwtConfig> = {
         }
         return authentication;
       },
+      identity: (authentication) => jwtIdentity(authentication.metadata),
     };
   },
-};
-
-export default jwt;
+});

@@ -2,7 +2,7 @@ import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { exportJWK, exportSPKI, importJWK, type JWTPayload, SignJWT } from 'jose';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { jwtMetadata } from '../../core/auth/jwt-claims.ts';
+import { jwtMetadata } from '../../core/plugins/kit/index.ts';
 import { serveForTest, type TestServer } from '../../core/test-support/server.ts';
 import { createTestCa } from '../../core/test-support/tls.ts';
 import { tempDir, tempFiles } from '../../core/test-support/tmp.ts';

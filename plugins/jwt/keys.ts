@@ -1,8 +1,13 @@
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { createLocalJWKSet, exportJWK, type JWK } from 'jose';
-import { type KeySet, remoteKeySet, staticKeySet } from '../../core/auth/jwks.ts';
-import { MAX_NAMED_FILE_BYTES, readTextFileLimited } from '../../core/fs/read-limited.ts';
-import type { FetchLike } from '../../core/plugins/contracts.ts';
+import type { FetchLike } from '../../core/plugins/kit/index.ts';
+import {
+  type KeySet,
+  MAX_NAMED_FILE_BYTES,
+  readTextFileLimited,
+  remoteKeySet,
+  staticKeySet,
+} from '../../core/plugins/kit/index.ts';
 
 /**
  * Keys from a JWKS URL: fetched on first use, kept ten minutes, fetched again (at most once a second) when a token's

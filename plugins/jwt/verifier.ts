@@ -1,7 +1,12 @@
 import type { JWTPayload } from 'jose';
-import { type KeySet, verifyJwt } from '../../core/auth/jwks.ts';
-import { acceptedUntilMs, TIME_CLAIM_RULES, timeClaimsProblem } from '../../core/auth/time-claims.ts';
-import { VerifiedTokens } from '../../core/auth/verified-tokens.ts';
+import {
+  acceptedUntilMs,
+  type KeySet,
+  TIME_CLAIM_RULES,
+  timeClaimsProblem,
+  VerifiedTokens,
+  verifyJwt,
+} from '../../core/plugins/kit/index.ts';
 
 /** The algorithms Flipt accepts for JWTs: no HMAC (the key is public), no RS384, ES384 or PSS. */
 export const JWT_ALGORITHMS = ['RS256', 'RS512', 'ES256', 'ES512', 'EdDSA'];

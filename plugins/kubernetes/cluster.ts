@@ -1,10 +1,16 @@
 import { decodeJwt, type JWTPayload } from 'jose';
-import { assertCompactJws } from '../../core/auth/compact-jws.ts';
-import { type KeySet, remoteKeySet, verifyJwt } from '../../core/auth/jwks.ts';
-import { acceptedUntilMs, TIME_CLAIM_RULES } from '../../core/auth/time-claims.ts';
-import { VerifiedTokens } from '../../core/auth/verified-tokens.ts';
-import { MAX_NAMED_FILE_BYTES, readTextFileLimited } from '../../core/fs/read-limited.ts';
-import type { FetchLike, MethodContext } from '../../core/plugins/contracts.ts';
+import type { FetchLike, MethodContext } from '../../core/plugins/kit/index.ts';
+import {
+  acceptedUntilMs,
+  assertCompactJws,
+  type KeySet,
+  MAX_NAMED_FILE_BYTES,
+  readTextFileLimited,
+  remoteKeySet,
+  TIME_CLAIM_RULES,
+  VerifiedTokens,
+  verifyJwt,
+} from '../../core/plugins/kit/index.ts';
 import type { KubernetesConfig } from './config.ts';
 
 /** go-oidc's rules: `exp` required and strict, `nbf` up to five minutes ahead. */

@@ -1,23 +1,19 @@
-import type { Authentication, MethodPlugin } from '../../core/plugins/contracts.ts';
+import type { Authentication } from '../../core/plugins/kit/index.ts';
+import { defineMethod, jwtIdentity, jwtMetadata } from '../../core/plugins/kit/index.ts';
 import type { KubernetesConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
 export type { KubernetesConfig } from './config.ts';
 
-const kubernetes: MethodPlugin<KubernetesConfig> = {
-  kind: 'method',
+export default defineMethod<typeof configSchema, KubernetesConfig>({
   name: 'kubernetes',
   method: 'METHOD_KUBERNETES',
+  methodNumber: 3,
   sessionCompatible: false,
   configSchema,
   async create(ctx, config) {
-    const [{ ClusterIssuer }, { kubernetesRoutes }, { allowListProblem, serviceAccountOf }, { jwtMetadata }] =
-      await Promise.all([
-        import('./cluster.ts'),
-        import('./routes.ts'),
-        import('./service-account.ts'),
-        import('../../core/auth/jwt-claims.ts'),
-      ]);
+    const [{ ClusterIssuer }, { kubernetesRoutes }, { allowListProblem, serviceAccountOf }] =
+      await Promise.all([import('./cluster.ts'), import('./routes.ts'), import('./service-account.ts')]);
     const cluster = await ClusterIssuer.connect(ctx, config);
     const built = new WeakMap<object, Authentication>();
     const jwt = ctx.root.authentication.methods.jwt as
@@ -54,8 +50,13 @@ const kubernetes: MethodPlugin<KubernetesConfig> = {
         }
         return authentication;
       },
+      // Its exchanged client tokens are METHOD_KUBERNETES; what it takes as `Authorization: JWT` is METHOD_JWT.
+      identity(authentication) {
+        if (authentication.method === 'METHOD_JWT') return jwtIdentity(authentication.metadata);
+        const namespace = authentication.metadata['io.flipt.auth.k8s.namespace'];
+        const name = authentication.metadata['io.flipt.auth.k8s.serviceaccount.name'];
+        return namespace !== undefined && name !== undefined ? { user: `${namespace}/${name}` } : {};
+      },
     };
   },
-};
-
-export default kubernetes;
+});

@@ -3,12 +3,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JWTPayload } from 'jose';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { createRuntime } from '../../core/runtime.ts';
 import { refusedSpellings } from '../../core/test-support/jws-spellings.ts';
 import { bearer, serveForTest, type TestServer } from '../../core/test-support/server.ts';
 import { createTestCa, type TestCa } from '../../core/test-support/tls.ts';
 import { tempDir } from '../../core/test-support/tmp.ts';
 import { newIssuerKey, startTokenIssuer, type TokenIssuer } from '../../core/test-support/token-issuer.ts';
+import { createRuntime } from '../../index.ts';
 
 const CLUSTER_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authenticationJson } from '../../core/auth/json.ts';
-import { ErrorCodes, errorMessage, PortcullisError } from '../../core/errors.ts';
-import type { MethodContext } from '../../core/plugins/contracts.ts';
+import type { MethodContext } from '../../core/plugins/kit/index.ts';
+import { authenticationJson, ErrorCodes, errorMessage, PluginError } from '../../core/plugins/kit/index.ts';
 import type { ClusterIssuer } from './cluster.ts';
 import type { KubernetesConfig } from './config.ts';
 import { allowListProblem, serviceAccountMetadata, serviceAccountOf } from './service-account.ts';
@@ -41,7 +40,7 @@ export function kubernetesRoutes(
     } catch (error) {
       const reason = errorMessage(error).slice(0, MAX_REASON);
       ctx.log.warn({ reason }, 'service account refused');
-      throw new PortcullisError(ErrorCodes.UNAUTHENTICATED, `verifying service account: ${reason}`);
+      throw new PluginError(ErrorCodes.UNAUTHENTICATED, `verifying service account: ${reason}`);
     }
 
     const key = createHash('sha256').update(token).digest('base64url');

@@ -1,5 +1,4 @@
-import { claimText, resolvePointer } from '../../core/auth/claims.ts';
-import { goJson } from '../../core/auth/json.ts';
+import { claimText, goJson, resolvePointer } from '../../core/plugins/kit/index.ts';
 
 /** The user attributes a provider's `claims_mapping` may point elsewhere. */
 export type MappedClaim = 'email' | 'name' | 'picture' | 'sub';

@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
-import { valueText } from '../../core/config/describe-value.ts';
-import { errorMessage } from '../../core/errors.ts';
+import { errorMessage, valueText } from '../../core/plugins/kit/index.ts';
 
 /** `email_matches` compiled: RE2 patterns, matched unanchored (Go's `MatchString`), any one sufficing. */
 export interface EmailRule {

@@ -1,10 +1,19 @@
 import { statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { mentioning, quoteValue, valueText } from '../../core/config/describe-value.ts';
-import { fieldMessage, isBlank, requiredMessage, statFailure } from '../../core/config/flipt-messages.ts';
-import { MAX_NAMED_FILE_BYTES, readTextFileLimited } from '../../core/fs/read-limited.ts';
-import type { ConfigIssue, MethodInstance, MethodPlugin } from '../../core/plugins/contracts.ts';
-import { isSecretReference } from '../../core/references/parse.ts';
+import type { ConfigIssue, MethodInstance } from '../../core/plugins/kit/index.ts';
+import {
+  defineMethod,
+  fieldMessage,
+  isBlank,
+  isSecretReference,
+  MAX_NAMED_FILE_BYTES,
+  mentioning,
+  quoteValue,
+  readTextFileLimited,
+  requiredMessage,
+  statFailure,
+  valueText,
+} from '../../core/plugins/kit/index.ts';
 import { OIDC_METADATA } from './claims.ts';
 import type { OidcConfig } from './config.ts';
 import { compileEmailRule, emailPatternProblems } from './email.ts';
@@ -15,10 +24,10 @@ export type { OidcConfig, OidcProviderConfig } from './config.ts';
 /** Flipt's discovery cache lifetime when `cache_ttl` is zero or negative. */
 const DEFAULT_CACHE_TTL_MS = 15 * 60 * 1000;
 
-const oidc: MethodPlugin<OidcConfig> = {
-  kind: 'method',
+export default defineMethod<typeof configSchema, OidcConfig>({
   name: 'oidc',
   method: 'METHOD_OIDC',
+  methodNumber: 2,
   sessionCompatible: true,
   configSchema,
   validate(config, root) {
@@ -98,6 +107,10 @@ const oidc: MethodPlugin<OidcConfig> = {
         }
         return provider.endSessionUrl(facts.idToken);
       },
+      identity: (authentication) => ({
+        user: authentication.metadata[OIDC_METADATA.sub],
+        email: authentication.metadata[OIDC_METADATA.consolidatedEmail],
+      }),
     };
     if (emailRule.active) {
       // As Flipt does on every request: a session whose email no pattern matches is refused.
@@ -109,7 +122,7 @@ const oidc: MethodPlugin<OidcConfig> = {
     }
     return instance;
   },
-};
+});
 
 async function readCa(provider: string, path: string): Promise<string> {
   try {
@@ -119,5 +132,3 @@ async function readCa(provider: string, path: string): Promise<string> {
     throw new Error(`provider ${quoteValue(provider)}: reading ca_path ${valueText(path)}: ${reason}`);
   }
 }
-
-export default oidc;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, SecretScrubber } from '../../core/log.ts';
-import type { FetchLike } from '../../core/plugins/contracts.ts';
+import type { FetchLike } from '../../core/plugins/kit/index.ts';
+import { createLogger, SecretScrubber } from '../../core/test-support/internals.ts';
 import { startTestProvider, type TestProvider } from '../../core/test-support/openid-provider.ts';
 import type { OidcProviderConfig } from './config.ts';
 import { OidcProvider } from './provider.ts';

@@ -1,9 +1,15 @@
 import * as client from 'openid-client';
-import { readTextLimited } from '../../core/auth/bounded-body.ts';
-import { type KeySet, remoteKeySet, verifyJwt } from '../../core/auth/jwks.ts';
-import { acceptedUntilMs, TIME_CLAIM_RULES } from '../../core/auth/time-claims.ts';
-import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
-import type { FetchLike, Logger } from '../../core/plugins/contracts.ts';
+import type { FetchLike, Logger } from '../../core/plugins/kit/index.ts';
+import {
+  acceptedUntilMs,
+  ErrorCodes,
+  type KeySet,
+  PluginError,
+  readTextLimited,
+  remoteKeySet,
+  TIME_CLAIM_RULES,
+  verifyJwt,
+} from '../../core/plugins/kit/index.ts';
 import type { OidcProviderConfig } from './config.ts';
 
 /** The event a back-channel logout token must carry (OpenID Connect Back-Channel Logout 1.0, §2.4). */
@@ -142,7 +148,7 @@ export class OidcProvider {
     const url = this.config.discovery_url ?? `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
     const response = await this.#fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual' });
     if (response.status !== 200) {
-      throw new PortcullisError(
+      throw new PluginError(
         response.status >= 500 ? ErrorCodes.UNAVAILABLE : ErrorCodes.PLUGIN_FAILED,
         `discovery at ${url} answered ${response.status}`,
       );
@@ -151,14 +157,14 @@ export class OidcProvider {
     // With discovery_url, verification is pinned to issuer_url (a provider reached through an internal address
     // may name itself after that address); without it, the document must name exactly the configured issuer.
     if (this.config.discovery_url === undefined && metadata.issuer !== issuer) {
-      throw new PortcullisError(
+      throw new PluginError(
         ErrorCodes.PLUGIN_FAILED,
         `discovery at ${url} names the issuer "${String(metadata.issuer)}", not issuer_url "${issuer}"`,
       );
     }
     for (const field of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) {
       if (typeof metadata[field] !== 'string') {
-        throw new PortcullisError(ErrorCodes.PLUGIN_FAILED, `discovery at ${url} has no ${field}`);
+        throw new PluginError(ErrorCodes.PLUGIN_FAILED, `discovery at ${url} has no ${field}`);
       }
     }
     const server: client.ServerMetadata = { ...metadata, issuer };

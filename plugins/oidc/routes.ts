@@ -1,7 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomNonce, randomPKCECodeVerifier } from 'openid-client';
-import { type ErrorCode, ErrorCodes, errorCode, errorMessage, PortcullisError } from '../../core/errors.ts';
-import type { MethodContext } from '../../core/plugins/contracts.ts';
+import type { MethodContext } from '../../core/plugins/kit/index.ts';
+import {
+  type ErrorCode,
+  ErrorCodes,
+  errorCode,
+  errorMessage,
+  PluginError,
+} from '../../core/plugins/kit/index.ts';
 import { OIDC_METADATA, sessionMetadata } from './claims.ts';
 import type { EmailRule } from './email.ts';
 import { isUnreachable, type LogoutToken, type OidcProvider } from './provider.ts';
@@ -19,8 +25,8 @@ const REVOKE_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const;
 
 type Params = { provider: string };
 
-function fail(code: ErrorCode, message: string): PortcullisError {
-  return new PortcullisError(code, message);
+function fail(code: ErrorCode, message: string): PluginError {
+  return new PluginError(code, message);
 }
 
 /** The value of a query parameter given once; a repeated one counts as absent. */

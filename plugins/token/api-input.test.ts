@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { redisKeys } from '../../core/store/redis.ts';
+import { redisKeys } from '../../core/test-support/internals.ts';
 import { type RedisServer, startRedis } from '../../core/test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../../core/test-support/server.ts';
 

@@ -1,5 +1,5 @@
-import type { MethodContext } from '../../core/plugins/contracts.ts';
-import { TOKEN_DESCRIPTION_KEY, TOKEN_NAME_KEY } from './api.ts';
+import type { MethodContext } from '../../core/plugins/kit/index.ts';
+import { TOKEN_DESCRIPTION_KEY, TOKEN_NAME_KEY } from './routes.ts';
 
 /** The name of the token created at first start. */
 export const BOOTSTRAP_TOKEN_NAME = 'initial_bootstrap_token';

@@ -1,26 +1,17 @@
-import { quoteValue } from '../../core/config/describe-value.ts';
-import { formatGoDuration } from '../../core/config/duration.ts';
-import { requiredMessage } from '../../core/config/flipt-messages.ts';
-import type { ConfigIssue, MethodPlugin } from '../../core/plugins/contracts.ts';
-import { credentialProblems } from '../../core/store/static.ts';
-import { tokenRoutes } from './api.ts';
+import type { ConfigIssue } from '../../core/plugins/kit/index.ts';
+import { defineMethod, formatGoDuration, quoteValue } from '../../core/plugins/kit/index.ts';
 import { bootstrap } from './bootstrap.ts';
+import type { TokenConfig } from './config.ts';
+import { tokenRoutes } from './routes.ts';
 import configSchema from './schema.json' with { type: 'json' };
+import { credentialIssues, StaticTokens } from './static-tokens.ts';
 
-/** `authentication.methods.token` after validation. */
-export interface TokenConfig {
-  enabled: boolean;
-  storage: {
-    type: string;
-    tokens: Record<string, { credential: string; metadata: Record<string, string> }>;
-  };
-  bootstrap: { token?: string; expiration?: number };
-}
+export type { TokenConfig } from './config.ts';
 
-const token: MethodPlugin<TokenConfig> = {
-  kind: 'method',
+export default defineMethod<typeof configSchema, TokenConfig>({
   name: 'token',
   method: 'METHOD_TOKEN',
+  methodNumber: 1,
   sessionCompatible: false,
   configSchema,
   validate(config) {
@@ -34,20 +25,12 @@ const token: MethodPlugin<TokenConfig> = {
     // Flipt accepts an empty credential (then "Bearer " alone authenticates) and two tokens with one
     // credential (then which identity a request gets is arbitrary); both are refused here.
     // The same text (a literal, or the same ${secret:...} reference) gives the same credential; references that
-    // differ here but resolve alike are caught after resolution, by the same check.
+    // differ here but resolve alike are caught after resolution, in create(), by the same check.
     const tokens = Object.entries(config.storage.tokens).map(([name, { credential }]) => ({
       name,
       credential,
     }));
-    for (const problem of credentialProblems(tokens)) {
-      issues.push({
-        path: ['storage', 'tokens', problem.name, 'credential'],
-        message:
-          'empty' in problem
-            ? requiredMessage('authentication', 'credential')
-            : `authentication: credential is the same as token ${quoteValue(problem.sameAs)}'s; each token needs its own`,
-      });
-    }
+    issues.push(...credentialIssues(tokens, false));
     if (config.bootstrap.expiration !== undefined && config.bootstrap.expiration <= 0) {
       issues.push({
         path: ['bootstrap', 'expiration'],
@@ -57,14 +40,25 @@ const token: MethodPlugin<TokenConfig> = {
     return issues;
   },
   async create(ctx, config) {
+    const tokens = Object.entries(config.storage.tokens).map(([name, token]) => ({
+      name,
+      credential: token.credential,
+      metadata: token.metadata ?? {},
+    }));
+    // A secret that turned out empty, or two references resolving to one value, are refused without the value.
+    const problems = credentialIssues(tokens, true);
+    if (problems.length > 0) ctx.configError(problems);
+    const statics = new StaticTokens(tokens, ctx.now());
     if (!ctx.root.authentication.required) {
       ctx.log.warn(
         'authentication.required is false, so anyone can create tokens with POST /auth/v1/method/token (as in Flipt v1)',
       );
     }
     await bootstrap(ctx, config.bootstrap);
-    return { routes: tokenRoutes(ctx) };
+    return {
+      routes: tokenRoutes(ctx),
+      findClientToken: (tokenHash) => statics.find(tokenHash),
+      identity: (authentication) => ({ email: authentication.metadata['io.flipt.auth.email'] }),
+    };
   },
-};
-
-export default token;
+});

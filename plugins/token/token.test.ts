@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, formatIssue } from '../../core/errors.ts';
-import { createLogger, SecretScrubber } from '../../core/log.ts';
-import type { MethodContext } from '../../core/plugins/contracts.ts';
-import { createRuntime } from '../../core/runtime.ts';
-import { MemoryStore } from '../../core/store/memory.ts';
+import type { MethodContext } from '../../core/plugins/kit/index.ts';
+import { createLogger, MemoryStore, SecretScrubber } from '../../core/test-support/internals.ts';
 import { tempFiles } from '../../core/test-support/tmp.ts';
+import { ConfigError, createRuntime, formatIssue } from '../../index.ts';
 import { BOOTSTRAP_TOKEN_NAME, bootstrap } from './bootstrap.ts';
 
 function context(store = new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 })) {
@@ -81,9 +79,9 @@ describe('static tokens', () => {
       env: {},
       logDestination: silent,
     });
-    expect(await runtime.store.getAuthenticationByClientToken('ci-secret')).toMatchObject({
-      id: 'ci',
-      metadata: { role: 'admin' },
+    expect(await runtime.pipeline.authenticate({ authorization: 'Bearer ci-secret' })).toMatchObject({
+      ok: true,
+      authentication: { id: 'ci', metadata: { role: 'admin' } },
     });
     await runtime.close();
   });

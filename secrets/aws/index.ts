@@ -1,5 +1,4 @@
-import type { SecretProvider } from '../../core/plugins/contracts.ts';
-import { notYetAvailable } from '../../core/plugins/unavailable.ts';
+import { defineSecretProvider } from '../../core/plugins/kit/index.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
 /** `secrets.providers.aws` after validation. */
@@ -8,13 +7,13 @@ export interface AwsProviderConfig {
   endpoint_url?: string;
 }
 
-const aws: SecretProvider<AwsProviderConfig> = {
-  kind: 'secrets',
+export default defineSecretProvider<typeof configSchema, AwsProviderConfig>({
   name: 'aws',
   configSchema,
-  create() {
-    return notYetAvailable('secret provider "aws"');
+  create(ctx) {
+    return ctx.error(
+      'ERR_PLUGIN_FAILED',
+      'secret provider "aws" is validated but not yet available in this version of portcullis; disable it to start',
+    );
   },
-};
-
-export default aws;
+});

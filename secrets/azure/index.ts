@@ -1,6 +1,4 @@
-import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
-import type { SecretProvider } from '../../core/plugins/contracts.ts';
-import { notYetAvailable } from '../../core/plugins/unavailable.ts';
+import { defineSecretProvider, isBlank, requiredMessage } from '../../core/plugins/kit/index.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
 /** `secrets.providers.azure` after validation. */
@@ -9,8 +7,7 @@ export interface AzureProviderConfig {
   vault_url?: string;
 }
 
-const azure: SecretProvider<AzureProviderConfig> = {
-  kind: 'secrets',
+export default defineSecretProvider<typeof configSchema, AzureProviderConfig>({
   name: 'azure',
   configSchema,
   validate(config) {
@@ -18,9 +15,10 @@ const azure: SecretProvider<AzureProviderConfig> = {
       ? [{ path: ['vault_url'], message: requiredMessage('secrets.providers.azure', 'vault_url') }]
       : [];
   },
-  create() {
-    return notYetAvailable('secret provider "azure"');
+  create(ctx) {
+    return ctx.error(
+      'ERR_PLUGIN_FAILED',
+      'secret provider "azure" is validated but not yet available in this version of portcullis; disable it to start',
+    );
   },
-};
-
-export default azure;
+});

@@ -1,8 +1,8 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, type PortcullisError } from '../../core/errors.ts';
 import { tempDir, tempFiles } from '../../core/test-support/tmp.ts';
+import { ErrorCodes, type PortcullisError } from '../../index.ts';
 import file from './index.ts';
 import { openFileSource } from './source.ts';
 
@@ -88,7 +88,14 @@ describe('file secret provider', () => {
     ]);
     const dir = tempFiles({ token: 'abc' });
     const source = await file.create(
-      { log: {} as never, fetch, now: () => new Date() },
+      {
+        error: (code, message) => {
+          throw Object.assign(new Error(message), { code });
+        },
+        log: {} as never,
+        fetch,
+        now: () => new Date(),
+      },
       { enabled: true, base_path: dir },
     );
     expect(await source.get('token')).toBe('abc');

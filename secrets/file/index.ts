@@ -1,5 +1,4 @@
-import { requiredMessage } from '../../core/config/flipt-messages.ts';
-import type { SecretProvider } from '../../core/plugins/contracts.ts';
+import { defineSecretProvider, requiredMessage } from '../../core/plugins/kit/index.ts';
 import configSchema from './schema.json' with { type: 'json' };
 import { openFileSource } from './source.ts';
 
@@ -9,8 +8,7 @@ export interface FileProviderConfig {
   base_path: string;
 }
 
-const file: SecretProvider<FileProviderConfig> = {
-  kind: 'secrets',
+export default defineSecretProvider<typeof configSchema, FileProviderConfig>({
   name: 'file',
   configSchema,
   validate(config) {
@@ -21,6 +19,4 @@ const file: SecretProvider<FileProviderConfig> = {
   create(_ctx, config) {
     return openFileSource(config.base_path);
   },
-};
-
-export default file;
+});

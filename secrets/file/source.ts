@@ -1,10 +1,15 @@
 import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { statFailure } from '../../core/config/flipt-messages.ts';
-import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
-import { FileTooLargeError, readTextFileLimited } from '../../core/fs/read-limited.ts';
-import type { SecretSource } from '../../core/plugins/contracts.ts';
-import { secretNotFound, selectSecretKey } from '../../core/references/select-key.ts';
+import type { SecretSource } from '../../core/plugins/kit/index.ts';
+import {
+  ErrorCodes,
+  FileTooLargeError,
+  PluginError,
+  readTextFileLimited,
+  secretNotFound,
+  selectSecretKey,
+  statFailure,
+} from '../../core/plugins/kit/index.ts';
 
 /** A secret file larger than this is refused rather than read into memory. */
 const MAX_SECRET_BYTES = 1024 * 1024;
@@ -27,17 +32,14 @@ export async function openFileSource(basePath: string): Promise<SecretSource> {
     if (!(await stat(root)).isDirectory())
       throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
   } catch (error) {
-    throw new PortcullisError(
-      ErrorCodes.SECRET_PROVIDER,
-      `checking base path: ${statFailure(basePath, error)}`,
-    );
+    throw new PluginError(ErrorCodes.SECRET_PROVIDER, `checking base path: ${statFailure(basePath, error)}`);
   }
 
   return {
     async get(path, key) {
       const target = resolve(root, path.replace(/^\/+/, ''));
       if (!inside(root, target)) {
-        throw new PortcullisError(
+        throw new PluginError(
           ErrorCodes.SECRET_REFERENCE_INVALID,
           `secret path "${path}" is outside base_path`,
         );
@@ -49,7 +51,7 @@ export async function openFileSource(basePath: string): Promise<SecretSource> {
         throw secretNotFound(`secret not found at path "${path}"`);
       }
       if (!inside(root, real)) {
-        throw new PortcullisError(
+        throw new PluginError(
           ErrorCodes.SECRET_REFERENCE_INVALID,
           `secret path "${path}" leads outside base_path through a symbolic link`,
         );
@@ -57,10 +59,7 @@ export async function openFileSource(basePath: string): Promise<SecretSource> {
       const info = await stat(real);
       if (!info.isFile()) throw secretNotFound(`secret not found at path "${path}" (not a file)`);
       if (info.size > MAX_SECRET_BYTES) {
-        throw new PortcullisError(
-          ErrorCodes.SECRET_PROVIDER,
-          `secret at path "${path}" is larger than 1 MiB`,
-        );
+        throw new PluginError(ErrorCodes.SECRET_PROVIDER, `secret at path "${path}" is larger than 1 MiB`);
       }
       let text: string;
       try {
@@ -68,10 +67,7 @@ export async function openFileSource(basePath: string): Promise<SecretSource> {
         text = await readTextFileLimited(real, MAX_SECRET_BYTES);
       } catch (error) {
         if (error instanceof FileTooLargeError) {
-          throw new PortcullisError(
-            ErrorCodes.SECRET_PROVIDER,
-            `secret at path "${path}" is larger than 1 MiB`,
-          );
+          throw new PluginError(ErrorCodes.SECRET_PROVIDER, `secret at path "${path}" is larger than 1 MiB`);
         }
         throw error;
       }

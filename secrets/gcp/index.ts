@@ -1,6 +1,4 @@
-import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
-import type { SecretProvider } from '../../core/plugins/contracts.ts';
-import { notYetAvailable } from '../../core/plugins/unavailable.ts';
+import { defineSecretProvider, isBlank, requiredMessage } from '../../core/plugins/kit/index.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
 /** `secrets.providers.gcp` after validation. */
@@ -11,8 +9,7 @@ export interface GcpProviderConfig {
   credentials?: string;
 }
 
-const gcp: SecretProvider<GcpProviderConfig> = {
-  kind: 'secrets',
+export default defineSecretProvider<typeof configSchema, GcpProviderConfig>({
   name: 'gcp',
   configSchema,
   validate(config) {
@@ -20,9 +17,10 @@ const gcp: SecretProvider<GcpProviderConfig> = {
       ? [{ path: ['project'], message: requiredMessage('secrets.providers.gcp', 'project') }]
       : [];
   },
-  create() {
-    return notYetAvailable('secret provider "gcp"');
+  create(ctx) {
+    return ctx.error(
+      'ERR_PLUGIN_FAILED',
+      'secret provider "gcp" is validated but not yet available in this version of portcullis; disable it to start',
+    );
   },
-};
-
-export default gcp;
+});

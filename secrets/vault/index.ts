@@ -1,6 +1,5 @@
-import { isBlank, requiredMessage } from '../../core/config/flipt-messages.ts';
-import type { ConfigIssue, SecretProvider } from '../../core/plugins/contracts.ts';
-import { notYetAvailable } from '../../core/plugins/unavailable.ts';
+import type { ConfigIssue } from '../../core/plugins/kit/index.ts';
+import { defineSecretProvider, isBlank, requiredMessage } from '../../core/plugins/kit/index.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
 /** `secrets.providers.vault` after validation. */
@@ -16,8 +15,7 @@ export interface VaultProviderConfig {
 
 const typ = 'secrets.providers.vault';
 
-const vault: SecretProvider<VaultProviderConfig> = {
-  kind: 'secrets',
+export default defineSecretProvider<typeof configSchema, VaultProviderConfig>({
   name: 'vault',
   configSchema,
   validate(config) {
@@ -29,9 +27,10 @@ const vault: SecretProvider<VaultProviderConfig> = {
       issues.push({ path: [field], message: requiredMessage(typ, field) });
     return issues;
   },
-  create() {
-    return notYetAvailable('secret provider "vault"');
+  create(ctx) {
+    return ctx.error(
+      'ERR_PLUGIN_FAILED',
+      'secret provider "vault" is validated but not yet available in this version of portcullis; disable it to start',
+    );
   },
-};
-
-export default vault;
+});

@@ -1,8 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { authenticationJson } from '../../core/auth/json.ts';
-import { timestampField } from '../../core/auth/timestamp.ts';
-import { ErrorCodes, PortcullisError } from '../../core/errors.ts';
-import type { MethodContext } from '../../core/plugins/contracts.ts';
+import type { MethodContext } from '../../core/plugins/kit/index.ts';
+import { authenticationJson, ErrorCodes, PluginError, timestampField } from '../../core/plugins/kit/index.ts';
 
 /** Where Flipt keeps a token's name, description and namespace: in its metadata. */
 export const TOKEN_NAME_KEY = 'io.flipt.auth.token.name';
@@ -29,8 +27,8 @@ interface CreateTokenRequest {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-function invalid(message: string): PortcullisError {
-  return new PortcullisError(ErrorCodes.INVALID_ARGUMENT, message);
+function invalid(message: string): PluginError {
+  return new PluginError(ErrorCodes.INVALID_ARGUMENT, message);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
-import { BodyTooLargeError, readTextLimited } from '../../core/auth/bounded-body.ts';
-import type { FetchLike } from '../../core/plugins/contracts.ts';
+import type { FetchLike } from '../../core/plugins/kit/index.ts';
+import { BodyTooLargeError, readTextLimited } from '../../core/plugins/kit/index.ts';
 
 /** Flipt gives GitHub five seconds a call. */
 export const GITHUB_TIMEOUT_MS = 5_000;
@@ -36,12 +36,12 @@ export interface GithubTeam {
 export type GithubFailure = 'unavailable' | 'unauthorized' | 'forbidden' | 'invalid';
 
 /** A GitHub call that failed; the message is Flipt's, with GitHub's own explanation after it when it gave one. */
-export class GithubApiError extends Error {
+export class GithubClientError extends Error {
   readonly failure: GithubFailure;
 
   constructor(failure: GithubFailure, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'GithubApiError';
+    this.name = 'GithubClientError';
     this.failure = failure;
   }
 }
@@ -60,7 +60,7 @@ async function boundedText(response: Response, what: string): Promise<string> {
   try {
     return await readTextLimited(response, MAX_BODY_BYTES, what);
   } catch (error) {
-    if (error instanceof BodyTooLargeError) throw new GithubApiError('invalid', error.message);
+    if (error instanceof BodyTooLargeError) throw new GithubClientError('invalid', error.message);
     throw error;
   }
 }
@@ -71,7 +71,7 @@ export async function boundedJson(response: Response, what: string): Promise<unk
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new GithubApiError('invalid', `${what}: not JSON`);
+    throw new GithubClientError('invalid', `${what}: not JSON`);
   }
 }
 
@@ -100,7 +100,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The REST calls of one GitHub login, made with the user's access token, all within one deadline. */
-export class GithubApi {
+export class GithubClient {
   readonly #fetch: FetchLike;
   readonly #base: string;
   readonly #token: string;
@@ -128,7 +128,7 @@ export class GithubApi {
         signal: AbortSignal.any([AbortSignal.timeout(GITHUB_TIMEOUT_MS), this.#deadline]),
       });
     } catch (error) {
-      throw new GithubApiError(
+      throw new GithubClientError(
         'unavailable',
         `github ${path} info request failed: ${(error as Error).message}`,
         {
@@ -138,7 +138,7 @@ export class GithubApi {
     }
     if (response.status !== 200) {
       const explanation = await githubMessage(response);
-      throw new GithubApiError(
+      throw new GithubClientError(
         failureOf(response),
         `github ${path} info response status: "${response.status} ${STATUS_CODES[response.status] ?? ''}"${explanation === undefined ? '' : `: ${explanation}`}`,
       );
@@ -158,18 +158,21 @@ export class GithubApi {
     let url: string | undefined = `${this.#base}${path}?per_page=100`;
     while (url !== undefined) {
       if (seen.size >= MAX_PAGES || seen.has(url)) {
-        throw new GithubApiError('invalid', `github ${path}: the list does not end after ${seen.size} pages`);
+        throw new GithubClientError(
+          'invalid',
+          `github ${path}: the list does not end after ${seen.size} pages`,
+        );
       }
       seen.add(url);
       const response = await this.#get(path, url);
       const page = await boundedJson(response, `github ${path} info response`);
       if (!Array.isArray(page))
-        throw new GithubApiError('invalid', `github ${path} info response: not a list`);
+        throw new GithubClientError('invalid', `github ${path} info response: not a list`);
       items.push(...page);
       url = nextLink(response.headers.get('link'), url);
       // The token goes only where the API is.
       if (url !== undefined && new URL(url).origin !== origin) {
-        throw new GithubApiError('invalid', `github ${path}: the next page is on another host`);
+        throw new GithubClientError('invalid', `github ${path}: the next page is on another host`);
       }
     }
     return items;
@@ -184,7 +187,7 @@ export class GithubApi {
       !Number.isSafeInteger(user.id) ||
       (user.id as number) <= 0
     ) {
-      throw new GithubApiError('invalid', 'github /user info response: no login or id');
+      throw new GithubClientError('invalid', 'github /user info response: no login or id');
     }
     return {
       login: user.login as string,

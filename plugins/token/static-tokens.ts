@@ -1,0 +1,92 @@
+import type { Authentication, ConfigIssue } from '../../core/plugins/kit/index.ts';
+import { hashClientToken, quoteValue, requiredMessage } from '../../core/plugins/kit/index.ts';
+
+/** A token from `storage.tokens`. */
+export interface StaticToken {
+  readonly name: string;
+  readonly credential: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** Why a static token cannot be used: an empty credential, or the same credential as another token. */
+export type CredentialProblem = { readonly name: string } & (
+  | { readonly empty: true }
+  | { readonly sameAs: string }
+);
+
+/**
+ * Static tokens that cannot be told apart or that anyone could present: an empty (or blank) credential would let
+ * `Authorization: Bearer ` authenticate, and two tokens with one credential make the caller's identity arbitrary.
+ * Flipt accepts both; we refuse them.
+ */
+export function credentialProblems(
+  tokens: ReadonlyArray<{ readonly name: string; readonly credential: string }>,
+): CredentialProblem[] {
+  const problems: CredentialProblem[] = [];
+  const owners = new Map<string, string>();
+  for (const { name, credential } of tokens) {
+    if (credential.trim() === '') {
+      problems.push({ name, empty: true });
+      continue;
+    }
+    const owner = owners.get(credential);
+    if (owner === undefined) owners.set(credential, name);
+    else problems.push({ name, sameAs: owner });
+  }
+  return problems;
+}
+
+/**
+ * The problems as configuration issues, relative to the method's block. `resolved` words them for credentials
+ * whose `${secret:...}` references have been resolved: the message says so, and never what the value is.
+ */
+export function credentialIssues(
+  tokens: ReadonlyArray<{ readonly name: string; readonly credential: string }>,
+  resolved: boolean,
+): ConfigIssue[] {
+  return credentialProblems(tokens).map((problem) => ({
+    path: ['storage', 'tokens', problem.name, 'credential'],
+    message:
+      'empty' in problem
+        ? resolved
+          ? `${requiredMessage('authentication', 'credential')} (the secret it references is empty)`
+          : requiredMessage('authentication', 'credential')
+        : resolved
+          ? `authentication: credential resolves to the same value as token ${quoteValue(problem.sameAs)}'s; each token needs its own`
+          : `authentication: credential is the same as token ${quoteValue(problem.sameAs)}'s; each token needs its own`,
+  }));
+}
+
+/**
+ * Flipt's static-token store (`getAuthStore`'s overlay): configured tokens answer client-token lookups before the
+ * session store, as `METHOD_TOKEN` authentications whose id is the token's name, created at start-up, never
+ * expiring. They cannot be listed, fetched by id, expired or deleted, since the store never holds them.
+ */
+export class StaticTokens {
+  readonly #byHash = new Map<string, Authentication>();
+
+  constructor(tokens: readonly StaticToken[], startedAt: Date) {
+    for (const token of tokens) {
+      this.#byHash.set(hashClientToken(token.credential), {
+        id: token.name,
+        method: 'METHOD_TOKEN',
+        createdAt: startedAt,
+        updatedAt: startedAt,
+        metadata: { ...token.metadata },
+      });
+    }
+  }
+
+  /** A copy, so that a caller changing what it got cannot change the token. */
+  find(tokenHash: string): Authentication | undefined {
+    const found = this.#byHash.get(tokenHash);
+    if (found === undefined) return undefined;
+    const { createdAt, updatedAt } = found as Required<Pick<Authentication, 'createdAt' | 'updatedAt'>>;
+    return {
+      ...found,
+      createdAt: new Date(createdAt.getTime()),
+      updatedAt: new Date(updatedAt.getTime()),
+      metadata: { ...found.metadata },
+    };
+  }
+}
