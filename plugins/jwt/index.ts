@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import type { Authentication, ConfigIssue, JwtAttribute } from '../../core/plugins/kit/index.ts';
+import type { Authentication, ConfigIssue } from '../../core/plugins/kit/index.ts';
 import {
   defineMethod,
   fieldMessage,
@@ -11,16 +11,10 @@ import {
   quoteValue,
   statFailure,
 } from '../../core/plugins/kit/index.ts';
+import type { JwtConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
-/** `authentication.methods.jwt` after validation. */
-export interface JwtConfig {
-  enabled: boolean;
-  jwks_url?: string;
-  public_key_file?: string;
-  validate_claims: { issuer?: string; subject?: string; audiences: string[] };
-  claims_mapping: Partial<Record<JwtAttribute, string>>;
-}
+export type { JwtConfig } from './config.ts';
 
 export default defineMethod<typeof configSchema, JwtConfig>({
   name: 'jwt',

@@ -1,11 +1,8 @@
 import { defineSecretProvider } from '../../core/plugins/kit/index.ts';
+import type { AwsProviderConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
-/** `secrets.providers.aws` after validation. */
-export interface AwsProviderConfig {
-  enabled: boolean;
-  endpoint_url?: string;
-}
+export type { AwsProviderConfig } from './config.ts';
 
 export default defineSecretProvider<typeof configSchema, AwsProviderConfig>({
   name: 'aws',

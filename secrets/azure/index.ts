@@ -1,11 +1,8 @@
 import { defineSecretProvider, isBlank, requiredMessage } from '../../core/plugins/kit/index.ts';
+import type { AzureProviderConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
-/** `secrets.providers.azure` after validation. */
-export interface AzureProviderConfig {
-  enabled: boolean;
-  vault_url?: string;
-}
+export type { AzureProviderConfig } from './config.ts';
 
 export default defineSecretProvider<typeof configSchema, AzureProviderConfig>({
   name: 'azure',

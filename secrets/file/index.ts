@@ -1,12 +1,10 @@
 import { defineSecretProvider, requiredMessage } from '../../core/plugins/kit/index.ts';
+import type { FileProviderConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
-import { openFileSource } from './source.ts';
 
-/** `secrets.providers.file` after validation. */
-export interface FileProviderConfig {
-  enabled: boolean;
-  base_path: string;
-}
+export type { FileProviderConfig } from './config.ts';
+
+import { openFileSource } from './source.ts';
 
 export default defineSecretProvider<typeof configSchema, FileProviderConfig>({
   name: 'file',

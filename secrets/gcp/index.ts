@@ -1,13 +1,8 @@
 import { defineSecretProvider, isBlank, requiredMessage } from '../../core/plugins/kit/index.ts';
+import type { GcpProviderConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
-/** `secrets.providers.gcp` after validation. */
-export interface GcpProviderConfig {
-  enabled: boolean;
-  project?: string;
-  location?: string;
-  credentials?: string;
-}
+export type { GcpProviderConfig } from './config.ts';
 
 export default defineSecretProvider<typeof configSchema, GcpProviderConfig>({
   name: 'gcp',

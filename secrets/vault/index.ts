@@ -1,17 +1,9 @@
 import type { ConfigIssue } from '../../core/plugins/kit/index.ts';
 import { defineSecretProvider, isBlank, requiredMessage } from '../../core/plugins/kit/index.ts';
+import type { VaultProviderConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
-/** `secrets.providers.vault` after validation. */
-export interface VaultProviderConfig {
-  enabled: boolean;
-  address?: string;
-  auth_method: 'token' | 'kubernetes' | 'approle';
-  role?: string;
-  mount: string;
-  token?: string;
-  namespace?: string;
-}
+export type { VaultProviderConfig } from './config.ts';
 
 const typ = 'secrets.providers.vault';
 

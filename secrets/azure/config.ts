@@ -1,0 +1,5 @@
+/** `secrets.providers.azure` after validation. */
+export interface AzureProviderConfig {
+  enabled: boolean;
+  vault_url?: string;
+}

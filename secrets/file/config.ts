@@ -1,0 +1,5 @@
+/** `secrets.providers.file` after validation. */
+export interface FileProviderConfig {
+  enabled: boolean;
+  base_path: string;
+}
