@@ -3,6 +3,8 @@ import { ErrorCodes, PluginError } from '../errors.ts';
 import { BUILTIN_PLUGINS, createRegistry } from './builtins.ts';
 import type { MethodPlugin } from './contracts.ts';
 import { guard, guardSync } from './guard.ts';
+import { defineMethod, defineSecretProvider } from './kit/define.ts';
+import { KIT_API_VERSION } from './kit/version.ts';
 import { assertPlugin, PluginRegistry } from './registry.ts';
 
 const plugin: MethodPlugin<{ enabled: boolean }> = {
@@ -103,9 +105,53 @@ describe('assertPlugin', () => {
     [{ ...plugin, validate: 1 }, 'validate must be a function when present'],
     [{ ...plugin, method: '' }, 'method must be the API enum name'],
     [{ ...plugin, sessionCompatible: 'yes' }, 'sessionCompatible must be a boolean'],
+    [{ ...plugin, apiVersion: undefined }, 'apiVersion must be a semver range of the plugin kit'],
+    [{ ...plugin, apiVersion: 'one' }, 'apiVersion must be a semver range of the plugin kit'],
+    [{ ...plugin, methodNumber: 0 }, 'methodNumber must be a positive integer when present'],
+    [{ ...plugin, methodNumber: 2.5 }, 'methodNumber must be a positive integer when present'],
+    [{ ...plugin, info: {} }, 'info must be a function when present'],
   ];
   it.each(invalid)('refuses %j', (value, message) => {
     expect(() => assertPlugin(value, '"mod"')).toThrow(message);
+  });
+
+  it('refuses a plugin written for another version of the kit, naming both versions', () => {
+    for (const [apiVersion, advice] of [
+      ['^2.0.0', 'upgrade portcullis'],
+      ['^0.9.0', 'use a version of the plugin written for this kit'],
+      ['>=1.5.0 <2', 'use a version of the plugin written for this kit'],
+    ] as const) {
+      let error: unknown;
+      try {
+        assertPlugin({ ...plugin, apiVersion }, '"mod"');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({
+        code: ErrorCodes.PLUGIN_API_MISMATCH,
+        plugin: 'magic',
+        message: `plugin "magic" from "mod" was written for portcullis/plugin ${apiVersion}, but this portcullis provides portcullis/plugin ${KIT_API_VERSION}; ${advice}`,
+      });
+    }
+    for (const apiVersion of ['^1.0.0', '1.x', `~${KIT_API_VERSION}`, '>=1.0.0']) {
+      expect(assertPlugin({ ...plugin, apiVersion }, '"mod"')).toMatchObject({ apiVersion });
+    }
+  });
+
+  it('fills in kind and this major through defineMethod and defineSecretProvider', () => {
+    const { kind: _kind, apiVersion: _apiVersion, ...definition } = plugin;
+    expect(defineMethod(definition)).toEqual({ ...plugin, apiVersion: `^${KIT_API_VERSION}` });
+    const provider = defineSecretProvider({
+      name: 'kv',
+      configSchema: plugin.configSchema,
+      create: () => ({ get: async () => '' }),
+    });
+    expect(assertPlugin(provider, '"mod"')).toMatchObject({
+      kind: 'secrets',
+      apiVersion: `^${KIT_API_VERSION}`,
+    });
+    // An author may still pin a range of their own.
+    expect(defineMethod({ ...definition, apiVersion: '^1.2.0' }).apiVersion).toBe('^1.2.0');
   });
 
   it('accepts a secret provider, which has no method fields', () => {

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { MethodContext } from '../../core/plugins/kit/index.ts';
 import { createLogger, MemoryStore, SecretScrubber } from '../../core/test-support/internals.ts';
@@ -104,5 +105,36 @@ describe('static tokens', () => {
       'authentication.methods.token.storage.tokens.second.credential: authentication: credential resolves to the same value as token "first"\'s; each token needs its own',
     ]);
     expect(JSON.stringify(lines)).not.toContain('shared-value');
+  });
+
+  it('are located in the file when a resolved credential is refused (ctx.configError)', async () => {
+    const dir = tempFiles({ a: 'shared-value', b: 'shared-value' });
+    writeFileSync(
+      `${dir}/config.yml`,
+      [
+        'secrets:',
+        '  providers:',
+        '    file:',
+        '      enabled: true',
+        `      base_path: ${JSON.stringify(dir)}`,
+        'authentication:',
+        '  methods:',
+        '    token:',
+        '      enabled: true',
+        '      storage:',
+        '        tokens:',
+        '          first:',
+        '            credential: ${secret:file:a}',
+        '          second:',
+        '            credential: ${secret:file:b}',
+        '',
+      ].join('\n'),
+    );
+    const error = await createRuntime({ file: `${dir}/config.yml`, env: {}, logDestination: silent }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as ConfigError).issues.map(formatIssue)).toEqual([
+      'authentication.methods.token.storage.tokens.second.credential (15:25): authentication: credential resolves to the same value as token "first"\'s; each token needs its own',
+    ]);
   });
 });
