@@ -13,6 +13,8 @@
 export { BodyTooLargeError, readTextLimited } from '../../auth/bounded-body.ts';
 export { claimText, resolvePointer } from '../../auth/claims.ts';
 export { assertCompactJws, CompactJwsError } from '../../auth/compact-jws.ts';
+// A credential from a request header is the bytes the client sent: hash or compare credentialBytes(value).
+export { credentialBytes } from '../../auth/credential-bytes.ts';
 export { type AuthenticationJson, authenticationJson, goJson } from '../../auth/json.ts';
 // Signed tokens: key sets, verification, time claims, claims mapping.
 export {
