@@ -45,6 +45,15 @@ export const ErrorCodes = {
   RESOURCE_EXHAUSTED: 'ERR_RESOURCE_EXHAUSTED',
   /** A request failed on our side in a way whose message is safe to show (Flipt's 500s with a message). */
   INTERNAL: 'ERR_INTERNAL',
+  /**
+   * A key set (a JWKS URL) that has never been fetched is asked for again before its next attempt is due (fetches are
+   * rate-limited, with back-off while the server fails); the token is refused for now.
+   */
+  JWKS_COOLDOWN: 'ERR_JWKS_COOLDOWN',
+  /** A remote answer (a JWKS, an OpenID userinfo, a GitHub API answer) is longer than its reader allows. */
+  BODY_TOO_LARGE: 'ERR_BODY_TOO_LARGE',
+  /** A file the configuration names (a key, a CA, a certificate, a file secret) is longer than portcullis reads. */
+  FILE_TOO_LARGE: 'ERR_FILE_TOO_LARGE',
 } as const;
 
 /** One of the stable error codes in {@link ErrorCodes}. */

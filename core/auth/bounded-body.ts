@@ -1,6 +1,8 @@
+import { ErrorCodes } from '../errors.ts';
+
 /** An answer longer than its reader allows. */
 export class BodyTooLargeError extends Error {
-  readonly code = 'ERR_BODY_TOO_LARGE';
+  readonly code = ErrorCodes.BODY_TOO_LARGE;
 }
 
 /**

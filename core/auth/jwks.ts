@@ -7,7 +7,7 @@ import {
   type JWTVerifyOptions,
   jwtVerify,
 } from 'jose';
-import { errorCode } from '../errors.ts';
+import { ErrorCodes, errorCode } from '../errors.ts';
 import type { FetchLike } from '../plugins/contracts.ts';
 import { readTextLimited } from './bounded-body.ts';
 import { assertCompactJws } from './compact-jws.ts';
@@ -26,7 +26,7 @@ const MAX_JWKS_BYTES = 1024 * 1024;
 
 /** A JWKS fetch refused because the last attempt was too recent (the key set is not fetched on every request). */
 export class JwksCooldownError extends Error {
-  readonly code = 'ERR_JWKS_COOLDOWN';
+  readonly code = ErrorCodes.JWKS_COOLDOWN;
 }
 
 /**
@@ -196,7 +196,7 @@ const KEY_INDEPENDENT = new Set([
   'ERR_JOSE_ALG_NOT_ALLOWED',
   'ERR_JWT_CLAIM_VALIDATION_FAILED',
   'ERR_JWT_EXPIRED',
-  'ERR_JWKS_COOLDOWN',
+  ErrorCodes.JWKS_COOLDOWN,
 ]);
 
 /**

@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { ErrorCodes } from '../errors.ts';
 
 /**
  * The most portcullis reads of a file that the configuration names and that is read whole (a PEM key, a CA bundle,
@@ -15,6 +16,7 @@ export function formatBytes(n: number): string {
 
 /** A file longer than its reader allows. The message names the limit; the reader's message names the file. */
 export class FileTooLargeError extends Error {
+  readonly code = ErrorCodes.FILE_TOO_LARGE;
   readonly limit: number;
 
   constructor(limit: number) {
