@@ -1,53 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errorStatus, isErrorCode } from '../error-status.ts';
+import { GrpcCode, type GrpcCodeValue, httpStatus } from '../grpc-status.ts';
 import { isAbandoned } from './connections.ts';
 
-/** gRPC status codes, which Flipt's HTTP gateway puts in the `code` field of every error body. */
-export const GrpcCode = {
-  CANCELED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
-
-/** One of {@link GrpcCode}'s values. */
-export type GrpcCodeValue = (typeof GrpcCode)[keyof typeof GrpcCode];
-
-/** The HTTP status grpc-gateway gives each code. */
-const HTTP_STATUS: Readonly<Record<GrpcCodeValue, number>> = {
-  1: 499,
-  2: 500,
-  3: 400,
-  4: 504,
-  5: 404,
-  6: 409,
-  7: 403,
-  8: 429,
-  9: 400,
-  10: 409,
-  11: 400,
-  12: 501,
-  13: 500,
-  14: 503,
-  15: 500,
-  16: 401,
-};
-
-/** The HTTP status for a gRPC code, as grpc-gateway maps it. */
-export function httpStatus(code: GrpcCodeValue): number {
-  return HTTP_STATUS[code];
-}
+export { GrpcCode, type GrpcCodeValue, httpStatus } from '../grpc-status.ts';
 
 /** Sends an error in Flipt's shape. A 401 also carries `WWW-Authenticate: <message>`, as Flipt's gateway does. */
 export function sendError(
@@ -62,16 +18,6 @@ export function sendError(
   if (status === 401) reply.header('www-authenticate', message);
   return reply.code(status).type('application/json').send({ code, message, details: [] });
 }
-
-const CODE_FOR: Readonly<Record<string, GrpcCodeValue>> = {
-  ERR_NOT_FOUND: GrpcCode.NOT_FOUND,
-  ERR_INVALID_ARGUMENT: GrpcCode.INVALID_ARGUMENT,
-  ERR_UNAVAILABLE: GrpcCode.UNAVAILABLE,
-  ERR_UNAUTHENTICATED: GrpcCode.UNAUTHENTICATED,
-  ERR_PERMISSION_DENIED: GrpcCode.PERMISSION_DENIED,
-  ERR_INTERNAL: GrpcCode.INTERNAL,
-  ERR_RESOURCE_EXHAUSTED: GrpcCode.RESOURCE_EXHAUSTED,
-};
 
 /**
  * The gRPC code of a client error Fastify raises, by the HTTP status it keeps; any other 4xx is an invalid argument.
@@ -109,10 +55,10 @@ export interface ErrorResponse {
 }
 
 /**
- * The Flipt error body for something thrown while handling a request: our coded errors keep their message;
- * Fastify's own client errors (a malformed body, a wrong content type, a body too large) keep their message and
- * their status (400, 413, 415, ...); anything else is an internal error whose message is not shown (it may hold
- * details of the server).
+ * The Flipt error body for something thrown while handling a request: our coded errors get their status from
+ * `ERROR_STATUS` (core/error-status.ts) and keep their message when it is shown there; Fastify's own client errors
+ * (a malformed body, a wrong content type, a body too large) keep their message and their status (400, 413, 415,
+ * ...); anything else is an internal error whose message is not shown (it may hold details of the server).
  */
 export function errorResponse(error: unknown): ErrorResponse {
   const { code, statusCode, message } = (typeof error === 'object' && error !== null ? error : {}) as {
@@ -120,9 +66,10 @@ export function errorResponse(error: unknown): ErrorResponse {
     statusCode?: unknown;
     message?: unknown;
   };
-  const mapped = typeof code === 'string' ? CODE_FOR[code] : undefined;
-  if (mapped !== undefined) {
-    return { code: mapped, message: String(message), status: httpStatus(mapped), internal: false };
+  // Our codes by the one table; a code whose message is not shown falls through to the internal error below.
+  const mapped = isErrorCode(code) ? errorStatus(code) : undefined;
+  if (mapped?.shown === true) {
+    return { code: mapped.grpc, message: String(message), status: mapped.http, internal: false };
   }
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     const grpc = CODE_FOR_STATUS[statusCode] ?? GrpcCode.INVALID_ARGUMENT;
