@@ -1,0 +1,34 @@
+/**
+ * `portcullis/conformance/node-test`: registers conformance cases with `node:test`.
+ *
+ * @packageDocumentation
+ */
+import { describe, it } from 'node:test';
+import { skippedReason } from './skip.ts';
+import type { ConformanceCase } from './types.ts';
+
+/** How long one case may take: some start a server and an identity provider round trip. */
+const CASE_TIMEOUT_MS = 30_000;
+
+/**
+ * Registers a `describe(title)` with one `it` per case. A case with `skip`, or one that finds at run time that it
+ * cannot apply (`CaseSkipped`), is reported skipped with its reason (`# SKIP <reason>` in TAP).
+ */
+export function describeCases(title: string, cases: readonly ConformanceCase[]): void {
+  describe(title, () => {
+    for (const conformanceCase of cases) {
+      it(conformanceCase.name, {
+        skip: conformanceCase.skip ?? false,
+        timeout: CASE_TIMEOUT_MS,
+      }, async (context) => {
+        try {
+          await conformanceCase.run();
+        } catch (error) {
+          const reason = skippedReason(error);
+          if (reason === undefined) throw error;
+          context.skip(reason);
+        }
+      });
+    }
+  });
+}

@@ -1,0 +1,30 @@
+/**
+ * A case that finds, once running, that it cannot apply (the method's instance owns no `Authorization` scheme, so
+ * `authenticate` cannot be called) rejects with {@link CaseSkipped}; the adapters report it as skipped with the
+ * reason, as they report a case's static `skip`.
+ *
+ * @packageDocumentation
+ */
+
+/** Thrown by a running case that cannot apply to the plugin; `reason` says why. */
+export class CaseSkipped extends Error {
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super(`skipped: ${reason}`);
+    this.name = 'CaseSkipped';
+    this.reason = reason;
+  }
+}
+
+/** The reason when `error` is a {@link CaseSkipped} (by name and property, so a second copy of the kit counts). */
+export function skippedReason(error: unknown): string | undefined {
+  if (
+    error instanceof Error &&
+    error.name === 'CaseSkipped' &&
+    typeof (error as { reason?: unknown }).reason === 'string'
+  ) {
+    return (error as CaseSkipped).reason;
+  }
+  return undefined;
+}
