@@ -1,5 +1,6 @@
 /**
  * `portcullis/conformance`: harnesses a plugin author runs in their own test runner. `methodPluginCases` and
+ * `secretProviderCases` return plain async cases; register them with the vitest adapter
  * (`portcullis/conformance/vitest`), the `node:test` adapter (`portcullis/conformance/node-test`), or any runner
  * that can call an async function. Cases that need a real server start one (portcullis itself, on 127.0.0.1 and an
  * ephemeral port); nothing of portcullis is mocked.
@@ -22,6 +23,7 @@
  */
 export { methodPluginCases } from './method-cases.ts';
 export { CaseSkipped } from './skip.ts';
+export { secretProviderCases } from './store-cases.ts';
 export type {
   ConformanceCase,
   CredentialFixture,
