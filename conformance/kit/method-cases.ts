@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../core/config/load.ts';
-import { ErrorCodes, errorCode } from '../../core/errors.ts';
+import { errorCode } from '../../core/errors.ts';
 import type { Credential, MethodInstance, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { createRuntime } from '../../core/runtime.ts';
 import { activeResources, assertNoNewResources } from './handles.ts';
@@ -22,7 +22,6 @@ import {
 import { CaseSkipped } from './skip.ts';
 import type { ConformanceCase, CredentialFixture, MethodFixtures } from './types.ts';
 
-const DECLARED_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCodes));
 /** A scheme no method owns, for the foreign-credential check through the server. */
 const UNOWNED_SCHEME = 'X-Conformance-Foreign';
 
@@ -194,10 +193,9 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
             `authenticate(bad) resolved to ${result === null ? 'null' : 'an authentication'}`,
           );
           const code = errorCode(refusal);
-          assert.ok(code !== undefined, `authenticate(bad) rejected without a code: ${String(refusal)}`);
           assert.ok(
-            DECLARED_CODES.has(code),
-            `authenticate(bad) rejected with ${code}, not a declared error code`,
+            code !== undefined && code !== '',
+            `authenticate(bad) rejected without a code: ${String(refusal)}`,
           );
         }),
     },
