@@ -36,6 +36,9 @@ function run(command: string, args: readonly string[], cwd: string): Promise<Cli
 /** `portcullis <args>` as an operator runs it: the built CLI, from the folder that holds the configuration. */
 const portcullis = (args: readonly string[], cwd: string) => run(process.execPath, [BUILT_CLI, ...args], cwd);
 
+/** `node --test magic.test.mjs` in `dir`, as the plugin's author runs its tests. */
+const portcullisTest = (dir: string) => run(process.execPath, ['--test', 'magic.test.mjs'], dir);
+
 /** A third party's folder: the README's module as `magic.mjs`, and `portcullis` installed (a link to this package). */
 function pluginFolder(module = readmeBlock('js', '// magic.mjs')): string {
   const dir = tempDir();
@@ -222,6 +225,15 @@ describe("the README's method plugin", () => {
       sessionCompatible: true,
       metadata: { login_url: '/auth/v1/method/magic/login', users: 2 },
     });
+  });
+
+  it('passes the conformance kit, run with node --test as the README shows', async () => {
+    const dir = pluginFolder();
+    writeFileSync(join(dir, 'magic.test.mjs'), readmeBlock('js', '// magic.test.mjs'));
+    const result = await portcullisTest(dir);
+    expect(result.stdout).toMatch(/^# fail 0$/m);
+    expect(result.stdout).toMatch(/^# pass [1-9]/m);
+    expect(result.code).toBe(0);
   });
 
   it('written for another major of the kit, is refused by `portcullis validate` naming both versions', async () => {
