@@ -69,8 +69,8 @@ export function registryWith(plugin: Plugin): PluginRegistry {
 
 /**
  * The configuration the harness serves for a method: its block enabled under `authentication.methods`,
- * `authentication.required: true`, debug logs, and `fixtures.root` merged over that as {@link MethodFixtures.root}
- * says.
+ * `authentication.required: true`, debug logs, 127.0.0.1 and an ephemeral port, and `fixtures.root` merged over
+ * that as {@link MethodFixtures.root} says.
  */
 export function methodConfig(
   plugin: MethodPlugin<object>,
@@ -84,7 +84,7 @@ export function methodConfig(
   return {
     log: { level: 'debug' },
     ...root,
-    server: { ...server, host: '127.0.0.1', http_port: 0 },
+    server: { host: '127.0.0.1', http_port: 0, ...server },
     authentication: {
       required: true,
       ...authentication,

@@ -43,10 +43,11 @@ export interface MethodFixtures {
   readonly config: Readonly<Record<string, unknown>>;
   /**
    * Other sections of the configuration the harness serves, merged over its own (`server` on 127.0.0.1, an
-   * ephemeral port; `authentication.required: true`; the memory session store). Top-level keys replace the
-   * harness's, except `authentication`, whose keys are merged one level deep beside `methods` (give
-   * `authentication.session` here for a session method). Another method may be enabled here too, e.g. to
-   * supply a foreign credential of the same scheme.
+   * ephemeral port; `authentication.required: true`; the memory session store; debug logs). Top-level keys
+   * replace the harness's, except `server`, whose keys are merged over the harness's (give a fixed `http_port`
+   * when an identity provider must know the redirect address before the server starts), and `authentication`,
+   * whose keys are merged one level deep beside `methods` (give `authentication.session` here for a session
+   * method). Another method may be enabled here too, e.g. to supply a foreign credential of the same scheme.
    */
   readonly root?: Readonly<Record<string, unknown>>;
   /**
