@@ -7,7 +7,8 @@ import { loadConfig } from '../../core/config/load.ts';
 import { errorCode } from '../../core/errors.ts';
 import type { Credential, MethodInstance, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { createRuntime } from '../../core/runtime.ts';
-import { activeResources, assertNoNewResources } from './handles.ts';
+import { allAnsweredRight } from './concurrency.ts';
+import { watchResources } from './handles.ts';
 import { assertNoSecrets, assertSearchable, errorPlaces, type Place } from './leaks.ts';
 import { withReferences } from './references.ts';
 import { assertContractAndSchema } from './schema.ts';
@@ -137,9 +138,9 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
         };
         // A first run loads modules and lazy singletons that stay for the life of the process.
         await (await createRuntime({ ...options, registry: registryWith(plugin) })).close();
-        const before = activeResources();
+        const watch = watchResources();
         await (await createRuntime({ ...options, registry: registryWith(plugin) })).close();
-        await assertNoNewResources(before, 'creating and closing the method');
+        await watch.assertNoneLeft('creating and closing the method');
       },
     },
     {
@@ -320,7 +321,7 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
             served.fixtureServer,
           );
           const bad = await credentialFor(fixtures.badCredential as CredentialFixture, served.fixtureServer);
-          await Promise.all(
+          await allAnsweredRight(
             Array.from({ length: concurrency }, async (_, i) => {
               const response = await self(served, i % 2 === 0 ? good : bad);
               if (i % 2 === 0) await assertAuthenticatedAs(response, plugin, `request ${i} (good)`);

@@ -9,7 +9,8 @@ import { createLogger, SecretScrubber } from '../../core/log.ts';
 import { createSecretContext } from '../../core/plugins/context.ts';
 import type { SecretProvider, SecretSource } from '../../core/plugins/contracts.ts';
 import { createRuntime } from '../../core/runtime.ts';
-import { activeResources, assertNoNewResources } from './handles.ts';
+import { allAnsweredRight } from './concurrency.ts';
+import { watchResources } from './handles.ts';
 import { assertNoSecrets, assertSearchable, errorPlaces, type Place } from './leaks.ts';
 import { withReferences } from './references.ts';
 import { assertContractAndSchema } from './schema.ts';
@@ -259,12 +260,12 @@ export function secretProviderCases(
         await withSource(async (source) => {
           await source.get(paths.plain);
         });
-        const before = activeResources();
+        const watch = watchResources();
         await withSource(async (source) => {
           await source.get(paths.plain);
           await source.get(paths.json, 'username');
         });
-        await assertNoNewResources(before, 'creating, using and closing the source');
+        await watch.assertNoneLeft('creating, using and closing the source');
       },
     },
     {
@@ -272,7 +273,7 @@ export function secretProviderCases(
       skip: sourceSkip,
       run: () =>
         withSource(async (source) => {
-          await Promise.all(
+          await allAnsweredRight(
             Array.from({ length: concurrency }, async (_, i) => {
               switch (i % 3) {
                 case 0:
