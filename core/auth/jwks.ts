@@ -11,7 +11,8 @@ import { ErrorCodes, errorCode } from '../errors.ts';
 import type { FetchLike } from '../plugins/contracts.ts';
 import { readTextLimited } from './bounded-body.ts';
 import { assertCompactJws } from './compact-jws.ts';
-import { type TimeClaimRules, timeClaimsProblem } from './time-claims.ts';
+import { type Reason, Reasons } from './reasons.ts';
+import { type TimeClaimRules, timeClaimsRefusal } from './time-claims.ts';
 
 /** The shortest wait between two JWKS fetches, whatever asks for them (unknown `kid`, failed signature, age). */
 export const JWKS_MIN_INTERVAL_MS = 1_000;
@@ -209,9 +210,10 @@ const KEY_INDEPENDENT = new Set([
  * base64url, not three parts: {@link compactJwsProblem}) is refused.
  *
  * @throws a {@link CompactJwsError} (`ERR_JWS_INVALID`) naming what is malformed, jose's errors
- * (`ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, `ERR_JWKS_NO_MATCHING_KEY`, `ERR_JWT_CLAIM_VALIDATION_FAILED`, ...), a
- * failed JWKS fetch's error, or a {@link TimeClaimError} (`ERR_JWT_CLAIM_VALIDATION_FAILED`) naming the time claim
- * the rules refuse.
+ * (`ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, `ERR_JWKS_NO_MATCHING_KEY`, ...), a failed JWKS fetch's error, a
+ * {@link ClaimCheckError} for a claim jose's checks refuse, or a {@link TimeClaimError} naming the time claim the
+ * rules refuse (both `ERR_JWT_CLAIM_VALIDATION_FAILED`, with a reason id such as `claim_mismatch` or
+ * `token_expired`).
  */
 export async function verifyJwt(
   token: string,
@@ -237,14 +239,52 @@ export async function verifyJwt(
     if (keys.version === version && !(await keys.refetch())) throw error;
     verified = await verifyWithEachKey(token, keys.getKey, checks);
   }
-  const problem = timeClaimsProblem(verified.payload, timeRules, now);
-  if (problem !== undefined) throw new TimeClaimError(problem);
+  const refusal = timeClaimsRefusal(verified.payload, timeRules, now);
+  if (refusal !== undefined) throw new TimeClaimError(refusal.message, refusal.reason);
   return verified;
 }
 
-/** A token whose time claims the rules refuse. */
+/** A token whose time claims the rules refuse; `reason` says how (`token_expired`, `token_not_yet_valid`, ...). */
 export class TimeClaimError extends Error {
   readonly code = 'ERR_JWT_CLAIM_VALIDATION_FAILED';
+  readonly reason: Reason;
+
+  constructor(message: string, reason: Reason = Reasons.TIME_CLAIM_INVALID) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/**
+ * A claim jose's checks refuse (`iss`, `aud`, `sub`, the `typ` header, a required claim), with jose's message and
+ * code, and a reason id in place of jose's own `reason` (`check_failed`, `missing`), which names no kind of refusal.
+ */
+export class ClaimCheckError extends Error {
+  readonly code = 'ERR_JWT_CLAIM_VALIDATION_FAILED';
+  readonly reason: Reason;
+  /** The claim jose names. */
+  readonly claim: string;
+
+  constructor(message: string, claim: string, reason: Reason, options?: { cause?: unknown }) {
+    super(message, options);
+    this.claim = claim;
+    this.reason = reason;
+  }
+}
+
+/** jose's claim failure as a {@link ClaimCheckError}; any other error as it is. */
+function claimChecked(error: unknown): unknown {
+  if (errorCode(error) !== 'ERR_JWT_CLAIM_VALIDATION_FAILED' || error instanceof TimeClaimError) return error;
+  const { message, claim, reason } = error as { message: string; claim?: unknown; reason?: unknown };
+  const id =
+    reason === 'missing'
+      ? Reasons.CLAIM_MISSING
+      : reason === 'invalid'
+        ? Reasons.TIME_CLAIM_INVALID
+        : Reasons.CLAIM_MISMATCH;
+  return new ClaimCheckError(message, typeof claim === 'string' ? claim : 'unspecified', id, {
+    cause: error,
+  });
 }
 
 /**
@@ -259,7 +299,7 @@ async function verifyWithEachKey(
   try {
     return await jwtVerify(token, getKey, options);
   } catch (error) {
-    if (errorCode(error) !== 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') throw error;
+    if (errorCode(error) !== 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') throw claimChecked(error);
     let last: unknown = error;
     for await (const key of error as AsyncIterable<Parameters<typeof jwtVerify>[1]>) {
       try {
@@ -268,6 +308,6 @@ async function verifyWithEachKey(
         last = failure;
       }
     }
-    throw last;
+    throw claimChecked(last);
   }
 }

@@ -8,6 +8,8 @@
  * refuses, `now.Add(-leeway).After(exp)` refuses), with the current time in milliseconds as Go's is in nanoseconds.
  */
 
+import { type Reason, Reasons } from './reasons.ts';
+
 /** How one kind of token's time claims are checked. Leeways are in seconds. */
 export interface TimeClaimRules {
   /** The library (and file) whose behaviour this row reproduces, or why it differs. */
@@ -124,44 +126,72 @@ function window(
   return { notBefore: nbf ?? iat ?? expiry - CAP_ASSUMED_LIFETIME_S, expiry, iat };
 }
 
+/** Why a token's time claims refuse it: a reason id ({@link Reasons}) and hashicorp/cap's words. */
+export interface TimeClaimRefusal {
+  readonly reason: Reason;
+  readonly message: string;
+}
+
+function refusal(reason: Reason, message: string): TimeClaimRefusal {
+  return { reason, message };
+}
+
 /**
  * Why a token's time claims refuse it at `nowMs`, or `undefined` when they allow it. The claims are taken as a
  * verified token's (the types of `nbf`, `iat` and `exp` were checked when the signature was: jose refuses a
  * non-numeric one). Messages follow hashicorp/cap's.
  */
-export function timeClaimsProblem(claims: Claims, rules: TimeClaimRules, nowMs: number): string | undefined {
+export function timeClaimsRefusal(
+  claims: Claims,
+  rules: TimeClaimRules,
+  nowMs: number,
+): TimeClaimRefusal | undefined {
   for (const name of ['iat', 'nbf', 'exp'] as const) {
     const value = claims[name];
     // Past what a date can hold (JSON's 1e400 is Infinity): Go fails to parse such a claim; a store could not keep it.
     if (value !== undefined && !(typeof value === 'number' && Math.abs(value) <= MAX_NUMERIC_DATE_S)) {
-      return `invalid ${name} claim: not a date (${typeof value === 'number' ? value : typeof value})`;
+      return refusal(
+        Reasons.TIME_CLAIM_INVALID,
+        `invalid ${name} claim: not a date (${typeof value === 'number' ? value : typeof value})`,
+      );
     }
   }
   const { notBefore, expiry, iat } = window(claims, rules);
   if (rules.missing === 'cap' && expiry === undefined) {
-    return 'no issued at (iat), not before (nbf), or expiration time (exp) claims in token';
+    return refusal(
+      Reasons.TIME_CLAIM_MISSING,
+      'no issued at (iat), not before (nbf), or expiration time (exp) claims in token',
+    );
   }
   if (rules.missing === 'exp-required' && expiry === undefined)
-    return 'no expiration time (exp) claim in token';
+    return refusal(Reasons.TIME_CLAIM_MISSING, 'no expiration time (exp) claim in token');
   if (notBefore !== undefined && notBefore * 1000 > nowMs + rules.notBeforeLeewayS * 1000) {
-    return 'invalid not before (nbf) claim: token not yet valid';
+    return refusal(Reasons.TOKEN_NOT_YET_VALID, 'invalid not before (nbf) claim: token not yet valid');
   }
   if (expiry !== undefined && expiry * 1000 < nowMs - rules.expiryLeewayS * 1000) {
-    return 'invalid expiration time (exp) claim: token is expired';
+    return refusal(Reasons.TOKEN_EXPIRED, 'invalid expiration time (exp) claim: token is expired');
   }
   if (
     iat !== undefined &&
     rules.issuedAtLeewayS !== undefined &&
     iat * 1000 > nowMs + rules.issuedAtLeewayS * 1000
   ) {
-    return 'invalid issued at (iat) claim: token issued in the future';
+    return refusal(
+      Reasons.TOKEN_ISSUED_IN_FUTURE,
+      'invalid issued at (iat) claim: token issued in the future',
+    );
   }
   if (rules.maxAgeS !== undefined && (iat === undefined || nowMs - iat * 1000 > rules.maxAgeS * 1000)) {
     return iat === undefined
-      ? 'no issued at (iat) claim in token'
-      : 'invalid issued at (iat) claim: token is too old';
+      ? refusal(Reasons.TIME_CLAIM_MISSING, 'no issued at (iat) claim in token')
+      : refusal(Reasons.TOKEN_TOO_OLD, 'invalid issued at (iat) claim: token is too old');
   }
   return undefined;
+}
+
+/** The message of {@link timeClaimsRefusal}, or `undefined` when the time claims allow the token. */
+export function timeClaimsProblem(claims: Claims, rules: TimeClaimRules, nowMs: number): string | undefined {
+  return timeClaimsRefusal(claims, rules, nowMs)?.message;
 }
 
 /**
