@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes } from '../errors.ts';
+import { ErrorCodes, PluginError } from '../errors.ts';
 import type { Authentication, MethodInstance } from '../plugins/contracts.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { CredentialPipeline, type PipelineMethod } from './pipeline.ts';
@@ -52,7 +52,8 @@ describe('CredentialPipeline', () => {
     });
     expect(await pipeline.authenticate({ authorization: 'Bearer nope' })).toEqual({
       ok: false,
-      reason: 'client token not found',
+      reason: 'client_token_not_found',
+      detail: 'client token not found',
       via: 'bearer',
     });
   });
@@ -67,12 +68,18 @@ describe('CredentialPipeline', () => {
       await pipeline.authenticate({ authorization: 'Basic abc', cookieToken: 'static-secret' }),
     ).toMatchObject({
       ok: false,
-      reason: 'unsupported authorization header',
+      reason: 'unsupported_authorization',
+      detail: 'unsupported authorization header',
     });
     expect(await pipeline.authenticate({ authorization: '', cookieToken: 'static-secret' })).toMatchObject({
       ok: false,
     });
-    expect(await pipeline.authenticate({})).toMatchObject({ ok: false, reason: 'no credential' });
+    expect(await pipeline.authenticate({})).toEqual({
+      ok: false,
+      reason: 'no_credential',
+      detail: 'no credential',
+      via: 'none',
+    });
   });
 
   it("takes Flipt's exact Bearer form: one space, case-sensitive, the rest is the token", async () => {
@@ -98,7 +105,8 @@ describe('CredentialPipeline', () => {
     const pipeline = new CredentialPipeline({ store: s, methods: [statics] });
     expect(await pipeline.authenticate({ authorization: `Bearer ${clientToken}` })).toMatchObject({
       ok: false,
-      reason: 'authentication expired',
+      reason: 'authentication_expired',
+      detail: 'authentication expired',
     });
   });
 
@@ -117,11 +125,12 @@ describe('CredentialPipeline', () => {
     expect(notMine.seen).toEqual(['good']);
     expect(await pipeline.authenticate({ authorization: 'JWT other' })).toEqual({
       ok: false,
-      reason: 'no method accepted the JWT credential',
+      reason: 'no_method_accepted',
+      detail: 'no method accepted the JWT credential',
       via: 'JWT',
     });
     expect(await pipeline.authenticate({ authorization: 'Bearer good' })).toMatchObject({
-      reason: 'client token not found',
+      reason: 'client_token_not_found',
     });
   });
 
@@ -136,7 +145,8 @@ describe('CredentialPipeline', () => {
     });
     expect(await pipeline.authenticate({ authorization: 'JWT x' })).toEqual({
       ok: false,
-      reason: 'jwt: signature invalid',
+      reason: 'method_refused',
+      detail: 'jwt: signature invalid',
       via: 'jwt',
     });
     expect(never.seen).toEqual([]);
@@ -147,8 +157,35 @@ describe('CredentialPipeline', () => {
       }),
     ).toMatchObject({
       ok: false,
-      reason: 'jwt: authentication expired',
+      reason: 'authentication_expired',
+      detail: 'jwt: authentication expired',
     });
+  });
+
+  it("names a method's refusal by its reason id, else by its code, else method_refused", async () => {
+    const refusing = (error: unknown) =>
+      new CredentialPipeline({
+        store: store(),
+        methods: [
+          owner('jwt', () => {
+            throw error;
+          }).owner,
+        ],
+      }).authenticate({ authorization: 'JWT x' });
+    expect(
+      await refusing(new PluginError(ErrorCodes.UNAUTHENTICATED, 'too late', { reason: 'token_expired' })),
+    ).toEqual({ ok: false, reason: 'token_expired', detail: 'jwt: too late', via: 'jwt' });
+    expect(
+      await refusing(
+        Object.assign(new Error('bad signature'), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' }),
+      ),
+    ).toMatchObject({ reason: 'jws_signature_verification_failed', detail: 'jwt: bad signature' });
+    // Words are not an id: the code names it then, or nothing does.
+    expect(
+      await refusing(Object.assign(new Error('no'), { reason: 'Not Allowed!', code: 'ERR_UNAUTHENTICATED' })),
+    ).toMatchObject({ reason: 'unauthenticated' });
+    expect(await refusing(new Error('no'))).toMatchObject({ reason: 'method_refused', detail: 'jwt: no' });
+    expect(await refusing('a string')).toMatchObject({ reason: 'method_refused', detail: 'jwt: a string' });
   });
 
   it('routes third-party schemes too, preferring the longest scheme that matches', async () => {
@@ -182,7 +219,8 @@ describe('CredentialPipeline', () => {
     const pipeline = new CredentialPipeline({ store: s, methods: [statics, oidc] });
     expect(await pipeline.authenticate({ authorization: `Bearer ${mine.clientToken}` })).toEqual({
       ok: false,
-      reason: 'oidc: email is not allowed',
+      reason: 'not_admitted',
+      detail: 'oidc: email is not allowed',
       via: 'bearer',
     });
     expect(await pipeline.authenticate({ cookieToken: other.clientToken })).toMatchObject({ ok: true });

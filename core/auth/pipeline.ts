@@ -2,6 +2,7 @@ import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
 import type { Authentication, MethodInstance } from '../plugins/contracts.ts';
 import type { AuthenticationStore } from '../store/types.ts';
 import { credentialBytes } from './credential-bytes.ts';
+import { type Reason, Reasons, refusalReason } from './reasons.ts';
 import { hashClientToken } from './token.ts';
 
 /** The credentials a request carries, as read from its headers. */
@@ -12,10 +13,28 @@ export interface RequestCredentials {
   readonly cookieToken?: string | undefined;
 }
 
-/** The outcome of authenticating a request: who, or why not (the reason is for logs, never for the client). */
+/**
+ * The outcome of authenticating a request: who, or why not — a stable snake_case `reason` id ({@link Reasons}, or
+ * one a method gave) and a free-text `detail`, both for logs, metrics and audit events, never for the client.
+ */
 export type AuthenticationOutcome =
   | { readonly ok: true; readonly authentication: Authentication; readonly via: string }
-  | { readonly ok: false; readonly reason: string; readonly via: string };
+  | { readonly ok: false; readonly reason: string; readonly detail: string; readonly via: string };
+
+/** A refusal. */
+function refused(reason: string, detail: string, via: string): AuthenticationOutcome {
+  return { ok: false, reason, detail, via };
+}
+
+/** The refusal of what a method threw: its reason id (or one named after its code, or `fallback`), its message. */
+function refusedBy(
+  method: PipelineMethod,
+  error: unknown,
+  fallback: Reason,
+  via: string,
+): AuthenticationOutcome {
+  return refused(refusalReason(error, fallback), `${method.name}: ${errorMessage(error)}`, via);
+}
 
 /** A running method: it may own `Authorization` schemes, and may admit or refuse its own sessions. */
 export interface PipelineMethod {
@@ -91,10 +110,10 @@ export class CredentialPipeline {
       if (authorization.startsWith(`${CLIENT_TOKEN_SCHEME} `)) {
         return this.#byClientToken(authorization.slice(CLIENT_TOKEN_SCHEME.length + 1), 'bearer');
       }
-      return { ok: false, reason: 'unsupported authorization header', via: 'authorization' };
+      return refused(Reasons.UNSUPPORTED_AUTHORIZATION, 'unsupported authorization header', 'authorization');
     }
     if (credentials.cookieToken !== undefined) return this.#byClientToken(credentials.cookieToken, 'cookie');
-    return { ok: false, reason: 'no credential', via: 'none' };
+    return refused(Reasons.NO_CREDENTIAL, 'no credential', 'none');
   }
 
   async #byClientToken(clientToken: string, via: string): Promise<AuthenticationOutcome> {
@@ -107,12 +126,13 @@ export class CredentialPipeline {
           finder.instance.findClientToken as NonNullable<MethodInstance['findClientToken']>
         ).call(finder.instance, tokenHash);
       } catch (error) {
-        return { ok: false, reason: `${finder.name}: ${errorMessage(error)}`, via };
+        return refusedBy(finder, error, Reasons.METHOD_REFUSED, via);
       }
       if (authentication !== undefined) break;
     }
     authentication ??= await this.#store.getAuthenticationByTokenHash(tokenHash);
-    if (authentication === undefined) return { ok: false, reason: 'client token not found', via };
+    if (authentication === undefined)
+      return refused(Reasons.CLIENT_TOKEN_NOT_FOUND, 'client token not found', via);
     const outcome = this.#unlessExpired(authentication, via, '');
     const admitter = this.#admitters.get(authentication.method);
     if (!outcome.ok || admitter === undefined) return outcome;
@@ -122,7 +142,7 @@ export class CredentialPipeline {
         authentication,
       );
     } catch (error) {
-      return { ok: false, reason: `${admitter.name}: ${errorMessage(error)}`, via };
+      return refusedBy(admitter, error, Reasons.NOT_ADMITTED, via);
     }
     return outcome;
   }
@@ -148,12 +168,12 @@ export class CredentialPipeline {
   };
 
   /** An expired authentication is refused at once, whatever its method. */
-  #unlessExpired(authentication: Authentication, via: string, reasonPrefix: string): AuthenticationOutcome {
+  #unlessExpired(authentication: Authentication, via: string, detailPrefix: string): AuthenticationOutcome {
     if (
       authentication.expiresAt !== undefined &&
       authentication.expiresAt.getTime() < this.#now().getTime()
     ) {
-      return { ok: false, reason: `${reasonPrefix}authentication expired`, via };
+      return refused(Reasons.AUTHENTICATION_EXPIRED, `${detailPrefix}authentication expired`, via);
     }
     return { ok: true, authentication, via };
   }
@@ -169,7 +189,7 @@ export class CredentialPipeline {
       try {
         authentication = await authenticate.call(owner.instance, { scheme, value });
       } catch (error) {
-        return { ok: false, reason: `${owner.name}: ${errorMessage(error)}`, via: owner.name };
+        return refusedBy(owner, error, Reasons.METHOD_REFUSED, owner.name);
       }
       if (authentication === null) continue;
       if (owner.instance.identity !== undefined && typeof authentication === 'object') {
@@ -177,6 +197,6 @@ export class CredentialPipeline {
       }
       return this.#unlessExpired(authentication, owner.name, `${owner.name}: `);
     }
-    return { ok: false, reason: `no method accepted the ${scheme} credential`, via: scheme };
+    return refused(Reasons.NO_METHOD_ACCEPTED, `no method accepted the ${scheme} credential`, scheme);
   }
 }

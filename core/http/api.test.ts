@@ -286,7 +286,7 @@ describe('POST /auth/v1/method/token', () => {
     const expired = await t.fetch('/auth/v1/self', { headers: bearer(token) });
     expect(expired.status).toBe(401);
     expect(await expired.json()).toEqual(UNAUTHENTICATED);
-    expect(t.logs.some((l) => l.reason === 'authentication expired' && l.outcome === 'unauthenticated')).toBe(
+    expect(t.logs.some((l) => l.reason === 'authentication_expired' && l.outcome === 'unauthenticated')).toBe(
       true,
     );
   });
@@ -362,7 +362,8 @@ describe('the /auth/v1 API', () => {
       expect.objectContaining({
         level: 'warn',
         outcome: 'unauthenticated',
-        reason: 'client token not found',
+        reason: 'client_token_not_found',
+        detail: 'client token not found',
         via: 'bearer',
       }),
     ]);

@@ -6,7 +6,7 @@ import type { Authentication, JsonValue } from '../plugins/contracts.ts';
 import { guard, guardSync } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
 import { AUTHENTICATION_NOT_FOUND } from '../store/shared.ts';
-import { unauthenticated } from './authenticate.ts';
+import { notRequiredRefused, unauthenticated } from './authenticate.ts';
 import { skipAbandoned } from './connections.ts';
 import { errorHandler, GrpcCode, sendError } from './errors.ts';
 import { forwardedPrefix } from './forwarded.ts';
@@ -189,11 +189,12 @@ export function authApi(runtime: Runtime) {
     const authenticated = (
       handler: (request: FastifyRequest, who: Authentication) => Promise<unknown>,
     ): Handler =>
-      open(async (request, reply) =>
-        request.authentication === undefined
-          ? unauthenticated(runtime, request, reply)
-          : handler(request, request.authentication),
-      );
+      open(async (request, reply) => {
+        if (request.authentication !== undefined) return handler(request, request.authentication);
+        // With authentication required, the hook has refused such a request already.
+        notRequiredRefused(runtime, request.url);
+        return unauthenticated(runtime, request, reply);
+      });
     // Flipt's HTTP middleware expires both session cookies before handling these two, whatever the outcome.
     const clearingCookies =
       (handler: Handler): Handler =>

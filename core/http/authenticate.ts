@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Reasons, refusalReason } from '../auth/reasons.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
 import { readCookie, TOKEN_COOKIE } from './cookies.ts';
@@ -20,7 +21,7 @@ export function unauthenticated(runtime: Runtime, request: FastifyRequest, reply
 /** What authenticating one request decided. */
 export type Decision =
   | { readonly kind: 'authenticated'; readonly authentication: Authentication }
-  | { readonly kind: 'unauthenticated'; readonly reason: string }
+  | { readonly kind: 'unauthenticated'; readonly reason: string; readonly detail: string }
   | { readonly kind: 'error'; readonly code: GrpcCodeValue; readonly message: string };
 
 const decisionLogs = new WeakMap<Runtime, DecisionLog>();
@@ -53,7 +54,16 @@ export async function decide(runtime: Runtime, headers: IncomingHttpHeaders, url
     });
   } catch (error) {
     const response = errorResponse(error);
-    log.error({ outcome: 'error', reason: response.message, err: error, path }, 'authentication decision');
+    log.error(
+      {
+        outcome: 'error',
+        reason: refusalReason(error, Reasons.DECISION_FAILED),
+        detail: response.message,
+        err: error,
+        path,
+      },
+      'authentication decision',
+    );
     return { kind: 'error', code: response.code, message: response.message };
   }
   const durationMs = Number((performance.now() - started).toFixed(3));
@@ -73,8 +83,36 @@ export async function decide(runtime: Runtime, headers: IncomingHttpHeaders, url
     }
     return { kind: 'authenticated', authentication: outcome.authentication };
   }
-  decisionLog(runtime).refused({ reason: outcome.reason, via: outcome.via, durationMs, path });
-  return { kind: 'unauthenticated', reason: outcome.reason };
+  const { reason, detail, via } = outcome;
+  decisionLog(runtime).refused({ reason, detail, via, durationMs, path });
+  return { kind: 'unauthenticated', reason, detail };
+}
+
+/**
+ * Logs, as a decision (`forbidden`, `csrf_refused`, with Go's message as the detail), a request that the
+ * cross-origin check refused: by the hook, forward-auth or the websocket proxy.
+ */
+export function crossOriginRefused(runtime: Runtime, url: string, message: string): void {
+  decisionLog(runtime).refused({
+    outcome: 'forbidden',
+    reason: Reasons.CSRF_REFUSED,
+    detail: message,
+    via: 'csrf',
+    path: pathOf(url),
+  });
+}
+
+/**
+ * Logs a request to a route that needs a caller while `authentication.required` is false: nothing is
+ * authenticated then (as in Flipt), so the route answers 401 without asking the pipeline.
+ */
+export function notRequiredRefused(runtime: Runtime, url: string): void {
+  decisionLog(runtime).refused({
+    reason: Reasons.AUTHENTICATION_NOT_REQUIRED,
+    detail: 'authentication.required is false, so no request is authenticated',
+    via: 'none',
+    path: pathOf(url),
+  });
 }
 
 /** Whether a browser is asking for a page (rather than a script for data), and may be sent to a login page. */

@@ -67,14 +67,21 @@ export function denyCrossOrigin(reply: FastifyReply, message: string) {
 
 /**
  * Flipt's CSRF protection as an `onRequest` hook (see {@link createCrossOriginCheck}). Routes that set
- * `config.csrf: false` are exempt. Returns `undefined` when protection is off.
+ * `config.csrf: false` are exempt; `refused` hears of each request refused (to log it). Returns `undefined` when
+ * protection is off.
  */
-export function createCsrfHook(session: Pick<SessionConfig, 'csrf'>, log: Logger) {
+export function createCsrfHook(
+  session: Pick<SessionConfig, 'csrf'>,
+  log: Logger,
+  refused: (request: FastifyRequest, message: string) => void = () => undefined,
+) {
   const check = createCrossOriginCheck(session, log);
   if (check === undefined) return undefined;
   return async function crossOriginProtection(request: FastifyRequest, reply: FastifyReply) {
     if (request.routeOptions.config.csrf === false) return;
     const refusal = check(request.method, request.headers);
-    if (refusal !== undefined) return denyCrossOrigin(reply, refusal);
+    if (refusal === undefined) return;
+    refused(request, refusal);
+    return denyCrossOrigin(reply, refusal);
   };
 }

@@ -10,7 +10,13 @@ function logAt(level: string) {
   return { lines, log };
 }
 
-const refusal = (reason: string) => ({ reason, via: 'bearer', durationMs: 0.1, path: '/api/v1/flags' });
+const refusal = (reason: string) => ({
+  reason,
+  detail: `the words for ${reason}`,
+  via: 'bearer',
+  durationMs: 0.1,
+  path: '/api/v1/flags',
+});
 
 describe('DecisionLog', () => {
   afterEach(() => {
@@ -30,6 +36,7 @@ describe('DecisionLog', () => {
     expect(lines[0]).toMatchObject({
       level: 'warn',
       outcome: 'unauthenticated',
+      detail: 'the words for a',
       via: 'bearer',
       path: '/api/v1/flags',
     });
@@ -39,7 +46,7 @@ describe('DecisionLog', () => {
     expect(lines.slice(3)).toEqual([
       expect.objectContaining({
         msg: 'authentication decisions over the per-second limit, counted',
-        outcome: 'unauthenticated',
+        outcome: 'refused',
         count: 4,
         reasons: { a: 2, b: 1, c: 1 },
         limit: 3,

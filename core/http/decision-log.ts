@@ -3,15 +3,20 @@ import type { Logger } from '../log.ts';
 /** How many refused requests a second are logged one line each before the rest are only counted. */
 export const REFUSAL_LINES_PER_SECOND = 100;
 
-/** How many distinct reasons a summary line names; the rest are counted under {@link OTHER_REASONS}. */
+/** How many distinct reason ids a summary line names; the rest are counted under {@link OTHER_REASONS}. */
 const MAX_REASONS = 20;
 const OTHER_REASONS = '(other reasons)';
 
 /** The fields of one refused request's line. */
 export interface Refusal {
+  /** `unauthenticated` (a 401, the default) or `forbidden` (a 403: the cross-origin check). */
+  readonly outcome?: 'unauthenticated' | 'forbidden';
+  /** The stable snake_case id of why (`client_token_not_found`, ...: the README's table). */
   readonly reason: string;
+  /** What happened, in words (a method's message), for people. */
+  readonly detail: string;
   readonly via: string;
-  readonly durationMs: number;
+  readonly durationMs?: number;
   readonly path: string;
 }
 
@@ -52,7 +57,7 @@ export class DecisionLog {
       log.warn({ outcome: 'unauthenticated', ...refusal }, 'authentication decision');
       return;
     }
-    // Reasons may carry a plugin's words: the summary keeps the first few and lumps the rest together.
+    // Counted by reason id; a plugin may name many: the summary keeps the first few and lumps the rest together.
     const reason =
       this.#suppressed.has(refusal.reason) || this.#suppressed.size < MAX_REASONS
         ? refusal.reason
@@ -68,9 +73,10 @@ export class DecisionLog {
     if (this.#suppressed.size === 0) return;
     let count = 0;
     for (const n of this.#suppressed.values()) count += n;
+    // Refusals of both outcomes are counted together (their reason ids tell them apart).
     this.#log.warn(
       {
-        outcome: 'unauthenticated',
+        outcome: 'refused',
         count,
         reasons: Object.fromEntries(this.#suppressed),
         limit: this.#limit,

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../runtime.ts';
-import { decide, wantsPage } from './authenticate.ts';
+import { crossOriginRefused, decide, wantsPage } from './authenticate.ts';
 import { skipAbandoned } from './connections.ts';
 import { createCrossOriginCheck, denyCrossOrigin } from './csrf.ts';
 import { GrpcCode, sendError } from './errors.ts';
@@ -46,10 +46,13 @@ export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boole
     const method =
       header(request, 'x-forwarded-method') ?? header(request, 'x-original-method') ?? request.method;
     const host = header(request, 'x-forwarded-host') ?? request.headers.host;
-    const refusal = crossOrigin?.(method, { ...request.headers, host });
-    if (refusal !== undefined) return denyCrossOrigin(reply, refusal);
-
     const { uri, trustworthy } = originalUri(request);
+    const refusal = crossOrigin?.(method, { ...request.headers, host });
+    if (refusal !== undefined) {
+      crossOriginRefused(runtime, uri, refusal);
+      return denyCrossOrigin(reply, refusal);
+    }
+
     if (!authentication.required || (trustworthy && isExcluded(uri))) return reply.code(200).send();
     const decision = await decide(runtime, request.headers, uri);
     if (decision.kind === 'authenticated') {

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { createExclusionMatcher } from '../auth/exclusions.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts';
 import { authApi } from './api.ts';
-import { createAuthenticationHook, decisionLog } from './authenticate.ts';
+import { createAuthenticationHook, crossOriginRefused, decisionLog } from './authenticate.ts';
 import { trackConnections } from './connections.ts';
 import { createCsrfHook } from './csrf.ts';
 import { forwardAuth } from './forward-auth.ts';
@@ -28,7 +28,9 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
     sections.flatMap((section) => section.prefixes),
   );
   // Flipt's cross-origin protection wraps its router, so it runs before authentication.
-  const csrf = createCsrfHook(authentication.session, runtime.log);
+  const csrf = createCsrfHook(authentication.session, runtime.log, (request, message) =>
+    crossOriginRefused(runtime, request.url, message),
+  );
   if (csrf !== undefined) app.addHook('onRequest', csrf);
   app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded));
   app.addHook('onClose', () => decisionLog(runtime).flush());

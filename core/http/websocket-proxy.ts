@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { createAddressMatcher } from '../address.ts';
 import type { Runtime } from '../runtime.ts';
-import { decide } from './authenticate.ts';
+import { crossOriginRefused, decide } from './authenticate.ts';
 import { hostProblem, lastAnswer } from './client-errors.ts';
 import { earlierAnswers } from './connections.ts';
 import { createCrossOriginCheck } from './csrf.ts';
@@ -116,7 +116,10 @@ export function proxyWebsockets(
       return refuse(socket, 404, 5, 'Not Found');
     }
     const refusal = crossOrigin?.('WEBSOCKET', request.headers);
-    if (refusal !== undefined) return refuse(socket, 403, 7, refusal);
+    if (refusal !== undefined) {
+      crossOriginRefused(runtime, url, refusal);
+      return refuse(socket, 403, 7, refusal);
+    }
     let identity: Parameters<typeof upstreamHeaders>[1]['authentication'];
     if (authentication.required && !isExcluded(url)) {
       const decision = await decide(runtime, request.headers, url);
