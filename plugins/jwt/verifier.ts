@@ -1,7 +1,9 @@
 import type { JWTPayload } from 'jose';
 import {
   acceptedUntilMs,
+  ErrorCodes,
   type KeySet,
+  PluginError,
   TIME_CLAIM_RULES,
   timeClaimsProblem,
   VerifiedTokens,
@@ -43,7 +45,11 @@ export class JwtVerifier {
   }
 
   async verify(token: string): Promise<JWTPayload> {
-    if (Buffer.byteLength(token) > MAX_JWT_BYTES) throw new Error(`token longer than ${MAX_JWT_BYTES} bytes`);
+    if (Buffer.byteLength(token) > MAX_JWT_BYTES) {
+      throw new PluginError(ErrorCodes.UNAUTHENTICATED, `token longer than ${MAX_JWT_BYTES} bytes`, {
+        reason: 'token_too_long',
+      });
+    }
     const key = VerifiedTokens.key(token);
     const now = this.#now();
     const cached = this.#verified.get(key, now);

@@ -1,5 +1,5 @@
 import type { Authentication } from '../../core/plugins/kit/index.ts';
-import { defineMethod, jwtIdentity, jwtMetadata } from '../../core/plugins/kit/index.ts';
+import { defineMethod, ErrorCodes, jwtIdentity, jwtMetadata } from '../../core/plugins/kit/index.ts';
 import type { KubernetesConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
@@ -37,7 +37,9 @@ export default defineMethod<typeof configSchema, KubernetesConfig>({
         if (jwtTakesClusterTokens || !cluster.claims(credential.value)) return null;
         const claims = await cluster.verify(credential.value);
         const refusal = allowListProblem(config, serviceAccountOf(claims));
-        if (refusal !== undefined) throw new Error(refusal);
+        if (refusal !== undefined) {
+          ctx.error(ErrorCodes.UNAUTHENTICATED, refusal, { reason: 'service_account_not_allowed' });
+        }
         // The cluster hands back the same claims for a token it remembers; so is the authentication built once.
         let authentication = built.get(claims);
         if (authentication === undefined) {

@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import type { ConfigIssue, MethodInstance } from '../../core/plugins/kit/index.ts';
 import {
   defineMethod,
+  ErrorCodes,
   fieldMessage,
   isBlank,
   isSecretReference,
@@ -116,7 +117,7 @@ export default defineMethod<typeof configSchema, OidcConfig>({
       // As Flipt does on every request: a session whose email no pattern matches is refused.
       instance.admit = (authentication) => {
         if (!emailRule.allows(authentication.metadata[OIDC_METADATA.email])) {
-          throw new Error('email is not allowed');
+          ctx.error(ErrorCodes.UNAUTHENTICATED, 'email is not allowed', { reason: 'email_not_allowed' });
         }
       };
     }

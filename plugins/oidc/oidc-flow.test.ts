@@ -497,7 +497,9 @@ describe('oidc: refused logins create no session and never answer 500', () => {
     const response = await s.t.fetch('/auth/v1/self', { headers: bearer(clientToken) });
     expect(response.status).toBe(401);
     await vi.waitFor(() =>
-      expect(s.t.logs).toContainEqual(expect.objectContaining({ reason: 'oidc: email is not allowed' })),
+      expect(s.t.logs).toContainEqual(
+        expect.objectContaining({ reason: 'email_not_allowed', detail: 'oidc: email is not allowed' }),
+      ),
     );
   });
 
