@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { isReasonId, Reasons } from './auth/reasons.ts';
 import { ERROR_STATUS, errorStatus } from './error-status.ts';
 import { type ErrorCode, ErrorCodes } from './errors.ts';
 import { FOREIGN_ERROR_CODES } from './foreign-error-codes.ts';
@@ -71,6 +72,56 @@ describe('error codes', () => {
       expect(mentions.has(code), `${code} is mentioned in the sources`).toBe(true);
       expect(DECLARED.has(code), `${code} is foreign`).toBe(false);
       expect(origin).toMatch(/^(jose|Node|Node's HTTP server|undici): /);
+    }
+  });
+});
+
+/** The README's reason table: id → [from, meaning]. */
+function readmeReasons(): Map<string, string[]> {
+  return new Map(
+    tableRows(readmeSection('Errors'))
+      .filter((row) => !row.key.startsWith('ERR_'))
+      .map((row) => [row.key, row.cells]),
+  );
+}
+
+/** Where the built-in code names a reason id of its own: `reason: '…'` outside tests, with the plugin it is in. */
+function ownReasons(): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const file of sourceFiles()) {
+    if (!/^(core|plugins|secrets)\//.test(file.path) || file.path.endsWith('.test.ts')) continue;
+    for (const [, id] of file.text.matchAll(/\breason: ['"]([^'"]*)['"]/g)) {
+      found.set(id as string, /^(?:plugins|secrets)\/([^/]+)\//.exec(file.path)?.[1] ?? file.path);
+    }
+  }
+  return found;
+}
+
+describe('reason ids', () => {
+  it("the README's table lists the core's ids and those the built-ins give, each with where it comes from", () => {
+    const rows = readmeReasons();
+    for (const id of Object.values(Reasons)) {
+      expect(rows.get(id)?.[0], `the README row for ${id}`).toMatch(/^(core|kit)$/);
+    }
+    for (const [id, plugin] of ownReasons()) {
+      expect(isReasonId(id), `${id} (${plugin}) is a reason id`).toBe(true);
+      expect(rows.get(id)?.[0], `the README row for ${id}`).toBe(`\`${plugin}\``);
+    }
+  });
+
+  it("the README's table lists no other id, and an id named after a code is that code's", () => {
+    const core: ReadonlySet<string> = new Set(Object.values(Reasons));
+    const own = ownReasons();
+    for (const [id, [from, meaning]] of readmeReasons()) {
+      expect(isReasonId(id), `${id} is a reason id`).toBe(true);
+      expect(meaning, `the meaning of ${id}`).toBeTruthy();
+      const code = /^`(ERR_[A-Z0-9_]+)`$/.exec(from ?? '')?.[1];
+      if (code !== undefined) {
+        expect(DECLARED.has(code) || Object.hasOwn(FOREIGN_ERROR_CODES, code), `${code} exists`).toBe(true);
+        expect(id, `the id named after ${code}`).toBe(code.slice('ERR_'.length).toLowerCase());
+      } else {
+        expect(core.has(id) || own.has(id), `${id} is defined in the sources`).toBe(true);
+      }
     }
   });
 });
