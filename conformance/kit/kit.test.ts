@@ -84,6 +84,10 @@ function caseNamed(cases: readonly ConformanceCase[], start: string): Conformanc
   return found;
 }
 
+/** The case of `plugin` (with {@link methodFixtures}) whose name starts with `start`. */
+const methodCase = (plugin: MethodPlugin<{ password: string }>, start: string) =>
+  caseNamed(methodPluginCases(plugin, methodFixtures), start);
+
 describe('the method harness', () => {
   it('passes a well-behaved method on every case', async () => {
     const cases = methodPluginCases(testMethod(), methodFixtures);
@@ -114,7 +118,7 @@ describe('the method harness', () => {
         },
       },
     });
-    await expect(caseNamed(methodPluginCases(plugin, methodFixtures), 'contract:').run()).rejects.toThrow(
+    await expect(methodCase(plugin, 'contract:').run()).rejects.toThrow(
       'configSchema leaves objects open (add additionalProperties: false) at /properties/tls',
     );
   });
@@ -124,9 +128,7 @@ describe('the method harness', () => {
       validate: (config) =>
         config.password.startsWith('$') ? [{ path: ['password'], message: 'must not start with $' }] : [],
     });
-    await expect(caseNamed(methodPluginCases(plugin, methodFixtures), 'validate:').run()).rejects.toThrow(
-      'must not start with $',
-    );
+    await expect(methodCase(plugin, 'validate:').run()).rejects.toThrow('must not start with $');
   });
 
   it('fails a method that leaves a timer running', async () => {
@@ -135,7 +137,7 @@ describe('the method harness', () => {
       for (const timer of timers) clearInterval(timer);
     });
     const plugin = testMethod({ create: () => timers.push(setInterval(() => undefined, 60_000)) });
-    await expect(caseNamed(methodPluginCases(plugin, methodFixtures), 'lifecycle:').run()).rejects.toThrow(
+    await expect(methodCase(plugin, 'lifecycle:').run()).rejects.toThrow(
       /creating and closing the method left resources keeping the event loop alive: 1 × Timeout/,
     );
   });
@@ -148,9 +150,9 @@ describe('the method harness', () => {
         },
       },
     });
-    await expect(
-      caseNamed(methodPluginCases(plugin, methodFixtures), 'bad credential: authenticate').run(),
-    ).rejects.toThrow('authenticate(bad) rejected without a code: Error: no');
+    await expect(methodCase(plugin, 'bad credential: authenticate').run()).rejects.toThrow(
+      'authenticate(bad) rejected without a code: Error: no',
+    );
   });
 
   it('fails a method whose bad credential makes the server answer 500', async () => {
@@ -160,9 +162,9 @@ describe('the method harness', () => {
         authenticate: async () => undefined as unknown as null,
       },
     });
-    await expect(
-      caseNamed(methodPluginCases(plugin, methodFixtures), 'bad credential: a 401').run(),
-    ).rejects.toThrow('the bad credential: expected 401, got 500');
+    await expect(methodCase(plugin, 'bad credential: a 401').run()).rejects.toThrow(
+      'the bad credential: expected 401, got 500',
+    );
   });
 
   it('fails a method that echoes a secret in its refusal', async () => {
@@ -176,7 +178,7 @@ describe('the method harness', () => {
         },
       },
     });
-    const secrets = caseNamed(methodPluginCases(plugin, methodFixtures), 'secrets:');
+    const secrets = methodCase(plugin, 'secrets:');
     await expect(secrets.run()).rejects.toThrow(/secret #0 \(25 characters\) in log line \d+/);
     await expect(secrets.run()).rejects.toThrow(
       /secret #0 \(25 characters\) in an error from authenticate message/,
@@ -197,7 +199,7 @@ describe('the method harness', () => {
         },
       },
     });
-    await expect(caseNamed(methodPluginCases(escaping, methodFixtures), 'routes:').run()).rejects.toThrow(
+    await expect(methodCase(escaping, 'routes:').run()).rejects.toThrow(
       'routes outside /auth/v1/method/test: /auth/v1/method/test/../../../../admin',
     );
     const hijacking = testMethod({
@@ -211,7 +213,7 @@ describe('the method harness', () => {
         },
       },
     });
-    await expect(caseNamed(methodPluginCases(hijacking, methodFixtures), 'routes:').run()).rejects.toThrow(
+    await expect(methodCase(hijacking, 'routes:').run()).rejects.toThrow(
       'the method added a raw request listener to the HTTP server',
     );
   });
@@ -231,7 +233,7 @@ describe('the method harness', () => {
         },
       },
     });
-    await expect(caseNamed(methodPluginCases(plugin, methodFixtures), 'concurrency:').run()).rejects.toThrow(
+    await expect(methodCase(plugin, 'concurrency:').run()).rejects.toThrow(
       /request \d+ \(bad\): expected 401, got 200/,
     );
   });

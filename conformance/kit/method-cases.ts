@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../core/config/load.ts';
 import { errorCode } from '../../core/errors.ts';
-import type { Credential, MethodInstance, MethodPlugin } from '../../core/plugins/contracts.ts';
+import type { Credential, MethodPlugin } from '../../core/plugins/contracts.ts';
 import { createRuntime } from '../../core/runtime.ts';
 import { allAnsweredRight } from './concurrency.ts';
 import { watchResources } from './handles.ts';
@@ -61,14 +61,13 @@ async function assertAuthenticatedAs(response: Response, plugin: MethodPlugin<ob
 }
 
 /**
- * The instance's `authenticate`, for a credential of one of its schemes; the case is skipped when the method owns
- * no scheme or not this one (client tokens and sessions reach no `authenticate`; they are checked through the
- * server).
+ * The credential a fixture stands for, offered to the instance's `authenticate` directly; the case is skipped when
+ * the method owns no scheme or not this one (client tokens and sessions reach no `authenticate`: they are checked
+ * through the server).
  */
-function authenticatorFor(
-  instance: MethodInstance | undefined,
-  credential: Credential,
-): (credential: Credential) => Promise<unknown> {
+async function directly(served: ServedPlugin, fixture: CredentialFixture): Promise<() => Promise<unknown>> {
+  const credential = parseCredential(await credentialFor(fixture, served.fixtureServer));
+  const { instance } = served;
   const authenticate = instance?.authenticate;
   const schemes = instance?.schemes ?? [];
   if (instance === undefined || authenticate === undefined || schemes.length === 0) {
@@ -79,7 +78,7 @@ function authenticatorFor(
       `the credential's scheme "${credential.scheme}" is not one the method owns (${schemes.join(', ')})`,
     );
   }
-  return (offered) => authenticate.call(instance, offered);
+  return () => authenticate.call(instance, credential);
 }
 
 function missing(field: keyof MethodFixtures): string {
@@ -148,11 +147,8 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
       skip: fixtures.foreignCredential === undefined ? missing('foreignCredential') : undefined,
       run: () =>
         serve(async (served) => {
-          const foreign = parseCredential(
-            await credentialFor(fixtures.foreignCredential as CredentialFixture, served.fixtureServer),
-          );
-          const authenticate = authenticatorFor(served.instance, foreign);
-          assert.equal(await authenticate(foreign), null, 'authenticate(foreign) is null');
+          const attempt = await directly(served, fixtures.foreignCredential as CredentialFixture);
+          assert.equal(await attempt(), null, 'authenticate(foreign) is null');
         }),
     },
     {
@@ -178,14 +174,11 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
       skip: fixtures.badCredential === undefined ? missing('badCredential') : undefined,
       run: () =>
         serve(async (served) => {
-          const bad = parseCredential(
-            await credentialFor(fixtures.badCredential as CredentialFixture, served.fixtureServer),
-          );
-          const authenticate = authenticatorFor(served.instance, bad);
+          const attempt = await directly(served, fixtures.badCredential as CredentialFixture);
           let refusal: unknown;
           let result: unknown;
           try {
-            result = await authenticate(bad);
+            result = await attempt();
           } catch (error) {
             refusal = error;
           }

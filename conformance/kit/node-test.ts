@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { describe, it } from 'node:test';
-import { skippedReason } from './skip.ts';
+import { runCase } from './skip.ts';
 import type { ConformanceCase } from './types.ts';
 
 /** How long one case may take: some start a server and an identity provider round trip. */
@@ -17,18 +17,9 @@ const CASE_TIMEOUT_MS = 30_000;
 export function describeCases(title: string, cases: readonly ConformanceCase[]): void {
   describe(title, () => {
     for (const conformanceCase of cases) {
-      it(conformanceCase.name, {
-        skip: conformanceCase.skip ?? false,
-        timeout: CASE_TIMEOUT_MS,
-      }, async (context) => {
-        try {
-          await conformanceCase.run();
-        } catch (error) {
-          const reason = skippedReason(error);
-          if (reason === undefined) throw error;
-          context.skip(reason);
-        }
-      });
+      it(conformanceCase.name, { timeout: CASE_TIMEOUT_MS }, (context) =>
+        runCase(conformanceCase, (reason) => context.skip(reason)),
+      );
     }
   });
 }

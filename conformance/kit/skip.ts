@@ -28,3 +28,21 @@ export function skippedReason(error: unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Runs a case for an adapter: calls `skip(reason)` instead of running it when it has a static `skip`, or when it
+ * rejects with {@link CaseSkipped}; any other rejection is the case's failure.
+ */
+export async function runCase(
+  conformanceCase: { readonly skip?: string; run(): Promise<void> },
+  skip: (reason: string) => void,
+): Promise<void> {
+  if (conformanceCase.skip !== undefined) return skip(conformanceCase.skip);
+  try {
+    await conformanceCase.run();
+  } catch (error) {
+    const reason = skippedReason(error);
+    if (reason === undefined) throw error;
+    skip(reason);
+  }
+}

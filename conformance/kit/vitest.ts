@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { describe, it } from 'vitest';
-import { skippedReason } from './skip.ts';
+import { runCase } from './skip.ts';
 import type { ConformanceCase } from './types.ts';
 
 /** How long one case may take: some start a server and an identity provider round trip. */
@@ -19,16 +19,7 @@ export function describeCases(title: string, cases: readonly ConformanceCase[]):
     for (const conformanceCase of cases) {
       it(
         conformanceCase.name,
-        async (context) => {
-          if (conformanceCase.skip !== undefined) return context.skip(conformanceCase.skip);
-          try {
-            await conformanceCase.run();
-          } catch (error) {
-            const reason = skippedReason(error);
-            if (reason === undefined) throw error;
-            context.skip(reason);
-          }
-        },
+        (context) => runCase(conformanceCase, (reason) => context.skip(reason)),
         CASE_TIMEOUT_MS,
       );
     }

@@ -2,8 +2,8 @@ import { afterAll } from 'vitest';
 import { startFakeGitHub } from '../../conformance/fake-github/fake-github.ts';
 import { readFixture } from '../../conformance/fake-github/fixture.ts';
 import { methodPluginCases } from '../../conformance/kit/index.ts';
+import { sessionBearer } from '../../conformance/kit/test-support/browser-login.ts';
 import { describeCases } from '../../conformance/kit/vitest.ts';
-import { Browser, formsOf, type Page } from '../../core/test-support/browser.ts';
 import { freePort } from '../../core/test-support/redis.ts';
 import github from './index.ts';
 
@@ -26,25 +26,8 @@ const fake = await startFakeGitHub({
 });
 afterAll(() => fake.close());
 
-/** authorize → GitHub's login page → callback; the session token it set, as Bearer. */
-async function signedIn(): Promise<string> {
-  const browser = new Browser();
-  try {
-    const authorize = await browser.request(`${base}/auth/v1/method/github/authorize`);
-    const { authorizeUrl } = JSON.parse(authorize.body) as { authorizeUrl: string };
-    const atCallback = (page: Page) => page.headers.get('location')?.includes('/callback?') === true;
-    const loginPage = await browser.navigate(authorizeUrl, {}, atCallback);
-    const [form] = formsOf(loginPage);
-    if (form === undefined) throw new Error(`no login form at ${loginPage.url}: ${loginPage.status}`);
-    const redirect = await browser.submit(form, { login: 'octocat', password: 'any' }, atCallback);
-    await browser.request(new URL(redirect.headers.get('location') ?? '', redirect.url).href);
-    const token = await browser.cookie(`${base}/`, 'flipt_client_token');
-    if (token === undefined) throw new Error('the callback set no flipt_client_token');
-    return `Bearer ${token}`;
-  } finally {
-    await browser.close();
-  }
-}
+/** A browser login (authorize, GitHub's login form, callback): the session token, as Bearer. */
+const signedIn = () => sessionBearer(base, 'github', () => ({ login: 'octocat', password: 'any' }));
 
 describeCases(
   'github: conformance',

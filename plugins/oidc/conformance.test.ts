@@ -1,7 +1,7 @@
 import { afterAll } from 'vitest';
 import { methodPluginCases } from '../../conformance/kit/index.ts';
+import { sessionBearer } from '../../conformance/kit/test-support/browser-login.ts';
 import { describeCases } from '../../conformance/kit/vitest.ts';
-import { Browser, formsOf, type Page } from '../../core/test-support/browser.ts';
 import { startTestProvider } from '../../core/test-support/openid-provider.ts';
 import { freePort } from '../../core/test-support/redis.ts';
 import oidc from './index.ts';
@@ -22,31 +22,14 @@ const op = await startTestProvider({
 });
 afterAll(() => op.close());
 
-/** A browser login (authorize, the provider's login and consent forms, callback); its session token as Bearer. */
-async function signedIn(): Promise<string> {
-  const browser = new Browser();
-  try {
-    const authorize = await browser.request(`${base}/auth/v1/method/oidc/main/authorize`);
-    const { authorizeUrl } = JSON.parse(authorize.body) as { authorizeUrl: string };
-    const atCallback = (page: Page) => page.headers.get('location')?.includes('/callback?') === true;
-    let page = await browser.navigate(authorizeUrl, {}, atCallback);
-    for (let step = 0; !atCallback(page) && step < 3; step++) {
-      const [form] = formsOf(page);
-      if (form === undefined) throw new Error(`no form at ${page.url} (${page.status})`);
-      page = await browser.submit(
-        form,
-        form.fields.prompt === 'login' ? { login: 'mark', password: 'x' } : {},
-        atCallback,
-      );
-    }
-    await browser.request(new URL(page.headers.get('location') ?? '', page.url).href);
-    const token = await browser.cookie(`${base}/`, 'flipt_client_token');
-    if (token === undefined) throw new Error('the callback set no flipt_client_token');
-    return `Bearer ${token}`;
-  } finally {
-    await browser.close();
-  }
-}
+/** A browser login (authorize, the provider's login and consent forms, callback): the session token, as Bearer. */
+const signedIn = () =>
+  sessionBearer(
+    base,
+    'oidc/main',
+    (form): Record<string, string> =>
+      form.fields.prompt === 'login' ? { login: 'mark', password: 'x' } : {},
+  );
 
 describeCases(
   'oidc: conformance',
