@@ -38,13 +38,19 @@ export interface ResourceWatch {
   assertNoneLeft(what: string, settleMs?: number): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+/** The watch's own waits: they keep the event loop alive while it settles (alone, a run would end), never counted. */
+const ownTimers = new WeakSet<object>();
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    ownTimers.add(setTimeout(resolve, ms));
+  });
 
 /**
  * Whether a followed resource still keeps the event loop alive. A cleared timer and a closed file handle may be
  * destroyed (for async_hooks) only later, at garbage collection: their own state says whether they are done.
  */
 function keepsAlive({ type, resource }: Tracked): boolean {
+  if (ownTimers.has(resource)) return false;
   const state = resource as { _destroyed?: unknown; fd?: unknown; hasRef?: unknown };
   if ((type === 'Timeout' || type === 'Immediate') && state._destroyed === true) return false;
   if (type === 'FILEHANDLE') return typeof state.fd === 'number' && state.fd >= 0;
