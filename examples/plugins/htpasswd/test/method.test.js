@@ -1,0 +1,266 @@
+import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import bcrypt from 'bcryptjs';
+import htpasswd, { METHOD, USER_KEY } from '../index.js';
+import { fakeContext } from './fake-context.js';
+
+/** @import { MethodInstance, RootConfig } from 'portcullis/plugin' */
+
+const PASSWORD = 'open-sesame-4c1d';
+const basic = (/** @type {string} */ user, /** @type {string} */ password) => ({
+  scheme: 'Basic',
+  value: Buffer.from(`${user}:${password}`).toString('base64'),
+});
+const line = (/** @type {string} */ user, /** @type {string} */ password, cost = 4) =>
+  `${user}:${bcrypt.hashSync(password, cost)}\n`;
+const root = /** @type {RootConfig} */ ({});
+
+/** Polls `check` until it holds, for up to `ms`. @param {() => Promise<boolean> | boolean} check */
+async function eventually(check, ms = 3000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.fail(`not within ${ms} ms`);
+}
+
+/**
+ * The refusal `promise` rejects with: its code, reason and message.
+ *
+ * @param {Promise<unknown>} promise
+ */
+async function refusal(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    const { code, reason, message } = /** @type {{ code: string, reason: string, message: string }} */ (
+      error
+    );
+    return { code, reason, message };
+  }
+  return assert.fail('authenticated');
+}
+
+/** How long `work` takes, the median of `n` runs, in ms. @param {() => Promise<unknown>} work */
+async function medianMs(work, n = 5) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const started = performance.now();
+    await work().catch(() => {});
+    times.push(performance.now() - started);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(n / 2)] ?? 0;
+}
+
+describe('the htpasswd method', () => {
+  /** @type {string} */
+  let dir;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'htpasswd-test-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A method created on a fresh file holding `text`. @param {string} text */
+  async function start(text, name = 'htpasswd') {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    const { ctx, lines } = fakeContext();
+    const method = /** @type {Required<MethodInstance>} */ (
+      await htpasswd.create(ctx, { enabled: true, file })
+    );
+    return { method, lines, file };
+  }
+
+  describe('validate', () => {
+    it('requires file, stats a literal path, and leaves a ${secret:…} reference alone', () => {
+      const validate = /** @type {NonNullable<typeof htpasswd.validate>} */ (htpasswd.validate);
+      assert.deepEqual(validate({ enabled: true }, root), [
+        { path: ['file'], message: 'htpasswd: file non-empty value is required' },
+      ]);
+      assert.deepEqual(validate({ enabled: true, file: '' }, root), [
+        { path: ['file'], message: 'htpasswd: file non-empty value is required' },
+      ]);
+      assert.deepEqual(validate({ enabled: true, file: '${secret:file:htpasswd-path}' }, root), []);
+      assert.deepEqual(validate({ enabled: true, file: join(dir, 'nowhere') }, root), [
+        {
+          path: ['file'],
+          message: `htpasswd: file stat ${join(dir, 'nowhere')}: no such file or directory`,
+        },
+      ]);
+    });
+
+    it('is declared for this kit, with a closed schema', () => {
+      assert.equal(htpasswd.kind, 'method');
+      assert.equal(htpasswd.apiVersion, '^1.0.0');
+      assert.equal(htpasswd.configSchema.additionalProperties, false);
+    });
+
+    it('refuses, in create, a file that cannot be read (a path a reference resolved to)', async () => {
+      const { ctx } = fakeContext();
+      await assert.rejects(async () => htpasswd.create(ctx, { enabled: true, file: join(dir, 'missing') }), {
+        code: 'ERR_CONFIG_INVALID',
+        message: `cannot read htpasswd file ${JSON.stringify(join(dir, 'missing'))}: ENOENT: no such file or directory`,
+      });
+    });
+  });
+
+  describe('authenticate', () => {
+    /** @type {Awaited<ReturnType<typeof start>>} */
+    let started;
+    before(async () => {
+      started = await start(
+        [
+          line('alice', PASSWORD),
+          'bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n',
+          'carol:plain-text-kept-by-mistake\n',
+          `zoë:${bcrypt.hashSync('pässwörd', 4).replace('$2b$', '$2a$')}\n`,
+        ].join(''),
+      );
+    });
+    after(() => started.method.close());
+
+    it('admits a right password, as the user, whom the identity hook names', async () => {
+      const authentication = await started.method.authenticate(basic('alice', PASSWORD));
+      assert.deepEqual(authentication, { id: '', method: METHOD, metadata: { [USER_KEY]: 'alice' } });
+      assert.deepEqual(started.method.identity(/** @type {any} */ (authentication)), { user: 'alice' });
+      assert.deepEqual(await started.method.authenticate(basic('zoë', 'pässwörd')), {
+        id: '',
+        method: METHOD,
+        metadata: { [USER_KEY]: 'zoë' },
+      });
+      // Again, from what it remembers.
+      assert.deepEqual(await started.method.authenticate(basic('alice', PASSWORD)), authentication);
+    });
+
+    it('owns the Basic scheme', () => {
+      assert.deepEqual(started.method.schemes, ['Basic']);
+    });
+
+    for (const [what, credential, reason] of [
+      ['a wrong password', basic('alice', 'not-it'), 'wrong_password'],
+      ['a right password for another user', basic('zoë', PASSWORD), 'wrong_password'],
+      ['an unknown user', basic('mallory', PASSWORD), 'unknown_user'],
+      ['a user whose entry was skipped', basic('bob', PASSWORD), 'unknown_user'],
+      ['a user in another case', basic('Alice', PASSWORD), 'unknown_user'],
+      [
+        'a credential that is not base64',
+        { scheme: 'Basic', value: 'alice:secret' },
+        'credential_not_base64',
+      ],
+      ['a credential without a colon', { scheme: 'Basic', value: 'YWxpY2U=' }, 'credential_without_colon'],
+      ['a credential with no user', basic('', PASSWORD), 'empty_user'],
+    ]) {
+      it(`refuses ${what}: ERR_UNAUTHENTICATED, ${reason}`, async () => {
+        const {
+          code,
+          reason: given,
+          message,
+        } = await refusal(started.method.authenticate(/** @type {any} */ (credential)));
+        assert.deepEqual({ code, reason: given }, { code: 'ERR_UNAUTHENTICATED', reason });
+        assert.ok(!message.includes(PASSWORD) && !message.includes('not-it'), message);
+      });
+    }
+
+    it('warns once for each skipped entry, naming the user and the kind, never the hash', () => {
+      const warnings = started.lines.filter((entry) => entry.level === 'warn').map((entry) => entry.message);
+      assert.equal(warnings.length, 2);
+      assert.match(warnings[0] ?? '', /line 2, user "bob": skipped, SHA-1 \(\{SHA\}\) is not supported/);
+      assert.match(warnings[1] ?? '', /line 3, user "carol": skipped, plain text or a kind not recognised/);
+      const logged = started.lines.map((entry) => entry.text).join('\n');
+      for (const secret of [
+        'W6ph5Mm5Pz8GgiULbPgzG37mj9g=',
+        'plain-text-kept-by-mistake',
+        PASSWORD,
+        '$2b$04$',
+      ]) {
+        assert.ok(!logged.includes(secret), secret);
+      }
+    });
+
+    it('takes as long to refuse an unknown user as a wrong password (a decoy hash of the usual cost)', async () => {
+      const costly = await start(line('dave', PASSWORD, 8), 'costly');
+      try {
+        const wrong = await medianMs(() => costly.method.authenticate(basic('dave', 'not-it')));
+        const unknown = await medianMs(() => costly.method.authenticate(basic('mallory', 'not-it')));
+        const ratio = unknown / wrong;
+        assert.ok(ratio > 0.4 && ratio < 2.5, `unknown user ${unknown} ms, wrong password ${wrong} ms`);
+      } finally {
+        costly.method.close();
+      }
+    });
+  });
+
+  describe('the file changing', () => {
+    it('takes a new password without a restart, and forgets the old one though it was remembered', async () => {
+      const { method, lines, file } = await start(line('alice', PASSWORD), 'changing');
+      try {
+        await method.authenticate(basic('alice', PASSWORD));
+        writeFileSync(file, line('alice', 'new-password-77b2'));
+        await eventually(() =>
+          method.authenticate(basic('alice', 'new-password-77b2')).then(
+            () => true,
+            () => false,
+          ),
+        );
+        assert.equal((await refusal(method.authenticate(basic('alice', PASSWORD)))).reason, 'wrong_password');
+        assert.ok(lines.some((entry) => entry.level === 'info' && /read again: 1 user$/.test(entry.message)));
+      } finally {
+        method.close();
+      }
+    });
+
+    it('keeps the last entries when the file goes, warning once, and reads it again when it is back', async () => {
+      const { method, lines, file } = await start(line('alice', PASSWORD), 'vanishing');
+      try {
+        unlinkSync(file);
+        const warned = () => lines.filter((entry) => /cannot read htpasswd file/.test(entry.message));
+        await eventually(async () => {
+          await method.authenticate(basic('alice', PASSWORD));
+          return warned().length > 0;
+        });
+        await method.authenticate(basic('alice', PASSWORD));
+        assert.equal(warned().length, 1);
+        assert.match(
+          warned()[0]?.message ?? '',
+          /ENOENT: no such file or directory; the 1 user read before are kept$/,
+        );
+        writeFileSync(file, line('bob', 'back-again-0a5e'));
+        await eventually(() =>
+          method.authenticate(basic('bob', 'back-again-0a5e')).then(
+            () => true,
+            () => false,
+          ),
+        );
+        assert.ok(lines.some((entry) => entry.message.endsWith('can be read again')));
+      } finally {
+        method.close();
+      }
+    });
+
+    it('stops watching at close: the watcher is released, and a change is no longer read', async () => {
+      // The watcher does not hold the process open (it is not persistent), so it is followed from its creation.
+      const watchers = new Set();
+      const hook = createHook({
+        init: (id, type) => void (type === 'FSEVENTWRAP' && watchers.add(id)),
+        destroy: (id) => void watchers.delete(id),
+      }).enable();
+      try {
+        const { method, file } = await start(line('alice', PASSWORD), 'closing');
+        assert.equal(watchers.size, 1);
+        await method.close();
+        await eventually(() => watchers.size === 0);
+        writeFileSync(file, line('alice', 'after-close-5d1f'));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const { reason } = await refusal(method.authenticate(basic('alice', 'after-close-5d1f')));
+        assert.equal(reason, 'wrong_password');
+      } finally {
+        hook.disable();
+      }
+    });
+  });
+});
