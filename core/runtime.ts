@@ -100,7 +100,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       const block = config.authentication.methods[entry.name];
       if (block?.enabled !== true) continue;
       const plugin = await loaded.registry.method(entry.name);
-      const context = createMethodContext({
+      const { context, release } = createMethodContext({
         name: entry.name,
         log,
         config,
@@ -108,8 +108,26 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
         session,
         locator: loaded.locator,
       });
-      const instance = await guard(entry.name, 'create', () => plugin.create(context, block));
-      opened.push([entry.name, instance]);
+      let instance: MethodInstance;
+      try {
+        instance = await guard(entry.name, 'create', () => plugin.create(context, block));
+      } catch (error) {
+        await release();
+        throw error;
+      }
+      const started = instance;
+      opened.push([
+        entry.name,
+        {
+          async close() {
+            try {
+              await started.close?.();
+            } finally {
+              await release();
+            }
+          },
+        },
+      ]);
       methods.set(entry.name, { name: entry.name, plugin, config: block, instance });
     }
     const pipeline = new CredentialPipeline({

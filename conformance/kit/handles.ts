@@ -21,8 +21,9 @@ const WATCHED = new Set([
   'PROCESSWRAP',
   'SIGNALWRAP',
   'FILEHANDLE',
-  'TLSWRAP',
 ]);
+// Not TLSWRAP: a TLS wrap keeps nothing alive itself (its TCPWRAP does, and is followed), and async_hooks reports
+// its end only when it is garbage collected, long after its socket closed.
 
 interface Tracked {
   readonly type: string;

@@ -1,6 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { RootConfig } from '../config/types.ts';
 import { ErrorCodes, PluginError } from '../errors.ts';
-import { errorRaiser } from './context.ts';
+import { createLogger, SecretScrubber } from '../log.ts';
+import { createMethodContext, errorRaiser } from './context.ts';
+import type { MethodStore, SessionHelpers } from './contracts.ts';
 import { guard } from './guard.ts';
 
 describe('ctx.error', () => {
@@ -35,5 +40,31 @@ describe('ctx.error', () => {
       message: 'plugin "htpasswd" failed in create: cannot read /etc/htpasswd',
       cause: { code: 'ERR_PLUGIN_FAILED', plugin: 'htpasswd' },
     });
+  });
+});
+
+describe('ctx.createFetch', () => {
+  it('keeps its own pool, which the runtime closes after the method: no socket outlives it, no request follows', async () => {
+    const server = createServer((_request, response) => response.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = sockets();
+    const { context, release } = createMethodContext({
+      name: 'magic',
+      log: createLogger({ level: 'error', encoding: 'json', keys: {} }, new SecretScrubber(), { write() {} }),
+      config: {} as RootConfig,
+      store: {} as MethodStore,
+      session: {} as SessionHelpers,
+    });
+    const fetch = context.createFetch({ ca: '' });
+    expect(await (await fetch(url)).text()).toBe('ok');
+    // Both ends of the kept-alive connection.
+    expect(sockets()).toBe(before + 2);
+    await release();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(sockets()).toBe(before);
+    await expect(fetch(url)).rejects.toThrow('this plugin has been closed');
   });
 });

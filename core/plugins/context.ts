@@ -11,7 +11,7 @@ import type {
   SecretContext,
   SessionHelpers,
 } from './contracts.ts';
-import { createFetch } from './fetch.ts';
+import { type ClosableFetch, createClosableFetch } from './fetch.ts';
 
 /** A member of the context whose implementation has not landed yet: any use fails with a clear error. */
 function notReady<T extends object>(what: string): T {
@@ -49,6 +49,13 @@ function configErrorRaiser(blockPath: readonly string[], locator: Locator | unde
   };
 }
 
+/** A method's context, and what releases what the runtime opened for it (the pools of its `createFetch`). */
+export interface MethodContextHandle {
+  readonly context: MethodContext;
+  /** Called after the method's own `close`. */
+  release(): Promise<void>;
+}
+
 /** The context handed to one method plugin's `create`. */
 export function createMethodContext(options: {
   readonly name: string;
@@ -57,18 +64,29 @@ export function createMethodContext(options: {
   readonly store: MethodStore;
   readonly session: SessionHelpers;
   readonly locator?: Locator;
-}): MethodContext {
-  return {
+}): MethodContextHandle {
+  const fetches: ClosableFetch[] = [];
+  const opened = (fetch: ClosableFetch) => {
+    fetches.push(fetch);
+    return fetch.fetch;
+  };
+  const context: MethodContext = {
     error: errorRaiser(options.name),
     configError: configErrorRaiser(['authentication', 'methods', options.name], options.locator),
     log: options.log.child({ plugin: options.name }),
     store: options.store,
     session: options.session,
     metrics: notReady<MethodMetrics>('plugin metrics'),
-    fetch: createFetch(),
-    createFetch,
+    fetch: opened(createClosableFetch()),
+    createFetch: (fetchOptions) => opened(createClosableFetch(fetchOptions)),
     now: () => new Date(),
     root: options.config,
+  };
+  return {
+    context,
+    async release() {
+      await Promise.all(fetches.map((fetch) => fetch.close()));
+    },
   };
 }
 

@@ -61,17 +61,4 @@ const cases = methodPluginCases(kubernetes, {
   secrets: [POD_TOKEN],
 });
 
-// Known failure: the fetch ctx.createFetch({ ca }) gives has its own undici Agent, which nothing closes when the
-// method closes, so its kept-alive connection to the API server stays open for undici's keep-alive timeout (~4 s).
-const LEAK =
-  'an undici Agent from ctx.createFetch({ ca }) is never closed: its keep-alive socket outlives close';
-const lifecycle = cases.find((c) => c.name.startsWith('lifecycle:'));
-
-describeCases(
-  'kubernetes: conformance',
-  cases.map((c) => (c === lifecycle ? { ...c, skip: `known failure: ${LEAK}` } : c)),
-);
-
-it('the known lifecycle failure still happens (when this test fails, remove the skip above)', async () => {
-  await expect(lifecycle?.run()).rejects.toThrow(/left resources keeping the event loop alive: .*TCPWRAP/);
-});
+describeCases('kubernetes: conformance', cases);
