@@ -378,9 +378,9 @@ export interface SecretProvider<C = Record<string, unknown>> {
   /** JSON Schema of `secrets.providers.<name>`, closed; `enabled` is added when missing. */
   readonly configSchema: JsonSchema;
   /**
-   * Cross-field rules beyond the schema. Runs only when the provider is enabled, before any reference is
-   * resolved (a provider's own block may hold `${secret:...}` of another provider); see
-   * {@link MethodPlugin.validate}.
+   * Cross-field rules beyond the schema. Runs only when the provider is enabled. The core refuses `${secret:...}`
+   * anywhere under `secrets:` (a store cannot depend on another), so a provider's own block holds literals only;
+   * the config its `create` gets is the one `validate` saw.
    */
   validate?(config: C, root: RootConfig): ConfigIssue[];
   create(ctx: SecretContext, config: C): SecretSource | Promise<SecretSource>;

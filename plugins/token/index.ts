@@ -1,5 +1,10 @@
 import type { ConfigIssue } from '../../core/plugins/kit/index.ts';
-import { defineMethod, formatGoDuration, quoteValue } from '../../core/plugins/kit/index.ts';
+import {
+  defineMethod,
+  formatGoDuration,
+  isSecretReference,
+  quoteValue,
+} from '../../core/plugins/kit/index.ts';
 import { bootstrap } from './bootstrap.ts';
 import type { TokenConfig } from './config.ts';
 import { tokenRoutes } from './routes.ts';
@@ -16,7 +21,8 @@ export default defineMethod<typeof configSchema, TokenConfig>({
   configSchema,
   validate(config) {
     const issues: ConfigIssue[] = [];
-    if (config.storage.type !== 'static') {
+    // A reference is checked once resolved: the credential checks in create() run on the resolved block.
+    if (config.storage.type !== 'static' && !isSecretReference(config.storage.type)) {
       issues.push({
         path: ['storage', 'type'],
         message: `storage type: authentication.method.token.storage.type unexpected type: ${quoteValue(config.storage.type)}`,
@@ -47,6 +53,13 @@ export default defineMethod<typeof configSchema, TokenConfig>({
     }));
     // A secret that turned out empty, or two references resolving to one value, are refused without the value.
     const problems = credentialIssues(tokens, true);
+    if (config.storage.type !== 'static') {
+      problems.unshift({
+        path: ['storage', 'type'],
+        message:
+          'storage type: authentication.method.token.storage.type unexpected type (the secret it references is not "static")',
+      });
+    }
     if (problems.length > 0) ctx.configError(problems);
     const statics = new StaticTokens(tokens, ctx.now());
     if (!ctx.root.authentication.required) {

@@ -73,6 +73,24 @@ describe('static tokens', () => {
   });
   const silent = { write: () => true };
 
+  it('may take storage.type from a secret, checked once it is resolved', async () => {
+    const dir = tempFiles({ good: 'static', bad: 'kv', ci: 'ci-secret' });
+    const withType = (type: string) => {
+      const object = config(dir, { ci: { credential: '${secret:file:ci}' } });
+      (object.authentication.methods.token.storage as Record<string, unknown>).type = type;
+      return { object, env: {}, logDestination: silent };
+    };
+    const runtime = await createRuntime(withType('${secret:file:good}'));
+    expect(await runtime.pipeline.authenticate({ authorization: 'Bearer ci-secret' })).toMatchObject({
+      ok: true,
+    });
+    await runtime.close();
+    const error = await createRuntime(withType('${secret:file:bad}')).catch((e: unknown) => e);
+    expect((error as ConfigError).issues.map(formatIssue)).toEqual([
+      'authentication.methods.token.storage.type: storage type: authentication.method.token.storage.type unexpected type (the secret it references is not "static")',
+    ]);
+  });
+
   it('take their credentials from secrets', async () => {
     const dir = tempFiles({ ci: 'ci-secret\n' });
     const runtime = await createRuntime({
