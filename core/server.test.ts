@@ -1,3 +1,4 @@
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, SecretResolutionError } from './errors.ts';
@@ -146,5 +147,58 @@ describe('startServer', () => {
         ...capture(),
       }),
     ).rejects.toMatchObject({ code: ErrorCodes.PLUGIN_FAILED, plugin: 'aws' });
+  });
+
+  it('closes once a request that was inside a slow method is answered, though its client keeps the connection', async () => {
+    const slow: MethodPlugin<{ enabled: boolean }> = {
+      kind: 'method',
+      apiVersion: '^1.0.0',
+      name: 'slow',
+      method: 'METHOD_SLOW',
+      sessionCompatible: false,
+      configSchema: { type: 'object', additionalProperties: false, properties: {} },
+      create: () => ({
+        schemes: ['Slow'],
+        async authenticate() {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          return { id: 'slow-caller', method: 'METHOD_SLOW', metadata: {} };
+        },
+      }),
+    };
+    const registry = createRegistry();
+    registry.register({
+      kind: 'method',
+      name: 'slow',
+      configSchema: slow.configSchema,
+      origin: 'test',
+      load: async () => slow,
+    });
+    const server = await startServer({
+      object: { ...listen, authentication: { required: true, methods: { slow: { enabled: true } } } },
+      env: {},
+      registry,
+      ...capture(),
+    });
+    // A client that keeps idle connections open for as long as the server lets it (Node's agent has no idle timeout).
+    const agent = new HttpAgent({ keepAlive: true });
+    try {
+      const answered = new Promise<number | undefined>((resolve, reject) => {
+        const request = httpRequest(`${server.address}/auth/v1/self`, {
+          agent,
+          headers: { authorization: 'Slow x' },
+        });
+        request.on('response', (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        });
+        request.on('error', reject);
+        request.end();
+      });
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      await server.close();
+      expect(await answered).toBe(200);
+    } finally {
+      agent.destroy();
+    }
   });
 });

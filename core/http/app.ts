@@ -53,8 +53,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
   answerOutsideRoutes(app.server);
 
   let closing = false;
+  let idleSweep: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     closing = true;
+    // Node closes the connections idle when closing starts; one busy then (a request inside a slow method) goes
+    // idle once answered and, kept alive by its client, would hold the close open for good. Swept until closed.
+    idleSweep = setInterval(() => app.server.closeIdleConnections(), 50);
+    idleSweep.unref();
+  });
+  app.addHook('onClose', async () => {
+    clearInterval(idleSweep);
   });
   app.addHook('onRequest', (request, reply, next) => {
     // Both answers close the connection (Node then sends `Connection: close`), and requests pipelined after them
