@@ -2,9 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { HtpasswdFile } from '../htpasswd-file.js';
 import { fakeContext } from './fake-context.js';
+
+/** @import { WatchOptions } from '../htpasswd-file.js' */
+/** @import { LogLine } from './fake-context.js' */
+
+const dir = mkdtempSync(join(tmpdir(), 'htpasswd-file-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 const entry = (/** @type {string} */ user) => `${user}:$2y$04$${'a'.repeat(53)}\n`;
 const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -12,55 +18,46 @@ const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(
 /** The users `file` holds now. @param {HtpasswdFile} file */
 const users = async (file) => [...(await file.entries()).keys()];
 
-describe('HtpasswdFile: the two ways a change is noticed, each on its own', () => {
-  /** @type {string} */
-  let dir;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'htpasswd-file-test-'));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+/**
+ * Opens a fresh file `name` holding alice, with `options`, runs `body` with it, and closes it.
+ *
+ * @param {string} name
+ * @param {WatchOptions} options
+ * @param {(opened: { file: HtpasswdFile, path: string, lines: LogLine[] }) => Promise<void>} body
+ */
+async function withFile(name, options, body) {
+  const path = join(dir, name);
+  writeFileSync(path, entry('alice'));
+  const { ctx, lines } = fakeContext();
+  const file = await HtpasswdFile.open(path, ctx.log, options);
+  try {
+    assert.deepEqual(await users(file), ['alice']);
+    await body({ file, path, lines });
+  } finally {
+    file.close();
+  }
+}
 
-  it('the watch: a change is read shortly after, with no lookup checking the file', async () => {
-    const path = join(dir, 'watched');
-    writeFileSync(path, entry('alice'));
-    const file = await HtpasswdFile.open(path, fakeContext().ctx.log, {
-      debounceMs: 20,
-      statIntervalMs: 1e9,
-    });
-    try {
-      assert.deepEqual(await users(file), ['alice']);
+// A day: the watch fires, but reads only then, so that what a lookup checks is all that can see a change.
+const NO_WATCH = 864e5;
+
+describe('HtpasswdFile: the two ways a change is noticed, each on its own', () => {
+  it('the watch: a change is read shortly after, with no lookup checking the file', () =>
+    withFile('watched', { debounceMs: 20, statIntervalMs: 1e9 }, async ({ file, path }) => {
       writeFileSync(path, entry('bob'));
       const deadline = Date.now() + 3000;
       while (Date.now() < deadline && (await users(file))[0] !== 'bob') await sleep(20);
       assert.deepEqual(await users(file), ['bob']);
-    } finally {
-      file.close();
-    }
-  });
+    }));
 
-  it('the check on use: a lookup due for a check reads a changed file before it answers, with no watch', async () => {
-    const path = join(dir, 'checked');
-    writeFileSync(path, entry('alice'));
-    // The watch fires, but reads only after a day: the lookup's check is all that can see the change.
-    const file = await HtpasswdFile.open(path, fakeContext().ctx.log, {
-      debounceMs: 864e5,
-      statIntervalMs: 0,
-    });
-    try {
-      assert.deepEqual(await users(file), ['alice']);
+  it('the check on use: a lookup due for a check reads a changed file before it answers, with no watch', () =>
+    withFile('checked', { debounceMs: NO_WATCH, statIntervalMs: 0 }, async ({ file, path }) => {
       writeFileSync(path, entry('bob'));
       assert.deepEqual(await users(file), ['bob']);
-    } finally {
-      file.close();
-    }
-  });
+    }));
 
-  it('the check on use, when the file goes: the entries read before are kept, with one warning', async () => {
-    const path = join(dir, 'going');
-    writeFileSync(path, entry('alice'));
-    const { ctx, lines } = fakeContext();
-    const file = await HtpasswdFile.open(path, ctx.log, { debounceMs: 864e5, statIntervalMs: 0 });
-    try {
+  it('the check on use, when the file goes: the entries read before are kept, with one warning', () =>
+    withFile('going', { debounceMs: NO_WATCH, statIntervalMs: 0 }, async ({ file, path, lines }) => {
       unlinkSync(path);
       assert.deepEqual(await users(file), ['alice']);
       assert.deepEqual(await users(file), ['alice']);
@@ -70,26 +67,13 @@ describe('HtpasswdFile: the two ways a change is noticed, each on its own', () =
       ]);
       writeFileSync(path, entry('bob'));
       assert.deepEqual(await users(file), ['bob']);
-    } finally {
-      file.close();
-    }
-  });
+    }));
 
-  it('the check on use runs at most once per interval', async () => {
-    const path = join(dir, 'rarely');
-    writeFileSync(path, entry('alice'));
-    const file = await HtpasswdFile.open(path, fakeContext().ctx.log, {
-      debounceMs: 864e5,
-      statIntervalMs: 300,
-    });
-    try {
-      assert.deepEqual(await users(file), ['alice']);
+  it('the check on use runs at most once per interval', () =>
+    withFile('rarely', { debounceMs: NO_WATCH, statIntervalMs: 500 }, async ({ file, path }) => {
       writeFileSync(path, entry('bob'));
       assert.deepEqual(await users(file), ['alice']);
       await sleep(600);
       assert.deepEqual(await users(file), ['bob']);
-    } finally {
-      file.close();
-    }
-  });
+    }));
 });
