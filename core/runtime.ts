@@ -8,6 +8,7 @@ import { createLogger, type LogDestination, type Logger, SecretScrubber } from '
 import { createMethodContext, createSecretContext } from './plugins/context.ts';
 import type { MethodInstance, MethodPlugin, SecretSource, SessionHelpers } from './plugins/contracts.ts';
 import { guard } from './plugins/guard.ts';
+import { checkMethodInstance } from './plugins/instance.ts';
 import type { PluginRegistry } from './plugins/registry.ts';
 import { resolveSecretReferences } from './references/resolve.ts';
 import { createAuthenticationStore } from './store/create.ts';
@@ -114,6 +115,22 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       } catch (error) {
         await release();
         throw error;
+      }
+      let unknown: string[];
+      try {
+        unknown = checkMethodInstance(instance, entry.name);
+      } catch (error) {
+        await guard(entry.name, 'close', () => (instance as Partial<MethodInstance>).close?.()).catch(
+          () => undefined,
+        );
+        await release();
+        throw error;
+      }
+      if (unknown.length > 0) {
+        log.warn(
+          { plugin: entry.name, members: unknown },
+          `plugin "${entry.name}": its method instance has members portcullis does not call (a misspelled hook?); the hooks are routes, schemes, authenticate, admit, endSession, findClientToken, identity, close`,
+        );
       }
       const started = instance;
       opened.push([

@@ -1,0 +1,42 @@
+import { ErrorCodes, PluginError } from '../errors.ts';
+import type { MethodInstance } from './contracts.ts';
+
+/** The members of {@link MethodInstance}; each is a function but `schemes`. */
+const HOOKS = [
+  'routes',
+  'authenticate',
+  'admit',
+  'endSession',
+  'findClientToken',
+  'identity',
+  'close',
+] as const satisfies ReadonlyArray<keyof MethodInstance>;
+const KNOWN = new Set<string>([...HOOKS, 'schemes']);
+
+/**
+ * Checks what a method's `create` returned: an object whose hooks are functions and whose `schemes` is a list of
+ * strings (`ERR_PLUGIN_INVALID` otherwise, naming the member), so that a mistake stops start-up rather than the first
+ * request. Returns the own members portcullis does not know — a misspelled hook (`identify`) is otherwise silently
+ * never called — for the caller to warn about.
+ */
+export function checkMethodInstance(instance: unknown, plugin: string): string[] {
+  const fail = (problem: string): never => {
+    throw new PluginError(ErrorCodes.PLUGIN_INVALID, `plugin "${plugin}": create ${problem}`, { plugin });
+  };
+  if (typeof instance !== 'object' || instance === null)
+    return fail('must return an object (a method instance)');
+  const members = instance as Record<string, unknown>;
+  for (const hook of HOOKS) {
+    if (members[hook] !== undefined && typeof members[hook] !== 'function') {
+      fail(`returned ${hook}, which must be a function when present`);
+    }
+  }
+  const { schemes } = members;
+  if (schemes !== undefined && !(Array.isArray(schemes) && schemes.every((s) => typeof s === 'string'))) {
+    fail('returned schemes, which must be a list of Authorization schemes (strings)');
+  }
+  if (Array.isArray(schemes) && schemes.length > 0 && members.authenticate === undefined) {
+    fail('returned schemes without authenticate, which is what checks a credential of those schemes');
+  }
+  return Object.keys(members).filter((key) => !KNOWN.has(key));
+}
