@@ -9,7 +9,6 @@ import { ConfigError, ErrorCodes, formatIssue, SecretResolutionError } from '../
 import { tempFiles } from '../test-support/tmp.ts';
 import { VALUE_LIMIT } from './describe-value.ts';
 import { type LoadOptions, loadConfig } from './load.ts';
-import type { RootConfig } from './types.ts';
 
 async function refused(options: LoadOptions): Promise<ConfigError> {
   const error = await loadConfig(options).then(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll } from 'vitest';
 import { type HarnessServer, methodPluginCases } from '../../conformance/kit/index.ts';
 import { describeCases } from '../../conformance/kit/vitest.ts';
 import { createTestCa } from '../../core/test-support/tls.ts';
