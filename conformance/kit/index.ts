@@ -24,6 +24,7 @@
 export { methodPluginCases } from './method-cases.ts';
 export { CaseSkipped } from './skip.ts';
 export { secretProviderCases } from './store-cases.ts';
+export { methodTestContext, type TestMethodContext } from './test-context.ts';
 export type {
   ConformanceCase,
   CredentialFixture,

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { defineMethod } from '../../core/plugins/kit/define.ts';
+import { methodTestContext } from './test-context.ts';
+
+const plugin = defineMethod({
+  name: 'magic',
+  method: 'METHOD_MAGIC',
+  sessionCompatible: false,
+  configSchema: { type: 'object', additionalProperties: false, properties: {} },
+  async create(ctx) {
+    ctx.log.info({ answer: 42 }, 'magic is ready');
+    const { clientToken } = await ctx.store.createAuthentication({
+      method: 'METHOD_MAGIC',
+      metadata: { who: 'ada' },
+    });
+    return {
+      schemes: ['Magic'],
+      async authenticate(credential) {
+        if (credential.value !== clientToken)
+          ctx.error('ERR_UNAUTHENTICATED', 'wrong spell', { reason: 'wrong_spell' });
+        return { id: 'ada', method: 'METHOD_MAGIC', expiresAt: ctx.now(), metadata: {} };
+      },
+    };
+  },
+});
+
+describe('methodTestContext', () => {
+  it('gives create a working context: its logs kept, its store real, its clock given, its errors coded', async () => {
+    const fixed = new Date('2026-01-02T03:04:05Z');
+    const { ctx, logs, store, root, close } = await methodTestContext({
+      name: 'magic',
+      root: { authentication: { session: { domain: 'example.com' } } },
+      now: () => fixed,
+    });
+    const instance = await plugin.create(ctx, {});
+    expect(logs).toEqual([expect.objectContaining({ msg: 'magic is ready', answer: 42, plugin: 'magic' })]);
+    const [created] = (await store.listAuthentications({ method: 'METHOD_MAGIC' })).authentications;
+    expect(created?.metadata).toEqual({ who: 'ada' });
+    expect(root.authentication.session.domain).toBe('example.com');
+    expect(ctx.session.domain).toBe('example.com');
+    await expect(instance.authenticate?.({ scheme: 'Magic', value: 'nope' })).rejects.toMatchObject({
+      code: 'ERR_UNAUTHENTICATED',
+      reason: 'wrong_spell',
+      plugin: 'magic',
+    });
+    await instance.close?.();
+    await close();
+  });
+
+  it('refuses a configuration portcullis would refuse', async () => {
+    await expect(
+      methodTestContext({ root: { authentication: { session: { storage: { type: 'mongo' } } } } }),
+    ).rejects.toMatchObject({
+      code: 'ERR_CONFIG_INVALID',
+    });
+  });
+});
