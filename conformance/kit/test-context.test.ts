@@ -9,6 +9,8 @@ const plugin = defineMethod({
   configSchema: { type: 'object', additionalProperties: false, properties: {} },
   async create(ctx) {
     ctx.log.info({ answer: 42 }, 'magic is ready');
+    ctx.log.debug('debug, kept');
+    ctx.log.trace('trace, kept');
     const { clientToken } = await ctx.store.createAuthentication({
       method: 'METHOD_MAGIC',
       metadata: { who: 'ada' },
@@ -33,7 +35,11 @@ describe('methodTestContext', () => {
       now: () => fixed,
     });
     const instance = await plugin.create(ctx, {});
-    expect(logs).toEqual([expect.objectContaining({ msg: 'magic is ready', answer: 42, plugin: 'magic' })]);
+    expect(logs).toEqual([
+      expect.objectContaining({ msg: 'magic is ready', answer: 42, plugin: 'magic', level: 'info' }),
+      expect.objectContaining({ msg: 'debug, kept', plugin: 'magic', level: 'debug' }),
+      expect.objectContaining({ msg: 'trace, kept', plugin: 'magic', level: 'trace' }),
+    ]);
     const [created] = (await store.listAuthentications({ method: 'METHOD_MAGIC' })).authentications;
     expect(created?.metadata).toEqual({ who: 'ada' });
     expect(root.authentication.session.domain).toBe('example.com');

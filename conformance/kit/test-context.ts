@@ -41,13 +41,12 @@ export async function methodTestContext(
 ): Promise<TestMethodContext> {
   const { config } = await loadConfig({ object: options.root ?? {}, env: {} });
   const logs: Array<Record<string, unknown>> = [];
-  const log = createLogger(
-    { ...config.log, level: 'trace', encoding: 'json', file: undefined },
-    new SecretScrubber(),
-    {
-      write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>),
-    },
-  );
+  const log = createLogger({ ...config.log, encoding: 'json', file: undefined }, new SecretScrubber(), {
+    write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>),
+  });
+  // Every line, down to trace (below the levels a configuration can name), so that a secret logged at debug is seen;
+  // set before the plugin's child logger is made, which takes the level it has then.
+  log.level = 'trace';
   const store = new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 });
   const now = options.now ?? (() => new Date());
   const session = createSessionHelpers(config.authentication.session, { store, now });
