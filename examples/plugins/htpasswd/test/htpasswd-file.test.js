@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { methodTestContext } from 'portcullis/conformance';
 import { HtpasswdFile } from '../htpasswd-file.js';
-import { fakeContext } from './fake-context.js';
 
+/** @import { TestMethodContext } from 'portcullis/conformance' */
 /** @import { WatchOptions } from '../htpasswd-file.js' */
-/** @import { LogLine } from './fake-context.js' */
 
 const dir = mkdtempSync(join(tmpdir(), 'htpasswd-file-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,22 +19,27 @@ const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(
 const users = async (file) => [...(await file.entries()).keys()];
 
 /**
- * Opens a fresh file `name` holding alice, with `options`, runs `body` with it, and closes it.
+ * Opens a fresh file `name` holding alice, with `options` and the logger of a test context, runs `body` with it and
+ * the lines logged, and closes it, then the context.
  *
  * @param {string} name
  * @param {WatchOptions} options
- * @param {(opened: { file: HtpasswdFile, path: string, lines: LogLine[] }) => Promise<void>} body
+ * @param {(opened: { file: HtpasswdFile, path: string, logs: TestMethodContext['logs'] }) => Promise<void>} body
  */
 async function withFile(name, options, body) {
   const path = join(dir, name);
   writeFileSync(path, entry('alice'));
-  const { ctx, lines } = fakeContext();
-  const file = await HtpasswdFile.open(path, ctx.log, options);
+  const { ctx, logs, close } = await methodTestContext({ name: 'htpasswd' });
   try {
-    assert.deepEqual(await users(file), ['alice']);
-    await body({ file, path, lines });
+    const file = await HtpasswdFile.open(path, ctx.log, options);
+    try {
+      assert.deepEqual(await users(file), ['alice']);
+      await body({ file, path, logs });
+    } finally {
+      file.close();
+    }
   } finally {
-    file.close();
+    await close();
   }
 }
 
@@ -57,11 +62,11 @@ describe('HtpasswdFile: the two ways a change is noticed, each on its own', () =
     }));
 
   it('the check on use, when the file goes: the entries read before are kept, with one warning', () =>
-    withFile('going', { debounceMs: NO_WATCH, statIntervalMs: 0 }, async ({ file, path, lines }) => {
+    withFile('going', { debounceMs: NO_WATCH, statIntervalMs: 0 }, async ({ file, path, logs }) => {
       unlinkSync(path);
       assert.deepEqual(await users(file), ['alice']);
       assert.deepEqual(await users(file), ['alice']);
-      const warnings = lines.filter((line) => line.level === 'warn').map((line) => line.message);
+      const warnings = logs.filter((line) => line.level === 'warn').map((line) => line.msg);
       assert.deepEqual(warnings, [
         `cannot read htpasswd file ${JSON.stringify(path)}: ENOENT: no such file or directory; the 1 user read before are kept`,
       ]);

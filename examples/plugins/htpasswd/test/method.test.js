@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { methodTestContext } from 'portcullis/conformance';
 import htpasswd, { METHOD, USER_KEY } from '../index.js';
-import { fakeContext } from './fake-context.js';
 
 /** @import { MethodInstance, RootConfig } from 'portcullis/plugin' */
 
@@ -75,15 +75,24 @@ describe('the htpasswd method', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** A method created on a fresh file holding `text`. @param {string} text */
+  /**
+   * A method created on a fresh file holding `text`, with the lines it logged; `close` closes the method, then its
+   * context.
+   *
+   * @param {string} text
+   */
   async function start(text, name = 'htpasswd') {
     const file = join(dir, name);
     writeFileSync(file, text);
-    const { ctx, lines } = fakeContext();
+    const context = await methodTestContext({ name: 'htpasswd' });
     const method = /** @type {Required<MethodInstance>} */ (
-      await htpasswd.create(ctx, { enabled: true, file })
+      await htpasswd.create(context.ctx, { enabled: true, file })
     );
-    return { method, lines, file };
+    const close = async () => {
+      await method.close();
+      await context.close();
+    };
+    return { method, logs: context.logs, file, close };
   }
 
   describe('validate', () => {
@@ -110,12 +119,25 @@ describe('the htpasswd method', () => {
       assert.equal(htpasswd.configSchema.additionalProperties, false);
     });
 
-    it('refuses, in create, a file that cannot be read (a path a reference resolved to)', async () => {
-      const { ctx } = fakeContext();
-      await assert.rejects(async () => htpasswd.create(ctx, { enabled: true, file: join(dir, 'missing') }), {
-        code: 'ERR_CONFIG_INVALID',
-        message: `cannot read htpasswd file ${JSON.stringify(join(dir, 'missing'))}: ENOENT: no such file or directory`,
-      });
+    it('refuses, in create, a file that cannot be read (a path a reference resolved to), located at its block', async () => {
+      const { ctx, close } = await methodTestContext({ name: 'htpasswd' });
+      try {
+        await assert.rejects(
+          async () => htpasswd.create(ctx, { enabled: true, file: join(dir, 'missing') }),
+          {
+            name: 'ConfigError',
+            code: 'ERR_CONFIG_INVALID',
+            issues: [
+              {
+                path: ['authentication', 'methods', 'htpasswd', 'file'],
+                message: `cannot read htpasswd file ${JSON.stringify(join(dir, 'missing'))}: ENOENT: no such file or directory`,
+              },
+            ],
+          },
+        );
+      } finally {
+        await close();
+      }
     });
   });
 
@@ -132,7 +154,7 @@ describe('the htpasswd method', () => {
         ].join(''),
       );
     });
-    after(() => started.method.close());
+    after(() => started.close());
 
     it('admits a right password, as the user, whom the identity hook names', async () => {
       const authentication = await started.method.authenticate(basic('alice', PASSWORD));
@@ -177,11 +199,13 @@ describe('the htpasswd method', () => {
     }
 
     it('warns once for each skipped entry, naming the user and the kind, never the hash', () => {
-      const warnings = started.lines.filter((entry) => entry.level === 'warn').map((entry) => entry.message);
+      const warnings = started.logs
+        .filter((entry) => entry.level === 'warn')
+        .map((entry) => String(entry.msg));
       assert.equal(warnings.length, 2);
       assert.match(warnings[0] ?? '', /line 2, user "bob": skipped, SHA-1 \(\{SHA\}\) is not supported/);
       assert.match(warnings[1] ?? '', /line 3, user "carol": skipped, plain text or a kind not recognised/);
-      const logged = started.lines.map((entry) => entry.text).join('\n');
+      const logged = started.logs.map((entry) => JSON.stringify(entry)).join('\n');
       for (const secret of [
         'W6ph5Mm5Pz8GgiULbPgzG37mj9g=',
         'plain-text-kept-by-mistake',
@@ -203,14 +227,14 @@ describe('the htpasswd method', () => {
         const ratio = unknown / wrong;
         assert.ok(ratio > 0.25 && ratio < 4, `unknown user ${unknown} ms, wrong password ${wrong} ms`);
       } finally {
-        costly.method.close();
+        await costly.close();
       }
     });
   });
 
   describe('the file changing', () => {
     it('takes a new password without a restart, and forgets the old one though it was remembered', async () => {
-      const { method, lines, file } = await start(line('alice', PASSWORD), 'changing');
+      const { method, logs, file, close } = await start(line('alice', PASSWORD), 'changing');
       try {
         await method.authenticate(basic('alice', PASSWORD));
         writeFileSync(file, line('alice', 'new-password-77b2'));
@@ -221,17 +245,19 @@ describe('the htpasswd method', () => {
           ),
         );
         assert.equal((await refusal(method.authenticate(basic('alice', PASSWORD)))).reason, 'wrong_password');
-        assert.ok(lines.some((entry) => entry.level === 'info' && /read again: 1 user$/.test(entry.message)));
+        assert.ok(
+          logs.some((entry) => entry.level === 'info' && /read again: 1 user$/.test(String(entry.msg))),
+        );
       } finally {
-        method.close();
+        await close();
       }
     });
 
     it('keeps the last entries when the file goes, warning once, and reads it again when it is back', async () => {
-      const { method, lines, file } = await start(line('alice', PASSWORD), 'vanishing');
+      const { method, logs, file, close } = await start(line('alice', PASSWORD), 'vanishing');
       try {
         unlinkSync(file);
-        const warned = () => lines.filter((entry) => /cannot read htpasswd file/.test(entry.message));
+        const warned = () => logs.filter((entry) => /cannot read htpasswd file/.test(String(entry.msg)));
         await eventually(async () => {
           await method.authenticate(basic('alice', PASSWORD));
           return warned().length > 0;
@@ -239,7 +265,7 @@ describe('the htpasswd method', () => {
         await method.authenticate(basic('alice', PASSWORD));
         assert.equal(warned().length, 1);
         assert.match(
-          warned()[0]?.message ?? '',
+          String(warned()[0]?.msg),
           /ENOENT: no such file or directory; the 1 user read before are kept$/,
         );
         writeFileSync(file, line('bob', 'back-again-0a5e'));
@@ -249,9 +275,9 @@ describe('the htpasswd method', () => {
             () => false,
           ),
         );
-        assert.ok(lines.some((entry) => entry.message.endsWith('can be read again')));
+        assert.ok(logs.some((entry) => String(entry.msg).endsWith('can be read again')));
       } finally {
-        method.close();
+        await close();
       }
     });
 
@@ -263,9 +289,9 @@ describe('the htpasswd method', () => {
         destroy: (id) => void watchers.delete(id),
       }).enable();
       try {
-        const { method, file } = await start(line('alice', PASSWORD), 'closing');
+        const { method, file, close } = await start(line('alice', PASSWORD), 'closing');
         assert.equal(watchers.size, 1);
-        await method.close();
+        await close();
         await eventually(() => watchers.size === 0);
         writeFileSync(file, line('alice', 'after-close-5d1f'));
         await new Promise((resolve) => setTimeout(resolve, 300));
