@@ -148,6 +148,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       methods.set(entry.name, { name: entry.name, plugin, config: block, instance });
     }
     const pipeline = new CredentialPipeline({
+      log,
       store,
       methods: [...methods.values()].map((m) => ({
         name: m.name,

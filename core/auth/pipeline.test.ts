@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, PluginError } from '../errors.ts';
-import type { Authentication, MethodInstance } from '../plugins/contracts.ts';
+import type { Authentication, Logger, MethodInstance } from '../plugins/contracts.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { CredentialPipeline, type PipelineMethod } from './pipeline.ts';
 import { hashClientToken } from './token.ts';
@@ -237,5 +237,121 @@ describe('CredentialPipeline', () => {
         expect.objectContaining({ code: ErrorCodes.PLUGIN_INVALID, plugin: 'bad' }),
       );
     }
+  });
+});
+
+describe('CredentialPipeline: what a method answers', () => {
+  const answering = (answer: unknown): PipelineMethod => ({
+    name: 'odd',
+    method: 'METHOD_ODD',
+    instance: { schemes: ['Odd'], authenticate: async () => answer as Authentication },
+  });
+
+  it.each([
+    [false, 'answered boolean'],
+    [undefined, 'answered undefined'],
+    [42, 'answered number'],
+    ['alice', 'answered string'],
+    [[], 'answered an array'],
+    [{}, 'without a string id'],
+    [{ id: 'a', metadata: {} }, 'without its method'],
+    [{ id: 'a', method: 'METHOD_ODD', metadata: { n: 1 } }, 'metadata is not an object of strings'],
+    [{ id: 'a', method: 'METHOD_ODD', metadata: {}, expiresAt: 'tomorrow' }, 'expiresAt is not a valid Date'],
+  ])('refuses an authenticate answering %j, never taking it for a caller', async (answer, problem) => {
+    const outcome = await new CredentialPipeline({
+      store: store(),
+      methods: [answering(answer)],
+    }).authenticate({
+      authorization: 'Odd x',
+    });
+    expect(outcome).toMatchObject({ ok: false, reason: 'method_invalid_answer', via: 'odd' });
+    expect((outcome as { detail: string }).detail).toMatch(/^odd: authenticate answered /);
+    expect((outcome as { detail: string }).detail).toContain(problem);
+  });
+
+  it('refuses a findClientToken answer that is not an authentication, and asks the next on undefined', async () => {
+    const junk: PipelineMethod = {
+      name: 'junk',
+      method: 'METHOD_JUNK',
+      instance: { findClientToken: () => 'junk' as unknown as Authentication },
+    };
+    expect(
+      await new CredentialPipeline({ store: store(), methods: [junk] }).authenticate({
+        authorization: 'Bearer x',
+      }),
+    ).toMatchObject({
+      ok: false,
+      reason: 'method_invalid_answer',
+      detail: 'junk: findClientToken answered string, not an authentication (or null)',
+    });
+    const none: PipelineMethod = {
+      name: 'none',
+      method: 'METHOD_NONE_',
+      instance: { findClientToken: () => undefined },
+    };
+    expect(
+      await new CredentialPipeline({ store: store(), methods: [none, statics] }).authenticate({
+        authorization: 'Bearer static-secret',
+      }),
+    ).toMatchObject({ ok: true, authentication: { id: 'ci' } });
+  });
+
+  it('reserves Bearer in any case, and offers a credential once to a method listing its scheme twice', async () => {
+    const lower: PipelineMethod = {
+      name: 'lower',
+      method: 'METHOD_LOWER',
+      instance: { schemes: ['bearer'], authenticate: async () => null },
+    };
+    expect(() => new CredentialPipeline({ store: store(), methods: [lower] })).toThrow(
+      'plugin "lower" declares the scheme "bearer", which is reserved for client tokens',
+    );
+    let calls = 0;
+    const twice: PipelineMethod = {
+      name: 'twice',
+      method: 'METHOD_TWICE',
+      instance: {
+        schemes: ['Twice', 'Twice'],
+        authenticate: async () => {
+          calls++;
+          return null;
+        },
+      },
+    };
+    await new CredentialPipeline({ store: store(), methods: [twice] }).authenticate({
+      authorization: 'Twice x',
+    });
+    expect(calls).toBe(1);
+  });
+});
+
+describe('CredentialPipeline.identify', () => {
+  it("reads a method's identity hook, keeps only string parts, and reports a broken hook once", () => {
+    const warnings: string[] = [];
+    const log = {
+      warn: (fields: object | string, message?: string) =>
+        void warnings.push(typeof fields === 'string' ? fields : (message ?? '')),
+    } as Pick<Logger, 'warn'>;
+    let answer: () => unknown = () => ({ user: 'ada', email: 'ada@example.com' });
+    const method: PipelineMethod = {
+      name: 'who',
+      method: 'METHOD_WHO',
+      instance: { identity: () => answer() as { user?: string } },
+    };
+    const pipeline = new CredentialPipeline({ store: store(), methods: [method], log });
+    const authentication = { id: 'x', method: 'METHOD_WHO', metadata: {} };
+    expect(pipeline.identify(authentication)).toEqual({ user: 'ada', email: 'ada@example.com' });
+    answer = () => ({ user: 7, email: 'e@example.com' });
+    expect(pipeline.identify(authentication)).toEqual({ email: 'e@example.com' });
+    answer = () => 42;
+    expect(pipeline.identify(authentication)).toBeUndefined();
+    answer = () => {
+      throw new Error('boom');
+    };
+    expect(pipeline.identify(authentication)).toBeUndefined();
+    expect(pipeline.identify({ id: 'y', method: 'METHOD_OTHER', metadata: {} })).toBeUndefined();
+    // Once per method, however it breaks.
+    expect(warnings).toEqual([
+      'plugin "who": identity answered a user or email that is not a string; identity headers fall back to the authentication\'s id (said once)',
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
-import type { Authentication, MethodInstance } from '../plugins/contracts.ts';
+import type { Authentication, Logger, MethodInstance } from '../plugins/contracts.ts';
+import { authenticationProblem } from '../plugins/instance.ts';
 import type { AuthenticationStore } from '../store/types.ts';
 import { credentialBytes } from './credential-bytes.ts';
 import { type Reason, Reasons, refusalReason } from './reasons.ts';
@@ -67,9 +68,18 @@ export class CredentialPipeline {
   /** Which method took a credential by its scheme: it answers for the identity, whatever `method` it wrote. */
   readonly #takenBy = new WeakMap<Authentication, PipelineMethod>();
   readonly #now: () => Date;
+  readonly #log: Pick<Logger, 'warn'> | undefined;
+  readonly #identityWarned = new Set<string>();
 
-  constructor(options: { store: AuthenticationStore; methods: readonly PipelineMethod[]; now?: () => Date }) {
+  constructor(options: {
+    store: AuthenticationStore;
+    methods: readonly PipelineMethod[];
+    now?: () => Date;
+    /** Where a broken `identity` hook is reported. */
+    log?: Pick<Logger, 'warn'>;
+  }) {
     this.#store = options.store;
+    this.#log = options.log;
     this.#now = options.now ?? (() => new Date());
     this.#admitters = new Map(
       options.methods
@@ -85,11 +95,14 @@ export class CredentialPipeline {
     const owners = new Map<string, PipelineMethod[]>();
     for (const method of options.methods) {
       if (method.instance.authenticate === undefined) continue;
-      for (const scheme of method.instance.schemes ?? []) {
-        if (scheme === CLIENT_TOKEN_SCHEME || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(scheme)) {
+      // Listed twice, a scheme would have its credential offered to the method twice.
+      for (const scheme of new Set(method.instance.schemes ?? [])) {
+        // Schemes are case-insensitive (RFC 9110 §11.1): `bearer` is Bearer, reserved as well.
+        const reserved = scheme.toLowerCase() === CLIENT_TOKEN_SCHEME.toLowerCase();
+        if (reserved || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(scheme)) {
           throw new PluginError(
             ErrorCodes.PLUGIN_INVALID,
-            `plugin "${method.name}" declares the scheme "${scheme}", which ${scheme === CLIENT_TOKEN_SCHEME ? 'is reserved for client tokens' : 'is not a valid HTTP authentication scheme'}`,
+            `plugin "${method.name}" declares the scheme "${scheme}", which ${reserved ? 'is reserved for client tokens' : 'is not a valid HTTP authentication scheme'}`,
             { plugin: method.name },
           );
         }
@@ -121,14 +134,21 @@ export class CredentialPipeline {
     const tokenHash = hashClientToken(credentialBytes(clientToken));
     let authentication: Authentication | undefined;
     for (const finder of this.#finders) {
+      let found: unknown;
       try {
-        authentication = await (
+        found = await (
           finder.instance.findClientToken as NonNullable<MethodInstance['findClientToken']>
         ).call(finder.instance, tokenHash);
       } catch (error) {
         return refusedBy(finder, error, Reasons.METHOD_REFUSED, via);
       }
-      if (authentication !== undefined) break;
+      if (found === undefined) continue;
+      const problem = authenticationProblem(found);
+      if (problem !== undefined) {
+        return refused(Reasons.METHOD_INVALID_ANSWER, `${finder.name}: findClientToken ${problem}`, via);
+      }
+      authentication = found as Authentication;
+      break;
     }
     authentication ??= await this.#store.getAuthenticationByTokenHash(tokenHash);
     if (authentication === undefined)
@@ -156,16 +176,48 @@ export class CredentialPipeline {
   ): { readonly user?: string; readonly email?: string } | undefined => {
     const owner = this.#takenBy.get(authentication) ?? this.#identifiers.get(authentication.method);
     if (owner === undefined) return undefined;
+    let identity: unknown;
     try {
-      const identity = (owner.instance.identity as NonNullable<MethodInstance['identity']>).call(
+      identity = (owner.instance.identity as NonNullable<MethodInstance['identity']>).call(
         owner.instance,
         authentication,
       );
-      return typeof identity === 'object' && identity !== null ? identity : undefined;
-    } catch {
+    } catch (error) {
+      this.#identityFailed(owner, `threw: ${errorMessage(error)}`);
       return undefined;
     }
+    if (typeof identity !== 'object' || identity === null) {
+      this.#identityFailed(
+        owner,
+        `answered ${identity === null ? 'null' : typeof identity}, not { user, email }`,
+      );
+      return undefined;
+    }
+    const { user, email } = identity as { user?: unknown; email?: unknown };
+    if (
+      (user !== undefined && typeof user !== 'string') ||
+      (email !== undefined && typeof email !== 'string')
+    ) {
+      this.#identityFailed(owner, 'answered a user or email that is not a string');
+    }
+    return {
+      ...(typeof user === 'string' && { user }),
+      ...(typeof email === 'string' && { email }),
+    };
   };
+
+  /**
+   * A broken `identity` hook: the headers fall back to the id, and the operator is told once per method (the hook
+   * runs on every request, so a line each time would flood the log).
+   */
+  #identityFailed(owner: PipelineMethod, problem: string): void {
+    if (this.#identityWarned.has(owner.name)) return;
+    this.#identityWarned.add(owner.name);
+    this.#log?.warn(
+      { plugin: owner.name },
+      `plugin "${owner.name}": identity ${problem}; identity headers fall back to the authentication's id (said once)`,
+    );
+  }
 
   /** An expired authentication is refused at once, whatever its method. */
   #unlessExpired(authentication: Authentication, via: string, detailPrefix: string): AuthenticationOutcome {
@@ -185,16 +237,19 @@ export class CredentialPipeline {
   ): Promise<AuthenticationOutcome> {
     for (const owner of owners) {
       const authenticate = owner.instance.authenticate as NonNullable<MethodInstance['authenticate']>;
-      let authentication: Authentication | null;
+      let answer: unknown;
       try {
-        authentication = await authenticate.call(owner.instance, { scheme, value });
+        answer = await authenticate.call(owner.instance, { scheme, value });
       } catch (error) {
         return refusedBy(owner, error, Reasons.METHOD_REFUSED, owner.name);
       }
-      if (authentication === null) continue;
-      if (owner.instance.identity !== undefined && typeof authentication === 'object') {
-        this.#takenBy.set(authentication, owner);
+      if (answer === null) continue;
+      const problem = authenticationProblem(answer);
+      if (problem !== undefined) {
+        return refused(Reasons.METHOD_INVALID_ANSWER, `${owner.name}: authenticate ${problem}`, owner.name);
       }
+      const authentication = answer as Authentication;
+      if (owner.instance.identity !== undefined) this.#takenBy.set(authentication, owner);
       return this.#unlessExpired(authentication, owner.name, `${owner.name}: `);
     }
     return refused(Reasons.NO_METHOD_ACCEPTED, `no method accepted the ${scheme} credential`, scheme);

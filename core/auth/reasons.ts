@@ -18,6 +18,11 @@ export const Reasons = {
   NO_METHOD_ACCEPTED: 'no_method_accepted',
   /** A method refused the credential, and its error gave neither a reason id nor a code to name one after. */
   METHOD_REFUSED: 'method_refused',
+  /**
+   * A method answered something that is not an authentication (`authenticate` or `findClientToken` gave `false`,
+   * `undefined`, a string, an object without `id`, `method` or string metadata): refused, and logged, never taken.
+   */
+  METHOD_INVALID_ANSWER: 'method_invalid_answer',
   /** The method that created a session refused it (`admit`), giving neither a reason id nor a code. */
   NOT_ADMITTED: 'not_admitted',
   /** Flipt's cross-origin protection refused a state-changing request (a 403, before any credential is read). */

@@ -40,3 +40,36 @@ export function checkMethodInstance(instance: unknown, plugin: string): string[]
   }
   return Object.keys(members).filter((key) => !KNOWN.has(key));
 }
+
+const isDate = (value: unknown) => value instanceof Date && !Number.isNaN(value.getTime());
+
+/**
+ * Why what a method hook answered is not an {@link Authentication} (an object with a string `id`, a non-empty string
+ * `method`, `metadata` of string values, valid dates where given), or `undefined` when it is one. The pipeline
+ * refuses the request on such an answer rather than let `false`, `42` or `{}` stand for a caller.
+ */
+export function authenticationProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return `answered ${value === undefined ? 'undefined' : Array.isArray(value) ? 'an array' : typeof value}, not an authentication (or null)`;
+  }
+  const candidate = value as Record<string, unknown>;
+  if (typeof candidate.id !== 'string') return 'answered an authentication without a string id';
+  if (typeof candidate.method !== 'string' || candidate.method === '') {
+    return 'answered an authentication without its method';
+  }
+  const { metadata } = candidate;
+  if (
+    typeof metadata !== 'object' ||
+    metadata === null ||
+    Array.isArray(metadata) ||
+    !Object.values(metadata).every((entry) => typeof entry === 'string')
+  ) {
+    return 'answered an authentication whose metadata is not an object of strings';
+  }
+  for (const field of ['expiresAt', 'createdAt', 'updatedAt'] as const) {
+    if (candidate[field] !== undefined && !isDate(candidate[field])) {
+      return `answered an authentication whose ${field} is not a valid Date`;
+    }
+  }
+  return undefined;
+}
