@@ -274,6 +274,31 @@ describe('third-party plugins', () => {
     ]);
   });
 
+  it('are refused when they claim the method enum or number of another plugin', async () => {
+    const dir = tempFiles({
+      'token-method.mjs': MAGIC_PLUGIN.replace("method: 'METHOD_MAGIC'", "method: 'METHOD_TOKEN'"),
+      'number.mjs': MAGIC_PLUGIN.replace("name: 'magic'", "name: 'other'").replace(
+        "method: 'METHOD_MAGIC'",
+        "method: 'METHOD_OTHER', methodNumber: 2",
+      ),
+      'twin.mjs': MAGIC_PLUGIN.replace("name: 'magic'", "name: 'twin'"),
+      'config.yaml': 'plugins:\n  - ./token-method.mjs\n  - ./number.mjs\n  - ./twin.mjs\n',
+    });
+    expect(await problems({ cwd: dir, file: 'config.yaml', env: {} })).toEqual([
+      'plugins[0] (2:5): plugin "magic" from "./token-method.mjs": method "METHOD_TOKEN" is already that of the plugin "token"; each method needs its own',
+      'plugins[1] (3:5): plugin "other" from "./number.mjs": methodNumber 2 is already that of the plugin "oidc"; each method needs its own',
+    ]);
+    // Two third-party methods with one enum: the second listed is refused.
+    const again = tempFiles({
+      'magic.mjs': MAGIC_PLUGIN,
+      'twin.mjs': MAGIC_PLUGIN.replace("name: 'magic'", "name: 'twin'"),
+      'config.yaml': 'plugins: [./magic.mjs, ./twin.mjs]\n',
+    });
+    expect(await problems({ cwd: again, file: 'config.yaml', env: {} })).toEqual([
+      'plugins[1] (1:24): plugin "twin" from "./twin.mjs": method "METHOD_MAGIC" is already that of the plugin "magic"; each method needs its own',
+    ]);
+  });
+
   it('are refused clearly when missing, empty, malformed, or taking a name already registered', async () => {
     const dir = tempFiles({
       'empty.mjs': 'export const nothing = 1;\n',

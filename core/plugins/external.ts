@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { mentioning, quoteValue } from '../config/describe-value.ts';
 import { createAjv } from '../config/validate.ts';
 import { errorMessage } from '../errors.ts';
-import type { Plugin } from './contracts.ts';
+import type { MethodPlugin, Plugin } from './contracts.ts';
 import { assertPlugin, type PluginRegistry } from './registry.ts';
 import { moduleUrl } from './resolve-module.ts';
 
@@ -35,6 +35,11 @@ export async function loadExternalPlugins(
   baseDir: string,
 ): Promise<PluginLoadProblem[]> {
   const problems: PluginLoadProblem[] = [];
+  const methods: Array<{
+    readonly index: number;
+    readonly shown: string;
+    readonly plugin: MethodPlugin<object>;
+  }> = [];
   const ajv = specifiers.length > 0 ? await createAjv() : undefined;
   for (const [index, specifier] of specifiers.entries()) {
     // The entry as messages show it: escaped to one line, and cut when long.
@@ -80,10 +85,59 @@ export async function loadExternalPlugins(
           origin: shown,
           load: async () => plugin,
         });
+        if (plugin.kind === 'method') methods.push({ index, shown, plugin });
       } catch (error) {
         problems.push({ index, message: errorMessage(error) });
       }
     }
+  }
+  if (methods.length > 0) problems.push(...(await claimedTwice(registry, methods)));
+  return problems;
+}
+
+/**
+ * Third-party methods that claim the `method` (or `methodNumber`) of another registered one: authentications are
+ * told apart by it (whose `admit`, whose `identity`, which row of `GET /auth/v1/method`), so two owners would let
+ * one method judge the other's sessions. Built-ins' code is imported for this only when a third-party method is
+ * listed.
+ */
+async function claimedTwice(
+  registry: PluginRegistry,
+  added: ReadonlyArray<{
+    readonly index: number;
+    readonly shown: string;
+    readonly plugin: MethodPlugin<object>;
+  }>,
+): Promise<PluginLoadProblem[]> {
+  const problems: PluginLoadProblem[] = [];
+  const others: Array<MethodPlugin<object>> = [];
+  for (const entry of registry.entries('method')) {
+    if (added.some(({ plugin }) => plugin.name === entry.name)) continue;
+    try {
+      others.push(await registry.method(entry.name));
+    } catch {
+      // A plugin that cannot be loaded is reported where it is enabled.
+    }
+  }
+  const seen = [...others];
+  for (const { index, shown, plugin } of added) {
+    const owner = seen.find(
+      (other) =>
+        other.method === plugin.method ||
+        (plugin.methodNumber !== undefined && other.methodNumber === plugin.methodNumber),
+    );
+    if (owner !== undefined) {
+      const what =
+        owner.method === plugin.method
+          ? `method ${quoteValue(plugin.method)}`
+          : `methodNumber ${String(plugin.methodNumber)}`;
+      problems.push({
+        index,
+        message: `plugin "${plugin.name}" from ${shown}: ${what} is already that of the plugin "${owner.name}"; each method needs its own`,
+      });
+      continue;
+    }
+    seen.push(plugin);
   }
   return problems;
 }

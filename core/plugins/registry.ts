@@ -67,8 +67,9 @@ export function assertPlugin(value: unknown, origin: string): Plugin {
     return fail('validate must be a function when present', name);
   }
   if (candidate.kind === 'method') {
-    if (typeof candidate.method !== 'string' || candidate.method === '') {
-      return fail('method must be the API enum name, e.g. METHOD_OIDC', name);
+    // An enum name: it is written to headers, logs and API answers, and told apart from other methods by it.
+    if (typeof candidate.method !== 'string' || !/^METHOD_[A-Z0-9_]+$/.test(candidate.method)) {
+      return fail('method must be an API enum name: METHOD_ then capitals, digits or _, e.g. METHOD_OIDC', name);
     }
     if (typeof candidate.sessionCompatible !== 'boolean')
       return fail('sessionCompatible must be a boolean', name);
