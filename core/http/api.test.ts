@@ -400,6 +400,63 @@ describe('the /auth/v1 API, edges', () => {
     expect(self.expiresAt).toBe(later.replace('.000Z', 'Z'));
   });
 
+  it('lists every method when one info() throws or answers no JSON object, that one without metadata', async () => {
+    const registry = createRegistry();
+    const answers: Record<string, () => unknown> = {
+      throwing: () => {
+        throw new Error('info blew up');
+      },
+      number: () => 42,
+      bigint: () => ({ n: 1n }),
+      fine: () => ({ login_url: '/login' }),
+    };
+    for (const [name, info] of Object.entries(answers)) {
+      const plugin: MethodPlugin<{ enabled: boolean }> = {
+        kind: 'method',
+        apiVersion: '^1.0.0',
+        name,
+        method: `METHOD_${name.toUpperCase()}`,
+        sessionCompatible: false,
+        configSchema: { type: 'object', additionalProperties: false, properties: {} },
+        info: info as MethodPlugin<{ enabled: boolean }>['info'],
+        create: () => ({}),
+      };
+      registry.register({
+        kind: 'method',
+        name,
+        configSchema: plugin.configSchema,
+        origin: 'test',
+        load: async () => plugin,
+      });
+    }
+    const t = await serveForTest({}, { registry });
+    for (let i = 0; i < 2; i++) {
+      const response = await t.fetch('/auth/v1/method');
+      expect(response.status).toBe(200);
+      const { methods } = (await response.json()) as {
+        methods: Array<{ method: string; metadata?: unknown }>;
+      };
+      const byMethod = Object.fromEntries(methods.map((m) => [m.method, m]));
+      expect(byMethod.METHOD_THROWING).toEqual({
+        method: 'METHOD_THROWING',
+        enabled: false,
+        sessionCompatible: false,
+      });
+      expect(byMethod.METHOD_NUMBER).not.toHaveProperty('metadata');
+      expect(byMethod.METHOD_BIGINT).not.toHaveProperty('metadata');
+      expect(byMethod.METHOD_FINE?.metadata).toEqual({ login_url: '/login' });
+      expect(byMethod.METHOD_TOKEN).toBeDefined();
+    }
+    const warnings = t.logs
+      .filter((line) => String(line.msg).includes('listed without metadata'))
+      .map((line) => line.msg);
+    expect(warnings).toEqual([
+      'plugin "throwing" failed in info: info blew up; the method is listed without metadata (said once)',
+      'plugin "number": info must answer a JSON object or undefined; the method is listed without metadata (said once)',
+      'plugin "bigint": info must answer a JSON object or undefined; the method is listed without metadata (said once)',
+    ]);
+  });
+
   it('answers 404 for an expiry of a caller that is not stored (a JWT, id "")', async () => {
     const registry = createRegistry();
     const stateless: MethodPlugin<{ enabled: boolean }> = {

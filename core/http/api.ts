@@ -103,6 +103,42 @@ function readLimit(raw: unknown): number | undefined {
 }
 
 /** `GET /auth/v1/method`: every registered method in order, with `metadata` from its plugin's `info()`. */
+const infoWarned = new WeakMap<Runtime, Set<string>>();
+
+/**
+ * A method's `info()`, when it is a JSON object; a hook that throws or answers anything else leaves its method
+ * listed without metadata (the rest of the list must still be answered), and the operator is told once.
+ */
+function methodMetadata(runtime: Runtime, name: string, info: () => unknown): JsonValue | undefined {
+  let metadata: unknown;
+  let problem: string | undefined;
+  try {
+    metadata = guardSync(name, 'info', info);
+  } catch (error) {
+    problem = errorMessage(error);
+  }
+  if (problem === undefined && metadata !== undefined) {
+    const isObject = typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata);
+    let json: string | undefined;
+    try {
+      json = isObject ? JSON.stringify(metadata) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (json === undefined) problem = `plugin "${name}": info must answer a JSON object or undefined`;
+    else return JSON.parse(json) as JsonValue;
+  }
+  if (problem !== undefined) {
+    const warned = infoWarned.get(runtime) ?? new Set<string>();
+    infoWarned.set(runtime, warned);
+    if (!warned.has(name)) {
+      warned.add(name);
+      runtime.log.warn({ plugin: name }, `${problem}; the method is listed without metadata (said once)`);
+    }
+  }
+  return undefined;
+}
+
 async function listMethods(runtime: Runtime, prefix: string) {
   const methods: Array<{
     method: string;
@@ -113,7 +149,7 @@ async function listMethods(runtime: Runtime, prefix: string) {
   for (const entry of runtime.registry.entries('method')) {
     const plugin = await runtime.registry.method(entry.name);
     const block = runtime.config.authentication.methods[entry.name] ?? { enabled: false };
-    const metadata = guardSync(entry.name, 'info', () => plugin.info?.(block, { prefix }));
+    const metadata = methodMetadata(runtime, entry.name, () => plugin.info?.(block, { prefix }));
     methods.push({
       method: plugin.method,
       enabled: block.enabled === true,
