@@ -71,7 +71,9 @@ export function errorResponse(error: unknown): ErrorResponse {
   if (mapped?.shown === true) {
     return { code: mapped.grpc, message: String(message), status: mapped.http, internal: false };
   }
-  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+  // Only Fastify's own (FST_*): a plugin's error carrying a statusCode is no client error we vouch for.
+  const fastify = typeof code === 'string' && code.startsWith('FST_');
+  if (fastify && typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     const grpc = CODE_FOR_STATUS[statusCode] ?? GrpcCode.INVALID_ARGUMENT;
     return { code: grpc, message: quotingLittle(String(message)), status: statusCode, internal: false };
   }
