@@ -400,6 +400,52 @@ describe('the /auth/v1 API, edges', () => {
     expect(self.expiresAt).toBe(later.replace('.000Z', 'Z'));
   });
 
+  it('refuses at start-up a method route whose path climbs out of its prefix, and mounts the others', async () => {
+    for (const [path, refused] of [
+      ['/../../../evil', true],
+      ['/a/./b', true],
+      ['//x', true],
+      ['/login', false],
+      ['/..well-known', false],
+    ] as const) {
+      const registry = createRegistry();
+      const plugin: MethodPlugin<{ enabled: boolean }> = {
+        kind: 'method',
+        apiVersion: '^1.0.0',
+        name: 'climber',
+        method: 'METHOD_CLIMBER',
+        sessionCompatible: false,
+        configSchema: { type: 'object', additionalProperties: false, properties: {} },
+        create: () => ({
+          routes(app) {
+            app.get(path, { config: { authenticate: false } }, async () => ({ reached: true }));
+          },
+        }),
+      };
+      registry.register({
+        kind: 'method',
+        name: 'climber',
+        configSchema: plugin.configSchema,
+        origin: 'test',
+        load: async () => plugin,
+      });
+      const started = serveForTest(
+        { authentication: { methods: { climber: { enabled: true } } } },
+        { registry },
+      );
+      if (refused) {
+        await expect(started, path).rejects.toMatchObject({
+          code: 'ERR_PLUGIN_INVALID',
+          plugin: 'climber',
+          message: expect.stringContaining('whose path has empty, "." or ".." segments'),
+        });
+      } else {
+        const t = await started;
+        expect((await t.fetch(`/auth/v1/method/climber${path}`)).status, path).toBe(200);
+      }
+    }
+  });
+
   it('lists every method when one info() throws or answers no JSON object, that one without metadata', async () => {
     const registry = createRegistry();
     const answers: Record<string, () => unknown> = {

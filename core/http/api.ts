@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticationJson } from '../auth/json.ts';
 import { timestampField } from '../auth/timestamp.ts';
-import { ErrorCodes, errorMessage, PortcullisError } from '../errors.ts';
+import { ErrorCodes, errorMessage, PluginError, PortcullisError } from '../errors.ts';
 import type { Authentication, JsonValue } from '../plugins/contracts.ts';
 import { guard, guardSync } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
@@ -299,7 +299,21 @@ export function authApi(runtime: Runtime) {
       const { routes } = method.instance;
       if (routes === undefined) continue;
       await scope.register(
-        async (methodScope) => guard(method.name, 'routes', () => routes.call(method.instance, methodScope)),
+        async (methodScope) => {
+          // Fastify matches paths as sent: `/auth/v1/method/x/../../y` would be reachable by a client that does not
+          // normalise, and read as outside the method's prefix by anything that does (a proxy, an exclusion).
+          methodScope.addHook('onRoute', (route) => {
+            const path = route.url.slice(`/auth/v1/method/${method.name}`.length);
+            if (/(^|\/)\.{1,2}(\/|$)/.test(path) || path.includes('//')) {
+              throw new PluginError(
+                ErrorCodes.PLUGIN_INVALID,
+                `plugin "${method.name}" mounts the route ${JSON.stringify(route.url)}, whose path has empty, "." or ".." segments; routes stay under /auth/v1/method/${method.name}/`,
+                { plugin: method.name },
+              );
+            }
+          });
+          await guard(method.name, 'routes', () => routes.call(method.instance, methodScope));
+        },
         { prefix: `/method/${method.name}` },
       );
     }
