@@ -33,6 +33,14 @@ describe('the kit rule (npm run check)', () => {
     }
   });
 
+  it('fails plugin code reaching core/ another way: the package entry, the conformance kit, bin/', () => {
+    for (const specifier of ['../../index.ts', '../../conformance/kit/test-context.ts', '../../bin/cli.ts']) {
+      const { status, output } = lint({ 'plugins/magic/index.ts': importing(specifier) });
+      expect(status, specifier).not.toBe(0);
+      expect(output).toContain('noRestrictedImports');
+    }
+  });
+
   it('passes the kit entry, and core/test-support in tests', () => {
     expect(lint({ 'plugins/magic/index.ts': importing('../../core/plugins/kit/index.ts') }).status).toBe(0);
     expect(lint({ 'secrets/vault/index.ts': importing('../../core/plugins/kit/index.ts') }).status).toBe(0);
