@@ -250,6 +250,69 @@ describe('the htpasswd example plugin, packed and installed into a project', () 
     expect(server?.output()).not.toContain(NEW_PASSWORD);
   });
 
+  it('names the setting in its log lines and errors when the file comes from a ${secret:…} reference, whose path portcullis redacts', async () => {
+    // A path longer than a message's cut (64 characters), to show that none of it is written.
+    const folder = join(project, 'a-folder-whose-name-makes-the-path-longer-than-a-cut-message-value');
+    mkdirSync(folder);
+    const referenced = join(folder, 'htpasswd');
+    writeFileSync(referenced, entry('alice', PASSWORD));
+    const secrets = join(project, 'secrets');
+    mkdirSync(secrets);
+    writeFileSync(join(secrets, 'htpasswd-path'), `${referenced}\n`);
+    writeFileSync(join(secrets, 'folder-path'), `${folder}\n`);
+    const configWith = (name: string, reference: string) => {
+      const path = join(project, name);
+      writeFileSync(
+        path,
+        [
+          'plugins: [portcullis-plugin-htpasswd]',
+          'server: {host: 127.0.0.1, http_port: 0}',
+          `secrets: {providers: {file: {enabled: true, base_path: ${JSON.stringify(secrets)}}}}`,
+          'authentication:',
+          '  required: true',
+          '  methods:',
+          `    htpasswd: {enabled: true, file: '\${secret:file:${reference}}'}`,
+          '',
+        ].join('\n'),
+      );
+      return path;
+    };
+
+    const referencing = await serve(project, configWith('referencing.yaml', 'htpasswd-path'));
+    try {
+      const forwardTo = (authorization: string) =>
+        fetch(`${referencing.address}/auth/v1/forward`, { headers: { authorization } });
+      expect((await forwardTo(basic('alice', PASSWORD))).status).toBe(200);
+      rmSync(referenced);
+      // As the JSON log line holds it.
+      const warning = JSON.stringify(
+        'authentication.methods.htpasswd.file: cannot read htpasswd file "[REDACTED]": ENOENT: no such file or directory; the 1 user read before is kept',
+      );
+      const deadline = Date.now() + 5_000;
+      while (Date.now() < deadline && !referencing.output().includes(warning)) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(referencing.output()).toContain(warning);
+      expect((await forwardTo(basic('alice', PASSWORD))).status).toBe(200);
+      expect(referencing.output()).not.toContain(folder.slice(0, 40));
+    } finally {
+      await referencing.stop();
+    }
+
+    // A reference resolving to a directory: refused at start-up, at the setting, as validate refuses a literal one.
+    const refused = await serve(project, configWith('directory.yaml', 'folder-path')).then(
+      async (started) => {
+        await started.stop();
+        throw new Error('portcullis started with a directory as its htpasswd file');
+      },
+      (error: Error) => error.message,
+    );
+    expect(refused).toMatch(
+      /authentication\.methods\.htpasswd\.file\b.*htpasswd file "\[REDACTED\]" is a directory, not a regular file/,
+    );
+    expect(refused).not.toContain(folder.slice(0, 40));
+  }, 30_000);
+
   it("passes the example's own node --test run (its conformance run included) against the installed portcullis", async () => {
     // A checkout of the example inside the project, as its author has it: its tests find portcullis and bcryptjs
     // in the project's node_modules.

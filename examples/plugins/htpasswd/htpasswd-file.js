@@ -3,12 +3,18 @@
  * replaced by a rename, or a Kubernetes secret volume swapping its `..data` link) reads it again shortly after any
  * change there, and a lookup checks the file's size, times and inode at most once a second, for the changes a
  * watch misses (network file systems, a full inotify table). A read that fails keeps the entries read before.
+ *
+ * Every log line starts with the setting (`authentication.methods.htpasswd.file: …`) and names the path whole: when
+ * the path came from a `${secret:…}` reference, portcullis writes it as `[REDACTED]` (it removes every resolved value
+ * from its logs, but only a value it finds whole, so the path is never cut here), and the setting still says which
+ * file the line is about.
  */
 
 import { watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MAX_NAMED_FILE_BYTES, quoteValue, readTextFileLimited } from 'portcullis/plugin';
+import { FILE_SETTING, notRegularFile } from './config.js';
 import { parseHtpasswd } from './htpasswd-format.js';
 
 /** @import { Logger } from 'portcullis/plugin' */
@@ -27,7 +33,17 @@ const signature = (stats) => `${stats.dev}:${stats.ino}:${stats.size}:${stats.mt
 const users = (n) => `${n} user${n === 1 ? '' : 's'}`;
 
 /**
- * Why a read failed, without the path (which the caller names, escaped and cut): `ENOENT: no such file or
+ * What a failed read leaves in use: `the 1 user read before is kept`, `the 2 users read before are kept`.
+ *
+ * @param {number} n
+ */
+const kept = (n) =>
+  n === 0
+    ? 'no user was read before: every user is refused'
+    : `the ${users(n)} read before ${n === 1 ? 'is' : 'are'} kept`;
+
+/**
+ * Why a read failed, without the path (which the caller names, escaped): `ENOENT: no such file or
  * directory` of Node's `ENOENT: no such file or directory, open '/etc/htpasswd'`.
  *
  * @param {unknown} error
@@ -80,9 +96,12 @@ export class HtpasswdFile {
     this.#statIntervalMs = options.statIntervalMs ?? 1000;
   }
 
-  /** The file as messages name it. */
+  /**
+   * The file as messages name it: quoted and escaped, but not cut, so that portcullis finds a path resolved from a
+   * reference whole in the line and redacts it (the first characters of a cut one would be written).
+   */
   get shown() {
-    return quoteValue(this.#path);
+    return quoteValue(this.#path, Number.POSITIVE_INFINITY);
   }
 
   /**
@@ -128,14 +147,14 @@ export class HtpasswdFile {
       // Not persistent: a plugin never holds the process open; portcullis calls close() at shutdown.
       this.#watcher = watch(dirname(this.#path), { persistent: false }, () => this.#schedule());
       this.#watcher.on('error', (error) => {
-        this.#log.warn(
+        this.#warn(
           `htpasswd file ${this.shown}: watching stopped (${failure(error)}); changes are noticed on use, within a second`,
         );
         this.#watcher?.close();
         this.#watcher = undefined;
       });
     } catch (error) {
-      this.#log.warn(
+      this.#warn(
         `htpasswd file ${this.shown}: cannot watch its folder (${failure(error)}); changes are noticed on use, within a second`,
       );
     }
@@ -179,31 +198,39 @@ export class HtpasswdFile {
     let stats;
     try {
       stats = await stat(this.#path);
+      // Not opened unless it is a regular file: opening a named pipe would wait for a writer.
+      const problem = notRegularFile(stats);
+      if (problem !== undefined) return `htpasswd file ${this.shown} ${problem}`;
       text = await readTextFileLimited(this.#path, MAX_NAMED_FILE_BYTES);
     } catch (error) {
       return this.#cannotRead(error);
     }
     if (this.#closed) return undefined;
     this.#signature = signature(stats);
-    if (this.#failing) this.#log.info(`htpasswd file ${this.shown} can be read again`);
+    if (this.#failing) this.#info(`htpasswd file ${this.shown} can be read again`);
     this.#failing = false;
     if (this.#loaded && text === this.#text) return undefined;
     const { entries, skipped } = parseHtpasswd(text);
     for (const { line, user, problem } of skipped) {
-      this.#log.warn(
+      this.#warn(
         `htpasswd file ${this.shown}, line ${line}${user === undefined ? '' : `, user ${quoteValue(user)}`}: skipped, ${problem}`,
       );
     }
     if (entries.size === 0)
-      this.#log.warn(`htpasswd file ${this.shown} has no bcrypt entry: every user is refused`);
-    if (this.#loaded) this.#log.info(`htpasswd file ${this.shown} read again: ${users(entries.size)}`);
+      this.#warn(`htpasswd file ${this.shown} has no bcrypt entry: every user is refused`);
+    if (this.#loaded) this.#info(`htpasswd file ${this.shown} read again: ${users(entries.size)}`);
     this.#entries = entries;
     this.#text = text;
     this.#loaded = true;
     return undefined;
   }
 
-  /** @param {unknown} error */
+  /**
+   * Why the file cannot be read, as `create` refuses it (through `ctx.configError`, which locates it at the setting
+   * itself) and as a warning says it after the setting.
+   *
+   * @param {unknown} error
+   */
   #cannotRead(error) {
     return `cannot read htpasswd file ${this.shown}: ${failure(error)}`;
   }
@@ -212,6 +239,16 @@ export class HtpasswdFile {
   #readFailed(problem) {
     if (this.#failing || this.#closed) return;
     this.#failing = true;
-    this.#log.warn(`${problem}; the ${users(this.#entries.size)} read before are kept`);
+    this.#warn(`${problem}; ${kept(this.#entries.size)}`);
+  }
+
+  /** @param {string} message */
+  #warn(message) {
+    this.#log.warn(`${FILE_SETTING}: ${message}`);
+  }
+
+  /** @param {string} message */
+  #info(message) {
+    this.#log.info(`${FILE_SETTING}: ${message}`);
   }
 }

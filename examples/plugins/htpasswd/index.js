@@ -38,7 +38,8 @@ const htpasswd = defineMethod({
     try {
       file = await HtpasswdFile.open(config.file ?? '', ctx.log);
     } catch (error) {
-      // The path may have come from a secret reference, so it is checked only now.
+      // The path may have come from a secret reference, which validate left alone: it is checked now, as validate
+      // checks a literal one (it must be a regular file), and refused at the setting, where validate would have.
       return ctx.configError([
         { path: ['file'], message: error instanceof Error ? error.message : String(error) },
       ]);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHook } from 'node:async_hooks';
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -96,7 +96,7 @@ describe('the htpasswd method', () => {
   }
 
   describe('validate', () => {
-    it('requires file, stats a literal path, and leaves a ${secret:…} reference alone', () => {
+    it('requires file, stats a literal path, refuses one that is not a regular file, and leaves a ${secret:…} reference alone', () => {
       const validate = /** @type {NonNullable<typeof htpasswd.validate>} */ (htpasswd.validate);
       assert.deepEqual(validate({ enabled: true }, root), [
         { path: ['file'], message: 'htpasswd: file non-empty value is required' },
@@ -111,6 +111,18 @@ describe('the htpasswd method', () => {
           message: `htpasswd: file stat ${join(dir, 'nowhere')}: no such file or directory`,
         },
       ]);
+      assert.deepEqual(validate({ enabled: true, file: dir }, root), [
+        { path: ['file'], message: `htpasswd: file ${dir} is a directory, not a regular file` },
+      ]);
+      if (existsSync('/dev/null')) {
+        assert.deepEqual(validate({ enabled: true, file: '/dev/null' }, root), [
+          { path: ['file'], message: 'htpasswd: file /dev/null is a character device, not a regular file' },
+        ]);
+      }
+      // A symbolic link to a regular file is one (a Kubernetes secret volume's files are links).
+      writeFileSync(join(dir, 'linked'), line('alice', PASSWORD));
+      symlinkSync(join(dir, 'linked'), join(dir, 'link'));
+      assert.deepEqual(validate({ enabled: true, file: join(dir, 'link') }, root), []);
     });
 
     it('is declared for this kit, with a closed schema', () => {
@@ -119,26 +131,32 @@ describe('the htpasswd method', () => {
       assert.equal(htpasswd.configSchema.additionalProperties, false);
     });
 
-    it('refuses, in create, a file that cannot be read (a path a reference resolved to), located at its block', async () => {
-      const { ctx, close } = await methodTestContext({ name: 'htpasswd' });
-      try {
-        await assert.rejects(
-          async () => htpasswd.create(ctx, { enabled: true, file: join(dir, 'missing') }),
-          {
+    for (const { what, file, message } of [
+      {
+        what: 'a file that cannot be read',
+        file: () => join(dir, 'missing'),
+        message: () =>
+          `cannot read htpasswd file ${JSON.stringify(join(dir, 'missing'))}: ENOENT: no such file or directory`,
+      },
+      {
+        what: 'a directory',
+        file: () => dir,
+        message: () => `htpasswd file ${JSON.stringify(dir)} is a directory, not a regular file`,
+      },
+    ]) {
+      it(`refuses, in create, ${what} (a path a reference resolved to), located at its block`, async () => {
+        const { ctx, close } = await methodTestContext({ name: 'htpasswd' });
+        try {
+          await assert.rejects(async () => htpasswd.create(ctx, { enabled: true, file: file() }), {
             name: 'ConfigError',
             code: 'ERR_CONFIG_INVALID',
-            issues: [
-              {
-                path: ['authentication', 'methods', 'htpasswd', 'file'],
-                message: `cannot read htpasswd file ${JSON.stringify(join(dir, 'missing'))}: ENOENT: no such file or directory`,
-              },
-            ],
-          },
-        );
-      } finally {
-        await close();
-      }
-    });
+            issues: [{ path: ['authentication', 'methods', 'htpasswd', 'file'], message: message() }],
+          });
+        } finally {
+          await close();
+        }
+      });
+    }
   });
 
   describe('authenticate', () => {
@@ -264,9 +282,9 @@ describe('the htpasswd method', () => {
         });
         await method.authenticate(basic('alice', PASSWORD));
         assert.equal(warned().length, 1);
-        assert.match(
+        assert.equal(
           String(warned()[0]?.msg),
-          /ENOENT: no such file or directory; the 1 user read before are kept$/,
+          `authentication.methods.htpasswd.file: cannot read htpasswd file ${JSON.stringify(file)}: ENOENT: no such file or directory; the 1 user read before is kept`,
         );
         writeFileSync(file, line('bob', 'back-again-0a5e'));
         await eventually(() =>
