@@ -326,7 +326,7 @@ describe('third-party plugins', () => {
       'plugins[2] (4:5): authentication method "token" from "./token.mjs" is already registered by the built-in plugin',
     );
     expect(lines[3]).toBe(
-      'plugins[3] (5:5): plugin from "./open.mjs": configSchema must be a closed object schema (type: "object", additionalProperties: false)',
+      'plugins[3] (5:5): plugin "magic" from "./open.mjs": configSchema must be a closed object schema (type: "object", additionalProperties: false)',
     );
     expect(lines[4]).toMatch(
       /^plugins\[4\] \(6:5\): plugin "magic" from "\.\/bad-schema\.mjs": configSchema is not a valid JSON Schema: /,

@@ -26,8 +26,12 @@ const NAME = /^[A-Za-z0-9_-]+$/;
 
 /** Checks that `value` meets the plugin contract; `origin` names where it came from in the error. */
 export function assertPlugin(value: unknown, origin: string): Plugin {
-  const fail = (problem: string, name = origin): never => {
-    throw new PluginError(ErrorCodes.PLUGIN_INVALID, `plugin from ${origin}: ${problem}`, { plugin: name });
+  // Named once its name is known to be one, so that an author of a module exporting several can tell which.
+  const fail = (problem: string, name?: string): never => {
+    const which = name === undefined ? 'plugin' : `plugin "${name}"`;
+    throw new PluginError(ErrorCodes.PLUGIN_INVALID, `${which} from ${origin}: ${problem}`, {
+      plugin: name ?? origin,
+    });
   };
   if (typeof value !== 'object' || value === null) return fail('is not a plugin object');
   const candidate = value as Record<string, unknown>;
@@ -69,7 +73,10 @@ export function assertPlugin(value: unknown, origin: string): Plugin {
   if (candidate.kind === 'method') {
     // An enum name: it is written to headers, logs and API answers, and told apart from other methods by it.
     if (typeof candidate.method !== 'string' || !/^METHOD_[A-Z0-9_]+$/.test(candidate.method)) {
-      return fail('method must be an API enum name: METHOD_ then capitals, digits or _, e.g. METHOD_OIDC', name);
+      return fail(
+        'method must be an API enum name: METHOD_ then capitals, digits or _, e.g. METHOD_OIDC',
+        name,
+      );
     }
     if (typeof candidate.sessionCompatible !== 'boolean')
       return fail('sessionCompatible must be a boolean', name);
