@@ -202,7 +202,10 @@ export interface SessionHelpers {
   clearCookies(reply: FastifyReply, options?: { readonly sameSite?: 'Strict' | 'None' }): void;
 }
 
-/** Counters a plugin may bump; exported on `/metrics` with a `plugin` label. */
+/**
+ * Counters a plugin may bump, to be exported on `/metrics` with a `plugin` label. Not available in this version:
+ * any use throws `ERR_PLUGIN_FAILED` (metrics land with their own issue).
+ */
 export interface MethodMetrics {
   increment(name: string, labels?: Readonly<Record<string, string>>): void;
   observe(name: string, value: number, labels?: Readonly<Record<string, string>>): void;

@@ -1,13 +1,19 @@
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 
-/** The error a secret store raises when a secret or a key inside it does not exist. */
+/**
+ * The error a secret store raises when a secret or a key inside it does not exist: code `ERR_SECRET_NOT_FOUND`,
+ * which the core reports naming the reference and the provider. `message` names the path (and key), never a value.
+ */
 export function secretNotFound(message: string): PortcullisError {
   return new PortcullisError(ErrorCodes.SECRET_NOT_FOUND, message);
 }
 
 /**
  * Selects `key` from a secret whose value is a JSON object (`${secret:provider:path:key}`); without a key the
- * whole value is returned. Messages name the path and the key, never the value.
+ * whole value is returned. A string field as it is, a number or boolean as its text.
+ *
+ * @throws `ERR_SECRET_NOT_FOUND` when the value is not a JSON object or has no such own key. Messages name the path
+ * and the key, never the value.
  */
 export function selectSecretKey(value: string, path: string, key: string | undefined): string {
   if (key === undefined) return value;
