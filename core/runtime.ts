@@ -1,4 +1,5 @@
 import { CredentialPipeline } from './auth/pipeline.ts';
+import { CredentialMap } from './config/credentials.ts';
 import { type LoadedConfig, type LoadOptions, loadConfig } from './config/load.ts';
 import type { Locator } from './config/locate.ts';
 import type { RootConfig } from './config/types.ts';
@@ -82,6 +83,9 @@ async function openSecretSources(loaded: LoadedConfig, log: Logger, opened: Clos
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const loaded = await loadConfig(options);
   const scrubber = new SecretScrubber();
+  // Credentials written in the file (settings marked writeOnly: client secrets, static tokens) are kept out of log
+  // lines as resolved secrets are: a plugin logging its config, or a library its options, shows neither.
+  scrubber.add(new CredentialMap(loaded.schema).values(loaded.config).map((credential) => credential.value));
   const log = createLogger(loaded.config.log, scrubber, options.logDestination);
   for (const warning of loaded.warnings) log.warn(formatIssue(warning));
 

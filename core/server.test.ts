@@ -149,6 +149,51 @@ describe('startServer', () => {
     ).rejects.toMatchObject({ code: ErrorCodes.PLUGIN_FAILED, plugin: 'aws' });
   });
 
+  it('keeps credentials written in the file (writeOnly settings) out of log lines too', async () => {
+    const chatty: MethodPlugin<{ enabled: boolean; key: string; label: string }> = {
+      kind: 'method',
+      apiVersion: '^1.0.0',
+      name: 'chatty',
+      method: 'METHOD_CHATTY',
+      sessionCompatible: false,
+      configSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { key: { type: 'string', writeOnly: true }, label: { type: 'string' } },
+      },
+      create(context, config) {
+        context.log.info(`key is ${config.key}, label is ${config.label}`);
+        return {};
+      },
+    };
+    const registry = createRegistry();
+    registry.register({
+      kind: 'method',
+      name: 'chatty',
+      configSchema: chatty.configSchema,
+      origin: 'test',
+      load: async () => chatty,
+    });
+    const { lines, logDestination } = capture();
+    const server = await startServer({
+      object: {
+        ...listen,
+        authentication: {
+          methods: {
+            chatty: { enabled: true, key: 'literal-key-in-the-file', label: 'shown-label' },
+            token: { enabled: true, storage: { tokens: { ci: { credential: 'static-token-in-the-file' } } } },
+          },
+        },
+      },
+      env: {},
+      registry,
+      logDestination,
+    });
+    await server.close();
+    expect(lines.some((line) => line.includes('"msg":"key is [REDACTED], label is shown-label"'))).toBe(true);
+    expect(lines.join('')).not.toContain('literal-key-in-the-file');
+  });
+
   it('closes once a request that was inside a slow method is answered, though its client keeps the connection', async () => {
     const slow: MethodPlugin<{ enabled: boolean }> = {
       kind: 'method',
