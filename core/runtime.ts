@@ -8,7 +8,7 @@ import { createSessionHelpers } from './http/cookies.ts';
 import { createLogger, type LogDestination, type Logger, SecretScrubber } from './log.ts';
 import { createMethodContext, createSecretContext } from './plugins/context.ts';
 import type { MethodInstance, MethodPlugin, SecretSource, SessionHelpers } from './plugins/contracts.ts';
-import { guard } from './plugins/guard.ts';
+import { guard, guardCreate } from './plugins/guard.ts';
 import { checkMethodInstance } from './plugins/instance.ts';
 import type { PluginRegistry } from './plugins/registry.ts';
 import { resolveSecretReferences } from './references/resolve.ts';
@@ -19,7 +19,11 @@ import type { AuthenticationStore } from './store/types.ts';
 export interface RuntimeOptions extends LoadOptions {
   /** Where logs go instead of `log.file` or standard output (tests, embedding). */
   readonly logDestination?: LogDestination;
+  /** How long each plugin's `create` may take (milliseconds); default 60 000. */
+  readonly pluginCreateTimeoutMs?: number;
 }
+
+const PLUGIN_CREATE_TIMEOUT_MS = 60_000;
 
 /** An enabled method, started. */
 export interface RunningMethod {
@@ -61,14 +65,19 @@ async function closeAll(closables: readonly Closable[], log: Logger): Promise<vo
   }
 }
 
-async function openSecretSources(loaded: LoadedConfig, log: Logger, opened: Closable[]) {
+async function openSecretSources(
+  loaded: LoadedConfig,
+  log: Logger,
+  opened: Closable[],
+  createTimeoutMs: number,
+) {
   const sources = new Map<string, SecretSource>();
   for (const entry of loaded.registry.entries('secrets')) {
     const block = loaded.config.secrets.providers[entry.name];
     if (block?.enabled !== true) continue;
     const provider = await loaded.registry.provider(entry.name);
     const context = createSecretContext({ name: entry.name, log });
-    const source = await guard(entry.name, 'create', () => provider.create(context, block));
+    const source = await guardCreate(entry.name, createTimeoutMs, () => provider.create(context, block));
     sources.set(entry.name, source);
     opened.push([entry.name, source]);
   }
@@ -91,7 +100,8 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 
   const opened: Closable[] = [];
   try {
-    const sources = await openSecretSources(loaded, log, opened);
+    const createTimeoutMs = options.pluginCreateTimeoutMs ?? PLUGIN_CREATE_TIMEOUT_MS;
+    const sources = await openSecretSources(loaded, log, opened, createTimeoutMs);
     const resolution = await resolveSecretReferences(loaded.config, loaded.references, sources);
     scrubber.add(resolution.values);
     const config = resolution.config;
@@ -115,7 +125,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       });
       let instance: MethodInstance;
       try {
-        instance = await guard(entry.name, 'create', () => plugin.create(context, block));
+        instance = await guardCreate(entry.name, createTimeoutMs, () => plugin.create(context, block));
       } catch (error) {
         await release();
         throw error;

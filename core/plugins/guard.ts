@@ -31,3 +31,44 @@ export async function guard<T>(plugin: string, phase: string, hook: () => T | Pr
     throw wrap(plugin, phase, error);
   }
 }
+
+/**
+ * Runs a plugin's `create` with a time limit: one that never settles (a discovery that hangs past its own timeouts,
+ * a forgotten promise) would otherwise hold start-up with no word of which plugin. What a late `create` returns
+ * after the limit is closed.
+ *
+ * @throws `ERR_PLUGIN_FAILED` naming the plugin when `timeoutMs` (milliseconds) passes first.
+ */
+export async function guardCreate<T>(
+  plugin: string,
+  timeoutMs: number,
+  create: () => T | Promise<T>,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let late = false;
+  const created = guard(plugin, 'create', create);
+  const limit = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(
+        new PluginError(
+          ErrorCodes.PLUGIN_FAILED,
+          `plugin "${plugin}" failed in create: it did not finish within ${timeoutMs / 1000} s`,
+          { plugin },
+        ),
+      );
+    }, timeoutMs);
+  });
+  created.then(
+    (instance) => {
+      const closable = instance as { close?(): unknown } | undefined;
+      if (late) void Promise.resolve(closable?.close?.()).catch(() => undefined);
+    },
+    () => undefined,
+  );
+  try {
+    return await Promise.race([created, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

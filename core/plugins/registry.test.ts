@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes, PluginError } from '../errors.ts';
 import { BUILTIN_PLUGINS, createRegistry } from './builtins.ts';
 import type { MethodPlugin } from './contracts.ts';
-import { guard, guardSync } from './guard.ts';
+import { guard, guardCreate, guardSync } from './guard.ts';
 import { defineMethod, defineSecretProvider } from './kit/define.ts';
 import { KIT_API_VERSION } from './kit/version.ts';
 import { assertPlugin, PluginRegistry } from './registry.ts';
@@ -181,5 +181,28 @@ describe('guard', () => {
       message: 'plugin "magic" failed in create: a string',
     });
     expect(await guard('magic', 'close', () => 42)).toBe(42);
+  });
+});
+
+describe('guardCreate', () => {
+  it('gives up on a create that never settles, naming the plugin, and closes what comes late', async () => {
+    await expect(guardCreate('stuck', 50, () => new Promise<never>(() => {}))).rejects.toMatchObject({
+      code: ErrorCodes.PLUGIN_FAILED,
+      plugin: 'stuck',
+      message: 'plugin "stuck" failed in create: it did not finish within 0.05 s',
+    });
+    let closed = false;
+    const late = guardCreate(
+      'slow',
+      20,
+      () =>
+        new Promise<{ close(): void }>((resolve) =>
+          setTimeout(() => resolve({ close: () => void (closed = true) }), 60),
+        ),
+    );
+    await expect(late).rejects.toMatchObject({ code: ErrorCodes.PLUGIN_FAILED });
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(closed).toBe(true);
+    expect(await guardCreate('quick', 1000, () => ({ ready: true }))).toEqual({ ready: true });
   });
 });
