@@ -1,11 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import fp from 'fastify-plugin';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   type Authentication,
   type ConfigIssue,
+  credentialBytes,
+  hashClientToken,
   isSecretReference,
   type MethodInstance,
   type MethodPlugin,
@@ -17,13 +20,17 @@ import {
 } from '../../core/plugins/kit/index.ts';
 import { tempDir } from '../../core/test-support/tmp.ts';
 import { type ConformanceCase, methodPluginCases, secretProviderCases } from './index.ts';
+import { minimalMethod } from './test-support/minimal-method.ts';
 import type { MethodFixtures, SecretProviderFixtures } from './types.ts';
 
 const PASSWORD = 'conformance-password-41d7';
 const GOOD = `Test ${PASSWORD}`;
 const BAD = 'Test conformance-wrong-password-9f';
 
-/** A small well-behaved method: `Authorization: Test <password>`. `broken` replaces parts of it. */
+/**
+ * A small well-behaved method: `Authorization: Test <password>`; the password is also a static client token
+ * (`findClientToken`), and `identity` reads the user from the id. `broken` replaces parts of it.
+ */
 function testMethod(
   broken: {
     readonly instance?: Partial<MethodInstance>;
@@ -32,17 +39,10 @@ function testMethod(
     readonly validate?: (config: { password: string }) => ConfigIssue[];
   } = {},
 ): MethodPlugin<{ password: string }> {
+  const minimal = minimalMethod();
   return {
-    kind: 'method',
-    apiVersion: '^1.0.0',
-    name: 'test',
-    method: 'METHOD_TEST',
-    sessionCompatible: false,
-    configSchema: broken.configSchema ?? {
-      type: 'object',
-      additionalProperties: false,
-      properties: { enabled: { type: 'boolean' }, password: { type: 'string' } },
-    },
+    ...minimal,
+    configSchema: broken.configSchema ?? minimal.configSchema,
     validate:
       broken.validate ??
       ((config) =>
@@ -60,6 +60,12 @@ function testMethod(
           }
           return { id: 'tester', method: 'METHOD_TEST', metadata: {} };
         },
+        findClientToken(tokenHash) {
+          return tokenHash === hashClientToken(credentialBytes(config.password))
+            ? { id: 'static', method: 'METHOD_TEST', metadata: { 'io.flipt.auth.name': 'static' } }
+            : undefined;
+        },
+        identity: (authentication) => ({ user: authentication.id }),
         routes(app) {
           app.get('/hello', { config: { authenticate: false } }, async () => ({ hello: 'world' }));
         },
@@ -102,6 +108,7 @@ describe('the method harness', () => {
       ['bad credential', 'no badCredential fixture given'],
       ['bad credential', 'no badCredential fixture given'],
       ['good credential', 'no goodCredential fixture given'],
+      ['identity', 'no goodCredential fixture given'],
       ['secrets', 'no secrets, goodCredential or badCredential fixture given: nothing to look for'],
       ['concurrency', 'needs both goodCredential and badCredential fixtures'],
     ]);
@@ -155,16 +162,130 @@ describe('the method harness', () => {
     );
   });
 
-  it('fails a method whose bad credential makes the server answer 500', async () => {
+  it('fails a method whose create leaves a server that starts listening a tick later', async () => {
+    for (const host of ['127.0.0.1', 'localhost']) {
+      // `listen` waits a tick for an address, and looks a name up first: the server exists only after close.
+      const servers: Server[] = [];
+      onTestFinished(() => {
+        for (const server of servers) server.close();
+      });
+      const plugin = testMethod({ create: () => servers.push(createServer().listen(0, host)) });
+      await expect(methodCase(plugin, 'lifecycle:').run(), host).rejects.toThrow(
+        /creating and closing the method left resources keeping the event loop alive: 1 × TCPSERVERWRAP$/,
+      );
+    }
+  });
+
+  it('fails a method that lets the bad credential through the server', async () => {
     const plugin = testMethod({
-      instance: {
-        // Neither null nor a rejection: the core cannot read it.
-        authenticate: async () => undefined as unknown as null,
-      },
+      instance: { authenticate: async () => ({ id: 'anyone', method: 'METHOD_TEST', metadata: {} }) },
     });
     await expect(methodCase(plugin, 'bad credential: a 401').run()).rejects.toThrow(
-      'the bad credential: expected 401, got 500',
+      'the bad credential: expected 401, got 200',
     );
+  });
+
+  it('fails a method that refuses a bad credential with a code that is no refusal', async () => {
+    const refusing = (code: string) =>
+      testMethod({
+        instance: {
+          async authenticate(credential) {
+            if (credential.value === PASSWORD) return { id: 'tester', method: 'METHOD_TEST', metadata: {} };
+            throw new PluginError(code as 'ERR_UNAUTHENTICATED', 'no');
+          },
+        },
+      });
+    await expect(methodCase(refusing('ERR_INTERNAL'), 'bad credential: authenticate').run()).rejects.toThrow(
+      'authenticate(bad) rejected with ERR_INTERNAL, not a refusal (ERR_UNAUTHENTICATED, ERR_PERMISSION_DENIED, or a JOSE ERR_JW*/ERR_JOSE_* code)',
+    );
+    for (const code of [
+      'ERR_PERMISSION_DENIED',
+      'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+      'ERR_JOSE_ALG_NOT_ALLOWED',
+    ]) {
+      await methodCase(refusing(code), 'bad credential: authenticate').run();
+    }
+  });
+
+  it('fails a method whose authenticate answers something that is neither null nor an authentication', async () => {
+    const foreignUndefined = testMethod({
+      instance: {
+        async authenticate(credential) {
+          if (credential.value.startsWith('foreign-')) return undefined as unknown as null;
+          return { id: 'tester', method: 'METHOD_TEST', metadata: {} };
+        },
+      },
+    });
+    await expect(methodCase(foreignUndefined, 'foreign credential: authenticate').run()).rejects.toThrow(
+      'authenticate(foreign) answered undefined, not an authentication (or null)',
+    );
+    // Right the first time (the server's request), junk once cached: the cache keeps its own entry, not the answer.
+    const cached = testMethod({
+      instance: {
+        async authenticate(credential) {
+          if (credential.value !== PASSWORD) throw new PluginError('ERR_UNAUTHENTICATED', 'wrong password');
+          const authentication = { id: 'tester', method: 'METHOD_TEST', metadata: {} };
+          if (seen.has(credential.value)) return { authentication, at: 1 } as unknown as Authentication;
+          seen.add(credential.value);
+          return authentication;
+        },
+      },
+    });
+    const seen = new Set<string>();
+    await expect(methodCase(cached, 'good credential:').run()).rejects.toThrow(
+      'authenticate(good) answered an authentication without a string id',
+    );
+  });
+
+  it('fails a method whose identity hook throws or answers anything but { user?, email? } of strings', async () => {
+    const identifying = (identity: MethodInstance['identity']) => testMethod({ instance: { identity } });
+    const identityCase = (identity: MethodInstance['identity']) =>
+      methodCase(identifying(identity), 'identity:');
+    await expect(
+      identityCase(() => {
+        throw new Error('no metadata');
+      }).run(),
+    ).rejects.toThrow('identity threw: no metadata');
+    await expect(identityCase(() => undefined as never).run()).rejects.toThrow(
+      'identity answered undefined, not { user?, email? }',
+    );
+    await expect(identityCase(() => ({ user: 'tester', email: 42 as never })).run()).rejects.toThrow(
+      'identity answered email: a number, not a string',
+    );
+    await identityCase(() => ({})).run();
+    await expect(
+      methodCase(testMethod({ instance: { identity: undefined } }), 'identity:').run(),
+    ).rejects.toThrow('skipped: the method has no identity hook');
+  });
+
+  it('fails a method whose findClientToken answers for an unknown token, or answers junk', async () => {
+    const finding = (findClientToken: MethodInstance['findClientToken']) =>
+      methodCase(testMethod({ instance: { findClientToken } }), 'client tokens:');
+    await expect(
+      finding(() => ({ id: 'anyone', method: 'METHOD_TEST', metadata: {} })).run(),
+    ).rejects.toThrow('findClientToken(the hash of a random token) answered an object, not undefined');
+    await expect(
+      finding((tokenHash) =>
+        tokenHash === hashClientToken(PASSWORD)
+          ? ({ id: 'static', method: 'METHOD_TEST' } as never)
+          : undefined,
+      ).run(),
+    ).rejects.toThrow(
+      "findClientToken(the hash of the goodCredential's token) answered an authentication whose metadata is not an object of strings",
+    );
+    await expect(
+      finding((tokenHash) => (tokenHash === hashClientToken(PASSWORD) ? (false as never) : undefined)).run(),
+    ).rejects.toThrow(
+      "findClientToken(the hash of the goodCredential's token) answered false, not undefined or an authentication",
+    );
+    await expect(
+      finding(() => {
+        throw new Error('store down');
+      }).run(),
+    ).rejects.toThrow('findClientToken(the hash of a random token) threw: store down');
+    await expect(
+      methodCase(testMethod({ instance: { findClientToken: undefined } }), 'client tokens:').run(),
+    ).rejects.toThrow('skipped: the method has no findClientToken hook');
   });
 
   it('fails a method that echoes a secret in its refusal', async () => {
@@ -199,8 +320,9 @@ describe('the method harness', () => {
         },
       },
     });
+    // Refused by the case, or by portcullis itself at start-up (it refuses dot segments too): named either way.
     await expect(methodCase(escaping, 'routes:').run()).rejects.toThrow(
-      'routes outside /auth/v1/method/test: /auth/v1/method/test/../../../../admin',
+      /\/auth\/v1\/method\/test\/\.\.\/\.\.\/\.\.\/\.\.\/admin/,
     );
     const hijacking = testMethod({
       instance: {
@@ -351,27 +473,44 @@ describe('the store harness', () => {
   });
 });
 
+/** `node --test` (TAP) of a script in test-support/, killed after `timeout` ms. */
+const nodeTest = (script: string, timeout: number) =>
+  spawnSync(
+    process.execPath,
+    [
+      '--experimental-strip-types',
+      '--disable-warning=ExperimentalWarning',
+      '--test',
+      '--test-reporter=tap',
+      join(import.meta.dirname, 'test-support', script),
+    ],
+    { encoding: 'utf8', timeout, killSignal: 'SIGKILL' },
+  );
+
 describe('the node:test adapter', () => {
   it('runs cases as tests and reports skipped ones with their reason', () => {
-    const script = join(import.meta.dirname, 'test-support', 'node-test-run.ts');
-    const run = spawnSync(
-      process.execPath,
-      [
-        '--experimental-strip-types',
-        '--disable-warning=ExperimentalWarning',
-        '--test',
-        '--test-reporter=tap',
-        script,
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    const run = nodeTest('node-test-run.ts', 60_000);
     expect(run.stdout).toMatch(/ok \d+ - contract: the plugin meets the contract/);
     expect(run.stdout).toMatch(/ok \d+ - good credential: .* # SKIP no goodCredential fixture given/);
     expect(run.stdout).toMatch(
       /ok \d+ - bad credential: authenticate .* # SKIP the method owns no Authorization scheme/,
     );
+    expect(run.stdout).toMatch(/ok \d+ - identity: .* # SKIP no goodCredential fixture given/);
+    expect(run.stdout).toMatch(/ok \d+ - client tokens: .* # SKIP the method has no findClientToken hook/);
     expect(run.stdout).toContain('# pass 9');
-    expect(run.stdout).toContain('# skipped 4');
+    expect(run.stdout).toContain('# skipped 6');
     expect(run.stdout).toContain('# fail 0');
+  });
+
+  it('ends a run whose method leaks, and reports the failure', () => {
+    // The leaked interval and server are ref'd: left so, `node --test` would wait for them for ever.
+    const run = nodeTest('node-test-leak.ts', 15_000);
+    expect(run.signal, 'the run was killed after 15 s: it did not end').toBeNull();
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/not ok \d+ - lifecycle: create then close leave no new timers/);
+    expect(run.stdout).toMatch(
+      /left resources keeping the event loop alive: (1 × Timeout, 1 × TCPSERVERWRAP|1 × TCPSERVERWRAP, 1 × Timeout)/,
+    );
+    expect(run.stdout).toContain('# fail 1');
   });
 });

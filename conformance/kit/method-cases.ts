@@ -3,9 +3,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { credentialBytes } from '../../core/auth/credential-bytes.ts';
+import { hashClientToken } from '../../core/auth/token.ts';
 import { loadConfig } from '../../core/config/load.ts';
-import { errorCode } from '../../core/errors.ts';
-import type { Credential, MethodPlugin } from '../../core/plugins/contracts.ts';
+import { ErrorCodes, errorCode, errorMessage } from '../../core/errors.ts';
+import type { Credential, MethodInstance, MethodPlugin } from '../../core/plugins/contracts.ts';
+import { authenticationProblem } from '../../core/plugins/instance.ts';
 import { createRuntime } from '../../core/runtime.ts';
 import { allAnsweredRight } from './concurrency.ts';
 import { watchResources } from './handles.ts';
@@ -61,24 +64,76 @@ async function assertAuthenticatedAs(response: Response, plugin: MethodPlugin<ob
 }
 
 /**
- * The credential a fixture stands for, offered to the instance's `authenticate` directly; the case is skipped when
+ * `authenticate` of the instance for a credential (an `Authorization` value), or why it cannot be called directly:
  * the method owns no scheme or not this one (client tokens and sessions reach no `authenticate`: they are checked
  * through the server).
  */
-async function directly(served: ServedPlugin, fixture: CredentialFixture): Promise<() => Promise<unknown>> {
-  const credential = parseCredential(await credentialFor(fixture, served.fixtureServer));
+function directAttempt(served: ServedPlugin, header: string): (() => Promise<unknown>) | string {
+  const credential = parseCredential(header);
   const { instance } = served;
   const authenticate = instance?.authenticate;
   const schemes = instance?.schemes ?? [];
   if (instance === undefined || authenticate === undefined || schemes.length === 0) {
-    throw new CaseSkipped('the method owns no Authorization scheme (schemes and authenticate)');
+    return 'the method owns no Authorization scheme (schemes and authenticate)';
   }
   if (!schemes.includes(credential.scheme)) {
-    throw new CaseSkipped(
-      `the credential's scheme "${credential.scheme}" is not one the method owns (${schemes.join(', ')})`,
-    );
+    return `the credential's scheme "${credential.scheme}" is not one the method owns (${schemes.join(', ')})`;
   }
   return () => authenticate.call(instance, credential);
+}
+
+/** The credential a fixture stands for, offered to `authenticate` directly; the case is skipped when it cannot be. */
+async function directly(served: ServedPlugin, fixture: CredentialFixture): Promise<() => Promise<unknown>> {
+  const attempt = directAttempt(served, await credentialFor(fixture, served.fixtureServer));
+  if (typeof attempt === 'string') throw new CaseSkipped(attempt);
+  return attempt;
+}
+
+/** What `authenticate` may resolve to: `null`, or an Authentication (string `id`, its `method`, metadata of strings). */
+function assertAuthenticationOrNull(answer: unknown, what: string): void {
+  if (answer === null) return;
+  const problem = authenticationProblem(answer);
+  assert.ok(problem === undefined, `${what} ${problem}`);
+}
+
+/**
+ * The codes of a refusal: the caller is not authenticated or not allowed, or a JOSE verification failure (jose's
+ * `ERR_JWS_…`, `ERR_JWT_…`, `ERR_JWKS_…`, `ERR_JOSE_…`). Anything else (`ERR_INTERNAL`, `ERR_PLUGIN_FAILED`) says
+ * the method broke, not that the credential is bad.
+ */
+const REFUSAL_CODES: ReadonlySet<string> = new Set([
+  ErrorCodes.UNAUTHENTICATED,
+  ErrorCodes.PERMISSION_DENIED,
+]);
+const isRefusalCode = (code: string) => REFUSAL_CODES.has(code) || /^ERR_(JW|JOSE_)/.test(code);
+
+/** What a value is, for a failure message: `undefined`, `null`, `false`, `an array`, `a string`, … */
+function described(value: unknown): string {
+  if (value === undefined || value === null || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** Calls `identity` on `authentication`; fails unless it answers, without throwing, `{ user?, email? }` of strings. */
+function assertIdentity(instance: MethodInstance, authentication: unknown): void {
+  const identify = instance.identity as NonNullable<MethodInstance['identity']>;
+  let identity: unknown;
+  try {
+    identity = identify.call(instance, authentication as Parameters<typeof identify>[0]);
+  } catch (error) {
+    assert.fail(`identity threw: ${errorMessage(error)}`);
+  }
+  assert.ok(
+    typeof identity === 'object' && identity !== null && !Array.isArray(identity),
+    `identity answered ${described(identity)}, not { user?, email? }`,
+  );
+  for (const part of ['user', 'email'] as const) {
+    const value = (identity as Record<string, unknown>)[part];
+    assert.ok(
+      value === undefined || typeof value === 'string',
+      `identity answered ${part}: ${described(value)}, not a string`,
+    );
+  }
 }
 
 function missing(field: keyof MethodFixtures): string {
@@ -93,8 +148,9 @@ function credentialValue(credential: string): string[] {
 
 /**
  * The conformance cases of `plugin` with `fixtures`: contract and schema, `validate` with unresolved references,
- * create/close without leaks, foreign, bad and good credentials (directly and through a real server), routes
- * under the method's prefix, no secret shown anywhere, and concurrent use.
+ * create/close without leaks, foreign, bad and good credentials (directly and through a real server), the
+ * `identity` and `findClientToken` hooks' answers, routes under the method's prefix, no secret shown anywhere, and
+ * concurrent use.
  */
 export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: MethodFixtures): ConformanceCase[] {
   const prefix = `/auth/v1/method/${plugin.name}`;
@@ -135,20 +191,28 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
           env: {},
           logDestination: { write: () => undefined },
         };
-        // A first run loads modules and lazy singletons that stay for the life of the process.
-        await (await createRuntime({ ...options, registry: registryWith(plugin) })).close();
+        // A first run loads modules and lazy singletons that stay for the life of the process: followed only to be
+        // released if the check fails (what it leaked too would otherwise keep a failing run from ending).
         const watch = watchResources();
-        await (await createRuntime({ ...options, registry: registryWith(plugin) })).close();
-        await watch.assertNoneLeft('creating and closing the method');
+        try {
+          await (await createRuntime({ ...options, registry: registryWith(plugin) })).close();
+          await watch.checkFromNow();
+          await (await createRuntime({ ...options, registry: registryWith(plugin) })).close();
+          await watch.assertNoneLeft('creating and closing the method');
+        } finally {
+          watch.stop();
+        }
       },
     },
     {
-      name: 'foreign credential: authenticate resolves to null',
+      name: 'foreign credential: authenticate resolves to null (never undefined, false or another non-authentication)',
       skip: fixtures.foreignCredential === undefined ? missing('foreignCredential') : undefined,
       run: () =>
         serve(async (served) => {
           const attempt = await directly(served, fixtures.foreignCredential as CredentialFixture);
-          assert.equal(await attempt(), null, 'authenticate(foreign) is null');
+          const answer = await attempt();
+          assertAuthenticationOrNull(answer, 'authenticate(foreign)');
+          assert.equal(answer, null, 'authenticate(foreign) answered an authentication, not null');
         }),
     },
     {
@@ -170,7 +234,7 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
         }),
     },
     {
-      name: 'bad credential: authenticate rejects with a coded error',
+      name: 'bad credential: authenticate rejects with a refusal code (ERR_UNAUTHENTICATED, ERR_PERMISSION_DENIED, or a JOSE ERR_JW*/ERR_JOSE_* code)',
       skip: fixtures.badCredential === undefined ? missing('badCredential') : undefined,
       run: () =>
         serve(async (served) => {
@@ -191,6 +255,10 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
             code !== undefined && code !== '',
             `authenticate(bad) rejected without a code: ${String(refusal)}`,
           );
+          assert.ok(
+            isRefusalCode(code),
+            `authenticate(bad) rejected with ${code}, not a refusal (ERR_UNAUTHENTICATED, ERR_PERMISSION_DENIED, or a JOSE ERR_JW*/ERR_JOSE_* code): ${String(refusal)}`,
+          );
         }),
     },
     {
@@ -203,7 +271,7 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
         }),
     },
     {
-      name: 'good credential: authenticates through the server',
+      name: 'good credential: authenticates through the server; authenticate, when the method owns its scheme, answers null or an authentication, never junk',
       skip: fixtures.goodCredential === undefined ? missing('goodCredential') : undefined,
       run: () =>
         serve(async (served) => {
@@ -212,6 +280,67 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
             served.fixtureServer,
           );
           await assertAuthenticatedAs(await self(served, good), plugin, 'the good credential');
+          const attempt = directAttempt(served, good);
+          if (typeof attempt !== 'string') assertAuthenticationOrNull(await attempt(), 'authenticate(good)');
+        }),
+    },
+    {
+      name: "identity: the identity hook answers { user?, email? } of strings for the good credential's authentication, and does not throw",
+      skip: fixtures.goodCredential === undefined ? missing('goodCredential') : undefined,
+      run: () =>
+        serve(async (served) => {
+          const { instance } = served;
+          if (instance?.identity === undefined) throw new CaseSkipped('the method has no identity hook');
+          const good = await credentialFor(
+            fixtures.goodCredential as CredentialFixture,
+            served.fixtureServer,
+          );
+          // The authentication as the server reads it from the request, client tokens and sessions included.
+          const outcome = await served.server.runtime.pipeline.authenticate({ authorization: good });
+          assert.ok(outcome.ok, `the good credential was refused (${outcome.ok ? '' : outcome.reason})`);
+          assertIdentity(instance, outcome.authentication);
+        }),
+    },
+    {
+      name: 'client tokens: findClientToken answers undefined for an unknown hash, and never anything but undefined or an authentication',
+      run: () =>
+        serve(async (served) => {
+          const { instance } = served;
+          const find = instance?.findClientToken;
+          if (instance === undefined || find === undefined) {
+            throw new CaseSkipped('the method has no findClientToken hook');
+          }
+          const lookUp = async (tokenHash: string, what: string) => {
+            try {
+              return await find.call(instance, tokenHash);
+            } catch (error) {
+              return assert.fail(`findClientToken(${what}) threw: ${errorMessage(error)}`);
+            }
+          };
+          const unknown = await lookUp(hashClientToken(randomBytes(32)), 'the hash of a random token');
+          assert.equal(
+            unknown,
+            undefined,
+            `findClientToken(the hash of a random token) answered ${described(unknown)}, not undefined`,
+          );
+          for (const [field, fixture] of [
+            ['goodCredential', fixtures.goodCredential],
+            ['badCredential', fixtures.badCredential],
+            ['foreignCredential', fixtures.foreignCredential],
+          ] as const) {
+            if (fixture === undefined) continue;
+            const value = credentialValue(await credentialFor(fixture, served.fixtureServer));
+            for (const token of value) {
+              const what = `the hash of the ${field}'s token`;
+              const answer = await lookUp(hashClientToken(credentialBytes(token)), what);
+              if (answer === undefined) continue;
+              const problem =
+                typeof answer === 'object' && answer !== null && !Array.isArray(answer)
+                  ? authenticationProblem(answer)
+                  : `answered ${described(answer)}, not undefined or an authentication`;
+              assert.ok(problem === undefined, `findClientToken(${what}) ${problem}`);
+            }
+          }
         }),
     },
     {

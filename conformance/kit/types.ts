@@ -56,11 +56,15 @@ export interface MethodFixtures {
    * at any depth, with `${secret:conformance:<path>}`; give one when some strings must stay literal (an enum).
    */
   readonly configWithReferences?: Readonly<Record<string, unknown>>;
-  /** A credential this method accepts: `GET /auth/v1/self` with it answers 200 with this method's authentication. */
+  /**
+   * A credential this method accepts: `GET /auth/v1/self` with it answers 200 with this method's authentication,
+   * the one the identity case hands the method's `identity` hook.
+   */
   readonly goodCredential?: CredentialFixture;
   /**
    * A credential of one of this method's own schemes that it must refuse: `authenticate` rejects with an error
-   * carrying a `code`, and the server answers 401 in Flipt's error shape. For a method with no scheme (client
+   * carrying a refusal `code` (`ERR_UNAUTHENTICATED`, `ERR_PERMISSION_DENIED`, or a JOSE verification failure's
+   * `ERR_JW…`/`ERR_JOSE_…`), and the server answers 401 in Flipt's error shape. For a method with no scheme (client
    * tokens, sessions), only the 401 is checked.
    */
   readonly badCredential?: CredentialFixture;
