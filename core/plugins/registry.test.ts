@@ -197,7 +197,15 @@ describe('guardCreate', () => {
       20,
       () =>
         new Promise<{ close(): void }>((resolve) =>
-          setTimeout(() => resolve({ close: () => void (closed = true) }), 60),
+          setTimeout(
+            () =>
+              resolve({
+                close() {
+                  closed = true;
+                },
+              }),
+            60,
+          ),
         ),
     );
     await expect(late).rejects.toMatchObject({ code: ErrorCodes.PLUGIN_FAILED });
