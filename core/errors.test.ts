@@ -9,7 +9,8 @@ import { readmeSection, sourceFiles, tableRows } from './test-support/sources.ts
 
 const DECLARED: ReadonlySet<string> = new Set(Object.values(ErrorCodes));
 /** A code name: ours and Node's begin with `ERR_`, undici's with `UND_ERR_` (a bare prefix is a family, not a code). */
-const CODE_NAME = /\b(?:UND_)?ERR_[A-Z0-9_]*[A-Z0-9]/g;
+// A name followed by `*`, `…` or `_…` is a family of codes (`ERR_JW*`, `ERR_JOSE_…`), not a code.
+const CODE_NAME = /\b(?:UND_)?ERR_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_]*(?:\*|…))/g;
 const FOREIGN_LIST = 'core/foreign-error-codes.ts';
 
 /** The README's error table: code → [meaning, gRPC status, HTTP status]. */
