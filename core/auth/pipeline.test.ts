@@ -284,6 +284,39 @@ describe('CredentialPipeline: what a method answers', () => {
       reason: 'method_invalid_answer',
       detail: 'junk: findClientToken answered string, not an authentication (or null)',
     });
+    const nulls: PipelineMethod = {
+      name: 'nulls',
+      method: 'METHOD_NULLS',
+      instance: { findClientToken: () => null },
+    };
+    expect(
+      await new CredentialPipeline({ store: store(), methods: [nulls, statics] }).authenticate({
+        authorization: 'Bearer static-secret',
+      }),
+    ).toMatchObject({ ok: true, authentication: { id: 'ci' } });
+    const getter: PipelineMethod = {
+      name: 'getter',
+      method: 'METHOD_GETTER',
+      instance: {
+        findClientToken: () =>
+          ({
+            get id(): string {
+              throw new Error('no id');
+            },
+            method: 'METHOD_GETTER',
+            metadata: {},
+          }) as Authentication,
+      },
+    };
+    expect(
+      await new CredentialPipeline({ store: store(), methods: [getter] }).authenticate({
+        authorization: 'Bearer x',
+      }),
+    ).toMatchObject({
+      ok: false,
+      reason: 'method_invalid_answer',
+      detail: 'getter: findClientToken answered an authentication that cannot be read (no id)',
+    });
     const none: PipelineMethod = {
       name: 'none',
       method: 'METHOD_NONE_',
@@ -343,6 +376,14 @@ describe('CredentialPipeline.identify', () => {
     answer = () => ({ user: 7, email: 'e@example.com' });
     expect(pipeline.identify(authentication)).toEqual({ email: 'e@example.com' });
     answer = () => 42;
+    expect(pipeline.identify(authentication)).toBeUndefined();
+    answer = () => ({
+      get user() {
+        throw new Error('getter');
+      },
+    });
+    expect(pipeline.identify(authentication)).toBeUndefined();
+    answer = async () => ({ user: 'later' });
     expect(pipeline.identify(authentication)).toBeUndefined();
     answer = () => {
       throw new Error('boom');

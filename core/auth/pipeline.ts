@@ -142,7 +142,8 @@ export class CredentialPipeline {
       } catch (error) {
         return refusedBy(finder, error, Reasons.METHOD_REFUSED, via);
       }
-      if (found === undefined) continue;
+      // `null` is "not mine" too, as `authenticate` says it.
+      if (found === undefined || found === null) continue;
       const problem = authenticationProblem(found);
       if (problem !== undefined) {
         return refused(Reasons.METHOD_INVALID_ANSWER, `${finder.name}: findClientToken ${problem}`, via);
@@ -193,7 +194,19 @@ export class CredentialPipeline {
       );
       return undefined;
     }
-    const { user, email } = identity as { user?: unknown; email?: unknown };
+    if (typeof (identity as { then?: unknown }).then === 'function') {
+      this.#identityFailed(owner, 'answered a promise: identity must answer at once, not asynchronously');
+      return undefined;
+    }
+    let user: unknown;
+    let email: unknown;
+    try {
+      ({ user, email } = identity as { user?: unknown; email?: unknown });
+    } catch (error) {
+      // A getter that throws would otherwise throw out of the proxy's header building, outside any request handler.
+      this.#identityFailed(owner, `answered an object that cannot be read: ${errorMessage(error)}`);
+      return undefined;
+    }
     if (
       (user !== undefined && typeof user !== 'string') ||
       (email !== undefined && typeof email !== 'string')

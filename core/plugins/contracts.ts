@@ -278,10 +278,12 @@ export interface MethodInstance {
   /**
    * Answers a client-token lookup (`Authorization: Bearer`, the `flipt_client_token` cookie) before the store:
    * resolves to the authentication whose token hashes to `tokenHash` (`hashClientToken` of the kit), or
-   * `undefined` to let the store answer. The token method's static tokens are found this way. An authentication
+   * `undefined` (or `null`) to let the store answer. The token method's static tokens are found this way. An authentication
    * returned here is subject to the same expiry and `admit` checks as a stored one.
    */
-  findClientToken?(tokenHash: string): Authentication | undefined | Promise<Authentication | undefined>;
+  findClientToken?(
+    tokenHash: string,
+  ): Authentication | null | undefined | Promise<Authentication | null | undefined>;
   /**
    * Who an authentication of this method (its {@link MethodPlugin.method}) is, as the gateway tells upstreams
    * (`X-Auth-Request-User`, `X-Auth-Request-Email`): read from the metadata this method wrote. A part left out

@@ -49,7 +49,17 @@ const isDate = (value: unknown) => value instanceof Date && !Number.isNaN(value.
  * refuses the request on such an answer rather than let `false`, `42` or `{}` stand for a caller.
  */
 export function authenticationProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  try {
+    return readProblem(value);
+  } catch (error) {
+    // A getter that throws: the answer cannot be read, so it cannot stand for a caller either.
+    return `answered an authentication that cannot be read (${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
+function readProblem(value: unknown): string | undefined {
+  if (value === null) return 'answered null, not an authentication';
+  if (typeof value !== 'object' || Array.isArray(value)) {
     return `answered ${value === undefined ? 'undefined' : Array.isArray(value) ? 'an array' : typeof value}, not an authentication (or null)`;
   }
   const candidate = value as Record<string, unknown>;
