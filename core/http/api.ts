@@ -303,11 +303,14 @@ export function authApi(runtime: Runtime) {
           // Fastify matches paths as sent: `/auth/v1/method/x/../../y` would be reachable by a client that does not
           // normalise, and read as outside the method's prefix by anything that does (a proxy, an exclusion).
           methodScope.addHook('onRoute', (route) => {
-            const path = route.url.slice(`/auth/v1/method/${method.name}`.length);
-            if (/(^|\/)\.{1,2}(\/|$)/.test(path) || path.includes('//')) {
+            const prefix = `/auth/v1/method/${method.name}`;
+            const path = route.url.slice(prefix.length);
+            // `app.get('x')` would mount /auth/v1/method/<name>x, another method's ground.
+            const outside = !route.url.startsWith(prefix) || (path !== '' && !path.startsWith('/'));
+            if (outside || /(^|\/)\.{1,2}(\/|$)/.test(path) || path.includes('//')) {
               throw new PluginError(
                 ErrorCodes.PLUGIN_INVALID,
-                `plugin "${method.name}" mounts the route ${JSON.stringify(route.url)}, whose path has empty, "." or ".." segments; routes stay under /auth/v1/method/${method.name}/`,
+                `plugin "${method.name}" mounts the route ${JSON.stringify(route.url)}, ${outside ? 'outside its prefix' : 'whose path has empty, "." or ".." segments'}; routes stay under ${prefix}/`,
                 { plugin: method.name },
               );
             }
