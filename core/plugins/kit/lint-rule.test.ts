@@ -34,11 +34,20 @@ describe('the kit rule (npm run check)', () => {
   });
 
   it('fails plugin code reaching core/ another way: the package entry, the conformance kit, bin/', () => {
-    for (const specifier of ['../../index.ts', '../../conformance/kit/test-context.ts', '../../bin/cli.ts']) {
+    for (const specifier of [
+      '../../index.ts',
+      '../../index.js',
+      '../../conformance/kit/test-context.ts',
+      '../../bin/cli.ts',
+    ]) {
       const { status, output } = lint({ 'plugins/magic/index.ts': importing(specifier) });
       expect(status, specifier).not.toBe(0);
       expect(output).toContain('noRestrictedImports');
     }
+  });
+
+  it('fails a file in a plugin subfolder reaching the package entry', () => {
+    expect(lint({ 'plugins/magic/lib/deep.ts': importing('../../../index.ts') }).status).not.toBe(0);
   });
 
   it('passes the kit entry, and core/test-support in tests', () => {
