@@ -77,6 +77,12 @@ export interface ResourceWatch {
   assertNoneLeft(what: string, settleMs?: number): Promise<void>;
   /** Stops following without checking (when the run failed before the check); idempotent. */
   stop(): void;
+  /**
+   * Stops following and `unref`s whatever followed resource still holds the event loop, without judging it: for a
+   * whole run of cases, whose other cases start the plugin again, so that a leak they repeat cannot keep the run
+   * from ending once its lifecycle case has reported it.
+   */
+  releaseAll(): void;
 }
 
 /** The watch's own waits: they keep the event loop alive while it settles (alone, a run would end), never counted. */
@@ -159,6 +165,10 @@ export function watchResources(): ResourceWatch {
     },
     stop() {
       hook.disable();
+    },
+    releaseAll() {
+      hook.disable();
+      for (const { resource } of holding()) release(resource);
     },
   };
 }

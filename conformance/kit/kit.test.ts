@@ -258,6 +258,29 @@ describe('the method harness', () => {
     ).rejects.toThrow('skipped: the method has no identity hook');
   });
 
+  it('skips the references case for a method with no text setting, rather than fail it', async () => {
+    const untexted = {
+      ...minimalMethod(),
+      configSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { enabled: { type: 'boolean' } },
+      },
+    };
+    const [validate] = methodPluginCases(untexted as never, { config: {} }).filter((c) =>
+      c.name.startsWith('validate:'),
+    );
+    await expect(validate?.run()).rejects.toThrow(
+      'skipped: the block has no text setting to hold a reference',
+    );
+    const [given] = methodPluginCases(untexted as never, { config: {}, configWithReferences: {} }).filter(
+      (c) => c.name.startsWith('validate:'),
+    );
+    await expect(given?.run()).rejects.toThrow(
+      'skipped: configWithReferences holds no ${secret:…} reference',
+    );
+  });
+
   it('fails a method whose findClientToken answers for an unknown token, or answers junk', async () => {
     const finding = (findClientToken: MethodInstance['findClientToken']) =>
       methodCase(testMethod({ instance: { findClientToken } }), 'client tokens:');
@@ -511,6 +534,7 @@ describe('the node:test adapter', () => {
     expect(run.stdout).toMatch(
       /left resources keeping the event loop alive: (1 × Timeout, 1 × TCPSERVERWRAP|1 × TCPSERVERWRAP, 1 × Timeout)/,
     );
+    // The lifecycle case, and no other: the rest pass or are skipped for want of fixtures.
     expect(run.stdout).toContain('# fail 1');
   });
 });

@@ -3,7 +3,8 @@
  *
  * @packageDocumentation
  */
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { type ResourceWatch, watchResources } from './handles.ts';
 import { runCase } from './skip.ts';
 import type { ConformanceCase } from './types.ts';
 
@@ -16,6 +17,12 @@ const CASE_TIMEOUT_MS = 30_000;
  */
 export function describeCases(title: string, cases: readonly ConformanceCase[]): void {
   describe(title, () => {
+    // Every case but the lifecycle one starts the plugin again; a leak it has reported must not hold the run open.
+    let watch: ResourceWatch | undefined;
+    before(() => {
+      watch = watchResources();
+    });
+    after(() => watch?.releaseAll());
     for (const conformanceCase of cases) {
       it(conformanceCase.name, { timeout: CASE_TIMEOUT_MS }, (context) =>
         runCase(conformanceCase, (reason) => context.skip(reason)),
