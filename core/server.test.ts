@@ -5,6 +5,7 @@ import { ErrorCodes, SecretResolutionError } from './errors.ts';
 import { createRegistry } from './plugins/builtins.ts';
 import type { MethodContext, MethodPlugin, SecretProvider } from './plugins/contracts.ts';
 import { startServer } from './server.ts';
+import { registryWith, testMethod } from './test-support/plugins.ts';
 import { createTestCa } from './test-support/tls.ts';
 import { tempDir, tempFiles } from './test-support/tmp.ts';
 
@@ -150,30 +151,15 @@ describe('startServer', () => {
   });
 
   it('keeps credentials written in the file (writeOnly settings) out of log lines too', async () => {
-    const chatty: MethodPlugin<{ enabled: boolean; key: string; label: string }> = {
-      kind: 'method',
-      apiVersion: '^1.0.0',
-      name: 'chatty',
-      method: 'METHOD_CHATTY',
-      sessionCompatible: false,
-      configSchema: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { key: { type: 'string', writeOnly: true }, label: { type: 'string' } },
-      },
-      create(context, config) {
-        context.log.info(`key is ${config.key}, label is ${config.label}`);
+    const chatty = testMethod(
+      'chatty',
+      (context, config) => {
+        context.log.info(`key is ${String(config.key)}, label is ${String(config.label)}`);
         return {};
       },
-    };
-    const registry = createRegistry();
-    registry.register({
-      kind: 'method',
-      name: 'chatty',
-      configSchema: chatty.configSchema,
-      origin: 'test',
-      load: async () => chatty,
-    });
+      { properties: { key: { type: 'string', writeOnly: true }, label: { type: 'string' } } },
+    );
+    const registry = registryWith(chatty);
     const { lines, logDestination } = capture();
     const server = await startServer({
       object: {
@@ -195,29 +181,14 @@ describe('startServer', () => {
   });
 
   it('closes once a request that was inside a slow method is answered, though its client keeps the connection', async () => {
-    const slow: MethodPlugin<{ enabled: boolean }> = {
-      kind: 'method',
-      apiVersion: '^1.0.0',
-      name: 'slow',
-      method: 'METHOD_SLOW',
-      sessionCompatible: false,
-      configSchema: { type: 'object', additionalProperties: false, properties: {} },
-      create: () => ({
-        schemes: ['Slow'],
-        async authenticate() {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          return { id: 'slow-caller', method: 'METHOD_SLOW', metadata: {} };
-        },
-      }),
-    };
-    const registry = createRegistry();
-    registry.register({
-      kind: 'method',
-      name: 'slow',
-      configSchema: slow.configSchema,
-      origin: 'test',
-      load: async () => slow,
-    });
+    const slow = testMethod('slow', () => ({
+      schemes: ['Slow'],
+      async authenticate() {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return { id: 'slow-caller', method: 'METHOD_SLOW', metadata: {} };
+      },
+    }));
+    const registry = registryWith(slow);
     const server = await startServer({
       object: { ...listen, authentication: { required: true, methods: { slow: { enabled: true } } } },
       env: {},

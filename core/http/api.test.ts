@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createRegistry } from '../plugins/builtins.ts';
 import type { MethodPlugin } from '../plugins/contracts.ts';
+import { registryWith, testMethod } from '../test-support/plugins.ts';
 import { bearer, serveForTest } from '../test-support/server.ts';
 
 const UNAUTHENTICATED = { code: 16, message: 'request was not authenticated', details: [] };
@@ -411,27 +412,13 @@ describe('the /auth/v1 API, edges', () => {
       ['/login', false],
       ['/..well-known', false],
     ] as const) {
-      const registry = createRegistry();
-      const plugin: MethodPlugin<{ enabled: boolean }> = {
-        kind: 'method',
-        apiVersion: '^1.0.0',
-        name: 'climber',
-        method: 'METHOD_CLIMBER',
-        sessionCompatible: false,
-        configSchema: { type: 'object', additionalProperties: false, properties: {} },
-        create: () => ({
+      const registry = registryWith(
+        testMethod('climber', () => ({
           routes(app) {
             app.get(path, { config: { authenticate: false } }, async () => ({ reached: true }));
           },
-        }),
-      };
-      registry.register({
-        kind: 'method',
-        name: 'climber',
-        configSchema: plugin.configSchema,
-        origin: 'test',
-        load: async () => plugin,
-      });
+        })),
+      );
       const started = serveForTest(
         { authentication: { methods: { climber: { enabled: true } } } },
         { registry },
@@ -450,7 +437,6 @@ describe('the /auth/v1 API, edges', () => {
   });
 
   it('lists every method when one info() throws or answers no JSON object, that one without metadata', async () => {
-    const registry = createRegistry();
     const answers: Record<string, () => unknown> = {
       throwing: () => {
         throw new Error('info blew up');
@@ -459,25 +445,11 @@ describe('the /auth/v1 API, edges', () => {
       bigint: () => ({ n: 1n }),
       fine: () => ({ login_url: '/login' }),
     };
-    for (const [name, info] of Object.entries(answers)) {
-      const plugin: MethodPlugin<{ enabled: boolean }> = {
-        kind: 'method',
-        apiVersion: '^1.0.0',
-        name,
-        method: `METHOD_${name.toUpperCase()}`,
-        sessionCompatible: false,
-        configSchema: { type: 'object', additionalProperties: false, properties: {} },
-        info: info as MethodPlugin<{ enabled: boolean }>['info'],
-        create: () => ({}),
-      };
-      registry.register({
-        kind: 'method',
-        name,
-        configSchema: plugin.configSchema,
-        origin: 'test',
-        load: async () => plugin,
-      });
-    }
+    const registry = registryWith(
+      ...Object.entries(answers).map(([name, info]) =>
+        testMethod(name, undefined, { extra: { info: info as MethodPlugin<object>['info'] } }),
+      ),
+    );
     const t = await serveForTest({}, { registry });
     for (let i = 0; i < 2; i++) {
       const response = await t.fetch('/auth/v1/method');
