@@ -286,7 +286,11 @@ describe('the method harness', () => {
       methodCase(testMethod({ instance: { findClientToken } }), 'client tokens:');
     await expect(
       finding(() => ({ id: 'anyone', method: 'METHOD_TEST', metadata: {} })).run(),
-    ).rejects.toThrow('findClientToken(the hash of a random token) answered an object, not undefined');
+    ).rejects.toThrow(
+      'findClientToken(the hash of a random token) answered an object, not undefined or null',
+    );
+    // null is not found, as undefined is.
+    await finding(() => null).run();
     await expect(
       finding((tokenHash) =>
         tokenHash === hashClientToken(PASSWORD)
@@ -299,7 +303,7 @@ describe('the method harness', () => {
     await expect(
       finding((tokenHash) => (tokenHash === hashClientToken(PASSWORD) ? (false as never) : undefined)).run(),
     ).rejects.toThrow(
-      "findClientToken(the hash of the goodCredential's token) answered false, not undefined or an authentication",
+      "findClientToken(the hash of the goodCredential's token) answered false, not undefined, null or an authentication",
     );
     await expect(
       finding(() => {

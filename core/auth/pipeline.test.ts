@@ -385,6 +385,23 @@ describe('CredentialPipeline.identify', () => {
     expect(pipeline.identify(authentication)).toBeUndefined();
     answer = async () => ({ user: 'later' });
     expect(pipeline.identify(authentication)).toBeUndefined();
+    answer = () => ({
+      user: 'u',
+      get then() {
+        throw new Error('then');
+      },
+    });
+    expect(pipeline.identify(authentication)).toBeUndefined();
+    answer = () =>
+      new Proxy(
+        {},
+        {
+          get() {
+            throw new Error('proxy');
+          },
+        },
+      );
+    expect(pipeline.identify(authentication)).toBeUndefined();
     answer = () => {
       throw new Error('boom');
     };

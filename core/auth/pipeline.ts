@@ -194,13 +194,13 @@ export class CredentialPipeline {
       );
       return undefined;
     }
-    if (typeof (identity as { then?: unknown }).then === 'function') {
-      this.#identityFailed(owner, 'answered a promise: identity must answer at once, not asynchronously');
-      return undefined;
-    }
     let user: unknown;
     let email: unknown;
     try {
+      if (typeof (identity as { then?: unknown }).then === 'function') {
+        this.#identityFailed(owner, 'answered a promise: identity must answer at once, not asynchronously');
+        return undefined;
+      }
       ({ user, email } = identity as { user?: unknown; email?: unknown });
     } catch (error) {
       // A getter that throws would otherwise throw out of the proxy's header building, outside any request handler.
