@@ -387,6 +387,7 @@ describe('CredentialPipeline.identify', () => {
     expect(pipeline.identify(authentication)).toBeUndefined();
     answer = () => ({
       user: 'u',
+      // biome-ignore lint/suspicious/noThenProperty: a thenable whose then cannot be read is what is tested
       get then() {
         throw new Error('then');
       },

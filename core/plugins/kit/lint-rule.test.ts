@@ -46,8 +46,23 @@ describe('the kit rule (npm run check)', () => {
     }
   });
 
-  it('fails a file in a plugin subfolder reaching the package entry', () => {
-    expect(lint({ 'plugins/magic/lib/deep.ts': importing('../../../index.ts') }).status).not.toBe(0);
+  it('fails the package entry however it is spelled, and the package by its own name', () => {
+    const spellings = {
+      'plugins/magic/lib/deep.ts': '../../../index.ts',
+      'plugins/magic/a/b/c/deeper.ts': '../../../../../index.ts',
+      'plugins/magic/dot.ts': './../../index.ts',
+      'plugins/magic/dots.ts': '../.././index.ts',
+      'plugins/magic/round.ts': '../magic/../../index.ts',
+      'plugins/magic/built.ts': '../../dist/index.js',
+      'plugins/magic/name.ts': 'portcullis',
+      'secrets/vault/name.ts': 'portcullis/plugin',
+    };
+    for (const [path, specifier] of Object.entries(spellings)) {
+      expect(lint({ [path]: importing(specifier) }).status, `${path}: ${specifier}`).not.toBe(0);
+    }
+    // Its own files, and packages, stay open.
+    expect(lint({ 'plugins/magic/routes.ts': importing('./index.ts') }).status).toBe(0);
+    expect(lint({ 'plugins/magic/routes.ts': importing('jose') }).status).toBe(0);
   });
 
   it('passes the kit entry, and core/test-support in tests', () => {
