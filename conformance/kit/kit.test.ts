@@ -145,7 +145,25 @@ describe('the method harness', () => {
     });
     const plugin = testMethod({ create: () => timers.push(setInterval(() => undefined, 60_000)) });
     await expect(methodCase(plugin, 'lifecycle:').run()).rejects.toThrow(
-      /creating and closing the method left resources keeping the event loop alive: 1 × Timeout/,
+      /creating, using and closing the method left resources keeping the event loop alive: 1 × Timeout/,
+    );
+  });
+
+  it('fails a method that leaves a timer behind for each credential it checks', async () => {
+    const timers: NodeJS.Timeout[] = [];
+    onTestFinished(() => {
+      for (const timer of timers) clearInterval(timer);
+    });
+    const plugin = testMethod({
+      instance: {
+        async authenticate() {
+          timers.push(setInterval(() => undefined, 60_000));
+          return null;
+        },
+      },
+    });
+    await expect(methodCase(plugin, 'lifecycle:').run()).rejects.toThrow(
+      /creating, using and closing the method left resources keeping the event loop alive: \d+ × Timeout/,
     );
   });
 
@@ -171,7 +189,7 @@ describe('the method harness', () => {
       });
       const plugin = testMethod({ create: () => servers.push(createServer().listen(0, host)) });
       await expect(methodCase(plugin, 'lifecycle:').run(), host).rejects.toThrow(
-        /creating and closing the method left resources keeping the event loop alive: 1 × TCPSERVERWRAP$/,
+        /creating, using and closing the method left resources keeping the event loop alive: 1 × TCPSERVERWRAP$/,
       );
     }
   });
@@ -534,7 +552,9 @@ describe('the node:test adapter', () => {
     const run = nodeTest('node-test-leak.ts', 15_000);
     expect(run.signal, 'the run was killed after 15 s: it did not end').toBeNull();
     expect(run.status).toBe(1);
-    expect(run.stdout).toMatch(/not ok \d+ - lifecycle: create then close leave no new timers/);
+    expect(run.stdout).toMatch(
+      /not ok \d+ - lifecycle: create, checking the text credentials, then close leave no new timers/,
+    );
     expect(run.stdout).toMatch(
       /left resources keeping the event loop alive: (1 × Timeout, 1 × TCPSERVERWRAP|1 × TCPSERVERWRAP, 1 × Timeout)/,
     );

@@ -189,7 +189,7 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
       },
     },
     {
-      name: 'lifecycle: create then close leave no new timers, sockets or handles',
+      name: 'lifecycle: create, checking the text credentials, then close leave no new timers, sockets or handles',
       async run() {
         const options = {
           object: methodConfig(plugin, fixtures),
@@ -198,12 +198,27 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
         };
         // A first run loads modules and lazy singletons that stay for the life of the process: followed only to be
         // released if the check fails (what it leaked too would otherwise keep a failing run from ending).
+        // Credentials given as text are checked on the way (a header value each), so that what a check leaves behind
+        // (a timer per request, a socket never closed) is caught too; those a login makes need a server.
+        const credentials = [
+          fixtures.goodCredential,
+          fixtures.badCredential,
+          fixtures.foreignCredential,
+        ].filter((credential): credential is string => typeof credential === 'string');
+        const startUseClose = async () => {
+          const runtime = await createRuntime({ ...options, registry: registryWith(plugin) });
+          try {
+            for (const authorization of credentials) await runtime.pipeline.authenticate({ authorization });
+          } finally {
+            await runtime.close();
+          }
+        };
         const watch = watchResources();
         try {
-          await (await createRuntime({ ...options, registry: registryWith(plugin) })).close();
+          await startUseClose();
           await watch.checkFromNow();
-          await (await createRuntime({ ...options, registry: registryWith(plugin) })).close();
-          await watch.assertNoneLeft('creating and closing the method');
+          await startUseClose();
+          await watch.assertNoneLeft('creating, using and closing the method');
         } finally {
           watch.stop();
         }
