@@ -76,7 +76,7 @@ async function openSecretSources(
     const block = loaded.config.secrets.providers[entry.name];
     if (block?.enabled !== true) continue;
     const provider = await loaded.registry.provider(entry.name);
-    const context = createSecretContext({ name: entry.name, log });
+    const context = createSecretContext({ name: entry.name, log, env: loaded.env });
     const source = await guardCreate(entry.name, createTimeoutMs, () => provider.create(context, block));
     sources.set(entry.name, source);
     opened.push([entry.name, source]);

@@ -59,6 +59,8 @@ export interface LoadedConfig {
   /** The schema the configuration was validated against (root and every registered plugin's block). */
   readonly schema: JsonSchema;
   readonly locator: Locator;
+  /** The environment it was loaded with (`options.env`, else `process.env`); secret stores read their knobs here. */
+  readonly env: Env;
 }
 
 interface Input {
@@ -281,6 +283,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     registry,
     schema,
     locator,
+    env,
   };
 }
 

@@ -91,11 +91,17 @@ export function createMethodContext(options: {
 }
 
 /** The context handed to one secret provider's `create`. */
-export function createSecretContext(options: { readonly name: string; readonly log: Logger }): SecretContext {
+export function createSecretContext(options: {
+  readonly name: string;
+  readonly log: Logger;
+  /** Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}): SecretContext {
   return {
     error: errorRaiser(options.name),
     log: options.log.child({ plugin: options.name }),
     fetch: globalThis.fetch,
+    env: options.env ?? process.env,
     now: () => new Date(),
   };
 }

@@ -357,7 +357,23 @@ export interface SecretContext {
   readonly error: PluginErrorRaiser;
   readonly log: Logger;
   readonly fetch: FetchLike;
+  /**
+   * The environment the configuration was loaded with (`process.env` under `serve`; what an embedding application
+   * or a test passed as `env`). Read a store's environment knobs (`VAULT_TOKEN`, `AWS_REGION`, ...) here rather
+   * than from `process.env`, so that a runtime created with its own `env` sees the same values. SDKs that read
+   * `process.env` themselves (credential chains) still do. Since kit 1.1.0.
+   */
+  readonly env: Readonly<Record<string, string | undefined>>;
   now(): Date;
+}
+
+/** What the runtime passes with each {@link SecretSource.get}. Since kit 1.1.0. */
+export interface SecretGetOptions {
+  /**
+   * Aborted when the runtime stops waiting for this call (its per-call timeout, `secrets.fetch_timeout`, or
+   * shutdown). Hand it to the SDK's call so that the request is cancelled rather than left running.
+   */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -369,7 +385,15 @@ export interface SecretSource {
    * `${secret:<provider>:<path>}` calls `get(path)`; `${secret:<provider>:<path>:<key>}` calls `get(path, key)`.
    * Single-value stores return the whole value when `key` is absent and select a field when the value is JSON.
    */
-  get(path: string, key?: string): Promise<string>;
+  get(path: string, key?: string, options?: SecretGetOptions): Promise<string>;
+  /**
+   * Optional: tells the runtime as soon as the secret at `path` may have changed (a file rewritten, a Kubernetes
+   * secret volume's symbolic link swapped), so that a change is applied before the next `secrets.refresh_interval`
+   * tick. `onChange` only prompts a fetch: it may be called when nothing changed, and need not be called for every
+   * change (the periodic fetch still runs). Returns a function that stops watching. Called only when
+   * `secrets.refresh_interval` is set. Since kit 1.1.0.
+   */
+  watch?(path: string, onChange: () => void): () => void;
   close?(): void | Promise<void>;
 }
 

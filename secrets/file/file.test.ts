@@ -93,6 +93,7 @@ describe('file secret provider', () => {
           throw Object.assign(new Error(message), { code });
         },
         log: {} as never,
+        env: {},
         fetch,
         now: () => new Date(),
       },
