@@ -53,7 +53,7 @@ export function secretProviderCases(
     secrets: { providers: { [provider.name]: { enabled: true, ...fixtures.config } } },
   });
   const load = (extra?: Record<string, unknown>) =>
-    loadConfig({ object: written(extra), env: {}, registry: registryWith(provider) });
+    loadConfig({ object: written(extra), env: { ...fixtures.env }, registry: registryWith(provider) });
   /** The provider's block as the runtime hands it to `create`: validated, defaults applied. */
   const typedBlock = async () => {
     const block = (await load()).config.secrets.providers[provider.name];
@@ -76,7 +76,7 @@ export function secretProviderCases(
       write: (line: string) => logLines.push(line),
     });
     const source = await provider.create(
-      createSecretContext({ name: provider.name, log }),
+      createSecretContext({ name: provider.name, log, env: { ...fixtures.env } }),
       await typedBlock(),
     );
     return { source, logLines, close: async () => source.close?.() };
@@ -205,7 +205,7 @@ export function secretProviderCases(
         try {
           const runtime = await createRuntime({
             object: written(tokenReferences(provider.name, `${paths.json}:${MISSING_KEY}`)),
-            env: {},
+            env: { ...fixtures.env },
             registry: registryWith(provider),
             logDestination: { write: (line: string) => runtimeLog.push(line) },
           });
@@ -227,7 +227,7 @@ export function secretProviderCases(
         await seed();
         const runtime = await createRuntime({
           object: written(tokenReferences(provider.name, paths.plain, `${paths.json}:username`)),
-          env: {},
+          env: { ...fixtures.env },
           registry: registryWith(provider),
           logDestination: { write: () => undefined },
         });

@@ -104,6 +104,11 @@ export interface SecretProviderFixtures {
    */
   seed?(path: string, value: string): Promise<void>;
   /**
+   * The environment the provider is created with (`ctx.env`, and the runtime's `env`): emulator switches, a region,
+   * whatever knob the store reads there. Default: none. (An SDK that reads `process.env` itself does not see it.)
+   */
+  readonly env?: Readonly<Record<string, string>>;
+  /**
    * Why the store cannot run here (no runtime yet, no emulator): every case that creates a source is skipped with
    * this reason. Schema and `validate` cases still run.
    */
