@@ -1,16 +1,20 @@
+import { afterAll } from 'vitest';
 import { secretProviderCases } from '../../conformance/kit/index.ts';
-import { refusalOf } from '../../conformance/kit/test-support/unavailable.ts';
 import { describeCases } from '../../conformance/kit/vitest.ts';
+import { startAwsFake } from './fake.ts';
 import aws from './index.ts';
 
-const config = { endpoint_url: 'http://127.0.0.1:4566' };
+// The store against the local fake of Secrets Manager (fake.test.ts holds the fake to the real SDK). The fake's
+// region and key pair reach the store through ctx.env, as the runtime's environment would bring them.
+const fake = await startAwsFake();
+afterAll(() => fake.close());
 
-// No runtime yet (issue 16): the schema and validate cases run, the source cases are reported skipped with the
-// refusal a runtime gets; refusalOf throws once the store starts, so this file then needs a seed fixture.
 describeCases(
   'aws: conformance',
   secretProviderCases(aws, {
-    config,
-    unavailable: await refusalOf('aws', config),
+    config: fake.config,
+    env: fake.env,
+    seed: async (path, value) => fake.set(path, value),
+    secrets: [fake.env.AWS_SECRET_ACCESS_KEY],
   }),
 );
