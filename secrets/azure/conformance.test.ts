@@ -1,16 +1,19 @@
+import { afterAll } from 'vitest';
 import { secretProviderCases } from '../../conformance/kit/index.ts';
-import { refusalOf } from '../../conformance/kit/test-support/unavailable.ts';
 import { describeCases } from '../../conformance/kit/vitest.ts';
+import { startAzureFake } from './fake.ts';
 import azure from './index.ts';
 
-const config = { vault_url: 'https://conformance.vault.azure.net' };
+// The store runs against the local fake of Key Vault (HTTPS from a generated CA, the bearer challenge), in the
+// emulator mode Flipt uses for Lowkey Vault: AZURE_KEYVAULT_EMULATOR=true, and ca_cert_path trusting the fake's CA.
+const fake = await startAzureFake();
+afterAll(() => fake.close());
 
-// No runtime yet (issue 16): the schema and validate cases run, the source cases are reported skipped with the
-// refusal a runtime gets; refusalOf throws once the store starts, so this file then needs a seed fixture.
 describeCases(
   'azure: conformance',
   secretProviderCases(azure, {
-    config,
-    unavailable: await refusalOf('azure', config),
+    config: fake.config,
+    env: fake.env,
+    seed: async (path, value) => fake.set(path, value),
   }),
 );
