@@ -1,16 +1,20 @@
+import { afterAll } from 'vitest';
 import { secretProviderCases } from '../../conformance/kit/index.ts';
-import { refusalOf } from '../../conformance/kit/test-support/unavailable.ts';
 import { describeCases } from '../../conformance/kit/vitest.ts';
+import { startGcpFake } from './fake.ts';
 import gcp from './index.ts';
 
-const config = { project: 'conformance-project', location: 'europe-west1' };
+// The store against the local Secret Manager fake (a gRPC server built from the SDK's protos, checked against the
+// SDK in fake.test.ts), reached as Flipt reaches an emulator: SECRET_MANAGER_EMULATOR_HOST in the environment.
+// A location, so that the regional resource names are what every case reads.
+const fake = await startGcpFake({ project: 'conformance-project', location: 'europe-west1' });
+afterAll(() => fake.close());
 
-// No runtime yet (issue 16): the schema and validate cases run, the source cases are reported skipped with the
-// refusal a runtime gets; refusalOf throws once the store starts, so this file then needs a seed fixture.
 describeCases(
   'gcp: conformance',
   secretProviderCases(gcp, {
-    config,
-    unavailable: await refusalOf('gcp', config),
+    config: fake.config,
+    env: fake.env,
+    seed: async (path, value) => fake.set(path, value),
   }),
 );

@@ -1,6 +1,7 @@
 import { defineSecretProvider, isBlank, requiredMessage } from '../../core/plugins/kit/index.ts';
 import type { GcpProviderConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
+import { openGcpSource } from './source.ts';
 
 export type { GcpProviderConfig } from './config.ts';
 
@@ -12,10 +13,8 @@ export default defineSecretProvider<typeof configSchema, GcpProviderConfig>({
       ? [{ path: ['project'], message: requiredMessage('secrets.providers.gcp', 'project') }]
       : [];
   },
-  create(ctx) {
-    return ctx.error(
-      'ERR_PLUGIN_FAILED',
-      'secret provider "gcp" is validated but not yet available in this version of portcullis; disable it to start',
-    );
+  create(ctx, config) {
+    // The SDK (and its gRPC stack) is loaded by openGcpSource: a runtime without a gcp store never loads it.
+    return openGcpSource(config, ctx.env, ctx.log);
   },
 });
