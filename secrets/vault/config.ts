@@ -7,4 +7,6 @@ export interface VaultProviderConfig {
   mount: string;
   token?: string;
   namespace?: string;
+  /** portcullis: where the kubernetes method reads the pod's service-account token (read again at each login). */
+  service_account_token_path: string;
 }

@@ -19,10 +19,9 @@ export default defineSecretProvider<typeof configSchema, VaultProviderConfig>({
       issues.push({ path: [field], message: requiredMessage(typ, field) });
     return issues;
   },
-  create(ctx) {
-    return ctx.error(
-      'ERR_PLUGIN_FAILED',
-      'secret provider "vault" is validated but not yet available in this version of portcullis; disable it to start',
-    );
+  async create(ctx, config) {
+    // The store (and node-vault, which it imports when it opens) loads only when the provider is enabled.
+    const { openVaultSource } = await import('./source.ts');
+    return openVaultSource(ctx, config);
   },
 });
