@@ -245,6 +245,11 @@ export async function startAwsFake(options: AwsFakeOptions = {}): Promise<AwsFak
       send();
     }, latencyMs);
     timers.add(timer);
+    // A client that gave up (its abort signal) is not answered later: nothing of it stays behind.
+    res.once('close', () => {
+      clearTimeout(timer);
+      timers.delete(timer);
+    });
   };
 
   const server = createServer((req, res) => {
