@@ -176,7 +176,7 @@ export function behaviourCases(backend: () => AwsBackend, prefix = 'behaviour'):
     const error = await rejection(source.get(at('never-created')));
     expect(error.code).toBe(ErrorCodes.SECRET_NOT_FOUND);
     expect(error.message).toBe(
-      `secret not found at path "${at('never-created')}" (aws secrets manager (${backend().env.AWS_REGION}): 400 ResourceNotFoundException)`,
+      `secret not found at path "${at('never-created')}" (aws secrets manager (${backend().env.AWS_REGION}): ResourceNotFoundException)`,
     );
   });
 

@@ -135,7 +135,7 @@ export async function openAwsSource(ctx: SecretContext, config: AwsProviderConfi
     const said = typeof e.message === 'string' && e.message !== '' ? `: ${scrub(e.message)}` : '';
     const answered = `${status === undefined ? '' : `${status} `}${name}`;
     if (name === 'ResourceNotFoundException') {
-      return secretNotFound(`secret not found at path "${path}" (${store}: ${answered})`);
+      return secretNotFound(`secret not found at path "${path}" (${store}: ${name})`);
     }
     if (name === 'AbortError') {
       return new PluginError(
