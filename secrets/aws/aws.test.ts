@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -328,5 +329,30 @@ describe('aws secret store against the local fake', () => {
         expect(text).not.toContain(hidden);
       }
     }
+  });
+
+  it('the plugin module loads no AWS SDK module; create does', () => {
+    const script = `
+      import { registerHooks } from 'node:module';
+      const sdk = [];
+      registerHooks({ resolve(spec, context, next) {
+        const found = next(spec, context);
+        if (/@aws-sdk|@smithy/.test(found.url)) sdk.push(found.url);
+        return found;
+      } });
+      const aws = (await import(${JSON.stringify(new URL('./index.ts', import.meta.url).href)})).default;
+      const before = sdk.length;
+      const source = await aws.create({ env: { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' },
+        error() {}, log: {}, fetch, now: () => new Date() }, { enabled: true });
+      await source.close();
+      console.log(JSON.stringify({ before, after: sdk.length }));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
+    });
+    expect(child.stderr.replace(/.*ExperimentalWarning.*\n?|.*--trace-warnings.*\n?/g, '')).toBe('');
+    const counts = JSON.parse(child.stdout) as { before: number; after: number };
+    expect(counts.before).toBe(0);
+    expect(counts.after).toBeGreaterThan(0);
   });
 });
