@@ -42,6 +42,11 @@ export interface GcpFake extends SecretStoreFake {
   failWith(code: grpc.status | undefined, details?: string): void;
   /** While `true`, calls are recorded and left unanswered until the client cancels them (or the fake closes). */
   setStalled(stalled: boolean): void;
+  /**
+   * How many client connections (HTTP/2 sessions) the server holds open now, from grpc-js's channelz. grpc-js
+   * unrefs an idle channel, so a client that is never closed keeps no event loop alive: this is how a test sees it.
+   */
+  openConnections(): Promise<number>;
 }
 
 interface AccessRequest {
@@ -210,6 +215,21 @@ export async function startGcpFake(options: GcpFakeOptions = {}): Promise<GcpFak
     },
     setStalled(value) {
       stall = value;
+    },
+    openConnections() {
+      return new Promise((resolve, reject) => {
+        const request = {
+          server_id: String(server.getChannelzRef().id),
+          start_socket_id: '0',
+          max_results: '1000',
+        };
+        grpc
+          .getChannelzHandlers()
+          .GetServerSockets(
+            { request } as Parameters<ReturnType<typeof grpc.getChannelzHandlers>['GetServerSockets']>[0],
+            (error, answer) => (error ? reject(error) : resolve(answer?.socket_ref?.length ?? 0)),
+          );
+      });
     },
     async close() {
       for (const answer of [...stalled]) answer();

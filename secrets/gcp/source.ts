@@ -257,7 +257,11 @@ export async function openGcpSource(
   if (connection.emulator) {
     log.info({ host: connection.endpoint }, 'connecting to the gcp secret manager emulator');
   }
-  const client = new SecretManagerServiceClient(options);
+  // google-gax's telemetry log of each call, off whatever GOOGLE_SDK_NODE_LOGGING says.
+  const client = new SecretManagerServiceClient({ ...options, enableTelemetryLogging: false });
+  // With GOOGLE_SDK_NODE_LOGGING set, the client also writes every answer to standard error, the secret's bytes
+  // included, past portcullis's scrubbing: no value may reach a log line, so this client's debug log is silenced.
+  if ('_log' in client) Object.assign(client, { _log: gax.loggingUtils.placeholder });
   const where = `${store} at ${connection.endpoint}`;
   let closed = false;
 
