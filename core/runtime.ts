@@ -65,50 +65,124 @@ async function closeAll(closables: readonly Closable[], log: Logger): Promise<vo
   }
 }
 
-async function openSecretSources(
+/**
+ * A resource several runtimes use at once (the store, the secret stores, while one configuration replaces
+ * another): closed when the last of them lets go.
+ */
+export class SharedResource<T> {
+  #holders = 1;
+  readonly value: T;
+  readonly #close: () => Promise<void>;
+
+  constructor(value: T, close: () => Promise<void>) {
+    this.value = value;
+    this.#close = close;
+  }
+
+  /** One more holder; each must {@link SharedResource.release} once. */
+  acquire(): this {
+    this.#holders += 1;
+    return this;
+  }
+
+  async release(): Promise<void> {
+    this.#holders -= 1;
+    if (this.#holders === 0) await this.#close();
+  }
+}
+
+/** The enabled secret stores of a configuration, open. */
+export type OpenSecretSources = SharedResource<ReadonlyMap<string, SecretSource>>;
+
+/**
+ * Creates the secret stores `loaded` enables, in registry order. Any failure closes those already open and
+ * rejects.
+ */
+export async function openSecretSources(
   loaded: LoadedConfig,
   log: Logger,
-  opened: Closable[],
-  createTimeoutMs: number,
-) {
+  createTimeoutMs = PLUGIN_CREATE_TIMEOUT_MS,
+  /** When given, a store that fails to open is reported here and left out, and the others still open. */
+  onFailure?: (name: string, error: unknown) => void,
+): Promise<OpenSecretSources> {
   const sources = new Map<string, SecretSource>();
-  for (const entry of loaded.registry.entries('secrets')) {
-    const block = loaded.config.secrets.providers[entry.name];
-    if (block?.enabled !== true) continue;
-    const provider = await loaded.registry.provider(entry.name);
-    const context = createSecretContext({ name: entry.name, log, env: loaded.env });
-    const source = await guardCreate(entry.name, createTimeoutMs, () => provider.create(context, block));
-    sources.set(entry.name, source);
-    opened.push([entry.name, source]);
+  const opened: Closable[] = [];
+  try {
+    for (const entry of loaded.registry.entries('secrets')) {
+      const block = loaded.config.secrets.providers[entry.name];
+      if (block?.enabled !== true) continue;
+      const context = createSecretContext({ name: entry.name, log, env: loaded.env });
+      let source: SecretSource;
+      try {
+        const provider = await loaded.registry.provider(entry.name);
+        source = await guardCreate(entry.name, createTimeoutMs, () => provider.create(context, block));
+      } catch (error) {
+        if (onFailure === undefined) throw error;
+        onFailure(entry.name, error);
+        continue;
+      }
+      sources.set(entry.name, source);
+      opened.push([entry.name, source]);
+    }
+  } catch (error) {
+    await closeAll(opened, log);
+    throw error;
   }
-  return sources;
+  return new SharedResource<ReadonlyMap<string, SecretSource>>(sources, () => closeAll(opened, log));
+}
+
+/** Resolves every reference of `loaded` at start-up: retried for `secrets.startup_timeout`, each retry logged. */
+export function resolveAtStartup(loaded: LoadedConfig, sources: OpenSecretSources, log: Logger) {
+  const { fetch_timeout, startup_timeout } = loaded.config.secrets;
+  return resolveSecretReferences(loaded.config, loaded.references, sources.value, {
+    timeoutMs: fetch_timeout,
+    retryForMs: startup_timeout,
+    onRetry: (failures, delayMs) => {
+      for (const { reference, provider, message } of failures) {
+        log.warn(
+          { reference, provider, reason: message, retryInMs: delayMs },
+          'secret not resolved yet; retrying',
+        );
+      }
+    },
+  });
+}
+
+/** What one runtime is built from: a configuration whose references are resolved, and the resources it uses. */
+export interface RuntimeParts {
+  readonly loaded: LoadedConfig;
+  /** `loaded.config` with every reference resolved. */
+  readonly config: RootConfig;
+  readonly log: Logger;
+  readonly scrubber: SecretScrubber;
+  /** Held by the runtime (released when it closes). */
+  readonly sources: OpenSecretSources;
+  /** Held by the runtime; opened here when absent. */
+  readonly store?: SharedResource<AuthenticationStore>;
+  readonly createTimeoutMs?: number;
+}
+
+/** Opens the authentication store `config` asks for, as a resource runtimes share. */
+export async function openStore(
+  config: RootConfig,
+  log: Logger,
+): Promise<SharedResource<AuthenticationStore>> {
+  const store = await createAuthenticationStore(config, { log });
+  return new SharedResource(store, () => closeAll([['store', store]], log));
 }
 
 /**
- * Creates a runtime: loads and validates the configuration, opens the enabled secret stores, resolves every
- * `${secret:...}` (all or nothing), opens the authentication store, and starts the enabled methods. Any failure
- * closes whatever was opened and rejects with a coded error.
+ * Builds a runtime from resolved parts: opens the store (unless given) and starts the enabled methods. Takes
+ * over `parts.sources` and `parts.store`: they are released when the runtime closes, or at once if building fails.
  */
-export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
-  const loaded = await loadConfig(options);
-  const scrubber = new SecretScrubber();
-  // Credentials written in the file (settings marked writeOnly: client secrets, static tokens) are kept out of log
-  // lines as resolved secrets are: a plugin logging its config, or a library its options, shows neither.
-  scrubber.add(new CredentialMap(loaded.schema).values(loaded.config).map((credential) => credential.value));
-  const log = createLogger(loaded.config.log, scrubber, options.logDestination);
-  for (const warning of loaded.warnings) log.warn(formatIssue(warning));
-
-  const opened: Closable[] = [];
+export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
+  const { loaded, config, log, scrubber } = parts;
+  const opened: Closable[] = [['secret stores', { close: () => parts.sources.release() }]];
   try {
-    const createTimeoutMs = options.pluginCreateTimeoutMs ?? PLUGIN_CREATE_TIMEOUT_MS;
-    const sources = await openSecretSources(loaded, log, opened, createTimeoutMs);
-    const resolution = await resolveSecretReferences(loaded.config, loaded.references, sources);
-    scrubber.add(resolution.values);
-    const config = resolution.config;
-
-    const store = await createAuthenticationStore(config, { log });
-    opened.push(['store', store]);
-
+    const shared = parts.store ?? (await openStore(config, log));
+    opened.push(['store', { close: () => shared.release() }]);
+    const store = shared.value;
+    const createTimeoutMs = parts.createTimeoutMs ?? PLUGIN_CREATE_TIMEOUT_MS;
     const session = createSessionHelpers(config.authentication.session, { store });
     const methods = new Map<string, RunningMethod>();
     for (const entry of loaded.registry.entries('method')) {
@@ -183,12 +257,73 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       locator: loaded.locator,
       scrubError: (error) => scrubber.scrubError(error),
       close() {
-        closing ??= closeAll(opened, log).then(() => log.flush());
+        closing ??= closeAll(opened, log);
         return closing;
       },
     };
   } catch (error) {
     await closeAll(opened, log);
+    throw error;
+  }
+}
+
+/** Loads the configuration and creates the logger it asks for, with the credentials written in it scrubbed. */
+export async function loadForRuntime(
+  options: RuntimeOptions,
+): Promise<{ loaded: LoadedConfig; log: Logger; scrubber: SecretScrubber }> {
+  const loaded = await loadConfig(options);
+  const scrubber = new SecretScrubber();
+  // Credentials written in the file (settings marked writeOnly: client secrets, static tokens) are kept out of log
+  // lines as resolved secrets are: a plugin logging its config, or a library its options, shows neither.
+  scrubber.add(new CredentialMap(loaded.schema).values(loaded.config).map((credential) => credential.value));
+  const log = createLogger(loaded.config.log, scrubber, options.logDestination);
+  for (const warning of loaded.warnings) log.warn(formatIssue(warning));
+  return { loaded, log, scrubber };
+}
+
+/**
+ * Creates a runtime: loads and validates the configuration, opens the enabled secret stores, resolves every
+ * `${secret:...}` (all or nothing; a store that cannot be reached is retried for `secrets.startup_timeout`),
+ * opens the authentication store, and starts the enabled methods. Any failure closes whatever was opened and
+ * rejects with a coded error.
+ *
+ * Secrets are resolved once: `secrets.refresh_interval` and reloading on `SIGHUP` are served by `startServer`
+ * (`portcullis serve`), which replaces whole runtimes.
+ */
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const { loaded, log, scrubber } = await loadForRuntime(options);
+  if (loaded.config.secrets.refresh_interval > 0) {
+    log.warn(
+      'secrets.refresh_interval is applied by portcullis serve (startServer); this embedded runtime resolves its secrets once',
+    );
+  }
+  let sources: OpenSecretSources | undefined;
+  try {
+    const createTimeoutMs = options.pluginCreateTimeoutMs ?? PLUGIN_CREATE_TIMEOUT_MS;
+    sources = await openSecretSources(loaded, log, createTimeoutMs);
+    const resolution = await resolveAtStartup(loaded, sources, log);
+    scrubber.add(resolution.values);
+    const held = sources;
+    sources = undefined;
+    const runtime = await assembleRuntime({
+      loaded,
+      config: resolution.config,
+      log,
+      scrubber,
+      sources: held,
+      createTimeoutMs,
+    });
+    const close = runtime.close;
+    let closing: Promise<void> | undefined;
+    return {
+      ...runtime,
+      close() {
+        closing ??= close().then(() => log.flush());
+        return closing;
+      },
+    };
+  } catch (error) {
+    await sources?.release();
     // A plugin or a library may have put a resolved value in its message (a secret used as a path).
     throw scrubber.scrubError(error);
   }

@@ -62,6 +62,17 @@ export interface ProviderBlock {
   [key: string]: unknown;
 }
 
+/** `secrets`. */
+export interface SecretsConfig {
+  /** How often every reference is fetched again (portcullis); 0 = resolved once at start, as Flipt. */
+  refresh_interval: DurationMs;
+  /** How long start-up retries a store that cannot be reached (portcullis). */
+  startup_timeout: DurationMs;
+  /** The most one fetch of one secret may take (portcullis). */
+  fetch_timeout: DurationMs;
+  providers: Record<string, ProviderBlock>;
+}
+
 /** `server`. */
 export interface ServerConfig {
   host: string;
@@ -98,7 +109,7 @@ export interface GatewayConfig {
 export interface RootConfig {
   version?: string;
   authentication: AuthenticationConfig;
-  secrets: { providers: Record<string, ProviderBlock> };
+  secrets: SecretsConfig;
   server: ServerConfig;
   log: LogConfig;
   plugins: string[];

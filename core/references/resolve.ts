@@ -1,28 +1,69 @@
 import { quoteValue } from '../config/describe-value.ts';
 import { type Path, setAt } from '../config/tree.ts';
-import { ErrorCodes, errorCode, errorMessage, type SecretFailure, SecretResolutionError } from '../errors.ts';
+import {
+  ErrorCodes,
+  errorCode,
+  errorMessage,
+  PortcullisError,
+  type SecretFailure,
+  SecretResolutionError,
+} from '../errors.ts';
 import type { SecretSource } from '../plugins/contracts.ts';
 import type { ReferenceSite } from './find.ts';
 import type { SecretReference } from './parse.ts';
+
+/** One distinct reference, and every place in the configuration that uses it. */
+export interface ReferenceUse {
+  readonly reference: SecretReference;
+  readonly paths: readonly Path[];
+}
 
 /** What resolution produced: the configuration with values in place, and each distinct value once. */
 export interface Resolution<T> {
   readonly config: T;
   /** Every resolved value, so that the logger can scrub them from output. */
   readonly values: readonly string[];
+  /** The value of each reference, by the reference as written. */
+  readonly byReference: ReadonlyMap<string, string>;
 }
 
-/**
- * Resolves every reference in `config` through `sources` (one per enabled provider). Distinct references are
- * fetched once each, all at the same time. Either every reference resolves and a new configuration is returned,
- * or nothing is applied and a `SecretResolutionError` lists every failure, each naming the reference, the
- * provider and where it is used, never a value.
- */
-export async function resolveSecretReferences<T>(
-  config: T,
-  sites: readonly ReferenceSite[],
-  sources: ReadonlyMap<string, SecretSource>,
-): Promise<Resolution<T>> {
+/** How references are fetched. */
+export interface FetchOptions {
+  /** The most one `get` may take (milliseconds); its signal is aborted then. Default 10 000. */
+  readonly timeoutMs?: number;
+}
+
+/** How start-up resolution waits for stores that cannot be reached. */
+export interface ResolveOptions extends FetchOptions {
+  /**
+   * How long failures other than "not found" and "invalid reference" are retried, with backoff, before start-up
+   * gives up (milliseconds; `secrets.startup_timeout`). Default 0: one attempt.
+   */
+  readonly retryForMs?: number;
+  /** Told of each retry. */
+  readonly onRetry?: (failures: readonly SecretFailure[], delayMs: number) => void;
+}
+
+const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
+const FIRST_RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 5_000;
+
+/** Failures no retry can mend: the reference or the secret is wrong, not the store's reachability. */
+const FINAL_CODES: ReadonlySet<string> = new Set([
+  ErrorCodes.SECRET_NOT_FOUND,
+  ErrorCodes.SECRET_REFERENCE_INVALID,
+]);
+
+/** A failure of a store that was never enabled: retrying cannot help either. */
+const PROVIDER_MISSING = Symbol('provider missing');
+
+/** Whether waiting and fetching again might mend `failure`. */
+export function isRetryable(failure: SecretFailure): boolean {
+  return !FINAL_CODES.has(failure.code) && !(failure as { [PROVIDER_MISSING]?: true })[PROVIDER_MISSING];
+}
+
+/** The distinct references of `sites`, in the order first used, each with every path using it. */
+export function groupReferences(sites: readonly ReferenceSite[]): ReferenceUse[] {
   const byReference = new Map<string, { reference: SecretReference; paths: Path[] }>();
   for (const site of sites) {
     if (!site.parsed.ok) throw new Error(`unchecked invalid secret reference at ${site.path.join('.')}`);
@@ -31,57 +72,144 @@ export async function resolveSecretReferences<T>(
     entry.paths.push(site.path);
     byReference.set(reference.raw, entry);
   }
+  return [...byReference.values()];
+}
 
-  const entries = [...byReference.values()];
-  const settled = await Promise.allSettled(entries.map(({ reference }) => fetchOne(reference, sources)));
+/** Either the value of a reference, or why it could not be fetched. */
+export type FetchOutcome =
+  | { readonly ok: true; readonly value: string }
+  | { readonly ok: false; readonly failure: SecretFailure };
 
-  const failures: SecretFailure[] = [];
-  const values = new Map<string, string>();
+/**
+ * Fetches every reference of `uses` once, all at the same time, each bounded by `timeoutMs`. Never rejects: each
+ * outcome is a value or a failure naming the reference, the provider and where it is used, never a value.
+ */
+export async function fetchReferences(
+  uses: readonly ReferenceUse[],
+  sources: ReadonlyMap<string, SecretSource>,
+  options: FetchOptions = {},
+): Promise<Map<string, FetchOutcome>> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
+  const settled = await Promise.allSettled(
+    uses.map(({ reference }) => fetchOne(reference, sources, timeoutMs)),
+  );
+  const outcomes = new Map<string, FetchOutcome>();
   settled.forEach((outcome, i) => {
-    const { reference, paths } = entries[i] as (typeof entries)[number];
+    const { reference, paths } = uses[i] as ReferenceUse;
     if (outcome.status === 'fulfilled') {
-      values.set(reference.raw, outcome.value);
-    } else {
-      failures.push({
-        reference: reference.raw,
-        provider: reference.provider,
-        paths,
-        message: errorMessage(outcome.reason),
-        code: (errorCode(outcome.reason) as SecretFailure['code'] | undefined) ?? ErrorCodes.SECRET_PROVIDER,
-      });
+      outcomes.set(reference.raw, { ok: true, value: outcome.value });
+      return;
     }
+    const failure: SecretFailure = {
+      reference: reference.raw,
+      provider: reference.provider,
+      paths,
+      message: errorMessage(outcome.reason),
+      code: (errorCode(outcome.reason) as SecretFailure['code'] | undefined) ?? ErrorCodes.SECRET_PROVIDER,
+    };
+    if ((outcome.reason as { [PROVIDER_MISSING]?: true })?.[PROVIDER_MISSING]) {
+      Object.defineProperty(failure, PROVIDER_MISSING, { value: true });
+    }
+    outcomes.set(reference.raw, { ok: false, failure });
   });
-  if (failures.length > 0) throw new SecretResolutionError(failures);
+  return outcomes;
+}
 
+/** A copy of `config` with every use of each reference replaced by its value in `values`. */
+export function applyValues<T>(
+  config: T,
+  uses: readonly ReferenceUse[],
+  values: ReadonlyMap<string, string>,
+): T {
   const resolved = structuredClone(config);
-  for (const { reference, paths } of entries) {
-    for (const path of paths)
-      setAt(resolved as Record<string, unknown>, path, values.get(reference.raw) as string);
+  for (const { reference, paths } of uses) {
+    const value = values.get(reference.raw);
+    if (value === undefined) throw new Error(`no value for ${reference.raw}`);
+    for (const path of paths) setAt(resolved as Record<string, unknown>, path, value);
   }
-  return { config: resolved, values: [...values.values()] };
+  return resolved;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * Resolves every reference in `config` through `sources` (one per enabled provider). Distinct references are
+ * fetched once each, all at the same time, each within `timeoutMs`. Failures a store might mend (unreachable,
+ * timed out, refusing) are fetched again with backoff for up to `retryForMs`. Either every reference resolves and
+ * a new configuration is returned, or nothing is applied and a `SecretResolutionError` lists every failure, each
+ * naming the reference, the provider and where it is used, never a value.
+ */
+export async function resolveSecretReferences<T>(
+  config: T,
+  sites: readonly ReferenceSite[],
+  sources: ReadonlyMap<string, SecretSource>,
+  options: ResolveOptions = {},
+): Promise<Resolution<T>> {
+  const uses = groupReferences(sites);
+  const values = new Map<string, string>();
+  const deadline = Date.now() + (options.retryForMs ?? 0);
+  let pending = uses;
+  let delay = FIRST_RETRY_DELAY_MS;
+  for (;;) {
+    const outcomes = await fetchReferences(pending, sources, options);
+    const failures: SecretFailure[] = [];
+    for (const [raw, outcome] of outcomes) {
+      if (outcome.ok) values.set(raw, outcome.value);
+      else failures.push(outcome.failure);
+    }
+    if (failures.length === 0) break;
+    const wait = Math.min(delay, deadline - Date.now());
+    if (failures.some((failure) => !isRetryable(failure)) || wait <= 0) {
+      throw new SecretResolutionError(failures);
+    }
+    options.onRetry?.(failures, wait);
+    await sleep(wait);
+    delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+    pending = pending.filter(({ reference }) => !values.has(reference.raw));
+  }
+  return { config: applyValues(config, uses, values), values: [...values.values()], byReference: values };
 }
 
 async function fetchOne(
   reference: SecretReference,
   sources: ReadonlyMap<string, SecretSource>,
+  timeoutMs: number,
 ): Promise<string> {
   const source = sources.get(reference.provider);
   if (source === undefined) {
     throw Object.assign(
-      new Error(
+      new PortcullisError(
+        ErrorCodes.SECRET_PROVIDER,
         `provider ${quoteValue(reference.provider)} not found (enable it under secrets.providers.${reference.provider})`,
       ),
-      { code: ErrorCodes.SECRET_PROVIDER },
+      { [PROVIDER_MISSING]: true },
     );
   }
-  const value = await source.get(reference.path, reference.key);
-  if (typeof value !== 'string') {
-    throw Object.assign(
-      new Error(`provider ${quoteValue(reference.provider)} returned a ${typeof value}, not a string`),
-      {
-        code: ErrorCodes.SECRET_PROVIDER,
-      },
-    );
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const error = new PortcullisError(
+        ErrorCodes.SECRET_PROVIDER,
+        `no answer within ${timeoutMs} ms (secrets.fetch_timeout)`,
+      );
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    const value = await Promise.race([
+      Promise.resolve().then(() => source.get(reference.path, reference.key, { signal: controller.signal })),
+      timedOut,
+    ]);
+    if (typeof value !== 'string') {
+      throw new PortcullisError(
+        ErrorCodes.SECRET_PROVIDER,
+        `provider ${quoteValue(reference.provider)} returned a ${typeof value}, not a string`,
+      );
+    }
+    return value;
+  } finally {
+    clearTimeout(timer);
   }
-  return value;
 }
