@@ -1,17 +1,65 @@
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { CredentialMap } from './config/credentials.ts';
+import { type LoadedConfig, loadConfig } from './config/load.ts';
 import type { RootConfig } from './config/types.ts';
-import { ErrorCodes, errorMessage, PortcullisError } from './errors.ts';
+import {
+  ConfigError,
+  ErrorCodes,
+  errorMessage,
+  formatIssue,
+  PortcullisError,
+  SecretResolutionError,
+} from './errors.ts';
 import { MAX_NAMED_FILE_BYTES, readFileLimited } from './fs/read-limited.ts';
-import { buildApp } from './http/app.ts';
+import { buildApp, httpServerOptions } from './http/app.ts';
+import { trackConnections } from './http/connections.ts';
 import { portcullis } from './http/plugin.ts';
-import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
+import { markRetiring } from './http/retiring.ts';
+import type { Logger, SecretScrubber } from './log.ts';
+import { fetchChanges, RefreshSchedule, watchReferences } from './references/refresh.ts';
+import {
+  applyValues,
+  groupReferences,
+  type ReferenceUse,
+  resolveSecretReferences,
+} from './references/resolve.ts';
+import {
+  assembleRuntime,
+  loadForRuntime,
+  type OpenSecretSources,
+  openSecretSources,
+  openStore,
+  type Runtime,
+  type RuntimeOptions,
+  resolveAtStartup,
+  type SharedResource,
+} from './runtime.ts';
+import type { AuthenticationStore } from './store/types.ts';
 
 /** A running `portcullis serve`. */
 export interface Server {
+  /** The runtime serving now (a reload or a changed secret replaces it). */
   readonly runtime: Runtime;
+  /** The Fastify application serving now (replaced with the runtime). */
   readonly app: FastifyInstance;
   /** `http://host:port` (or `https://`) the server listens on. */
   readonly address: string;
+  /**
+   * Loads the configuration file again and, when it is valid and its secrets resolve, serves it in place of the
+   * running one: requests in flight finish on the old one, the next ones get the new one. Otherwise every problem
+   * is logged and the running configuration stays. Resolves to whether the new configuration was applied.
+   * Listening settings (`server.*`) and `log.*` apply at the next start.
+   */
+  reload(): Promise<boolean>;
+  /**
+   * Fetches every secret reference again now (what `secrets.refresh_interval` does on its own) and applies any
+   * change. Resolves once done.
+   */
+  refreshSecrets(): Promise<void>;
   /** Stops accepting connections, finishes in-flight requests, then closes the runtime. */
   close(): Promise<void>;
 }
@@ -31,41 +79,403 @@ async function tlsMaterial(config: RootConfig): Promise<{ cert: Buffer; key: Buf
   }
 }
 
+/** Fastify's own defaults for the server it would have created (keep-alive 72 s, no request timeout). */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+/** One configuration, served: its runtime and its Fastify app, and the requests it is answering. */
+interface Generation {
+  readonly loaded: LoadedConfig;
+  readonly uses: readonly ReferenceUse[];
+  /** The value of each reference in use. */
+  readonly values: ReadonlyMap<string, string>;
+  readonly sources: OpenSecretSources;
+  readonly store: SharedResource<AuthenticationStore>;
+  readonly runtime: Runtime;
+  readonly app: FastifyInstance;
+  /** Fastify's request handler. */
+  readonly handle: (request: IncomingMessage, response: ServerResponse) => void;
+  /** The object the app's listeners are attached to (`upgrade`, `clientError`, ...): never listening itself. */
+  readonly events: ReturnType<typeof createHttpServer>;
+  inFlight: number;
+  onIdle?: () => void;
+}
+
+/** What a reload or a refresh builds a generation from. */
+interface GenerationInput {
+  readonly loaded: LoadedConfig;
+  readonly values: ReadonlyMap<string, string>;
+  /** Held by the new generation (acquired for it). */
+  readonly sources: OpenSecretSources;
+}
+
+const storageWithoutCredentials = (config: RootConfig) => {
+  const { storage } = config.authentication.session;
+  const { username: _username, password: _password, ...redis } = storage.redis;
+  return JSON.stringify({ ...storage, redis });
+};
+
+const credentialsOf = (config: RootConfig) => {
+  const { username, password } = config.authentication.session.storage.redis;
+  return { username, password };
+};
+
+/** The settings a running server cannot change: where and how it listens, and how it logs. */
+const fixedAtStart = (config: RootConfig) => JSON.stringify([config.server, config.log]);
+
+class Supervisor {
+  readonly #options: RuntimeOptions;
+  readonly #log: Logger;
+  readonly #scrubber: SecretScrubber;
+  readonly #createTimeoutMs: number | undefined;
+  #current!: Generation;
+  readonly #retiring = new Set<Promise<void>>();
+  readonly #tunnels = new Set<Duplex>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #schedule: RefreshSchedule | undefined;
+  #unwatch: (() => void) | undefined;
+  #shuttingDown = false;
+  readonly server: ReturnType<typeof createHttpServer>;
+
+  constructor(
+    options: RuntimeOptions,
+    log: Logger,
+    scrubber: SecretScrubber,
+    https: { cert: Buffer; key: Buffer } | undefined,
+  ) {
+    this.#options = options;
+    this.#log = log;
+    this.#scrubber = scrubber;
+    this.#createTimeoutMs = options.pluginCreateTimeoutMs;
+    const http = httpServerOptions(() => this.#current.events.listenerCount('upgrade') > 0);
+    const server = https === undefined ? createHttpServer(http) : createHttpsServer({ ...http, ...https });
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.requestTimeout = 0;
+    // Each connection's address and its answers' order are followed from the moment it opens, whichever
+    // configuration then answers its requests.
+    trackConnections(server);
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      const generation = this.#current;
+      generation.inFlight += 1;
+      response.once('close', () => {
+        generation.inFlight -= 1;
+        if (generation.inFlight === 0) generation.onIdle?.();
+      });
+      generation.handle(request, response);
+    });
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.#tunnels.add(socket);
+      socket.once('close', () => this.#tunnels.delete(socket));
+      this.#current.events.emit('upgrade', request, socket, head);
+    });
+    for (const event of ['clientError', 'connect', 'checkExpectation'] as const) {
+      server.on(event, (...args: unknown[]) => this.#current.events.emit(event, ...args));
+    }
+    this.server = server as ReturnType<typeof createHttpServer>;
+  }
+
+  get current(): Generation {
+    return this.#current;
+  }
+
+  /** Builds and serves the first configuration. */
+  async start(loaded: LoadedConfig): Promise<void> {
+    const sources = await openSecretSources(loaded, this.#log, this.#createTimeoutMs);
+    try {
+      const resolution = await resolveAtStartup(loaded, sources, this.#log);
+      this.#scrubber.add(resolution.values);
+      this.#current = await this.#build({ loaded, values: resolution.byReference, sources }, undefined);
+    } finally {
+      await sources.release();
+    }
+    this.#watch();
+  }
+
+  /** Builds a generation: the store is kept from `previous` when its settings (apart from credentials) are the same. */
+  async #build(input: GenerationInput, previous: Generation | undefined): Promise<Generation> {
+    const { loaded, values, sources } = input;
+    const uses = groupReferences(loaded.references);
+    const config = applyValues(loaded.config, uses, values);
+    let store: SharedResource<AuthenticationStore>;
+    if (
+      previous !== undefined &&
+      storageWithoutCredentials(previous.runtime.config) === storageWithoutCredentials(config)
+    ) {
+      store = previous.store.acquire();
+      const credentials = credentialsOf(config);
+      if (JSON.stringify(credentials) !== JSON.stringify(credentialsOf(previous.runtime.config))) {
+        store.value.setCredentials?.(credentials);
+      }
+    } else {
+      store = await openStore(config, this.#log);
+    }
+    let runtime: Runtime;
+    try {
+      runtime = await assembleRuntime({
+        loaded,
+        config,
+        log: this.#log,
+        scrubber: this.#scrubber,
+        sources: sources.acquire(),
+        store: store.acquire(),
+        ...(this.#createTimeoutMs !== undefined && { createTimeoutMs: this.#createTimeoutMs }),
+      });
+    } finally {
+      // The runtime holds the store now (or has let go of it); the share taken above was for building it.
+      await store.release();
+    }
+    let handle: Generation['handle'] | undefined;
+    const events = createHttpServer();
+    let app: FastifyInstance | undefined;
+    try {
+      app = buildApp({
+        log: this.#log,
+        storeReady: () => runtime.store.ready?.() ?? true,
+        serverFactory: (handler) => {
+          handle = handler;
+          return events;
+        },
+        shuttingDown: () => this.#shuttingDown,
+      });
+      await app.register(portcullis, { runtime });
+      await app.ready();
+    } catch (error) {
+      await app?.close().catch(() => undefined);
+      await runtime.close();
+      throw error;
+    }
+    return {
+      loaded,
+      uses,
+      values,
+      sources,
+      store,
+      runtime,
+      app,
+      handle: handle as Generation['handle'],
+      events,
+      inFlight: 0,
+    };
+  }
+
+  /** Serves `next` from now on; the generation it replaces closes once its last request is answered. */
+  #swap(next: Generation): void {
+    const previous = this.#current;
+    this.#current = next;
+    this.#watch();
+    const idle =
+      previous.inFlight === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            previous.onIdle = resolve;
+          });
+    const retired = idle
+      .then(async () => {
+        markRetiring(previous.app);
+        await previous.app.close();
+        await previous.runtime.close();
+      })
+      .catch((error: unknown) => {
+        this.#log.warn({ reason: errorMessage(error) }, 'closing the replaced configuration failed');
+      })
+      .finally(() => this.#retiring.delete(retired));
+    this.#retiring.add(retired);
+  }
+
+  /** (Re)subscribes the refresh to the references of the configuration serving now. */
+  #watch(): void {
+    const { secrets } = this.#current.loaded.config;
+    this.#unwatch?.();
+    this.#unwatch = undefined;
+    if (secrets.refresh_interval <= 0 || this.#shuttingDown) return;
+    this.#schedule ??= new RefreshSchedule(secrets.refresh_interval, () => this.refreshSecrets());
+    const { uses, sources } = this.#current;
+    const schedule = this.#schedule;
+    this.#unwatch = watchReferences(uses, sources.value, () => schedule.trigger(), this.#log);
+  }
+
+  /** Runs `task` after those queued before it: reloads and refreshes never overlap. */
+  #serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  refreshSecrets(): Promise<void> {
+    return this.#serialized(async () => {
+      if (this.#shuttingDown) return;
+      const current = this.#current;
+      const { values, changed } = await fetchChanges(
+        { uses: current.uses, sources: current.sources.value, values: current.values },
+        { timeoutMs: current.loaded.config.secrets.fetch_timeout, log: this.#log },
+      );
+      if (changed.length === 0 || this.#shuttingDown) return;
+      this.#scrubber.add(changed.map(({ reference }) => values.get(reference.raw) as string));
+      let next: Generation;
+      try {
+        next = await this.#build({ loaded: current.loaded, values, sources: current.sources }, current);
+      } catch (error) {
+        this.#log.error(
+          {
+            references: changed.map(({ reference }) => reference.raw),
+            reason: errorMessage(this.#scrubber.scrubError(error)),
+          },
+          'a secret changed but the configuration using it could not be started; the previous values stay in use',
+        );
+        return;
+      }
+      this.#swap(next);
+      for (const { reference, paths } of changed) {
+        this.#log.info(
+          {
+            reference: reference.raw,
+            provider: reference.provider,
+            paths: paths.map((path) => path.join('.')),
+          },
+          'secret changed; now in use',
+        );
+      }
+    });
+  }
+
+  reload(): Promise<boolean> {
+    return this.#serialized(async () => {
+      if (this.#shuttingDown) return false;
+      const refuse = (lines: readonly string[]) => {
+        for (const line of lines) this.#log.error(line);
+        this.#log.error('configuration reload refused; the running configuration stays');
+        return false;
+      };
+      let loaded: LoadedConfig;
+      try {
+        loaded = await loadConfig(this.#options);
+      } catch (error) {
+        if (error instanceof ConfigError) return refuse(error.issues.map(formatIssue));
+        return refuse([errorMessage(error)]);
+      }
+      for (const warning of loaded.warnings) this.#log.warn(formatIssue(warning));
+      this.#scrubber.add(new CredentialMap(loaded.schema).values(loaded.config).map((c) => c.value));
+      const current = this.#current;
+      if (fixedAtStart(loaded.config) !== fixedAtStart(current.loaded.config)) {
+        this.#log.warn('server and log settings changed; they apply at the next start');
+      }
+      const sameStores =
+        JSON.stringify(loaded.config.secrets.providers) ===
+        JSON.stringify(current.loaded.config.secrets.providers);
+      let sources: OpenSecretSources;
+      try {
+        sources = sameStores
+          ? current.sources.acquire()
+          : await openSecretSources(loaded, this.#log, this.#createTimeoutMs);
+      } catch (error) {
+        return refuse([`opening the secret stores: ${errorMessage(this.#scrubber.scrubError(error))}`]);
+      }
+      try {
+        let resolution: Awaited<ReturnType<typeof resolveSecretReferences<RootConfig>>>;
+        try {
+          resolution = await resolveSecretReferences(loaded.config, loaded.references, sources.value, {
+            timeoutMs: loaded.config.secrets.fetch_timeout,
+          });
+        } catch (error) {
+          if (error instanceof SecretResolutionError) return refuse(error.message.split('\n'));
+          throw error;
+        }
+        this.#scrubber.add(resolution.values);
+        let next: Generation;
+        try {
+          next = await this.#build({ loaded, values: resolution.byReference, sources }, current);
+        } catch (error) {
+          return refuse([errorMessage(this.#scrubber.scrubError(error))]);
+        }
+        this.#swap(next);
+        this.#log.info(
+          { file: loaded.file, methods: [...next.runtime.methods.keys()] },
+          'configuration reloaded',
+        );
+        return true;
+      } finally {
+        await sources.release();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#shuttingDown = true;
+    this.#unwatch?.();
+    await this.#schedule?.stop();
+    await this.#queue;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Node closes the connections idle when closing starts; one busy then (a request inside a slow method) goes
+    // idle once answered and, kept alive by its client, would hold the close open for good. Swept until closed.
+    const sweep = setInterval(() => this.server.closeIdleConnections(), 50);
+    sweep.unref();
+    this.server.closeIdleConnections();
+    for (const socket of this.#tunnels) socket.destroy();
+    await closed;
+    clearInterval(sweep);
+    const current = this.#current;
+    await current.app.close();
+    await current.runtime.close();
+    await Promise.all(this.#retiring);
+    await this.#log.flush();
+  }
+}
+
+function origin(protocol: 'http' | 'https', address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${protocol}://${host}:${address.port}`;
+}
+
 /**
  * `portcullis serve`: creates the runtime and serves it, with `/health`, on `server.host` and the port of
- * `server.protocol`. Any failure undoes what was started and rejects with a coded error.
+ * `server.protocol`. With `secrets.refresh_interval`, every secret reference is fetched again at that interval
+ * (and watched where its store can), and a change is applied without a restart; {@link Server.reload} applies an
+ * edited configuration file. Any failure at start undoes what was started and rejects with a coded error.
  */
 export async function startServer(options: RuntimeOptions = {}): Promise<Server> {
-  const runtime = await createRuntime(options);
-  let app: FastifyInstance | undefined;
+  const { loaded, log, scrubber } = await loadForRuntime(options);
+  let supervisor: Supervisor | undefined;
   try {
-    const { config, log } = runtime;
+    const { config } = loaded;
     const https = await tlsMaterial(config);
-    app = buildApp({ log, storeReady: () => runtime.store.ready?.() ?? true, ...(https && { https }) });
-    await app.register(portcullis, { runtime });
+    supervisor = new Supervisor(options, log, scrubber, https);
+    await supervisor.start(loaded);
     const port = https === undefined ? config.server.http_port : config.server.https_port;
-    const address = await app.listen({ host: config.server.host, port }).catch((error: unknown) => {
+    const { server } = supervisor;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: config.server.host, port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((error: unknown) => {
       throw new PortcullisError(
         ErrorCodes.SERVER_START,
         `listening on ${config.server.host}:${port}: ${errorMessage(error)}`,
       );
     });
-    log.info({ address, methods: [...runtime.methods.keys()] }, 'portcullis is listening');
+    const address = origin(config.server.protocol, server.address() as AddressInfo);
+    const started = supervisor;
+    log.info({ address, methods: [...started.current.runtime.methods.keys()] }, 'portcullis is listening');
 
-    const started = app;
     let closing: Promise<void> | undefined;
     return {
-      runtime,
-      app: started,
+      get runtime() {
+        return started.current.runtime;
+      },
+      get app() {
+        return started.current.app;
+      },
       address,
+      reload: () => started.reload(),
+      refreshSecrets: () => started.refreshSecrets(),
       close() {
-        closing ??= started.close().then(() => runtime.close());
+        closing ??= started.close();
         return closing;
       },
     };
   } catch (error) {
-    await app?.close();
-    await runtime.close();
-    throw runtime.scrubError(error);
+    if (supervisor?.current !== undefined) await supervisor.close().catch(() => undefined);
+    else await log.flush();
+    throw scrubber.scrubError(error);
   }
 }

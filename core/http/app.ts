@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../log.ts';
 import { answerClientError, answerOutsideRoutes, hostProblem } from './client-errors.ts';
@@ -17,6 +17,34 @@ export interface AppOptions {
   readonly https?: { readonly cert: Buffer; readonly key: Buffer };
   /** Whether the authentication store is reachable, for `/health`. */
   readonly storeReady?: () => boolean;
+  /**
+   * When the HTTP server belongs to the caller (which then passes each request to the app's handler): receives
+   * the handler and returns a server object for the app's own listeners. `https` is then the caller's matter.
+   */
+  readonly serverFactory?: (handler: (request: IncomingMessage, response: ServerResponse) => void) => Server;
+  /**
+   * Whether the server is shutting down, when the caller decides it (with `serverFactory`); otherwise closing
+   * the app starts it.
+   */
+  readonly shuttingDown?: () => boolean;
+}
+
+/**
+ * Node's options for the HTTP server: headers up to 96 KiB, `Host` checked by the app rather than Node, and an
+ * upgrade only for HTTP/1.1 requests that something listens for (`hasUpgradeListener`).
+ */
+export function httpServerOptions(hasUpgradeListener: (server: Server) => boolean) {
+  // Node's own answer to an HTTP/1.1 request without `Host` is a bare 400; the app's hook answers it instead.
+  // RFC 9110 §7.8: `Upgrade` in an HTTP/1.0 request is ignored; such a request is served as any other, never
+  // switched (Node would hand it to the upgrade listener).
+  return {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    requireHostHeader: false,
+    shouldUpgradeCallback(this: Server, request: IncomingMessage) {
+      const atLeast11 = request.httpVersionMajor > 1 || request.httpVersionMinor >= 1;
+      return atLeast11 && hasUpgradeListener(this);
+    },
+  };
 }
 
 /**
@@ -25,17 +53,7 @@ export interface AppOptions {
  * authentication decisions are logged one line each where they are made.
  */
 export function buildApp(options: AppOptions): FastifyInstance {
-  // Node's own answer to an HTTP/1.1 request without `Host` is a bare 400; the hook below answers it instead.
-  // RFC 9110 §7.8: `Upgrade` in an HTTP/1.0 request is ignored; such a request is served as any other, never
-  // switched (Node would hand it to the upgrade listener).
-  const http = {
-    maxHeaderSize: MAX_HEADER_BYTES,
-    requireHostHeader: false,
-    shouldUpgradeCallback(this: Server, request: IncomingMessage) {
-      const atLeast11 = request.httpVersionMajor > 1 || request.httpVersionMinor >= 1;
-      return atLeast11 && this.listenerCount('upgrade') > 0;
-    },
-  };
+  const http = httpServerOptions((server) => server.listenerCount('upgrade') > 0);
   const app = Fastify({
     loggerInstance: options.log,
     logController: new LogController({ disableRequestLogging: true }),
@@ -49,6 +67,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true },
     http,
     ...(options.https === undefined ? {} : { https: { ...options.https, ...http } }),
+    ...(options.serverFactory !== undefined && { serverFactory: options.serverFactory }),
   }) as unknown as FastifyInstance;
   answerOutsideRoutes(app.server);
 
@@ -67,7 +86,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('onRequest', (request, reply, next) => {
     // Both answers close the connection (Node then sends `Connection: close`), and requests pipelined after them
     // are not processed (trackConnections): set now, before Node emits the next one.
-    if (closing) {
+    if (options.shuttingDown?.() ?? closing) {
       // As Fastify does: a request that arrives on a kept-alive connection while the server drains is refused.
       reply.raw.shouldKeepAlive = false;
       return sendError(reply, GrpcCode.UNAVAILABLE, 'the server is shutting down');

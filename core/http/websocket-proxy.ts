@@ -16,6 +16,7 @@ import { createCrossOriginCheck } from './csrf.ts';
 import { type GrpcCodeValue, httpStatus } from './errors.ts';
 import { identityHeaderNames, staysOnHop, upstreamHeaders } from './identity.ts';
 import { forwardablePath, hopOf } from './proxy.ts';
+import { isRetiring } from './retiring.ts';
 
 /** A plain HTTP answer on a socket that asked to be upgraded, in Flipt's error shape, then closed. */
 function refuse(
@@ -97,6 +98,8 @@ export function proxyWebsockets(
   const open = new Set<Duplex>();
   // Before the server waits for its connections to end: open tunnels would keep it waiting.
   app.addHook('preClose', async () => {
+    // A replaced configuration leaves its tunnels open: they were authenticated, and the server closes them itself.
+    if (isRetiring(app)) return;
     for (const socket of open) socket.destroy();
   });
 

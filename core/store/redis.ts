@@ -168,6 +168,13 @@ export class RedisStore implements AuthenticationStore {
     this.#gracePeriodMs = options.gracePeriodMs;
     this.#now = options.now ?? (() => new Date());
   }
+  setCredentials(credentials: { readonly username?: string; readonly password?: string }): void {
+    // ioredis reads these options on every (re)connection; a cluster, for each node it connects to.
+    const client = this.#client as { options: RedisOptions & { redisOptions?: RedisOptions } };
+    const target = client.options.redisOptions ?? client.options;
+    target.username = credentials.username;
+    target.password = credentials.password;
+  }
 
   /** Whether the client is connected and ready to answer. */
   ready(): boolean {

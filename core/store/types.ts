@@ -60,4 +60,9 @@ export interface AuthenticationStore {
   close(): Promise<void>;
   /** Whether the backing service is reachable now (stores without one are always ready). */
   ready?(): boolean;
+  /**
+   * Changes the credentials used for the connections made from now on (a rotated Redis password); those open stay
+   * as they are until they reconnect.
+   */
+  setCredentials?(credentials: { readonly username?: string; readonly password?: string }): void;
 }

@@ -1,5 +1,6 @@
+import { type FSWatcher, watch } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { SecretSource } from '../../core/plugins/kit/index.ts';
 import {
   ErrorCodes,
@@ -72,6 +73,32 @@ export async function openFileSource(basePath: string): Promise<SecretSource> {
         throw error;
       }
       return selectSecretKey(text.trim(), path, key);
+    },
+
+    watch(path, onChange) {
+      // Every folder from base_path down to the file's: a Kubernetes secret volume swaps the `..data` link in
+      // base_path (the file itself is a link through it, so watching the file would follow the old target), and
+      // an editor replaces a file by renaming a new one over it. Any event prompts a fetch, which compares values.
+      const target = resolve(root, path.replace(/^\/+/, ''));
+      const folders: string[] = [];
+      for (let folder = dirname(target); inside(root, folder); folder = dirname(folder)) {
+        folders.push(folder);
+        if (folder === root) break;
+      }
+      const watchers: FSWatcher[] = [];
+      for (const folder of folders) {
+        try {
+          const watcher = watch(folder, { persistent: false }, () => onChange());
+          // A folder removed (a swapped-out version) ends its watcher; the periodic fetch still runs.
+          watcher.on('error', () => watcher.close());
+          watchers.push(watcher);
+        } catch {
+          // Not there (yet): the periodic fetch covers it.
+        }
+      }
+      return () => {
+        for (const watcher of watchers) watcher.close();
+      };
     },
   };
 }

@@ -1,0 +1,141 @@
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { SecretSource } from '../plugins/contracts.ts';
+import { fetchReferences, type ReferenceUse } from './resolve.ts';
+
+/** The references in use, where they come from, and the values in use now. */
+export interface RefreshTarget {
+  readonly uses: readonly ReferenceUse[];
+  readonly sources: ReadonlyMap<string, SecretSource>;
+  /** The last good value of each reference, by the reference as written. */
+  readonly values: ReadonlyMap<string, string>;
+}
+
+/** What a refresh found: the values to use (the last good one where a fetch failed), and which changed. */
+export interface RefreshResult {
+  readonly values: ReadonlyMap<string, string>;
+  readonly changed: readonly ReferenceUse[];
+}
+
+/**
+ * Fetches every reference of `target` again. A failed fetch keeps the last good value and is logged as a warning
+ * naming the reference, the store and the cause (never a value); the next refresh tries again.
+ */
+export async function fetchChanges(
+  target: RefreshTarget,
+  options: { readonly timeoutMs: number; readonly log: Logger },
+): Promise<RefreshResult> {
+  const outcomes = await fetchReferences(target.uses, target.sources, { timeoutMs: options.timeoutMs });
+  const values = new Map(target.values);
+  const changed: ReferenceUse[] = [];
+  for (const use of target.uses) {
+    const outcome = outcomes.get(use.reference.raw);
+    if (outcome === undefined) continue;
+    if (!outcome.ok) {
+      const { reference, provider, message, code } = outcome.failure;
+      options.log.warn(
+        { reference, provider, code, reason: message },
+        'secret refresh failed; the last good value stays in use',
+      );
+    } else if (outcome.value !== target.values.get(use.reference.raw)) {
+      values.set(use.reference.raw, outcome.value);
+      changed.push(use);
+    }
+  }
+  return { values, changed };
+}
+
+/**
+ * Subscribes to the stores that can tell when a secret may have changed (`SecretSource.watch`), once per distinct
+ * store and path. Returns a function that stops every subscription.
+ */
+export function watchReferences(
+  uses: readonly ReferenceUse[],
+  sources: ReadonlyMap<string, SecretSource>,
+  onChange: () => void,
+  log: Logger,
+): () => void {
+  const stops: Array<() => void> = [];
+  const seen = new Set<string>();
+  for (const { reference } of uses) {
+    const source = sources.get(reference.provider);
+    const key = JSON.stringify([reference.provider, reference.path]);
+    if (source?.watch === undefined || seen.has(key)) continue;
+    seen.add(key);
+    try {
+      stops.push(source.watch(reference.path, onChange));
+    } catch (error) {
+      // The periodic fetch still sees the change; watching only makes it sooner.
+      log.warn(
+        { reference: reference.raw, provider: reference.provider, reason: errorMessage(error) },
+        'cannot watch secret for changes; it is fetched at each refresh_interval',
+      );
+    }
+  }
+  return () => {
+    for (const stop of stops.splice(0)) {
+      try {
+        stop();
+      } catch {
+        // Nothing to do: the subscription is being dropped either way.
+      }
+    }
+  };
+}
+
+/** How soon after a watched store reports a change the refresh runs: changes come in bursts (a file rewritten). */
+const WATCH_SETTLE_MS = 50;
+
+/**
+ * Runs `refresh` every `intervalMs` (counted from the end of the previous run, so runs never overlap) and soon
+ * after {@link RefreshSchedule.trigger}. Timers do not keep the process alive.
+ */
+export class RefreshSchedule {
+  readonly #intervalMs: number;
+  readonly #refresh: () => Promise<void>;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(intervalMs: number, refresh: () => Promise<void>) {
+    this.#intervalMs = intervalMs;
+    this.#refresh = refresh;
+    this.#arm(intervalMs);
+  }
+
+  /** Asks for a refresh soon (a watched secret may have changed). */
+  trigger(): void {
+    if (this.#stopped) return;
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#arm(WATCH_SETTLE_MS);
+  }
+
+  /** Stops the timers and waits for a run in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  #arm(delayMs: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#run(), delayMs);
+    this.#timer.unref();
+  }
+
+  #run(): void {
+    this.#running = this.#refresh()
+      .catch(() => undefined)
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#stopped) return;
+        const again = this.#again;
+        this.#again = false;
+        this.#arm(again ? WATCH_SETTLE_MS : this.#intervalMs);
+      });
+  }
+}

@@ -1,0 +1,181 @@
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bearer, serveForTest, type TestServer } from './test-support/server.ts';
+import { tempDir } from './test-support/tmp.ts';
+
+/**
+ * A Kubernetes secret volume as the kubelet writes it: each version in its own folder, `..data` a link to the
+ * current one, and each key a link through `..data`. A new version is swapped in by renaming a new link over
+ * `..data`, atomically.
+ */
+function secretVolume(files: Record<string, string>) {
+  const root = tempDir();
+  let version = 0;
+  const write = (next: Record<string, string>) => {
+    version += 1;
+    const folder = `..v${version}`;
+    mkdirSync(join(root, folder));
+    for (const [name, value] of Object.entries(next)) writeFileSync(join(root, folder, name), value);
+    symlinkSync(folder, join(root, '..data_tmp'));
+    renameSync(join(root, '..data_tmp'), join(root, '..data'));
+    for (const name of Object.keys(next)) {
+      try {
+        symlinkSync(join('..data', name), join(root, name));
+      } catch {
+        // Already linked through ..data.
+      }
+    }
+    if (version > 1) rmSync(join(root, `..v${version - 1}`), { recursive: true });
+  };
+  write(files);
+  return { root, write };
+}
+
+const statusOf = async (served: TestServer, token: string) =>
+  (await served.fetch('/auth/v1/self', { headers: bearer(token) })).status;
+
+async function eventually(check: () => Promise<boolean>, withinMs: number): Promise<number> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > withinMs) throw new Error(`not so within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return Date.now() - started;
+}
+
+/** Sends requests with each token, `concurrency` at a time, until stopped; collects every status (or error). */
+function load(served: TestServer, tokens: readonly string[], concurrency = 8) {
+  const statuses = new Map<string, number>();
+  let running = true;
+  const worker = async (i: number) => {
+    while (running) {
+      const token = tokens[i % tokens.length] as string;
+      let outcome: string;
+      try {
+        outcome = String(await statusOf(served, token));
+      } catch (error) {
+        outcome = `error: ${(error as Error).message}`;
+      }
+      statuses.set(outcome, (statuses.get(outcome) ?? 0) + 1);
+      i += 1;
+    }
+  };
+  const workers = Array.from({ length: concurrency }, (_, i) => worker(i));
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+      return Object.fromEntries(statuses);
+    },
+  };
+}
+
+const OLD = 'rotation-old-credential-4b1f9c';
+const NEW = 'rotation-new-credential-8e2a7d';
+
+function tokenConfig(basePath: string, interval = '1s') {
+  return {
+    authentication: {
+      required: true,
+      methods: {
+        token: {
+          enabled: true,
+          storage: { tokens: { ci: { credential: '${secret:file:ci-token}', metadata: { name: 'CI' } } } },
+        },
+      },
+    },
+    secrets: { refresh_interval: interval, providers: { file: { enabled: true, base_path: basePath } } },
+  };
+}
+
+describe('secrets.refresh_interval', () => {
+  it('a rotated file secret (a symlink swap) works and the old one fails within two intervals, under load with only 200s and 401s', async () => {
+    const volume = secretVolume({ 'ci-token': OLD });
+    const served = await serveForTest(tokenConfig(volume.root));
+    expect(await statusOf(served, OLD)).toBe(200);
+    expect(await statusOf(served, NEW)).toBe(401);
+
+    const traffic = load(served, [OLD, NEW]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    volume.write({ 'ci-token': NEW });
+    const took = await eventually(
+      async () => (await statusOf(served, NEW)) === 200 && (await statusOf(served, OLD)) === 401,
+      2_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const statuses = await traffic.stop();
+
+    expect(took).toBeLessThan(2_000);
+    expect(Object.keys(statuses).sort()).toEqual(['200', '401']);
+    expect(statuses['200']).toBeGreaterThan(10);
+    const changes = served.logs.filter((line) => line.msg === 'secret changed; now in use');
+    expect(changes).toEqual([
+      expect.objectContaining({ reference: '${secret:file:ci-token}', provider: 'file', level: 'info' }),
+    ]);
+    const text = JSON.stringify(served.logs);
+    expect(text).not.toContain(OLD);
+    expect(text).not.toContain(NEW);
+  });
+
+  it('is seen at once through the watch, well before the interval', async () => {
+    const volume = secretVolume({ 'ci-token': OLD });
+    const served = await serveForTest(tokenConfig(volume.root, '1h'));
+    volume.write({ 'ci-token': NEW });
+    await eventually(async () => (await statusOf(served, NEW)) === 200, 3_000);
+    expect(await statusOf(served, OLD)).toBe(401);
+  });
+
+  it('a fetch that fails keeps the last good value, warns naming the reference, and recovers at the next tick', async () => {
+    const volume = secretVolume({ 'ci-token': OLD });
+    const served = await serveForTest(tokenConfig(volume.root, '300ms'));
+    rmSync(join(volume.root, 'ci-token'));
+    await eventually(
+      async () =>
+        served.logs.some((line) => line.msg === 'secret refresh failed; the last good value stays in use'),
+      3_000,
+    );
+    expect(await statusOf(served, OLD)).toBe(200);
+    const warning = served.logs.find(
+      (line) => line.msg === 'secret refresh failed; the last good value stays in use',
+    );
+    expect(warning).toMatchObject({
+      level: 'warn',
+      reference: '${secret:file:ci-token}',
+      provider: 'file',
+      code: 'ERR_SECRET_NOT_FOUND',
+    });
+    symlinkSync(join('..data', 'ci-token'), join(volume.root, 'ci-token'));
+    volume.write({ 'ci-token': NEW });
+    await eventually(async () => (await statusOf(served, NEW)) === 200, 3_000);
+    expect(await statusOf(served, OLD)).toBe(401);
+  });
+
+  it('absent or 0: resolved once, as Flipt', async () => {
+    const volume = secretVolume({ 'ci-token': OLD });
+    const served = await serveForTest(tokenConfig(volume.root, '0s'));
+    volume.write({ 'ci-token': NEW });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await served.server.refreshSecrets();
+    // refreshSecrets applies changes when asked; without an interval nothing asks.
+    expect(await statusOf(served, NEW)).toBe(200);
+    const again = await serveForTest(tokenConfig(secretVolume({ 'ci-token': OLD }).root, '0s'));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(again.logs.some((line) => line.msg === 'secret changed; now in use')).toBe(false);
+  });
+
+  it('sessions and API-created tokens survive a rotation (the store is kept)', async () => {
+    const volume = secretVolume({ 'ci-token': OLD });
+    const served = await serveForTest(tokenConfig(volume.root));
+    const created = await served.fetch('/auth/v1/method/token', {
+      method: 'POST',
+      headers: { ...bearer(OLD), 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'made-by-api' }),
+    });
+    expect(created.status).toBe(200);
+    const { clientToken } = (await created.json()) as { clientToken: string };
+    volume.write({ 'ci-token': NEW });
+    await eventually(async () => (await statusOf(served, NEW)) === 200, 2_000);
+    expect(await statusOf(served, clientToken)).toBe(200);
+  });
+});
