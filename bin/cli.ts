@@ -128,6 +128,13 @@ async function serve(options: { config?: string }): Promise<number> {
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    // As nginx does: SIGHUP reloads the configuration file; an invalid one is logged and the running one stays.
+    process.on('SIGHUP', () => {
+      server.runtime.log.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+      server.reload().catch((error: unknown) => {
+        server.runtime.log.error({ reason: errorMessage(error) }, 'configuration reload failed');
+      });
+    });
   });
 }
 
@@ -157,6 +164,24 @@ program
   )
   .action(async (options: { config?: string }) => {
     process.exitCode = await validate(options);
+  });
+
+program
+  .command('secrets')
+  .description('work with the secret references of a configuration')
+  .command('check')
+  .description(
+    'resolve every ${secret:...} reference once and print each outcome (never a value); exit 1 if any fails',
+  )
+  .option(
+    '-c, --config <file>',
+    'configuration file (default: ./config.yaml, then /etc/flipt/config/default.yml)',
+  )
+  .action(async (options: { config?: string }) => {
+    // Imported here so that the other commands do not load the secret stores' code.
+    const { checkSecrets } = await import('./secrets-check.ts');
+    // Exit explicitly: a store's SDK may keep a socket open for a while after it is closed.
+    process.exit(await checkSecrets(options));
   });
 
 program
