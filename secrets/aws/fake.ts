@@ -10,7 +10,6 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-// biome-ignore lint/style/noRestrictedImports: the fake is test support (the interface every store fake offers), not store code.
 import type { RecordedRequest, SecretStoreFake } from '../../core/test-support/secret-store-fake.ts';
 
 export interface AwsFakeOptions {

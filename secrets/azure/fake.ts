@@ -21,9 +21,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// biome-ignore lint/style/noRestrictedImports: the fake is test support, not the store; the store never imports it
 import type { RecordedRequest, SecretStoreFake } from '../../core/test-support/secret-store-fake.ts';
-// biome-ignore lint/style/noRestrictedImports: the fake is test support, not the store; the store never imports it
 import { createTestCa } from '../../core/test-support/tls.ts';
 
 /** The token Flipt's emulator credential (and so ours) sends; Lowkey Vault takes any. */
