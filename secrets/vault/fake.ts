@@ -12,7 +12,6 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-// biome-ignore lint/style/noRestrictedImports: the fake is test support (the interface every store fake offers), never loaded by the store
 import type { RecordedRequest, SecretStoreFake } from '../../core/test-support/secret-store-fake.ts';
 
 /** How a fake Vault is set up. Every credential has a random default. */
