@@ -13,7 +13,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-// biome-ignore lint/style/noRestrictedImports: the fake is test support beside the store, not part of the plugin
 import type { RecordedRequest, SecretStoreFake } from '../../core/test-support/secret-store-fake.ts';
 
 /** The full name of the service, as the SDK calls it. */

@@ -2,8 +2,10 @@
  * The gcp store's behaviour, against the local Secret Manager fake (a real gRPC server from the SDK's protos) with
  * the real SDK: each setting and environment knob, every error, and that nothing is left behind.
  */
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -87,6 +89,60 @@ function serviceAccountFile(extra: Record<string, unknown> = {}): { path: string
   const dir = tempFiles({ 'key.json': JSON.stringify(key) });
   return { path: join(dir, 'key.json'), privateKey };
 }
+
+describe('gcp: configuration', () => {
+  const validate = (config: Partial<GcpProviderConfig>) =>
+    gcp.validate?.call(gcp, block(config), undefined as never) ?? [];
+
+  it('project is required (as Flipt); location must be a location name, as it becomes part of a host name', () => {
+    expect(validate({ project: 'p' })).toEqual([]);
+    expect(validate({ project: 'p', location: 'us-central1' })).toEqual([]);
+    expect(validate({})).toEqual([
+      { path: ['project'], message: 'secrets.providers.gcp: project non-empty value is required' },
+    ]);
+    for (const location of ['evil.example.com/x', 'US-CENTRAL1', 'us central1', '-a']) {
+      expect(validate({ project: 'p', location })).toEqual([
+        {
+          path: ['location'],
+          message: expect.stringMatching(
+            /^secrets\.providers\.gcp: location must be a Google Cloud location such as us-central1, got /,
+          ),
+        },
+      ]);
+    }
+    expect(validate({ project: '${secret:file:p}', location: '${secret:file:l}' })).toEqual([]);
+  });
+});
+
+describe('gcp: loading', () => {
+  it('importing the plugin loads no SDK; create loads it', () => {
+    const script = `
+      import { createRequire } from 'node:module';
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).filter((k) => /google|grpc/.test(k)).length;
+      const { default: gcp } = await import(${JSON.stringify(fileURLToPath(new URL('./index.ts', import.meta.url)))});
+      const before = loaded();
+      const env = { SECRET_MANAGER_EMULATOR_HOST: '127.0.0.1:9' };
+      const ctx = { env, log: { info() {}, child() { return this; } }, error() {}, fetch, now: () => new Date() };
+      const source = await gcp.create(ctx, { enabled: true, project: 'p' });
+      await source.close();
+      console.log(JSON.stringify({ before, after: loaded() }));
+    `;
+    const output = execFileSync(
+      process.execPath,
+      [
+        '--experimental-strip-types',
+        '--disable-warning=ExperimentalWarning',
+        '--input-type=module',
+        '-e',
+        script,
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
+    );
+    const { before, after } = JSON.parse(output.trim().split('\n').at(-1) ?? '{}');
+    expect(before).toBe(0);
+    expect(after).toBeGreaterThan(0);
+  });
+});
 
 describe('gcp: how the client connects (no call is made)', () => {
   afterEach(() => {
