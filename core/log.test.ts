@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.ts';
-import { createLogger, SecretScrubber } from './log.ts';
+import { createLogger, MAX_SCRUBBED_VALUES, SecretScrubber } from './log.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -80,5 +80,19 @@ describe('createLogger', () => {
     expect(lines[0]).toMatch(
       /^\d{4}-\d\d-\d\dT\S+Z DEBUG discovery fetched plugin=oidc reason="two words"\n$/,
     );
+  });
+});
+
+describe('SecretScrubber over many rotations', () => {
+  it('keeps the most recent values: those added again stay, the oldest others are dropped, the pattern stays bounded', () => {
+    const scrubber = new SecretScrubber();
+    scrubber.add(['in-use-all-along-value', 'first-rotated-away-value']);
+    for (let i = 0; i < MAX_SCRUBBED_VALUES; i += 1) {
+      // A rotation: the new value, and the values still in use added again.
+      scrubber.add([`rotated-value-${i}`, 'in-use-all-along-value']);
+    }
+    expect(scrubber.scrub('in-use-all-along-value')).not.toContain('in-use-all-along-value');
+    expect(scrubber.scrub(`rotated-value-${MAX_SCRUBBED_VALUES - 1}`)).not.toContain('rotated-value');
+    expect(scrubber.scrub('first-rotated-away-value')).toBe('first-rotated-away-value');
   });
 });

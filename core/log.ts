@@ -35,6 +35,9 @@ export const REDACTED_FIELDS: readonly string[] = [
   '*.clientToken',
 ];
 
+/** How many values (each in its plain and its JSON-escaped form) a scrubber keeps. */
+export const MAX_SCRUBBED_VALUES = 4096;
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -45,21 +48,38 @@ function escapeRegExp(text: string): string {
  * in, JSON-escaped or not) can carry one.
  */
 export class SecretScrubber {
+  /** Oldest first: a value added again moves to the end. */
   readonly #values = new Set<string>();
-  #pattern: RegExp | undefined;
+  /** `undefined`: nothing to remove; `null`: to be built. */
+  #pattern: RegExp | undefined | null;
 
+  /**
+   * Adds values to remove. Rotated values stay too (a late log line may still hold one), but only the most recent
+   * {@link MAX_SCRUBBED_VALUES}: a secret rotated every minute for months must not grow the pattern without end.
+   * Values in use are added again at each rotation, so they are never the ones dropped.
+   */
   add(values: Iterable<string>): void {
     for (const value of values) {
       if (value.length < MIN_SCRUBBED_LENGTH) continue;
-      this.#values.add(value);
-      // The same value as it appears inside a JSON string.
-      this.#values.add(JSON.stringify(value).slice(1, -1));
+      // The value, and the same value as it appears inside a JSON string.
+      for (const form of [value, JSON.stringify(value).slice(1, -1)]) {
+        this.#values.delete(form);
+        this.#values.add(form);
+      }
     }
-    const alternatives = [...this.#values].sort((a, b) => b.length - a.length).map(escapeRegExp);
-    this.#pattern = alternatives.length === 0 ? undefined : new RegExp(alternatives.join('|'), 'g');
+    for (const oldest of this.#values) {
+      if (this.#values.size <= MAX_SCRUBBED_VALUES) break;
+      this.#values.delete(oldest);
+    }
+    // Built when next needed: adding values one rotation at a time must not rebuild it each time.
+    this.#pattern = null;
   }
 
   scrub(text: string): string {
+    if (this.#pattern === null) {
+      const alternatives = [...this.#values].sort((a, b) => b.length - a.length).map(escapeRegExp);
+      this.#pattern = alternatives.length === 0 ? undefined : new RegExp(alternatives.join('|'), 'g');
+    }
     return this.#pattern === undefined ? text : text.replace(this.#pattern, REDACTED);
   }
 

@@ -108,10 +108,16 @@ interface GenerationInput {
   readonly sources: OpenSecretSources;
 }
 
-const storageWithoutCredentials = (config: RootConfig) => {
+/**
+ * What decides whether a new configuration can keep the running store: a memory store is always kept (replacing
+ * it would lose every session; a changed cleanup applies at the next start), a Redis store when its settings but
+ * the credentials are the same.
+ */
+const storeIdentity = (config: RootConfig) => {
   const { storage } = config.authentication.session;
+  if (storage.type === 'memory') return 'memory';
   const { username: _username, password: _password, ...redis } = storage.redis;
-  return JSON.stringify({ ...storage, redis });
+  return JSON.stringify({ type: storage.type, redis, cleanup: storage.cleanup });
 };
 
 const credentialsOf = (config: RootConfig) => {
@@ -195,11 +201,13 @@ class Supervisor {
     const { loaded, values, sources } = input;
     const uses = groupReferences(loaded.references);
     const config = applyValues(loaded.config, uses, values);
+    // Every value in use, again: the scrubber keeps the most recent values, and these must stay among them.
+    this.#scrubber.add([
+      ...new CredentialMap(loaded.schema).values(loaded.config).map((credential) => credential.value),
+      ...values.values(),
+    ]);
     let store: SharedResource<AuthenticationStore>;
-    if (
-      previous !== undefined &&
-      storageWithoutCredentials(previous.runtime.config) === storageWithoutCredentials(config)
-    ) {
+    if (previous !== undefined && storeIdentity(previous.runtime.config) === storeIdentity(config)) {
       store = previous.store.acquire();
       const credentials = credentialsOf(config);
       if (JSON.stringify(credentials) !== JSON.stringify(credentialsOf(previous.runtime.config))) {
@@ -286,6 +294,11 @@ class Supervisor {
     const { secrets } = this.#current.loaded.config;
     this.#unwatch?.();
     this.#unwatch = undefined;
+    if (this.#schedule?.intervalMs !== secrets.refresh_interval) {
+      // A reload may change the interval, or set or clear it. (A refresh in progress finishes on its own.)
+      void this.#schedule?.stop();
+      this.#schedule = undefined;
+    }
     if (secrets.refresh_interval <= 0 || this.#shuttingDown) return;
     this.#schedule ??= new RefreshSchedule(secrets.refresh_interval, () => this.refreshSecrets());
     const { uses, sources } = this.#current;

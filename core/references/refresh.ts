@@ -91,7 +91,8 @@ const WATCH_SETTLE_MS = 50;
  * after {@link RefreshSchedule.trigger}. Timers do not keep the process alive.
  */
 export class RefreshSchedule {
-  readonly #intervalMs: number;
+  /** How often it runs (milliseconds). */
+  readonly intervalMs: number;
   readonly #refresh: () => Promise<void>;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -99,7 +100,7 @@ export class RefreshSchedule {
   #stopped = false;
 
   constructor(intervalMs: number, refresh: () => Promise<void>) {
-    this.#intervalMs = intervalMs;
+    this.intervalMs = intervalMs;
     this.#refresh = refresh;
     this.#arm(intervalMs);
   }
@@ -135,7 +136,7 @@ export class RefreshSchedule {
         if (this.#stopped) return;
         const again = this.#again;
         this.#again = false;
-        this.#arm(again ? WATCH_SETTLE_MS : this.#intervalMs);
+        this.#arm(again ? WATCH_SETTLE_MS : this.intervalMs);
       });
   }
 }
