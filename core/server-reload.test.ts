@@ -1,6 +1,7 @@
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startServer } from './server.ts';
 import { bearer, serveForTest, type TestServer } from './test-support/server.ts';
 import { tempDir } from './test-support/tmp.ts';
 
@@ -177,5 +178,69 @@ describe('secrets.refresh_interval', () => {
     volume.write({ 'ci-token': NEW });
     await eventually(async () => (await statusOf(served, NEW)) === 200, 2_000);
     expect(await statusOf(served, clientToken)).toBe(200);
+  });
+});
+
+describe('Server.reload', () => {
+  it('applies an edited file: new references, a refresh_interval set by the reload; refuses one whose secret is missing', async () => {
+    const secrets = tempDir();
+    writeFileSync(join(secrets, 'a'), OLD);
+    writeFileSync(join(secrets, 'b'), 'reload-second-credential-3c9d');
+    const file = join(tempDir(), 'config.yaml');
+    const write = (tokens: Record<string, string>, interval: string) =>
+      writeFileSync(
+        file,
+        JSON.stringify({
+          server: { host: '127.0.0.1', http_port: 0 },
+          authentication: {
+            required: true,
+            methods: {
+              token: {
+                enabled: true,
+                storage: {
+                  tokens: Object.fromEntries(
+                    Object.entries(tokens).map(([name, path]) => [
+                      name,
+                      { credential: `\${secret:file:${path}}` },
+                    ]),
+                  ),
+                },
+              },
+            },
+          },
+          secrets: { refresh_interval: interval, providers: { file: { enabled: true, base_path: secrets } } },
+        }),
+      );
+    write({ first: 'a' }, '0s');
+    const logs: Array<Record<string, unknown>> = [];
+    const server = await startServer({
+      file,
+      env: {},
+      logDestination: { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+    onTestFinished(() => server.close());
+    const status = async (token: string) =>
+      (await fetch(`${server.address}/auth/v1/self`, { headers: bearer(token) })).status;
+    expect(await status('reload-second-credential-3c9d')).toBe(401);
+
+    write({ first: 'a', second: 'b' }, '300ms');
+    expect(await server.reload()).toBe(true);
+    expect(await status('reload-second-credential-3c9d')).toBe(200);
+    // The interval the reload set is running: a change in the file is picked up without another reload.
+    writeFileSync(join(secrets, 'a'), NEW);
+    await eventually(async () => (await status(NEW)) === 200, 3_000);
+
+    write({ first: 'a', second: 'b', third: 'missing' }, '300ms');
+    expect(await server.reload()).toBe(false);
+    const refused = logs.filter((line) => line.level === 'error').map((line) => String(line.msg));
+    expect(refused).toEqual([
+      expect.stringMatching(
+        /^resolving secret reference "\$\{secret:file:missing\}" \(provider "file", at authentication\.methods\.token\.storage\.tokens\.third\.credential\): secret not found at path "missing"$/,
+      ),
+      'configuration reload refused; the running configuration stays',
+    ]);
+    expect(await status(NEW)).toBe(200);
+    expect(await status('reload-second-credential-3c9d')).toBe(200);
+    expect(JSON.stringify(logs)).not.toContain(NEW);
   });
 });
