@@ -24,6 +24,10 @@ export const FOREIGN_ERROR_CODES: Readonly<Record<string, string>> = {
     'Node: a write to a stream already destroyed; bin/closed-pipes.ts reads it as a closed standard output or error',
   ERR_INVALID_ARG_VALUE:
     "Node: an argument Node refuses before asking the system (a path holding a NUL byte); core/config/flipt-messages.ts words it as Go's stat does",
+  ERR_TLS_CERT_ALTNAME_INVALID:
+    "Node: a server certificate that does not name the host; the vault and azure stores word it as a TLS problem of the store, not as the store being down",
+  ERR_SSL:
+    'Node: the prefix of the codes OpenSSL errors get (ERR_SSL_…); the azure store words them as a TLS problem of the vault',
   ERR_HTTP_REQUEST_TIMEOUT:
     "Node's HTTP server: a request not received within requestTimeout; core/http/client-errors.ts answers 408",
   // undici (node_modules/undici/lib/core/errors.js), the reverse proxy's and fetch's HTTP client.
