@@ -152,6 +152,22 @@ describe('secrets.refresh_interval', () => {
     expect(await statusOf(served, OLD)).toBe(401);
   });
 
+  it('a value that turns empty (a file caught half-written) is not taken: the last good one stays, with a warning', async () => {
+    const volume = secretVolume({ 'ci-token': OLD });
+    const served = await serveForTest(tokenConfig(volume.root, '300ms'));
+    volume.write({ 'ci-token': '' });
+    await eventually(
+      async () =>
+        served.logs.some(
+          (line) => line.msg === 'secret refresh found an empty value; the last good value stays in use',
+        ),
+      3_000,
+    );
+    expect(await statusOf(served, OLD)).toBe(200);
+    volume.write({ 'ci-token': NEW });
+    await eventually(async () => (await statusOf(served, NEW)) === 200, 3_000);
+  });
+
   it('absent or 0: resolved once, as Flipt', async () => {
     const volume = secretVolume({ 'ci-token': OLD });
     const served = await serveForTest(tokenConfig(volume.root, '0s'));

@@ -19,7 +19,8 @@ export interface RefreshResult {
 
 /**
  * Fetches every reference of `target` again. A failed fetch keeps the last good value and is logged as a warning
- * naming the reference, the store and the cause (never a value); the next refresh tries again.
+ * naming the reference, the store and the cause (never a value); the next refresh tries again. A value that was set
+ * and is now empty counts as a failed fetch.
  */
 export async function fetchChanges(
   target: RefreshTarget,
@@ -36,6 +37,12 @@ export async function fetchChanges(
       options.log.warn(
         { reference, provider, code, reason: message },
         'secret refresh failed; the last good value stays in use',
+      );
+    } else if (outcome.value === '' && target.values.get(use.reference.raw) !== '') {
+      // A file caught half-written, a secret emptied by mistake: taking it would, say, switch CSRF protection off.
+      options.log.warn(
+        { reference: use.reference.raw, provider: use.reference.provider },
+        'secret refresh found an empty value; the last good value stays in use',
       );
     } else if (outcome.value !== target.values.get(use.reference.raw)) {
       values.set(use.reference.raw, outcome.value);
