@@ -26,12 +26,13 @@ export async function checkSecrets(options: { config?: string }): Promise<number
     write: (line: string) => process.stderr.write(line),
   });
   const unopened = new Map<string, string>();
-  const sources = await openSecretSources(loaded, log, undefined, (name, error) =>
-    unopened.set(
-      name,
-      `${errorCode(error) ?? ErrorCodes.SECRET_PROVIDER}: secret provider "${name}" could not start: ${errorMessage(error)}`,
-    ),
-  );
+  const sources = await openSecretSources(loaded, log, {
+    onFailure: (name, error) =>
+      unopened.set(
+        name,
+        `${errorCode(error) ?? ErrorCodes.SECRET_PROVIDER}: secret provider "${name}" could not start: ${errorMessage(error)}`,
+      ),
+  });
   try {
     const outcomes = await fetchReferences(uses, sources.value, {
       timeoutMs: loaded.config.secrets.fetch_timeout,

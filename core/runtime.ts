@@ -3,7 +3,7 @@ import { CredentialMap } from './config/credentials.ts';
 import { type LoadedConfig, type LoadOptions, loadConfig } from './config/load.ts';
 import type { Locator } from './config/locate.ts';
 import type { RootConfig } from './config/types.ts';
-import { errorMessage, formatIssue } from './errors.ts';
+import { ErrorCodes, errorCode, errorMessage, formatIssue } from './errors.ts';
 import { createSessionHelpers } from './http/cookies.ts';
 import { createLogger, type LogDestination, type Logger, SecretScrubber } from './log.ts';
 import { createMethodContext, createSecretContext } from './plugins/context.ts';
@@ -11,7 +11,7 @@ import type { MethodInstance, MethodPlugin, SecretSource, SessionHelpers } from 
 import { guard, guardCreate } from './plugins/guard.ts';
 import { checkMethodInstance } from './plugins/instance.ts';
 import type { PluginRegistry } from './plugins/registry.ts';
-import { resolveSecretReferences } from './references/resolve.ts';
+import { backoff, resolveSecretReferences, sleep } from './references/resolve.ts';
 import { createAuthenticationStore } from './store/create.ts';
 import type { AuthenticationStore } from './store/types.ts';
 
@@ -94,17 +94,38 @@ export class SharedResource<T> {
 /** The enabled secret stores of a configuration, open. */
 export type OpenSecretSources = SharedResource<ReadonlyMap<string, SecretSource>>;
 
+/** How {@link openSecretSources} opens the stores. */
+export interface OpenSourcesOptions {
+  /** How long each `create` may take (milliseconds). Default 60 000. */
+  readonly createTimeoutMs?: number;
+  /**
+   * How long a `create` that fails because its store cannot be reached (its error's code, or its cause's, is
+   * `ERR_SECRET_PROVIDER` or `ERR_UNAVAILABLE`) is tried again, with backoff, each retry logged (milliseconds;
+   * `secrets.startup_timeout` at start-up). Default 0: once.
+   */
+  readonly retryForMs?: number;
+  /** When given, a store that fails to open is reported here and left out, and the others still open. */
+  readonly onFailure?: (name: string, error: unknown) => void;
+}
+
+const UNREACHABLE_CODES: ReadonlySet<unknown> = new Set([ErrorCodes.SECRET_PROVIDER, ErrorCodes.UNAVAILABLE]);
+
+/** Whether a failed `create` may succeed later: the store, not the configuration, was the problem. */
+const unreachable = (error: unknown) =>
+  UNREACHABLE_CODES.has(errorCode(error)) ||
+  UNREACHABLE_CODES.has(errorCode((error as { cause?: unknown })?.cause));
+
 /**
- * Creates the secret stores `loaded` enables, in registry order. Any failure closes those already open and
- * rejects.
+ * Creates the secret stores `loaded` enables, in registry order. Any failure (after the retries
+ * `options.retryForMs` allows) closes those already open and rejects, unless `options.onFailure` takes it.
  */
 export async function openSecretSources(
   loaded: LoadedConfig,
   log: Logger,
-  createTimeoutMs = PLUGIN_CREATE_TIMEOUT_MS,
-  /** When given, a store that fails to open is reported here and left out, and the others still open. */
-  onFailure?: (name: string, error: unknown) => void,
+  options: OpenSourcesOptions = {},
 ): Promise<OpenSecretSources> {
+  const { createTimeoutMs = PLUGIN_CREATE_TIMEOUT_MS, retryForMs = 0, onFailure } = options;
+  const deadline = Date.now() + retryForMs;
   const sources = new Map<string, SecretSource>();
   const opened: Closable[] = [];
   try {
@@ -112,15 +133,28 @@ export async function openSecretSources(
       const block = loaded.config.secrets.providers[entry.name];
       if (block?.enabled !== true) continue;
       const context = createSecretContext({ name: entry.name, log, env: loaded.env });
-      let source: SecretSource;
-      try {
-        const provider = await loaded.registry.provider(entry.name);
-        source = await guardCreate(entry.name, createTimeoutMs, () => provider.create(context, block));
-      } catch (error) {
-        if (onFailure === undefined) throw error;
-        onFailure(entry.name, error);
-        continue;
+      let source: SecretSource | undefined;
+      for (const delay of backoff()) {
+        try {
+          const provider = await loaded.registry.provider(entry.name);
+          source = await guardCreate(entry.name, createTimeoutMs, () => provider.create(context, block));
+          break;
+        } catch (error) {
+          const wait = Math.min(delay, deadline - Date.now());
+          if (unreachable(error) && wait > 0) {
+            log.warn(
+              { provider: entry.name, reason: errorMessage(error), retryInMs: wait },
+              'secret store not reachable yet; retrying',
+            );
+            await sleep(wait);
+            continue;
+          }
+          if (onFailure === undefined) throw error;
+          onFailure(entry.name, error);
+          break;
+        }
       }
+      if (source === undefined) continue;
       sources.set(entry.name, source);
       opened.push([entry.name, source]);
     }
@@ -300,7 +334,10 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   let sources: OpenSecretSources | undefined;
   try {
     const createTimeoutMs = options.pluginCreateTimeoutMs ?? PLUGIN_CREATE_TIMEOUT_MS;
-    sources = await openSecretSources(loaded, log, createTimeoutMs);
+    sources = await openSecretSources(loaded, log, {
+      createTimeoutMs,
+      retryForMs: loaded.config.secrets.startup_timeout,
+    });
     const resolution = await resolveAtStartup(loaded, sources, log);
     scrubber.add(resolution.values);
     const held = sources;

@@ -185,7 +185,10 @@ class Supervisor {
 
   /** Builds and serves the first configuration. */
   async start(loaded: LoadedConfig): Promise<void> {
-    const sources = await openSecretSources(loaded, this.#log, this.#createTimeoutMs);
+    const sources = await openSecretSources(loaded, this.#log, {
+      ...(this.#createTimeoutMs !== undefined && { createTimeoutMs: this.#createTimeoutMs }),
+      retryForMs: loaded.config.secrets.startup_timeout,
+    });
     try {
       const resolution = await resolveAtStartup(loaded, sources, this.#log);
       this.#scrubber.add(resolution.values);
@@ -378,7 +381,9 @@ class Supervisor {
       try {
         sources = sameStores
           ? current.sources.acquire()
-          : await openSecretSources(loaded, this.#log, this.#createTimeoutMs);
+          : await openSecretSources(loaded, this.#log, {
+              ...(this.#createTimeoutMs !== undefined && { createTimeoutMs: this.#createTimeoutMs }),
+            });
       } catch (error) {
         return refuse([`opening the secret stores: ${errorMessage(this.#scrubber.scrubError(error))}`]);
       }

@@ -412,6 +412,10 @@ export interface SecretProvider<C = Record<string, unknown>> {
    * the config its `create` gets is the one `validate` saw.
    */
   validate?(config: C, root: RootConfig): ConfigIssue[];
+  /**
+   * Opens the store. Throw `ERR_SECRET_PROVIDER` (naming the store and the cause) when it cannot be reached or
+   * refuses the credentials: at start-up the runtime then tries again, with backoff, for `secrets.startup_timeout`.
+   */
   create(ctx: SecretContext, config: C): SecretSource | Promise<SecretSource>;
 }
 

@@ -130,7 +130,13 @@ export function applyValues<T>(
   return resolved;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+/** Waits `ms` milliseconds without keeping the process alive. */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/** The waits between attempts at start-up: 250 ms, doubling, at most 5 s (as the Redis store's). */
+export function* backoff(): Generator<number> {
+  for (let delay = FIRST_RETRY_DELAY_MS; ; delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS)) yield delay;
+}
 
 /**
  * Resolves every reference in `config` through `sources` (one per enabled provider). Distinct references are
@@ -149,7 +155,7 @@ export async function resolveSecretReferences<T>(
   const values = new Map<string, string>();
   const deadline = Date.now() + (options.retryForMs ?? 0);
   let pending = uses;
-  let delay = FIRST_RETRY_DELAY_MS;
+  const delays = backoff();
   for (;;) {
     const outcomes = await fetchReferences(pending, sources, options);
     const failures: SecretFailure[] = [];
@@ -158,13 +164,12 @@ export async function resolveSecretReferences<T>(
       else failures.push(outcome.failure);
     }
     if (failures.length === 0) break;
-    const wait = Math.min(delay, deadline - Date.now());
+    const wait = Math.min(delays.next().value as number, deadline - Date.now());
     if (failures.some((failure) => !isRetryable(failure)) || wait <= 0) {
       throw new SecretResolutionError(failures);
     }
     options.onRetry?.(failures, wait);
     await sleep(wait);
-    delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
     pending = pending.filter(({ reference }) => !values.has(reference.raw));
   }
   return { config: applyValues(config, uses, values), values: [...values.values()], byReference: values };
