@@ -25,7 +25,7 @@ export const FOREIGN_ERROR_CODES: Readonly<Record<string, string>> = {
   ERR_INVALID_ARG_VALUE:
     "Node: an argument Node refuses before asking the system (a path holding a NUL byte); core/config/flipt-messages.ts words it as Go's stat does",
   ERR_TLS_CERT_ALTNAME_INVALID:
-    "Node: a server certificate that does not name the host; the vault and azure stores word it as a TLS problem of the store, not as the store being down",
+    'Node: a server certificate that does not name the host; the vault and azure stores word it as a TLS problem of the store, not as the store being down',
   ERR_SSL:
     'Node: the prefix of the codes OpenSSL errors get (ERR_SSL_…); the azure store words them as a TLS problem of the vault',
   ERR_HTTP_REQUEST_TIMEOUT:
