@@ -116,6 +116,33 @@ function sessionRules(
   }
 }
 
+/** Below this a refresh would hammer the stores: 10 fetches a second of every reference. */
+const MIN_REFRESH_INTERVAL_MS = 100;
+
+function secretsRules(config: RootConfig, outcome: RuleOutcome): void {
+  const secrets = recordOf(config.secrets);
+  const at = (field: string) => ['secrets', field];
+  const refresh = secrets.refresh_interval;
+  if (typeof refresh === 'number' && (refresh < 0 || (refresh > 0 && refresh < MIN_REFRESH_INTERVAL_MS))) {
+    outcome.issues.push({
+      path: at('refresh_interval'),
+      message: `secrets: refresh_interval must be 0 (resolve once) or at least ${MIN_REFRESH_INTERVAL_MS}ms; got ${formatGoDuration(refresh)}`,
+    });
+  }
+  if (typeof secrets.startup_timeout === 'number' && secrets.startup_timeout < 0) {
+    outcome.issues.push({
+      path: at('startup_timeout'),
+      message: `secrets: startup_timeout must not be negative; got ${formatGoDuration(secrets.startup_timeout)}`,
+    });
+  }
+  if (typeof secrets.fetch_timeout === 'number' && secrets.fetch_timeout <= 0) {
+    outcome.issues.push({
+      path: at('fetch_timeout'),
+      message: `secrets: fetch_timeout must be a positive duration; got ${formatGoDuration(secrets.fetch_timeout)}`,
+    });
+  }
+}
+
 function serverRules(config: RootConfig, outcome: RuleOutcome): void {
   const server = recordOf(config.server);
   if (server.protocol !== 'https') return;
@@ -204,6 +231,7 @@ export function coreRules(config: RootConfig, sessionMethods: readonly SessionMe
   const outcome: RuleOutcome = { issues: [], notes: [] };
   sessionRules(config, sessionMethods, outcome);
   serverRules(config, outcome);
+  secretsRules(config, outcome);
 
   if (recordOf(config.authorization).required === true && recordOf(config.authentication).required !== true) {
     outcome.issues.push({
