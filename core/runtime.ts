@@ -99,21 +99,19 @@ export interface OpenSourcesOptions {
   /** How long each `create` may take (milliseconds). Default 60 000. */
   readonly createTimeoutMs?: number;
   /**
-   * How long a `create` that fails because its store cannot be reached (its error's code, or its cause's, is
-   * `ERR_SECRET_PROVIDER` or `ERR_UNAVAILABLE`) is tried again, with backoff, each retry logged (milliseconds;
-   * `secrets.startup_timeout` at start-up). Default 0: once.
+   * How long a `create` that fails because its store cannot be reached now (its error's code, or its cause's, is
+   * `ERR_UNAVAILABLE`) is tried again, with backoff, each retry logged (milliseconds; `secrets.startup_timeout` at
+   * start-up). Default 0: once. Other failures (a setting the store cannot use) stop at once.
    */
   readonly retryForMs?: number;
   /** When given, a store that fails to open is reported here and left out, and the others still open. */
   readonly onFailure?: (name: string, error: unknown) => void;
 }
 
-const UNREACHABLE_CODES: ReadonlySet<unknown> = new Set([ErrorCodes.SECRET_PROVIDER, ErrorCodes.UNAVAILABLE]);
-
-/** Whether a failed `create` may succeed later: the store, not the configuration, was the problem. */
+/** Whether a failed `create` may succeed later: the store could not be reached, the configuration is not at fault. */
 const unreachable = (error: unknown) =>
-  UNREACHABLE_CODES.has(errorCode(error)) ||
-  UNREACHABLE_CODES.has(errorCode((error as { cause?: unknown })?.cause));
+  errorCode(error) === ErrorCodes.UNAVAILABLE ||
+  errorCode((error as { cause?: unknown })?.cause) === ErrorCodes.UNAVAILABLE;
 
 /**
  * Creates the secret stores `loaded` enables, in registry order. Any failure (after the retries

@@ -137,17 +137,24 @@ describe('startServer', () => {
     expect({ opened, closed }).toEqual({ opened: 1, closed: 1 });
   });
 
-  it('refuses to start a built-in plugin whose runtime has not landed, rather than run without it', async () => {
+  it('stops at once, not after startup_timeout, when a secret store cannot start for a reason no wait mends', async () => {
+    const started = Date.now();
+    // No region anywhere: a setting the store cannot do without, unlike a store that cannot be reached yet.
     await expect(
       startServer({
-        object: {
-          ...listen,
-          secrets: { providers: { aws: { enabled: true } } },
+        object: { ...listen, secrets: { providers: { aws: { enabled: true } } } },
+        env: {
+          AWS_CONFIG_FILE: '/nonexistent/aws-config',
+          AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
         },
-        env: {},
         ...capture(),
       }),
-    ).rejects.toMatchObject({ code: ErrorCodes.PLUGIN_FAILED, plugin: 'aws' });
+    ).rejects.toMatchObject({
+      code: ErrorCodes.PLUGIN_FAILED,
+      plugin: 'aws',
+      message: expect.stringContaining('no region'),
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('keeps credentials written in the file (writeOnly settings) out of log lines too', async () => {

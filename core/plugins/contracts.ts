@@ -413,8 +413,10 @@ export interface SecretProvider<C = Record<string, unknown>> {
    */
   validate?(config: C, root: RootConfig): ConfigIssue[];
   /**
-   * Opens the store. Throw `ERR_SECRET_PROVIDER` (naming the store and the cause) when it cannot be reached or
-   * refuses the credentials: at start-up the runtime then tries again, with backoff, for `secrets.startup_timeout`.
+   * Opens the store. Throw `ERR_UNAVAILABLE` (naming the store and the cause) when it cannot be reached now (a
+   * connection refused, a sealed Vault): at start-up the runtime then tries again, with backoff, for
+   * `secrets.startup_timeout`. Any other failure (a setting the store cannot use, credentials refused) stops
+   * start-up at once; use `ERR_SECRET_PROVIDER` for those.
    */
   create(ctx: SecretContext, config: C): SecretSource | Promise<SecretSource>;
 }

@@ -49,7 +49,7 @@ describe.each([
 
   it('retries with backoff, each retry logged, and starts once the store answers', async () => {
     fake.setDown(true);
-    setTimeout(() => fake.setDown(false), 900);
+    setTimeout(() => fake.setDown(false), 1_500);
     const { server, logs, error } = await start(store, fake, { startup_timeout: '10s' });
     expect(error).toBeUndefined();
     try {

@@ -253,7 +253,9 @@ export async function openVaultSource(
       else if (statusCode === 503) what = `Vault is sealed or unavailable (503${said})`;
       else if (statusCode >= 500) what = `Vault failed (${statusCode}${said})`;
       else what = `unexpected answer ${statusCode}${said}`;
-      return new PluginError(ErrorCodes.SECRET_PROVIDER, `${where}: ${doing}: ${what}`);
+      // Unavailable, not refused: start-up waits for a Vault that is sealed or still starting.
+      const code = statusCode >= 500 ? ErrorCodes.UNAVAILABLE : ErrorCodes.SECRET_PROVIDER;
+      return new PluginError(code, `${where}: ${doing}: ${what}`);
     }
     const code = errorCode(error);
     const message = error instanceof Error ? scrub(error.message) : scrub(String(error));
@@ -265,7 +267,7 @@ export async function openVaultSource(
       );
     }
     if (code !== undefined && NETWORK_REASONS[code] !== undefined) {
-      return new PluginError(ErrorCodes.SECRET_PROVIDER, `${where}: ${doing}: ${NETWORK_REASONS[code]}`);
+      return new PluginError(ErrorCodes.UNAVAILABLE, `${where}: ${doing}: ${NETWORK_REASONS[code]}`);
     }
     return new PluginError(
       ErrorCodes.SECRET_PROVIDER,

@@ -451,13 +451,13 @@ async function scriptedVault(body?: unknown): Promise<{ address: string; sockets
 }
 
 describe('vault store: failures', () => {
-  it('a sealed or down Vault (503) is a provider error naming Vault and the status', async () => {
+  it('a sealed or down Vault (503) is unavailable (start-up waits for it), naming Vault and the status', async () => {
     const f = await fake();
     const source = await open(f.config);
     f.setDown(true);
     const down = await failure(get(source, 'k'));
     expect(down).toEqual({
-      code: ErrorCodes.SECRET_PROVIDER,
+      code: ErrorCodes.UNAVAILABLE,
       message: `vault at ${f.address}: reading "secret/data/k": Vault is sealed or unavailable (503: Vault is sealed)`,
     });
     // Down at start-up too: the core retries such an error.
@@ -465,12 +465,12 @@ describe('vault store: failures', () => {
     expect(atStart.message).toMatch(/looking up the token: Vault is sealed or unavailable \(503/);
   });
 
-  it('connection refused', async () => {
+  it('connection refused: unavailable, so that start-up tries again', async () => {
     const f = await fake();
     await f.close();
     const refused = await failure(vault.create(contextWith({}), block(f.config)));
     expect(refused).toEqual({
-      code: ErrorCodes.SECRET_PROVIDER,
+      code: ErrorCodes.UNAVAILABLE,
       message: `vault at ${f.address}: looking up the token: connection refused`,
     });
   });
