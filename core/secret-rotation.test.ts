@@ -269,7 +269,6 @@ describe('a rotated CSRF key reaches the next request', () => {
     };
   }
 
-
   it("the key's value judges nothing (Go's CrossOriginProtection has no key); a key emptied by a refresh is not taken, so protection stays on", async () => {
     const files = secretFiles({ 'csrf-key': K1 });
     const t = await serveForTest({
