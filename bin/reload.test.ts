@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServe } from '../core/test-support/cli.ts';
+import { concurrentLoad, eventually } from '../core/test-support/load.ts';
 import { tempDir } from '../core/test-support/tmp.ts';
 
 const FIRST = 'reload-first-static-token-5d2c';
@@ -25,14 +26,6 @@ const config = (tokens: Record<string, string>) =>
     '',
   ].join('\n');
 
-async function eventually(check: () => Promise<boolean>, withinMs: number): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > withinMs) throw new Error(`not so within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 describe('portcullis serve and SIGHUP', () => {
   it('reloads the file: an added static token works at once, without dropping a request; a broken file is refused with every problem and the old configuration keeps serving', async () => {
     const dir = tempDir();
@@ -47,28 +40,19 @@ describe('portcullis serve and SIGHUP', () => {
       expect(await status(ADDED)).toBe(401);
 
       // Load with both tokens, all through the reload.
-      const outcomes = new Map<string, number>();
-      let running = true;
-      const worker = async (token: string) => {
-        while (running) {
-          const outcome = await status(token).then(String, (error: Error) => `error: ${error.message}`);
-          outcomes.set(
-            `${token === FIRST ? 'first' : 'added'} ${outcome}`,
-            (outcomes.get(`${token === FIRST ? 'first' : 'added'} ${outcome}`) ?? 0) + 1,
-          );
-        }
-      };
-      const workers = [FIRST, ADDED, FIRST, ADDED, FIRST, ADDED].map(worker);
+      const traffic = concurrentLoad(async (i) => {
+        const token = i % 2 === 0 ? FIRST : ADDED;
+        return `${token === FIRST ? 'first' : 'added'} ${await status(token)}`;
+      }, 6);
       await new Promise((resolve) => setTimeout(resolve, 200));
       writeFileSync(file, config({ first: FIRST, added: ADDED }));
       served.child.kill('SIGHUP');
       await eventually(async () => (await status(ADDED)) === 200, 5_000);
       await new Promise((resolve) => setTimeout(resolve, 200));
-      running = false;
-      await Promise.all(workers);
+      const outcomes = await traffic.stop();
       // The first token never failed; the added one was refused, then admitted; nothing else happened.
-      expect([...outcomes.keys()].sort()).toEqual(['added 200', 'added 401', 'first 200']);
-      expect(outcomes.get('first 200')).toBeGreaterThan(20);
+      expect(Object.keys(outcomes).sort()).toEqual(['added 200', 'added 401', 'first 200']);
+      expect(outcomes['first 200']).toBeGreaterThan(20);
       expect(served.stdout()).toContain('"msg":"configuration reloaded"');
 
       // A file with two mistakes: both are logged, and the running configuration stays.

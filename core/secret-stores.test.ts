@@ -21,6 +21,7 @@ import { startAzureFake } from '../secrets/azure/fake.ts';
 import { startGcpFake } from '../secrets/gcp/fake.ts';
 import { startVaultFake } from '../secrets/vault/fake.ts';
 import { type CliResult, startServe } from './test-support/cli.ts';
+import { concurrentLoad, eventually, sleep } from './test-support/load.ts';
 import type { SecretStoreFake } from './test-support/secret-store-fake.ts';
 import { bearer, serveForTest, type TestServer } from './test-support/server.ts';
 import { tempDir } from './test-support/tmp.ts';
@@ -178,44 +179,11 @@ async function withServe(file: string, env: Record<string, string>, use: (base: 
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `check` holds; returns how long that took. */
-async function eventually(check: () => Promise<boolean>, withinMs: number, what: string): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > withinMs) throw new Error(`${what}: not so within ${withinMs} ms`);
-    await sleep(20);
-  }
-  return Date.now() - started;
-}
-
-/** Sends requests with each token, `concurrency` at a time, until stopped; counts every status (or error). */
-function load(served: TestServer, tokens: readonly string[], concurrency = 8) {
-  const outcomes = new Map<string, number>();
-  let running = true;
-  const worker = async (i: number) => {
-    while (running) {
-      const token = tokens[i % tokens.length] as string;
-      let outcome: string;
-      try {
-        outcome = String(await selfStatus(served.server.address, token));
-      } catch (error) {
-        outcome = `error: ${(error as Error).message}`;
-      }
-      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-      i += 1;
-    }
-  };
-  const workers = Array.from({ length: concurrency }, (_, i) => worker(i));
-  return {
-    async stop(): Promise<Record<string, number>> {
-      running = false;
-      await Promise.all(workers);
-      return Object.fromEntries(outcomes);
-    },
-  };
-}
+/** Requests with each token in turn, 8 at a time, until stopped. */
+const load = (served: TestServer, tokens: readonly string[]) =>
+  concurrentLoad(async (i) =>
+    String(await selfStatus(served.server.address, tokens[i % tokens.length] as string)),
+  );
 
 /** What the tests measured (timings, request counts, outcomes), printed at the end when PORTCULLIS_SHOW_MEASURES is set. */
 const measured: Record<string, unknown> = {};

@@ -2,6 +2,7 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startServer } from './server.ts';
+import { concurrentLoad, eventually } from './test-support/load.ts';
 import { bearer, serveForTest, type TestServer } from './test-support/server.ts';
 import { tempDir } from './test-support/tmp.ts';
 
@@ -36,41 +37,9 @@ function secretVolume(files: Record<string, string>) {
 const statusOf = async (served: TestServer, token: string) =>
   (await served.fetch('/auth/v1/self', { headers: bearer(token) })).status;
 
-async function eventually(check: () => Promise<boolean>, withinMs: number): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > withinMs) throw new Error(`not so within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return Date.now() - started;
-}
-
-/** Sends requests with each token, `concurrency` at a time, until stopped; collects every status (or error). */
-function load(served: TestServer, tokens: readonly string[], concurrency = 8) {
-  const statuses = new Map<string, number>();
-  let running = true;
-  const worker = async (i: number) => {
-    while (running) {
-      const token = tokens[i % tokens.length] as string;
-      let outcome: string;
-      try {
-        outcome = String(await statusOf(served, token));
-      } catch (error) {
-        outcome = `error: ${(error as Error).message}`;
-      }
-      statuses.set(outcome, (statuses.get(outcome) ?? 0) + 1);
-      i += 1;
-    }
-  };
-  const workers = Array.from({ length: concurrency }, (_, i) => worker(i));
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(workers);
-      return Object.fromEntries(statuses);
-    },
-  };
-}
+/** Requests with each token in turn, 8 at a time, until stopped. */
+const load = (served: TestServer, tokens: readonly string[]) =>
+  concurrentLoad(async (i) => String(await statusOf(served, tokens[i % tokens.length] as string)));
 
 const OLD = 'rotation-old-credential-4b1f9c';
 const NEW = 'rotation-new-credential-8e2a7d';

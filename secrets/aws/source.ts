@@ -1,6 +1,12 @@
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import type { SecretContext, SecretSource } from '../../core/plugins/kit/index.ts';
-import { ErrorCodes, PluginError, secretNotFound, selectSecretKey } from '../../core/plugins/kit/index.ts';
+import {
+  ErrorCodes,
+  NETWORK_ERROR_CODES,
+  PluginError,
+  secretNotFound,
+  selectSecretKey,
+} from '../../core/plugins/kit/index.ts';
 import type { AwsProviderConfig } from './config.ts';
 
 /**
@@ -30,19 +36,6 @@ const REFUSED = new Set([
   'ExpiredToken',
   'RequestExpired',
   'NotAuthorized',
-]);
-
-/** Node's codes for a store that cannot be reached. */
-const UNREACHABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'ECONNABORTED',
 ]);
 
 const nonBlank = (value: string | undefined) =>
@@ -160,7 +153,10 @@ export async function openAwsSource(ctx: SecretContext, config: AwsProviderConfi
         { reason: 'no_credentials' },
       );
     }
-    if ((code !== undefined && UNREACHABLE.has(code)) || (status === undefined && name === 'TimeoutError')) {
+    if (
+      (code !== undefined && NETWORK_ERROR_CODES.has(code)) ||
+      (status === undefined && name === 'TimeoutError')
+    ) {
       return new PluginError(ErrorCodes.SECRET_PROVIDER, `${at}: unreachable (${code ?? name}${said})`, {
         reason: 'unreachable',
       });

@@ -11,6 +11,7 @@ import {
   errorMessage,
   MAX_NAMED_FILE_BYTES,
   mentioning,
+  NETWORK_ERROR_CODES,
   PluginError,
   readTextFileLimited,
   type SecretContext,
@@ -83,18 +84,8 @@ function facts(error: unknown): ErrorFacts {
 /** Node's codes for a certificate the agent would not trust. */
 const TLS_CODES =
   /^(UNABLE_TO_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_|HOSTNAME_MISMATCH)/;
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'ECONNABORTED',
-  'REQUEST_SEND_ERROR',
-]);
+/** The SDK's own code for a request it could not send, besides Node's. */
+const NETWORK_CODES = new Set([...NETWORK_ERROR_CODES, 'REQUEST_SEND_ERROR']);
 
 /**
  * What went wrong with a call to the vault, as a message without the vault's name (the caller adds it). Never holds

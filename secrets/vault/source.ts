@@ -8,6 +8,7 @@ import {
   errorCode,
   FileTooLargeError,
   MAX_NAMED_FILE_BYTES,
+  NETWORK_ERROR_CODES,
   PluginError,
   parseUrl,
   readTextFileLimited,
@@ -266,8 +267,8 @@ export async function openVaultSource(
           'set VAULT_CACERT or VAULT_CAPATH to its CA (or VAULT_SKIP_VERIFY=true to skip the check)',
       );
     }
-    if (code !== undefined && NETWORK_REASONS[code] !== undefined) {
-      return new PluginError(ErrorCodes.UNAVAILABLE, `${where}: ${doing}: ${NETWORK_REASONS[code]}`);
+    if (code !== undefined && (NETWORK_REASONS[code] !== undefined || NETWORK_ERROR_CODES.has(code))) {
+      return new PluginError(ErrorCodes.UNAVAILABLE, `${where}: ${doing}: ${NETWORK_REASONS[code] ?? code}`);
     }
     return new PluginError(
       ErrorCodes.SECRET_PROVIDER,

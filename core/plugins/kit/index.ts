@@ -60,4 +60,6 @@ export { isHttpUrl, parseUrl } from '../../url.ts';
 export type * from '../contracts.ts';
 export type { MethodDefinition, SecretProviderDefinition } from './define.ts';
 export { defineMethod, defineSecretProvider, type FromSchema } from './define.ts';
+// Telling a peer that is down from one that refused.
+export { NETWORK_ERROR_CODES, networkErrorCode } from './network-errors.ts';
 export { KIT_API_VERSION } from './version.ts';
