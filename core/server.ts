@@ -16,7 +16,9 @@ import {
 } from './errors.ts';
 import { MAX_NAMED_FILE_BYTES, readFileLimited } from './fs/read-limited.ts';
 import { buildApp, httpServerOptions } from './http/app.ts';
-import { trackConnections } from './http/connections.ts';
+import { lastAnswer } from './http/client-errors.ts';
+import { earlierAnswers, trackConnections } from './http/connections.ts';
+import { GrpcCode } from './http/errors.ts';
 import { portcullis } from './http/plugin.ts';
 import { markRetiring } from './http/retiring.ts';
 import type { Logger, SecretScrubber } from './log.ts';
@@ -79,6 +81,31 @@ async function tlsMaterial(config: RootConfig): Promise<{ cert: Buffer; key: Buf
   }
 }
 
+/** What waits for each socket to close: one listener per socket, however many requests are pipelined on it. */
+const waitingOnSocket = new WeakMap<Duplex, Set<() => void>>();
+
+/** Calls `callback` when `socket` closes (at once if it has); returns a function that cancels that. */
+function untilClosed(socket: Duplex, callback: () => void): () => boolean {
+  if (socket.destroyed) {
+    queueMicrotask(callback);
+    return () => false;
+  }
+  let waiting = waitingOnSocket.get(socket);
+  if (waiting === undefined) {
+    const set = new Set<() => void>();
+    waiting = set;
+    waitingOnSocket.set(socket, set);
+    socket.once('close', () => {
+      waitingOnSocket.delete(socket);
+      for (const call of set) call();
+      set.clear();
+    });
+  }
+  const set = waiting;
+  set.add(callback);
+  return () => set.delete(callback);
+}
+
 /** Fastify's own defaults for the server it would have created (keep-alive 72 s, no request timeout). */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
@@ -135,6 +162,8 @@ class Supervisor {
   readonly #createTimeoutMs: number | undefined;
   #current!: Generation;
   readonly #retiring = new Set<Promise<void>>();
+  /** Replaced generations not closed yet (waiting for their last request). */
+  readonly #replaced = new Set<Generation>();
   readonly #tunnels = new Set<Duplex>();
   #queue: Promise<unknown> = Promise.resolve();
   #schedule: RefreshSchedule | undefined;
@@ -162,13 +191,33 @@ class Supervisor {
     server.on('request', (request: IncomingMessage, response: ServerResponse) => {
       const generation = this.#current;
       generation.inFlight += 1;
-      response.once('close', () => {
+      let counted = true;
+      let forget = () => false;
+      const done = () => {
+        if (!counted) return;
+        counted = false;
+        forget();
         generation.inFlight -= 1;
         if (generation.inFlight === 0) generation.onIdle?.();
-      });
+      };
+      // A response Node never attached to its socket (pipelined behind an answer that closed the connection, or a
+      // client gone first) never closes: its connection's end counts it out instead.
+      response.once('close', done);
+      forget = untilClosed(request.socket, done);
       generation.handle(request, response);
     });
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.#shuttingDown) {
+        // Past the tunnel sweep, a new tunnel would hold the shutdown open for as long as its client likes.
+        void earlierAnswers(socket).then(() =>
+          lastAnswer(socket, {
+            status: 503,
+            code: GrpcCode.UNAVAILABLE,
+            message: 'the server is shutting down',
+          }),
+        );
+        return;
+      }
       this.#tunnels.add(socket);
       socket.once('close', () => this.#tunnels.delete(socket));
       this.#current.events.emit('upgrade', request, socket, head);
@@ -273,6 +322,7 @@ class Supervisor {
     const previous = this.#current;
     this.#current = next;
     this.#watch();
+    this.#replaced.add(previous);
     const idle =
       previous.inFlight === 0
         ? Promise.resolve()
@@ -288,8 +338,17 @@ class Supervisor {
       .catch((error: unknown) => {
         this.#log.warn({ reason: errorMessage(error) }, 'closing the replaced configuration failed');
       })
-      .finally(() => this.#retiring.delete(retired));
+      .finally(() => {
+        this.#retiring.delete(retired);
+        this.#replaced.delete(previous);
+      });
     this.#retiring.add(retired);
+  }
+
+  /** Closes a generation built while the server began shutting down: it never served. */
+  async #discard(generation: Generation): Promise<void> {
+    await generation.app.close().catch(() => undefined);
+    await generation.runtime.close();
   }
 
   /** (Re)subscribes the refresh to the references of the configuration serving now. */
@@ -339,6 +398,7 @@ class Supervisor {
         );
         return;
       }
+      if (this.#shuttingDown) return void (await this.#discard(next));
       this.#swap(next);
       for (const { reference, paths } of changed) {
         this.#log.info(
@@ -404,6 +464,10 @@ class Supervisor {
         } catch (error) {
           return refuse([errorMessage(this.#scrubber.scrubError(error))]);
         }
+        if (this.#shuttingDown) {
+          await this.#discard(next);
+          return false;
+        }
         this.#swap(next);
         this.#log.info(
           { file: loaded.file, methods: [...next.runtime.methods.keys()] },
@@ -419,8 +483,7 @@ class Supervisor {
   async close(): Promise<void> {
     this.#shuttingDown = true;
     this.#unwatch?.();
-    await this.#schedule?.stop();
-    await this.#queue;
+    // Stop listening first: a reload or a refresh still building finishes below, and is then discarded.
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // Node closes the connections idle when closing starts; one busy then (a request inside a slow method) goes
     // idle once answered and, kept alive by its client, would hold the close open for good. Swept until closed.
@@ -428,8 +491,12 @@ class Supervisor {
     sweep.unref();
     this.server.closeIdleConnections();
     for (const socket of this.#tunnels) socket.destroy();
+    await this.#schedule?.stop();
+    await this.#queue;
     await closed;
     clearInterval(sweep);
+    // No connection is left, so no request either: every replaced configuration may close now.
+    for (const generation of this.#replaced) generation.onIdle?.();
     const current = this.#current;
     await current.app.close();
     await current.runtime.close();
