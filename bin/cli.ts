@@ -96,6 +96,19 @@ function failureFields(error: unknown): Record<string, unknown> {
 async function serve(options: { config?: string }): Promise<number> {
   // Until the configuration says otherwise, log JSON at info to standard output.
   const bootstrap = createLogger({ level: 'info', encoding: 'json', keys: {} }, new SecretScrubber());
+  // Start-up may wait (a secret store retried for secrets.startup_timeout): signals then get their answer too.
+  let hangupWhileStarting = false;
+  const hangupEarly = () => {
+    hangupWhileStarting = true;
+    bootstrap.info({ signal: 'SIGHUP' }, 'SIGHUP during start-up: the file is read again once started');
+  };
+  const stopEarly = (signal: NodeJS.Signals) => {
+    bootstrap.info({ signal }, 'stopped during start-up');
+    process.exit(0);
+  };
+  process.on('SIGHUP', hangupEarly);
+  process.once('SIGTERM', stopEarly);
+  process.once('SIGINT', stopEarly);
   let server: Server;
   try {
     // Imported here so that validate and schema do not load the HTTP server.
@@ -105,6 +118,10 @@ async function serve(options: { config?: string }): Promise<number> {
     bootstrap.fatal({ code: errorCode(error), ...failureFields(error) }, 'portcullis could not start');
     for (const line of problemLines(error)) process.stderr.write(`${line}\n`);
     return 1;
+  } finally {
+    process.off('SIGHUP', hangupEarly);
+    process.off('SIGTERM', stopEarly);
+    process.off('SIGINT', stopEarly);
   }
 
   return new Promise<number>((resolve) => {
@@ -129,12 +146,14 @@ async function serve(options: { config?: string }): Promise<number> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     // As nginx does: SIGHUP reloads the configuration file; an invalid one is logged and the running one stays.
-    process.on('SIGHUP', () => {
+    const reload = () => {
       server.runtime.log.info({ signal: 'SIGHUP' }, 'reloading the configuration');
       server.reload().catch((error: unknown) => {
         server.runtime.log.error({ reason: errorMessage(error) }, 'configuration reload failed');
       });
-    });
+    };
+    process.on('SIGHUP', reload);
+    if (hangupWhileStarting) reload();
   });
 }
 

@@ -135,7 +135,12 @@ export async function openSecretSources(
       for (const delay of backoff()) {
         try {
           const provider = await loaded.registry.provider(entry.name);
-          source = await guardCreate(entry.name, createTimeoutMs, () => provider.create(context, block));
+          // A store that connects in create (a login) gets what one fetch gets; one that hangs is unavailable.
+          const limitMs = Math.min(createTimeoutMs, loaded.config.secrets.fetch_timeout);
+          source = await guardCreate(entry.name, limitMs, () => provider.create(context, block), {
+            code: ErrorCodes.UNAVAILABLE,
+            ...(limitMs < createTimeoutMs && { setting: 'secrets.fetch_timeout' }),
+          });
           break;
         } catch (error) {
           const wait = Math.min(delay, deadline - Date.now());

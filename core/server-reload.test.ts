@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -227,5 +228,163 @@ describe('Server.reload', () => {
     expect(await status(NEW)).toBe(200);
     expect(await status('reload-second-credential-3c9d')).toBe(200);
     expect(JSON.stringify(logs)).not.toContain(NEW);
+  });
+});
+
+/** A server started from a JSON config file the test rewrites, with its log lines. */
+async function fromFile(
+  config: (extra: Record<string, unknown>) => object,
+  initial: Record<string, unknown> = {},
+) {
+  const file = join(tempDir(), 'config.json');
+  const write = (extra: Record<string, unknown> = {}) => writeFileSync(file, JSON.stringify(config(extra)));
+  write(initial);
+  const logs: Array<Record<string, unknown>> = [];
+  const server = await startServer({
+    file,
+    env: {},
+    logDestination: { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
+  });
+  onTestFinished(() => server.close());
+  const status = async (token: string) =>
+    (await fetch(`${server.address}/auth/v1/self`, { headers: bearer(token) })).status;
+  return { file, write, logs, server, status };
+}
+
+const withTokens = (
+  basePath: string,
+  tokens: Record<string, string>,
+  extra: Record<string, unknown> = {},
+) => ({
+  server: { host: '127.0.0.1', http_port: 0 },
+  authentication: {
+    required: true,
+    methods: {
+      token: {
+        enabled: true,
+        storage: {
+          tokens: Object.fromEntries(
+            Object.entries(tokens).map(([name, credential]) => [name, { credential }]),
+          ),
+        },
+      },
+    },
+  },
+  secrets: { providers: { file: { enabled: true, base_path: basePath } } },
+  ...extra,
+});
+
+describe('Server.reload, as a reviewer tried to break it', () => {
+  it('refuses an empty file (a truncated write) and keeps serving', async () => {
+    const secrets = tempDir();
+    const { file, logs, server, status } = await fromFile(() => withTokens(secrets, { ci: OLD }));
+    writeFileSync(file, '');
+    expect(await server.reload()).toBe(false);
+    expect(logs.filter((line) => line.level === 'error').map((line) => line.msg)).toEqual([
+      `${file} is empty: a reload needs the whole file (an empty one would set every setting to its default)`,
+      'configuration reload refused; the running configuration stays',
+    ]);
+    expect(await status(OLD)).toBe(200);
+  });
+
+  it('makes one reload of a burst of requests for one; names the settings that apply only at the next start', async () => {
+    const secrets = tempDir();
+    const { write, logs, server, status } = await fromFile((extra) => ({
+      ...withTokens(secrets, { ci: OLD }),
+      ...extra,
+    }));
+    write({ server: { host: '127.0.0.1', http_port: 0, https_port: 9443 }, log: { level: 'debug' } });
+    const burst = await Promise.all(Array.from({ length: 10 }, () => server.reload()));
+    expect(burst.every((applied) => applied)).toBe(true);
+    // Asked for before the first began: one reload, of the file as it is when it begins.
+    expect(logs.filter((line) => line.msg === 'configuration reloaded')).toHaveLength(1);
+    // One asked for while another runs waits for it, and reads the file again after.
+    const running = server.reload();
+    await new Promise((resolve) => setImmediate(resolve));
+    const [first, second] = await Promise.all([running, server.reload()]);
+    expect([first, second]).toEqual([true, true]);
+    expect(logs.filter((line) => line.msg === 'configuration reloaded')).toHaveLength(3);
+    const warning = logs.find((line) =>
+      String(line.msg).startsWith('these settings apply at the next start'),
+    );
+    expect(warning?.settings).toEqual(['server.https_port', 'log.level']);
+    expect(await status(OLD)).toBe(200);
+  });
+
+  it('keeps the last good value of a reference whose store cannot answer now, so an edit is not held back by an outage', async () => {
+    const secrets = tempDir();
+    writeFileSync(join(secrets, 'ci'), OLD);
+    const { write, logs, server, status } = await fromFile((extra) =>
+      withTokens(secrets, { ci: '${secret:file:ci}', ...extra }),
+    );
+    rmSync(join(secrets, 'ci'));
+    write({ added: 'reload-literal-token-7f3a' });
+    expect(await server.reload()).toBe(true);
+    expect(await status('reload-literal-token-7f3a')).toBe(200);
+    expect(await status(OLD)).toBe(200);
+    expect(
+      logs.find((line) => line.msg === 'secret not fetched on reload; the last good value stays in use'),
+    ).toMatchObject({
+      level: 'warn',
+      reference: '${secret:file:ci}',
+      provider: 'file',
+    });
+    // A new reference must resolve, though.
+    write({ added: 'reload-literal-token-7f3a', fresh: '${secret:file:never-written}' });
+    expect(await server.reload()).toBe(false);
+  });
+
+  it('logs a secret whose value the reload found changed, as a refresh does', async () => {
+    const secrets = tempDir();
+    writeFileSync(join(secrets, 'ci'), OLD);
+    const { write, logs, server, status } = await fromFile((extra) =>
+      withTokens(secrets, { ci: '${secret:file:ci}', ...extra }),
+    );
+    writeFileSync(join(secrets, 'ci'), NEW);
+    write();
+    expect(await server.reload()).toBe(true);
+    expect(await status(NEW)).toBe(200);
+    expect(logs.filter((line) => line.msg === 'secret changed; now in use')).toEqual([
+      expect.objectContaining({ reference: '${secret:file:ci}' }),
+    ]);
+  });
+});
+
+describe('a refresh with one secret the configuration cannot start with', () => {
+  it('applies the other changes (a revoked token is revoked) and names the one it cannot', async () => {
+    const secrets = tempDir();
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(join(secrets, 'key.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    writeFileSync(join(secrets, 'keypath'), join(secrets, 'key.pem'));
+    writeFileSync(join(secrets, 'b'), OLD);
+    const served = await serveForTest({
+      authentication: {
+        required: true,
+        methods: {
+          jwt: { enabled: true, public_key_file: '${secret:file:keypath}' },
+          token: { enabled: true, storage: { tokens: { b: { credential: '${secret:file:b}' } } } },
+        },
+      },
+      secrets: { refresh_interval: '200ms', providers: { file: { enabled: true, base_path: secrets } } },
+    });
+    expect(await statusOf(served, OLD)).toBe(200);
+    writeFileSync(join(secrets, 'keypath'), join(secrets, 'no-such-key.pem'));
+    writeFileSync(join(secrets, 'b'), NEW);
+    await eventually(async () => (await statusOf(served, NEW)) === 200, 3_000);
+    expect(await statusOf(served, OLD)).toBe(401);
+    const refused = served.logs.filter(
+      (line) =>
+        line.msg ===
+        'a secret changed but the configuration could not start with its new value; the previous value stays in use',
+    );
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]).toMatchObject({
+      level: 'error',
+      reference: '${secret:file:keypath}',
+      provider: 'file',
+    });
+    expect(
+      served.logs.filter((line) => line.msg === 'secret changed; now in use').map((line) => line.reference),
+    ).toEqual(['${secret:file:b}']);
   });
 });

@@ -6,9 +6,10 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { startGcpFake } from '../secrets/gcp/fake.ts';
 import { defineMethod } from './plugins/kit/index.ts';
 import { type Server, startServer } from './server.ts';
-import { sleep } from './test-support/load.ts';
+import { eventually, sleep } from './test-support/load.ts';
 import { registryWith } from './test-support/plugins.ts';
 import { parseAnswers, rawExchange } from './test-support/raw-http.ts';
 import { tempDir } from './test-support/tmp.ts';
@@ -196,5 +197,38 @@ describe('shutting down', () => {
       details: [],
     });
     await within(closing, 2_000, 'server.close()');
+  });
+});
+
+describe('shutting down while a refresh waits on a store', () => {
+  it('cancels its fetches rather than wait for fetch_timeout', async () => {
+    const fake = await startGcpFake();
+    onTestFinished(() => fake.close());
+    fake.set('ci-token', TOKEN);
+    const logs: string[] = [];
+    const server = await startServer({
+      object: {
+        ...base(),
+        authentication: {
+          required: true,
+          methods: {
+            token: { enabled: true, storage: { tokens: { ci: { credential: '${secret:gcp:ci-token}' } } } },
+          },
+        },
+        secrets: {
+          refresh_interval: '200ms',
+          fetch_timeout: '20s',
+          providers: { gcp: { enabled: true, ...fake.config } },
+        },
+      },
+      env: { ...fake.env },
+      logDestination: { write: (line: string) => logs.push(line) },
+    });
+    fake.setStalled(true);
+    const asked = fake.requests.length;
+    await eventually(() => fake.requests.length > asked, 3_000, 'a refresh reaching the store');
+    const took = await within(server.close(), 3_000, 'server.close()');
+    expect(took).toBeLessThan(3_000);
+    fake.setStalled(false);
   });
 });

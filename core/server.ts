@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import {
   errorMessage,
   formatIssue,
   PortcullisError,
+  type SecretFailure,
   SecretResolutionError,
 } from './errors.ts';
 import { MAX_NAMED_FILE_BYTES, readFileLimited } from './fs/read-limited.ts';
@@ -23,12 +25,7 @@ import { portcullis } from './http/plugin.ts';
 import { markRetiring } from './http/retiring.ts';
 import type { Logger, SecretScrubber } from './log.ts';
 import { fetchChanges, RefreshSchedule, watchReferences } from './references/refresh.ts';
-import {
-  applyValues,
-  groupReferences,
-  type ReferenceUse,
-  resolveSecretReferences,
-} from './references/resolve.ts';
+import { applyValues, fetchReferences, groupReferences, type ReferenceUse } from './references/resolve.ts';
 import {
   assembleRuntime,
   loadForRuntime,
@@ -152,8 +149,21 @@ const credentialsOf = (config: RootConfig) => {
   return { username, password };
 };
 
-/** The settings a running server cannot change: where and how it listens, and how it logs. */
-const fixedAtStart = (config: RootConfig) => JSON.stringify([config.server, config.log]);
+/** The settings a running server cannot change (where and how it listens, how it logs) that `next` changes. */
+function changedSettings(running: RootConfig, next: RootConfig): string[] {
+  const changed: string[] = [];
+  for (const section of ['server', 'log'] as const) {
+    const before = running[section] as Record<string, unknown>;
+    const after = next[section] as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) changed.push(`${section}.${key}`);
+    }
+  }
+  return changed;
+}
+
+/** How long shutdown waits for a reload or a refresh still building (a store waiting for Redis) before going on. */
+const BUILD_WAIT_AT_SHUTDOWN_MS = 5_000;
 
 class Supervisor {
   readonly #options: RuntimeOptions;
@@ -169,6 +179,11 @@ class Supervisor {
   #schedule: RefreshSchedule | undefined;
   #unwatch: (() => void) | undefined;
   #shuttingDown = false;
+  /** Aborted when shutting down: cancels the fetches of a refresh or a reload. */
+  readonly #stopping = new AbortController();
+  #pendingReload: Promise<boolean> | undefined;
+  /** The configuration the server started with: its listening and logging settings are the ones in force. */
+  #startedWith!: RootConfig;
   readonly server: ReturnType<typeof createHttpServer>;
 
   constructor(
@@ -242,6 +257,7 @@ class Supervisor {
       const resolution = await resolveAtStartup(loaded, sources, this.#log);
       this.#scrubber.add(resolution.values);
       this.#current = await this.#build({ loaded, values: resolution.byReference, sources }, undefined);
+      this.#startedWith = this.#current.runtime.config;
     } finally {
       await sources.release();
     }
@@ -381,109 +397,209 @@ class Supervisor {
       const current = this.#current;
       const { values, changed } = await fetchChanges(
         { uses: current.uses, sources: current.sources.value, values: current.values },
-        { timeoutMs: current.loaded.config.secrets.fetch_timeout, log: this.#log },
+        {
+          timeoutMs: current.loaded.config.secrets.fetch_timeout,
+          log: this.#log,
+          signal: this.#stopping.signal,
+        },
       );
       if (changed.length === 0 || this.#shuttingDown) return;
       this.#scrubber.add(changed.map(({ reference }) => values.get(reference.raw) as string));
-      let next: Generation;
-      try {
-        next = await this.#build({ loaded: current.loaded, values, sources: current.sources }, current);
-      } catch (error) {
-        this.#log.error(
-          {
-            references: changed.map(({ reference }) => reference.raw),
-            reason: errorMessage(this.#scrubber.scrubError(error)),
-          },
-          'a secret changed but the configuration using it could not be started; the previous values stay in use',
-        );
-        return;
-      }
-      if (this.#shuttingDown) return void (await this.#discard(next));
-      this.#swap(next);
-      for (const { reference, paths } of changed) {
-        this.#log.info(
-          {
-            reference: reference.raw,
-            provider: reference.provider,
-            paths: paths.map((path) => path.join('.')),
-          },
-          'secret changed; now in use',
-        );
-      }
+      const built = await this.#buildWithChanges(current, changed, values);
+      if (built === undefined) return;
+      if (this.#shuttingDown) return void (await this.#discard(built.next));
+      this.#swap(built.next);
+      this.#logChanges(built.applied);
     });
   }
 
+  /**
+   * The configuration serving now with `changed` applied (from `values`). When it cannot start with all of them,
+   * each change is tried on its own, so that one broken secret does not hold back the others (a revoked static
+   * token among them); each that cannot start is logged, naming it, and stays pending for the next refresh.
+   */
+  async #buildWithChanges(
+    current: Generation,
+    changed: readonly ReferenceUse[],
+    values: ReadonlyMap<string, string>,
+  ): Promise<{ next: Generation; applied: readonly ReferenceUse[] } | undefined> {
+    const build = (candidate: ReadonlyMap<string, string>) =>
+      this.#build({ loaded: current.loaded, values: candidate, sources: current.sources }, current);
+    const refused = (use: ReferenceUse, error: unknown) =>
+      this.#log.error(
+        {
+          reference: use.reference.raw,
+          provider: use.reference.provider,
+          reason: errorMessage(this.#scrubber.scrubError(error)),
+        },
+        'a secret changed but the configuration could not start with its new value; the previous value stays in use',
+      );
+    try {
+      return { next: await build(values), applied: changed };
+    } catch (error) {
+      if (changed.length === 1) {
+        refused(changed[0] as ReferenceUse, error);
+        return undefined;
+      }
+    }
+    let next: Generation | undefined;
+    let base = new Map(current.values);
+    const applied: ReferenceUse[] = [];
+    for (const use of changed) {
+      const candidate = new Map(base).set(use.reference.raw, values.get(use.reference.raw) as string);
+      try {
+        const built = await build(candidate);
+        if (next !== undefined) await this.#discard(next);
+        next = built;
+        base = candidate;
+        applied.push(use);
+      } catch (error) {
+        refused(use, error);
+      }
+    }
+    return next === undefined ? undefined : { next, applied };
+  }
+
+  #logChanges(changed: readonly ReferenceUse[]): void {
+    for (const { reference, paths } of changed) {
+      this.#log.info(
+        {
+          reference: reference.raw,
+          provider: reference.provider,
+          paths: paths.map((path) => path.join('.')),
+        },
+        'secret changed; now in use',
+      );
+    }
+  }
+
   reload(): Promise<boolean> {
-    return this.#serialized(async () => {
-      if (this.#shuttingDown) return false;
-      const refuse = (lines: readonly string[]) => {
-        for (const line of lines) this.#log.error(line);
-        this.#log.error('configuration reload refused; the running configuration stays');
-        return false;
-      };
-      let loaded: LoadedConfig;
-      try {
-        loaded = await loadConfig(this.#options);
-      } catch (error) {
-        if (error instanceof ConfigError) return refuse(error.issues.map(formatIssue));
-        return refuse([errorMessage(error)]);
-      }
-      for (const warning of loaded.warnings) this.#log.warn(formatIssue(warning));
-      this.#scrubber.add(new CredentialMap(loaded.schema).values(loaded.config).map((c) => c.value));
-      const current = this.#current;
-      if (fixedAtStart(loaded.config) !== fixedAtStart(current.loaded.config)) {
-        this.#log.warn('server and log settings changed; they apply at the next start');
-      }
-      const sameStores =
-        JSON.stringify(loaded.config.secrets.providers) ===
-        JSON.stringify(current.loaded.config.secrets.providers);
-      let sources: OpenSecretSources;
-      try {
-        sources = sameStores
-          ? current.sources.acquire()
-          : await openSecretSources(loaded, this.#log, {
-              ...(this.#createTimeoutMs !== undefined && { createTimeoutMs: this.#createTimeoutMs }),
-            });
-      } catch (error) {
-        return refuse([`opening the secret stores: ${errorMessage(this.#scrubber.scrubError(error))}`]);
-      }
-      try {
-        let resolution: Awaited<ReturnType<typeof resolveSecretReferences<RootConfig>>>;
-        try {
-          resolution = await resolveSecretReferences(loaded.config, loaded.references, sources.value, {
-            timeoutMs: loaded.config.secrets.fetch_timeout,
-          });
-        } catch (error) {
-          if (error instanceof SecretResolutionError) return refuse(error.message.split('\n'));
-          throw error;
-        }
-        this.#scrubber.add(resolution.values);
-        let next: Generation;
-        try {
-          next = await this.#build({ loaded, values: resolution.byReference, sources }, current);
-        } catch (error) {
-          return refuse([errorMessage(this.#scrubber.scrubError(error))]);
-        }
-        if (this.#shuttingDown) {
-          await this.#discard(next);
-          return false;
-        }
-        this.#swap(next);
-        this.#log.info(
-          { file: loaded.file, methods: [...next.runtime.methods.keys()] },
-          'configuration reloaded',
-        );
-        return true;
-      } finally {
-        await sources.release();
-      }
+    // Signals in a burst (an editor saving twice, a deployment tool) make one reload of the file as it is then.
+    this.#pendingReload ??= this.#serialized(async () => {
+      this.#pendingReload = undefined;
+      return this.#reload();
     });
+    return this.#pendingReload;
+  }
+
+  async #reload(): Promise<boolean> {
+    if (this.#shuttingDown) return false;
+    const refuse = (lines: readonly string[]) => {
+      for (const line of lines) this.#log.error(line);
+      this.#log.error('configuration reload refused; the running configuration stays');
+      return false;
+    };
+    let loaded: LoadedConfig;
+    try {
+      loaded = await loadConfig(this.#options);
+      if (loaded.file !== undefined && (await readFile(loaded.file, 'utf8')).trim() === '') {
+        return refuse([
+          `${loaded.file} is empty: a reload needs the whole file (an empty one would set every setting to its default)`,
+        ]);
+      }
+    } catch (error) {
+      if (error instanceof ConfigError) return refuse(error.issues.map(formatIssue));
+      return refuse([errorMessage(error)]);
+    }
+    for (const warning of loaded.warnings) this.#log.warn(formatIssue(warning));
+    this.#scrubber.add(new CredentialMap(loaded.schema).values(loaded.config).map((c) => c.value));
+    const current = this.#current;
+    const fixed = changedSettings(this.#startedWith, loaded.config);
+    if (fixed.length > 0) {
+      this.#log.warn(
+        { settings: fixed },
+        'these settings apply at the next start; the running server keeps the values it started with',
+      );
+    }
+    if (current.runtime.config.authentication.required && !loaded.config.authentication.required) {
+      this.#log.warn(
+        'authentication.required changes from true to false: requests are no longer authenticated',
+      );
+    }
+    const sameStores =
+      JSON.stringify(loaded.config.secrets.providers) ===
+      JSON.stringify(current.loaded.config.secrets.providers);
+    let sources: OpenSecretSources;
+    try {
+      sources = sameStores
+        ? current.sources.acquire()
+        : await openSecretSources(loaded, this.#log, {
+            ...(this.#createTimeoutMs !== undefined && { createTimeoutMs: this.#createTimeoutMs }),
+          });
+    } catch (error) {
+      return refuse([`opening the secret stores: ${errorMessage(this.#scrubber.scrubError(error))}`]);
+    }
+    try {
+      const uses = groupReferences(loaded.references);
+      const outcomes = await fetchReferences(uses, sources.value, {
+        timeoutMs: loaded.config.secrets.fetch_timeout,
+        signal: this.#stopping.signal,
+      });
+      const values = new Map<string, string>();
+      const failures: SecretFailure[] = [];
+      for (const use of uses) {
+        const { raw, provider } = use.reference;
+        const outcome = outcomes.get(raw);
+        const lastGood = current.values.get(raw);
+        // A reference the running configuration resolved, from a store whose settings did not change, keeps its
+        // last good value when the store cannot answer now (or answers empty): an outage must not block an edit.
+        const keepsLastGood =
+          lastGood !== undefined &&
+          JSON.stringify(loaded.config.secrets.providers[provider]) ===
+            JSON.stringify(current.loaded.config.secrets.providers[provider]);
+        if (outcome?.ok && !(outcome.value === '' && lastGood !== undefined && lastGood !== '')) {
+          values.set(raw, outcome.value);
+        } else if (keepsLastGood) {
+          values.set(raw, lastGood);
+          this.#log.warn(
+            {
+              reference: raw,
+              provider,
+              reason: outcome?.ok === false ? outcome.failure.message : 'the value is empty',
+            },
+            'secret not fetched on reload; the last good value stays in use',
+          );
+        } else if (outcome?.ok === false) {
+          failures.push(outcome.failure);
+        } else if (outcome?.ok) {
+          values.set(raw, outcome.value);
+        }
+      }
+      if (failures.length > 0) return refuse(new SecretResolutionError(failures).message.split('\n'));
+      this.#scrubber.add(values.values());
+      let next: Generation;
+      try {
+        next = await this.#build({ loaded, values, sources }, current);
+      } catch (error) {
+        return refuse([errorMessage(this.#scrubber.scrubError(error))]);
+      }
+      if (this.#shuttingDown) {
+        await this.#discard(next);
+        return false;
+      }
+      this.#swap(next);
+      this.#logChanges(
+        uses.filter(({ reference }) => {
+          const before = current.values.get(reference.raw);
+          return before !== undefined && before !== values.get(reference.raw);
+        }),
+      );
+      this.#log.info(
+        { file: loaded.file, methods: [...next.runtime.methods.keys()] },
+        'configuration reloaded',
+      );
+      return true;
+    } finally {
+      await sources.release();
+    }
   }
 
   async close(): Promise<void> {
     this.#shuttingDown = true;
+    this.#stopping.abort();
     this.#unwatch?.();
-    // Stop listening first: a reload or a refresh still building finishes below, and is then discarded.
+    void this.#schedule?.stop();
+    // Stop listening first: a reload or a refresh still building is discarded when it ends.
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // Node closes the connections idle when closing starts; one busy then (a request inside a slow method) goes
     // idle once answered and, kept alive by its client, would hold the close open for good. Swept until closed.
@@ -491,8 +607,15 @@ class Supervisor {
     sweep.unref();
     this.server.closeIdleConnections();
     for (const socket of this.#tunnels) socket.destroy();
-    await this.#schedule?.stop();
-    await this.#queue;
+    // Fetches were cancelled; a build in progress (a store waiting for Redis) is waited for a while, not for ever.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#queue,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, BUILD_WAIT_AT_SHUTDOWN_MS);
+      }),
+    ]);
+    clearTimeout(timer);
     await closed;
     clearInterval(sweep);
     // No connection is left, so no request either: every replaced configuration may close now.

@@ -119,9 +119,21 @@ function sessionRules(
 /** Below this a refresh would hammer the stores: 10 fetches a second of every reference. */
 const MIN_REFRESH_INTERVAL_MS = 100;
 
+/** The longest of the secrets durations: Node's timers hold at most about 24.8 days, and a day is plenty. */
+const MAX_SECRETS_DURATION_MS = 24 * 60 * 60 * 1000;
+
 function secretsRules(config: RootConfig, outcome: RuleOutcome): void {
   const secrets = recordOf(config.secrets);
   const at = (field: string) => ['secrets', field];
+  for (const field of ['refresh_interval', 'startup_timeout', 'fetch_timeout'] as const) {
+    const value = secrets[field];
+    if (typeof value === 'number' && value > MAX_SECRETS_DURATION_MS) {
+      outcome.issues.push({
+        path: at(field),
+        message: `secrets: ${field} must be at most 24h; got ${formatGoDuration(value)}`,
+      });
+    }
+  }
   const refresh = secrets.refresh_interval;
   if (typeof refresh === 'number' && (refresh < 0 || (refresh > 0 && refresh < MIN_REFRESH_INTERVAL_MS))) {
     outcome.issues.push({

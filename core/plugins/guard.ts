@@ -1,4 +1,11 @@
-import { ConfigError, ErrorCodes, errorMessage, PluginError, type PortcullisError } from '../errors.ts';
+import {
+  ConfigError,
+  type ErrorCode,
+  ErrorCodes,
+  errorMessage,
+  PluginError,
+  type PortcullisError,
+} from '../errors.ts';
 
 function wrap(plugin: string, phase: string, error: unknown): PortcullisError {
   // ctx.configError: the plugin's issues, already located, reported as the configuration's.
@@ -43,6 +50,11 @@ export async function guardCreate<T>(
   plugin: string,
   timeoutMs: number,
   create: () => T | Promise<T>,
+  /**
+   * The code of the error when the limit passes (default `ERR_PLUGIN_FAILED`), and the setting that sets the limit,
+   * named in its message.
+   */
+  onLimit: { readonly code?: ErrorCode; readonly setting?: string } = {},
 ): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   let late = false;
@@ -52,8 +64,8 @@ export async function guardCreate<T>(
       late = true;
       reject(
         new PluginError(
-          ErrorCodes.PLUGIN_FAILED,
-          `plugin "${plugin}" failed in create: it did not finish within ${timeoutMs / 1000} s`,
+          onLimit.code ?? ErrorCodes.PLUGIN_FAILED,
+          `plugin "${plugin}" failed in create: it did not finish within ${timeoutMs / 1000} s${onLimit.setting === undefined ? '' : ` (${onLimit.setting})`}`,
           { plugin },
         ),
       );

@@ -24,9 +24,12 @@ export interface RefreshResult {
  */
 export async function fetchChanges(
   target: RefreshTarget,
-  options: { readonly timeoutMs: number; readonly log: Logger },
+  options: { readonly timeoutMs: number; readonly log: Logger; readonly signal?: AbortSignal },
 ): Promise<RefreshResult> {
-  const outcomes = await fetchReferences(target.uses, target.sources, { timeoutMs: options.timeoutMs });
+  const outcomes = await fetchReferences(target.uses, target.sources, {
+    timeoutMs: options.timeoutMs,
+    ...(options.signal && { signal: options.signal }),
+  });
   const values = new Map(target.values);
   const changed: ReferenceUse[] = [];
   for (const use of target.uses) {

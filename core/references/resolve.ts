@@ -31,6 +31,8 @@ export interface Resolution<T> {
 export interface FetchOptions {
   /** The most one `get` may take (milliseconds); its signal is aborted then. Default 10 000. */
   readonly timeoutMs?: number;
+  /** Aborts every `get` at once (shutdown). */
+  readonly signal?: AbortSignal;
 }
 
 /** How start-up resolution waits for stores that cannot be reached. */
@@ -91,7 +93,7 @@ export async function fetchReferences(
 ): Promise<Map<string, FetchOutcome>> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
   const settled = await Promise.allSettled(
-    uses.map(({ reference }) => fetchOne(reference, sources, timeoutMs)),
+    uses.map(({ reference }) => fetchOne(reference, sources, timeoutMs, options.signal)),
   );
   const outcomes = new Map<string, FetchOutcome>();
   settled.forEach((outcome, i) => {
@@ -130,8 +132,11 @@ export function applyValues<T>(
   return resolved;
 }
 
-/** Waits `ms` milliseconds without keeping the process alive. */
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+/**
+ * Waits `ms` milliseconds. The timer keeps the process alive: at start-up nothing else may (no server listens
+ * yet), and a retry must not end the process before it is due.
+ */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The waits between attempts at start-up: 250 ms, doubling, at most 5 s (as the Redis store's). */
 export function* backoff(): Generator<number> {
@@ -179,6 +184,7 @@ async function fetchOne(
   reference: SecretReference,
   sources: ReadonlyMap<string, SecretSource>,
   timeoutMs: number,
+  stop: AbortSignal | undefined,
 ): Promise<string> {
   const source = sources.get(reference.provider);
   if (source === undefined) {
@@ -192,15 +198,26 @@ async function fetchOne(
   }
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
+  let stopped: (() => void) | undefined;
   const timedOut = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      const error = new PortcullisError(
-        ErrorCodes.SECRET_PROVIDER,
-        `no answer within ${timeoutMs} ms (secrets.fetch_timeout)`,
-      );
+    const give = (error: PortcullisError) => {
       controller.abort(error);
       reject(error);
-    }, timeoutMs);
+    };
+    timer = setTimeout(
+      () =>
+        give(
+          new PortcullisError(
+            ErrorCodes.SECRET_PROVIDER,
+            `no answer within ${timeoutMs} ms (secrets.fetch_timeout)`,
+          ),
+        ),
+      timeoutMs,
+    );
+    stopped = () =>
+      give(new PortcullisError(ErrorCodes.UNAVAILABLE, 'cancelled: portcullis is shutting down'));
+    if (stop?.aborted) stopped();
+    else stop?.addEventListener('abort', stopped, { once: true });
   });
   try {
     const value = await Promise.race([
@@ -216,5 +233,6 @@ async function fetchOne(
     return value;
   } finally {
     clearTimeout(timer);
+    if (stopped !== undefined) stop?.removeEventListener('abort', stopped);
   }
 }

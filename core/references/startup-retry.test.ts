@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startAwsFake } from '../../secrets/aws/fake.ts';
 import { startGcpFake } from '../../secrets/gcp/fake.ts';
 import { startVaultFake } from '../../secrets/vault/fake.ts';
@@ -120,5 +121,53 @@ describe('secrets.fetch_timeout', () => {
       fake.setStalled(false);
       await fake.close();
     }
+  });
+});
+
+describe('a store that accepts connections and never answers', () => {
+  it('is bounded by fetch_timeout in create too, retried as unavailable, and given up after startup_timeout', async () => {
+    const sockets = new Set<Socket>();
+    const hang = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
+    onTestFinished(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hang.close(resolve));
+    });
+    const address = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
+    const logs: Array<Record<string, unknown>> = [];
+    const started = Date.now();
+    const error = await startServer({
+      object: {
+        server: { host: '127.0.0.1', http_port: 0 },
+        authentication: {
+          methods: {
+            token: { enabled: true, storage: { tokens: { ci: { credential: '${secret:vault:ci}' } } } },
+          },
+        },
+        secrets: {
+          fetch_timeout: '300ms',
+          startup_timeout: '1s',
+          providers: { vault: { enabled: true, address, token: 'hung-vault-token-1d' } },
+        },
+      },
+      env: {},
+      logDestination: { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
+    }).then(
+      () => undefined,
+      (failure: unknown) => failure as Error,
+    );
+    const took = Date.now() - started;
+    expect(errorCode(error)).toBe('ERR_UNAVAILABLE');
+    expect(error?.message).toBe(
+      'plugin "vault" failed in create: it did not finish within 0.3 s (secrets.fetch_timeout)',
+    );
+    expect(
+      logs.filter((line) => line.msg === 'secret store not reachable yet; retrying').length,
+    ).toBeGreaterThanOrEqual(2);
+    expect(took).toBeGreaterThanOrEqual(1_000);
+    expect(took).toBeLessThan(5_000);
   });
 });

@@ -51,6 +51,19 @@ export function runCli(
   return collect(child);
 }
 
+/** Starts `portcullis <args>`, for a test that signals it while it runs. */
+export function spawnCli(
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): { readonly child: ChildProcess; readonly done: Promise<CliResult> } {
+  const [command = '', ...prefix] = CLI;
+  const child = spawn(command, [...prefix, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: cleanEnv(options.env),
+  });
+  return { child, done: collect(child) };
+}
+
 /** A CLI process whose standard output or standard error has no reader: what `portcullis … | head -1` leaves. */
 export interface ClosedPipeRun {
   readonly child: ChildProcess;
