@@ -104,6 +104,21 @@ describe('aws secret store against the local fake', () => {
     );
   });
 
+  it('a region that is no region name: create fails naming the variable and what it holds', async () => {
+    for (const [env, variable] of [
+      [{ AWS_REGION: 'bad region!' }, 'AWS_REGION'],
+      [{ AWS_DEFAULT_REGION: 'EU_WEST_1' }, 'AWS_DEFAULT_REGION'],
+    ] as const) {
+      const error = await rejection(
+        openStore({ AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b', ...env }, fake.config),
+      );
+      expect(error.code).toBe(ErrorCodes.SECRET_PROVIDER);
+      expect(error.message).toBe(
+        `aws secrets manager: ${variable} is not a region name (such as eu-west-1); got ${JSON.stringify(Object.values(env)[0])}`,
+      );
+    }
+  });
+
   it('no credentials anywhere: a clear ERR_SECRET_PROVIDER (the chain ends without asking any network)', async () => {
     const { source } = await openStore({ AWS_REGION: 'eu-west-1' }, fake.config);
     const error = await rejection(source.get('x'));

@@ -4,6 +4,7 @@ import {
   ErrorCodes,
   NETWORK_ERROR_CODES,
   PluginError,
+  quoteValue,
   secretNotFound,
   selectSecretKey,
 } from '../../core/plugins/kit/index.ts';
@@ -37,6 +38,9 @@ const REFUSED = new Set([
   'RequestExpired',
   'NotAuthorized',
 ]);
+
+/** A region name as AWS writes them: `eu-west-1`, `us-gov-west-1`, `cn-north-1`. */
+const REGION = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/;
 
 const nonBlank = (value: string | undefined) =>
   value === undefined || value.trim() === '' ? undefined : value;
@@ -91,6 +95,15 @@ export async function openAwsSource(ctx: SecretContext, config: AwsProviderConfi
     ...(credentials === undefined ? {} : { credentials }),
   };
   const configuredRegion = nonBlank(env.AWS_REGION) ?? nonBlank(env.AWS_DEFAULT_REGION);
+  // The SDK would take any text and fail each call with "Invalid region"; what is set is said at once instead.
+  if (configuredRegion !== undefined && !REGION.test(configuredRegion)) {
+    const variable = nonBlank(env.AWS_REGION) === undefined ? 'AWS_DEFAULT_REGION' : 'AWS_REGION';
+    throw new PluginError(
+      ErrorCodes.SECRET_PROVIDER,
+      `aws secrets manager: ${variable} is not a region name (such as eu-west-1); got ${quoteValue(configuredRegion)}`,
+      { reason: 'no_region' },
+    );
+  }
   let client: SecretsManagerClient = new sdk.SecretsManagerClient({
     ...options,
     ...(configuredRegion === undefined ? {} : { region: configuredRegion }),
