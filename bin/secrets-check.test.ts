@@ -92,3 +92,26 @@ describe('portcullis secrets check', () => {
     });
   });
 });
+
+describe('portcullis secrets check and serve with a very long secret (a CA bundle referenced by mistake)', () => {
+  it('neither crashes nor shows any value', async () => {
+    const big = 'B'.repeat(40_000);
+    const secrets = tempFiles({ big, small: 'long-check-small-secret-5c' });
+    const dir = tempFiles({
+      'config.yaml': `authentication: {required: true, methods: {token: {enabled: true, storage: {tokens: {a: {credential: "\${secret:file:small}"}, b: {credential: "\${secret:file:big}"}, c: {credential: "\${secret:file:absent}"}}}}}}\nsecrets: {providers: {file: {enabled: true, base_path: ${JSON.stringify(secrets)}}}}\n`,
+    });
+    const checked = await runCli(['secrets', 'check', '--config', join(dir, 'config.yaml')]);
+    expect(checked.code).toBe(1);
+    expect(checked.stdout.split('\n').slice(0, 2)).toEqual([
+      '${secret:file:small} ok',
+      '${secret:file:big} ok',
+    ]);
+    const served = await runCli(['serve', '--config', join(dir, 'config.yaml')]);
+    expect(served.code).toBe(1);
+    for (const output of [checked.stdout + checked.stderr, served.stdout + served.stderr]) {
+      expect(output).not.toContain('long-check-small-secret-5c');
+      expect(output).not.toContain('B'.repeat(100));
+      expect(output).not.toContain('Invalid regular expression');
+    }
+  });
+});

@@ -96,3 +96,25 @@ describe('SecretScrubber over many rotations', () => {
     expect(scrubber.scrub('first-rotated-away-value')).toBe('first-rotated-away-value');
   });
 });
+
+describe('SecretScrubber with long values', () => {
+  it('scrubs a value far over what one regular expression can hold (V8 refuses about 32 KiB), and the short ones beside it, never throwing', () => {
+    const scrubber = new SecretScrubber();
+    const long = `${'L'.repeat(20_000)}${'x'.repeat(20_000)}`;
+    const many = Array.from({ length: 3_000 }, (_, i) => `many-values-${i}-padding-to-make-them-longer`);
+    scrubber.add(['short-secret-value', long, ...many]);
+    const text = `a ${long} b short-secret-value c ${many[2_999]} d "${JSON.stringify(long).slice(1, -1)}"`;
+    const scrubbed = scrubber.scrub(text);
+    expect(scrubbed).toBe('a [REDACTED] b [REDACTED] c [REDACTED] d "[REDACTED]"');
+    const error = scrubber.scrubError(new Error(`failed with ${long}`));
+    expect(error.message).toBe('failed with [REDACTED]');
+  });
+
+  it('a value inside a longer one does not break the longer one apart', () => {
+    const scrubber = new SecretScrubber();
+    const inner = 'inner-secret-value';
+    const outer = `prefix-${inner}-${'y'.repeat(40_000)}`;
+    scrubber.add([inner, outer]);
+    expect(scrubber.scrub(`<${outer}>`)).toBe('<[REDACTED]>');
+  });
+});

@@ -35,6 +35,45 @@ export const REDACTED_FIELDS: readonly string[] = [
   '*.clientToken',
 ];
 
+/** What is written instead of a text the scrubber could not go through. */
+const WITHHELD = '[withheld: this text could not be checked for secret values]';
+
+/** The most source one pattern of a scrubber holds, well under V8's limit on a regular expression. */
+const MAX_PATTERN_SOURCE = 16 * 1024;
+
+/** Alternations of `values` (in order) in patterns of at most {@link MAX_PATTERN_SOURCE}; a longer value alone. */
+function buildPatterns(values: readonly string[]): RegExp[] {
+  const patterns: RegExp[] = [];
+  let group: string[] = [];
+  let size = 0;
+  const flush = () => {
+    if (group.length > 0) patterns.push(new RegExp(group.join('|'), 'g'));
+    group = [];
+    size = 0;
+  };
+  for (const value of values) {
+    const source = escapeRegExp(value);
+    if (source.length > MAX_PATTERN_SOURCE) {
+      flush();
+      // Too long for a pattern: matched as plain text.
+      patterns.push(plainText(value));
+      continue;
+    }
+    if (size + source.length + 1 > MAX_PATTERN_SOURCE) flush();
+    group.push(source);
+    size += source.length + 1;
+  }
+  flush();
+  return patterns;
+}
+
+/** A "pattern" that `String.prototype.replace` applies as a plain, global search for `value`. */
+function plainText(value: string): RegExp {
+  return {
+    [Symbol.replace]: (text: string, replacement: string) => text.split(value).join(replacement),
+  } as unknown as RegExp;
+}
+
 /** How many values (each in its plain and its JSON-escaped form) a scrubber keeps. */
 export const MAX_SCRUBBED_VALUES = 4096;
 
@@ -50,8 +89,8 @@ function escapeRegExp(text: string): string {
 export class SecretScrubber {
   /** Oldest first: a value added again moves to the end. */
   readonly #values = new Set<string>();
-  /** `undefined`: nothing to remove; `null`: to be built. */
-  #pattern: RegExp | undefined | null;
+  /** The values, longest first, in patterns of bounded size (applied in order); `null`: to be built. */
+  #patterns: RegExp[] | null = [];
 
   /**
    * Adds values to remove. Rotated values stay too (a late log line may still hold one), but only the most recent
@@ -72,15 +111,24 @@ export class SecretScrubber {
       this.#values.delete(oldest);
     }
     // Built when next needed: adding values one rotation at a time must not rebuild it each time.
-    this.#pattern = null;
+    this.#patterns = null;
   }
 
+  /**
+   * `text` with every known value replaced by `[REDACTED]`. Never throws: V8 refuses a regular expression over
+   * about 32 KiB of source, and the error it throws would quote every value; so values go into several patterns
+   * of bounded size, applied longest values first (a value inside a longer one must not break the longer one's
+   * match). Should replacing fail all the same, the whole text is withheld.
+   */
   scrub(text: string): string {
-    if (this.#pattern === null) {
-      const alternatives = [...this.#values].sort((a, b) => b.length - a.length).map(escapeRegExp);
-      this.#pattern = alternatives.length === 0 ? undefined : new RegExp(alternatives.join('|'), 'g');
+    try {
+      this.#patterns ??= buildPatterns([...this.#values].sort((a, b) => b.length - a.length));
+      let scrubbed = text;
+      for (const pattern of this.#patterns) scrubbed = scrubbed.replace(pattern, REDACTED);
+      return scrubbed;
+    } catch {
+      return WITHHELD;
     }
-    return this.#pattern === undefined ? text : text.replace(this.#pattern, REDACTED);
   }
 
   /**
