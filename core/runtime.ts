@@ -3,7 +3,7 @@ import { CredentialMap } from './config/credentials.ts';
 import { type LoadedConfig, type LoadOptions, loadConfig } from './config/load.ts';
 import type { Locator } from './config/locate.ts';
 import type { RootConfig } from './config/types.ts';
-import { ErrorCodes, errorCode, errorMessage, formatIssue } from './errors.ts';
+import { ErrorCodes, errorCode, errorMessage, formatIssue, PortcullisError } from './errors.ts';
 import { createSessionHelpers } from './http/cookies.ts';
 import { createLogger, type LogDestination, type Logger, SecretScrubber } from './log.ts';
 import { createMethodContext, createSecretContext } from './plugins/context.ts';
@@ -106,12 +106,39 @@ export interface OpenSourcesOptions {
   readonly retryForMs?: number;
   /** When given, a store that fails to open is reported here and left out, and the others still open. */
   readonly onFailure?: (name: string, error: unknown) => void;
+  /** Stops waiting for the stores (shutdown); one that opens later is closed. */
+  readonly signal?: AbortSignal;
 }
 
 /** Whether a failed `create` may succeed later: the store could not be reached, the configuration is not at fault. */
 const unreachable = (error: unknown) =>
   errorCode(error) === ErrorCodes.UNAVAILABLE ||
   errorCode((error as { cause?: unknown })?.cause) === ErrorCodes.UNAVAILABLE;
+
+/** `creating`, unless `signal` aborts first: then a store it opens later is closed, and the wait rejects. */
+async function untilAborted(
+  creating: Promise<SecretSource>,
+  signal: AbortSignal | undefined,
+): Promise<SecretSource> {
+  if (signal === undefined) return creating;
+  let stop: (() => void) | undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    stop = () => {
+      creating.then(
+        (late) => late.close?.(),
+        () => undefined,
+      );
+      reject(new PortcullisError(ErrorCodes.UNAVAILABLE, 'cancelled: portcullis is shutting down'));
+    };
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  });
+  try {
+    return await Promise.race([creating, aborted]);
+  } finally {
+    if (stop !== undefined) signal.removeEventListener('abort', stop);
+  }
+}
 
 /**
  * Creates the secret stores `loaded` enables, in registry order. Any failure (after the retries
@@ -122,7 +149,7 @@ export async function openSecretSources(
   log: Logger,
   options: OpenSourcesOptions = {},
 ): Promise<OpenSecretSources> {
-  const { createTimeoutMs = PLUGIN_CREATE_TIMEOUT_MS, retryForMs = 0, onFailure } = options;
+  const { createTimeoutMs = PLUGIN_CREATE_TIMEOUT_MS, retryForMs = 0, onFailure, signal } = options;
   const deadline = Date.now() + retryForMs;
   const sources = new Map<string, SecretSource>();
   const opened: Closable[] = [];
@@ -137,10 +164,11 @@ export async function openSecretSources(
           const provider = await loaded.registry.provider(entry.name);
           // A store that connects in create (a login) gets what one fetch gets; one that hangs is unavailable.
           const limitMs = Math.min(createTimeoutMs, loaded.config.secrets.fetch_timeout);
-          source = await guardCreate(entry.name, limitMs, () => provider.create(context, block), {
+          const creating = guardCreate(entry.name, limitMs, () => provider.create(context, block), {
             code: ErrorCodes.UNAVAILABLE,
             ...(limitMs < createTimeoutMs && { setting: 'secrets.fetch_timeout' }),
           });
+          source = await untilAborted(creating, signal);
           break;
         } catch (error) {
           const wait = Math.min(delay, deadline - Date.now());

@@ -388,3 +388,47 @@ describe('a refresh with one secret the configuration cannot start with', () => 
     ).toEqual(['${secret:file:b}']);
   });
 });
+
+describe('Server.reload and refresh, third review', () => {
+  it('refuses a file of comments and document markers only, as an empty one', async () => {
+    const secrets = tempDir();
+    const { file, server, status } = await fromFile(() => withTokens(secrets, { ci: OLD }));
+    for (const text of ['\n# just a comment\n', '---\n', '--- # a document\n...\n']) {
+      writeFileSync(file, text);
+      expect(await server.reload()).toBe(false);
+    }
+    expect(await status(OLD)).toBe(200);
+  });
+
+  it('a rotated secret the configuration cannot start with does not hold back an edit (a token removed is removed), and is not retried until it changes', async () => {
+    const secrets = tempDir();
+    writeFileSync(join(secrets, 'a'), 'third-review-token-a-11');
+    writeFileSync(join(secrets, 'b'), 'third-review-token-b-22');
+    writeFileSync(join(secrets, 'c'), 'third-review-token-c-33');
+    const config = (extra: Record<string, unknown>) => ({
+      ...withTokens(secrets, { a: '${secret:file:a}', b: '${secret:file:b}', ...extra }),
+      secrets: { refresh_interval: '100ms', providers: { file: { enabled: true, base_path: secrets } } },
+    });
+    const { write, logs, server, status } = await fromFile(config, { c: '${secret:file:c}' });
+    // a now holds b's value: two static tokens alike, which the token method refuses; kept pending.
+    writeFileSync(join(secrets, 'a'), 'third-review-token-b-22');
+    const refusedLines = () =>
+      logs.filter(
+        (line) =>
+          line.msg ===
+          'a secret changed but the configuration could not start with its new value; the previous value stays in use',
+      );
+    await eventually(() => refusedLines().length > 0, 3_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Several ticks later: tried and logged once, not at every tick.
+    expect(refusedLines()).toHaveLength(1);
+    expect(refusedLines()[0]).toMatchObject({ reference: '${secret:file:a}' });
+    expect(await status('third-review-token-a-11')).toBe(200);
+
+    write();
+    expect(await server.reload()).toBe(true);
+    expect(await status('third-review-token-c-33')).toBe(401);
+    expect(await status('third-review-token-a-11')).toBe(200);
+    expect(await status('third-review-token-b-22')).toBe(200);
+  });
+});

@@ -3,7 +3,7 @@
  * holding a shutdown open or a replaced configuration alive.
  */
 import { writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startGcpFake } from '../secrets/gcp/fake.ts';
@@ -190,12 +190,17 @@ describe('shutting down', () => {
     const closing = server.close();
     await within(ended, 3_000, 'the connection closing');
     const answers = parseAnswers(bytes);
-    expect(answers.map((answer) => answer.status)).toEqual([200, 503]);
-    expect(JSON.parse(answers[1]?.body ?? '{}')).toEqual({
-      code: 14,
-      message: 'the server is shutting down',
-      details: [],
-    });
+    // Almost always the upgrade arrives first and is refused; the server may also have closed the connection, idle
+    // once its answer was out, just before: either way no tunnel opens and the close below ends.
+    expect(answers[0]?.status).toBe(200);
+    if (answers.length > 1) {
+      expect(answers.map((answer) => answer.status)).toEqual([200, 503]);
+      expect(JSON.parse(answers[1]?.body ?? '{}')).toEqual({
+        code: 14,
+        message: 'the server is shutting down',
+        details: [],
+      });
+    }
     await within(closing, 2_000, 'server.close()');
   });
 });
@@ -230,5 +235,44 @@ describe('shutting down while a refresh waits on a store', () => {
     const took = await within(server.close(), 3_000, 'server.close()');
     expect(took).toBeLessThan(3_000);
     fake.setStalled(false);
+  });
+});
+
+describe('shutting down while a reload opens a store that never answers', () => {
+  it('stops waiting for it at once', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const hang = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
+    onTestFinished(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hang.close(resolve));
+    });
+    const file = join(tempDir(), 'config.json');
+    writeFileSync(file, JSON.stringify(base()));
+    const server = await startServer({ file, env: {}, logDestination: { write: () => undefined } });
+    writeFileSync(
+      file,
+      JSON.stringify(
+        base({
+          secrets: {
+            fetch_timeout: '30s',
+            providers: {
+              vault: {
+                enabled: true,
+                address: `http://127.0.0.1:${(hang.address() as import('node:net').AddressInfo).port}`,
+                token: 'never-answered-token-4e',
+              },
+            },
+          },
+        }),
+      ),
+    );
+    const reloaded = server.reload();
+    await eventually(() => sockets.size > 0, 3_000, 'the store being asked');
+    await within(server.close(), 2_000, 'server.close()');
+    expect(await reloaded).toBe(false);
   });
 });

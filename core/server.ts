@@ -162,6 +162,13 @@ function changedSettings(running: RootConfig, next: RootConfig): string[] {
   return changed;
 }
 
+/** Whether a configuration file says nothing: blank, or comments and document markers only (YAML or JSON). */
+function isEmptyDocument(text: string): boolean {
+  return text
+    .split(/\r?\n/)
+    .every((line) => /^\s*(#.*)?$/.test(line) || /^(---|\.\.\.)\s*(#.*)?$/.test(line));
+}
+
 /** How long shutdown waits for a reload or a refresh still building (a store waiting for Redis) before going on. */
 const BUILD_WAIT_AT_SHUTDOWN_MS = 5_000;
 
@@ -182,6 +189,8 @@ class Supervisor {
   /** Aborted when shutting down: cancels the fetches of a refresh or a reload. */
   readonly #stopping = new AbortController();
   #pendingReload: Promise<boolean> | undefined;
+  /** The new value of each reference the configuration could not start with (kept pending), by reference. */
+  readonly #refused = new Map<string, string>();
   /** The configuration the server started with: its listening and logging settings are the ones in force. */
   #startedWith!: RootConfig;
   readonly server: ReturnType<typeof createHttpServer>;
@@ -403,9 +412,18 @@ class Supervisor {
           signal: this.#stopping.signal,
         },
       );
-      if (changed.length === 0 || this.#shuttingDown) return;
-      this.#scrubber.add(changed.map(({ reference }) => values.get(reference.raw) as string));
-      const built = await this.#buildWithChanges(current, changed, values);
+      // A new value the configuration could not start with is not tried (nor logged) again until it changes.
+      const fresh = changed.filter(
+        ({ reference }) => this.#refused.get(reference.raw) !== values.get(reference.raw),
+      );
+      if (fresh.length === 0 || this.#shuttingDown) return;
+      this.#scrubber.add(fresh.map(({ reference }) => values.get(reference.raw) as string));
+      const pending = new Map(values);
+      for (const use of changed) {
+        if (!fresh.includes(use))
+          pending.set(use.reference.raw, current.values.get(use.reference.raw) as string);
+      }
+      const built = await this.#buildWithChanges(current, fresh, pending);
       if (built === undefined) return;
       if (this.#shuttingDown) return void (await this.#discard(built.next));
       this.#swap(built.next);
@@ -425,7 +443,8 @@ class Supervisor {
   ): Promise<{ next: Generation; applied: readonly ReferenceUse[] } | undefined> {
     const build = (candidate: ReadonlyMap<string, string>) =>
       this.#build({ loaded: current.loaded, values: candidate, sources: current.sources }, current);
-    const refused = (use: ReferenceUse, error: unknown) =>
+    const refused = (use: ReferenceUse, error: unknown) => {
+      this.#refused.set(use.reference.raw, values.get(use.reference.raw) as string);
       this.#log.error(
         {
           reference: use.reference.raw,
@@ -434,6 +453,7 @@ class Supervisor {
         },
         'a secret changed but the configuration could not start with its new value; the previous value stays in use',
       );
+    };
     try {
       return { next: await build(values), applied: changed };
     } catch (error) {
@@ -462,6 +482,7 @@ class Supervisor {
 
   #logChanges(changed: readonly ReferenceUse[]): void {
     for (const { reference, paths } of changed) {
+      this.#refused.delete(reference.raw);
       this.#log.info(
         {
           reference: reference.raw,
@@ -492,7 +513,7 @@ class Supervisor {
     let loaded: LoadedConfig;
     try {
       loaded = await loadConfig(this.#options);
-      if (loaded.file !== undefined && (await readFile(loaded.file, 'utf8')).trim() === '') {
+      if (loaded.file !== undefined && isEmptyDocument(await readFile(loaded.file, 'utf8'))) {
         return refuse([
           `${loaded.file} is empty: a reload needs the whole file (an empty one would set every setting to its default)`,
         ]);
@@ -525,6 +546,7 @@ class Supervisor {
         ? current.sources.acquire()
         : await openSecretSources(loaded, this.#log, {
             ...(this.#createTimeoutMs !== undefined && { createTimeoutMs: this.#createTimeoutMs }),
+            signal: this.#stopping.signal,
           });
     } catch (error) {
       return refuse([`opening the secret stores: ${errorMessage(this.#scrubber.scrubError(error))}`]);
@@ -571,7 +593,32 @@ class Supervisor {
       try {
         next = await this.#build({ loaded, values, sources }, current);
       } catch (error) {
-        return refuse([errorMessage(this.#scrubber.scrubError(error))]);
+        // A secret that changed in its store may be what the configuration cannot start with (a rotation gone
+        // wrong, which a refresh keeps pending): the edit is applied with its last good value instead.
+        const rotated = uses.filter(({ reference }) => {
+          const before = current.values.get(reference.raw);
+          return before !== undefined && before !== values.get(reference.raw);
+        });
+        if (rotated.length === 0) return refuse([errorMessage(this.#scrubber.scrubError(error))]);
+        const fallback = new Map(values);
+        for (const { reference } of rotated)
+          fallback.set(reference.raw, current.values.get(reference.raw) as string);
+        try {
+          next = await this.#build({ loaded, values: fallback, sources }, current);
+        } catch {
+          return refuse([errorMessage(this.#scrubber.scrubError(error))]);
+        }
+        for (const { reference } of rotated) {
+          this.#log.error(
+            {
+              reference: reference.raw,
+              provider: reference.provider,
+              reason: errorMessage(this.#scrubber.scrubError(error)),
+            },
+            'a secret changed but the configuration could not start with its new value; the previous value stays in use',
+          );
+          values.set(reference.raw, current.values.get(reference.raw) as string);
+        }
       }
       if (this.#shuttingDown) {
         await this.#discard(next);
