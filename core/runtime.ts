@@ -110,8 +110,11 @@ export interface OpenSourcesOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Whether a failed `create` may succeed later: the store could not be reached, the configuration is not at fault. */
-const unreachable = (error: unknown) =>
+/**
+ * Whether a failure may go away by itself: something could not be reached (`ERR_UNAVAILABLE`, on the error or its
+ * cause), the configuration is not at fault.
+ */
+export const isUnavailable = (error: unknown) =>
   errorCode(error) === ErrorCodes.UNAVAILABLE ||
   errorCode((error as { cause?: unknown })?.cause) === ErrorCodes.UNAVAILABLE;
 
@@ -172,7 +175,7 @@ export async function openSecretSources(
           break;
         } catch (error) {
           const wait = Math.min(delay, deadline - Date.now());
-          if (unreachable(error) && wait > 0) {
+          if (isUnavailable(error) && wait > 0) {
             log.warn(
               { provider: entry.name, reason: errorMessage(error), retryInMs: wait },
               'secret store not reachable yet; retrying',

@@ -2,8 +2,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { ErrorCodes, PluginError } from './errors.ts';
 import { startServer } from './server.ts';
 import { concurrentLoad, eventually } from './test-support/load.ts';
+import { registryWith, testMethod } from './test-support/plugins.ts';
 import { bearer, serveForTest, type TestServer } from './test-support/server.ts';
 import { tempDir } from './test-support/tmp.ts';
 
@@ -430,5 +432,51 @@ describe('Server.reload and refresh, third review', () => {
     expect(await status('third-review-token-c-33')).toBe(401);
     expect(await status('third-review-token-a-11')).toBe(200);
     expect(await status('third-review-token-b-22')).toBe(200);
+  });
+});
+
+describe('a change the configuration cannot start with for now', () => {
+  it('is tried again at the next tick when what failed may heal (unavailable), and once only when the value is at fault', async () => {
+    const secrets = tempDir();
+    writeFileSync(join(secrets, 'key'), 'flaky-first-value');
+    let down = false;
+    const creates: string[] = [];
+    const flaky = testMethod(
+      'flaky',
+      (_context, config) => {
+        const key = String(config.key);
+        creates.push(key);
+        if (down) throw new PluginError(ErrorCodes.UNAVAILABLE, 'its backend cannot be reached now');
+        if (key === 'flaky-refused-value')
+          throw new PluginError(ErrorCodes.PLUGIN_FAILED, 'it refuses this key');
+        return {};
+      },
+      { properties: { enabled: { type: 'boolean' }, key: { type: 'string' } } },
+    );
+    const logs: Array<Record<string, unknown>> = [];
+    const server = await startServer({
+      object: {
+        server: { host: '127.0.0.1', http_port: 0 },
+        authentication: { methods: { flaky: { enabled: true, key: '${secret:file:key}' } } },
+        secrets: { refresh_interval: '100ms', providers: { file: { enabled: true, base_path: secrets } } },
+      },
+      env: {},
+      registry: registryWith(flaky),
+      logDestination: { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+    onTestFinished(() => server.close());
+    const changes = () => logs.filter((line) => line.msg === 'secret changed; now in use').length;
+
+    down = true;
+    writeFileSync(join(secrets, 'key'), 'flaky-second-value');
+    await eventually(() => creates.filter((key) => key === 'flaky-second-value').length >= 2, 3_000);
+    down = false;
+    await eventually(() => changes() === 1, 3_000, 'the change applied once the backend is back');
+
+    writeFileSync(join(secrets, 'key'), 'flaky-refused-value');
+    await eventually(() => creates.includes('flaky-refused-value'), 3_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(creates.filter((key) => key === 'flaky-refused-value')).toHaveLength(1);
+    expect(changes()).toBe(1);
   });
 });

@@ -28,6 +28,7 @@ import { fetchChanges, RefreshSchedule, watchReferences } from './references/ref
 import { applyValues, fetchReferences, groupReferences, type ReferenceUse } from './references/resolve.ts';
 import {
   assembleRuntime,
+  isUnavailable,
   loadForRuntime,
   type OpenSecretSources,
   openSecretSources,
@@ -444,7 +445,9 @@ class Supervisor {
     const build = (candidate: ReadonlyMap<string, string>) =>
       this.#build({ loaded: current.loaded, values: candidate, sources: current.sources }, current);
     const refused = (use: ReferenceUse, error: unknown) => {
-      this.#refused.set(use.reference.raw, values.get(use.reference.raw) as string);
+      // Not tried again until it changes, unless what failed may heal (Redis refusing for now): then next tick.
+      if (!isUnavailable(error))
+        this.#refused.set(use.reference.raw, values.get(use.reference.raw) as string);
       this.#log.error(
         {
           reference: use.reference.raw,
