@@ -104,7 +104,10 @@ export class RefreshSchedule {
   /** How often it runs (milliseconds). */
   readonly intervalMs: number;
   readonly #refresh: () => Promise<void>;
-  #timer: NodeJS.Timeout | undefined;
+  /** The periodic run: never postponed by triggers, so a watch that fires without end cannot starve it. */
+  #tick: NodeJS.Timeout | undefined;
+  /** A run soon after a trigger; later triggers join it rather than push it back. */
+  #soon: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
@@ -112,41 +115,48 @@ export class RefreshSchedule {
   constructor(intervalMs: number, refresh: () => Promise<void>) {
     this.intervalMs = intervalMs;
     this.#refresh = refresh;
-    this.#arm(intervalMs);
+    this.#tick = this.#timer(intervalMs);
   }
 
-  /** Asks for a refresh soon (a watched secret may have changed). */
+  /** Asks for a refresh soon (a watched secret may have changed); at most one run per {@link WATCH_SETTLE_MS}. */
   trigger(): void {
     if (this.#stopped) return;
     if (this.#running !== undefined) {
       this.#again = true;
       return;
     }
-    this.#arm(WATCH_SETTLE_MS);
+    this.#soon ??= this.#timer(WATCH_SETTLE_MS);
   }
 
   /** Stops the timers and waits for a run in progress. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    clearTimeout(this.#tick);
+    clearTimeout(this.#soon);
     await this.#running;
   }
 
-  #arm(delayMs: number): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#run(), delayMs);
-    this.#timer.unref();
+  #timer(delayMs: number): NodeJS.Timeout {
+    const timer = setTimeout(() => this.#run(), delayMs);
+    timer.unref();
+    return timer;
   }
 
   #run(): void {
+    clearTimeout(this.#tick);
+    clearTimeout(this.#soon);
+    this.#tick = undefined;
+    this.#soon = undefined;
     this.#running = this.#refresh()
       .catch(() => undefined)
       .finally(() => {
         this.#running = undefined;
         if (this.#stopped) return;
-        const again = this.#again;
-        this.#again = false;
-        this.#arm(again ? WATCH_SETTLE_MS : this.intervalMs);
+        this.#tick = this.#timer(this.intervalMs);
+        if (this.#again) {
+          this.#again = false;
+          this.#soon = this.#timer(WATCH_SETTLE_MS);
+        }
       });
   }
 }

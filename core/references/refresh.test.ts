@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { RefreshSchedule } from './refresh.ts';
+
+describe('RefreshSchedule', () => {
+  it('runs at its interval however often it is triggered (a busy watched folder must not starve it)', async () => {
+    let runs = 0;
+    const schedule = new RefreshSchedule(300, async () => {
+      runs += 1;
+    });
+    const started = Date.now();
+    // A trigger every 10 ms for a second: the settle delay is 50 ms, so runs come from the triggers; none of them
+    // may push the others, or the interval, back.
+    while (Date.now() - started < 1_000) {
+      schedule.trigger();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await schedule.stop();
+    expect(runs).toBeGreaterThanOrEqual(5);
+  });
+
+  it('runs at its interval with no trigger, and not at all once stopped', async () => {
+    let runs = 0;
+    const schedule = new RefreshSchedule(100, async () => {
+      runs += 1;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    await schedule.stop();
+    const seen = runs;
+    expect(seen).toBeGreaterThanOrEqual(3);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(runs).toBe(seen);
+  });
+});
