@@ -118,3 +118,19 @@ describe('SecretScrubber with long values', () => {
     expect(scrubber.scrub(`<${outer}>`)).toBe('<[REDACTED]>');
   });
 });
+
+describe('SecretScrubber.keep', () => {
+  it('never drops a value in use, however many others come and go', () => {
+    const scrubber = new SecretScrubber();
+    const inUse = Array.from({ length: 5_000 }, (_, i) => `in-use-value-"${i}"-quoted`);
+    scrubber.keep(inUse);
+    scrubber.add(Array.from({ length: 10_000 }, (_, i) => `rotated-away-value-${i}`));
+    for (const value of [inUse[0], inUse[4_999]] as string[]) {
+      expect(scrubber.scrub(`x ${value} y`)).toBe('x [REDACTED] y');
+      expect(scrubber.scrub(JSON.stringify({ v: value }))).toBe('{"v":"[REDACTED]"}');
+    }
+    // Those no longer in use are kept as the most recent of the others.
+    scrubber.keep(['the-next-value-in-use']);
+    expect(scrubber.scrub(inUse[4_999] as string)).toBe('[REDACTED]');
+  });
+});

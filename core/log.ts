@@ -74,8 +74,18 @@ function plainText(value: string): RegExp {
   } as unknown as RegExp;
 }
 
-/** How many values (each in its plain and its JSON-escaped form) a scrubber keeps. */
+/** How many values no longer in use (each form counted) a scrubber keeps; those in use are all kept. */
 export const MAX_SCRUBBED_VALUES = 4096;
+
+/** Each value long enough to look for, and the same value as it appears inside a JSON string. */
+function* forms(values: Iterable<string>): Generator<string> {
+  for (const value of values) {
+    if (value.length < MIN_SCRUBBED_LENGTH) continue;
+    yield value;
+    const escaped = JSON.stringify(value).slice(1, -1);
+    if (escaped !== value) yield escaped;
+  }
+}
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -87,30 +97,44 @@ function escapeRegExp(text: string): string {
  * in, JSON-escaped or not) can carry one.
  */
 export class SecretScrubber {
-  /** Oldest first: a value added again moves to the end. */
-  readonly #values = new Set<string>();
+  /** Values in use now (never dropped), each in its plain and its JSON-escaped form. */
+  #inUse = new Set<string>();
+  /** Values no longer in use (a late log line may still hold one), oldest first, at most {@link MAX_SCRUBBED_VALUES}. */
+  readonly #history = new Set<string>();
   /** The values, longest first, in patterns of bounded size (applied in order); `null`: to be built. */
   #patterns: RegExp[] | null = [];
 
   /**
-   * Adds values to remove. Rotated values stay too (a late log line may still hold one), but only the most recent
-   * {@link MAX_SCRUBBED_VALUES}: a secret rotated every minute for months must not grow the pattern without end.
-   * Values in use are added again at each rotation, so they are never the ones dropped.
+   * Adds values to remove, for good as far as it can: past {@link MAX_SCRUBBED_VALUES}, the values added longest ago
+   * and not in use ({@link SecretScrubber.keep}) are dropped, so that a secret rotated every minute for months does
+   * not grow the patterns without end.
    */
   add(values: Iterable<string>): void {
-    for (const value of values) {
-      if (value.length < MIN_SCRUBBED_LENGTH) continue;
-      // The value, and the same value as it appears inside a JSON string.
-      for (const form of [value, JSON.stringify(value).slice(1, -1)]) {
-        this.#values.delete(form);
-        this.#values.add(form);
-      }
+    for (const form of forms(values)) {
+      this.#history.delete(form);
+      if (!this.#inUse.has(form)) this.#history.add(form);
     }
-    for (const oldest of this.#values) {
-      if (this.#values.size <= MAX_SCRUBBED_VALUES) break;
-      this.#values.delete(oldest);
+    this.#trim();
+  }
+
+  /**
+   * Says which values are in use now: these are never dropped, however many values are added. Those in use before
+   * and not now are kept as the most recent of the others.
+   */
+  keep(values: Iterable<string>): void {
+    const next = new Set(forms(values));
+    for (const form of this.#inUse) if (!next.has(form)) this.#history.add(form);
+    for (const form of next) this.#history.delete(form);
+    this.#inUse = next;
+    this.#trim();
+  }
+
+  #trim(): void {
+    for (const oldest of this.#history) {
+      if (this.#history.size <= MAX_SCRUBBED_VALUES) break;
+      this.#history.delete(oldest);
     }
-    // Built when next needed: adding values one rotation at a time must not rebuild it each time.
+    // Built when next needed: adding values one rotation at a time must not rebuild them each time.
     this.#patterns = null;
   }
 
@@ -122,7 +146,9 @@ export class SecretScrubber {
    */
   scrub(text: string): string {
     try {
-      this.#patterns ??= buildPatterns([...this.#values].sort((a, b) => b.length - a.length));
+      this.#patterns ??= buildPatterns(
+        [...this.#inUse, ...this.#history].sort((a, b) => b.length - a.length),
+      );
       let scrubbed = text;
       for (const pattern of this.#patterns) scrubbed = scrubbed.replace(pattern, REDACTED);
       return scrubbed;

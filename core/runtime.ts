@@ -373,7 +373,11 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       retryForMs: loaded.config.secrets.startup_timeout,
     });
     const resolution = await resolveAtStartup(loaded, sources, log);
-    scrubber.add(resolution.values);
+    // In use for as long as this runtime runs: never dropped, however many there are.
+    scrubber.keep([
+      ...new CredentialMap(loaded.schema).values(loaded.config).map((credential) => credential.value),
+      ...resolution.values,
+    ]);
     const held = sources;
     sources = undefined;
     const runtime = await assembleRuntime({

@@ -113,6 +113,8 @@ interface Generation {
   readonly uses: readonly ReferenceUse[];
   /** The value of each reference in use. */
   readonly values: ReadonlyMap<string, string>;
+  /** Every credential and resolved value it uses: kept by the scrubber while it serves. */
+  readonly secrets: readonly string[];
   readonly sources: OpenSecretSources;
   readonly store: SharedResource<AuthenticationStore>;
   readonly runtime: Runtime;
@@ -268,6 +270,7 @@ class Supervisor {
       this.#scrubber.add(resolution.values);
       this.#current = await this.#build({ loaded, values: resolution.byReference, sources }, undefined);
       this.#startedWith = this.#current.runtime.config;
+      this.#scrubber.keep(this.#current.secrets);
     } finally {
       await sources.release();
     }
@@ -279,11 +282,11 @@ class Supervisor {
     const { loaded, values, sources } = input;
     const uses = groupReferences(loaded.references);
     const config = applyValues(loaded.config, uses, values);
-    // Every value in use, again: the scrubber keeps the most recent values, and these must stay among them.
-    this.#scrubber.add([
+    const secrets = [
       ...new CredentialMap(loaded.schema).values(loaded.config).map((credential) => credential.value),
       ...values.values(),
-    ]);
+    ];
+    this.#scrubber.add(secrets);
     let store: SharedResource<AuthenticationStore>;
     if (previous !== undefined && storeIdentity(previous.runtime.config) === storeIdentity(config)) {
       store = previous.store.acquire();
@@ -333,6 +336,7 @@ class Supervisor {
       loaded,
       uses,
       values,
+      secrets,
       sources,
       store,
       runtime,
@@ -347,6 +351,7 @@ class Supervisor {
   #swap(next: Generation): void {
     const previous = this.#current;
     this.#current = next;
+    this.#scrubber.keep(next.secrets);
     this.#watch();
     this.#replaced.add(previous);
     const idle =
