@@ -83,7 +83,7 @@ describe('portcullis secrets check', () => {
     const result = await runCli(['secrets', 'check', '--config', join(dir, 'config.yaml')]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(
-      /^\$\{secret:file:ci-token\} ERR_PLUGIN_FAILED: secret provider "file" could not start: plugin "file" failed in create: checking base path: stat \/nonexistent\/secrets: no such file or directory\n$/,
+      /^\$\{secret:file:ci-token\} ERR_SECRET_PROVIDER: secret provider "file" could not start: plugin "file" failed in create: checking base path: stat \/nonexistent\/secrets: no such file or directory\n$/,
     );
     const invalid = tempFiles({ 'config.yaml': 'authentication: {required: "nope"}\n' });
     expect(await runCli(['secrets', 'check', '--config', join(invalid, 'config.yaml')])).toMatchObject({

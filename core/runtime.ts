@@ -3,7 +3,15 @@ import { CredentialMap } from './config/credentials.ts';
 import { type LoadedConfig, type LoadOptions, loadConfig } from './config/load.ts';
 import type { Locator } from './config/locate.ts';
 import type { RootConfig } from './config/types.ts';
-import { ErrorCodes, errorCode, errorMessage, formatIssue, PortcullisError } from './errors.ts';
+import {
+  type ErrorCode,
+  ErrorCodes,
+  errorCode,
+  errorMessage,
+  formatIssue,
+  PluginError,
+  PortcullisError,
+} from './errors.ts';
 import { createSessionHelpers } from './http/cookies.ts';
 import { createLogger, type LogDestination, type Logger, SecretScrubber } from './log.ts';
 import { createMethodContext, createSecretContext } from './plugins/context.ts';
@@ -11,6 +19,7 @@ import type { MethodInstance, MethodPlugin, SecretSource, SessionHelpers } from 
 import { guard, guardCreate } from './plugins/guard.ts';
 import { checkMethodInstance } from './plugins/instance.ts';
 import type { PluginRegistry } from './plugins/registry.ts';
+import { logFailures } from './references/refresh.ts';
 import { backoff, resolveSecretReferences, sleep } from './references/resolve.ts';
 import { createAuthenticationStore } from './store/create.ts';
 import type { AuthenticationStore } from './store/types.ts';
@@ -118,6 +127,21 @@ export const isUnavailable = (error: unknown) =>
   errorCode(error) === ErrorCodes.UNAVAILABLE ||
   errorCode((error as { cause?: unknown })?.cause) === ErrorCodes.UNAVAILABLE;
 
+/** The codes a store's own failure to open keeps, rather than the generic `ERR_PLUGIN_FAILED` of any plugin's. */
+const STORE_CODES: ReadonlySet<unknown> = new Set([
+  ErrorCodes.SECRET_PROVIDER,
+  ErrorCodes.UNAVAILABLE,
+  ErrorCodes.SECRET_NOT_FOUND,
+  ErrorCodes.SECRET_REFERENCE_INVALID,
+]);
+
+/** `error` (a failed `create`, wrapped by the guard) with the store's own code when it gave one of {@link STORE_CODES}. */
+function storeCode(error: unknown, plugin: string): unknown {
+  const own = errorCode((error as { cause?: unknown })?.cause);
+  if (errorCode(error) !== ErrorCodes.PLUGIN_FAILED || !STORE_CODES.has(own)) return error;
+  return new PluginError(own as ErrorCode, errorMessage(error), { plugin });
+}
+
 /** `creating`, unless `signal` aborts first: then a store it opens later is closed, and the wait rejects. */
 async function untilAborted(
   creating: Promise<SecretSource>,
@@ -183,8 +207,9 @@ export async function openSecretSources(
             await sleep(wait);
             continue;
           }
-          if (onFailure === undefined) throw error;
-          onFailure(entry.name, error);
+          const failure = storeCode(error, entry.name);
+          if (onFailure === undefined) throw failure;
+          onFailure(entry.name, failure);
           break;
         }
       }
@@ -205,14 +230,8 @@ export function resolveAtStartup(loaded: LoadedConfig, sources: OpenSecretSource
   return resolveSecretReferences(loaded.config, loaded.references, sources.value, {
     timeoutMs: fetch_timeout,
     retryForMs: startup_timeout,
-    onRetry: (failures, delayMs) => {
-      for (const { reference, provider, message } of failures) {
-        log.warn(
-          { reference, provider, reason: message, retryInMs: delayMs },
-          'secret not resolved yet; retrying',
-        );
-      }
-    },
+    onRetry: (failures, delayMs) =>
+      logFailures(log, failures, 'secret not resolved yet; retrying', { retryInMs: delayMs }),
   });
 }
 

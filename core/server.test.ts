@@ -150,7 +150,7 @@ describe('startServer', () => {
         ...capture(),
       }),
     ).rejects.toMatchObject({
-      code: ErrorCodes.PLUGIN_FAILED,
+      code: ErrorCodes.SECRET_PROVIDER,
       plugin: 'aws',
       message: expect.stringContaining('no region'),
     });

@@ -3,7 +3,7 @@ import { ErrorCodes, SecretResolutionError } from '../errors.ts';
 import type { SecretSource } from '../plugins/contracts.ts';
 import { findSecretReferences } from './find.ts';
 import { parseSecretReference } from './parse.ts';
-import { resolveSecretReferences } from './resolve.ts';
+import { MAX_FETCHES_PER_STORE, resolveSecretReferences } from './resolve.ts';
 import { secretNotFound } from './select-key.ts';
 
 describe('parseSecretReference', () => {
@@ -121,6 +121,31 @@ describe('resolveSecretReferences', () => {
       new Map([['slow', slow]]),
     );
     expect(Object.values(resolved)).toEqual(['v-s0', 'v-s1', 'v-s2', 'v-s3', 'v-s4']);
+  });
+
+  it('asks one store at most MAX_FETCHES_PER_STORE at a time, so thousands of references do not open thousands of connections', async () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 500 }, (_, i) => [`k${i}`, `\${secret:counted:s${i}}`]),
+    );
+    let now = 0;
+    let most = 0;
+    const counted: SecretSource = {
+      async get(path) {
+        now += 1;
+        most = Math.max(most, now);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        now -= 1;
+        return `v-${path}`;
+      },
+    };
+    const { config: resolved } = await resolveSecretReferences(
+      many,
+      findSecretReferences(many),
+      new Map([['counted', counted]]),
+    );
+    expect(Object.values(resolved)).toHaveLength(500);
+    expect((resolved as Record<string, string>).k499).toBe('v-s499');
+    expect(most).toBe(MAX_FETCHES_PER_STORE);
   });
 
   it('reports every failure, naming reference, provider and places, and never a value', async () => {

@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.ts';
+import { errorMessage, type SecretFailure } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SecretSource } from '../plugins/contracts.ts';
 import { fetchReferences, type ReferenceUse } from './resolve.ts';
@@ -32,15 +32,12 @@ export async function fetchChanges(
   });
   const values = new Map(target.values);
   const changed: ReferenceUse[] = [];
+  const failures: SecretFailure[] = [];
   for (const use of target.uses) {
     const outcome = outcomes.get(use.reference.raw);
     if (outcome === undefined) continue;
     if (!outcome.ok) {
-      const { reference, provider, message, code } = outcome.failure;
-      options.log.warn(
-        { reference, provider, code, reason: message },
-        'secret refresh failed; the last good value stays in use',
-      );
+      failures.push(outcome.failure);
     } else if (outcome.value === '' && target.values.get(use.reference.raw) !== '') {
       // A file caught half-written, a secret emptied by mistake: taking it would, say, switch CSRF protection off.
       options.log.warn(
@@ -52,7 +49,35 @@ export async function fetchChanges(
       changed.push(use);
     }
   }
+  // Cancelled by shutdown: nothing went wrong with the stores.
+  if (!options.signal?.aborted) {
+    logFailures(options.log, failures, 'secret refresh failed; the last good value stays in use');
+  }
   return { values, changed };
+}
+
+/** How many failures of one refresh or retry are logged one by one; the rest are counted in one line. */
+const FAILURES_LOGGED_EACH = 20;
+
+/**
+ * Logs failures as warnings, one line each (the reference, the store, the code and why) for the first
+ * {@link FAILURES_LOGGED_EACH}, then one line counting the others by store: a store down under thousands of
+ * references must not write thousands of lines per tick.
+ */
+export function logFailures(
+  log: Logger,
+  failures: readonly SecretFailure[],
+  message: string,
+  extra: Record<string, unknown> = {},
+): void {
+  for (const { reference, provider, message: reason, code } of failures.slice(0, FAILURES_LOGGED_EACH)) {
+    log.warn({ reference, provider, code, reason, ...extra }, message);
+  }
+  const rest = failures.slice(FAILURES_LOGGED_EACH);
+  if (rest.length === 0) return;
+  const byProvider: Record<string, number> = {};
+  for (const { provider } of rest) byProvider[provider] = (byProvider[provider] ?? 0) + 1;
+  log.warn({ more: rest.length, byProvider, ...extra }, `${message} (${rest.length} more references)`);
 }
 
 /**

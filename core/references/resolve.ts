@@ -54,6 +54,8 @@ const MAX_RETRY_DELAY_MS = 5_000;
 const FINAL_CODES: ReadonlySet<string> = new Set([
   ErrorCodes.SECRET_NOT_FOUND,
   ErrorCodes.SECRET_REFERENCE_INVALID,
+  // A store that answers something other than text: a plugin bug, which waiting does not mend.
+  ErrorCodes.PLUGIN_INVALID,
 ]);
 
 /** A failure of a store that was never enabled: retrying cannot help either. */
@@ -92,8 +94,10 @@ export async function fetchReferences(
   options: FetchOptions = {},
 ): Promise<Map<string, FetchOutcome>> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
-  const settled = await Promise.allSettled(
-    uses.map(({ reference }) => fetchOne(reference, sources, timeoutMs, options.signal)),
+  const settled = await settleLimited(
+    uses,
+    ({ reference }) => reference.provider,
+    ({ reference }) => fetchOne(reference, sources, timeoutMs, options.signal),
   );
   const outcomes = new Map<string, FetchOutcome>();
   settled.forEach((outcome, i) => {
@@ -115,6 +119,43 @@ export async function fetchReferences(
     outcomes.set(reference.raw, { ok: false, failure });
   });
   return outcomes;
+}
+
+/**
+ * How many fetches run at once against one store: thousands of references must not open thousands of connections
+ * (file descriptors run out, and the store is flooded); each fetch's time limit starts when it starts.
+ */
+export const MAX_FETCHES_PER_STORE = 16;
+
+/** `run` for each item, at most {@link MAX_FETCHES_PER_STORE} at once per group, settled in `items`' order. */
+async function settleLimited<T, R>(
+  items: readonly T[],
+  group: (item: T) => string,
+  run: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  const settled = new Array<PromiseSettledResult<R>>(items.length);
+  const queues = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const key = group(item);
+    const queue = queues.get(key) ?? [];
+    queue.push(i);
+    queues.set(key, queue);
+  });
+  const worker = async (queue: number[]) => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+      try {
+        settled[i] = { status: 'fulfilled', value: await run(items[i] as T) };
+      } catch (reason) {
+        settled[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(
+    [...queues.values()].flatMap((queue) =>
+      Array.from({ length: Math.min(MAX_FETCHES_PER_STORE, queue.length) }, () => worker(queue)),
+    ),
+  );
+  return settled;
 }
 
 /** A copy of `config` with every use of each reference replaced by its value in `values`. */
@@ -226,8 +267,8 @@ async function fetchOne(
     ]);
     if (typeof value !== 'string') {
       throw new PortcullisError(
-        ErrorCodes.SECRET_PROVIDER,
-        `provider ${quoteValue(reference.provider)} returned a ${typeof value}, not a string`,
+        ErrorCodes.PLUGIN_INVALID,
+        `provider ${quoteValue(reference.provider)} answered ${value === null ? 'null' : `a value of type ${typeof value}`}, not a string`,
       );
     }
     return value;
