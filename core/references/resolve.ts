@@ -94,11 +94,17 @@ export async function fetchReferences(
   options: FetchOptions = {},
 ): Promise<Map<string, FetchOutcome>> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
-  const settled = await settleLimited(
-    uses,
+  // The keys of one secret side by side, so that they are asked for at once and a store can read it once.
+  const byPath = [...uses].sort((a, b) =>
+    a.reference.path < b.reference.path ? -1 : a.reference.path > b.reference.path ? 1 : 0,
+  );
+  const settledByPath = await settleLimited(
+    byPath,
     ({ reference }) => reference.provider,
     ({ reference }) => fetchOne(reference, sources, timeoutMs, options.signal),
   );
+  const outcomeOf = new Map(byPath.map((use, i) => [use, settledByPath[i] as PromiseSettledResult<string>]));
+  const settled = uses.map((use) => outcomeOf.get(use) as PromiseSettledResult<string>);
   const outcomes = new Map<string, FetchOutcome>();
   settled.forEach((outcome, i) => {
     const { reference, paths } = uses[i] as ReferenceUse;

@@ -7,6 +7,7 @@ import {
   quoteValue,
   secretNotFound,
   selectSecretKey,
+  sharedCalls,
 } from '../../core/plugins/kit/index.ts';
 import type { AwsProviderConfig } from './config.ts';
 
@@ -190,39 +191,44 @@ export async function openAwsSource(ctx: SecretContext, config: AwsProviderConfi
 
   const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+  // Keys of one secret asked for together are read once, from one version.
+  const shared = sharedCalls<string>();
   return {
     async get(path, key, getOptions) {
-      if (closed) throw new PluginError(ErrorCodes.SECRET_PROVIDER, `${store}: the store is closed`);
-      let output: { SecretString?: string; SecretBinary?: Uint8Array };
-      try {
-        output = await client.send(
-          new sdk.GetSecretValueCommand({ SecretId: path, VersionStage: 'AWSCURRENT' }),
-          getOptions?.signal === undefined ? {} : { abortSignal: getOptions.signal },
-        );
-      } catch (error) {
-        throw failure(error, path);
-      }
-      let value: string;
-      if (typeof output.SecretString === 'string') {
-        value = output.SecretString;
-      } else if (output.SecretBinary instanceof Uint8Array) {
+      const whole = await shared(path, async (): Promise<string> => {
+        if (closed) throw new PluginError(ErrorCodes.SECRET_PROVIDER, `${store}: the store is closed`);
+        let output: { SecretString?: string; SecretBinary?: Uint8Array };
         try {
-          value = utf8.decode(output.SecretBinary);
-        } catch {
+          output = await client.send(
+            new sdk.GetSecretValueCommand({ SecretId: path, VersionStage: 'AWSCURRENT' }),
+            getOptions?.signal === undefined ? {} : { abortSignal: getOptions.signal },
+          );
+        } catch (error) {
+          throw failure(error, path);
+        }
+        let value: string;
+        if (typeof output.SecretString === 'string') {
+          value = output.SecretString;
+        } else if (output.SecretBinary instanceof Uint8Array) {
+          try {
+            value = utf8.decode(output.SecretBinary);
+          } catch {
+            throw new PluginError(
+              ErrorCodes.SECRET_PROVIDER,
+              `${store}: secret "${path}" is binary (SecretBinary) and not UTF-8 text, so it cannot be used as a setting`,
+              { reason: 'not_text' },
+            );
+          }
+        } else {
           throw new PluginError(
             ErrorCodes.SECRET_PROVIDER,
-            `${store}: secret "${path}" is binary (SecretBinary) and not UTF-8 text, so it cannot be used as a setting`,
-            { reason: 'not_text' },
+            `${at}: unexpected answer to GetSecretValue of "${path}" (neither SecretString nor SecretBinary)`,
+            { reason: 'unexpected_answer' },
           );
         }
-      } else {
-        throw new PluginError(
-          ErrorCodes.SECRET_PROVIDER,
-          `${at}: unexpected answer to GetSecretValue of "${path}" (neither SecretString nor SecretBinary)`,
-          { reason: 'unexpected_answer' },
-        );
-      }
-      return selectSecretKey(value, path, key);
+        return value;
+      });
+      return selectSecretKey(whole, path, key);
     },
     close() {
       closed = true;

@@ -18,6 +18,7 @@ import {
   type SecretSource,
   secretNotFound,
   selectSecretKey,
+  sharedCalls,
   valueText,
 } from '../../core/plugins/kit/index.ts';
 import type { AzureProviderConfig } from './config.ts';
@@ -205,27 +206,32 @@ export async function openAzureSource(
     throw fail(`creating the client: ${describeFailure(error)}`);
   }
 
+  // Keys of one secret asked for together are read once, from one version.
+  const shared = sharedCalls<string>();
   return {
     async get(path, key, options) {
-      if (!SECRET_NAME.test(path)) {
-        throw new PluginError(
-          ErrorCodes.SECRET_REFERENCE_INVALID,
-          `secret path ${JSON.stringify(path)} is not an Azure Key Vault secret name (1 to 127 characters of 0-9, a-z, A-Z and -)`,
-        );
-      }
-      let value: string | undefined;
-      try {
-        const secret = await client.getSecret(path, { abortSignal: options?.signal });
-        value = secret.value;
-      } catch (error) {
-        const f = facts(error);
-        if (f.statusCode === 404 && f.code === 'SecretNotFound') {
-          throw secretNotFound(`secret not found at path ${JSON.stringify(path)} (404 SecretNotFound)`);
+      const whole = await shared(path, async (): Promise<string> => {
+        if (!SECRET_NAME.test(path)) {
+          throw new PluginError(
+            ErrorCodes.SECRET_REFERENCE_INVALID,
+            `secret path ${JSON.stringify(path)} is not an Azure Key Vault secret name (1 to 127 characters of 0-9, a-z, A-Z and -)`,
+          );
         }
-        throw fail(`getting secret ${JSON.stringify(path)}: ${describeFailure(error)}`);
-      }
-      if (value === undefined) throw fail(`secret ${JSON.stringify(path)} came back without a value`);
-      return selectSecretKey(value, path, key);
+        let value: string | undefined;
+        try {
+          const secret = await client.getSecret(path, { abortSignal: options?.signal });
+          value = secret.value;
+        } catch (error) {
+          const f = facts(error);
+          if (f.statusCode === 404 && f.code === 'SecretNotFound') {
+            throw secretNotFound(`secret not found at path ${JSON.stringify(path)} (404 SecretNotFound)`);
+          }
+          throw fail(`getting secret ${JSON.stringify(path)}: ${describeFailure(error)}`);
+        }
+        if (value === undefined) throw fail(`secret ${JSON.stringify(path)} came back without a value`);
+        return value;
+      });
+      return selectSecretKey(whole, path, key);
     },
     close() {
       release();

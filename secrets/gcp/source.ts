@@ -17,6 +17,7 @@ import {
   readTextFileLimited,
   secretNotFound,
   selectSecretKey,
+  sharedCalls,
   statFailure,
 } from '../../core/plugins/kit/index.ts';
 import type { GcpProviderConfig } from './config.ts';
@@ -264,40 +265,51 @@ export async function openGcpSource(
   if ('_log' in client) Object.assign(client, { _log: gax.loggingUtils.placeholder });
   const where = `${store} at ${connection.endpoint}`;
   let closed = false;
+  // Keys of one secret asked for together are read once, from one version.
+  const shared = sharedCalls<string>();
 
   return {
     async get(path, key, callOptions) {
-      if (!SECRET_ID.test(path)) {
-        throw new PluginError(
-          ErrorCodes.SECRET_REFERENCE_INVALID,
-          `secret name "${path}" is not a Secret Manager secret id (letters, digits, _ and -, at most 255)`,
-        );
-      }
-      if (closed) throw new PluginError(ErrorCodes.SECRET_PROVIDER, `${store}: the store is closed`);
-      const name = secretVersionName(config, path);
-      const signal = callOptions?.signal;
-      let response: protos.google.cloud.secretmanager.v1.IAccessSecretVersionResponse;
-      try {
-        signal?.throwIfAborted();
-        [response] = await client.accessSecretVersion(
-          { name },
-          // One attempt: the runtime retries at start-up, and its per-call timeout aborts `signal`.
-          { timeout: CALL_TIMEOUT_MS, retry: null, signal },
-        );
-      } catch (error) {
-        throw failure(error, { store, where, name, path, signal });
-      }
-      const data = response.payload?.data;
-      if (data === undefined || data === null) {
-        throw new PluginError(ErrorCodes.SECRET_PROVIDER, `${store}: the answer for ${name} has no payload`);
-      }
-      let value: string;
-      try {
-        value = typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : utf8.decode(data);
-      } catch {
-        throw new PluginError(ErrorCodes.SECRET_PROVIDER, `${store}: the value of ${name} is not UTF-8 text`);
-      }
-      return selectSecretKey(value, path, key);
+      const whole = await shared(path, async (): Promise<string> => {
+        if (!SECRET_ID.test(path)) {
+          throw new PluginError(
+            ErrorCodes.SECRET_REFERENCE_INVALID,
+            `secret name "${path}" is not a Secret Manager secret id (letters, digits, _ and -, at most 255)`,
+          );
+        }
+        if (closed) throw new PluginError(ErrorCodes.SECRET_PROVIDER, `${store}: the store is closed`);
+        const name = secretVersionName(config, path);
+        const signal = callOptions?.signal;
+        let response: protos.google.cloud.secretmanager.v1.IAccessSecretVersionResponse;
+        try {
+          signal?.throwIfAborted();
+          [response] = await client.accessSecretVersion(
+            { name },
+            // One attempt: the runtime retries at start-up, and its per-call timeout aborts `signal`.
+            { timeout: CALL_TIMEOUT_MS, retry: null, signal },
+          );
+        } catch (error) {
+          throw failure(error, { store, where, name, path, signal });
+        }
+        const data = response.payload?.data;
+        if (data === undefined || data === null) {
+          throw new PluginError(
+            ErrorCodes.SECRET_PROVIDER,
+            `${store}: the answer for ${name} has no payload`,
+          );
+        }
+        let value: string;
+        try {
+          value = typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : utf8.decode(data);
+        } catch {
+          throw new PluginError(
+            ErrorCodes.SECRET_PROVIDER,
+            `${store}: the value of ${name} is not UTF-8 text`,
+          );
+        }
+        return value;
+      });
+      return selectSecretKey(whole, path, key);
     },
     async close() {
       if (closed) return;

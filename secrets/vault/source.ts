@@ -13,6 +13,7 @@ import {
   parseUrl,
   readTextFileLimited,
   secretNotFound,
+  sharedCalls,
   statFailure,
 } from '../../core/plugins/kit/index.ts';
 import type { VaultProviderConfig } from './config.ts';
@@ -493,9 +494,11 @@ export async function openVaultSource(
     return data;
   }
 
+  const shared = sharedCalls<Record<string, unknown>>();
   return {
     async get(path, key, options) {
-      const data = await readData(path, options?.signal);
+      // Keys of one secret asked for together are read once, from one version.
+      const data = await shared(path, () => readData(path, options?.signal));
       // Flipt: `${secret:vault:<name>}` reads the key named like the path.
       const name = key ?? path;
       const value = Object.hasOwn(data, name) ? data[name] : undefined;

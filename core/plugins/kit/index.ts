@@ -62,4 +62,6 @@ export type { MethodDefinition, SecretProviderDefinition } from './define.ts';
 export { defineMethod, defineSecretProvider, type FromSchema } from './define.ts';
 // Telling a peer that is down from one that refused.
 export { NETWORK_ERROR_CODES, networkErrorCode } from './network-errors.ts';
+// The keys of one secret from one read.
+export { sharedCalls } from './shared-calls.ts';
 export { KIT_API_VERSION } from './version.ts';
