@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, SecretResolutionError } from '../errors.ts';
 import type { SecretSource } from '../plugins/contracts.ts';
+import { sharedCalls } from '../plugins/kit/shared-calls.ts';
 import { findSecretReferences } from './find.ts';
 import { parseSecretReference } from './parse.ts';
 import { MAX_FETCHES_PER_STORE, resolveSecretReferences } from './resolve.ts';
@@ -146,6 +147,35 @@ describe('resolveSecretReferences', () => {
     expect(Object.values(resolved)).toHaveLength(500);
     expect((resolved as Record<string, string>).k499).toBe('v-s499');
     expect(most).toBe(MAX_FETCHES_PER_STORE);
+  });
+
+  it('asks for the keys of one secret together, whatever their place in the queue, so that a store reads it once', async () => {
+    const reads = new Map<string, number>();
+    const shared = sharedCalls<string>();
+    const store: SecretSource = {
+      get(path, key) {
+        return shared(path, async () => {
+          reads.set(path, (reads.get(path) ?? 0) + 1);
+          // The other secrets are slow; the pair is quick: read apart, its keys would come from two reads.
+          await new Promise((resolve) => setTimeout(resolve, path === 'zz-pair' ? 1 : 30));
+          return JSON.stringify({ id: `${path}-id`, secret: `${path}-secret` });
+        }).then((whole) =>
+          key === undefined ? whole : ((JSON.parse(whole) as Record<string, string>)[key] as string),
+        );
+      },
+    };
+    const input: Record<string, string> = {};
+    for (let i = 0; i < 15; i += 1) input[`s${i}`] = `\${secret:store:slow-${String(i).padStart(2, '0')}:id}`;
+    // Last in path order: the 16th and 17th of the queue, on either side of the first batch's end.
+    input.id = '${secret:store:zz-pair:id}';
+    input.secret = '${secret:store:zz-pair:secret}';
+    const { config: resolved } = await resolveSecretReferences(
+      input,
+      findSecretReferences(input),
+      new Map([['store', store]]),
+    );
+    expect((resolved as Record<string, string>).secret).toBe('zz-pair-secret');
+    expect(reads.get('zz-pair')).toBe(1);
   });
 
   it('reports every failure, naming reference, provider and places, and never a value', async () => {

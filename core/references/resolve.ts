@@ -94,17 +94,13 @@ export async function fetchReferences(
   options: FetchOptions = {},
 ): Promise<Map<string, FetchOutcome>> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
-  // The keys of one secret side by side, so that they are asked for at once and a store can read it once.
-  const byPath = [...uses].sort((a, b) =>
-    a.reference.path < b.reference.path ? -1 : a.reference.path > b.reference.path ? 1 : 0,
-  );
-  const settledByPath = await settleLimited(
-    byPath,
+  const settled = await settleLimited(
+    uses,
     ({ reference }) => reference.provider,
+    // The keys of one secret are one task: asked for at once, so that a store reads the secret once (sharedCalls).
+    ({ reference }) => reference.path,
     ({ reference }) => fetchOne(reference, sources, timeoutMs, options.signal),
   );
-  const outcomeOf = new Map(byPath.map((use, i) => [use, settledByPath[i] as PromiseSettledResult<string>]));
-  const settled = uses.map((use) => outcomeOf.get(use) as PromiseSettledResult<string>);
   const outcomes = new Map<string, FetchOutcome>();
   settled.forEach((outcome, i) => {
     const { reference, paths } = uses[i] as ReferenceUse;
@@ -133,33 +129,41 @@ export async function fetchReferences(
  */
 export const MAX_FETCHES_PER_STORE = 16;
 
-/** `run` for each item, at most {@link MAX_FETCHES_PER_STORE} at once per group, settled in `items`' order. */
+/**
+ * `run` for each item, settled in `items`' order. Items of one `group` (a store) run at most
+ * {@link MAX_FETCHES_PER_STORE} tasks at once; the items of one `task` (the keys of one secret) run together, as one.
+ */
 async function settleLimited<T, R>(
   items: readonly T[],
   group: (item: T) => string,
+  task: (item: T) => string,
   run: (item: T) => Promise<R>,
 ): Promise<PromiseSettledResult<R>[]> {
   const settled = new Array<PromiseSettledResult<R>>(items.length);
-  const queues = new Map<string, number[]>();
+  const queues = new Map<string, Map<string, number[]>>();
   items.forEach((item, i) => {
-    const key = group(item);
-    const queue = queues.get(key) ?? [];
-    queue.push(i);
-    queues.set(key, queue);
+    const tasks = queues.get(group(item)) ?? new Map<string, number[]>();
+    const indexes = tasks.get(task(item)) ?? [];
+    indexes.push(i);
+    tasks.set(task(item), indexes);
+    queues.set(group(item), tasks);
   });
-  const worker = async (queue: number[]) => {
-    for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
-      try {
-        settled[i] = { status: 'fulfilled', value: await run(items[i] as T) };
-      } catch (reason) {
-        settled[i] = { status: 'rejected', reason };
-      }
+  const runOne = async (i: number) => {
+    try {
+      settled[i] = { status: 'fulfilled', value: await run(items[i] as T) };
+    } catch (reason) {
+      settled[i] = { status: 'rejected', reason };
     }
   };
+  const worker = async (queue: number[][]) => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift())
+      await Promise.all(next.map(runOne));
+  };
   await Promise.all(
-    [...queues.values()].flatMap((queue) =>
-      Array.from({ length: Math.min(MAX_FETCHES_PER_STORE, queue.length) }, () => worker(queue)),
-    ),
+    [...queues.values()].flatMap((tasks) => {
+      const queue = [...tasks.values()];
+      return Array.from({ length: Math.min(MAX_FETCHES_PER_STORE, queue.length) }, () => worker(queue));
+    }),
   );
   return settled;
 }
