@@ -134,3 +134,15 @@ describe('SecretScrubber.keep', () => {
     expect(scrubber.scrub(inUse[4_999] as string)).toBe('[REDACTED]');
   });
 });
+
+describe('SecretScrubber and escaping', () => {
+  it('finds a value with quotes and backslashes escaped once or twice (a message quoting a JSON body)', () => {
+    const scrubber = new SecretScrubber();
+    const value = 'pa"ss\\word-with-escapes';
+    scrubber.add([value]);
+    const once = JSON.stringify({ v: value });
+    const twice = JSON.stringify({ msg: `body was ${once}` });
+    expect(scrubber.scrub(once)).toBe('{"v":"[REDACTED]"}');
+    expect(scrubber.scrub(twice)).not.toContain('word-with-escapes');
+  });
+});

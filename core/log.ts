@@ -77,13 +77,18 @@ function plainText(value: string): RegExp {
 /** How many values no longer in use (each form counted) a scrubber keeps; those in use are all kept. */
 export const MAX_SCRUBBED_VALUES = 4096;
 
-/** Each value long enough to look for, and the same value as it appears inside a JSON string. */
+/**
+ * Each value long enough to look for, the same value as it appears inside a JSON string, and inside a JSON string
+ * within a JSON string (a message quoting a JSON body, escaped again by the log line).
+ */
 function* forms(values: Iterable<string>): Generator<string> {
   for (const value of values) {
     if (value.length < MIN_SCRUBBED_LENGTH) continue;
     yield value;
     const escaped = JSON.stringify(value).slice(1, -1);
-    if (escaped !== value) yield escaped;
+    if (escaped === value) continue;
+    yield escaped;
+    yield JSON.stringify(escaped).slice(1, -1);
   }
 }
 

@@ -392,10 +392,17 @@ describe('a refresh with one secret the configuration cannot start with', () => 
 });
 
 describe('Server.reload and refresh, third review', () => {
-  it('refuses a file of comments and document markers only, as an empty one', async () => {
+  it('refuses a file of comments and document markers only, or a null or empty document, as an empty one', async () => {
     const secrets = tempDir();
     const { file, server, status } = await fromFile(() => withTokens(secrets, { ci: OLD }));
-    for (const text of ['\n# just a comment\n', '---\n', '--- # a document\n...\n']) {
+    for (const text of [
+      '\n# just a comment\n',
+      '---\n',
+      '--- # a document\n...\n',
+      '~\n',
+      'null\n',
+      '{}\n',
+    ]) {
       writeFileSync(file, text);
       expect(await server.reload()).toBe(false);
     }
@@ -478,5 +485,68 @@ describe('a change the configuration cannot start with for now', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(creates.filter((key) => key === 'flaky-refused-value')).toHaveLength(1);
     expect(changes()).toBe(1);
+  });
+});
+
+describe('changes refused because of another secret, fifth review', () => {
+  const A_ONE = 'fifth-review-token-a-one';
+  const B_ONE = 'fifth-review-token-b-one';
+  const B_TWO = 'fifth-review-token-b-two';
+
+  it('a refused change is tried again once the configuration changes (its clash resolved), not only when it changes', async () => {
+    const secrets = tempDir();
+    writeFileSync(join(secrets, 'a'), A_ONE);
+    writeFileSync(join(secrets, 'b'), B_ONE);
+    const served = await serveForTest({
+      authentication: {
+        required: true,
+        methods: {
+          token: {
+            enabled: true,
+            storage: {
+              tokens: { a: { credential: '${secret:file:a}' }, b: { credential: '${secret:file:b}' } },
+            },
+          },
+        },
+      },
+      secrets: { refresh_interval: '100ms', providers: { file: { enabled: true, base_path: secrets } } },
+    });
+    // a takes b's value: refused (two tokens alike), kept pending.
+    writeFileSync(join(secrets, 'a'), B_ONE);
+    await eventually(
+      () =>
+        served.logs.some((line) =>
+          String(line.msg).startsWith('a secret changed but the configuration could not start'),
+        ),
+      3_000,
+    );
+    // b moves on: the clash is gone, and a's change now applies.
+    writeFileSync(join(secrets, 'b'), B_TWO);
+    await eventually(async () => (await statusOf(served, B_TWO)) === 200, 3_000);
+    await eventually(async () => (await statusOf(served, A_ONE)) === 401, 3_000, "a's old value refused");
+    expect(await statusOf(served, B_ONE)).toBe(200);
+  });
+
+  it('a reload keeps at its last good value only the rotated secret that cannot start; the other rotations apply', async () => {
+    const secrets = tempDir();
+    writeFileSync(join(secrets, 'a'), A_ONE);
+    writeFileSync(join(secrets, 'b'), B_ONE);
+    writeFileSync(join(secrets, 'c'), 'fifth-review-token-c-one');
+    const { write, logs, server, status } = await fromFile((extra) =>
+      withTokens(secrets, { a: '${secret:file:a}', b: '${secret:file:b}', c: '${secret:file:c}', ...extra }),
+    );
+    // a rotates properly; b rotates onto c's value (a clash); and the file gains a token.
+    writeFileSync(join(secrets, 'a'), 'fifth-review-token-a-two');
+    writeFileSync(join(secrets, 'b'), 'fifth-review-token-c-one');
+    write({ d: 'fifth-review-literal-d' });
+    expect(await server.reload()).toBe(true);
+    expect(await status('fifth-review-literal-d')).toBe(200);
+    expect(await status('fifth-review-token-a-two')).toBe(200);
+    expect(await status(A_ONE)).toBe(401);
+    expect(await status(B_ONE)).toBe(200);
+    const refused = logs.filter((line) =>
+      String(line.msg).startsWith('a secret changed but the configuration could not start'),
+    );
+    expect(refused.map((line) => line.reference)).toEqual(['${secret:file:b}']);
   });
 });

@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { parse as parseYaml } from 'yaml';
 import { CredentialMap } from './config/credentials.ts';
 import { type LoadedConfig, loadConfig } from './config/load.ts';
 import type { RootConfig } from './config/types.ts';
@@ -56,10 +57,10 @@ export interface Server {
    */
   reload(): Promise<boolean>;
   /**
-   * Fetches every secret reference again now (what `secrets.refresh_interval` does on its own) and applies any
-   * change. Resolves once done.
+   * Fetches every secret reference again now (what `secrets.refresh_interval` does on its own), or those of the
+   * stores named, and applies any change. Resolves once done.
    */
-  refreshSecrets(): Promise<void>;
+  refreshSecrets(providers?: ReadonlySet<string>): Promise<void>;
   /** Stops accepting connections, finishes in-flight requests, then closes the runtime. */
   close(): Promise<void>;
 }
@@ -165,11 +166,19 @@ function changedSettings(running: RootConfig, next: RootConfig): string[] {
   return changed;
 }
 
-/** Whether a configuration file says nothing: blank, or comments and document markers only (YAML or JSON). */
+/**
+ * Whether a configuration file says nothing: blank, comments and document markers only, or a document that is null
+ * (`~`) or an empty mapping (`{}`). At start-up that means Flipt's defaults; on a reload it is a file caught empty.
+ */
 function isEmptyDocument(text: string): boolean {
-  return text
-    .split(/\r?\n/)
-    .every((line) => /^\s*(#.*)?$/.test(line) || /^(---|\.\.\.)\s*(#.*)?$/.test(line));
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch {
+    return false;
+  }
+  if (document === null || document === undefined) return true;
+  return typeof document === 'object' && !Array.isArray(document) && Object.keys(document).length === 0;
 }
 
 /** How long shutdown waits for a reload or a refresh still building (a store waiting for Redis) before going on. */
@@ -352,6 +361,8 @@ class Supervisor {
     const previous = this.#current;
     this.#current = next;
     this.#scrubber.keep(next.secrets);
+    // The configuration changed: a value it could not start with before may start with it now.
+    this.#refused.clear();
     this.#watch();
     this.#replaced.add(previous);
     const idle =
@@ -393,10 +404,12 @@ class Supervisor {
       this.#schedule = undefined;
     }
     if (secrets.refresh_interval <= 0 || this.#shuttingDown) return;
-    this.#schedule ??= new RefreshSchedule(secrets.refresh_interval, () => this.refreshSecrets());
+    this.#schedule ??= new RefreshSchedule(secrets.refresh_interval, (providers) =>
+      this.refreshSecrets(providers),
+    );
     const { uses, sources } = this.#current;
     const schedule = this.#schedule;
-    this.#unwatch = watchReferences(uses, sources.value, () => schedule.trigger(), this.#log);
+    this.#unwatch = watchReferences(uses, sources.value, (provider) => schedule.trigger(provider), this.#log);
   }
 
   /** Runs `task` after those queued before it: reloads and refreshes never overlap. */
@@ -406,12 +419,16 @@ class Supervisor {
     return run;
   }
 
-  refreshSecrets(): Promise<void> {
+  refreshSecrets(providers?: ReadonlySet<string>): Promise<void> {
     return this.#serialized(async () => {
       if (this.#shuttingDown) return;
       const current = this.#current;
+      const uses =
+        providers === undefined
+          ? current.uses
+          : current.uses.filter(({ reference }) => providers.has(reference.provider));
       const { values, changed } = await fetchChanges(
-        { uses: current.uses, sources: current.sources.value, values: current.values },
+        { uses, sources: current.sources.value, values: current.values },
         {
           timeoutMs: current.loaded.config.secrets.fetch_timeout,
           log: this.#log,
@@ -424,12 +441,10 @@ class Supervisor {
       );
       if (fresh.length === 0 || this.#shuttingDown) return;
       this.#scrubber.add(fresh.map(({ reference }) => values.get(reference.raw) as string));
-      const pending = new Map(values);
-      for (const use of changed) {
-        if (!fresh.includes(use))
-          pending.set(use.reference.raw, current.values.get(use.reference.raw) as string);
-      }
-      const built = await this.#buildWithChanges(current, fresh, pending);
+      const built = await this.#buildWithChanges(
+        { loaded: current.loaded, sources: current.sources, base: current.values, values, changed: fresh },
+        current,
+      );
       if (built === undefined) return;
       if (this.#shuttingDown) return void (await this.#discard(built.next));
       this.#swap(built.next);
@@ -438,19 +453,31 @@ class Supervisor {
   }
 
   /**
-   * The configuration serving now with `changed` applied (from `values`). When it cannot start with all of them,
-   * each change is tried on its own, so that one broken secret does not hold back the others (a revoked static
-   * token among them); each that cannot start is logged, naming it, and stays pending for the next refresh.
+   * A configuration with `changed` applied on top of `base` (their new values in `values`). When it cannot start
+   * with all of them, each change is tried on its own, so that one broken secret does not hold back the others (a
+   * revoked static token among them); each that cannot start is logged, naming it, and left at its `base` value.
+   * `undefined` when no change could be applied (the caller keeps, or builds, `base`).
    */
   async #buildWithChanges(
-    current: Generation,
-    changed: readonly ReferenceUse[],
-    values: ReadonlyMap<string, string>,
+    input: {
+      readonly loaded: LoadedConfig;
+      readonly sources: OpenSecretSources;
+      readonly base: ReadonlyMap<string, string>;
+      readonly values: ReadonlyMap<string, string>;
+      readonly changed: readonly ReferenceUse[];
+      /** Known to fail with every change at once (a reload tried it): go straight to one at a time. */
+      readonly allFailed?: unknown;
+    },
+    previous: Generation,
   ): Promise<{ next: Generation; applied: readonly ReferenceUse[] } | undefined> {
+    const { loaded, sources, values, changed } = input;
     const build = (candidate: ReadonlyMap<string, string>) =>
-      this.#build({ loaded: current.loaded, values: candidate, sources: current.sources }, current);
+      this.#build({ loaded, values: candidate, sources }, previous);
+    const withChange = (base: ReadonlyMap<string, string>, use: ReferenceUse) =>
+      new Map(base).set(use.reference.raw, values.get(use.reference.raw) as string);
     const refused = (use: ReferenceUse, error: unknown) => {
-      // Not tried again until it changes, unless what failed may heal (Redis refusing for now): then next tick.
+      // Not tried again until it, or the configuration, changes, unless what failed may heal (Redis refusing for
+      // now): then at the next tick.
       if (!isUnavailable(error))
         this.#refused.set(use.reference.raw, values.get(use.reference.raw) as string);
       this.#log.error(
@@ -462,19 +489,23 @@ class Supervisor {
         'a secret changed but the configuration could not start with its new value; the previous value stays in use',
       );
     };
-    try {
-      return { next: await build(values), applied: changed };
-    } catch (error) {
-      if (changed.length === 1) {
-        refused(changed[0] as ReferenceUse, error);
-        return undefined;
+    let allFailed = input.allFailed;
+    if (allFailed === undefined) {
+      try {
+        return { next: await build(changed.reduce(withChange, input.base)), applied: changed };
+      } catch (error) {
+        allFailed = error;
       }
     }
+    if (changed.length === 1) {
+      refused(changed[0] as ReferenceUse, allFailed);
+      return undefined;
+    }
     let next: Generation | undefined;
-    let base = new Map(current.values);
+    let base: ReadonlyMap<string, string> = input.base;
     const applied: ReferenceUse[] = [];
     for (const use of changed) {
-      const candidate = new Map(base).set(use.reference.raw, values.get(use.reference.raw) as string);
+      const candidate = withChange(base, use);
       try {
         const built = await build(candidate);
         if (next !== undefined) await this.#discard(next);
@@ -602,31 +633,32 @@ class Supervisor {
         next = await this.#build({ loaded, values, sources }, current);
       } catch (error) {
         // A secret that changed in its store may be what the configuration cannot start with (a rotation gone
-        // wrong, which a refresh keeps pending): the edit is applied with its last good value instead.
+        // wrong, which a refresh keeps pending): the edit is applied with the rotations that can start, each that
+        // cannot kept at its last good value and named.
         const rotated = uses.filter(({ reference }) => {
           const before = current.values.get(reference.raw);
           return before !== undefined && before !== values.get(reference.raw);
         });
         if (rotated.length === 0) return refuse([errorMessage(this.#scrubber.scrubError(error))]);
-        const fallback = new Map(values);
+        const base = new Map(values);
         for (const { reference } of rotated)
-          fallback.set(reference.raw, current.values.get(reference.raw) as string);
-        try {
-          next = await this.#build({ loaded, values: fallback, sources }, current);
-        } catch {
-          return refuse([errorMessage(this.#scrubber.scrubError(error))]);
+          base.set(reference.raw, current.values.get(reference.raw) as string);
+        const partial = await this.#buildWithChanges(
+          { loaded, sources, base, values, changed: rotated, allFailed: error },
+          current,
+        );
+        let kept: ReadonlyMap<string, string> = base;
+        if (partial !== undefined) {
+          next = partial.next;
+          kept = partial.next.values;
+        } else {
+          try {
+            next = await this.#build({ loaded, values: base, sources }, current);
+          } catch {
+            return refuse([errorMessage(this.#scrubber.scrubError(error))]);
+          }
         }
-        for (const { reference } of rotated) {
-          this.#log.error(
-            {
-              reference: reference.raw,
-              provider: reference.provider,
-              reason: errorMessage(this.#scrubber.scrubError(error)),
-            },
-            'a secret changed but the configuration could not start with its new value; the previous value stays in use',
-          );
-          values.set(reference.raw, current.values.get(reference.raw) as string);
-        }
+        for (const [raw, value] of kept) values.set(raw, value);
       }
       if (this.#shuttingDown) {
         await this.#discard(next);
@@ -730,7 +762,7 @@ export async function startServer(options: RuntimeOptions = {}): Promise<Server>
       },
       address,
       reload: () => started.reload(),
-      refreshSecrets: () => started.refreshSecrets(),
+      refreshSecrets: (providers) => started.refreshSecrets(providers),
       close() {
         closing ??= started.close();
         return closing;

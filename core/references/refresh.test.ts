@@ -11,7 +11,7 @@ describe('RefreshSchedule', () => {
     // A trigger every 10 ms for a second: the settle delay is 50 ms, so runs come from the triggers; none of them
     // may push the others, or the interval, back.
     while (Date.now() - started < 1_000) {
-      schedule.trigger();
+      schedule.trigger('file');
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     await schedule.stop();
@@ -29,5 +29,19 @@ describe('RefreshSchedule', () => {
     expect(seen).toBeGreaterThanOrEqual(3);
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect(runs).toBe(seen);
+  });
+
+  it('a triggered run fetches the stores that triggered it only; the periodic run, all of them', async () => {
+    const calls: Array<string[] | 'all'> = [];
+    const schedule = new RefreshSchedule(400, async (providers) => {
+      calls.push(providers === undefined ? 'all' : [...providers].sort());
+    });
+    schedule.trigger('file');
+    schedule.trigger('file');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await schedule.stop();
+    expect(calls[0]).toEqual(['file']);
+    expect(calls).toContain('all');
   });
 });

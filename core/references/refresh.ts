@@ -87,7 +87,8 @@ export function logFailures(
 export function watchReferences(
   uses: readonly ReferenceUse[],
   sources: ReadonlyMap<string, SecretSource>,
-  onChange: () => void,
+  /** Told the store whose secret may have changed. */
+  onChange: (provider: string) => void,
   log: Logger,
 ): () => void {
   const stops: Array<() => void> = [];
@@ -98,7 +99,7 @@ export function watchReferences(
     if (source?.watch === undefined || seen.has(key)) continue;
     seen.add(key);
     try {
-      stops.push(source.watch(reference.path, onChange));
+      stops.push(source.watch(reference.path, () => onChange(reference.provider)));
     } catch (error) {
       // The periodic fetch still sees the change; watching only makes it sooner.
       log.warn(
@@ -128,7 +129,9 @@ const WATCH_SETTLE_MS = 50;
 export class RefreshSchedule {
   /** How often it runs (milliseconds). */
   readonly intervalMs: number;
-  readonly #refresh: () => Promise<void>;
+  readonly #refresh: (providers?: ReadonlySet<string>) => Promise<void>;
+  /** The stores triggers named since the last run: a triggered run fetches theirs only. */
+  #triggered = new Set<string>();
   /** The periodic run: never postponed by triggers, so a watch that fires without end cannot starve it. */
   #tick: NodeJS.Timeout | undefined;
   /** A run soon after a trigger; later triggers join it rather than push it back. */
@@ -137,20 +140,25 @@ export class RefreshSchedule {
   #again = false;
   #stopped = false;
 
-  constructor(intervalMs: number, refresh: () => Promise<void>) {
+  /** `refresh` is given the stores to fetch again, or nothing for all of them (the periodic run). */
+  constructor(intervalMs: number, refresh: (providers?: ReadonlySet<string>) => Promise<void>) {
     this.intervalMs = intervalMs;
     this.#refresh = refresh;
     this.#tick = this.#timer(intervalMs);
   }
 
-  /** Asks for a refresh soon (a watched secret may have changed); at most one run per {@link WATCH_SETTLE_MS}. */
-  trigger(): void {
+  /**
+   * Asks for a refresh of `provider`'s references soon (a watched secret may have changed); triggers join one
+   * pending run, and the others stores are not asked (a busy folder must not flood a cloud store).
+   */
+  trigger(provider: string): void {
     if (this.#stopped) return;
+    this.#triggered.add(provider);
     if (this.#running !== undefined) {
       this.#again = true;
       return;
     }
-    this.#soon ??= this.#timer(WATCH_SETTLE_MS);
+    this.#soon ??= this.#timer(WATCH_SETTLE_MS, true);
   }
 
   /** Stops the timers and waits for a run in progress. */
@@ -161,18 +169,20 @@ export class RefreshSchedule {
     await this.#running;
   }
 
-  #timer(delayMs: number): NodeJS.Timeout {
-    const timer = setTimeout(() => this.#run(), delayMs);
+  #timer(delayMs: number, triggered = false): NodeJS.Timeout {
+    const timer = setTimeout(() => this.#run(triggered), delayMs);
     timer.unref();
     return timer;
   }
 
-  #run(): void {
+  #run(triggered: boolean): void {
     clearTimeout(this.#tick);
     clearTimeout(this.#soon);
     this.#tick = undefined;
     this.#soon = undefined;
-    this.#running = this.#refresh()
+    const providers = this.#triggered;
+    this.#triggered = new Set();
+    this.#running = this.#refresh(triggered ? providers : undefined)
       .catch(() => undefined)
       .finally(() => {
         this.#running = undefined;
@@ -180,7 +190,7 @@ export class RefreshSchedule {
         this.#tick = this.#timer(this.intervalMs);
         if (this.#again) {
           this.#again = false;
-          this.#soon = this.#timer(WATCH_SETTLE_MS);
+          this.#soon = this.#timer(WATCH_SETTLE_MS, true);
         }
       });
   }
