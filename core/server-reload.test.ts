@@ -402,6 +402,9 @@ describe('Server.reload and refresh, third review', () => {
       '~\n',
       'null\n',
       '{}\n',
+      '---\n---\n',
+      '# c\n---\n# d\n---\n',
+      '---\n~\n---\n{}\n',
     ]) {
       writeFileSync(file, text);
       expect(await server.reload()).toBe(false);
@@ -548,5 +551,34 @@ describe('changes refused because of another secret, fifth review', () => {
       String(line.msg).startsWith('a secret changed but the configuration could not start'),
     );
     expect(refused.map((line) => line.reference)).toEqual(['${secret:file:b}']);
+  });
+});
+
+describe('a reload whose edit is broken while a secret rotates, sixth review', () => {
+  it('is refused without blaming the secret, and the rotation applies at the next tick', async () => {
+    const secrets = tempDir();
+    writeFileSync(join(secrets, 'ci'), OLD);
+    writeFileSync(join(secrets, 'not-a-key.pem'), 'not a key');
+    const config = (extra: Record<string, unknown>) => ({
+      ...withTokens(secrets, { ci: '${secret:file:ci}' }),
+      secrets: { refresh_interval: '300ms', providers: { file: { enabled: true, base_path: secrets } } },
+      ...extra,
+    });
+    const { write, logs, server, status } = await fromFile(config);
+    writeFileSync(join(secrets, 'ci'), NEW);
+    const broken = config({});
+    (broken.authentication.methods as Record<string, unknown>).jwt = {
+      enabled: true,
+      public_key_file: join(secrets, 'not-a-key.pem'),
+    };
+    write({ authentication: broken.authentication });
+    expect(await server.reload()).toBe(false);
+    expect(
+      logs.filter((line) =>
+        String(line.msg).startsWith('a secret changed but the configuration could not start'),
+      ),
+    ).toEqual([]);
+    await eventually(async () => (await status(NEW)) === 200, 3_000, 'the rotation applied');
+    expect(await status(OLD)).toBe(401);
   });
 });

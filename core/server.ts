@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { CredentialMap } from './config/credentials.ts';
 import { type LoadedConfig, loadConfig } from './config/load.ts';
 import type { RootConfig } from './config/types.ts';
@@ -171,14 +171,13 @@ function changedSettings(running: RootConfig, next: RootConfig): string[] {
  * (`~`) or an empty mapping (`{}`). At start-up that means Flipt's defaults; on a reload it is a file caught empty.
  */
 function isEmptyDocument(text: string): boolean {
-  let document: unknown;
-  try {
-    document = parseYaml(text);
-  } catch {
-    return false;
-  }
-  if (document === null || document === undefined) return true;
-  return typeof document === 'object' && !Array.isArray(document) && Object.keys(document).length === 0;
+  // Every document of the file: Helm and kustomize write empty `---` documents.
+  return parseAllDocuments(text).every((document) => {
+    if (document.errors.length > 0) return false;
+    const value: unknown = document.toJS();
+    if (value === null || value === undefined) return true;
+    return typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0;
+  });
 }
 
 /** How long shutdown waits for a reload or a refresh still building (a store waiting for Redis) before going on. */
@@ -643,20 +642,24 @@ class Supervisor {
         const base = new Map(values);
         for (const { reference } of rotated)
           base.set(reference.raw, current.values.get(reference.raw) as string);
+        // First the edit with the last good values: if it cannot start so, the edit is at fault, not a secret.
+        let edited: Generation;
+        try {
+          edited = await this.#build({ loaded, values: base, sources }, current);
+        } catch {
+          return refuse([errorMessage(this.#scrubber.scrubError(error))]);
+        }
         const partial = await this.#buildWithChanges(
           { loaded, sources, base, values, changed: rotated, allFailed: error },
           current,
         );
         let kept: ReadonlyMap<string, string> = base;
-        if (partial !== undefined) {
+        if (partial === undefined) {
+          next = edited;
+        } else {
+          await this.#discard(edited);
           next = partial.next;
           kept = partial.next.values;
-        } else {
-          try {
-            next = await this.#build({ loaded, values: base, sources }, current);
-          } catch {
-            return refuse([errorMessage(this.#scrubber.scrubError(error))]);
-          }
         }
         for (const [raw, value] of kept) values.set(raw, value);
       }

@@ -18,6 +18,21 @@ describe('RefreshSchedule', () => {
     expect(runs).toBeGreaterThanOrEqual(5);
   });
 
+  it('runs every store at its interval while one store triggers without end (a busy watched folder)', async () => {
+    const calls: Array<'all' | 'file'> = [];
+    const schedule = new RefreshSchedule(300, async (providers) => {
+      calls.push(providers === undefined ? 'all' : 'file');
+    });
+    const started = Date.now();
+    while (Date.now() - started < 1_300) {
+      schedule.trigger('file');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await schedule.stop();
+    expect(calls.filter((call) => call === 'all').length).toBeGreaterThanOrEqual(3);
+    expect(calls.filter((call) => call === 'file').length).toBeGreaterThanOrEqual(5);
+  });
+
   it('runs at its interval with no trigger, and not at all once stopped', async () => {
     let runs = 0;
     const schedule = new RefreshSchedule(100, async () => {

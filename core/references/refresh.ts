@@ -132,24 +132,30 @@ export class RefreshSchedule {
   readonly #refresh: (providers?: ReadonlySet<string>) => Promise<void>;
   /** The stores triggers named since the last run: a triggered run fetches theirs only. */
   #triggered = new Set<string>();
-  /** The periodic run: never postponed by triggers, so a watch that fires without end cannot starve it. */
+  /**
+   * The periodic run, of every store: only its own runs set it again, so no trigger, however frequent, can
+   * postpone it (a triggered run fetches one store; the others rely on this one).
+   */
   #tick: NodeJS.Timeout | undefined;
   /** A run soon after a trigger; later triggers join it rather than push it back. */
   #soon: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  /** A trigger came while a run was going on. */
   #again = false;
+  /** The periodic run fell due while another run was going on: it runs as soon as that one ends. */
+  #tickDue = false;
   #stopped = false;
 
   /** `refresh` is given the stores to fetch again, or nothing for all of them (the periodic run). */
   constructor(intervalMs: number, refresh: (providers?: ReadonlySet<string>) => Promise<void>) {
     this.intervalMs = intervalMs;
     this.#refresh = refresh;
-    this.#tick = this.#timer(intervalMs);
+    this.#tick = this.#timer(intervalMs, false);
   }
 
   /**
    * Asks for a refresh of `provider`'s references soon (a watched secret may have changed); triggers join one
-   * pending run, and the others stores are not asked (a busy folder must not flood a cloud store).
+   * pending run, and the other stores are not asked (a busy folder must not flood a cloud store).
    */
   trigger(provider: string): void {
     if (this.#stopped) return;
@@ -169,28 +175,43 @@ export class RefreshSchedule {
     await this.#running;
   }
 
-  #timer(delayMs: number, triggered = false): NodeJS.Timeout {
+  #timer(delayMs: number, triggered: boolean): NodeJS.Timeout {
     const timer = setTimeout(() => this.#run(triggered), delayMs);
     timer.unref();
     return timer;
   }
 
   #run(triggered: boolean): void {
-    clearTimeout(this.#tick);
-    clearTimeout(this.#soon);
-    this.#tick = undefined;
-    this.#soon = undefined;
-    const providers = this.#triggered;
+    if (triggered) this.#soon = undefined;
+    else this.#tick = undefined;
+    if (this.#running !== undefined) {
+      if (triggered) this.#again = true;
+      else this.#tickDue = true;
+      return;
+    }
+    let providers: ReadonlySet<string> | undefined;
+    if (triggered) {
+      providers = this.#triggered;
+    } else {
+      // Every store is fetched: what triggers asked for is covered.
+      clearTimeout(this.#soon);
+      this.#soon = undefined;
+      this.#again = false;
+    }
     this.#triggered = new Set();
-    this.#running = this.#refresh(triggered ? providers : undefined)
+    this.#running = this.#refresh(providers)
       .catch(() => undefined)
       .finally(() => {
         this.#running = undefined;
         if (this.#stopped) return;
-        this.#tick = this.#timer(this.intervalMs);
+        if (!triggered) this.#tick = this.#timer(this.intervalMs, false);
+        if (this.#tickDue) {
+          this.#tickDue = false;
+          return this.#run(false);
+        }
         if (this.#again) {
           this.#again = false;
-          this.#soon = this.#timer(WATCH_SETTLE_MS, true);
+          this.#soon ??= this.#timer(WATCH_SETTLE_MS, true);
         }
       });
   }
