@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { ErrorCodes, PluginError } from './errors.ts';
 import { Browser, formsOf, type Page } from './test-support/browser.ts';
 import { signingKey, startTestProvider, type TestProvider } from './test-support/openid-provider.ts';
+import { registryWith, testMethod } from './test-support/plugins.ts';
 import { freePort, type RedisServer, retryOnPortClash, startRedis } from './test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from './test-support/server.ts';
 import { tempDir } from './test-support/tmp.ts';
@@ -229,6 +231,65 @@ describe('a rotated Redis password reaches the next connection', () => {
     console.info(
       `redis: file change applied in ${tookFile} ms; ${refusals} refused reconnections logged; healed ${healed} ms after the file changed`,
     );
+  });
+});
+
+describe('a rotated Redis password whose configuration cannot start', () => {
+  it('leaves the running store with the password it had (it was set for the next connection before the build failed)', async () => {
+    const PW1 = 'redis-kept-pw-one-7c21';
+    const PW2 = 'redis-kept-pw-two-9e84';
+    const redis = await startRedis();
+    onTestFinished(() => redis.kill());
+    expect(await redisAdmin(redis, undefined, 'CONFIG', 'SET', 'requirepass', PW1)).toBe('OK');
+    const files = secretFiles({ 'redis-password': PW1 });
+    let refuse = false;
+    const picky = testMethod(
+      'picky',
+      () => {
+        if (refuse) throw new PluginError(ErrorCodes.PLUGIN_FAILED, 'refuses to start now');
+        return {};
+      },
+      { properties: { enabled: { type: 'boolean' } } },
+    );
+    const t = await serveForTest(
+      {
+        authentication: {
+          required: true,
+          session: {
+            storage: {
+              type: 'redis',
+              redis: {
+                host: redis.host,
+                port: redis.port,
+                password: '${secret:file:redis-password}',
+                prefix: 'kept-',
+              },
+            },
+          },
+          methods: { picky: { enabled: true }, token: { enabled: true } },
+        },
+        secrets: { refresh_interval: '200ms', providers: { file: { enabled: true, base_path: files.root } } },
+      },
+      { registry: registryWith(picky) },
+    );
+    refuse = true;
+    files.write('redis-password', PW2);
+    await eventually(
+      async () =>
+        t.logs.some((line) =>
+          String(line.msg).startsWith('a secret changed but the configuration could not start'),
+        ),
+      3_000,
+      'the change refused',
+    );
+    // Redis still wants PW1: the running store must reconnect with it.
+    await redisAdmin(redis, PW1, 'CLIENT', 'KILL', 'TYPE', 'normal');
+    await eventually(
+      async () => (await storeState(t)) === 'ready',
+      5_000,
+      'the store reconnected with its password',
+    );
+    expect(await portcullisConnections(redis, PW1)).toHaveLength(1);
   });
 });
 

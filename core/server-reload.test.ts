@@ -581,4 +581,29 @@ describe('a reload whose edit is broken while a secret rotates, sixth review', (
     await eventually(async () => (await status(NEW)) === 200, 3_000, 'the rotation applied');
     expect(await status(OLD)).toBe(401);
   });
+
+  it("says what is wrong with the edit, not the rotated secret's clash", async () => {
+    const secrets = tempDir();
+    writeFileSync(join(secrets, 'v'), 'seventh-review-token-v-1');
+    writeFileSync(join(secrets, 'a'), 'seventh-review-token-a-1');
+    writeFileSync(join(secrets, 'not-a-key.pem'), 'not a key');
+    const config = (jwt: boolean) => {
+      const written = withTokens(secrets, { v: '${secret:file:v}', a: '${secret:file:a}' });
+      if (jwt) {
+        (written.authentication.methods as Record<string, unknown>).jwt = {
+          enabled: true,
+          public_key_file: join(secrets, 'not-a-key.pem'),
+        };
+      }
+      return written;
+    };
+    const { file, logs, server } = await fromFile(() => config(false));
+    // v rotates onto a's value (a clash), and the edit adds a jwt method with a broken key.
+    writeFileSync(join(secrets, 'v'), 'seventh-review-token-a-1');
+    writeFileSync(file, JSON.stringify(config(true)));
+    expect(await server.reload()).toBe(false);
+    const errors = logs.filter((line) => line.level === 'error').map((line) => String(line.msg));
+    expect(errors[0]).toContain('plugin "jwt" failed in create');
+    expect(errors.join('\n')).not.toContain('resolves to the same value');
+  });
 });

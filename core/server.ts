@@ -296,11 +296,16 @@ class Supervisor {
     ];
     this.#scrubber.add(secrets);
     let store: SharedResource<AuthenticationStore>;
+    /** Puts back the running store's credentials when this configuration, which changed them, does not start. */
+    let restoreCredentials: () => void = () => undefined;
     if (previous !== undefined && storeIdentity(previous.runtime.config) === storeIdentity(config)) {
       store = previous.store.acquire();
       const credentials = credentialsOf(config);
-      if (JSON.stringify(credentials) !== JSON.stringify(credentialsOf(previous.runtime.config))) {
-        store.value.setCredentials?.(credentials);
+      const before = credentialsOf(previous.runtime.config);
+      if (JSON.stringify(credentials) !== JSON.stringify(before)) {
+        const shared = store.value;
+        shared.setCredentials?.(credentials);
+        restoreCredentials = () => shared.setCredentials?.(before);
       }
     } else {
       store = await openStore(config, this.#log);
@@ -316,6 +321,9 @@ class Supervisor {
         store: store.acquire(),
         ...(this.#createTimeoutMs !== undefined && { createTimeoutMs: this.#createTimeoutMs }),
       });
+    } catch (error) {
+      restoreCredentials();
+      throw error;
     } finally {
       // The runtime holds the store now (or has let go of it); the share taken above was for building it.
       await store.release();
@@ -336,6 +344,7 @@ class Supervisor {
       await app.register(portcullis, { runtime });
       await app.ready();
     } catch (error) {
+      restoreCredentials();
       await app?.close().catch(() => undefined);
       await runtime.close();
       throw error;
@@ -646,8 +655,9 @@ class Supervisor {
         let edited: Generation;
         try {
           edited = await this.#build({ loaded, values: base, sources }, current);
-        } catch {
-          return refuse([errorMessage(this.#scrubber.scrubError(error))]);
+        } catch (editError) {
+          // This failure is the edit's own (the one with the new values may be a rotated secret's).
+          return refuse([errorMessage(this.#scrubber.scrubError(editError))]);
         }
         const partial = await this.#buildWithChanges(
           { loaded, sources, base, values, changed: rotated, allFailed: error },
