@@ -322,7 +322,8 @@ class Supervisor {
         ...(this.#createTimeoutMs !== undefined && { createTimeoutMs: this.#createTimeoutMs }),
       });
     } catch (error) {
-      restoreCredentials();
+      // Unless the store could not be reached: then the old credentials fail as well, and the new may be the fix.
+      if (!isUnavailable(error)) restoreCredentials();
       throw error;
     } finally {
       // The runtime holds the store now (or has let go of it); the share taken above was for building it.
@@ -344,7 +345,7 @@ class Supervisor {
       await app.register(portcullis, { runtime });
       await app.ready();
     } catch (error) {
-      restoreCredentials();
+      if (!isUnavailable(error)) restoreCredentials();
       await app?.close().catch(() => undefined);
       await runtime.close();
       throw error;
