@@ -174,41 +174,20 @@ describe('Server.reload', () => {
     const secrets = tempDir();
     writeFileSync(join(secrets, 'a'), OLD);
     writeFileSync(join(secrets, 'b'), 'reload-second-credential-3c9d');
-    const file = join(tempDir(), 'config.yaml');
-    const write = (tokens: Record<string, string>, interval: string) =>
-      writeFileSync(
-        file,
-        JSON.stringify({
-          server: { host: '127.0.0.1', http_port: 0 },
-          authentication: {
-            required: true,
-            methods: {
-              token: {
-                enabled: true,
-                storage: {
-                  tokens: Object.fromEntries(
-                    Object.entries(tokens).map(([name, path]) => [
-                      name,
-                      { credential: `\${secret:file:${path}}` },
-                    ]),
-                  ),
-                },
-              },
-            },
-          },
-          secrets: { refresh_interval: interval, providers: { file: { enabled: true, base_path: secrets } } },
-        }),
-      );
-    write({ first: 'a' }, '0s');
-    const logs: Array<Record<string, unknown>> = [];
-    const server = await startServer({
-      file,
-      env: {},
-      logDestination: { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
-    });
-    onTestFinished(() => server.close());
-    const status = async (token: string) =>
-      (await fetch(`${server.address}/auth/v1/self`, { headers: bearer(token) })).status;
+    const refs = (tokens: Record<string, string>) =>
+      Object.fromEntries(Object.entries(tokens).map(([name, path]) => [name, `\${secret:file:${path}}`]));
+    const config = (extra: Record<string, unknown>) => {
+      const { tokens = { first: 'a' }, interval = '0s' } = extra as {
+        tokens?: Record<string, string>;
+        interval?: string;
+      };
+      return {
+        ...withTokens(secrets, refs(tokens)),
+        secrets: { refresh_interval: interval, providers: { file: { enabled: true, base_path: secrets } } },
+      };
+    };
+    const { write: writeConfig, logs, server, status } = await fromFile(config);
+    const write = (tokens: Record<string, string>, interval: string) => writeConfig({ tokens, interval });
     expect(await status('reload-second-credential-3c9d')).toBe(401);
 
     write({ first: 'a', second: 'b' }, '300ms');

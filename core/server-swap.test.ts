@@ -3,7 +3,7 @@
  * holding a shutdown open or a replaced configuration alive.
  */
 import { writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startGcpFake } from '../secrets/gcp/fake.ts';
@@ -11,7 +11,7 @@ import { defineMethod } from './plugins/kit/index.ts';
 import { type Server, startServer } from './server.ts';
 import { eventually, sleep } from './test-support/load.ts';
 import { registryWith } from './test-support/plugins.ts';
-import { parseAnswers, rawExchange } from './test-support/raw-http.ts';
+import { parseAnswers, rawExchange, startSilentServer } from './test-support/raw-http.ts';
 import { tempDir } from './test-support/tmp.ts';
 import { startUpstream } from './test-support/upstream.ts';
 
@@ -240,16 +240,7 @@ describe('shutting down while a refresh waits on a store', () => {
 
 describe('shutting down while a reload opens a store that never answers', () => {
   it('stops waiting for it at once', async () => {
-    const sockets = new Set<import('node:net').Socket>();
-    const hang = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
-    onTestFinished(async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => hang.close(resolve));
-    });
+    const hang = await startSilentServer();
     const file = join(tempDir(), 'config.json');
     writeFileSync(file, JSON.stringify(base()));
     const server = await startServer({ file, env: {}, logDestination: { write: () => undefined } });
@@ -262,7 +253,7 @@ describe('shutting down while a reload opens a store that never answers', () => 
             providers: {
               vault: {
                 enabled: true,
-                address: `http://127.0.0.1:${(hang.address() as import('node:net').AddressInfo).port}`,
+                address: `http://127.0.0.1:${hang.port}`,
                 token: 'never-answered-token-4e',
               },
             },
@@ -271,7 +262,7 @@ describe('shutting down while a reload opens a store that never answers', () => 
       ),
     );
     const reloaded = server.reload();
-    await eventually(() => sockets.size > 0, 3_000, 'the store being asked');
+    await eventually(() => hang.connections() > 0, 3_000, 'the store being asked');
     await within(server.close(), 2_000, 'server.close()');
     expect(await reloaded).toBe(false);
   });

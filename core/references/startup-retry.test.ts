@@ -1,10 +1,10 @@
-import { type AddressInfo, createServer, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAwsFake } from '../../secrets/aws/fake.ts';
 import { startGcpFake } from '../../secrets/gcp/fake.ts';
 import { startVaultFake } from '../../secrets/vault/fake.ts';
 import { errorCode } from '../errors.ts';
 import { startServer } from '../server.ts';
+import { startSilentServer } from '../test-support/raw-http.ts';
 import type { SecretStoreFake } from '../test-support/secret-store-fake.ts';
 
 const VALUE = 'startup-retry-credential-6e1b';
@@ -127,17 +127,8 @@ describe('secrets.fetch_timeout', () => {
 
 describe('a store that accepts connections and never answers', () => {
   it('is bounded by fetch_timeout in create too, retried as unavailable, and given up after startup_timeout', async () => {
-    const sockets = new Set<Socket>();
-    const hang = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
-    onTestFinished(async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => hang.close(resolve));
-    });
-    const address = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
+    const hang = await startSilentServer();
+    const address = `http://127.0.0.1:${hang.port}`;
     const logs: Array<Record<string, unknown>> = [];
     const started = Date.now();
     const error = await startServer({

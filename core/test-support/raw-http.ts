@@ -151,3 +151,21 @@ export async function serveTcp(onConnection: (socket: Socket) => void): Promise<
   );
   return (server.address() as AddressInfo).port;
 }
+
+/** A TCP server on loopback that accepts connections and never answers (a store that hangs); closed after the test. */
+export async function startSilentServer(): Promise<{
+  readonly port: number;
+  readonly connections: () => number;
+}> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { port: (server.address() as AddressInfo).port, connections: () => sockets.size };
+}
