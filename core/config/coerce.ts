@@ -1,4 +1,5 @@
 import { durationToMs } from './duration.ts';
+import { parseGoBool } from './go-bool.ts';
 import { childSchema, deref, type SchemaCursor, schemaTypes } from './schema-walk.ts';
 import { isRecord, type Path } from './tree.ts';
 
@@ -9,22 +10,6 @@ export interface CoercionContext {
   /** Receives a note for each list given as a string whose items look comma-separated. */
   readonly notes?: Array<{ path: Path; message: string }>;
 }
-
-/** Go's `strconv.ParseBool`, which Flipt's weakly typed decoding uses for strings in boolean fields. */
-const GO_BOOLEANS: Readonly<Record<string, boolean>> = {
-  '1': true,
-  t: true,
-  T: true,
-  TRUE: true,
-  true: true,
-  True: true,
-  '0': false,
-  f: false,
-  F: false,
-  FALSE: false,
-  false: false,
-  False: false,
-};
 
 /**
  * Types a value tree by its schema, the way Flipt decodes configuration:
@@ -84,7 +69,9 @@ export function coerceToSchema(
 
   if (typeof value === 'string') {
     // An own key only: `constructor` is not one of Go's booleans, whatever a plain object inherits.
-    if (types.includes('boolean') && Object.hasOwn(GO_BOOLEANS, value)) return GO_BOOLEANS[value];
+    // Go's ParseBool, which Flipt's weakly typed decoding uses for strings in boolean fields.
+    const flag = types.includes('boolean') ? parseGoBool(value) : undefined;
+    if (flag !== undefined) return flag;
     if ((types.includes('integer') || types.includes('number')) && /^[+-]?\d+$/.test(value)) {
       return Number(value);
     }

@@ -13,6 +13,7 @@ import {
   mentioning,
   NETWORK_ERROR_CODES,
   PluginError,
+  parseGoBool,
   readTextFileLimited,
   type SecretContext,
   type SecretSource,
@@ -33,10 +34,6 @@ export const MAX_RETRIES = 2;
 /** Key Vault secret names: 1–127 characters of `0-9a-zA-Z-`. */
 const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 
-/** Go's `strconv.ParseBool` spellings. */
-const TRUE_WORDS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const FALSE_WORDS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
-
 /** The variables whose proxy the SDK's own proxy policy would use (it reads them from `process.env`). */
 const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy'];
 
@@ -45,8 +42,9 @@ const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy
  * except for the spellings Go's `strconv.ParseBool` reads as false (`0`, `f`, `false`, …), which turn it off.
  */
 export function emulatorMode(value: string | undefined): { on: boolean; unusual: boolean } {
-  if (value === undefined || value === '' || FALSE_WORDS.has(value)) return { on: false, unusual: false };
-  return { on: true, unusual: !TRUE_WORDS.has(value) };
+  const flag = value === undefined ? undefined : parseGoBool(value);
+  if (value === undefined || value === '' || flag === false) return { on: false, unusual: false };
+  return { on: true, unusual: flag !== true };
 }
 
 /** The first line of an SDK message, cut to a readable length. */

@@ -4,16 +4,10 @@ import {
   ErrorCodes,
   MAX_NAMED_FILE_BYTES,
   PluginError,
+  parseGoBool,
   readTextFileLimited,
   statFailure,
 } from '../../core/plugins/kit/index.ts';
-
-/** Go's `strconv.ParseBool`, which the Vault CLI and Go client use for `VAULT_SKIP_VERIFY`. */
-export function parseGoBool(text: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
-  return undefined;
-}
 
 /** What the Vault CLI's TLS variables ask for, read from the runtime's environment. */
 export interface VaultTls {

@@ -50,6 +50,7 @@ export { mentioning, quoteValue, valueText } from '../../config/describe-value.t
 export { formatGoDuration, parseGoDuration } from '../../config/duration.ts';
 // Configuration messages, worded as Flipt words them, and values shown safely (escaped, cut).
 export { fieldMessage, isBlank, requiredMessage, statFailure } from '../../config/flipt-messages.ts';
+export { parseGoBool } from '../../config/go-bool.ts';
 // Coded errors.
 export { type ErrorCode, ErrorCodes, errorCode, errorMessage, PluginError } from '../../errors.ts';
 export { FileTooLargeError, MAX_NAMED_FILE_BYTES, readTextFileLimited } from '../../fs/read-limited.ts';
