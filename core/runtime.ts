@@ -354,6 +354,21 @@ export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
   }
 }
 
+const credentialsOf = new WeakMap<LoadedConfig, readonly string[]>();
+
+/**
+ * The credentials written in a loaded configuration (settings marked writeOnly: client secrets, static tokens), as
+ * the scrubber keeps them out of log lines; worked out once per load, however many runtimes are built from it.
+ */
+export function writtenCredentials(loaded: LoadedConfig): readonly string[] {
+  let values = credentialsOf.get(loaded);
+  if (values === undefined) {
+    values = new CredentialMap(loaded.schema).values(loaded.config).map((credential) => credential.value);
+    credentialsOf.set(loaded, values);
+  }
+  return values;
+}
+
 /** Loads the configuration and creates the logger it asks for, with the credentials written in it scrubbed. */
 export async function loadForRuntime(
   options: RuntimeOptions,
@@ -362,7 +377,7 @@ export async function loadForRuntime(
   const scrubber = new SecretScrubber();
   // Credentials written in the file (settings marked writeOnly: client secrets, static tokens) are kept out of log
   // lines as resolved secrets are: a plugin logging its config, or a library its options, shows neither.
-  scrubber.add(new CredentialMap(loaded.schema).values(loaded.config).map((credential) => credential.value));
+  scrubber.add(writtenCredentials(loaded));
   const log = createLogger(loaded.config.log, scrubber, options.logDestination);
   for (const warning of loaded.warnings) log.warn(formatIssue(warning));
   return { loaded, log, scrubber };
@@ -393,10 +408,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     });
     const resolution = await resolveAtStartup(loaded, sources, log);
     // In use for as long as this runtime runs: never dropped, however many there are.
-    scrubber.keep([
-      ...new CredentialMap(loaded.schema).values(loaded.config).map((credential) => credential.value),
-      ...resolution.values,
-    ]);
+    scrubber.keep([...writtenCredentials(loaded), ...resolution.values]);
     const held = sources;
     sources = undefined;
     const runtime = await assembleRuntime({

@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { parseAllDocuments } from 'yaml';
-import { CredentialMap } from './config/credentials.ts';
 import { type LoadedConfig, loadConfig } from './config/load.ts';
 import type { RootConfig } from './config/types.ts';
 import {
@@ -38,6 +37,7 @@ import {
   type RuntimeOptions,
   resolveAtStartup,
   type SharedResource,
+  writtenCredentials,
 } from './runtime.ts';
 import type { AuthenticationStore } from './store/types.ts';
 
@@ -290,10 +290,7 @@ class Supervisor {
     const { loaded, values, sources } = input;
     const uses = groupReferences(loaded.references);
     const config = applyValues(loaded.config, uses, values);
-    const secrets = [
-      ...new CredentialMap(loaded.schema).values(loaded.config).map((credential) => credential.value),
-      ...values.values(),
-    ];
+    const secrets = [...writtenCredentials(loaded), ...values.values()];
     this.#scrubber.add(secrets);
     let store: SharedResource<AuthenticationStore>;
     /** Puts back the running store's credentials when this configuration, which changed them, does not start. */
@@ -571,7 +568,7 @@ class Supervisor {
       return refuse([errorMessage(error)]);
     }
     for (const warning of loaded.warnings) this.#log.warn(formatIssue(warning));
-    this.#scrubber.add(new CredentialMap(loaded.schema).values(loaded.config).map((c) => c.value));
+    this.#scrubber.add(writtenCredentials(loaded));
     const current = this.#current;
     const fixed = changedSettings(this.#startedWith, loaded.config);
     if (fixed.length > 0) {
