@@ -13,20 +13,15 @@ const MAX_HEADER_BYTES = 96 * 1024;
 /** What the HTTP application needs to be built. */
 export interface AppOptions {
   readonly log: Logger;
-  /** TLS material when `server.protocol` is `https`. */
-  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
   /** Whether the authentication store is reachable, for `/health`. */
   readonly storeReady?: () => boolean;
   /**
-   * When the HTTP server belongs to the caller (which then passes each request to the app's handler): receives
-   * the handler and returns a server object for the app's own listeners. `https` is then the caller's matter.
+   * The HTTP server belongs to the caller (`startServer`), which passes each request to the app's handler and
+   * forwards its other events: receives the handler and returns the object the app's own listeners go on.
    */
-  readonly serverFactory?: (handler: (request: IncomingMessage, response: ServerResponse) => void) => Server;
-  /**
-   * Whether the server is shutting down, when the caller decides it (with `serverFactory`); otherwise closing
-   * the app starts it.
-   */
-  readonly shuttingDown?: () => boolean;
+  readonly serverFactory: (handler: (request: IncomingMessage, response: ServerResponse) => void) => Server;
+  /** Whether the caller's server is shutting down: requests then get Flipt's 503 and their connection closes. */
+  readonly shuttingDown: () => boolean;
 }
 
 /**
@@ -53,7 +48,6 @@ export function httpServerOptions(hasUpgradeListener: (server: Server) => boolea
  * authentication decisions are logged one line each where they are made.
  */
 export function buildApp(options: AppOptions): FastifyInstance {
-  const http = httpServerOptions((server) => server.listenerCount('upgrade') > 0);
   const app = Fastify({
     loggerInstance: options.log,
     logController: new LogController({ disableRequestLogging: true }),
@@ -65,28 +59,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // Fastify's 503 while closing has its own shape; the hook below answers it in Flipt's.
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true },
-    http,
-    ...(options.https === undefined ? {} : { https: { ...options.https, ...http } }),
-    ...(options.serverFactory !== undefined && { serverFactory: options.serverFactory }),
+    serverFactory: options.serverFactory,
   }) as unknown as FastifyInstance;
   answerOutsideRoutes(app.server);
 
-  let closing = false;
-  let idleSweep: NodeJS.Timeout | undefined;
-  app.addHook('preClose', async () => {
-    closing = true;
-    // Node closes the connections idle when closing starts; one busy then (a request inside a slow method) goes
-    // idle once answered and, kept alive by its client, would hold the close open for good. Swept until closed.
-    idleSweep = setInterval(() => app.server.closeIdleConnections(), 50);
-    idleSweep.unref();
-  });
-  app.addHook('onClose', async () => {
-    clearInterval(idleSweep);
-  });
   app.addHook('onRequest', (request, reply, next) => {
     // Both answers close the connection (Node then sends `Connection: close`), and requests pipelined after them
     // are not processed (trackConnections): set now, before Node emits the next one.
-    if (options.shuttingDown?.() ?? closing) {
+    if (options.shuttingDown()) {
       // As Fastify does: a request that arrives on a kept-alive connection while the server drains is refused.
       reply.raw.shouldKeepAlive = false;
       return sendError(reply, GrpcCode.UNAVAILABLE, 'the server is shutting down');
