@@ -1,16 +1,13 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAwsFake } from '../secrets/aws/fake.ts';
 import { startAzureFake } from '../secrets/azure/fake.ts';
 import { startGcpFake } from '../secrets/gcp/fake.ts';
 import { startVaultFake } from '../secrets/vault/fake.ts';
+import { runRecordingModules } from './test-support/modules.ts';
 import type { SecretStoreFake } from './test-support/secret-store-fake.ts';
 import { tempFiles } from './test-support/tmp.ts';
-
-const run = promisify(execFile);
 
 /** Each cloud store's SDK, as the package names that appear in the paths of the modules it loads. */
 const SDKS = {
@@ -26,30 +23,19 @@ const SDKS = {
  */
 async function modulesLoadedServing(config: object, env: Record<string, string>): Promise<string[]> {
   const entry = pathToFileURL(join(import.meta.dirname, '..', 'index.ts')).href;
-  const script = `
-    import { registerHooks } from 'node:module';
-    const seen = new Set();
-    registerHooks({ resolve(specifier, context, next) { const found = next(specifier, context); seen.add(found.url); return found; } });
+  const { stdout, resolved } = await runRecordingModules(
+    `
     const { startServer } = await import(${JSON.stringify(entry)});
     const server = await startServer({ object: ${JSON.stringify(config)}, env: ${JSON.stringify(env)}, logDestination: { write() {} } });
     const answer = await fetch(server.address + '/auth/v1/self', { headers: { authorization: 'Bearer lazy-sdk-token-value-4f' } });
     await server.close();
-    process.stdout.write(JSON.stringify({ status: answer.status, seen: [...seen] }));
-  `;
-  const { stdout } = await run(
-    process.execPath,
-    [
-      '--experimental-strip-types',
-      '--disable-warning=ExperimentalWarning',
-      '--input-type=module',
-      '-e',
-      script,
-    ],
-    { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+    process.stdout.write(JSON.stringify({ status: answer.status }));
+  `,
+    { env: { ...process.env, ...env } },
   );
-  const { status, seen } = JSON.parse(stdout) as { status: number; seen: string[] };
+  const { status } = JSON.parse(stdout) as { status: number };
   expect(status).toBe(200);
-  return seen;
+  return [...resolved];
 }
 
 const tokenConfig = (provider: string, path: string, providers: Record<string, unknown>) => ({

@@ -1,43 +1,24 @@
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runRecordingModules } from '../../test-support/modules.ts';
 
-/** Prints the packages (under node_modules) that importing a module resolves, one name each. */
-const RECORDER = `
-import { registerHooks } from 'node:module';
-const seen = new Set();
-registerHooks({
-  resolve(specifier, context, next) {
-    const resolved = next(specifier, context);
-    const match = /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(resolved.url);
-    if (match) seen.add(match[1]);
-    return resolved;
-  },
-});
-await import(process.argv[1]);
-process.stdout.write(JSON.stringify([...seen].sort()));
-`;
-
-function packagesImportedBy(entry: string): string[] {
-  const out = execFileSync(
-    process.execPath,
-    [
-      '--experimental-strip-types',
-      '--disable-warning=ExperimentalWarning',
-      '--input-type=module',
-      '-e',
-      RECORDER,
-      entry,
-    ],
-    { encoding: 'utf8' },
+/** The packages (under node_modules) that importing `entry` resolves, each name once, sorted. */
+async function packagesImportedBy(entry: string): Promise<string[]> {
+  const { resolved } = await runRecordingModules(
+    `await import(${JSON.stringify(pathToFileURL(entry).href)});`,
   );
-  return JSON.parse(out) as string[];
+  const packages = new Set<string>();
+  for (const url of resolved) {
+    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    if (match?.[1]) packages.add(match[1]);
+  }
+  return [...packages].sort();
 }
 
 describe('portcullis/plugin', () => {
-  it('loads no package beyond what its helpers need (jose, for key sets and JWT verification)', () => {
+  it('loads no package beyond what its helpers need (jose, for key sets and JWT verification)', async () => {
     // A plugin author's process imports the kit; the server side (fastify, pino, ioredis, undici, ajv) must not come
     // with it.
-    expect(packagesImportedBy(fileURLToPath(new URL('./index.ts', import.meta.url)))).toEqual(['jose']);
+    expect(await packagesImportedBy(fileURLToPath(new URL('./index.ts', import.meta.url)))).toEqual(['jose']);
   });
 });
