@@ -1,5 +1,6 @@
+import { isIP } from 'node:net';
 import { CookieJar } from 'tough-cookie';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 
 /** One HTTP response as a browser saw it, with the body read. */
 export interface Page {
@@ -36,6 +37,49 @@ export function formsOf(page: Page): Form[] {
   });
 }
 
+/** How a {@link Browser} connects. */
+export interface BrowserOptions {
+  /** Extra trusted CA certificates (PEM) for HTTPS. */
+  readonly ca?: string;
+  /**
+   * Where to connect for a host, as Chromium's `--host-resolver-rules`: `host:port` as written in URLs (the port
+   * always written, `80` or `443` for a URL that leaves it out) → `address:port` to open the socket to, e.g.
+   * `{ 'idp:5556': '127.0.0.1:49153' }`. URLs, cookies, the `Host` header and the TLS server name stay those of the
+   * URL; only the socket goes elsewhere. Hosts not listed are resolved as usual.
+   */
+  readonly hosts?: Readonly<Record<string, string>>;
+}
+
+/** An undici connector that opens sockets for the hosts of `hosts` at their mapped addresses. */
+function mappedConnector(hosts: Readonly<Record<string, string>>, tls: buildConnector.BuildOptions) {
+  const connect = buildConnector(tls);
+  const targets = new Map(
+    Object.entries(hosts).map(([from, to]) => {
+      // Parsed once, so that a mistyped target fails at construction rather than at the first request.
+      const target = new URL(`http://${to}`);
+      if (target.port === '') throw new Error(`Browser hosts: "${to}" (for ${from}) needs a port`);
+      return [from, target] as const;
+    }),
+  );
+  return (options: buildConnector.Options, callback: buildConnector.Callback) => {
+    const port = options.port || (options.protocol === 'https:' ? '443' : '80');
+    const target = targets.get(`${options.hostname}:${port}`);
+    if (target === undefined) return connect(options, callback);
+    return connect(
+      {
+        ...options,
+        hostname: target.hostname.replace(/^\[(.*)\]$/, '$1'),
+        host: target.host,
+        port: target.port,
+        // TLS still sends, and checks the certificate against, the name in the URL (not an address: no SNI for one).
+        ...(options.protocol === 'https:' &&
+          isIP(options.hostname) === 0 && { servername: options.servername || options.hostname }),
+      },
+      callback,
+    );
+  };
+}
+
 /**
  * A scripted browser over real HTTP: a cookie jar (RFC 6265, by tough-cookie), redirects followed one by one so
  * that every `Set-Cookie` along the way lands in the jar, and forms submitted as a user would.
@@ -46,8 +90,11 @@ export class Browser {
   /** Every URL visited, in order (redirects included). */
   readonly history: string[] = [];
 
-  constructor(options: { ca?: string } = {}) {
-    this.#dispatcher = new Agent(options.ca === undefined ? {} : { connect: { ca: options.ca } });
+  constructor(options: BrowserOptions = {}) {
+    const tls = options.ca === undefined ? {} : { ca: options.ca };
+    this.#dispatcher = new Agent(
+      options.hosts === undefined ? { connect: tls } : { connect: mappedConnector(options.hosts, tls) },
+    );
   }
 
   /** One request, no redirect followed; cookies sent and stored. */
