@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { CookieJar } from 'tough-cookie';
+import { Cookie, CookieJar } from 'tough-cookie';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 
 /** One HTTP response as a browser saw it, with the body read. */
@@ -97,6 +97,22 @@ export class Browser {
     );
   }
 
+  /**
+   * Stores a `Set-Cookie` as a browser would. tough-cookie refuses a `Domain` that is a public suffix outright, but
+   * RFC 6265 §5.3 step 5 (and Chromium) keep the cookie, host-only, when that domain is the request's host: a
+   * single-label host such as a container's name (`portcullis`) is a public suffix by the list's default rule.
+   */
+  async #store(setCookie: string, url: string): Promise<void> {
+    try {
+      await this.jar.setCookie(setCookie, url);
+    } catch {
+      const cookie = Cookie.parse(setCookie);
+      if (cookie?.domain?.replace(/^\./, '').toLowerCase() !== new URL(url).hostname.toLowerCase()) return;
+      cookie.domain = null;
+      await this.jar.setCookie(cookie, url, { ignoreError: true });
+    }
+  }
+
   /** One request, no redirect followed; cookies sent and stored. */
   async request(
     url: string,
@@ -110,9 +126,7 @@ export class Browser {
       headers: { ...(cookie !== '' && { cookie }), ...init.headers },
       ...(init.body !== undefined && { body: init.body }),
     });
-    for (const setCookie of response.headers.getSetCookie()) {
-      await this.jar.setCookie(setCookie, url, { ignoreError: true });
-    }
+    for (const setCookie of response.headers.getSetCookie()) await this.#store(setCookie, url);
     this.history.push(url);
     const page: Page = {
       url,
