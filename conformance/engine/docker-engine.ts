@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -121,8 +121,30 @@ export async function openEngine(options: { timeoutMs?: number } = {}): Promise<
   return privateEngine(host, docker, daemon.pid ?? 0, logFile);
 }
 
+/**
+ * A private engine shared by the runs on this machine: each registers its pid under `users/`, and the last one to
+ * finish stops the daemon (a second terminal's run must not lose its engine when the first ends).
+ */
 function privateEngine(host: string, docker: Docker, pid: number, logFile: string): Engine {
-  return { host, docker, private: true, logFile, stop: () => stopDaemon(pid) };
+  const users = join(conformanceHome(), 'users');
+  mkdirSync(users, { recursive: true });
+  const mine = join(users, String(process.pid));
+  writeFileSync(mine, '');
+  return {
+    host,
+    docker,
+    private: true,
+    logFile,
+    async stop() {
+      rmSync(mine, { force: true });
+      const others = readdirSync(users).filter((name) => {
+        if (alive(Number(name))) return true;
+        rmSync(join(users, name), { force: true }); // a run that was killed
+        return false;
+      });
+      if (others.length === 0) await stopDaemon(pid);
+    },
+  };
 }
 
 /** SIGTERM, then up to 20 s for dockerd to stop its containers and exit; SIGKILL after that. */
