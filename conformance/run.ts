@@ -110,11 +110,13 @@ async function main(): Promise<number> {
   mkdirSync(dirname(reportFile), { recursive: true });
   writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\n${formatTable(cases)}\n`);
-  const failed = cases.filter((result) => result.result === 'failed').length;
+  const count = (result: CaseResult['result']) => cases.filter((entry) => entry.result === result).length;
   say(
-    `${cases.length} cases against ${idp}: ${cases.length - failed} passed or skipped, ${failed} failed, ` +
-      `${report.seconds} s in all (images ${report.images.seconds} s); report in ${reportFile}`,
+    `${cases.length} cases against ${idp}: ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} ` +
+      `skipped; ${report.seconds} s in all (images ${report.images.seconds} s); report in ${reportFile}`,
   );
+  // vitest's status decides (an error outside any case fails the run too); a failed case always fails it.
+  if (code === 0 && count('failed') > 0) return 1;
   return code;
 }
 
