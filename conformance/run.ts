@@ -47,11 +47,28 @@ function cleanUp(): Promise<void> {
   return stopping;
 }
 
+/** Resolves when vitest has exited, or after `ms`. */
+const childGone = (ms: number) =>
+  new Promise<void>((resolve) => {
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(resolve, ms);
+    child.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+let signalled = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
+    if (signalled) return;
+    signalled = true;
     say(`${signal}: stopping the suites and removing what they created`);
     child?.kill('SIGTERM');
-    void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    // vitest first, so that no container is created after the sweep; then the sweep.
+    void childGone(10_000)
+      .then(cleanUp)
+      .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   });
 }
 
@@ -81,7 +98,9 @@ async function main(): Promise<number> {
       [vitest, 'run', '--config', 'conformance/vitest.config.ts', ...process.argv.slice(2)],
       {
         cwd: repoRoot,
-        stdio: 'inherit',
+        // vitest's stdin is a pipe from this process: if this process is killed outright, the pipe closes and
+        // vitest stops too (conformance/suites/support/orphan.ts) instead of creating containers for nobody.
+        stdio: ['pipe', 'inherit', 'inherit'],
         env: {
           ...process.env,
           DOCKER_HOST: engine?.host,

@@ -13,5 +13,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     reporters: ['default', './conformance/report.ts'],
+    globalSetup: ['./conformance/suites/support/orphan.ts'],
   },
 });
