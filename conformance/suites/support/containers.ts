@@ -126,12 +126,19 @@ export async function start(imageName: string, options: StartOptions): Promise<S
       output += chunk.toString();
     });
   });
+  const name = `${options.network.name}-${options.alias}`;
+  const exited = exitWatch(name);
   let started: StartedTestContainer;
   try {
-    started = await container.start();
+    started = await Promise.race([container.start(), exited.promise]);
   } catch (error) {
-    const tail = output.trim().split('\n').slice(-12).join('\n  ');
-    throw new Error(`${options.alias} (${imageName}) did not start: ${(error as Error).message}\n  ${tail}`);
+    const message = (error as Error).message;
+    const tail = output.trim().split('\n').slice(-12);
+    // The exit watch already quotes the container's last lines.
+    const detail = tail[0] === undefined || message.includes(tail[0]) ? '' : `\n  ${tail.join('\n  ')}`;
+    throw new Error(`${options.alias} (${imageName}) did not start: ${message}${detail}`);
+  } finally {
+    exited.stop();
   }
   const port = options.ports?.[0] === undefined ? 0 : started.getMappedPort(options.ports[0]);
   return {
@@ -141,6 +148,55 @@ export async function start(imageName: string, options: StartOptions): Promise<S
     output: () => output,
     stop: async () => {
       await started.stop({ remove: true, removeVolumes: true, timeout: 2_000 });
+    },
+  };
+}
+
+/** The text of a container's log as the API sends it without a TTY: frames of an 8-byte header and a payload. */
+function demux(raw: Buffer): string {
+  let text = '';
+  for (let at = 0; at + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(at + 4);
+    text += raw.subarray(at + 8, at + 8 + size).toString();
+    at += 8 + size;
+  }
+  return text;
+}
+
+/**
+ * Rejects as soon as the container `name` has exited: testcontainers would otherwise wait out the whole start-up
+ * timeout for a port or an answer that a container that stopped (a portcullis refusing its config) never gives.
+ */
+function exitWatch(name: string): { promise: Promise<never>; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const promise = new Promise<never>((_, reject) => {
+    const poll = async () => {
+      if (stopped) return;
+      const docker = await dockerode();
+      const [gone] = await docker
+        .listContainers({ all: true, filters: { name: [`^/${name}$`], status: ['exited', 'dead'] } })
+        .catch(() => []);
+      if (gone !== undefined) {
+        const logs = await docker
+          .getContainer(gone.Id)
+          .logs({ stdout: true, stderr: true, tail: 12 })
+          .catch(() => Buffer.alloc(0));
+        reject(
+          new Error(
+            `the container exited (${gone.Status}):\n  ${demux(logs).trim().split('\n').join('\n  ')}`,
+          ),
+        );
+      } else if (!stopped) timer = setTimeout(() => void poll(), 250);
+    };
+    timer = setTimeout(() => void poll(), 250);
+  });
+  promise.catch(() => {});
+  return {
+    promise,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
     },
   };
 }
