@@ -37,6 +37,7 @@ declare module 'vitest' {
 export function caseResults(modules: ReadonlyArray<TestModule>): CaseResult[] {
   const results: CaseResult[] = [];
   for (const module of modules) {
+    const first = results.length;
     for (const test of module.children.allTests()) {
       const result = test.result();
       // A case skipped because its file's or suite's set-up failed (a container that did not start) failed.
@@ -57,6 +58,21 @@ export function caseResults(modules: ReadonlyArray<TestModule>): CaseResult[] {
         ...(error === undefined ? {} : { error: error.split('\n')[0] ?? '' }),
       });
     }
+    // The containers of a file start in its beforeAll and go in its afterAll: their time gets a row of its own.
+    const cases = results.slice(first);
+    const inCases = cases.reduce((sum, entry) => sum + entry.seconds, 0);
+    const name = module.moduleId.replace(/^.*\/suites\//, '').replace(/\.suite\.ts$/, '');
+    results.push({
+      case: `${name}: containers started and removed`,
+      idp: cases.find((entry) => entry.idp !== '-')?.idp ?? '-',
+      result:
+        module.errors().length > 0 || cases.some((entry) => entry.error?.startsWith('set-up: ') === true)
+          ? 'failed'
+          : cases.every((entry) => entry.result === 'skipped')
+            ? 'skipped'
+            : 'passed',
+      seconds: Math.max(0, Math.round((module.diagnostic().duration / 1000 - inCases) * 10) / 10),
+    });
   }
   return results;
 }

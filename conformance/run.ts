@@ -98,9 +98,9 @@ async function main(): Promise<number> {
       [vitest, 'run', '--config', 'conformance/vitest.config.ts', ...process.argv.slice(2)],
       {
         cwd: repoRoot,
-        // vitest's stdin is a pipe from this process: if this process is killed outright, the pipe closes and
-        // vitest stops too (conformance/suites/support/orphan.ts) instead of creating containers for nobody.
-        stdio: ['pipe', 'inherit', 'inherit'],
+        // If this process is killed outright, vitest notices it was re-parented and stops too
+        // (conformance/suites/support/orphan.ts) instead of creating containers for nobody.
+        stdio: 'inherit',
         env: {
           ...process.env,
           DOCKER_HOST: engine?.host,
