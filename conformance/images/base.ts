@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type Docker from 'dockerode';
 import { IMAGE_LABEL } from '../engine/labels.ts';
-import { type Built, IMAGE_REPOSITORY, removeOlder } from './build.ts';
+import { type Built, IMAGE_REPOSITORY, imageId, removeOlder } from './build.ts';
 
 /** The Debian release, variant and mirror of the base image (the mirror: `CONFORMANCE_DEBIAN_MIRROR`). */
 const SUITE = 'bookworm';
@@ -22,7 +22,11 @@ function run(command: string, args: readonly string[]): Promise<string> {
       output = (output + chunk.toString()).slice(-4000);
     });
     child.on('error', (error) =>
-      reject(new Error(`${command} could not run (${error.message}); Debian: apt-get install ${command}`)),
+      reject(
+        new Error(
+          `${command} could not run (${error.message}); Debian: apt-get install ${basename(command)}`,
+        ),
+      ),
     );
     child.on('close', (code) =>
       code === 0
@@ -36,11 +40,29 @@ function run(command: string, args: readonly string[]): Promise<string> {
   });
 }
 
+/** debootstrap, from PATH or where Debian puts it (/usr/sbin, not on every user's PATH). */
+const debootstrap = () => (existsSync('/usr/sbin/debootstrap') ? '/usr/sbin/debootstrap' : 'debootstrap');
+
+/** The rootfs folders of runs that are gone (killed during debootstrap): `rootfs-<digest>-<pid>`. */
+function removeAbandoned(workDir: string): void {
+  if (!existsSync(workDir)) return;
+  for (const name of readdirSync(workDir)) {
+    const pid = Number(/^rootfs-[0-9a-f]+-(\d+)$/.exec(name)?.[1]);
+    if (Number.isNaN(pid)) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      rmSync(join(workDir, name), { recursive: true, force: true });
+    }
+  }
+}
+
 /**
  * The Debian base every other image starts from. With `CONFORMANCE_BASE_IMAGE` (a registry image, e.g.
- * `debian:bookworm-slim`) that image, pulled when absent. Otherwise `debootstrap --variant=minbase bookworm` into a
- * folder under `workDir`, imported with `docker import` and tagged with a digest of the release, variant and mirror:
- * built once per engine, about 30 s; reused after.
+ * `debian:bookworm-slim`) that image, pulled when absent; the images built on it are keyed by its ID, so a newer
+ * pull rebuilds them. Otherwise `debootstrap --variant=minbase bookworm` into a folder under `workDir`, imported
+ * with `docker import` and tagged with a digest of the release, variant and mirror: built once per engine, about
+ * 30 s; reused after.
  *
  * @throws Error when debootstrap is missing or fails (its last lines are in the message), or the pull fails.
  */
@@ -48,37 +70,37 @@ export async function ensureBase(docker: Docker, workDir: string): Promise<Built
   const started = performance.now();
   const given = process.env.CONFORMANCE_BASE_IMAGE;
   if (given !== undefined && given !== '') {
-    const present = await docker
-      .getImage(given)
-      .inspect()
-      .then(() => true)
-      .catch(() => false);
-    if (!present) {
+    const present = await imageId(docker, given);
+    if (present !== undefined) {
+      return { name: 'base', tag: given, id: present, built: false, ms: performance.now() - started };
+    }
+    try {
       const stream = await docker.pull(given);
       await new Promise<void>((resolve, reject) =>
         docker.modem.followProgress(stream, (error: Error | null) =>
           error === null ? resolve() : reject(error),
         ),
-      ).catch((error: Error) => {
-        throw new Error(`CONFORMANCE_BASE_IMAGE=${given} could not be pulled: ${error.message}`);
-      });
+      );
+    } catch (error) {
+      throw new Error(`CONFORMANCE_BASE_IMAGE=${given} could not be pulled: ${(error as Error).message}`);
     }
-    return { name: 'base', tag: given, built: !present, ms: performance.now() - started };
+    const id = await imageId(docker, given);
+    if (id === undefined)
+      throw new Error(`CONFORMANCE_BASE_IMAGE=${given}: pulled, but there is no such image`);
+    return { name: 'base', tag: given, id, built: true, ms: performance.now() - started };
   }
   const digest = createHash('sha256').update(`${SUITE}\0${VARIANT}\0${mirror()}`).digest('hex').slice(0, 16);
   const tag = `${IMAGE_REPOSITORY}/base:${digest}`;
-  const present = await docker
-    .getImage(tag)
-    .inspect()
-    .then(() => true)
-    .catch(() => false);
-  if (present) return { name: 'base', tag, built: false, ms: performance.now() - started };
+  const present = await imageId(docker, tag);
+  if (present !== undefined)
+    return { name: 'base', tag, id: present, built: false, ms: performance.now() - started };
 
-  const rootfs = join(workDir, `rootfs-${digest}`);
-  rmSync(rootfs, { recursive: true, force: true });
+  removeAbandoned(workDir);
+  // A folder of this process's own: two runs on a new engine may both build the base.
+  const rootfs = join(workDir, `rootfs-${digest}-${process.pid}`);
   mkdirSync(workDir, { recursive: true });
   try {
-    await run('debootstrap', [`--variant=${VARIANT}`, SUITE, rootfs, mirror()]);
+    await run(debootstrap(), [`--variant=${VARIANT}`, SUITE, rootfs, mirror()]);
     // docker import reads the tar from a file or stdin; tar of the folder, streamed in.
     const tar = spawn('tar', ['-C', rootfs, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const stream = await docker.importImage(tar.stdout, {
@@ -94,6 +116,8 @@ export async function ensureBase(docker: Docker, workDir: string): Promise<Built
   } finally {
     rmSync(rootfs, { recursive: true, force: true });
   }
+  const id = await imageId(docker, tag);
+  if (id === undefined) throw new Error(`the base image ${tag} was imported, but there is no such image`);
   await removeOlder(docker, 'base', tag);
-  return { name: 'base', tag, built: true, ms: performance.now() - started };
+  return { name: 'base', tag, id, built: true, ms: performance.now() - started };
 }

@@ -28,6 +28,8 @@ export interface ImageSpec {
 export interface Built {
   readonly name: string;
   readonly tag: string;
+  /** The image's ID: what images built on it are keyed by (a base given by name may change under its name). */
+  readonly id: string;
   readonly built: boolean;
   readonly ms: number;
 }
@@ -49,55 +51,60 @@ async function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<st
   return lines;
 }
 
-const exists = async (docker: Docker, tag: string) => {
-  try {
-    await docker.getImage(tag).inspect();
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** The image's ID, or undefined when there is no such image. */
+export const imageId = (docker: Docker, tag: string): Promise<string | undefined> =>
+  docker
+    .getImage(tag)
+    .inspect()
+    .then(
+      (image) => image.Id,
+      () => undefined,
+    );
 
 /**
  * Builds `spec` unless an image with the digest of its inputs exists (Dockerfile, target, parents' tags, context
  * contents), on the host's network (apt inside a build reaches Debian's mirror; nothing else is fetched). Older
  * images of the same name are removed after a build, so the engine's disk holds one of each.
  *
- * @param parents the tags of images built before, by name.
+ * @param parents the images built before, by name.
  * @throws Error naming the image, with the build's last lines, when the build fails.
  */
 export async function buildImage(
   docker: Docker,
   spec: ImageSpec,
-  parents: ReadonlyMap<string, string>,
+  parents: ReadonlyMap<string, Built>,
 ): Promise<Built> {
   const started = performance.now();
   const buildargs: Record<string, string> = {};
+  const parentIds: string[] = [];
   for (const [argument, name] of Object.entries(spec.parents ?? {})) {
-    const tag = parents.get(name);
-    if (tag === undefined) throw new Error(`image ${spec.name} needs ${name}, which is not built yet`);
-    buildargs[argument] = tag;
+    const parent = parents.get(name);
+    if (parent === undefined) throw new Error(`image ${spec.name} needs ${name}, which is not built yet`);
+    buildargs[argument] = parent.tag;
+    parentIds.push(parent.id);
   }
   const dockerfile = readFileSync(join(repoRoot, spec.dockerfile), 'utf8');
+  const given = spec.context();
   const context: BuildContext = {
-    entries: spec.context().entries,
+    entries: given.entries,
     // The Dockerfile travels in the context (the API wants it there); the ignore file keeps it out of COPY.
     generated: {
-      ...spec.context().generated,
+      ...given.generated,
       Dockerfile: dockerfile,
       '.dockerignore': 'Dockerfile\n.dockerignore\n',
     },
   };
   const digest = createHash('sha256')
     .update(
-      JSON.stringify({ dockerfile, target: spec.target ?? null, buildargs, inputs: spec.inputs?.() ?? null }),
+      JSON.stringify({ dockerfile, target: spec.target ?? null, parentIds, inputs: spec.inputs?.() ?? null }),
     )
     .update(contextDigest(context, spec.skip))
     .digest('hex')
     .slice(0, 16);
   const tag = `${IMAGE_REPOSITORY}/${spec.name}:${digest}`;
-  if (await exists(docker, tag))
-    return { name: spec.name, tag, built: false, ms: performance.now() - started };
+  const present = await imageId(docker, tag);
+  if (present !== undefined)
+    return { name: spec.name, tag, id: present, built: false, ms: performance.now() - started };
 
   const stream = await docker.buildImage(contextTar(context), {
     t: tag,
@@ -115,23 +122,37 @@ export async function buildImage(
   } catch (error) {
     throw new Error(`building image ${spec.name} failed: ${(error as Error).message}`);
   }
-  if (!(await exists(docker, tag))) {
+  const id = await imageId(docker, tag);
+  if (id === undefined) {
     throw new Error(
       `building image ${spec.name} (${spec.dockerfile}) failed:\n  ${lines.slice(-15).join('\n  ')}`,
     );
   }
   await removeOlder(docker, spec.name, tag);
-  return { name: spec.name, tag, built: true, ms: performance.now() - started };
+  return { name: spec.name, tag, id, built: true, ms: performance.now() - started };
 }
 
-/** Removes the images of `name` other than `keep`; one still used by a container stays (removal refused). */
+/**
+ * Untags the older images of `name` (tags of the suite's repository other than `keep`); Docker deletes each once
+ * nothing else refers to it (images built on it are replaced in the same run; {@link pruneUntagged} gets the rest).
+ * One still used by a container stays.
+ */
 export async function removeOlder(docker: Docker, name: string, keep: string): Promise<void> {
   const images = await docker.listImages({ filters: { label: [`${IMAGE_LABEL}=${name}`] } });
-  for (const image of images) {
-    if (image.RepoTags?.includes(keep) === true) continue;
+  const older = images
+    .flatMap((image) => image.RepoTags ?? [])
+    .filter((tag) => tag !== keep && tag.startsWith(`${IMAGE_REPOSITORY}/${name}:`));
+  for (const tag of older) {
     await docker
-      .getImage(image.Id)
+      .getImage(tag)
       .remove({ force: false })
       .catch(() => {});
   }
+}
+
+/** Deletes the suite's images left without a tag (older versions whose children were replaced). */
+export async function pruneUntagged(docker: Docker): Promise<void> {
+  await docker
+    .pruneImages({ filters: { dangling: { true: true }, label: { [IMAGE_LABEL]: true } } })
+    .catch(() => {});
 }

@@ -99,6 +99,12 @@ export function packagesDigest(keys: readonly string[]): string {
 export const packageEntries = (keys: readonly string[]): ContextEntry[] =>
   keys.map((key) => ({ from: join(repoRoot, key), to: key, package: true }));
 
+/**
+ * The mode a file gets in the context, and in its digest: 0755 when anyone may execute it, else 0644. The rest of
+ * the bits says more about the clone's umask than about the file, and would change tags for nothing.
+ */
+const fileMode = (mode: number) => ((mode & 0o111) !== 0 ? 0o755 : 0o644);
+
 function* walk(from: string, to: string, isPackage = false): Generator<{ from: string; to: string }> {
   const stat = lstatSync(from);
   if (stat.isDirectory()) {
@@ -125,7 +131,7 @@ export function contextDigest(context: BuildContext, skip: (to: string) => boole
     }
     for (const file of walk(entry.from, entry.to, entry.package)) {
       const stat = lstatSync(file.from);
-      hash.update(`${file.to}\0${stat.mode}\0`);
+      hash.update(`${file.to}\0${stat.isSymbolicLink() ? 'l' : fileMode(stat.mode).toString(8)}\0`);
       hash.update(stat.isSymbolicLink() ? readlinkSync(file.from) : readFileSync(file.from));
     }
   }
@@ -151,7 +157,7 @@ export function contextTar(context: BuildContext): Readable {
           const sink = tar.entry({
             name: file.to,
             size: stat.size,
-            mode: stat.mode & 0o7777,
+            mode: fileMode(stat.mode),
             mtime: stat.mtime,
           });
           await pipeline(createReadStream(file.from), sink);

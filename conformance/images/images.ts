@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ensureBase } from './base.ts';
-import { type Built, buildImage, type ImageSpec } from './build.ts';
+import { type Built, buildImage, type ImageSpec, pruneUntagged } from './build.ts';
 import {
   dependencyClosure,
   packageEntries,
@@ -112,26 +112,29 @@ export async function ensureImages(
   only?: readonly string[],
 ): Promise<Images> {
   const started = performance.now();
-  const tags = new Map<string, string>();
-  const base = await ensureBase(docker, workDir);
-  tags.set('base', base.tag);
-  const results: Built[] = [base];
+  const built = new Map<string, Built>();
+  built.set('base', await ensureBase(docker, workDir));
   const specs = imageSpecs().filter((spec) => only === undefined || only.includes(spec.name));
   const pending = [...specs];
   while (pending.length > 0) {
     const ready = pending.filter((spec) =>
-      Object.values(spec.parents ?? {}).every((parent) => tags.has(parent)),
+      Object.values(spec.parents ?? {}).every((parent) => built.has(parent)),
     );
     if (ready.length === 0)
       throw new Error(`images with missing parents: ${pending.map((spec) => spec.name)}`);
     for (let at = 0; at < ready.length; at += 2) {
       const batch = ready.slice(at, at + 2);
-      for (const built of await Promise.all(batch.map((spec) => buildImage(docker, spec, tags)))) {
-        tags.set(built.name, built.tag);
-        results.push(built);
+      for (const image of await Promise.all(batch.map((spec) => buildImage(docker, spec, built)))) {
+        built.set(image.name, image);
       }
     }
     for (const spec of ready) pending.splice(pending.indexOf(spec), 1);
   }
-  return { tags, results, ms: performance.now() - started };
+  const results = [...built.values()];
+  if (results.some((image) => image.built)) await pruneUntagged(docker);
+  return {
+    tags: new Map(results.map((image) => [image.name, image.tag])),
+    results,
+    ms: performance.now() - started,
+  };
 }

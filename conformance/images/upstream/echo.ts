@@ -1,6 +1,6 @@
 /**
  * The upstream of the gateway cases: answers every request with a JSON echo of what it received (method, URL,
- * headers, body length), like traefik/whoami, on port 8080 (`PORT`).
+ * headers, body length), like traefik/whoami, on port 8080 (`PORT`), and logs `<method> <url>` for each.
  */
 import { createServer } from 'node:http';
 
@@ -10,6 +10,8 @@ const server = createServer((request, response) => {
     length += chunk.length;
   });
   request.on('end', () => {
+    // One line per request, so that a test can tell what reached the upstream.
+    console.log(`${request.method} ${request.url}`);
     response.setHeader('content-type', 'application/json');
     response.end(
       JSON.stringify({
