@@ -47,7 +47,10 @@ export function caseResults(modules: ReadonlyArray<TestModule>): CaseResult[] {
         if (parent.type === 'module') break;
         parent = parent.parent;
       }
-      const failed = result.state === 'failed' || (result.state === 'skipped' && setUp !== undefined);
+      // (A case skipped on purpose, `it.skipIf`, stays skipped.)
+      const failed =
+        result.state === 'failed' ||
+        (result.state === 'skipped' && test.options.mode !== 'skip' && setUp !== undefined);
       const error =
         result.state === 'failed' ? result.errors?.[0]?.message : failed ? `set-up: ${setUp}` : undefined;
       results.push({
@@ -65,8 +68,11 @@ export function caseResults(modules: ReadonlyArray<TestModule>): CaseResult[] {
     results.push({
       case: `${name}: containers started and removed`,
       idp: cases.find((entry) => entry.idp !== '-')?.idp ?? '-',
+      // Failed when a set-up or tear-down failed: the file's own, or a describe block's (an afterAll that could
+      // not remove a container).
       result:
-        module.errors().length > 0 || cases.some((entry) => entry.error?.startsWith('set-up: ') === true)
+        [module, ...module.children.allSuites()].some((entity) => entity.errors().length > 0) ||
+        cases.some((entry) => entry.error?.startsWith('set-up: ') === true)
           ? 'failed'
           : cases.every((entry) => entry.result === 'skipped')
             ? 'skipped'

@@ -9,12 +9,12 @@
  *    JSON report written (`PORTCULLIS_CONFORMANCE_REPORT`, by default `.tmp/conformance/report.json`).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { conformanceHome, type Engine, openEngine } from './engine/docker-engine.ts';
 import { runId, sweep } from './engine/labels.ts';
 import { repoRoot } from './images/context.ts';
-import { ensureImages } from './images/images.ts';
+import { ensureImages, imageSpecs } from './images/images.ts';
 import { type CaseResult, type ConformanceReport, formatTable } from './report.ts';
 
 const started = Date.now();
@@ -80,7 +80,14 @@ async function main(): Promise<number> {
     say(`removed what an earlier run left: ${[...leftovers.containers, ...leftovers.networks].join(', ')}`);
   }
 
-  const images = await ensureImages(engine.docker, join(conformanceHome(), 'work'));
+  // Against Dex, the test IdP's image is not needed.
+  const wanted =
+    idp === 'dex'
+      ? imageSpecs()
+          .filter((spec) => spec.name !== 'test-idp')
+          .map((spec) => spec.name)
+      : undefined;
+  const images = await ensureImages(engine.docker, join(conformanceHome(), 'work'), wanted);
   const built = images.results.filter((image) => image.built).map((image) => image.name);
   const reused = images.results.filter((image) => !image.built).map((image) => image.name);
   say(
@@ -118,7 +125,10 @@ async function main(): Promise<number> {
     child.on('close', (status) => resolve(status ?? 1));
   });
 
+  // An interrupted run writes no report: the last complete one stays.
+  if (signalled) return 130;
   const cases: CaseResult[] = existsSync(casesFile) ? JSON.parse(readFileSync(casesFile, 'utf8')) : [];
+  rmSync(casesFile, { force: true });
   const report: ConformanceReport = {
     idp,
     startedAt: new Date(started).toISOString(),
@@ -134,8 +144,13 @@ async function main(): Promise<number> {
     `${cases.length} cases against ${idp}: ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} ` +
       `skipped; ${report.seconds} s in all (images ${report.images.seconds} s); report in ${reportFile}`,
   );
-  // vitest's status decides (an error outside any case fails the run too); a failed case always fails it.
+  // vitest's status decides (an error outside any case fails the run too); a failed case always fails it, and so
+  // does a run in which no case ran at all (a name filter that matched none).
   if (code === 0 && count('failed') > 0) return 1;
+  if (code === 0 && count('passed') === 0) {
+    say('no case ran');
+    return 1;
+  }
   return code;
 }
 

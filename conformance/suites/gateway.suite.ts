@@ -121,8 +121,8 @@ describe('gateway', () => {
   });
 
   it('refuses a request without a credential with 401 and never asks the upstream', async () => {
-    const response = await fetch(`${portcullis.url}/reports/q3`);
-    expect(response.status, 'GET /reports/q3 without a credential').toBe(401);
+    const response = await fetch(`${portcullis.url}/refused/q3`);
+    expect(response.status, 'GET /refused/q3 without a credential').toBe(401);
     expect(await response.json()).toEqual({
       code: 16,
       message: 'request was not authenticated',
@@ -130,10 +130,13 @@ describe('gateway', () => {
     });
     // Flipt's gateway puts the message in WWW-Authenticate.
     expect(response.headers.get('www-authenticate')).toBe('request was not authenticated');
-    const wrong = await fetch(`${portcullis.url}/reports/q3`, {
+    const wrong = await fetch(`${portcullis.url}/refused/q3`, {
       headers: { authorization: 'Bearer not-the-token' },
     });
-    expect(wrong.status, 'GET /reports/q3 with an unknown token').toBe(401);
+    expect(wrong.status, 'GET /refused/q3 with an unknown token').toBe(401);
+    // The upstream logs every request it gets: it saw the proxied one of the case before, and none of these.
+    expect(service.output()).toContain('POST /reports/q3?x=1');
+    expect(service.output(), 'the upstream got a refused request').not.toContain('/refused/');
   });
 
   it('answers nginx auth_request: 401 without a credential, the identity to the service with one', async () => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, type Page } from '../../core/test-support/browser.ts';
 import { image, type Started, type SuiteNetwork, start, suiteNetwork } from './support/containers.ts';
 import { type IdpDriver, idpDrivers } from './support/idp-drivers.ts';
@@ -82,7 +82,8 @@ async function startIdp(network: SuiteNetwork): Promise<Started> {
   });
 }
 
-describe(`OIDC against ${idpName}`, () => {
+// The IdP each case ran against, for the report (set on the block, so that a case whose set-up failed has it too).
+describe(`OIDC against ${idpName}`, { meta: { idp: idpName } }, () => {
   let network: SuiteNetwork;
   let idp: Started;
   let portcullis: Portcullis;
@@ -100,9 +101,6 @@ describe(`OIDC against ${idpName}`, () => {
   afterAll(async () => {
     await Promise.all([portcullis?.stop(), broken?.stop(), idp?.stop()]);
     await network?.remove();
-  });
-  beforeEach(({ task }) => {
-    task.meta.idp = idpName;
   });
 
   /** A browser that reaches the containers by the names they have on their network, as one there would. */
@@ -194,7 +192,10 @@ describe(`OIDC against ${idpName}`, () => {
     }
   });
 
-  it.skipIf(!driver.endSession)('logs out at the IdP too (RP-initiated logout)', async () => {
+  const logout = driver.endSession
+    ? 'logs out at the IdP too (RP-initiated logout)'
+    : `logs out at the IdP too (skipped: ${idpName} has no RP-initiated logout)`;
+  it.skipIf(!driver.endSession)(logout, async () => {
     const b = browser();
     try {
       await expectSignedIn(b, 'dex', ada, await login(b, 'dex', ada));
