@@ -194,9 +194,25 @@ function privateEngine(home: string, pid: number): Engine {
           rmSync(join(users, name), { force: true }); // a run that was killed
           return false;
         });
-        if (others.length === 0 && isOurDaemon(pid, root)) await stopDaemon(pid);
+        if (others.length === 0 && isOurDaemon(pid, root)) {
+          await stopDaemon(pid);
+          unmountUnder(home);
+        }
       }),
   };
+}
+
+/**
+ * dockerd leaves mounts behind when it stops (its data root, bind-mounted onto itself, and the default network
+ * namespace under the exec root); they would keep the home from being removed. Lazily unmounted, deepest first.
+ */
+function unmountUnder(home: string): void {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1]?.replaceAll('\\040', ' ') ?? '')
+    .filter((target) => target === home || target.startsWith(`${home}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const target of mounts) spawnSync('umount', ['-l', target]);
 }
 
 /** SIGTERM, then up to 20 s for dockerd to stop its containers and exit; SIGKILL after that. */
