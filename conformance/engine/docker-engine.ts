@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve as resolvePath } from 'node:path';
 import Docker from 'dockerode';
 import { lock } from 'proper-lockfile';
+import { isAlive } from './process.ts';
 
 /** The engine the suite talks to: one given by `DOCKER_HOST`, or a private `dockerd` this run started. */
 export interface Engine {
@@ -22,7 +23,10 @@ export interface Engine {
  * `PORTCULLIS_CONFORMANCE_HOME`, else `~/.cache/portcullis/conformance`.
  */
 export function conformanceHome(): string {
-  return process.env.PORTCULLIS_CONFORMANCE_HOME ?? join(homedir(), '.cache', 'portcullis', 'conformance');
+  // Absolute: dockerd wants absolute roots, and the socket is named by this path.
+  return resolvePath(
+    process.env.PORTCULLIS_CONFORMANCE_HOME ?? join(homedir(), '.cache', 'portcullis', 'conformance'),
+  );
 }
 
 function dockerFor(host: string): Docker {
@@ -44,15 +48,6 @@ async function answers(docker: Docker): Promise<boolean> {
     return false;
   }
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * The engine at `DOCKER_HOST` when it is set, else a private `dockerd` with its own `--data-root`, `--exec-root`
@@ -190,7 +185,7 @@ function privateEngine(home: string, pid: number): Engine {
       withEngineLock(home, async () => {
         rmSync(mine, { force: true });
         const others = readdirSync(users).filter((name) => {
-          if (alive(Number(name))) return true;
+          if (isAlive(Number(name))) return true;
           rmSync(join(users, name), { force: true }); // a run that was killed
           return false;
         });
@@ -217,9 +212,9 @@ function unmountUnder(home: string): void {
 
 /** SIGTERM, then up to 20 s for dockerd to stop its containers and exit; SIGKILL after that. */
 async function stopDaemon(pid: number): Promise<void> {
-  if (pid <= 0 || !alive(pid)) return;
+  if (pid <= 0 || !isAlive(pid)) return;
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + 20_000;
-  while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
 }

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type Docker from 'dockerode';
+import { isAlive } from './process.ts';
 
 /** Every container and network the suite creates carries this label (Ryuk cannot be pulled here to reap them). */
 export const SUITE_LABEL = 'org.portcullis.conformance';
@@ -19,12 +20,7 @@ export function runLabels(run = process.env.PORTCULLIS_CONFORMANCE_RUN ?? runId(
 const alive = (run: string) => {
   const [pid, host] = run.split('@');
   if (host !== hostname()) return true; // another machine's run: never ours to judge
-  try {
-    process.kill(Number(pid), 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return isAlive(Number(pid));
 };
 
 /** What a sweep removed. */

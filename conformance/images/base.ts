@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type Docker from 'dockerode';
 import { IMAGE_LABEL } from '../engine/labels.ts';
+import { isAlive } from '../engine/process.ts';
 import { type Built, IMAGE_REPOSITORY, imageId, removeOlder } from './build.ts';
 
 /** The Debian release, variant and mirror of the base image (the mirror: `CONFORMANCE_DEBIAN_MIRROR`). */
@@ -48,12 +49,7 @@ function removeAbandoned(workDir: string): void {
   if (!existsSync(workDir)) return;
   for (const name of readdirSync(workDir)) {
     const pid = Number(/^rootfs-[0-9a-f]+-(\d+)$/.exec(name)?.[1]);
-    if (Number.isNaN(pid)) continue;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      rmSync(join(workDir, name), { recursive: true, force: true });
-    }
+    if (!Number.isNaN(pid) && !isAlive(pid)) rmSync(join(workDir, name), { recursive: true, force: true });
   }
 }
 
