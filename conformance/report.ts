@@ -16,6 +16,8 @@ export interface CaseResult {
 /** The JSON report (`--json`, by default `.tmp/conformance/report.json`). */
 export interface ConformanceReport {
   readonly idp: string;
+  /** The vitest filters the run was given (files, `-t` names); empty for a whole run. */
+  readonly filters: readonly string[];
   readonly startedAt: string;
   readonly seconds: number;
   readonly images: {

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { conformanceHome, type Engine, openEngine } from './engine/docker-engine.ts';
 import { runId, sweep } from './engine/labels.ts';
+import { removeImagesExcept } from './images/build.ts';
 import { repoRoot } from './images/context.ts';
 import { ensureImages, imageSpecs } from './images/images.ts';
 import { type CaseResult, type ConformanceReport, formatTable } from './report.ts';
@@ -28,6 +29,7 @@ const say = (text: string) => console.log(`conformance: ${text}`);
 let engine: Engine | undefined;
 let child: ReturnType<typeof spawn> | undefined;
 let stopping: Promise<void> | undefined;
+let usedImages: string[] = [];
 
 /** Removes what this run created and stops a private engine; safe to call twice (the second waits for the first). */
 function cleanUp(): Promise<void> {
@@ -42,7 +44,9 @@ function cleanUp(): Promise<void> {
     } catch (error) {
       console.error(`conformance: removing this run's containers failed: ${(error as Error).message}`);
     }
-    await engine.stop();
+    // The last run on the engine keeps only the images it used (other runs' may differ, so never while one runs).
+    const keep = new Set(usedImages);
+    await engine.stop((docker) => removeImagesExcept(docker, keep));
   })();
   return stopping;
 }
@@ -58,11 +62,11 @@ const childGone = (ms: number) =>
     });
   });
 
-let signalled = false;
+let signalled: NodeJS.Signals | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (signalled) return;
-    signalled = true;
+    if (signalled !== undefined) return;
+    signalled = signal;
     say(`${signal}: stopping the suites and removing what they created`);
     child?.kill('SIGTERM');
     // vitest first, so that no container is created after the sweep; then the sweep.
@@ -88,6 +92,7 @@ async function main(): Promise<number> {
           .map((spec) => spec.name)
       : undefined;
   const images = await ensureImages(engine.docker, join(conformanceHome(), 'work'), wanted);
+  usedImages = [...images.tags.values()];
   const built = images.results.filter((image) => image.built).map((image) => image.name);
   const reused = images.results.filter((image) => !image.built).map((image) => image.name);
   say(
@@ -125,24 +130,29 @@ async function main(): Promise<number> {
     child.on('close', (status) => resolve(status ?? 1));
   });
 
-  // An interrupted run writes no report: the last complete one stays.
-  if (signalled) return 130;
+  // An interrupted run writes no report: the last one stays.
+  if (signalled !== undefined) return signalled === 'SIGINT' ? 130 : 143;
   const cases: CaseResult[] = existsSync(casesFile) ? JSON.parse(readFileSync(casesFile, 'utf8')) : [];
   rmSync(casesFile, { force: true });
   const report: ConformanceReport = {
     idp,
+    filters: process.argv.slice(2),
     startedAt: new Date(started).toISOString(),
     seconds: Math.round((Date.now() - started) / 1000),
     images: { built, reused, seconds: Math.round(images.ms / 100) / 10 },
     cases,
   };
-  mkdirSync(dirname(reportFile), { recursive: true });
-  writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\n${formatTable(cases)}\n`);
   const count = (result: CaseResult['result']) => cases.filter((entry) => entry.result === result).length;
+  // A run in which no case ran leaves the last report alone.
+  if (count('passed') + count('failed') > 0) {
+    mkdirSync(dirname(reportFile), { recursive: true });
+    writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`);
+  }
+  console.log(`\n${formatTable(cases)}\n`);
   say(
     `${cases.length} cases against ${idp}: ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} ` +
-      `skipped; ${report.seconds} s in all (images ${report.images.seconds} s); report in ${reportFile}`,
+      `skipped; ${report.seconds} s in all (images ${report.images.seconds} s)` +
+      (count('passed') + count('failed') > 0 ? `; report in ${reportFile}` : ''),
   );
   // vitest's status decides (an error outside any case fails the run too); a failed case always fails it, and so
   // does a run in which no case ran at all (a name filter that matched none).

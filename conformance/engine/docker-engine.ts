@@ -15,7 +15,11 @@ export interface Engine {
   readonly private: boolean;
   /** The daemon's log file, for a failure report (private engine only). */
   readonly logFile?: string;
-  stop(): Promise<void>;
+  /**
+   * Ends this run's use of the engine. On a private engine that no other live run uses, `whenLast` runs first
+   * (under the engine's lock: tidying that would hurt a run still going), then the daemon stops.
+   */
+  stop(whenLast?: (docker: Docker) => Promise<void>): Promise<void>;
 }
 
 /**
@@ -159,7 +163,8 @@ async function startDaemon(home: string, timeoutMs: number): Promise<number> {
   while (!(await answers(docker))) {
     if (daemon.exitCode !== null || Date.now() > deadline) {
       const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-8).join('\n');
-      if (daemon.exitCode === null) daemon.kill('SIGTERM');
+      if (daemon.exitCode === null) await stopDaemon(daemon.pid ?? 0);
+      unmountUnder(home);
       throw new Error(`the private dockerd did not start (${logFile}):\n${tail}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -181,7 +186,7 @@ function privateEngine(home: string, pid: number): Engine {
     docker: dockerFor(host),
     private: true,
     logFile,
-    stop: () =>
+    stop: (whenLast) =>
       withEngineLock(home, async () => {
         rmSync(mine, { force: true });
         const others = readdirSync(users).filter((name) => {
@@ -190,6 +195,7 @@ function privateEngine(home: string, pid: number): Engine {
           return false;
         });
         if (others.length === 0 && isOurDaemon(pid, root)) {
+          await whenLast?.(dockerFor(host)).catch(() => {});
           await stopDaemon(pid);
           unmountUnder(home);
         }

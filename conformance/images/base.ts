@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import type Docker from 'dockerode';
 import { IMAGE_LABEL } from '../engine/labels.ts';
 import { isAlive } from '../engine/process.ts';
-import { type Built, IMAGE_REPOSITORY, imageId, removeOlder } from './build.ts';
+import { type Built, IMAGE_REPOSITORY, imageId } from './build.ts';
 
 /** The Debian release, variant and mirror of the base image (the mirror: `CONFORMANCE_DEBIAN_MIRROR`). */
 const SUITE = 'bookworm';
@@ -114,6 +114,5 @@ export async function ensureBase(docker: Docker, workDir: string): Promise<Built
   }
   const id = await imageId(docker, tag);
   if (id === undefined) throw new Error(`the base image ${tag} was imported, but there is no such image`);
-  await removeOlder(docker, 'base', tag);
   return { name: 'base', tag, id, built: true, ms: performance.now() - started };
 }

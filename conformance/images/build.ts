@@ -128,30 +128,26 @@ export async function buildImage(
       `building image ${spec.name} (${spec.dockerfile}) failed:\n  ${lines.slice(-15).join('\n  ')}`,
     );
   }
-  await removeOlder(docker, spec.name, tag);
   return { name: spec.name, tag, id, built: true, ms: performance.now() - started };
 }
 
 /**
- * Untags the older images of `name` (tags of the suite's repository other than `keep`); Docker deletes each once
- * nothing else refers to it (images built on it are replaced in the same run; {@link pruneUntagged} gets the rest).
- * One still used by a container stays.
+ * Removes the suite's images (labelled {@link IMAGE_LABEL}) other than `keep` (tags), then the untagged ones left
+ * behind, so that the engine's disk holds one version of each. Only for an engine no other run is using: another
+ * run's images may differ from this one's (another checkout, or a parent built twice at once). An image still used
+ * by a container stays.
  */
-export async function removeOlder(docker: Docker, name: string, keep: string): Promise<void> {
-  const images = await docker.listImages({ filters: { label: [`${IMAGE_LABEL}=${name}`] } });
+export async function removeImagesExcept(docker: Docker, keep: ReadonlySet<string>): Promise<void> {
+  const images = await docker.listImages({ filters: { label: [IMAGE_LABEL] } });
   const older = images
     .flatMap((image) => image.RepoTags ?? [])
-    .filter((tag) => tag !== keep && tag.startsWith(`${IMAGE_REPOSITORY}/${name}:`));
+    .filter((tag) => tag.startsWith(`${IMAGE_REPOSITORY}/`) && !keep.has(tag));
   for (const tag of older) {
     await docker
       .getImage(tag)
       .remove({ force: false })
       .catch(() => {});
   }
-}
-
-/** Deletes the suite's images left without a tag (older versions whose children were replaced). */
-export async function pruneUntagged(docker: Docker): Promise<void> {
   await docker
     .pruneImages({ filters: { dangling: { true: true }, label: { [IMAGE_LABEL]: true } } })
     .catch(() => {});

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ensureBase } from './base.ts';
-import { type Built, buildImage, type ImageSpec, pruneUntagged } from './build.ts';
+import { type Built, buildImage, type ImageSpec } from './build.ts';
 import {
   dependencyClosure,
   packageEntries,
@@ -131,7 +131,6 @@ export async function ensureImages(
     for (const spec of ready) pending.splice(pending.indexOf(spec), 1);
   }
   const results = [...built.values()];
-  if (results.some((image) => image.built)) await pruneUntagged(docker);
   return {
     tags: new Map(results.map((image) => [image.name, image.tag])),
     results,

@@ -1,10 +1,11 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLabels } from '../engine/labels.ts';
+import { isAlive } from '../engine/process.ts';
 import { repoRoot } from '../images/context.ts';
 import { image } from './support/containers.ts';
 import { step } from './support/step.ts';
@@ -58,7 +59,13 @@ describe.skipIf(!hasCompose)(title, () => {
   let compose: (...args: string[]) => Promise<string>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'portcullis-compose-'));
+    // A folder named for this process; those of runs that were killed are removed here.
+    for (const name of readdirSync(tmpdir())) {
+      const pid = Number(/^portcullis-compose-(\d+)$/.exec(name)?.[1]);
+      if (!Number.isNaN(pid) && !isAlive(pid)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+    dir = join(tmpdir(), `portcullis-compose-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
     const labels = runLabels();
     const service = (name: string, environment: Record<string, string> = {}) => ({
       image: image(name),

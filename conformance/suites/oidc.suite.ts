@@ -112,13 +112,19 @@ describe(`OIDC against ${idpName}`, { meta: { idp: idpName } }, () => {
       },
     });
 
+  /** portcullis's authorization URL at the IdP for `providerName`, as `GET …/authorize` hands it out. */
+  async function authorizeUrl(b: Browser, providerName: string): Promise<URL> {
+    const page = await b.request(`http://portcullis:8080/auth/v1/method/oidc/${providerName}/authorize`);
+    expect(
+      page.status,
+      `GET /auth/v1/method/oidc/${providerName}/authorize: ${page.body.slice(0, 200)}`,
+    ).toBe(200);
+    return new URL((JSON.parse(page.body) as { authorizeUrl: string }).authorizeUrl);
+  }
+
   /** authorize, the IdP's login, then portcullis's callback, each a named step; the callback's page. */
   async function login(b: Browser, providerName: string, who: FixtureUser): Promise<Page> {
-    const authorize = await step('authorize', async () => {
-      const page = await b.request(`http://portcullis:8080/auth/v1/method/oidc/${providerName}/authorize`);
-      expect(page.status, `GET /auth/v1/method/oidc/${providerName}/authorize`).toBe(200);
-      return new URL((JSON.parse(page.body) as { authorizeUrl: string }).authorizeUrl);
-    });
+    const authorize = await step('authorize', () => authorizeUrl(b, providerName));
     const atIdp = await step(`log in at ${idpName}`, () => driver.login(b, authorize.href, who));
     return step('callback', () => b.request(new URL(atIdp.headers.get('location') ?? '', atIdp.url).href));
   }
@@ -155,9 +161,10 @@ describe(`OIDC against ${idpName}`, { meta: { idp: idpName } }, () => {
   it('logs in without PKCE; /auth/v1/self answers with the session', async () => {
     const b = browser();
     try {
-      const authorize = await b.request('http://portcullis:8080/auth/v1/method/oidc/dex/authorize');
-      const url = new URL((JSON.parse(authorize.body) as { authorizeUrl: string }).authorizeUrl);
-      expect(url.searchParams.get('code_challenge'), 'no PKCE challenge for provider dex').toBeNull();
+      await step('authorize', async () => {
+        const url = await authorizeUrl(b, 'dex');
+        expect(url.searchParams.get('code_challenge'), 'no PKCE challenge for provider dex').toBeNull();
+      });
       await expectSignedIn(b, 'dex', ada, await login(b, 'dex', ada));
     } finally {
       await b.close();
@@ -167,11 +174,12 @@ describe(`OIDC against ${idpName}`, { meta: { idp: idpName } }, () => {
   it('logs in with PKCE (S256)', async () => {
     const b = browser();
     try {
-      const authorize = await b.request('http://portcullis:8080/auth/v1/method/oidc/dexpkce/authorize');
-      const url = new URL((JSON.parse(authorize.body) as { authorizeUrl: string }).authorizeUrl);
-      expect(url.searchParams.get('code_challenge_method'), 'provider dexpkce sends a challenge').toBe(
-        'S256',
-      );
+      await step('authorize', async () => {
+        const url = await authorizeUrl(b, 'dexpkce');
+        expect(url.searchParams.get('code_challenge_method'), 'provider dexpkce sends a challenge').toBe(
+          'S256',
+        );
+      });
       await expectSignedIn(b, 'dexpkce', grace, await login(b, 'dexpkce', grace));
     } finally {
       await b.close();

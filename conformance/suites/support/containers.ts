@@ -9,6 +9,7 @@ import {
   type WaitStrategy,
 } from 'testcontainers';
 import { runLabels } from '../../engine/labels.ts';
+import { IMAGE_REPOSITORY } from '../../images/build.ts';
 
 /** The tag of one of the suite's images (`portcullis`, `redis`, …), as conformance/run.ts built it. */
 export function image(name: string): string {
@@ -103,6 +104,18 @@ export interface StartOptions {
  * @throws Error naming the alias and image, with the container's last output lines, when it does not start.
  */
 export async function start(imageName: string, options: StartOptions): Promise<Started> {
+  // testcontainers would try to pull a missing image, and report the registry it cannot reach.
+  if (imageName.startsWith(`${IMAGE_REPOSITORY}/`)) {
+    const present = await (await dockerode())
+      .getImage(imageName)
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      );
+    if (!present)
+      throw new Error(`${options.alias}: the image ${imageName} is not in the engine; run the suites again`);
+  }
   let container = new NetworkedContainer(imageName)
     .onNetwork(options.network.name, [options.alias])
     .withName(`${options.network.name}-${options.alias}`)
