@@ -13,8 +13,6 @@ export interface Engine {
   readonly docker: Docker;
   /** True when this run started the daemon (and `stop` ends it). */
   readonly private: boolean;
-  /** The daemon's log file, for a failure report (private engine only). */
-  readonly logFile?: string;
   /**
    * Ends this run's use of the engine. On a private engine that no other live run uses, `whenLast` runs first
    * (under the engine's lock: tidying that would hurt a run still going), then the daemon stops.
@@ -177,15 +175,15 @@ async function startDaemon(home: string, timeoutMs: number): Promise<number> {
  * other live run is registered (a second terminal's run must not lose its engine when the first ends).
  */
 function privateEngine(home: string, pid: number): Engine {
-  const { host, logFile, users, root } = paths(home);
+  const { host, users, root } = paths(home);
   mkdirSync(users, { recursive: true });
   const mine = join(users, String(process.pid));
   writeFileSync(mine, '');
+  const docker = dockerFor(host);
   return {
     host,
-    docker: dockerFor(host),
+    docker,
     private: true,
-    logFile,
     stop: (whenLast) =>
       withEngineLock(home, async () => {
         rmSync(mine, { force: true });
@@ -195,7 +193,7 @@ function privateEngine(home: string, pid: number): Engine {
           return false;
         });
         if (others.length === 0 && isOurDaemon(pid, root)) {
-          await whenLast?.(dockerFor(host)).catch(() => {});
+          await whenLast?.(docker).catch(() => {});
           await stopDaemon(pid);
           unmountUnder(home);
         }

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import type Docker from 'dockerode';
 import { IMAGE_LABEL } from '../engine/labels.ts';
 import { isAlive } from '../engine/process.ts';
-import { type Built, IMAGE_REPOSITORY, imageId } from './build.ts';
+import { type Built, follow, IMAGE_REPOSITORY, imageId } from './build.ts';
 
 /** The Debian release, variant and mirror of the base image (the mirror: `CONFORMANCE_DEBIAN_MIRROR`). */
 const SUITE = 'bookworm';
@@ -72,11 +72,7 @@ export async function ensureBase(docker: Docker, workDir: string): Promise<Built
     }
     try {
       const stream = await docker.pull(given);
-      await new Promise<void>((resolve, reject) =>
-        docker.modem.followProgress(stream, (error: Error | null) =>
-          error === null ? resolve() : reject(error),
-        ),
-      );
+      await follow(docker, stream);
     } catch (error) {
       throw new Error(`CONFORMANCE_BASE_IMAGE=${given} could not be pulled: ${(error as Error).message}`);
     }
@@ -104,11 +100,7 @@ export async function ensureBase(docker: Docker, workDir: string): Promise<Built
       tag: digest,
       changes: [`LABEL ${IMAGE_LABEL}=base`, 'CMD ["/bin/bash"]'],
     } as object);
-    await new Promise<void>((resolve, reject) =>
-      docker.modem.followProgress(stream, (error: Error | null) =>
-        error === null ? resolve() : reject(error),
-      ),
-    );
+    await follow(docker, stream);
   } finally {
     rmSync(rootfs, { recursive: true, force: true });
   }

@@ -18,10 +18,6 @@ export interface ImageSpec {
   readonly parents?: Readonly<Record<string, string>>;
   /** What the build sees, assembled only when the image must be built or its digest taken. */
   readonly context: () => BuildContext;
-  /** Paths whose contents are summed by `inputs` instead of read (installed packages, pinned by the lockfile). */
-  readonly skip?: (to: string) => boolean;
-  /** More inputs for the digest (the lockfile's pins of the packages the context holds). */
-  readonly inputs?: () => string;
 }
 
 /** One image after {@link buildImage}: its tag, and whether this run built it (and how long that took, in ms). */
@@ -34,8 +30,11 @@ export interface Built {
   readonly ms: number;
 }
 
-/** The progress messages of a build; the last ones are the error's detail when it fails. */
-async function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<string[]> {
+/**
+ * Waits for a build, pull or import stream to end; its progress messages (the last 200 lines) are the detail of a
+ * failed build, which does not fail the stream.
+ */
+export async function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<string[]> {
   const lines: string[] = [];
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(
@@ -62,9 +61,9 @@ export const imageId = (docker: Docker, tag: string): Promise<string | undefined
     );
 
 /**
- * Builds `spec` unless an image with the digest of its inputs exists (Dockerfile, target, parents' tags, context
- * contents), on the host's network (apt inside a build reaches Debian's mirror; nothing else is fetched). Older
- * images of the same name are removed after a build, so the engine's disk holds one of each.
+ * Builds `spec` unless an image with the digest of its inputs exists (Dockerfile, target, parents' image IDs,
+ * context contents), on the host's network (apt inside a build reaches Debian's mirror; nothing else is fetched).
+ * Older images are left for {@link removeImagesExcept}.
  *
  * @param parents the images built before, by name.
  * @throws Error naming the image, with the build's last lines, when the build fails.
@@ -95,10 +94,8 @@ export async function buildImage(
     },
   };
   const digest = createHash('sha256')
-    .update(
-      JSON.stringify({ dockerfile, target: spec.target ?? null, parentIds, inputs: spec.inputs?.() ?? null }),
-    )
-    .update(contextDigest(context, spec.skip))
+    .update(JSON.stringify({ dockerfile, target: spec.target ?? null, parentIds }))
+    .update(contextDigest(context))
     .digest('hex')
     .slice(0, 16);
   const tag = `${IMAGE_REPOSITORY}/${spec.name}:${digest}`;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { join, posix, relative, resolve, sep } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
@@ -12,8 +12,11 @@ export const repoRoot = resolve(import.meta.dirname, '..', '..');
 export interface ContextEntry {
   readonly from: string;
   readonly to: string;
-  /** An installed package: its own `node_modules` is left out (nested packages are entries of their own). */
-  readonly package?: boolean;
+  /**
+   * An installed package, by what the lockfile pins for it (its integrity hash, or version): the digest takes that
+   * instead of reading its files, and its own `node_modules` is left out (nested packages are entries of their own).
+   */
+  readonly pinned?: string;
 }
 
 /** A build context: entries, plus files written from memory (a generated `.dockerignore`). */
@@ -34,7 +37,12 @@ interface LockPackage {
 
 type Lock = { readonly packages: Readonly<Record<string, LockPackage>> };
 
-const readLock = (): Lock => JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as Lock;
+let lock: Lock | undefined;
+/** The lockfile, read once per process (the images of a run are worked out from one state of it). */
+const readLock = (): Lock => {
+  lock ??= JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as Lock;
+  return lock;
+};
 
 /** Where Node would find `name` from the package at `from` (a lockfile key): the nearest `node_modules/name` up. */
 function locate(lock: Lock, from: string, name: string): string | undefined {
@@ -86,18 +94,15 @@ export function productionPackages(): string[] {
     .sort();
 }
 
-/** A stable digest of what the lockfile pins for these packages (their versions and integrity hashes). */
-export function packagesDigest(keys: readonly string[]): string {
-  const lock = readLock();
-  const hash = createHash('sha256');
-  for (const key of keys)
-    hash.update(`${key}\0${lock.packages[key]?.integrity ?? lock.packages[key]?.version}\0`);
-  return hash.digest('hex');
+/** Entries for installed packages, each at its own path in the context, pinned by the lockfile. */
+export function packageEntries(keys: readonly string[]): ContextEntry[] {
+  const { packages } = readLock();
+  return keys.map((key) => ({
+    from: join(repoRoot, key),
+    to: key,
+    pinned: `${packages[key]?.integrity ?? packages[key]?.version}`,
+  }));
 }
-
-/** Entries for installed packages, each at its own path in the context. */
-export const packageEntries = (keys: readonly string[]): ContextEntry[] =>
-  keys.map((key) => ({ from: join(repoRoot, key), to: key, package: true }));
 
 /**
  * The mode a file gets in the context, and in its digest: 0755 when anyone may execute it, else 0644. The rest of
@@ -118,18 +123,17 @@ function* walk(from: string, to: string, isPackage = false): Generator<{ from: s
 }
 
 /**
- * A digest of a context's contents (paths, modes, bytes; symlinks by their target), for the image's tag: the same
- * inputs give the same tag, so an image that exists is not built again. `skip` leaves out paths whose contents are
- * already summed elsewhere (packages, by the lockfile).
+ * A digest of a context's contents (paths, modes, bytes; symlinks by their target; installed packages by their pin),
+ * for the image's tag: the same inputs give the same tag, so an image that exists is not built again.
  */
-export function contextDigest(context: BuildContext, skip: (to: string) => boolean = () => false): string {
+export function contextDigest(context: BuildContext): string {
   const hash = createHash('sha256');
   for (const entry of context.entries) {
-    if (skip(entry.to)) {
-      hash.update(`${entry.to}\0skipped\0`);
+    if (entry.pinned !== undefined) {
+      hash.update(`${entry.to}\0pinned\0${entry.pinned}\0`);
       continue;
     }
-    for (const file of walk(entry.from, entry.to, entry.package)) {
+    for (const file of walk(entry.from, entry.to)) {
       const stat = lstatSync(file.from);
       hash.update(`${file.to}\0${stat.isSymbolicLink() ? 'l' : fileMode(stat.mode).toString(8)}\0`);
       hash.update(stat.isSymbolicLink() ? readlinkSync(file.from) : readFileSync(file.from));
@@ -148,7 +152,7 @@ export function contextTar(context: BuildContext): Readable {
       for (const [name, text] of Object.entries(context.generated ?? {}))
         tar.entry({ name, mode: 0o644 }, text);
       for (const entry of context.entries) {
-        for (const file of walk(entry.from, entry.to, entry.package)) {
+        for (const file of walk(entry.from, entry.to, entry.pinned !== undefined)) {
           const stat = lstatSync(file.from);
           if (stat.isSymbolicLink()) {
             tar.entry({ name: file.to, type: 'symlink', linkname: readlinkSync(file.from), mode: 0o777 });
@@ -172,10 +176,4 @@ export function contextTar(context: BuildContext): Readable {
 }
 
 /** A path under the repository, as a context entry at the same relative path. */
-export const repoEntry = (
-  path: string,
-  to = relative(repoRoot, join(repoRoot, path)).split(sep).join('/'),
-) => ({
-  from: join(repoRoot, path),
-  to,
-});
+export const repoEntry = (path: string, to = path): ContextEntry => ({ from: join(repoRoot, path), to });

@@ -3,16 +3,8 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ensureBase } from './base.ts';
 import { type Built, buildImage, type ImageSpec } from './build.ts';
-import {
-  dependencyClosure,
-  packageEntries,
-  packagesDigest,
-  productionPackages,
-  repoEntry,
-  repoRoot,
-} from './context.ts';
+import { dependencyClosure, packageEntries, productionPackages, repoEntry, repoRoot } from './context.ts';
 
-const isPackage = (to: string) => to.startsWith('node_modules/');
 const tsFiles = (dir: string) =>
   readdirSync(join(repoRoot, dir))
     .filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts'))
@@ -24,8 +16,6 @@ const tsFiles = (dir: string) =>
  * `npm run build`, the production packages the lockfile names); the others are small and built from the repository.
  */
 export function imageSpecs(): ImageSpec[] {
-  const production = () => productionPackages();
-  const idpPackages = () => dependencyClosure(['oidc-provider']);
   return [
     {
       name: 'node',
@@ -57,11 +47,9 @@ export function imageSpecs(): ImageSpec[] {
           ...readdirSync(join(repoRoot, 'schema'))
             .filter((name) => name.endsWith('.json'))
             .map((name) => repoEntry(`schema/${name}`)),
-          ...packageEntries(production()),
+          ...packageEntries(productionPackages()),
         ],
       }),
-      skip: isPackage,
-      inputs: () => packagesDigest(production()),
     },
     {
       name: 'fake-github',
@@ -85,11 +73,9 @@ export function imageSpecs(): ImageSpec[] {
         entries: [
           ...tsFiles('conformance/images/test-idp'),
           repoEntry('conformance/fixtures/idp.json'),
-          ...packageEntries(idpPackages()),
+          ...packageEntries(dependencyClosure(['oidc-provider'])),
         ],
       }),
-      skip: isPackage,
-      inputs: () => packagesDigest(idpPackages()),
     },
   ];
 }
