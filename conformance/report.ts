@@ -72,13 +72,11 @@ export function caseResults(modules: ReadonlyArray<TestModule>): CaseResult[] {
       idp: cases.find((entry) => entry.idp !== '-')?.idp ?? '-',
       // Failed when a set-up or tear-down failed: the file's own, or a describe block's (an afterAll that could
       // not remove a container).
-      result:
-        [module, ...module.children.allSuites()].some((entity) => entity.errors().length > 0) ||
-        cases.some((entry) => entry.error?.startsWith('set-up: ') === true)
-          ? 'failed'
-          : cases.every((entry) => entry.result === 'skipped')
-            ? 'skipped'
-            : 'passed',
+      result: [module, ...module.children.allSuites()].some((entity) => entity.errors().length > 0)
+        ? 'failed'
+        : cases.every((entry) => entry.result === 'skipped')
+          ? 'skipped'
+          : 'passed',
       seconds: Math.max(0, Math.round((module.diagnostic().duration / 1000 - inCases) * 10) / 10),
     });
   }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../core/test-support/load.ts';
 import { runLabels } from '../engine/labels.ts';
 import { isAlive } from '../engine/process.ts';
 import { repoRoot } from '../images/context.ts';
@@ -95,18 +96,14 @@ describe.skipIf(!hasCompose)(title, () => {
     };
     await step('docker-compose up', () => compose('up', '--detach', '--no-build'));
     await step('portcullis answers /health', async () => {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const status = await fetch('http://localhost:8080/health').then(
+      const healthy = async () =>
+        (await fetch('http://localhost:8080/health').then(
           (response) => response.status,
           () => 0,
-        );
-        if (status === 200) return;
-        if (Date.now() > deadline) {
-          throw new Error(`no 200 from /health in 60 s:\n${await compose('logs', '--tail', '30')}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+        )) === 200;
+      await eventually(healthy, 60_000, 'a 200 from /health').catch(async (error: Error) => {
+        throw new Error(`${error.message}:\n${await compose('logs', '--tail', '30')}`);
+      });
     });
   });
   afterAll(async () => {

@@ -1,20 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, type Page } from '../../core/test-support/browser.ts';
-import { image, type Started, type SuiteNetwork, start, suiteNetwork } from './support/containers.ts';
+import { type IdpUser, readFixture } from '../images/test-idp/fixture.ts';
+import {
+  httpReady,
+  image,
+  type Started,
+  type SuiteNetwork,
+  start,
+  suiteNetwork,
+} from './support/containers.ts';
 import { type IdpDriver, idpDrivers } from './support/idp-drivers.ts';
 import { type Portcullis, startPortcullis } from './support/portcullis.ts';
 import { step } from './support/step.ts';
 
-interface FixtureUser {
-  readonly email: string;
-  readonly password: string;
-  readonly username: string;
-}
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/idp.json', import.meta.url), 'utf8')) as {
-  clients: Array<{ id: string; secret: string; redirectURIs: string[] }>;
-  users: FixtureUser[];
-};
+// The clients and users the IdP serves, read (and checked) as the test IdP reads them.
+const fixture = readFixture(new URL('../fixtures/idp.json', import.meta.url).pathname);
 const user = (email: string) => {
   const found = fixture.users.find((candidate) => candidate.email === email);
   if (found === undefined) throw new Error(`no ${email} in conformance/fixtures/idp.json`);
@@ -62,6 +63,8 @@ server:
 
 /** The IdP container: Dex from CONFORMANCE_DEX_IMAGE with the repository's config, or the test IdP. */
 async function startIdp(network: SuiteNetwork): Promise<Started> {
+  // Both serve discovery under the issuer, http://idp:5556/dex.
+  const wait = httpReady('/dex/.well-known/openid-configuration', 5556);
   if (idpName === 'dex') {
     return start(process.env.CONFORMANCE_DEX_IMAGE ?? '', {
       network,
@@ -71,14 +74,14 @@ async function startIdp(network: SuiteNetwork): Promise<Started> {
         '/etc/dex/config.yaml': readFileSync(new URL('../fixtures/dex/config.yaml', import.meta.url), 'utf8'),
       },
       command: ['dex', 'serve', '/etc/dex/config.yaml'],
-      wait: (await import('testcontainers')).Wait.forHttp('/dex/.well-known/openid-configuration', 5556),
+      wait,
     });
   }
   return start(image('test-idp'), {
     network,
     alias: 'idp',
     ports: [5556],
-    wait: (await import('testcontainers')).Wait.forHttp('/dex/.well-known/openid-configuration', 5556),
+    wait,
   });
 }
 
@@ -123,7 +126,7 @@ describe(`OIDC against ${idpName}`, { meta: { idp: idpName } }, () => {
   }
 
   /** authorize, the IdP's login, then portcullis's callback, each a named step; the callback's page. */
-  async function login(b: Browser, providerName: string, who: FixtureUser): Promise<Page> {
+  async function login(b: Browser, providerName: string, who: IdpUser): Promise<Page> {
     const authorize = await step('authorize', () => authorizeUrl(b, providerName));
     const atIdp = await step(`log in at ${idpName}`, () => driver.login(b, authorize.href, who));
     return step('callback', () => b.request(new URL(atIdp.headers.get('location') ?? '', atIdp.url).href));
@@ -138,7 +141,7 @@ describe(`OIDC against ${idpName}`, { meta: { idp: idpName } }, () => {
       };
     });
 
-  async function expectSignedIn(b: Browser, providerName: string, who: FixtureUser, callback: Page) {
+  async function expectSignedIn(b: Browser, providerName: string, who: IdpUser, callback: Page) {
     await step('callback', async () => {
       expect(callback.status, `callback answered ${callback.status}: ${callback.body.slice(0, 200)}`).toBe(
         302,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../core/test-support/load.ts';
 import { type SuiteNetwork, suiteNetwork } from './support/containers.ts';
 import { type Portcullis, startPortcullis } from './support/portcullis.ts';
 import { type RedisNode, startRedis, startRedisCluster } from './support/redis.ts';
@@ -93,8 +94,6 @@ async function bootstrapTokens(portcullis: Portcullis, bootstrap: string): Promi
     .filter((entry) => entry.metadata['io.flipt.auth.token.name'] === 'initial_bootstrap_token')
     .map((entry) => entry.id);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('redis: two portcullis on one Redis', () => {
   let network: SuiteNetwork;

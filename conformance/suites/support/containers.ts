@@ -9,7 +9,7 @@ import {
   type WaitStrategy,
 } from 'testcontainers';
 import { runLabels } from '../../engine/labels.ts';
-import { IMAGE_REPOSITORY } from '../../images/build.ts';
+import { IMAGE_REPOSITORY, imageId } from '../../images/build.ts';
 
 /** The tag of one of the suite's images (`portcullis`, `redis`, …), as conformance/run.ts built it. */
 export function image(name: string): string {
@@ -106,19 +106,13 @@ export interface StartOptions {
 export async function start(imageName: string, options: StartOptions): Promise<Started> {
   // testcontainers would try to pull a missing image, and report the registry it cannot reach.
   if (imageName.startsWith(`${IMAGE_REPOSITORY}/`)) {
-    const present = await (await dockerode())
-      .getImage(imageName)
-      .inspect()
-      .then(
-        () => true,
-        () => false,
-      );
-    if (!present)
+    if ((await imageId(await dockerode(), imageName)) === undefined)
       throw new Error(`${options.alias}: the image ${imageName} is not in the engine; run the suites again`);
   }
+  const name = `${options.network.name}-${options.alias}`;
   let container = new NetworkedContainer(imageName)
     .onNetwork(options.network.name, [options.alias])
-    .withName(`${options.network.name}-${options.alias}`)
+    .withName(name)
     .withLabels(runLabels())
     .withExposedPorts(...(options.ports ?? []))
     .withEnvironment({ ...options.env })
@@ -139,7 +133,6 @@ export async function start(imageName: string, options: StartOptions): Promise<S
       output += chunk.toString();
     });
   });
-  const name = `${options.network.name}-${options.alias}`;
   const exited = exitWatch(name);
   let started: StartedTestContainer;
   try {

@@ -1,3 +1,4 @@
+import { eventually } from '../../../core/test-support/load.ts';
 import { httpReady, image, type Started, type SuiteNetwork, start } from './containers.ts';
 
 /** A portcullis container: its configuration is mounted at /etc/portcullis/config.yaml, HTTP on 8080. */
@@ -45,17 +46,15 @@ export async function startPortcullis(
     internalUrl: `http://${alias}:8080`,
     logLines,
     async bootstrapToken() {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const line = logLines().find((entry) => entry.msg === 'access token created');
-        if (typeof line?.client_token === 'string') return line.client_token;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `no "access token created" line in ${alias}'s log:\n${started.output().slice(-2000)}`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const token = () => logLines().find((entry) => entry.msg === 'access token created')?.client_token;
+      await eventually(
+        () => typeof token() === 'string',
+        10_000,
+        `an "access token created" line in ${alias}'s log`,
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}:\n${started.output().slice(-2000)}`);
+      });
+      return token() as string;
     },
   };
 }

@@ -1,4 +1,5 @@
 import { Wait } from 'testcontainers';
+import { sleep } from '../../../core/test-support/load.ts';
 import { dockerode, image, type Started, type SuiteNetwork, start } from './containers.ts';
 
 /** A Redis container of the suite's image (conformance/images/redis: append-only file on, in /data). */
@@ -11,8 +12,6 @@ export interface RedisNode extends Started {
   /** Starts the stopped container again and waits for `PING` to answer `PONG` (the append-only file loaded). */
   resume(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `probe` every 100 ms until it answers true, for up to `ms`; the error says what was awaited and last seen. */
 async function waitFor(what: string, ms: number, probe: () => Promise<{ ok: boolean; seen: string }>) {
