@@ -21,6 +21,7 @@ import { buildApp, httpServerOptions } from './http/app.ts';
 import { lastAnswer } from './http/client-errors.ts';
 import { earlierAnswers, trackConnections } from './http/connections.ts';
 import { GrpcCode } from './http/errors.ts';
+import { forwardedPrefix } from './http/forwarded.ts';
 import { portcullis } from './http/plugin.ts';
 import { markRetiring } from './http/retiring.ts';
 import type { Logger, SecretScrubber } from './log.ts';
@@ -339,7 +340,20 @@ class Supervisor {
         },
         shuttingDown: () => this.#shuttingDown,
       });
-      await app.register(portcullis, { runtime });
+      await app.register(portcullis, { runtime, ui: true });
+      // Without an upstream, `/` is nothing of ours: a browser sent there (Flipt's end of a login, a provider's
+      // post-logout redirect to redirect_address) is better off on the web UI than on a 404.
+      if (
+        runtime.config.gateway.upstream === undefined &&
+        app.hasRoute({ method: 'GET', url: '/auth/ui/login' })
+      ) {
+        app.get('/', { config: { authenticate: false } }, (request, reply) =>
+          reply
+            .code(302)
+            .header('location', `${forwardedPrefix(request.headers['x-forwarded-prefix'])}/auth/ui/`)
+            .send(),
+        );
+      }
       await app.ready();
     } catch (error) {
       if (!isUnavailable(error)) restoreCredentials();

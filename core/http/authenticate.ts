@@ -121,12 +121,23 @@ export function wantsPage(headers: IncomingHttpHeaders): boolean {
 }
 
 /**
+ * Where a browser asking for `url` with `method` and no valid session is sent to log in (the web UI's login page,
+ * with a `return_to`); given to the hook and forward-auth when the UI runs. `gateway.login_url` wins over it.
+ */
+export type LoginPage = (request: FastifyRequest, url: string, method: string) => string;
+
+/**
  * The `onRequest` hook that authenticates every request that needs it, as Flipt's interceptors do: nothing at
  * all when `authentication.required` is false; public routes (`config.authenticate: false`), unknown routes and
  * excluded sections are skipped, their credentials ignored; otherwise a request without a valid credential gets
- * Flipt's 401, or, with `gateway.login_url`, a browser asking for a page outside `/auth/v1` is sent there.
+ * Flipt's 401, or, with `gateway.login_url` or the web UI's `loginPage`, a browser asking for a page outside
+ * `/auth/v1` and `/auth/ui` is sent there.
  */
-export function createAuthenticationHook(runtime: Runtime, isExcluded: (url: string) => boolean) {
+export function createAuthenticationHook(
+  runtime: Runtime,
+  isExcluded: (url: string) => boolean,
+  loginPage?: LoginPage,
+) {
   const { required } = runtime.config.authentication;
   const loginUrl = runtime.config.gateway.login_url;
   return async function authenticate(request: FastifyRequest, reply: FastifyReply) {
@@ -144,8 +155,9 @@ export function createAuthenticationHook(runtime: Runtime, isExcluded: (url: str
       return;
     }
     if (decision.kind === 'error') return sendError(reply, decision.code, decision.message);
-    if (loginUrl !== undefined && wantsPage(request.headers) && !request.url.startsWith('/auth/v1')) {
-      return reply.code(302).header('location', loginUrl).send();
+    if (wantsPage(request.headers) && !/^\/auth\/(v1|ui)(\/|$|\?)/.test(request.url)) {
+      const location = loginUrl ?? loginPage?.(request, request.url, request.method);
+      if (location !== undefined) return reply.code(302).header('location', location).send();
     }
     return unauthenticated(runtime, request, reply);
   };

@@ -5,10 +5,16 @@ import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { MethodStore, SessionHelpers } from '../plugins/contracts.ts';
 import { forwardedPrefix } from './forwarded.ts';
 import { newLoginState, sameState } from './login-state.ts';
+import { DEFAULT_RETURN_TO, safeReturnTo } from './return-to.ts';
 
 /** Flipt's cookie names. */
 export const TOKEN_COOKIE = 'flipt_client_token';
 export const STATE_COOKIE = 'flipt_client_state';
+/**
+ * Ours: where the browser goes once a login started from the web UI completes (a path on this origin,
+ * percent-encoded), set by the login page's buttons and read (then cleared) by {@link SessionHelpers.completeLogin}.
+ */
+export const RETURN_TO_COOKIE = 'portcullis_return_to';
 
 /** A cookie as Go's `net/http.Cookie` describes one. */
 export interface Cookie {
@@ -85,6 +91,47 @@ export function appendCookie(reply: FastifyReply, cookie: Cookie): void {
   reply.header('set-cookie', serializeCookie(cookie));
 }
 
+/**
+ * Sets {@link RETURN_TO_COOKIE}: host-only, `Path=/` (the callback of any method reads it), `HttpOnly`,
+ * `SameSite=Lax` (the provider sends the browser back with a cross-site navigation), `Secure` as `session.secure`,
+ * and no longer lived than a login's state (`state_lifetime`, ms).
+ */
+export function setReturnToCookie(reply: FastifyReply, session: SessionConfig, returnTo: string): void {
+  appendCookie(reply, {
+    name: RETURN_TO_COOKIE,
+    value: encodeURIComponent(returnTo),
+    path: '/',
+    maxAge: Math.max(1, Math.floor(session.state_lifetime / 1000)),
+    httpOnly: true,
+    secure: session.secure,
+    sameSite: 'Lax',
+  });
+}
+
+/** Expires {@link RETURN_TO_COOKIE}. */
+export function clearReturnToCookie(reply: FastifyReply, session: SessionConfig): void {
+  appendCookie(reply, {
+    name: RETURN_TO_COOKIE,
+    value: '',
+    path: '/',
+    maxAge: -1,
+    httpOnly: true,
+    secure: session.secure,
+    sameSite: 'Lax',
+  });
+}
+
+/** The path in {@link RETURN_TO_COOKIE}, decoded, or `undefined` (absent or a malformed escape). */
+export function readReturnToCookie(request: FastifyRequest): string | undefined {
+  const raw = readCookie(request.headers.cookie, RETURN_TO_COOKIE);
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The cookie helpers of a session configuration (`MethodContext.session`), and the end of a login. */
 export function createSessionHelpers(
   session: SessionConfig,
@@ -157,8 +204,14 @@ export function createSessionHelpers(
         expiresAt,
       });
       helpers.setTokenCookie(reply, clientToken, expiresAt);
-      // Only a same-origin path: the forwarded prefix is a plain path or nothing.
-      reply.code(302).header('location', `${helpers.forwardedPrefix(request)}/`);
+      // Only a same-origin path: the forwarded prefix is a plain path or nothing, and a return_to is checked again
+      // here (a cookie is client input). Without one (a login not started from the web UI), Flipt's `<prefix>/`.
+      const prefix = helpers.forwardedPrefix(request);
+      const returnTo = readReturnToCookie(request);
+      if (returnTo !== undefined) clearReturnToCookie(reply, session);
+      const location =
+        returnTo === undefined ? `${prefix}/` : safeReturnTo(returnTo, `${prefix}${DEFAULT_RETURN_TO}`);
+      reply.code(302).header('location', location);
       return { clientToken: '', authentication: { ...authenticationJson(authentication) } };
     },
     clearCookies(reply, options = {}) {

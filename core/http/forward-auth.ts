@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../runtime.ts';
-import { crossOriginRefused, decide, wantsPage } from './authenticate.ts';
+import { crossOriginRefused, decide, type LoginPage, wantsPage } from './authenticate.ts';
 import { skipAbandoned } from './connections.ts';
 import { createCrossOriginCheck, denyCrossOrigin } from './csrf.ts';
 import { GrpcCode, sendError } from './errors.ts';
@@ -32,11 +32,11 @@ function originalUri(request: FastifyRequest): { uri: string; trustworthy: boole
  * `/auth/v1/forward` (any method): forward-auth for nginx `auth_request`, Traefik `forwardAuth` and Caddy
  * `forward_auth`. The proxy sends the client's headers, the original URI and method; the answer is 200 with the
  * identity headers when the request may pass (or needs no credential: `required` off, or an excluded section), else
- * Flipt's 401 with `WWW-Authenticate`. With `gateway.login_url` and `?redirect=true` on the forward-auth URL (for
- * Traefik and Caddy, which pass the answer on; nginx only understands 2xx, 401 and 403), a browser asking for a page
- * gets a 302 there instead. Cross-origin protection, when on, judges the original method.
+ * Flipt's 401 with `WWW-Authenticate`. With `gateway.login_url` (or the web UI running) and `?redirect=true` on the
+ * forward-auth URL (for Traefik and Caddy, which pass the answer on; nginx only understands 2xx, 401 and 403), a
+ * browser asking for a page gets a 302 there instead (the UI's login page, to come back to the original URI). Cross-origin protection, when on, judges the original method.
  */
-export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boolean) {
+export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boolean, loginPage?: LoginPage) {
   const { authentication, gateway } = runtime.config;
   const names = identityHeaderNames(gateway);
   const crossOrigin = createCrossOriginCheck(authentication.session, runtime.log);
@@ -63,8 +63,9 @@ export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boole
     }
     if (decision.kind === 'error') return sendError(reply, decision.code, decision.message);
     const redirect = (request.query as Record<string, unknown>).redirect === 'true';
-    if (redirect && gateway.login_url !== undefined && wantsPage(request.headers)) {
-      return reply.code(302).header('location', gateway.login_url).send();
+    const location = gateway.login_url ?? loginPage?.(request, uri, method);
+    if (redirect && location !== undefined && wantsPage(request.headers)) {
+      return reply.code(302).header('location', location).send();
     }
     return sendError(reply, GrpcCode.UNAUTHENTICATED, 'request was not authenticated');
   }

@@ -8,12 +8,23 @@ import { trackConnections } from './connections.ts';
 import { createCsrfHook } from './csrf.ts';
 import { forwardAuth } from './forward-auth.ts';
 
+/** Whether the web UI can run: it needs a session-compatible method (Flipt's rule), as logging in is what it is for. */
+function webUiEnabled(runtime: Runtime): boolean {
+  return [...runtime.methods.values()].some((method) => method.plugin.sessionCompatible);
+}
+
 /**
  * Options of the {@link portcullis} Fastify plugin: a configuration to load (`file`, or `object`, plus `env`,
  * ...), or a runtime created elsewhere (which the application then closes itself).
  */
 export interface PortcullisOptions extends RuntimeOptions {
   readonly runtime?: Runtime;
+  /**
+   * Serve the web UI under `/auth/ui/` (login, session and token pages) when a session-compatible method is
+   * enabled, and send browsers without a session there. `portcullis serve` turns it on; an application embedding
+   * the plugin chooses (default `false`).
+   */
+  readonly ui?: boolean;
 }
 
 async function register(app: FastifyInstance, options: PortcullisOptions): Promise<void> {
@@ -32,10 +43,18 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
     crossOriginRefused(runtime, request.url, message),
   );
   if (csrf !== undefined) app.addHook('onRequest', csrf);
-  app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded));
+  // The UI's code (and its templates) loads only where it runs.
+  const ui = options.ui === true && webUiEnabled(runtime) ? await import('../../ui/index.ts') : undefined;
+  app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded, ui?.loginPageFor));
   app.addHook('onClose', () => decisionLog(runtime).flush());
   await app.register(authApi(runtime), { prefix: '/auth/v1' });
-  await app.register(async (scope) => forwardAuth(runtime, isExcluded)(scope), { prefix: '/auth/v1' });
+  await app.register(async (scope) => forwardAuth(runtime, isExcluded, ui?.loginPageFor)(scope), {
+    prefix: '/auth/v1',
+  });
+  if (ui !== undefined) {
+    app.addHook('onSend', ui.loginRefusalsToPage(runtime));
+    await app.register(ui.webUi(runtime, app), { prefix: '/auth/ui' });
+  }
   if (gateway.upstream !== undefined) {
     if (!authentication.required) {
       runtime.log.warn(

@@ -37,7 +37,7 @@ function leavesOrigin(value: string): boolean {
 
 /**
  * The path on this origin a browser may be sent back to after login, from a client-given `return_to`; anything else
- * gives {@link DEFAULT_RETURN_TO}. Only a path-absolute reference (`/app/page?x=1`) passes: absolute URLs
+ * gives `fallback` ({@link DEFAULT_RETURN_TO} unless given). Only a path-absolute reference (`/app/page?x=1`) passes: absolute URLs
  * (`https://evil.example`), scheme-relative ones (`//evil.example`), backslashes (`/\evil.example`), control
  * characters and whitespace (which browsers strip: `/\t/evil.example`), values longer than {@link MAX_RETURN_TO}
  * characters, malformed percent-escapes, and values that, percent-decoded once or several times, would start
@@ -47,17 +47,17 @@ function leavesOrigin(value: string): boolean {
  * Source of the rule: OWASP's Unvalidated Redirects cheat sheet (allow-list of local paths); the WHATWG URL
  * standard for what browsers strip and how they read `\`.
  */
-export function safeReturnTo(value: string | undefined): string {
-  if (value === undefined || value === '' || value.length > MAX_RETURN_TO) return DEFAULT_RETURN_TO;
+export function safeReturnTo(value: string | undefined, fallback: string = DEFAULT_RETURN_TO): string {
+  if (value === undefined || value === '' || value.length > MAX_RETURN_TO) return fallback;
   // Every layer of percent-encoding must stay on this origin on its own: something may decode it once more on the way
   // (a space or `%5C` inside a path or query is harmless; at the start, `%2F%2F` or `/%09/` is not).
   // (Eight layers at most: no one encodes a real path deeper.)
-  if (UNSAFE.test(value)) return DEFAULT_RETURN_TO;
+  if (UNSAFE.test(value)) return fallback;
   let layer: string = value;
   for (let depth = 0; ; depth++) {
-    if (depth === 8 || leavesOrigin(layer)) return DEFAULT_RETURN_TO;
+    if (depth === 8 || leavesOrigin(layer)) return fallback;
     const decoded = decodeOnce(layer);
-    if (decoded === undefined) return DEFAULT_RETURN_TO;
+    if (decoded === undefined) return fallback;
     if (decoded === layer) break;
     layer = decoded;
   }
@@ -65,9 +65,9 @@ export function safeReturnTo(value: string | undefined): string {
   try {
     resolved = new URL(value, BASE);
   } catch {
-    return DEFAULT_RETURN_TO;
+    return fallback;
   }
   const path = `${resolved.pathname}${resolved.search}${resolved.hash}`;
-  if (resolved.origin !== BASE || UNSAFE.test(path) || leavesOrigin(path)) return DEFAULT_RETURN_TO;
+  if (resolved.origin !== BASE || UNSAFE.test(path) || leavesOrigin(path)) return fallback;
   return path;
 }

@@ -185,7 +185,8 @@ export interface SessionHelpers {
   /**
    * Ends a successful browser login as Flipt does: stores a session (`expiresAt` = now + `token_lifetime`) with the
    * given metadata and store-side facts, sets the token cookie, and makes the reply a `302` to
-   * `<forwarded prefix>/`. Resolves to the body to send with it: `{"clientToken": "", "authentication": ...}`.
+   * `<forwarded prefix>/` — or, when the login was started from the web UI, to the page it was started for (the
+   * `portcullis_return_to` cookie, checked to be a path on this origin, then cleared). Resolves to the body to send with it: `{"clientToken": "", "authentication": ...}`.
    */
   completeLogin(
     request: FastifyRequest,

@@ -41,7 +41,10 @@ export interface WatchedPage {
   readonly page: Page;
   /** Every CSP violation the page's documents reported so far. */
   readonly violations: CspViolation[];
-  /** Every message the page wrote to its console at level error. */
+  /**
+   * Every message the page wrote to its console at level error, as `<message> (<URL of the document or resource it
+   * came from>)`, so that a test can tell its own pages' errors from those of another site the page went through.
+   */
   readonly consoleErrors: string[];
 }
 
@@ -67,7 +70,7 @@ export async function watchedPage(browser: Browser, baseURL?: string): Promise<W
   });
   const page = await context.newPage();
   page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(message.text());
+    if (message.type() === 'error') consoleErrors.push(`${message.text()} (${message.location().url})`);
   });
   return { context, page, violations, consoleErrors };
 }

@@ -1,0 +1,119 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { readCookie, TOKEN_COOKIE } from '../core/http/cookies.ts';
+import { forwardedPrefix } from '../core/http/forwarded.ts';
+import type { JsonValue } from '../core/plugins/contracts.ts';
+import type { Runtime } from '../core/runtime.ts';
+import { callApi } from './api-client.ts';
+import { formToken } from './form-token.ts';
+import { pageHeaders } from './page-headers.ts';
+import { assetUrl, render } from './render.ts';
+
+/** An authentication as the API's JSON gives it (`GET /auth/v1/self`, `/auth/v1/tokens`). */
+export interface AuthenticationJson {
+  readonly id: string;
+  readonly method: string;
+  readonly expiresAt?: string | null;
+  readonly createdAt?: string;
+  readonly updatedAt?: string;
+  readonly metadata?: Record<string, string>;
+}
+
+/** What every page of one request shares. */
+export interface PageContext {
+  readonly app: FastifyInstance;
+  readonly runtime: Runtime;
+  /** The forwarded prefix (`""` without one). */
+  readonly prefix: string;
+  /** `<prefix>/auth/ui`: where the UI's pages are, for this request. */
+  readonly base: string;
+}
+
+export function pageContext(app: FastifyInstance, runtime: Runtime, request: FastifyRequest): PageContext {
+  const prefix = forwardedPrefix(request.headers['x-forwarded-prefix']);
+  return { app, runtime, prefix, base: `${prefix}/auth/ui` };
+}
+
+/** The credential the browser sent (the `Authorization` header, else the session cookie), for form tokens. */
+export function credentialOf(request: FastifyRequest): string | undefined {
+  return request.headers.authorization ?? readCookie(request.headers.cookie, TOKEN_COOKIE);
+}
+
+/** Who is calling, as `GET /auth/v1/self` answers; `undefined` with the status when it refuses. */
+export async function whoIsCalling(
+  context: PageContext,
+  request: FastifyRequest,
+): Promise<{ who?: AuthenticationJson; status: number; message?: string }> {
+  const answer = await callApi<AuthenticationJson>(context.app, request, {
+    method: 'GET',
+    url: '/auth/v1/self',
+  });
+  if (answer.status === 200) return { who: answer.body, status: 200 };
+  return {
+    status: answer.status,
+    ...(answer.body.message !== undefined && { message: answer.body.message }),
+  };
+}
+
+/** The login page's URL for a browser to come back to `returnTo` after login. */
+export function loginLocation(base: string, returnTo?: string): string {
+  return returnTo === undefined ? `${base}/login` : `${base}/login?return_to=${encodeURIComponent(returnTo)}`;
+}
+
+/** A metadata value of an authentication: `io.flipt.auth.<name>`, else the method's own `io.flipt.auth.<m>.<name>`. */
+export function profileField(
+  who: AuthenticationJson,
+  name: 'name' | 'email' | 'picture',
+): string | undefined {
+  const metadata = who.metadata ?? {};
+  const method = who.method.replace(/^METHOD_/, '').toLowerCase();
+  const value = metadata[`io.flipt.auth.${name}`] ?? metadata[`io.flipt.auth.${method}.${name}`];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Flipt's `ui.default_theme` (`light`, `dark` or `system`, the default): the theme before the user picks one. */
+function defaultTheme(runtime: Runtime): 'light' | 'dark' | 'system' {
+  const ui = runtime.config.ui as { default_theme?: unknown } | undefined;
+  const theme = ui?.default_theme;
+  return theme === 'light' || theme === 'dark' ? theme : 'system';
+}
+
+/** Options of {@link sendPage}. */
+export interface PageOptions {
+  readonly status?: number;
+  /** Origins (`scheme://host[:port]`) the page shows images from, added to the CSP's `img-src`. */
+  readonly images?: readonly string[];
+  /** Who is signed in, for the navigation. */
+  readonly who?: AuthenticationJson;
+}
+
+/** Renders `template` inside the layout and sends it with the page headers. */
+export function sendPage(
+  context: PageContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  template: string,
+  data: Record<string, unknown>,
+  options: PageOptions = {},
+) {
+  const credential = credentialOf(request);
+  const page = {
+    ...data,
+    base: context.base,
+    who: options.who,
+    formToken: credential === undefined ? '' : formToken(credential),
+    theme: defaultTheme(context.runtime),
+    assets: {
+      css: assetUrl(context.prefix, 'ui.css'),
+      js: assetUrl(context.prefix, 'ui.js'),
+      icon: assetUrl(context.prefix, 'icon.svg'),
+    },
+  };
+  return pageHeaders(reply.code(options.status ?? 200), options.images).send(render(template, page));
+}
+
+/** `JsonValue` helper for templates: a metadata map as sorted `[key, value]` pairs. */
+export function metadataPairs(metadata: Record<string, JsonValue> | undefined): Array<[string, string]> {
+  return Object.entries(metadata ?? {})
+    .map(([key, value]): [string, string] => [key, typeof value === 'string' ? value : JSON.stringify(value)])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}

@@ -1,0 +1,103 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { wantsPage } from '../core/http/authenticate.ts';
+import { clearReturnToCookie, readReturnToCookie } from '../core/http/cookies.ts';
+import { forwardedPrefix } from '../core/http/forwarded.ts';
+import { DEFAULT_RETURN_TO, safeReturnTo } from '../core/http/return-to.ts';
+import type { Runtime } from '../core/runtime.ts';
+import { loginLocation } from './context.ts';
+import { setFlash } from './flash.ts';
+import { loginPages, loginProblem } from './pages/login.ts';
+import { sessionPages } from './pages/session.ts';
+import { tokenPages } from './pages/tokens.ts';
+import { assets } from './render.ts';
+
+/** Bytes a form post may have: the token form's fields are bounded by the API well below this. */
+const FORM_BODY_LIMIT = 16 * 1024;
+
+/**
+ * Where a browser without a session is sent to log in, to come back to `url` (the target it asked for) after:
+ * `<prefix>/auth/ui/login?return_to=<prefix><url>` — only for a GET or HEAD; any other request comes back to the
+ * session page (a form cannot be replayed after a login).
+ */
+export function loginPageFor(request: FastifyRequest, url: string, method: string): string {
+  const prefix = forwardedPrefix(request.headers['x-forwarded-prefix']);
+  const replayable = method === 'GET' || method === 'HEAD';
+  return loginLocation(`${prefix}/auth/ui`, replayable ? `${prefix}${url}` : undefined);
+}
+
+/**
+ * An `onSend` hook: a login started from the web UI (its `return_to` cookie present) that a method's route refuses
+ * while the browser navigates (`GET`, `Accept: text/html`: the provider's redirect to the callback) comes back to
+ * the login page with the reason, instead of the API's JSON, which is what any other client still gets.
+ */
+export function loginRefusalsToPage(runtime: Runtime) {
+  return async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    if (
+      reply.statusCode < 400 ||
+      request.method !== 'GET' ||
+      !request.url.startsWith('/auth/v1/method/') ||
+      !wantsPage(request.headers)
+    ) {
+      return payload;
+    }
+    const returnTo = readReturnToCookie(request);
+    if (returnTo === undefined) return payload;
+    let message: string | undefined;
+    try {
+      message = (JSON.parse(String(payload)) as { message?: string }).message;
+    } catch {
+      message = undefined;
+    }
+    const prefix = forwardedPrefix(request.headers['x-forwarded-prefix']);
+    const base = `${prefix}/auth/ui`;
+    const session = runtime.config.authentication.session;
+    clearReturnToCookie(reply, session);
+    setFlash(
+      reply,
+      { kind: 'error', text: loginProblem(reply.statusCode, message) },
+      // The browser arrives from the provider's site: a Strict cookie would not be sent along the redirect.
+      { path: `${base}/login`, secure: session.secure, sameSite: 'Lax' },
+    );
+    reply.removeHeader('www-authenticate');
+    reply.removeHeader('content-type');
+    reply
+      .code(303)
+      .header('location', loginLocation(base, safeReturnTo(returnTo, `${prefix}${DEFAULT_RETURN_TO}`)));
+    return '';
+  };
+}
+
+/**
+ * The web UI under `/auth/ui/`: the login page, the session page, token management, and their assets. Every page
+ * is server-rendered and reaches the `/auth/v1` API in process, with the browser's own credential. Register with
+ * `prefix: '/auth/ui'`; `app` is the application whose API the pages call.
+ */
+export function webUi(runtime: Runtime, app: FastifyInstance) {
+  return async function registerWebUi(scope: FastifyInstance): Promise<void> {
+    // The pages decide who is calling through the API; the authentication hook leaves them alone.
+    scope.addHook('onRoute', (route) => {
+      route.config = { ...(route.config as object), authenticate: false };
+    });
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
+      (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+    );
+
+    scope.get('/assets/:name', async (request, reply) => {
+      const { name } = request.params as { name: string };
+      const asset = assets.get(name);
+      if (asset === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('Not Found');
+      const { v } = request.query as { v?: unknown };
+      return reply
+        .header('content-type', asset.contentType)
+        .header('x-content-type-options', 'nosniff')
+        .header('cache-control', v === asset.version ? 'public, max-age=31536000, immutable' : 'no-cache')
+        .send(asset.body);
+    });
+
+    await scope.register(loginPages(runtime, app));
+    await scope.register(sessionPages(runtime, app));
+    await scope.register(tokenPages(runtime, app));
+  };
+}

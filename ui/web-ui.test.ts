@@ -1,0 +1,212 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { startFakeGitHub } from '../conformance/fake-github/fake-github.ts';
+import { readFixture } from '../conformance/fake-github/fixture.ts';
+import {
+  accessibilityViolations,
+  launchChromium,
+  type WatchedPage,
+  watchedPage,
+} from '../core/test-support/chromium.ts';
+import { startTestProvider } from '../core/test-support/openid-provider.ts';
+import { freePort, retryOnPortClash } from '../core/test-support/redis.ts';
+import { bearer, serveForTest, type TestServer } from '../core/test-support/server.ts';
+
+const fixture = readFixture(new URL('../conformance/fake-github/fixture.json', import.meta.url).pathname);
+/** README screenshots are written where the README shows them from. */
+const SCREENSHOTS = new URL('./screenshots/', import.meta.url);
+
+/** A picture server on loopback, as a provider's avatar host would be. */
+async function startPictureServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const svg =
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" fill="#0e7490"/><text x="32" y="42" font-size="28" text-anchor="middle" fill="#fff" font-family="sans-serif">MP</text></svg>';
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'image/svg+xml' }).end(svg);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/avatar.svg`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+interface Setup {
+  readonly t: TestServer;
+  readonly base: string;
+}
+
+/** portcullis with OIDC (provider "google", the in-process OpenID provider) and GitHub (the fake), on a known port. */
+async function setupOnce(picture: string): Promise<Setup> {
+  const port = await freePort();
+  const base = `http://localhost:${port}`;
+  const op = await startTestProvider({
+    clients: [
+      {
+        client_id: 'client-google',
+        client_secret: 'secret-google',
+        redirect_uris: [`${base}/auth/v1/method/oidc/google/callback`],
+        post_logout_redirect_uris: [base],
+      },
+    ],
+    accounts: {
+      mark: { email: 'mark@flipt.io', email_verified: true, name: 'Mark Phelps', picture },
+      eve: { email: 'eve@evil.example', email_verified: true, name: 'Eve' },
+    },
+  });
+  onTestFinished(() => op.close());
+  const github = await startFakeGitHub({
+    layout: 'github.com',
+    fixture: {
+      ...fixture,
+      apps: [
+        {
+          client_id: 'gh-app',
+          client_secret: 'gh-secret',
+          callback_url: `${base}/auth/v1/method/github/callback`,
+        },
+      ],
+    },
+  });
+  onTestFinished(() => github.close());
+  const t = await serveForTest({
+    server: { host: 'localhost', http_port: port },
+    authentication: {
+      required: true,
+      session: { domain: 'localhost' },
+      methods: {
+        token: { enabled: true, storage: { tokens: { admin: { credential: 'admin-secret' } } } },
+        oidc: {
+          enabled: true,
+          email_matches: ['@flipt\\.io$'],
+          providers: {
+            google: {
+              issuer_url: op.issuer,
+              client_id: 'client-google',
+              client_secret: 'secret-google',
+              redirect_address: base,
+              scopes: ['email', 'profile'],
+              use_end_session_endpoint: true,
+            },
+          },
+        },
+        github: {
+          enabled: true,
+          client_id: 'gh-app',
+          client_secret: 'gh-secret',
+          redirect_address: base,
+          server_url: github.serverUrl,
+          api_url: github.apiUrl,
+          scopes: ['user:email', 'read:org'],
+        },
+      },
+    },
+  });
+  return { t, base };
+}
+
+let chromium: Browser;
+let picture: Awaited<ReturnType<typeof startPictureServer>>;
+
+beforeAll(async () => {
+  chromium = await launchChromium();
+  picture = await startPictureServer();
+});
+afterAll(async () => {
+  await chromium?.close();
+  await picture?.close();
+});
+
+async function open(): Promise<WatchedPage> {
+  const watched = await watchedPage(chromium);
+  onTestFinished(() => watched.context.close());
+  return watched;
+}
+
+/** Signs in at the test provider's own pages (login, then consent). */
+async function signInAtProvider(page: Page, login: string): Promise<void> {
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill('any');
+  await page.locator('button[type="submit"]').click();
+  await page.waitForLoadState();
+  // The consent page, the first time a client asks.
+  if (await page.locator('button[type="submit"]').count()) {
+    const consent = page.locator('form[action*="/confirm"] button[type="submit"], button[autofocus]');
+    if (await consent.count()) await consent.first().click();
+  }
+}
+
+async function expectAccessible(page: Page): Promise<void> {
+  expect(await accessibilityViolations(page)).toEqual([]);
+}
+
+describe('web UI in Chromium', () => {
+  it('login with a button per provider, back where it started; tokens created once, used, deleted; log out', async () => {
+    const s = await retryOnPortClash(() => setupOnce(picture.url));
+    const { page, violations, consoleErrors } = await open();
+
+    // A protected page of the UI, without a session: to the login page, which offers both providers.
+    await page.goto(`${s.base}/auth/ui/tokens`);
+    expect(new URL(page.url()).pathname).toBe('/auth/ui/login');
+    expect(new URL(page.url()).searchParams.get('return_to')).toBe('/auth/ui/tokens');
+    const buttons = page.getByRole('link', { name: /^Login with / });
+    const labels = (await buttons.allTextContents()).map((text) => text.replace(/^.*(Login with)/, '$1'));
+    expect(labels.sort()).toEqual(['Login with GitHub', 'Login with Google']);
+    await expectAccessible(page);
+    await page.screenshot({ path: new URL('login.png', SCREENSHOTS).pathname });
+
+    await page.getByRole('link', { name: 'Login with Google' }).click();
+    await signInAtProvider(page, 'mark');
+    await page.waitForURL(`${s.base}/auth/ui/tokens`);
+    await expect.poll(() => page.getByRole('heading', { name: 'Tokens', level: 1 }).count()).toBe(1);
+
+    // Create a token: shown once, works with a plain HTTP client, gone from the page on reload.
+    await page.getByLabel('Name').fill('deploy-bot');
+    await page.getByLabel('Description (optional)').fill('CI deploys');
+    await page.getByLabel('Expires').selectOption('30');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const token = await page.locator('#new-token').inputValue();
+    expect(token).toMatch(/^[A-Za-z0-9_-]{20,}/);
+    expect((await s.t.fetch('/auth/v1/self', { headers: bearer(token) })).status).toBe(200);
+    await expectAccessible(page);
+    await page.screenshot({ path: new URL('tokens.png', SCREENSHOTS).pathname, fullPage: true });
+    await page.reload();
+    expect(await page.locator('#new-token').count()).toBe(0);
+    expect(await page.content()).not.toContain(token);
+    expect(await page.getByRole('rowheader', { name: /deploy-bot/ }).count()).toBe(1);
+
+    // Delete it, after a confirmation: then the token is refused.
+    await page.getByRole('link', { name: 'Delete deploy-bot' }).click();
+    await expectAccessible(page);
+    await page.getByRole('button', { name: 'Delete token' }).click();
+    await expect.poll(() => page.getByText('Token “deploy-bot” deleted.').count()).toBe(1);
+    expect((await s.t.fetch('/auth/v1/self', { headers: bearer(token) })).status).toBe(401);
+
+    // Who am I.
+    await page.goto(`${s.base}/auth/ui/`);
+    await expect.poll(() => page.getByRole('heading', { name: 'Mark Phelps' }).count()).toBe(1);
+    expect(await page.getByText('mark@flipt.io').count()).toBe(1);
+    expect(
+      await page.locator('img.avatar').evaluate((img: { naturalWidth: number }) => img.naturalWidth),
+    ).toBeGreaterThan(0);
+    await expectAccessible(page);
+    await page.screenshot({ path: new URL('session.png', SCREENSHOTS).pathname });
+
+    // Log out: RP-initiated at the provider, then the session is gone.
+    const cookies = await page.context().cookies();
+    const session = cookies.find((cookie) => cookie.name === 'flipt_client_token');
+    expect(session).toBeDefined();
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL((url) => !url.pathname.startsWith('/auth/ui/logout'));
+    expect(
+      (await s.t.fetch('/auth/v1/self', { headers: { cookie: `flipt_client_token=${session?.value}` } }))
+        .status,
+    ).toBe(401);
+
+    expect(violations).toEqual([]);
+    // The provider's own pages load things this closed network cannot reach; portcullis's pages log nothing.
+    expect(consoleErrors.filter((line) => line.includes(s.base))).toEqual([]);
+  });
+});
