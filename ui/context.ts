@@ -3,7 +3,7 @@ import { readCookie, TOKEN_COOKIE } from '../core/http/cookies.ts';
 import { forwardedPrefix } from '../core/http/forwarded.ts';
 import type { JsonValue } from '../core/plugins/contracts.ts';
 import type { Runtime } from '../core/runtime.ts';
-import { callApi } from './api-client.ts';
+import { type ApiAnswer, callApi } from './api-client.ts';
 import { formToken } from './form-token.ts';
 import { pageHeaders } from './page-headers.ts';
 import { assetUrl, render } from './render.ts';
@@ -70,13 +70,6 @@ export function profileField(
   return value === undefined || value === '' ? undefined : value;
 }
 
-/** Flipt's `ui.default_theme` (`light`, `dark` or `system`, the default): the theme before the user picks one. */
-function defaultTheme(runtime: Runtime): 'light' | 'dark' | 'system' {
-  const ui = runtime.config.ui as { default_theme?: unknown } | undefined;
-  const theme = ui?.default_theme;
-  return theme === 'light' || theme === 'dark' ? theme : 'system';
-}
-
 /** Options of {@link sendPage}. */
 export interface PageOptions {
   readonly status?: number;
@@ -101,7 +94,8 @@ export function sendPage(
     base: context.base,
     who: options.who,
     formToken: credential === undefined ? '' : formToken(credential),
-    theme: defaultTheme(context.runtime),
+    // Flipt's `ui.default_theme`: the theme until the reader picks one.
+    theme: context.runtime.config.ui?.default_theme ?? 'system',
     assets: {
       css: assetUrl(context.prefix, 'ui.css'),
       js: assetUrl(context.prefix, 'ui.js'),
@@ -109,6 +103,29 @@ export function sendPage(
     },
   };
   return pageHeaders(reply.code(options.status ?? 200), options.images).send(render(template, page));
+}
+
+/** What a notice page says. */
+export interface Notice {
+  readonly title: string;
+  readonly heading: string;
+  readonly text: string;
+}
+
+/** A page that only says something (a refusal, a failure), with a link back. */
+export function sendNotice(
+  context: PageContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  notice: Notice,
+  options: PageOptions = {},
+) {
+  return sendPage(context, request, reply, 'notice', { ...notice }, options);
+}
+
+/** What the API said when it refused: its message, or its status when it gave none. */
+export function apiProblem(answer: ApiAnswer<unknown>): string {
+  return answer.body.message ?? `The server answered ${answer.status}.`;
 }
 
 /** `JsonValue` helper for templates: a metadata map as sorted `[key, value]` pairs. */

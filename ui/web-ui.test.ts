@@ -138,8 +138,26 @@ async function signInAtProvider(page: Page, login: string): Promise<void> {
   }
 }
 
+/** No serious or critical WCAG 2.1 A/AA violation, in the light theme and in the dark one. */
 async function expectAccessible(page: Page): Promise<void> {
-  expect(await accessibilityViolations(page)).toEqual([]);
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    expect({ colorScheme, violations: await accessibilityViolations(page) }).toEqual({
+      colorScheme,
+      violations: [],
+    });
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+/** Presses Tab until the focused element's text is `name` (at most 20 times): what a keyboard user does. */
+async function tabTo(page: Page, name: string): Promise<void> {
+  for (let presses = 0; presses < 20; presses++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate('document.activeElement?.textContent?.trim()');
+    if (focused === name) return;
+  }
+  throw new Error(`Tab never reached ${name}`);
 }
 
 describe('web UI in Chromium', () => {
@@ -152,12 +170,15 @@ describe('web UI in Chromium', () => {
     expect(new URL(page.url()).pathname).toBe('/auth/ui/login');
     expect(new URL(page.url()).searchParams.get('return_to')).toBe('/auth/ui/tokens');
     const buttons = page.getByRole('link', { name: /^Login with / });
-    const labels = (await buttons.allTextContents()).map((text) => text.replace(/^.*(Login with)/, '$1'));
-    expect(labels.sort()).toEqual(['Login with GitHub', 'Login with Google']);
+    expect((await buttons.allTextContents()).sort()).toEqual(['Login with GitHub', 'Login with Google']);
     await expectAccessible(page);
     await page.screenshot({ path: new URL('login.png', SCREENSHOTS).pathname });
 
-    await page.getByRole('link', { name: 'Login with Google' }).click();
+    // By keyboard: the skip link first, then the buttons; Enter starts the login.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
+    await tabTo(page, 'Login with Google');
+    await page.keyboard.press('Enter');
     await signInAtProvider(page, 'mark');
     await page.waitForURL(`${s.base}/auth/ui/tokens`);
     await expect.poll(() => page.getByRole('heading', { name: 'Tokens', level: 1 }).count()).toBe(1);

@@ -106,8 +106,15 @@ export interface GatewayConfig {
 }
 
 /** A whole validated configuration. Flipt sections that portcullis does not use are kept as written. */
+/** Flipt's `ui` section: portcullis reads `default_theme` for its web UI (the rest is accepted and ignored). */
+export interface UiConfig {
+  /** The theme until the reader picks one; `system` follows the browser's `prefers-color-scheme`. */
+  default_theme?: 'light' | 'dark' | 'system';
+}
+
 export interface RootConfig {
   version?: string;
+  ui?: UiConfig;
   authentication: AuthenticationConfig;
   secrets: SecretsConfig;
   server: ServerConfig;

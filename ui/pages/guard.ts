@@ -8,7 +8,7 @@ import {
   credentialOf,
   loginLocation,
   type PageContext,
-  sendPage,
+  sendNotice,
   whoIsCalling,
 } from '../context.ts';
 import { formTokenMatches } from '../form-token.ts';
@@ -27,7 +27,7 @@ export async function signedIn(
   const { who, status, message } = await whoIsCalling(context, request);
   if (who !== undefined) return who;
   if (!context.runtime.config.authentication.required) {
-    sendPage(context, request, reply, 'notice', {
+    sendNotice(context, request, reply, {
       title: 'No session',
       heading: 'No one is signed in here',
       text: 'This server is configured with authentication.required: false, so it authenticates no request and keeps no browser session.',
@@ -44,11 +44,10 @@ export async function signedIn(
     }
     return undefined;
   }
-  sendPage(
+  sendNotice(
     context,
     request,
     reply,
-    'notice',
     {
       title: 'Unavailable',
       heading: status === 401 ? 'Not signed in' : 'Something went wrong',
@@ -88,11 +87,10 @@ export function formAllowed(context: PageContext, request: FastifyRequest, reply
     { path: request.url.split('?')[0], reason: crossOrigin ?? 'form token missing or wrong' },
     'web UI form refused',
   );
-  sendPage(
+  sendNotice(
     context,
     request,
     reply,
-    'notice',
     {
       title: 'Refused',
       heading: 'This form could not be accepted',

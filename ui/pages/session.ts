@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../core/runtime.ts';
 import { parseUrl } from '../../core/url.ts';
 import { callApi, passCookies } from '../api-client.ts';
-import { pageContext, profileField, sendPage } from '../context.ts';
+import { apiProblem, pageContext, profileField, sendNotice, sendPage } from '../context.ts';
 import { setFlash } from '../flash.ts';
 import { displayName, methodName } from '../login-buttons.ts';
 import { formAllowed, signedIn } from './guard.ts';
@@ -62,18 +62,9 @@ export function sessionPages(runtime: Runtime, app: FastifyInstance) {
         return sendPage(context, request, reply, 'logout', { title: 'Signing out', nextUri });
       }
       if (answer.status !== 200 && answer.status !== 401) {
-        return sendPage(
-          context,
-          request,
-          reply,
-          'notice',
-          {
-            title: 'Not signed out',
-            heading: 'The session could not be ended',
-            text: `${answer.body.message ?? `The server answered ${answer.status}`}. Try again in a moment.`,
-          },
-          { status: answer.status },
-        );
+        const text = `${apiProblem(answer)} Try again in a moment.`;
+        const notice = { title: 'Not signed out', heading: 'The session could not be ended', text };
+        return sendNotice(context, request, reply, notice, { status: answer.status });
       }
       setFlash(
         reply,

@@ -1,7 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../core/runtime.ts';
 import { callApi } from '../api-client.ts';
-import { type AuthenticationJson, type PageContext, pageContext, sendPage } from '../context.ts';
+import {
+  type AuthenticationJson,
+  apiProblem,
+  type PageContext,
+  pageContext,
+  sendNotice,
+  sendPage,
+} from '../context.ts';
 import { type Flash, setFlash, takeFlash } from '../flash.ts';
 import { type ListedMethod, methodName } from '../login-buttons.ts';
 import { formAllowed, signedIn } from './guard.ts';
@@ -176,18 +183,8 @@ export function tokenPages(runtime: Runtime, app: FastifyInstance) {
       const { id } = request.params as { id: string };
       const found = await findToken(request, id);
       if (found.status !== 200) {
-        return sendPage(
-          context,
-          request,
-          reply,
-          'notice',
-          {
-            title: 'Not found',
-            heading: 'No such token',
-            text: found.body.message ?? `The server answered ${found.status}.`,
-          },
-          { who, status: found.status },
-        );
+        const notice = { title: 'Not found', heading: 'No such token', text: apiProblem(found) };
+        return sendNotice(context, request, reply, notice, { who, status: found.status });
       }
       return sendPage(
         context,
@@ -215,18 +212,12 @@ export function tokenPages(runtime: Runtime, app: FastifyInstance) {
         url: `/auth/v1/tokens/${encodeURIComponent(id)}`,
       });
       if (answer.status !== 200) {
-        return sendPage(
-          context,
-          request,
-          reply,
-          'notice',
-          {
-            title: 'Not deleted',
-            heading: 'The token could not be deleted',
-            text: answer.body.message ?? `The server answered ${answer.status}.`,
-          },
-          { who, status: answer.status },
-        );
+        const notice = {
+          title: 'Not deleted',
+          heading: 'The token could not be deleted',
+          text: apiProblem(answer),
+        };
+        return sendNotice(context, request, reply, notice, { who, status: answer.status });
       }
       const name = found.status === 200 ? found.body.metadata?.[NAME_KEY] : undefined;
       setFlash(
