@@ -182,7 +182,7 @@ async function endSessionAtProvider(runtime: Runtime, who: Authentication): Prom
 
 /**
  * The `/auth/v1` API (Flipt's `PublicAuthenticationService` and `AuthenticationService`), plus each running
- * method's routes under `/auth/v1/method/<name>`. Register with `prefix: '/auth/v1'`.
+ * method's routes under `/auth/v1/method/<name>`. Register it under the prefix `/auth/v1`.
  */
 export function authApi(runtime: Runtime) {
   return async function registerAuthApi(scope: FastifyInstance): Promise<void> {

@@ -47,14 +47,18 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
   const ui = options.ui === true && webUiEnabled(runtime) ? await import('../../ui/index.ts') : undefined;
   app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded, ui?.loginPageFor));
   app.addHook('onClose', () => decisionLog(runtime).flush());
-  await app.register(authApi(runtime), { prefix: '/auth/v1' });
+  await app.register(
+    async (scope) => {
+      // Only the API's answers can be a login the web UI started; no other route pays for the check.
+      if (ui !== undefined) scope.addHook('onSend', ui.loginRefusalsToPage(runtime));
+      await scope.register(authApi(runtime));
+    },
+    { prefix: '/auth/v1' },
+  );
   await app.register(async (scope) => forwardAuth(runtime, isExcluded, ui?.loginPageFor)(scope), {
     prefix: '/auth/v1',
   });
-  if (ui !== undefined) {
-    app.addHook('onSend', ui.loginRefusalsToPage(runtime));
-    await app.register(ui.webUi(runtime, app), { prefix: '/auth/ui' });
-  }
+  if (ui !== undefined) await app.register(ui.webUi(runtime, app), { prefix: '/auth/ui' });
   if (gateway.upstream !== undefined) {
     if (!authentication.required) {
       runtime.log.warn(
