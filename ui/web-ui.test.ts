@@ -15,8 +15,15 @@ import { freePort, retryOnPortClash } from '../core/test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../core/test-support/server.ts';
 
 const fixture = readFixture(new URL('../conformance/fake-github/fixture.json', import.meta.url).pathname);
-/** README screenshots are written where the README shows them from. */
-const SCREENSHOTS = new URL('./screenshots/', import.meta.url);
+/**
+ * Where the screenshots go: `.tmp/ui-screenshots/` on every run (to look at), and `ui/screenshots/`, which the
+ * README shows, only with `PORTCULLIS_UPDATE_SCREENSHOTS=1` (they differ on every run: times, tokens), so that running
+ * the tests leaves the working tree as it was.
+ */
+const SCREENSHOTS =
+  process.env.PORTCULLIS_UPDATE_SCREENSHOTS === '1'
+    ? new URL('./screenshots/', import.meta.url)
+    : new URL('../.tmp/ui-screenshots/', import.meta.url);
 
 /** A picture server on loopback, as a provider's avatar host would be. */
 async function startPictureServer(): Promise<{ url: string; close(): Promise<void> }> {
