@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { appendCookie, readCookie } from '../core/http/cookies.ts';
+import { appendCookie, FLASH_COOKIE, readCookie } from '../core/http/cookies.ts';
 
 /**
  * One-time messages between a redirect and the page it leads to (the post/redirect/get pattern): a login refusal
@@ -8,7 +8,7 @@ import { appendCookie, readCookie } from '../core/http/cookies.ts';
  * the cookie is `HttpOnly`, `SameSite=Strict` except where a cross-site redirect must carry it, limited to the page's
  * path, lives a minute at most, and is cleared by the page that shows it.
  */
-export const FLASH_COOKIE = 'portcullis_flash';
+export { FLASH_COOKIE };
 
 /** How long a flash waits for its page (seconds). */
 const FLASH_MAX_AGE_S = 60;

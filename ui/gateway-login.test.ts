@@ -345,11 +345,7 @@ describe('gateway: API clients and forward-auth keep their answers', () => {
     expect(g.upstream.received.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /app/page']);
   });
 
-  // Bug: issue 18 defines the browser request that is sent to the login page as "Accept: text/html, no
-  // Authorization", but the hook (core/http/authenticate.ts, createAuthenticationHook) and forward-auth
-  // (core/http/forward-auth.ts, handle) redirect on Accept alone: a client that sent an Authorization header that is
-  // refused gets a 302 to an HTML page instead of Flipt's 401 JSON with WWW-Authenticate.
-  it.fails('a refused Authorization header gets the 401, even with Accept: text/html (hook and forward-auth)', async () => {
+  it('a refused Authorization header gets the 401, even with Accept: text/html (hook and forward-auth)', async () => {
     const g = await retryOnPortClash(() => startGateway());
     const html = 'text/html,application/xhtml+xml,*/*;q=0.8';
     const response = await g.t.fetch('/app/page', {

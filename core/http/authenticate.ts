@@ -115,9 +115,13 @@ export function notRequiredRefused(runtime: Runtime, url: string): void {
   });
 }
 
-/** Whether a browser is asking for a page (rather than a script for data), and may be sent to a login page. */
+/**
+ * Whether a browser is asking for a page (rather than a script for data), and may be sent to a login page:
+ * `Accept` names `text/html` and there is no `Authorization` header (a client that sends its credential in a header
+ * is a program, and a refused one must get Flipt's 401, not a login page).
+ */
 export function wantsPage(headers: IncomingHttpHeaders): boolean {
-  return /\btext\/html\b/.test(headers.accept ?? '');
+  return headers.authorization === undefined && /\btext\/html\b/.test(headers.accept ?? '');
 }
 
 /**

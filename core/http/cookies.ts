@@ -15,6 +15,10 @@ export const STATE_COOKIE = 'flipt_client_state';
  * percent-encoded), set by the login page's buttons and read (then cleared) by {@link SessionHelpers.completeLogin}.
  */
 export const RETURN_TO_COOKIE = 'portcullis_return_to';
+/** Ours: the web UI's one-time messages (a login refusal, a new client token), see `ui/flash.ts`. */
+export const FLASH_COOKIE = 'portcullis_flash';
+/** Every cookie portcullis sets: none of them is the upstream's business. */
+export const OWN_COOKIES: readonly string[] = [TOKEN_COOKIE, STATE_COOKIE, RETURN_TO_COOKIE, FLASH_COOKIE];
 
 /** A cookie as Go's `net/http.Cookie` describes one. */
 export interface Cookie {

@@ -42,7 +42,8 @@ describe('gateway: reverse proxy', () => {
         ...bearer('ci-secret'),
         'x-auth-request-user': 'admin',
         'X-Auth-Request-Email': 'boss@example.com',
-        cookie: 'theme=dark; flipt_client_token=stolen',
+        cookie:
+          'theme=dark; flipt_client_token=stolen; flipt_client_state=s; portcullis_return_to=%2Fx; portcullis_flash=f',
         'content-type': 'application/json',
       },
       body: '{"hello":"world"}',

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayConfig } from '../config/types.ts';
 import type { Authentication } from '../plugins/contracts.ts';
-import { cookiePairs, STATE_COOKIE, TOKEN_COOKIE } from './cookies.ts';
+import { cookiePairs, OWN_COOKIES } from './cookies.ts';
 
 /** The identity of a caller, as the gateway tells the upstream. */
 export interface Identity {
@@ -70,11 +70,14 @@ export function identityHeaders(
   return headers;
 }
 
-/** A `Cookie` header without portcullis's session cookies, or `undefined` when nothing else is left. */
+/**
+ * A `Cookie` header without portcullis's own cookies (the session's, and the web UI's `return_to` and one-time
+ * messages), or `undefined` when nothing else is left.
+ */
 function withoutSessionCookies(cookie: string | undefined): string | undefined {
   if (cookie === undefined) return undefined;
   const kept = cookiePairs(cookie).filter(
-    (part) => part !== '' && !part.startsWith(`${TOKEN_COOKIE}=`) && !part.startsWith(`${STATE_COOKIE}=`),
+    (part) => part !== '' && !OWN_COOKIES.some((name) => part.startsWith(`${name}=`)),
   );
   return kept.length === 0 ? undefined : kept.join('; ');
 }
