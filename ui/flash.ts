@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { appendCookie, FLASH_COOKIE, readCookie } from '../core/http/cookies.ts';
+import { appendCookie, cookiePairs, FLASH_COOKIE, readCookie } from '../core/http/cookies.ts';
 
 /**
  * One-time messages between a redirect and the page it leads to (the post/redirect/get pattern): a login refusal
@@ -54,8 +54,11 @@ export function takeFlash(
   reply: FastifyReply,
   options: Omit<FlashCookieOptions, 'sameSite'>,
 ): Flash | undefined {
-  const raw = readCookie(request.headers.cookie, FLASH_COOKIE);
-  if (raw === undefined) return undefined;
+  const header = request.headers.cookie;
+  // Any pair of that name is cleared, even one readCookie will not read (a backslash, a comma in it).
+  if (header === undefined || !cookiePairs(header).some((pair) => pair.startsWith(`${FLASH_COOKIE}=`))) {
+    return undefined;
+  }
   appendCookie(reply, {
     name: FLASH_COOKIE,
     value: '',
@@ -65,6 +68,8 @@ export function takeFlash(
     secure: options.secure,
     sameSite: 'Strict',
   });
+  const raw = readCookie(header, FLASH_COOKIE);
+  if (raw === undefined) return undefined;
   try {
     const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<Flash>;
     const kind = value.kind;

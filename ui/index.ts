@@ -6,6 +6,7 @@ import { DEFAULT_RETURN_TO, safeReturnTo } from '../core/http/return-to.ts';
 import type { Runtime } from '../core/runtime.ts';
 import { loginLocation } from './context.ts';
 import { setFlash } from './flash.ts';
+import { securityHeaders } from './page-headers.ts';
 import { loginPages, loginProblem } from './pages/login.ts';
 import { sessionPages } from './pages/session.ts';
 import { tokenPages } from './pages/tokens.ts';
@@ -60,6 +61,7 @@ export function loginRefusalsToPage(runtime: Runtime) {
     );
     reply.removeHeader('www-authenticate');
     reply.removeHeader('content-type');
+    securityHeaders(reply);
     reply
       .code(303)
       .header('location', loginLocation(base, safeReturnTo(returnTo, `${prefix}${DEFAULT_RETURN_TO}`)));
@@ -77,6 +79,11 @@ export function webUi(runtime: Runtime, app: FastifyInstance) {
     // The pages decide who is calling through the API; the authentication hook leaves them alone.
     scope.addHook('onRoute', (route) => {
       route.config = { ...(route.config as object), authenticate: false };
+    });
+    // Redirects and refusals too, not only the pages.
+    scope.addHook('onSend', async (_request, reply, payload) => {
+      securityHeaders(reply);
+      return payload;
     });
     scope.addContentTypeParser(
       'application/x-www-form-urlencoded',

@@ -22,15 +22,28 @@ export function contentSecurityPolicy(images: readonly string[] = []): string {
 }
 
 /**
- * Headers of every page: the CSP, no caching (a page may show a client token once, or who is signed in), no MIME
- * sniffing, no framing for browsers without CSP 2, and no referrer (a page's query may hold a `return_to`).
+ * Headers of every answer of the UI, redirects included (several set cookies, one a new client token): the CSP, no
+ * caching unless the answer says otherwise (a page may show a client token once, or who is signed in; assets set
+ * their own), no MIME sniffing, no framing for browsers without CSP 2, and no referrer (a query may hold a
+ * `return_to`). A header already set is kept (a page's CSP with its images).
  */
+export function securityHeaders(reply: FastifyReply): FastifyReply {
+  const defaults: ReadonlyArray<readonly [string, string]> = [
+    ['content-security-policy', contentSecurityPolicy()],
+    ['cache-control', 'no-store'],
+    ['x-content-type-options', 'nosniff'],
+    ['x-frame-options', 'DENY'],
+    ['referrer-policy', 'no-referrer'],
+  ];
+  for (const [name, value] of defaults) if (!reply.hasHeader(name)) reply.header(name, value);
+  return reply;
+}
+
+/** A page's headers: HTML, its CSP (with the origins of the images it shows), and {@link securityHeaders}. */
 export function pageHeaders(reply: FastifyReply, images: readonly string[] = []): FastifyReply {
-  return reply
-    .header('content-type', 'text/html; charset=utf-8')
-    .header('content-security-policy', contentSecurityPolicy(images))
-    .header('cache-control', 'no-store')
-    .header('x-content-type-options', 'nosniff')
-    .header('x-frame-options', 'DENY')
-    .header('referrer-policy', 'no-referrer');
+  return securityHeaders(
+    reply
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('content-security-policy', contentSecurityPolicy(images)),
+  );
 }

@@ -21,9 +21,8 @@ import { type ListedMethod, type LoginButton, loginButtons } from '../login-butt
 export function loginProblem(status: number, message: string | undefined): string {
   const detail = (message ?? '').replace(/^(authorize|callback): /, '').trim();
   const said = detail === '' ? '' : ` (${detail})`;
-  if (status === 503 || status === 502 || status === 504) {
-    return `The sign-in provider could not be reached. Try again in a moment${said}.`;
-  }
+  // A 5xx may be the provider, or this server's own store: the API's message says which.
+  if (status >= 500) return `Sign-in is unavailable right now. Try again in a moment${said}.`;
   if (status === 401 || status === 403) return `Sign-in was refused${said}.`;
   return `Sign-in failed${said}.`;
 }
@@ -102,8 +101,13 @@ export function loginPages(runtime: Runtime, app: FastifyInstance) {
       if (button === undefined) {
         return backToLogin(context, reply, returnTo, 'There is no such sign-in option.');
       }
-      setReturnToCookie(reply, runtime.config.authentication.session, returnTo);
-      if ('page' in button.start) return reply.code(303).header('location', button.start.page).send();
+      // Set only once the login really starts: a start that fails must not leave a return_to behind for a login
+      // started later some other way (which then ends as Flipt's does).
+      const session = runtime.config.authentication.session;
+      if ('page' in button.start) {
+        setReturnToCookie(reply, session, returnTo);
+        return reply.code(303).header('location', button.start.page).send();
+      }
       // The listed URL carries the forwarded prefix; the API is reached in process, without it.
       const authorize = button.start.authorize.slice(context.prefix.length);
       const answer = await callApi<{ authorizeUrl?: string }>(app, request, {
@@ -114,6 +118,7 @@ export function loginPages(runtime: Runtime, app: FastifyInstance) {
         return backToLogin(context, reply, returnTo, loginProblem(answer.status, answer.body.message));
       }
       passCookies(reply, answer);
+      setReturnToCookie(reply, session, returnTo);
       return reply.code(303).header('location', answer.body.authorizeUrl).send();
     };
     scope.get('/login/:method', start);

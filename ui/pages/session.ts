@@ -58,7 +58,9 @@ export function sessionPages(runtime: Runtime, app: FastifyInstance) {
       });
       passCookies(reply, answer);
       const nextUri = answer.body.nextUri;
-      if (answer.status === 200 && typeof nextUri === 'string' && parseUrl(nextUri) !== undefined) {
+      // A page of the provider's, over HTTP(S): anything else (a `javascript:` URL from a faulty plugin) is dropped.
+      const next = typeof nextUri === 'string' ? parseUrl(nextUri) : undefined;
+      if (answer.status === 200 && (next?.protocol === 'https:' || next?.protocol === 'http:')) {
         return sendPage(context, request, reply, 'logout', { title: 'Signing out', nextUri });
       }
       if (answer.status !== 200 && answer.status !== 401) {

@@ -207,6 +207,11 @@ export function tokenPages(runtime: Runtime, app: FastifyInstance) {
       if (who === undefined || !formAllowed(context, request, reply)) return reply;
       const { id } = request.params as { id: string };
       const found = await findToken(request, id);
+      if (found.status === 404) {
+        // The API answers a delete of nothing with 200, as Flipt's does; a person is told there was nothing.
+        const notice = { title: 'Not found', heading: 'No such token', text: apiProblem(found) };
+        return sendNotice(context, request, reply, notice, { who, status: 404 });
+      }
       const answer = await callApi(app, request, {
         method: 'DELETE',
         url: `/auth/v1/tokens/${encodeURIComponent(id)}`,
