@@ -50,7 +50,7 @@ export async function signedIn(
     reply,
     {
       title: 'Unavailable',
-      heading: status === 401 ? 'Not signed in' : 'Something went wrong',
+      heading: 'Something went wrong',
       text: message ?? `The server answered ${status}.`,
     },
     { status },
