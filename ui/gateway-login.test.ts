@@ -6,9 +6,8 @@ import {
   type WatchedPage,
   watchedPage,
 } from '../core/test-support/chromium.ts';
-import { startTestProvider } from '../core/test-support/openid-provider.ts';
-import { freePort, retryOnPortClash } from '../core/test-support/redis.ts';
-import { bearer, serveForTest, type TestServer } from '../core/test-support/server.ts';
+import { ADMIN_TOKEN, signInAtProvider, startLoginWorld } from '../core/test-support/login-world.ts';
+import { bearer, type TestServer } from '../core/test-support/server.ts';
 import { startUpstream, type TestUpstream } from '../core/test-support/upstream.ts';
 
 /** Flipt's 401 body. */
@@ -23,50 +22,14 @@ interface Gateway {
 
 /**
  * portcullis as a gateway in front of the echo upstream, with OIDC (provider "google", the in-process OpenID
- * provider; only @flipt.io addresses admitted) and a static token `ci-secret`, on a known port (the callback URL is
- * registered at the provider first). `gateway` adds to the gateway section.
+ * provider; only @flipt.io addresses admitted) and the static token `ADMIN_TOKEN` (id `admin`). `gateway` adds to
+ * the gateway section.
  */
 async function startGateway(gateway: Record<string, unknown> = {}): Promise<Gateway> {
   const upstream = await startUpstream();
-  const port = await freePort();
-  const base = `http://localhost:${port}`;
-  const op = await startTestProvider({
-    clients: [
-      {
-        client_id: 'client-google',
-        client_secret: 'secret-google',
-        redirect_uris: [`${base}/auth/v1/method/oidc/google/callback`],
-      },
-    ],
-    accounts: {
-      mark: { email: 'mark@flipt.io', email_verified: true, name: 'Mark Phelps' },
-      eve: { email: 'eve@evil.example', email_verified: true, name: 'Eve' },
-    },
-  });
-  onTestFinished(() => op.close());
-  const t = await serveForTest({
-    server: { host: 'localhost', http_port: port },
+  const { t, base } = await startLoginWorld({
     gateway: { upstream: upstream.url, ...gateway },
-    authentication: {
-      required: true,
-      session: { domain: 'localhost' },
-      methods: {
-        token: { enabled: true, storage: { tokens: { ci: { credential: 'ci-secret' } } } },
-        oidc: {
-          enabled: true,
-          email_matches: ['@flipt\\.io$'],
-          providers: {
-            google: {
-              issuer_url: op.issuer,
-              client_id: 'client-google',
-              client_secret: 'secret-google',
-              redirect_address: base,
-              scopes: ['email', 'profile'],
-            },
-          },
-        },
-      },
-    },
+    oidc: { email_matches: ['@flipt\\.io$'] },
   });
   return { t, base, upstream };
 }
@@ -90,19 +53,6 @@ async function open(): Promise<WatchedPage & { evil: string[] }> {
     if (/(^|\.)evil\.example$/.test(new URL(request.url()).hostname)) evil.push(request.url());
   });
   return { ...watched, evil };
-}
-
-/** Signs in at the test provider's own pages (login, then consent). */
-async function signInAtProvider(page: Page, login: string): Promise<void> {
-  await page.locator('input[name="login"]').fill(login);
-  await page.locator('input[name="password"]').fill('any');
-  await page.locator('button[type="submit"]').click();
-  await page.waitForLoadState();
-  // The consent page, the first time a client asks.
-  if (await page.locator('button[type="submit"]').count()) {
-    const consent = page.locator('form[action*="/confirm"] button[type="submit"], button[autofocus]');
-    if (await consent.count()) await consent.first().click();
-  }
 }
 
 /**
@@ -136,7 +86,7 @@ function ownConsoleErrors(watched: WatchedPage, g: Gateway): string[] {
 
 describe('gateway: a browser without a session is sent to the login page and back (Chromium)', () => {
   it('/app/page?x=1 → login page → provider → /app/page?x=1 served by the upstream, with the identity and no credential', async () => {
-    const g = await retryOnPortClash(() => startGateway());
+    const g = await startGateway();
     const watched = await open();
     const { page } = watched;
 
@@ -194,7 +144,7 @@ describe('gateway: a browser without a session is sent to the login page and bac
   });
 
   it('a refused sign-in comes back to the login page with a plain message, keeping return_to; accessible in light and dark', async () => {
-    const g = await retryOnPortClash(() => startGateway());
+    const g = await startGateway();
     for (const colorScheme of ['light', 'dark'] as const) {
       const watched = await open();
       const { page } = watched;
@@ -222,7 +172,7 @@ describe('gateway: a browser without a session is sent to the login page and bac
   });
 
   it('return_to elsewhere (absolute, //host, backslash, percent-encoded once or twice, tab) ends on /auth/ui/ after a full login', async () => {
-    const g = await retryOnPortClash(() => startGateway());
+    const g = await startGateway();
     const values = [
       'https://evil.example',
       '//evil.example',
@@ -273,7 +223,7 @@ describe('gateway: a browser without a session is sent to the login page and bac
   });
 
   it('a portcullis_return_to cookie changed during the login is checked again at its end', async () => {
-    const g = await retryOnPortClash(() => startGateway());
+    const g = await startGateway();
     for (const value of ['//evil.example', '%2F%2Fevil.example', '/\\evil.example']) {
       const watched = await open();
       const { page } = watched;
@@ -301,7 +251,7 @@ describe('gateway: a browser without a session is sent to the login page and bac
 
 describe('gateway: API clients and forward-auth keep their answers', () => {
   it('no Accept: text/html → Flipt’s 401 JSON with WWW-Authenticate; a browser’s POST → the login page without return_to; HEAD keeps it', async () => {
-    const g = await retryOnPortClash(() => startGateway());
+    const g = await startGateway();
     for (const accept of [undefined, 'application/json', '*/*']) {
       const response = await g.t.fetch('/app/page', {
         redirect: 'manual',
@@ -340,13 +290,13 @@ describe('gateway: API clients and forward-auth keep their answers', () => {
     }
 
     // A credential still passes (the redirect is only for those without one).
-    const authorized = await g.t.fetch('/app/page', { headers: { ...bearer('ci-secret'), accept: html } });
+    const authorized = await g.t.fetch('/app/page', { headers: { ...bearer(ADMIN_TOKEN), accept: html } });
     expect(authorized.status).toBe(200);
     expect(g.upstream.received.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /app/page']);
   });
 
   it('a refused Authorization header gets the 401, even with Accept: text/html (hook and forward-auth)', async () => {
-    const g = await retryOnPortClash(() => startGateway());
+    const g = await startGateway();
     const html = 'text/html,application/xhtml+xml,*/*;q=0.8';
     const response = await g.t.fetch('/app/page', {
       redirect: 'manual',
@@ -361,7 +311,7 @@ describe('gateway: API clients and forward-auth keep their answers', () => {
   });
 
   it('gateway.login_url still wins over the web UI: the hook and forward-auth send browsers there', async () => {
-    const g = await retryOnPortClash(() => startGateway({ login_url: 'https://sso.example.com/start' }));
+    const g = await startGateway({ login_url: 'https://sso.example.com/start' });
     const html = 'text/html,application/xhtml+xml,*/*;q=0.8';
     // The web UI runs (and would be the default)...
     expect((await g.t.fetch('/auth/ui/login')).status).toBe(200);
@@ -387,7 +337,7 @@ describe('gateway: API clients and forward-auth keep their answers', () => {
   });
 
   it('forward-auth: ?redirect=true sends a browser to the login page with the original URI; otherwise the 401', async () => {
-    const g = await retryOnPortClash(() => startGateway());
+    const g = await startGateway();
     const html = 'text/html,application/xhtml+xml,*/*;q=0.8';
     const forward = (query: string, headers: Record<string, string>) =>
       g.t.fetch(`/auth/v1/forward${query}`, { redirect: 'manual', headers });
@@ -423,12 +373,12 @@ describe('gateway: API clients and forward-auth keep their answers', () => {
 
     // With a credential: 200 and the identity, redirect or not.
     const allowed = await forward('?redirect=true', {
-      ...bearer('ci-secret'),
+      ...bearer(ADMIN_TOKEN),
       accept: html,
       'x-forwarded-uri': '/app/x?y=1',
     });
     expect(allowed.status).toBe(200);
-    expect(allowed.headers.get('x-auth-request-id')).toBe('ci');
+    expect(allowed.headers.get('x-auth-request-id')).toBe('admin');
     expect(g.upstream.received).toEqual([]);
   });
 });

@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
-import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { startFakeGitHub } from '../conformance/fake-github/fake-github.ts';
-import { readFixture } from '../conformance/fake-github/fixture.ts';
 import { portcullis } from '../core/http/plugin.ts';
 import { Browser, formsOf, type Page } from '../core/test-support/browser.ts';
-import { startTestProvider, type TestProvider } from '../core/test-support/openid-provider.ts';
-import { freePort, retryOnPortClash, startRedis } from '../core/test-support/redis.ts';
+import {
+  ADMIN_TOKEN,
+  type LoginWorld,
+  type LoginWorldOptions,
+  startLoginWorld,
+} from '../core/test-support/login-world.ts';
+import { freePort, startRedis } from '../core/test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../core/test-support/server.ts';
 import { startUpstream } from '../core/test-support/upstream.ts';
 
@@ -18,156 +20,23 @@ import { startUpstream } from '../core/test-support/upstream.ts';
  * as a browser sends it), redis-server for the store.
  */
 
-const fixture = readFixture(new URL('../conformance/fake-github/fixture.json', import.meta.url).pathname);
-const ADMIN = 'admin-secret';
+const ADMIN = ADMIN_TOKEN;
 const ACCEPT_HTML = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
-const ACCOUNTS = {
-  mark: { email: 'mark@flipt.io', email_verified: true, name: 'Mark Phelps' },
-  anna: { email: 'anna@flipt.io', email_verified: true, name: 'Anna' },
-  eve: { email: 'eve@evil.example', email_verified: true, name: 'Eve' },
-};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Set-up
 
-interface SetupOptions {
-  /** Settings of the OIDC method beyond its provider (`email_matches`, ...). */
-  readonly oidc?: Record<string, unknown>;
-  /** Settings of the "google" provider beyond its issuer, client and redirect address. */
-  readonly google?: Record<string, unknown>;
-  /** More OIDC providers besides "google" (the in-process OpenID provider). */
-  readonly providers?: Record<string, Record<string, unknown>>;
-  /** Enables GitHub (the fake) with these settings beyond the app's. */
-  readonly github?: Record<string, unknown>;
-  readonly session?: Record<string, unknown>;
-  readonly required?: boolean;
-  /** Serve the browser through a proxy that mounts portcullis under this prefix (sending `X-Forwarded-Prefix`). */
-  readonly prefix?: string;
-}
+type SetupOptions = LoginWorldOptions;
 
-interface Setup {
-  readonly op: TestProvider;
-  readonly t: TestServer;
-  /** portcullis itself. */
-  readonly base: string;
-  /** Where the browser reaches portcullis: `base`, or the proxy and its prefix. */
-  readonly site: string;
+interface Setup extends LoginWorld {
   browser(): Browser;
 }
 
-/** A reverse proxy mounting `target` under `prefix`, as nginx with `proxy_set_header X-Forwarded-Prefix` would. */
-async function startPrefixProxy(target: string, prefix: string, port: number): Promise<void> {
-  const server = createServer((request, response) => {
-    const url = request.url ?? '/';
-    if (!url.startsWith(`${prefix}/`)) return void response.writeHead(404).end();
-    const forwarded = httpRequest(
-      new URL(url.slice(prefix.length), target),
-      { method: request.method, headers: { ...request.headers, 'x-forwarded-prefix': prefix } },
-      (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-      },
-    );
-    forwarded.on('error', () => response.writeHead(502).end());
-    request.pipe(forwarded);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, 'localhost', resolve);
-  });
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-}
-
-/** The provider's one client: portcullis at `site`. */
-const providerClients = (site: string) => [
-  {
-    client_id: 'client-google',
-    client_secret: 'secret-google',
-    redirect_uris: [`${site}/auth/v1/method/oidc/google/callback`],
-    post_logout_redirect_uris: [site],
-  },
-];
-
-/** The OpenID provider ("google"), optionally the fake GitHub, and portcullis on a port known in advance. */
-function setup(options: SetupOptions = {}): Promise<Setup> {
-  return retryOnPortClash(() => setupOnce(options));
-}
-
-async function setupOnce(options: SetupOptions): Promise<Setup> {
-  const port = await freePort();
-  const base = `http://localhost:${port}`;
-  let site = base;
-  if (options.prefix !== undefined) {
-    const proxyPort = await freePort();
-    await startPrefixProxy(base, options.prefix, proxyPort);
-    site = `http://localhost:${proxyPort}${options.prefix}`;
-  }
-  const op = await startTestProvider({ clients: providerClients(site), accounts: ACCOUNTS });
-  onTestFinished(() => op.close());
-  let github: Record<string, unknown> | undefined;
-  if (options.github !== undefined) {
-    const fake = await startFakeGitHub({
-      layout: 'github.com',
-      fixture: {
-        ...fixture,
-        apps: [
-          {
-            client_id: 'gh-app',
-            client_secret: 'gh-secret',
-            callback_url: `${site}/auth/v1/method/github/callback`,
-          },
-        ],
-      },
-    });
-    onTestFinished(() => fake.close());
-    github = {
-      enabled: true,
-      client_id: 'gh-app',
-      client_secret: 'gh-secret',
-      redirect_address: site,
-      server_url: fake.serverUrl,
-      api_url: fake.apiUrl,
-      scopes: ['user:email', 'read:org'],
-      ...options.github,
-    };
-  }
-  const t = await serveForTest({
-    server: { host: 'localhost', http_port: port },
-    authentication: {
-      required: options.required ?? true,
-      session: { domain: 'localhost', ...options.session },
-      methods: {
-        token: { enabled: true, storage: { tokens: { admin: { credential: ADMIN } } } },
-        oidc: {
-          enabled: true,
-          ...options.oidc,
-          providers: {
-            google: {
-              issuer_url: op.issuer,
-              client_id: 'client-google',
-              client_secret: 'secret-google',
-              redirect_address: site,
-              scopes: ['email', 'profile'],
-              ...options.google,
-            },
-            ...options.providers,
-          },
-        },
-        ...(github !== undefined && { github }),
-      },
-    },
-  });
+/** The OpenID provider ("google"), optionally the fake GitHub, and portcullis; and scripted browsers for it. */
+async function setup(options: SetupOptions = {}): Promise<Setup> {
+  const world = await startLoginWorld(options);
   return {
-    op,
-    t,
-    base,
-    site,
+    ...world,
     browser() {
       const browser = new Browser();
       onTestFinished(() => browser.close());

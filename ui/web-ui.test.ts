@@ -2,19 +2,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { startFakeGitHub } from '../conformance/fake-github/fake-github.ts';
-import { readFixture } from '../conformance/fake-github/fixture.ts';
 import {
   accessibilityViolations,
   launchChromium,
   type WatchedPage,
   watchedPage,
 } from '../core/test-support/chromium.ts';
-import { startTestProvider } from '../core/test-support/openid-provider.ts';
-import { freePort, retryOnPortClash } from '../core/test-support/redis.ts';
-import { bearer, serveForTest, type TestServer } from '../core/test-support/server.ts';
+import { LOGIN_ACCOUNTS, signInAtProvider, startLoginWorld } from '../core/test-support/login-world.ts';
+import { bearer } from '../core/test-support/server.ts';
 
-const fixture = readFixture(new URL('../conformance/fake-github/fixture.json', import.meta.url).pathname);
 /**
  * Where the screenshots go: `.tmp/ui-screenshots/` on every run (to look at), and `ui/screenshots/`, which the
  * README shows, only with `PORTCULLIS_UPDATE_SCREENSHOTS=1` (they differ on every run: times, tokens), so that running
@@ -40,80 +36,6 @@ async function startPictureServer(): Promise<{ url: string; close(): Promise<voi
   };
 }
 
-interface Setup {
-  readonly t: TestServer;
-  readonly base: string;
-}
-
-/** portcullis with OIDC (provider "google", the in-process OpenID provider) and GitHub (the fake), on a known port. */
-async function setupOnce(picture: string): Promise<Setup> {
-  const port = await freePort();
-  const base = `http://localhost:${port}`;
-  const op = await startTestProvider({
-    clients: [
-      {
-        client_id: 'client-google',
-        client_secret: 'secret-google',
-        redirect_uris: [`${base}/auth/v1/method/oidc/google/callback`],
-        post_logout_redirect_uris: [base],
-      },
-    ],
-    accounts: {
-      mark: { email: 'mark@flipt.io', email_verified: true, name: 'Mark Phelps', picture },
-      eve: { email: 'eve@evil.example', email_verified: true, name: 'Eve' },
-    },
-  });
-  onTestFinished(() => op.close());
-  const github = await startFakeGitHub({
-    layout: 'github.com',
-    fixture: {
-      ...fixture,
-      apps: [
-        {
-          client_id: 'gh-app',
-          client_secret: 'gh-secret',
-          callback_url: `${base}/auth/v1/method/github/callback`,
-        },
-      ],
-    },
-  });
-  onTestFinished(() => github.close());
-  const t = await serveForTest({
-    server: { host: 'localhost', http_port: port },
-    authentication: {
-      required: true,
-      session: { domain: 'localhost' },
-      methods: {
-        token: { enabled: true, storage: { tokens: { admin: { credential: 'admin-secret' } } } },
-        oidc: {
-          enabled: true,
-          email_matches: ['@flipt\\.io$'],
-          providers: {
-            google: {
-              issuer_url: op.issuer,
-              client_id: 'client-google',
-              client_secret: 'secret-google',
-              redirect_address: base,
-              scopes: ['email', 'profile'],
-              use_end_session_endpoint: true,
-            },
-          },
-        },
-        github: {
-          enabled: true,
-          client_id: 'gh-app',
-          client_secret: 'gh-secret',
-          redirect_address: base,
-          server_url: github.serverUrl,
-          api_url: github.apiUrl,
-          scopes: ['user:email', 'read:org'],
-        },
-      },
-    },
-  });
-  return { t, base };
-}
-
 let chromium: Browser;
 let picture: Awaited<ReturnType<typeof startPictureServer>>;
 
@@ -130,19 +52,6 @@ async function open(): Promise<WatchedPage> {
   const watched = await watchedPage(chromium);
   onTestFinished(() => watched.context.close());
   return watched;
-}
-
-/** Signs in at the test provider's own pages (login, then consent). */
-async function signInAtProvider(page: Page, login: string): Promise<void> {
-  await page.locator('input[name="login"]').fill(login);
-  await page.locator('input[name="password"]').fill('any');
-  await page.locator('button[type="submit"]').click();
-  await page.waitForLoadState();
-  // The consent page, the first time a client asks.
-  if (await page.locator('button[type="submit"]').count()) {
-    const consent = page.locator('form[action*="/confirm"] button[type="submit"], button[autofocus]');
-    if (await consent.count()) await consent.first().click();
-  }
 }
 
 /** No serious or critical WCAG 2.1 A/AA violation, in the light theme and in the dark one. */
@@ -169,7 +78,13 @@ async function tabTo(page: Page, name: string): Promise<void> {
 
 describe('web UI in Chromium', () => {
   it('login with a button per provider, back where it started; tokens created once, used, deleted; log out', async () => {
-    const s = await retryOnPortClash(() => setupOnce(picture.url));
+    // OIDC ("google", the in-process provider, RP-initiated logout on) and GitHub (the fake).
+    const s = await startLoginWorld({
+      accounts: { ...LOGIN_ACCOUNTS, mark: { ...LOGIN_ACCOUNTS.mark, picture: picture.url } },
+      oidc: { email_matches: ['@flipt\\.io$'] },
+      google: { use_end_session_endpoint: true },
+      github: {},
+    });
     const { page, violations, consoleErrors } = await open();
 
     // A protected page of the UI, without a session: to the login page, which offers both providers.
