@@ -18,9 +18,10 @@ import {
 } from './errors.ts';
 import { MAX_NAMED_FILE_BYTES, readFileLimited } from './fs/read-limited.ts';
 import { buildApp, httpServerOptions } from './http/app.ts';
+import { wantsPage } from './http/authenticate.ts';
 import { lastAnswer } from './http/client-errors.ts';
 import { earlierAnswers, trackConnections } from './http/connections.ts';
-import { GrpcCode } from './http/errors.ts';
+import { GrpcCode, sendError } from './http/errors.ts';
 import { forwardedPrefix } from './http/forwarded.ts';
 import { portcullis } from './http/plugin.ts';
 import { markRetiring } from './http/retiring.ts';
@@ -342,17 +343,16 @@ class Supervisor {
       });
       await app.register(portcullis, { runtime, ui: true });
       // Without an upstream, `/` is nothing of ours: a browser sent there (Flipt's end of a login, a provider's
-      // post-logout redirect to redirect_address) is better off on the web UI than on a 404.
+      // post-logout redirect to redirect_address) is better off on the web UI than on a 404. Other clients keep it.
       if (
         runtime.config.gateway.upstream === undefined &&
         app.hasRoute({ method: 'GET', url: '/auth/ui/login' })
       ) {
-        app.get('/', { config: { authenticate: false } }, (request, reply) =>
-          reply
-            .code(302)
-            .header('location', `${forwardedPrefix(request.headers['x-forwarded-prefix'])}/auth/ui/`)
-            .send(),
-        );
+        app.get('/', { config: { authenticate: false } }, (request, reply) => {
+          if (!wantsPage(request.headers)) return sendError(reply, GrpcCode.NOT_FOUND, 'Not Found');
+          const prefix = forwardedPrefix(request.headers['x-forwarded-prefix']);
+          return reply.code(302).header('location', `${prefix}/auth/ui/`).send();
+        });
       }
       await app.ready();
     } catch (error) {

@@ -110,7 +110,19 @@ export interface Notice {
   readonly title: string;
   readonly heading: string;
   readonly text: string;
+  /** Where its one button goes (the session page, "Back", when not given). */
+  readonly back?: { readonly href: string; readonly label: string };
 }
+
+/**
+ * What the pages say with `authentication.required: false`: Flipt then authenticates no request, so signing in
+ * would store a session that nothing ever reads.
+ */
+export const NOT_REQUIRED: Notice = {
+  title: 'No sign-in',
+  heading: 'Signing in is not needed here',
+  text: 'This server is configured with authentication.required: false: it authenticates no request, so there is no session to sign in to or to show.',
+};
 
 /** A page that only says something (a refusal, a failure), with a link back. */
 export function sendNotice(

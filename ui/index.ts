@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { wantsPage } from '../core/http/authenticate.ts';
 import { clearReturnToCookie, readReturnToCookie } from '../core/http/cookies.ts';
+import { errorHandler, errorResponse, GrpcCode, pathOf, sendError } from '../core/http/errors.ts';
 import { forwardedPrefix } from '../core/http/forwarded.ts';
 import { DEFAULT_RETURN_TO, safeReturnTo } from '../core/http/return-to.ts';
 import type { Runtime } from '../core/runtime.ts';
-import { loginLocation } from './context.ts';
+import { loginLocation, pageContext, sendNotice } from './context.ts';
 import { setFlash } from './flash.ts';
 import { securityHeaders } from './page-headers.ts';
 import { loginPages, loginProblem } from './pages/login.ts';
@@ -85,6 +86,25 @@ export function webUi(runtime: Runtime, app: FastifyInstance) {
       securityHeaders(reply);
       return payload;
     });
+    // A browser's answers are pages, errors included (a body too large, a path that is not one); anything else gets
+    // Flipt's JSON, as from the API.
+    const json = errorHandler(runtime.log);
+    scope.setErrorHandler((error, request, reply) => {
+      if (!wantsPage(request.headers)) return json(error, request, reply);
+      const response = errorResponse(error);
+      if (response.internal) runtime.log.error({ err: error, path: pathOf(request.url) }, 'request failed');
+      const notice = { title: 'Error', heading: 'Something went wrong', text: response.message };
+      return sendNotice(pageContext(app, runtime, request), request, reply, notice, {
+        status: response.status,
+      });
+    });
+    scope.setNotFoundHandler((request, reply) => {
+      if (!wantsPage(request.headers)) return sendError(reply, GrpcCode.NOT_FOUND, 'Not Found');
+      const notice = { title: 'Not found', heading: 'There is no such page', text: 'Nothing is here.' };
+      return sendNotice(pageContext(app, runtime, request), request, reply, notice, { status: 404 });
+    });
+    // Forms only: the pages post nothing else (JSON is the API's, at /auth/v1).
+    scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(
       'application/x-www-form-urlencoded',
       { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },

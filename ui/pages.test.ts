@@ -10,9 +10,11 @@ import {
   type LoginWorldOptions,
   startLoginWorld,
 } from '../core/test-support/login-world.ts';
+import { type RawAnswer, rawExchange } from '../core/test-support/raw-http.ts';
 import { freePort, startRedis } from '../core/test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../core/test-support/server.ts';
 import { startUpstream } from '../core/test-support/upstream.ts';
+import { formToken } from './form-token.ts';
 
 /**
  * The web UI's pages over real HTTP: portcullis served in process, the in-process OpenID provider and the fake
@@ -1111,18 +1113,16 @@ describe('web UI over HTTP: who may see the pages', () => {
     expect((await s.t.fetch('/auth/ui/tokens', { headers: bearer('wrong') })).status).toBe(401);
   });
 
-  it('authentication.required: false: /auth/ui/ says no one is signed in here (200), no redirect loop', async () => {
+  it('authentication.required: false: every page, the login page too, says signing in is not needed (200, no loop, no button)', async () => {
     const s = await setup({ required: false });
     const browser = s.browser();
-    for (const path of ['/auth/ui/', '/auth/ui/tokens']) {
+    for (const path of ['/auth/ui/', '/auth/ui/tokens', '/auth/ui/login']) {
       const pages = await visit(browser, `${s.site}${path}`);
       expect(pages).toHaveLength(1);
       expectHtmlPage(pages[0] as Page);
-      expect(pages[0]?.body).toContain('No one is signed in here');
+      expect(pages[0]?.body).toContain('Signing in is not needed here');
+      expect(pages[0]?.body).not.toContain('Login with');
     }
-    const login = await visit(browser, `${s.site}/auth/ui/login`);
-    expect(login).toHaveLength(1);
-    expectHtmlPage(login[0] as Page);
   });
 
   it('no session-compatible method (token only): /auth/ui/login is Flipt’s 404, and a browser keeps its 401', async () => {
@@ -1319,7 +1319,7 @@ describe('web UI over HTTP: behind a prefix (X-Forwarded-Prefix /gate)', () => {
     expect(out.headers.get('location')).toBe('/gate/auth/ui/login');
     expect(setCookieOf(out, 'portcullis_flash')).toContain('Path=/gate/auth/ui/login;');
     // And / of a server without an upstream sends a browser to the prefixed session page.
-    const root = await browser.request(`${s.site}/`);
+    const root = await browser.request(`${s.site}/`, { headers: { accept: ACCEPT_HTML } });
     expect(root.status).toBe(302);
     expect(root.headers.get('location')).toBe('/gate/auth/ui/');
   });
@@ -1399,5 +1399,112 @@ describe('web UI over HTTP: the store down', () => {
     const page = last(await visit(browser, `${s.site}/auth/ui/tokens`));
     expectHtmlPage(page);
     expect(idsOf(page)).toContain(id);
+  });
+});
+
+describe('web UI over HTTP: what a review found', () => {
+  /** One request sent as written (no client would send `%2e` as a segment: WHATWG URL parsers remove it). */
+  async function raw(s: Setup, head: string, body = ''): Promise<RawAnswer> {
+    const port = Number(new URL(s.base).port);
+    const text = `${head}\r\nHost: localhost:${port}\r\nConnection: close\r\n${body === '' ? '' : `Content-Length: ${Buffer.byteLength(body)}\r\n`}\r\n${body}`;
+    const { answers } = await rawExchange(port, [text]);
+    return answers[0] as RawAnswer;
+  }
+
+  it('a token id that is a dot segment (.) is no token: 404 pages, never the list taken for a token', async () => {
+    const s = await setup();
+    const credential = `Bearer ${ADMIN}`;
+    const headers = `Authorization: ${credential}\r\nAccept: ${ACCEPT_HTML}`;
+    for (const id of ['%2e', '%2E', '.', '%2e%2e']) {
+      const confirm = await raw(s, `GET /auth/ui/tokens/${id}/delete HTTP/1.1\r\n${headers}`);
+      expect(confirm.status, `GET ${id}`).toBe(404);
+      expect(confirm.body, `GET ${id}`).toContain('No such token');
+      const body = `form_token=${formToken(credential)}`;
+      const remove = await raw(
+        s,
+        `POST /auth/ui/tokens/${id}/delete HTTP/1.1\r\n${headers}\r\nContent-Type: application/x-www-form-urlencoded`,
+        body,
+      );
+      expect(remove.status, `POST ${id}`).toBe(404);
+      expect(remove.body, `POST ${id}`).toContain('No such token');
+    }
+    // Nothing was deleted: the bootstrap token is still listed.
+    expect((await listAll(s.t, 'METHOD_TOKEN')).length).toBeGreaterThan(0);
+  });
+
+  it('a query cannot make the tokens page say something: a bad pageToken or method is described, not repeated', async () => {
+    const s = await setup();
+    const browser = await signedInBrowser(s);
+    const said = 'Your tokens were compromised, send one to security@evil.example';
+    for (const query of [`pageToken=${encodeURIComponent(said)}`, `method=${encodeURIComponent(said)}`]) {
+      const page = last(await visit(browser, `${s.site}/auth/ui/tokens?${query}`));
+      expectHtmlPage(page, 400);
+      expect(page.body).not.toContain('compromised');
+      expect(page.body).toContain('Start again from the first page');
+    }
+  });
+
+  it('deleting your own session signs you out: its cookies are cleared, and the login page says why', async () => {
+    const s = await setup();
+    const browser = await signedInBrowser(s);
+    const self = await browser.request(`${s.site}/auth/v1/self`);
+    const { id } = JSON.parse(self.body) as { id: string };
+    const form = formTokenOf(last(await visit(browser, `${s.site}/auth/ui/tokens`)));
+    const answer = await post(
+      browser,
+      `${s.site}/auth/ui/tokens/${id}/delete`,
+      { form_token: form },
+      sameOrigin(s),
+    );
+    expect(answer.status).toBe(303);
+    expect(answer.headers.get('location')).toBe('/auth/ui/login');
+    expect(setCookieOf(answer, 'flipt_client_token')).toMatch(/Max-Age=0/);
+    const login = last(await visit(browser, `${s.site}/auth/ui/login`));
+    expectHtmlPage(login);
+    expect(login.body).toContain('Your session was deleted');
+  });
+
+  it('errors and unknown paths are pages for a browser (with the page headers) and Flipt’s JSON for others', async () => {
+    const s = await setup();
+    const browser = await signedInBrowser(s);
+    const unknown = last(await visit(browser, `${s.site}/auth/ui/nope`));
+    expectHtmlPage(unknown, 404);
+    const json = await s.t.fetch('/auth/ui/nope');
+    expect(json.status).toBe(404);
+    expect(await json.json()).toEqual({ code: 5, message: 'Not Found', details: [] });
+    const form = formTokenOf(last(await visit(browser, `${s.site}/auth/ui/tokens`)));
+    const huge = await post(
+      browser,
+      `${s.site}/auth/ui/tokens`,
+      { name: 'x'.repeat(20_000), form_token: form },
+      sameOrigin(s),
+    );
+    expectHtmlPage(huge, 413);
+    // The pages take forms only: JSON is the API's.
+    const asJson = await browser.request(`${s.site}/auth/ui/tokens`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'json', form_token: form }),
+      headers: { 'content-type': 'application/json', accept: ACCEPT_HTML, ...sameOrigin(s) },
+    });
+    expectHtmlPage(asJson, 415);
+    const names = (await listAll(s.t, 'METHOD_TOKEN')).map((t) => t.metadata?.['io.flipt.auth.token.name']);
+    expect(names).not.toContain('json');
+  });
+
+  it('HEAD does not start a login; / sends only browsers to the UI; the start-up log says whether the UI is on', async () => {
+    const s = await setup();
+    const head = await s.t.fetch('/auth/ui/login/oidc/google', { method: 'HEAD', redirect: 'manual' });
+    expect(head.status).toBe(404);
+    expect(head.headers.get('set-cookie')).toBeNull();
+    const browser = await s.t.fetch('/', { headers: { accept: ACCEPT_HTML }, redirect: 'manual' });
+    expect(browser.status).toBe(302);
+    expect(browser.headers.get('location')).toBe('/auth/ui/');
+    const client = await s.t.fetch('/', { redirect: 'manual' });
+    expect(client.status).toBe(404);
+    expect(s.t.logs.some((line) => line.msg === 'web UI on')).toBe(true);
+    const tokenOnly = await serveForTest({
+      authentication: { required: true, methods: { token: { enabled: true } } },
+    });
+    expect(tokenOnly.logs.some((line) => String(line.msg).startsWith('web UI off'))).toBe(true);
   });
 });

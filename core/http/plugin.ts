@@ -45,6 +45,11 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
   if (csrf !== undefined) app.addHook('onRequest', csrf);
   // The UI's code (and its templates) loads only where it runs.
   const ui = options.ui === true && webUiEnabled(runtime) ? await import('../../ui/index.ts') : undefined;
+  if (options.ui === true) {
+    if (ui === undefined)
+      runtime.log.info('web UI off: no session-compatible method (oidc, github) is enabled');
+    else runtime.log.info({ path: '/auth/ui/' }, 'web UI on');
+  }
   app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded, ui?.loginPageFor));
   app.addHook('onClose', () => decisionLog(runtime).flush());
   await app.register(

@@ -7,6 +7,7 @@ import {
   type AuthenticationJson,
   credentialOf,
   loginLocation,
+  NOT_REQUIRED,
   type PageContext,
   sendNotice,
   whoIsCalling,
@@ -27,11 +28,7 @@ export async function signedIn(
   const { who, status, message } = await whoIsCalling(context, request);
   if (who !== undefined) return who;
   if (!context.runtime.config.authentication.required) {
-    sendNotice(context, request, reply, {
-      title: 'No session',
-      heading: 'No one is signed in here',
-      text: 'This server is configured with authentication.required: false, so it authenticates no request and keeps no browser session.',
-    });
+    sendNotice(context, request, reply, NOT_REQUIRED);
     return undefined;
   }
   if (status === 401) {
@@ -52,6 +49,9 @@ export async function signedIn(
       title: 'Unavailable',
       heading: 'Something went wrong',
       text: message ?? `The server answered ${status}.`,
+      ...(request.method === 'GET' && {
+        back: { href: `${context.prefix}${request.url}`, label: 'Try again' },
+      }),
     },
     { status },
   );
@@ -63,9 +63,15 @@ const checks = new WeakMap<Runtime, ReturnType<typeof createCrossOriginCheck>>()
 /**
  * Whether a form post may be acted on: from this origin by Go's cross-origin rules (always on for the UI's forms,
  * whether or not `session.csrf.key` turns them on for the API; `csrf.trusted_origins` honoured), and carrying the
- * form token of the credential it came with. Otherwise a 403 page has been sent.
+ * form token of the credential it came with. Otherwise a 403 page has been sent (with the navigation when `who` is
+ * known).
  */
-export function formAllowed(context: PageContext, request: FastifyRequest, reply: FastifyReply): boolean {
+export function formAllowed(
+  context: PageContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  who?: AuthenticationJson,
+): boolean {
   const { runtime } = context;
   let check = checks.get(runtime);
   if (check === undefined) {
@@ -95,8 +101,11 @@ export function formAllowed(context: PageContext, request: FastifyRequest, reply
       title: 'Refused',
       heading: 'This form could not be accepted',
       text: 'It did not come from this site, or your session changed since the page was loaded. Go back, reload the page and try again.',
+      ...(request.url.startsWith('/auth/ui/tokens') && {
+        back: { href: `${context.base}/tokens`, label: 'Back to tokens' },
+      }),
     },
-    { status: 403 },
+    { status: 403, ...(who !== undefined && { who }) },
   );
   return false;
 }

@@ -6,8 +6,10 @@ import { callApi, passCookies } from '../api-client.ts';
 import {
   credentialOf,
   loginLocation,
+  NOT_REQUIRED,
   type PageContext,
   pageContext,
+  sendNotice,
   sendPage,
   whoIsCalling,
 } from '../context.ts';
@@ -80,6 +82,7 @@ export function loginPages(runtime: Runtime, app: FastifyInstance) {
         const { who } = await whoIsCalling(context, request);
         if (who !== undefined) return reply.code(303).header('location', returnTo).send();
       }
+      if (!runtime.config.authentication.required) return sendNotice(context, request, reply, NOT_REQUIRED);
       const buttons = await buttonsFor(context, request);
       return sendPage(context, request, reply, 'login', {
         title: 'Sign in',
@@ -121,7 +124,8 @@ export function loginPages(runtime: Runtime, app: FastifyInstance) {
       setReturnToCookie(reply, session, returnTo);
       return reply.code(303).header('location', answer.body.authorizeUrl).send();
     };
-    scope.get('/login/:method', start);
-    scope.get('/login/:method/:provider', start);
+    // Not for HEAD: a start stores a login's challenge and sets cookies, for a browser that goes on to the provider.
+    scope.get('/login/:method', { exposeHeadRoute: false }, start);
+    scope.get('/login/:method/:provider', { exposeHeadRoute: false }, start);
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../../core/runtime.ts';
-import { callApi } from '../api-client.ts';
+import { AUTHENTICATION_NOT_FOUND } from '../../core/store/shared.ts';
+import { type ApiAnswer, callApi } from '../api-client.ts';
 import {
   type AuthenticationJson,
   apiProblem,
@@ -14,6 +15,10 @@ import { type ListedMethod, methodName } from '../login-buttons.ts';
 import { formAllowed, signedIn } from './guard.ts';
 
 const NAME_KEY = 'io.flipt.auth.token.name';
+/** A path segment URL parsers remove (`.`, `..`). */
+const DOT_SEGMENT = /^\.{1,2}$/;
+/** The API's URL of one authentication. */
+const tokenUrl = (id: string) => `/auth/v1/tokens/${encodeURIComponent(id)}`;
 const DESCRIPTION_KEY = 'io.flipt.auth.token.description';
 /** Rows per page. */
 const PAGE_SIZE = 20;
@@ -37,6 +42,18 @@ function query(request: FastifyRequest): Record<string, string> {
     string,
     string
   >;
+}
+
+/**
+ * What the list says when the API refused it. A 400 is about the query (a stale page token, a method that is none),
+ * which a link can set: the page says so in its own words rather than repeating it (a link must not make the page
+ * say something).
+ */
+function listProblem(list: ApiAnswer<unknown>): string | undefined {
+  if (list.status === 200) return undefined;
+  if (list.status === 400)
+    return 'This page of the list or this method filter is not valid. Start again from the first page.';
+  return apiProblem(list);
 }
 
 /** A row of the table: what the API lists, with the token's name and description out of its metadata. */
@@ -97,8 +114,7 @@ export function tokenPages(runtime: Runtime, app: FastifyInstance) {
       {
         title: 'Tokens',
         flash,
-        listError:
-          list.status === 200 ? undefined : (list.body.message ?? `The server answered ${list.status}`),
+        listError: listProblem(list),
         rows: (list.body.authentications ?? []).map((authentication) => row(context, authentication)),
         method,
         methods: [
@@ -133,7 +149,7 @@ export function tokenPages(runtime: Runtime, app: FastifyInstance) {
     scope.post('/tokens', async (request, reply) => {
       const context = pageContext(app, runtime, request);
       const who = await signedIn(context, request, reply);
-      if (who === undefined || !formAllowed(context, request, reply)) return reply;
+      if (who === undefined || !formAllowed(context, request, reply, who)) return reply;
       const body = (request.body ?? {}) as Record<string, unknown>;
       const days = Number(text(body.expires_in_days) || '0');
       const form: TokenForm = {
@@ -170,11 +186,18 @@ export function tokenPages(runtime: Runtime, app: FastifyInstance) {
       return reply.code(303).header('location', `${context.base}/tokens`).send();
     });
 
-    const findToken = async (request: FastifyRequest, id: string) =>
-      callApi<AuthenticationJson>(app, request, {
-        method: 'GET',
-        url: `/auth/v1/tokens/${encodeURIComponent(id)}`,
-      });
+    /**
+     * `GET /auth/v1/tokens/<id>`. An id that is a dot segment (`.`, `..`) cannot be put in a path (URL parsers,
+     * `inject`'s among them, remove such segments, so it would name the collection): no token has one.
+     */
+    const findToken = async (request: FastifyRequest, id: string): Promise<ApiAnswer<AuthenticationJson>> =>
+      DOT_SEGMENT.test(id)
+        ? {
+            status: 404,
+            body: { message: AUTHENTICATION_NOT_FOUND } as unknown as AuthenticationJson,
+            setCookies: [],
+          }
+        : callApi<AuthenticationJson>(app, request, { method: 'GET', url: tokenUrl(id) });
 
     scope.get('/tokens/:id/delete', async (request, reply) => {
       const context = pageContext(app, runtime, request);
@@ -204,18 +227,18 @@ export function tokenPages(runtime: Runtime, app: FastifyInstance) {
     scope.post('/tokens/:id/delete', async (request, reply) => {
       const context = pageContext(app, runtime, request);
       const who = await signedIn(context, request, reply);
-      if (who === undefined || !formAllowed(context, request, reply)) return reply;
+      if (who === undefined || !formAllowed(context, request, reply, who)) return reply;
       const { id } = request.params as { id: string };
       const found = await findToken(request, id);
-      if (found.status === 404) {
+      if (found.status !== 200) {
         // The API answers a delete of nothing with 200, as Flipt's does; a person is told there was nothing.
-        const notice = { title: 'Not found', heading: 'No such token', text: apiProblem(found) };
-        return sendNotice(context, request, reply, notice, { who, status: 404 });
+        const notice =
+          found.status === 404
+            ? { title: 'Not found', heading: 'No such token', text: apiProblem(found) }
+            : { title: 'Not deleted', heading: 'The token could not be deleted', text: apiProblem(found) };
+        return sendNotice(context, request, reply, notice, { who, status: found.status });
       }
-      const answer = await callApi(app, request, {
-        method: 'DELETE',
-        url: `/auth/v1/tokens/${encodeURIComponent(id)}`,
-      });
+      const answer = await callApi(app, request, { method: 'DELETE', url: tokenUrl(id) });
       if (answer.status !== 200) {
         const notice = {
           title: 'Not deleted',
@@ -224,7 +247,17 @@ export function tokenPages(runtime: Runtime, app: FastifyInstance) {
         };
         return sendNotice(context, request, reply, notice, { who, status: answer.status });
       }
-      const name = found.status === 200 ? found.body.metadata?.[NAME_KEY] : undefined;
+      if (found.body.id === who.id) {
+        // The caller's own session: its cookies go, and the next page is the login page.
+        runtime.session.clearCookies(reply);
+        setFlash(
+          reply,
+          { kind: 'notice', text: 'Your session was deleted. Sign in again to go on.' },
+          { path: `${context.base}/login`, secure: runtime.session.secure, sameSite: 'Strict' },
+        );
+        return reply.code(303).header('location', `${context.base}/login`).send();
+      }
+      const name = found.body.metadata?.[NAME_KEY];
       setFlash(
         reply,
         { kind: 'notice', text: name ? `Token “${name}” deleted.` : `Authentication ${id} deleted.` },
