@@ -349,6 +349,7 @@ class Supervisor {
         app.hasRoute({ method: 'GET', url: '/auth/ui/login' })
       ) {
         app.get('/', { config: { authenticate: false } }, (request, reply) => {
+          reply.header('vary', 'Accept');
           if (!wantsPage(request.headers)) return sendError(reply, GrpcCode.NOT_FOUND, 'Not Found');
           const prefix = forwardedPrefix(request.headers['x-forwarded-prefix']);
           return reply.code(302).header('location', `${prefix}/auth/ui/`).send();

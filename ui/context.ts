@@ -110,8 +110,8 @@ export interface Notice {
   readonly title: string;
   readonly heading: string;
   readonly text: string;
-  /** Where its one button goes (the session page, "Back", when not given). */
-  readonly back?: { readonly href: string; readonly label: string };
+  /** Where its one button goes (the session page, "Back", when not given; none with `false`). */
+  readonly back?: { readonly href: string; readonly label: string } | false;
 }
 
 /**
@@ -122,6 +122,7 @@ export const NOT_REQUIRED: Notice = {
   title: 'No sign-in',
   heading: 'Signing in is not needed here',
   text: 'This server is configured with authentication.required: false: it authenticates no request, so there is no session to sign in to or to show.',
+  back: false,
 };
 
 /** A page that only says something (a refusal, a failure), with a link back. */

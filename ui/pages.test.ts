@@ -1113,15 +1113,18 @@ describe('web UI over HTTP: who may see the pages', () => {
     expect((await s.t.fetch('/auth/ui/tokens', { headers: bearer('wrong') })).status).toBe(401);
   });
 
-  it('authentication.required: false: every page, the login page too, says signing in is not needed (200, no loop, no button)', async () => {
+  it('authentication.required: false: every page, the login page and its starts too, says signing in is not needed (200, no loop, no button)', async () => {
     const s = await setup({ required: false });
     const browser = s.browser();
-    for (const path of ['/auth/ui/', '/auth/ui/tokens', '/auth/ui/login']) {
+    for (const path of ['/auth/ui/', '/auth/ui/tokens', '/auth/ui/login', '/auth/ui/login/oidc/google']) {
       const pages = await visit(browser, `${s.site}${path}`);
       expect(pages).toHaveLength(1);
       expectHtmlPage(pages[0] as Page);
       expect(pages[0]?.body).toContain('Signing in is not needed here');
       expect(pages[0]?.body).not.toContain('Login with');
+      expect(pages[0]?.headers.get('set-cookie') ?? '', path).not.toMatch(
+        /flipt_client_state|portcullis_return_to/,
+      );
     }
   });
 
@@ -1383,6 +1386,13 @@ describe('web UI over HTTP: the store down', () => {
         expectHtmlPage(page, 503);
       }
     }
+    // Looking a token up fails: the delete page says so, not that there is no such token.
+    const confirm = last(
+      await visit(browser, `${s.site}/auth/ui/tokens/${id}/delete`, { headers: bearer(ADMIN) }),
+    );
+    expectHtmlPage(confirm, 503);
+    expect(confirm.body).toContain('could not be looked up');
+    expect(confirm.body).not.toContain('No such token');
     expect(s.t.server.address).toBeDefined();
 
     await redis.restart();
@@ -1489,6 +1499,19 @@ describe('web UI over HTTP: what a review found', () => {
     expectHtmlPage(asJson, 415);
     const names = (await listAll(s.t, 'METHOD_TOKEN')).map((t) => t.metadata?.['io.flipt.auth.token.name']);
     expect(names).not.toContain('json');
+  });
+
+  it('HEAD of a page without a session comes back to that page after login, as GET does', async () => {
+    const s = await setup();
+    const head = await s.t.fetch('/auth/ui/tokens?x=1', {
+      method: 'HEAD',
+      headers: { accept: ACCEPT_HTML },
+      redirect: 'manual',
+    });
+    expect(head.status).toBe(303);
+    expect(head.headers.get('location')).toBe(
+      `/auth/ui/login?return_to=${encodeURIComponent('/auth/ui/tokens?x=1')}`,
+    );
   });
 
   it('HEAD does not start a login; / sends only browsers to the UI; the start-up log says whether the UI is on', async () => {

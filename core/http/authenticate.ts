@@ -121,7 +121,23 @@ export function notRequiredRefused(runtime: Runtime, url: string): void {
  * is a program, and a refused one must get Flipt's 401, not a login page).
  */
 export function wantsPage(headers: IncomingHttpHeaders): boolean {
-  return headers.authorization === undefined && /\btext\/html\b/.test(headers.accept ?? '');
+  return headers.authorization === undefined && acceptsHtml(headers.accept ?? '');
+}
+
+/**
+ * Whether an `Accept` header lists `text/html` as acceptable: media types compare without regard to case, and a
+ * range with `q=0` is "not acceptable" (RFC 9110 §12.5.1, §12.4.2); `*\/*` alone is what scripts send, not a page.
+ */
+function acceptsHtml(accept: string): boolean {
+  for (const range of accept.split(',')) {
+    const [type = '', ...parameters] = range.split(';');
+    if (type.trim().toLowerCase() !== 'text/html') continue;
+    const weight = parameters
+      .map((parameter) => parameter.trim())
+      .find((parameter) => /^q=/i.test(parameter));
+    if (weight === undefined || Number(weight.slice(2)) > 0) return true;
+  }
+  return false;
 }
 
 /**

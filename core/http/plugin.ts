@@ -47,7 +47,7 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
   const ui = options.ui === true && webUiEnabled(runtime) ? await import('../../ui/index.ts') : undefined;
   if (options.ui === true) {
     if (ui === undefined)
-      runtime.log.info('web UI off: no session-compatible method (oidc, github) is enabled');
+      runtime.log.info("web UI off: no session-compatible method (oidc, github, or a plugin's) is enabled");
     else runtime.log.info({ path: '/auth/ui/' }, 'web UI on');
   }
   app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded, ui?.loginPageFor));

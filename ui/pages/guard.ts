@@ -33,7 +33,8 @@ export async function signedIn(
   }
   if (status === 401) {
     if (wantsPage(request.headers)) {
-      const returnTo = request.method === 'GET' ? `${context.prefix}${request.url}` : `${context.base}/`;
+      const replayable = request.method === 'GET' || request.method === 'HEAD';
+      const returnTo = replayable ? `${context.prefix}${request.url}` : `${context.base}/`;
       reply.code(303).header('location', loginLocation(context.base, returnTo)).send();
     } else {
       // Not a browser: the API's answer, as every protected path gives it.

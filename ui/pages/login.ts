@@ -96,6 +96,7 @@ export function loginPages(runtime: Runtime, app: FastifyInstance) {
 
     const start = async (request: FastifyRequest, reply: FastifyReply) => {
       const context = pageContext(app, runtime, request);
+      if (!runtime.config.authentication.required) return sendNotice(context, request, reply, NOT_REQUIRED);
       const { method, provider } = request.params as { method: string; provider?: string };
       const returnTo = safeReturnTo(returnToOf(request), `${context.base}/`);
       const button = (await buttonsFor(context, request)).find(

@@ -5,6 +5,7 @@ import { type ApiAnswer, callApi } from '../api-client.ts';
 import {
   type AuthenticationJson,
   apiProblem,
+  type Notice,
   type PageContext,
   pageContext,
   sendNotice,
@@ -56,10 +57,18 @@ function listProblem(list: ApiAnswer<unknown>): string | undefined {
   return apiProblem(list);
 }
 
+/** What a page says when looking a token up failed: there is none (404), or the lookup itself failed. */
+function lookupProblem(found: ApiAnswer<unknown>): Notice {
+  return found.status === 404
+    ? { title: 'Not found', heading: 'No such token', text: apiProblem(found) }
+    : { title: 'Unavailable', heading: 'The token could not be looked up', text: apiProblem(found) };
+}
+
 /** A row of the table: what the API lists, with the token's name and description out of its metadata. */
 function row(context: PageContext, authentication: AuthenticationJson) {
   const metadata = { ...(authentication.metadata ?? {}) };
-  const name = metadata[NAME_KEY];
+  // A client token's name; for a session, who it is.
+  const name = metadata[NAME_KEY] ?? metadata['io.flipt.auth.name'] ?? metadata['io.flipt.auth.email'];
   const description = metadata[DESCRIPTION_KEY];
   delete metadata[NAME_KEY];
   delete metadata[DESCRIPTION_KEY];
@@ -206,8 +215,7 @@ export function tokenPages(runtime: Runtime, app: FastifyInstance) {
       const { id } = request.params as { id: string };
       const found = await findToken(request, id);
       if (found.status !== 200) {
-        const notice = { title: 'Not found', heading: 'No such token', text: apiProblem(found) };
-        return sendNotice(context, request, reply, notice, { who, status: found.status });
+        return sendNotice(context, request, reply, lookupProblem(found), { who, status: found.status });
       }
       return sendPage(
         context,
@@ -232,11 +240,7 @@ export function tokenPages(runtime: Runtime, app: FastifyInstance) {
       const found = await findToken(request, id);
       if (found.status !== 200) {
         // The API answers a delete of nothing with 200, as Flipt's does; a person is told there was nothing.
-        const notice =
-          found.status === 404
-            ? { title: 'Not found', heading: 'No such token', text: apiProblem(found) }
-            : { title: 'Not deleted', heading: 'The token could not be deleted', text: apiProblem(found) };
-        return sendNotice(context, request, reply, notice, { who, status: found.status });
+        return sendNotice(context, request, reply, lookupProblem(found), { who, status: found.status });
       }
       const answer = await callApi(app, request, { method: 'DELETE', url: tokenUrl(id) });
       if (answer.status !== 200) {
