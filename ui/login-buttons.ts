@@ -31,7 +31,8 @@ const KNOWN_NAMES: Readonly<Record<string, string>> = {
   github: 'GitHub',
 };
 
-/** A provider's or method's name as a button shows it: `google` → `Google`, `github` → `GitHub`, `okta` → `Okta`. */
+/** A provider's or method's name as a button shows it: `google` → `Google`, `github` → `GitHub`, `okta` → `Okta`.
+ */
 export function displayName(name: string): string {
   return KNOWN_NAMES[name.toLowerCase()] ?? `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 }

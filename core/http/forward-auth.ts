@@ -34,7 +34,8 @@ function originalUri(request: FastifyRequest): { uri: string; trustworthy: boole
  * identity headers when the request may pass (or needs no credential: `required` off, or an excluded section), else
  * Flipt's 401 with `WWW-Authenticate`. With `gateway.login_url` (or the web UI running) and `?redirect=true` on the
  * forward-auth URL (for Traefik and Caddy, which pass the answer on; nginx only understands 2xx, 401 and 403), a
- * browser asking for a page gets a 302 there instead (the UI's login page, to come back to the original URI). Cross-origin protection, when on, judges the original method.
+ * browser asking for a page gets a 302 there instead (the UI's login page, to come back to the original URI).
+ * Cross-origin protection, when on, judges the original method.
  */
 export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boolean, loginPage?: LoginPage) {
   const { authentication, gateway } = runtime.config;

@@ -37,12 +37,13 @@ function leavesOrigin(value: string): boolean {
 
 /**
  * The path on this origin a browser may be sent back to after login, from a client-given `return_to`; anything else
- * gives `fallback` ({@link DEFAULT_RETURN_TO} unless given). Only a path-absolute reference (`/app/page?x=1`) passes: absolute URLs
- * (`https://evil.example`), scheme-relative ones (`//evil.example`), backslashes (`/\evil.example`), control
- * characters and whitespace (which browsers strip: `/\t/evil.example`), values longer than {@link MAX_RETURN_TO}
- * characters, malformed percent-escapes, and values that, percent-decoded once or several times, would start
- * anywhere else (`%2F%2Fevil.example`, `/%5Cevil.example`, `/%09/evil.example`) are refused. The value returned is the path as the WHATWG URL parser resolves it on this
- * origin (dot segments removed), and is checked again, so that `/..//evil.example` cannot become `//evil.example`.
+ * gives `fallback` ({@link DEFAULT_RETURN_TO} unless given). Only a path-absolute reference (`/app/page?x=1`)
+ * passes: absolute URLs (`https://evil.example`), scheme-relative ones (`//evil.example`), backslashes
+ * (`/\evil.example`), control characters and whitespace (which browsers strip: `/\t/evil.example`), values longer
+ * than {@link MAX_RETURN_TO} characters, malformed percent-escapes, and values that, percent-decoded once or several
+ * times, would start anywhere else (`%2F%2Fevil.example`, `/%5Cevil.example`, `/%09/evil.example`) are refused. The
+ * value returned is the path as the WHATWG URL parser resolves it on this origin (dot segments removed), and is
+ * checked again, so that `/..//evil.example` cannot become `//evil.example`.
  *
  * Source of the rule: OWASP's Unvalidated Redirects cheat sheet (allow-list of local paths); the WHATWG URL
  * standard for what browsers strip and how they read `\`.
