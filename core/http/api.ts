@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticationJson } from '../auth/json.ts';
+import { authService } from '../auth/service.ts';
 import { timestampField } from '../auth/timestamp.ts';
-import { ErrorCodes, errorMessage, PluginError, PortcullisError } from '../errors.ts';
-import type { Authentication, JsonValue } from '../plugins/contracts.ts';
-import { guard, guardSync } from '../plugins/guard.ts';
+import { ErrorCodes, PluginError, PortcullisError } from '../errors.ts';
+import type { Authentication } from '../plugins/contracts.ts';
+import { guard } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
-import { AUTHENTICATION_NOT_FOUND } from '../store/shared.ts';
 import { notRequiredRefused, unauthenticated } from './authenticate.ts';
 import { skipAbandoned } from './connections.ts';
 import { errorHandler, GrpcCode, sendError } from './errors.ts';
@@ -77,23 +77,6 @@ function wantsPretty(request: FastifyRequest): boolean {
   return (query !== undefined && 'pretty' in query) || request.headers.accept === 'application/json+pretty';
 }
 
-/**
- * The `method` filter of `GET /auth/v1/tokens`: a method's enum name, or its number in Flipt's enum
- * (`methodNumber` on its plugin); `METHOD_NONE` or `0` means all. Every registered method counts, enabled or not.
- */
-async function readMethodFilter(runtime: Runtime, raw: unknown): Promise<string | undefined> {
-  if (raw === undefined || raw === '') return undefined;
-  const text = String(raw);
-  if (text === 'METHOD_NONE' || (/^\d+$/.test(text) && Number(text) === 0)) return undefined;
-  for (const entry of runtime.registry.entries('method')) {
-    const plugin = await runtime.registry.method(entry.name);
-    if (plugin.method === text || (/^\d+$/.test(text) && plugin.methodNumber === Number(text))) {
-      return plugin.method;
-    }
-  }
-  throw new PortcullisError(ErrorCodes.INVALID_ARGUMENT, `invalid value "${text}" for method`);
-}
-
 function readLimit(raw: unknown): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (!/^\d{1,9}$/.test(String(raw))) {
@@ -102,92 +85,14 @@ function readLimit(raw: unknown): number | undefined {
   return Number(raw);
 }
 
-/** `GET /auth/v1/method`: every registered method in order, with `metadata` from its plugin's `info()`. */
-const infoWarned = new WeakMap<Runtime, Set<string>>();
-
-/**
- * A method's `info()`, when it is a JSON object; a hook that throws or answers anything else leaves its method
- * listed without metadata (the rest of the list must still be answered), and the operator is told once.
- */
-function methodMetadata(runtime: Runtime, name: string, info: () => unknown): JsonValue | undefined {
-  let metadata: unknown;
-  let problem: string | undefined;
-  try {
-    metadata = guardSync(name, 'info', info);
-  } catch (error) {
-    problem = errorMessage(error);
-  }
-  if (problem === undefined && metadata !== undefined) {
-    const isObject = typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata);
-    let json: string | undefined;
-    try {
-      json = isObject ? JSON.stringify(metadata) : undefined;
-    } catch {
-      json = undefined;
-    }
-    if (json === undefined) problem = `plugin "${name}": info must answer a JSON object or undefined`;
-    else return JSON.parse(json) as JsonValue;
-  }
-  if (problem !== undefined) {
-    const warned = infoWarned.get(runtime) ?? new Set<string>();
-    infoWarned.set(runtime, warned);
-    if (!warned.has(name)) {
-      warned.add(name);
-      runtime.log.warn({ plugin: name }, `${problem}; the method is listed without metadata (said once)`);
-    }
-  }
-  return undefined;
-}
-
-async function listMethods(runtime: Runtime, prefix: string) {
-  const methods: Array<{
-    method: string;
-    enabled: boolean;
-    sessionCompatible: boolean;
-    metadata?: JsonValue;
-  }> = [];
-  for (const entry of runtime.registry.entries('method')) {
-    const plugin = await runtime.registry.method(entry.name);
-    const block = runtime.config.authentication.methods[entry.name] ?? { enabled: false };
-    const metadata = methodMetadata(runtime, entry.name, () => plugin.info?.(block, { prefix }));
-    methods.push({
-      method: plugin.method,
-      enabled: block.enabled === true,
-      sessionCompatible: plugin.sessionCompatible,
-      ...(metadata !== undefined && { metadata }),
-    });
-  }
-  return { methods };
-}
-
-/**
- * Asks the method that created a session where the browser should go to end it at the provider too (OIDC's
- * `end_session_endpoint`). As in Flipt, a failure is only logged: the session is deleted all the same.
- */
-async function endSessionAtProvider(runtime: Runtime, who: Authentication): Promise<string | undefined> {
-  const creator = [...runtime.methods.values()].find((m) => m.plugin.method === who.method);
-  const endSession = creator?.instance.endSession;
-  if (creator === undefined || endSession === undefined) return undefined;
-  try {
-    const facts = (await runtime.store.getExtras(who.id)) ?? {};
-    return await guard(creator.name, 'endSession', () => endSession.call(creator.instance, who, facts));
-  } catch (error) {
-    runtime.log.warn(
-      { plugin: creator.name, reason: errorMessage(error) },
-      'could not end the session at its provider',
-    );
-    return undefined;
-  }
-}
-
 /**
  * The `/auth/v1` API (Flipt's `PublicAuthenticationService` and `AuthenticationService`), plus each running
  * method's routes under `/auth/v1/method/<name>`. Register it under the prefix `/auth/v1`.
  */
 export function authApi(runtime: Runtime) {
   return async function registerAuthApi(scope: FastifyInstance): Promise<void> {
-    const { authentication } = runtime.config;
-    const enabled = authentication.required || runtime.methods.size > 0;
+    const service = authService(runtime);
+    const { enabled } = service;
     const sessionEnabled = [...runtime.methods.values()].some((m) => m.plugin.sessionCompatible);
 
     scope.setErrorHandler(errorHandler(runtime.log));
@@ -215,7 +120,7 @@ export function authApi(runtime: Runtime) {
       url: '/method',
       config: { authenticate: false },
       handler: (request) =>
-        listMethods(runtime, sessionEnabled ? forwardedPrefix(request.headers['x-forwarded-prefix']) : ''),
+        service.listMethods(sessionEnabled ? forwardedPrefix(request.headers['x-forwarded-prefix']) : ''),
     });
 
     // Without any method and with authentication not required, Flipt registers only the public service.
@@ -244,32 +149,23 @@ export function authApi(runtime: Runtime) {
     route(scope, '/self/expire', {
       PUT: clearingCookies(
         authenticated(async (request, who) => {
-          const expiresAt = readExpiry(request) ?? new Date();
-          if (who.id === '') throw new PortcullisError(ErrorCodes.NOT_FOUND, AUTHENTICATION_NOT_FOUND);
-          await runtime.store.expireAuthentication(who.id, expiresAt);
+          await service.expireSelf(who, readExpiry(request));
           return {};
         }),
       ),
     });
 
     route(scope, '/self/revoke', {
-      DELETE: clearingCookies(
-        authenticated(async (_request, who) => {
-          if (who.id === '') return {};
-          const nextUri = await endSessionAtProvider(runtime, who);
-          await runtime.store.deleteAuthentications({ id: who.id });
-          return nextUri === undefined ? {} : { nextUri };
-        }),
-      ),
+      DELETE: clearingCookies(authenticated(async (_request, who) => service.revokeSelf(who))),
     });
 
     route(scope, '/tokens', {
       GET: open(async (request) => {
         const query = request.query as Record<string, unknown>;
-        const method = await readMethodFilter(runtime, single(query, 'method'));
+        const method = single(query, 'method');
         const limit = readLimit(single(query, 'limit'));
         const pageToken = single(query, 'pageToken');
-        const page = await runtime.store.listAuthentications({
+        const page = await service.listAuthentications({
           ...(method !== undefined && { method }),
           ...(limit !== undefined && { limit }),
           ...(pageToken !== undefined && { pageToken }),
@@ -284,13 +180,11 @@ export function authApi(runtime: Runtime) {
     route(scope, '/tokens/:id', {
       GET: open(async (request) => {
         const { id } = request.params as { id: string };
-        const found = await runtime.store.getAuthenticationById(id);
-        if (found === undefined) throw new PortcullisError(ErrorCodes.NOT_FOUND, AUTHENTICATION_NOT_FOUND);
-        return authenticationJson(found);
+        return authenticationJson(await service.getAuthentication(id));
       }),
       DELETE: open(async (request) => {
         const { id } = request.params as { id: string };
-        await runtime.store.deleteAuthentications({ id });
+        await service.deleteAuthentication(id);
         return {};
       }),
     });
