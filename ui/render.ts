@@ -5,7 +5,7 @@ import { Eta } from 'eta';
 
 /**
  * The templates and assets sit beside this module: `ui/` when run from the sources, `dist/ui/` once built (the
- * build copies them, see `ui/copy-assets.ts`).
+ * build copies them, see `core/copy-assets.ts`).
  */
 const TEMPLATES = fileURLToPath(new URL('./templates/', import.meta.url));
 const ASSETS = new URL('./assets/', import.meta.url);
