@@ -301,7 +301,7 @@ for (const alg of ['ES256', 'RS256'] as const) {
   const upstream = await server('upstream');
   const gateway = await server('gateway', {
     ...tokenConfig(),
-    server: { host: '127.0.0.1', http_port: 0 },
+    server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
     gateway: { upstream: upstream.url },
   });
   const proxied = await compare(

@@ -39,7 +39,7 @@ async function modulesLoadedServing(config: object, env: Record<string, string>)
 }
 
 const tokenConfig = (provider: string, path: string, providers: Record<string, unknown>) => ({
-  server: { host: '127.0.0.1', http_port: 0 },
+  server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
   authentication: {
     required: true,
     methods: {

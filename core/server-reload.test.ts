@@ -237,7 +237,7 @@ const withTokens = (
   tokens: Record<string, string>,
   extra: Record<string, unknown> = {},
 ) => ({
-  server: { host: '127.0.0.1', http_port: 0 },
+  server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
   authentication: {
     required: true,
     methods: {
@@ -274,7 +274,10 @@ describe('Server.reload, as a reviewer tried to break it', () => {
       ...withTokens(secrets, { ci: OLD }),
       ...extra,
     }));
-    write({ server: { host: '127.0.0.1', http_port: 0, https_port: 9443 }, log: { level: 'debug' } });
+    write({
+      server: { host: '127.0.0.1', http_port: 0, https_port: 9443, grpc_port: 0 },
+      log: { level: 'debug' },
+    });
     const burst = await Promise.all(Array.from({ length: 10 }, () => server.reload()));
     expect(burst.every((applied) => applied)).toBe(true);
     // Asked for before the first began: one reload, of the file as it is when it begins.
@@ -445,7 +448,7 @@ describe('a change the configuration cannot start with for now', () => {
     const logs: Array<Record<string, unknown>> = [];
     const server = await startServer({
       object: {
-        server: { host: '127.0.0.1', http_port: 0 },
+        server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
         authentication: { methods: { flaky: { enabled: true, key: '${secret:file:key}' } } },
         secrets: { refresh_interval: '100ms', providers: { file: { enabled: true, base_path: secrets } } },
       },

@@ -18,7 +18,7 @@ import { startUpstream } from './test-support/upstream.ts';
 const TOKEN = 'swap-test-static-token-2e8f';
 
 const base = (extra: Record<string, unknown> = {}) => ({
-  server: { host: '127.0.0.1', http_port: 0 },
+  server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
   authentication: {
     required: true,
     methods: { token: { enabled: true, storage: { tokens: { ci: { credential: TOKEN } } } } },

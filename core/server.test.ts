@@ -9,7 +9,7 @@ import { registryWith, testMethod } from './test-support/plugins.ts';
 import { createTestCa } from './test-support/tls.ts';
 import { tempDir, tempFiles } from './test-support/tmp.ts';
 
-const listen = { server: { host: '127.0.0.1', http_port: 0, https_port: 0 } };
+const listen = { server: { host: '127.0.0.1', http_port: 0, https_port: 0, grpc_port: 0 } };
 
 function capture() {
   const lines: string[] = [];

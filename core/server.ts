@@ -17,6 +17,7 @@ import {
   SecretResolutionError,
 } from './errors.ts';
 import { MAX_NAMED_FILE_BYTES, readFileLimited } from './fs/read-limited.ts';
+import { type GrpcServer, startGrpcServer } from './grpc/server.ts';
 import { buildApp, httpServerOptions } from './http/app.ts';
 import { wantsPage } from './http/authenticate.ts';
 import { lastAnswer } from './http/client-errors.ts';
@@ -51,6 +52,8 @@ export interface Server {
   readonly app: FastifyInstance;
   /** `http://host:port` (or `https://`) the server listens on. */
   readonly address: string;
+  /** `host:port` of Flipt's auth services over gRPC (`server.grpc_port`; TLS as HTTP has it). */
+  readonly grpcAddress: string;
   /**
    * Loads the configuration file again and, when it is valid and its secrets resolve, serves it in place of the
    * running one: requests in flight finish on the old one, the next ones get the new one. Otherwise every problem
@@ -63,7 +66,7 @@ export interface Server {
    * stores named, and applies any change. Resolves once done.
    */
   refreshSecrets(providers?: ReadonlySet<string>): Promise<void>;
-  /** Stops accepting connections, finishes in-flight requests, then closes the runtime. */
+  /** Stops accepting connections (HTTP and gRPC), finishes in-flight requests, then closes the runtime. */
   close(): Promise<void>;
 }
 
@@ -755,6 +758,7 @@ function origin(protocol: 'http' | 'https', address: AddressInfo): string {
 export async function startServer(options: RuntimeOptions = {}): Promise<Server> {
   const { loaded, log, scrubber } = await loadForRuntime(options);
   let supervisor: Supervisor | undefined;
+  let grpcServer: GrpcServer | undefined;
   try {
     const { config } = loaded;
     const https = await tlsMaterial(config);
@@ -776,7 +780,23 @@ export async function startServer(options: RuntimeOptions = {}): Promise<Server>
     });
     const address = origin(config.server.protocol, server.address() as AddressInfo);
     const started = supervisor;
-    log.info({ address, methods: [...started.current.runtime.methods.keys()] }, 'portcullis is listening');
+    const { host, grpc_port: grpcPort } = config.server;
+    const grpc = await startGrpcServer({
+      host,
+      port: grpcPort,
+      ...(https !== undefined && { tls: https }),
+      runtime: () => started.current.runtime,
+    }).catch((error: unknown) => {
+      throw new PortcullisError(
+        ErrorCodes.SERVER_START,
+        `listening on ${host}:${grpcPort} (gRPC, server.grpc_port): ${errorMessage(error)}`,
+      );
+    });
+    grpcServer = grpc;
+    log.info(
+      { address, methods: [...started.current.runtime.methods.keys()], grpc: grpc.address },
+      'portcullis is listening',
+    );
 
     let closing: Promise<void> | undefined;
     return {
@@ -787,14 +807,21 @@ export async function startServer(options: RuntimeOptions = {}): Promise<Server>
         return started.current.app;
       },
       address,
+      grpcAddress: grpc.address,
       reload: () => started.reload(),
       refreshSecrets: (providers) => started.refreshSecrets(providers),
       close() {
-        closing ??= started.close();
+        // Both stop taking calls at once; gRPC calls in flight get up to the grace of a stop (5 s).
+        closing ??= (async () => {
+          const stopped = grpc.close();
+          await started.close();
+          await stopped;
+        })();
         return closing;
       },
     };
   } catch (error) {
+    await grpcServer?.close(0);
     if (supervisor?.current !== undefined) await supervisor.close().catch(() => undefined);
     else await log.flush();
     throw scrubber.scrubError(error);

@@ -84,7 +84,7 @@ export function methodConfig(
   return {
     log: { level: 'debug' },
     ...root,
-    server: { host: '127.0.0.1', http_port: 0, ...server },
+    server: { host: '127.0.0.1', http_port: 0, grpc_port: 0, ...server },
     authentication: {
       required: true,
       ...authentication,

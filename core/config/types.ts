@@ -81,6 +81,8 @@ export interface ServerConfig {
   https_port: number;
   cert_file?: string;
   cert_key?: string;
+  /** Flipt's gRPC port (default 9000; 0: any free port). */
+  grpc_port: number;
   [key: string]: unknown;
 }
 

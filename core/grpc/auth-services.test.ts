@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { portcullis } from '../http/plugin.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
+import { startRedis } from '../test-support/redis.ts';
 import { authServices, fliptAuthPackage } from './auth-services.ts';
 import { fromTimestamp, type Timestamp } from './messages.ts';
 
@@ -276,6 +277,47 @@ describe('gRPC: flipt.auth services', () => {
           sessionCompatible,
         })),
       );
+    }
+  });
+
+  it('a store that is down: UNAVAILABLE with the message the HTTP API gives, never an internal error', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.kill());
+    const s = await setup({
+      session: {
+        storage: { type: 'redis', redis: { host: redis.host, port: redis.port, net_timeout: '300ms' } },
+      },
+    });
+    const auth = s.client('AuthenticationService');
+    const stored = await s.runtime.store.createAuthentication({ method: 'METHOD_TOKEN', metadata: {} });
+    await redis.kill();
+    const http = await s.http.inject({
+      url: '/auth/v1/tokens',
+      headers: { authorization: `Bearer ${STATIC}` },
+    });
+    expect(http.statusCode).toBe(503);
+    for (const [rpc, request, credential] of [
+      ['ListAuthentications', {}, STATIC],
+      ['GetAuthentication', { id: stored.authentication.id }, STATIC],
+      ['GetAuthenticationSelf', {}, stored.clientToken],
+    ] as const) {
+      expect({ rpc, answer: await call(auth, rpc, request, `Bearer ${credential}`) }).toEqual({
+        rpc,
+        answer: { ok: false, code: grpc.status.UNAVAILABLE, details: http.json().message },
+      });
+    }
+  });
+
+  it('with required false, no call is authenticated: the ones about the caller are refused, the others open', async () => {
+    const s = await setup({ required: false });
+    const auth = s.client('AuthenticationService');
+    for (const authorization of [undefined, `Bearer ${STATIC}`]) {
+      expect((await call(auth, 'ListAuthentications', {}, authorization)).ok).toBe(true);
+      expect(await call(auth, 'GetAuthenticationSelf', {}, authorization)).toEqual({
+        ok: false,
+        code: grpc.status.UNAUTHENTICATED,
+        details: 'request was not authenticated',
+      });
     }
   });
 

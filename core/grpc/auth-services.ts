@@ -28,7 +28,11 @@ export function fliptAuthPackage(): grpc.GrpcObject {
   return loaded;
 }
 
-function serviceDefinition(name: string): grpc.ServiceDefinition {
+/** The services of `flipt.auth` portcullis answers, by their short names. */
+export const AUTH_SERVICES = ['PublicAuthenticationService', 'AuthenticationService'] as const;
+
+/** A `flipt.auth` service's definition (its methods and their (de)serialisers), from the proto. */
+export function serviceDefinition(name: string): grpc.ServiceDefinition {
   const fliptAuth = (fliptAuthPackage().flipt as grpc.GrpcObject).auth as grpc.GrpcObject;
   return (fliptAuth[name] as grpc.ServiceClientConstructor).service;
 }

@@ -11,7 +11,7 @@ const VALUE = 'startup-retry-credential-6e1b';
 
 function config(store: string, fake: SecretStoreFake, secrets: Record<string, string> = {}) {
   return {
-    server: { host: '127.0.0.1', http_port: 0 },
+    server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
     authentication: {
       required: true,
       methods: {
@@ -133,7 +133,7 @@ describe('a store that accepts connections and never answers', () => {
     const started = Date.now();
     const error = await startServer({
       object: {
-        server: { host: '127.0.0.1', http_port: 0 },
+        server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
         authentication: {
           methods: {
             token: { enabled: true, storage: { tokens: { ci: { credential: '${secret:vault:ci}' } } } },

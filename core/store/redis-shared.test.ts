@@ -17,7 +17,7 @@ function writeConfig(dir: string, redisPort: number, redis: Record<string, unkno
   writeFileSync(
     file,
     JSON.stringify({
-      server: { host: '127.0.0.1', http_port: 0 },
+      server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
       log: { level: 'info' },
       authentication: {
         required: true,

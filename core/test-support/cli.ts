@@ -17,10 +17,14 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** The environment a spawned CLI gets: this one without any FLIPT_* variable, plus `extra`. */
+/**
+ * The environment a spawned CLI gets: this one without any FLIPT_* variable, plus `extra`; and gRPC on a port the
+ * system picks (`FLIPT_SERVER_GRPC_PORT=0`, unless `extra` sets it), so that servers started by tests at the same
+ * time do not all ask for 9000.
+ */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FLIPT_')));
-  return { ...env, ...extra };
+  return { ...env, FLIPT_SERVER_GRPC_PORT: '0', ...extra };
 }
 
 /** Collects what a child process prints, and how it ends. */

@@ -11,14 +11,20 @@ export interface TestServer {
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
-/** Starts `portcullis serve` in process on 127.0.0.1 and a free port with `config` as the configuration. */
+/**
+ * Starts `portcullis serve` in process on 127.0.0.1 and free ports (HTTP and gRPC, unless `config.server` names
+ * them) with `config` as the configuration.
+ */
 export async function serveForTest(
   config: Record<string, unknown>,
   options: RuntimeOptions = {},
 ): Promise<TestServer> {
   const logs: Array<Record<string, unknown>> = [];
   const server = await startServer({
-    object: { ...config, server: { host: '127.0.0.1', http_port: 0, ...(config.server as object) } },
+    object: {
+      ...config,
+      server: { host: '127.0.0.1', http_port: 0, grpc_port: 0, ...(config.server as object) },
+    },
     env: {},
     logDestination: { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
     ...options,

@@ -1,0 +1,117 @@
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { type Server, startServer } from '../server.ts';
+import { createTestCa } from '../test-support/tls.ts';
+import { tempDir } from '../test-support/tmp.ts';
+import { fliptAuthPackage } from './auth-services.ts';
+
+/** `portcullis serve` answers Flipt's auth services on `server.grpc_port`, with the configuration in force. */
+
+type Client = grpc.Client & Record<string, (...args: unknown[]) => void>;
+
+function client(address: string, credentials = grpc.credentials.createInsecure()): Client {
+  const fliptAuth = (fliptAuthPackage().flipt as grpc.GrpcObject).auth as grpc.GrpcObject;
+  const Constructor = fliptAuth.AuthenticationService as grpc.ServiceClientConstructor;
+  const created = new Constructor(address, credentials) as unknown as Client;
+  onTestFinished(() => created.close());
+  return created;
+}
+
+/** `GetAuthenticationSelf` with `Bearer <token>`: the id, or the status code. */
+function self(c: Client, token: string): Promise<string | number> {
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${token}`);
+  return new Promise((resolve) => {
+    c.GetAuthenticationSelf?.(
+      {},
+      metadata,
+      { deadline: Date.now() + 5_000 },
+      (error: grpc.ServiceError | null, value: { id: string }) => resolve(error ? error.code : value.id),
+    );
+  });
+}
+
+const config = (tokens: Record<string, string>) =>
+  [
+    'server: {host: 127.0.0.1, http_port: 0, grpc_port: 0}',
+    'authentication:',
+    '  required: true',
+    '  methods:',
+    '    token:',
+    '      enabled: true',
+    '      storage:',
+    '        tokens:',
+    ...Object.entries(tokens).map(([name, credential]) => `          ${name}: {credential: ${credential}}`),
+    '',
+  ].join('\n');
+
+async function serve(options: Parameters<typeof startServer>[0]): Promise<Server> {
+  const server = await startServer({ env: {}, logDestination: { write: () => undefined }, ...options });
+  onTestFinished(() => server.close());
+  return server;
+}
+
+describe('gRPC on server.grpc_port', () => {
+  it('serves the auth services, and a reload swaps the configuration behind them', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, config({ first: 'first-secret' }));
+    const server = await serve({ file });
+    expect(server.grpcAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    const c = client(server.grpcAddress);
+    expect(await self(c, 'first-secret')).toBe('first');
+    writeFileSync(file, config({ second: 'second-secret' }));
+    expect(await server.reload()).toBe(true);
+    expect(await self(c, 'first-secret')).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await self(c, 'second-secret')).toBe('second');
+    await server.close();
+    expect(await self(c, 'second-secret')).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('with protocol https, over TLS with the same certificate', async () => {
+    const dir = tempDir();
+    const ca = createTestCa(dir);
+    const leaf = ca.issue(['127.0.0.1', 'localhost']);
+    const server = await serve({
+      object: {
+        server: {
+          host: '127.0.0.1',
+          protocol: 'https',
+          https_port: 0,
+          grpc_port: 0,
+          cert_file: leaf.certFile,
+          cert_key: leaf.keyFile,
+        },
+        authentication: {
+          required: true,
+          methods: { token: { enabled: true, storage: { tokens: { ci: { credential: 'tls-secret' } } } } },
+        },
+      },
+    });
+    expect(
+      await self(client(server.grpcAddress, grpc.credentials.createSsl(Buffer.from(ca.caPem))), 'tls-secret'),
+    ).toBe('ci');
+    // A client that does not speak TLS gets nothing.
+    expect(await self(client(server.grpcAddress), 'tls-secret')).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('a gRPC port in use stops the start with a message naming it, and leaves nothing listening', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+    const port = (blocker.address() as { port: number }).port;
+    const error = await startServer({
+      object: {
+        server: { host: '127.0.0.1', http_port: 0, grpc_port: port },
+        authentication: { required: false },
+      },
+      env: {},
+      logDestination: { write: () => undefined },
+    }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'ERR_SERVER_START' });
+    expect(String((error as Error).message)).toContain(`127.0.0.1:${port} (gRPC, server.grpc_port)`);
+  });
+});
