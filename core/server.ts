@@ -785,7 +785,7 @@ export async function startServer(options: RuntimeOptions = {}): Promise<Server>
       host,
       port: grpcPort,
       ...(https !== undefined && { tls: https }),
-      runtime: () => started.current.runtime,
+      current: () => started.current,
     }).catch((error: unknown) => {
       throw new PortcullisError(
         ErrorCodes.SERVER_START,

@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
+import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.ts';
 import { AUTH_SERVICES, authServices, type ServiceBinding, serviceDefinition } from './auth-services.ts';
+import { METHOD_SERVICES, methodServices } from './method-services.ts';
 
 /** The gRPC server of `portcullis serve`. */
 export interface GrpcServer {
@@ -15,8 +17,11 @@ export interface GrpcServerOptions {
   readonly port: number;
   /** PEM certificate chain and key: TLS, as the HTTP server has with `protocol: https`. */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
-  /** The runtime of the configuration in force: a reload swaps it, and the next call is answered by the new one. */
-  readonly runtime: () => Runtime;
+  /**
+   * The configuration in force, its runtime and its HTTP application (whose method routes the methods' services go
+   * through): a reload swaps them, and the next call is answered by the new ones.
+   */
+  readonly current: () => { readonly runtime: Runtime; readonly app: FastifyInstance };
 }
 
 /** How long a stop waits for calls in flight by default (milliseconds). */
@@ -26,37 +31,40 @@ const GRACE_MS = 5_000;
  * Every service's handlers, bound once, each call going to the bindings of the runtime in force (built once per
  * runtime): the server's services cannot change after it starts, the configuration behind them can.
  */
-function dispatching(current: () => Runtime): ServiceBinding[] {
+function dispatching(current: GrpcServerOptions['current']): ServiceBinding[] {
   const bindings = new WeakMap<Runtime, ReadonlyMap<string, ServiceBinding>>();
-  const of = (runtime: Runtime) => {
+  const of = ({ runtime, app }: ReturnType<GrpcServerOptions['current']>) => {
     let found = bindings.get(runtime);
     if (found === undefined) {
-      found = new Map(authServices(runtime).map((binding) => [binding.name, binding]));
+      const all = [...authServices(runtime), ...methodServices(runtime, app)];
+      found = new Map(all.map((binding) => [binding.name, binding]));
       bindings.set(runtime, found);
     }
     return found;
   };
-  return AUTH_SERVICES.map((service) => ({
-    name: `flipt.auth.${service}`,
-    definition: serviceDefinition(service),
-  })).map(({ name, definition }) => ({
-    name,
-    definition,
-    implementation: Object.fromEntries(
-      Object.keys(definition).map((method) => [
-        method,
-        (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-          const binding = of(current()).get(name);
-          // Not served by this configuration (no method enabled, required false): as if unregistered, as in Flipt.
-          if (binding === undefined) {
-            callback({ code: grpc.status.UNIMPLEMENTED, details: `unknown service ${name}` });
-            return;
-          }
-          (binding.implementation[method] as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
-        },
-      ]),
-    ),
-  }));
+  return [...AUTH_SERVICES, ...METHOD_SERVICES]
+    .map((service) => ({
+      name: `flipt.auth.${service}`,
+      definition: serviceDefinition(service),
+    }))
+    .map(({ name, definition }) => ({
+      name,
+      definition,
+      implementation: Object.fromEntries(
+        Object.keys(definition).map((method) => [
+          method,
+          (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+            const binding = of(current()).get(name);
+            // Not served by this configuration (no method enabled, required false): as if unregistered, as in Flipt.
+            if (binding === undefined) {
+              callback({ code: grpc.status.UNIMPLEMENTED, details: `unknown service ${name}` });
+              return;
+            }
+            (binding.implementation[method] as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
+          },
+        ]),
+      ),
+    }));
 }
 
 /**
@@ -67,7 +75,7 @@ function dispatching(current: () => Runtime): ServiceBinding[] {
  */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const server = new grpc.Server();
-  for (const binding of dispatching(options.runtime))
+  for (const binding of dispatching(options.current))
     server.addService(binding.definition, binding.implementation);
   const credentials =
     options.tls === undefined
