@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -96,6 +96,31 @@ describe('gRPC on server.grpc_port', () => {
     ).toBe('ci');
     // A client that does not speak TLS gets nothing.
     expect(await self(client(server.grpcAddress), 'tls-secret')).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('oversized metadata and garbage on the connection are refused, and the server goes on answering', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, config({ ci: 'ci-secret' }));
+    const server = await serve({ file });
+    const c = client(server.grpcAddress);
+    // 100 KiB of authorization: over grpc-js's metadata limit.
+    // grpc-js refuses headers over its limit (the stream is reset: INTERNAL), before any handler sees them.
+    expect(await self(c, 'x'.repeat(100 * 1024))).toBe(grpc.status.INTERNAL);
+    const [host, port] = server.grpcAddress.split(':') as [string, string];
+    for (const garbage of [
+      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\xff\xff\xff\xff\xff\xff\xff\xff\xff', 'latin1'),
+      Buffer.alloc(64 * 1024, 0xab),
+    ]) {
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(port), host, () => socket.end(garbage));
+        socket.on('error', () => resolve());
+        socket.on('close', () => resolve());
+        socket.resume();
+      });
+    }
+    expect(await self(client(server.grpcAddress), 'ci-secret')).toBe('ci');
   });
 
   it('a gRPC port in use stops the start with a message naming it, and leaves nothing listening', async () => {
