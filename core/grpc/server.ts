@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.ts';
 import { AUTH_SERVICES, authServices, type ServiceBinding, serviceDefinition } from './auth-services.ts';
+import { authorizationDefinition, extAuthzService } from './ext-authz.ts';
 import { METHOD_SERVICES, methodServices } from './method-services.ts';
 
 /** The gRPC server of `portcullis serve`. */
@@ -36,35 +37,37 @@ function dispatching(current: GrpcServerOptions['current']): ServiceBinding[] {
   const of = ({ runtime, app }: ReturnType<GrpcServerOptions['current']>) => {
     let found = bindings.get(runtime);
     if (found === undefined) {
-      const all = [...authServices(runtime), ...methodServices(runtime, app)];
+      const all = [...authServices(runtime), ...methodServices(runtime, app), extAuthzService(runtime)];
       found = new Map(all.map((binding) => [binding.name, binding]));
       bindings.set(runtime, found);
     }
     return found;
   };
-  return [...AUTH_SERVICES, ...METHOD_SERVICES]
-    .map((service) => ({
+  const services = [
+    ...[...AUTH_SERVICES, ...METHOD_SERVICES].map((service) => ({
       name: `flipt.auth.${service}`,
       definition: serviceDefinition(service),
-    }))
-    .map(({ name, definition }) => ({
-      name,
-      definition,
-      implementation: Object.fromEntries(
-        Object.keys(definition).map((method) => [
-          method,
-          (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-            const binding = of(current()).get(name);
-            // Not served by this configuration (no method enabled, required false): as if unregistered, as in Flipt.
-            if (binding === undefined) {
-              callback({ code: grpc.status.UNIMPLEMENTED, details: `unknown service ${name}` });
-              return;
-            }
-            (binding.implementation[method] as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
-          },
-        ]),
-      ),
-    }));
+    })),
+    { name: 'envoy.service.auth.v3.Authorization', definition: authorizationDefinition() },
+  ];
+  return services.map(({ name, definition }) => ({
+    name,
+    definition,
+    implementation: Object.fromEntries(
+      Object.keys(definition).map((method) => [
+        method,
+        (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+          const binding = of(current()).get(name);
+          // Not served by this configuration (no method enabled, required false): as if unregistered, as in Flipt.
+          if (binding === undefined) {
+            callback({ code: grpc.status.UNIMPLEMENTED, details: `unknown service ${name}` });
+            return;
+          }
+          (binding.implementation[method] as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
+        },
+      ]),
+    ),
+  }));
 }
 
 /**
