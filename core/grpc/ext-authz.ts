@@ -2,9 +2,9 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { createExclusionMatcher } from '../auth/exclusions.ts';
-import { crossOriginRefused, decide } from '../http/authenticate.ts';
-import { createCrossOriginCheck } from '../http/csrf.ts';
-import { identityHeaderNames, identityHeaders } from '../http/identity.ts';
+import { httpStatus } from '../http/errors.ts';
+import { identityHeaderNames } from '../http/identity.ts';
+import { createJudge } from '../http/judge.ts';
 import type { Runtime } from '../runtime.ts';
 import type { ServiceBinding } from './auth-services.ts';
 import { PROTO_OPTIONS } from './messages.ts';
@@ -64,23 +64,22 @@ function denied(grpcCode: number, httpStatus: number, message: string) {
 
 /**
  * Envoy's `ext_authz` over gRPC (`envoy.service.auth.v3.Authorization/Check`), judged as forward-auth judges a
- * request (core/http/forward-auth.ts): the original method, path and headers; Flipt's cross-origin rules when
- * `session.csrf.key` is set; `authentication.required` off or an excluded section lets it through; otherwise the
- * credential in its headers through the pipeline. Allowed: status OK and the identity headers to set upstream, with
+ * request ({@link createJudge}: the original method, path and headers). Allowed: status OK and the identity headers to set upstream, with
  * the client's `Authorization` (unless `gateway.pass_authorization`) and any identity header it sent and was not
  * given removed. Refused: Flipt's 401 (403 for a cross-origin request, 503 for a store that is down) for Envoy to
  * send the client.
  */
 export function extAuthzService(runtime: Runtime): ServiceBinding {
   const { authentication, gateway } = runtime.config;
-  const names = identityHeaderNames(gateway);
   const excluded = Object.values(gateway.sections).filter((section) => section.exclude);
-  const isExcluded = createExclusionMatcher(
-    authentication,
-    excluded.flatMap((section) => section.prefixes),
+  const judge = createJudge(
+    runtime,
+    createExclusionMatcher(
+      authentication,
+      excluded.flatMap((section) => section.prefixes),
+    ),
   );
-  const crossOrigin = createCrossOriginCheck(authentication.session, runtime.log);
-  const identityNames = Object.values(names);
+  const identityNames = Object.values(identityHeaderNames(gateway));
 
   async function check(request: CheckRequest) {
     const http = request.attributes?.request?.http ?? {};
@@ -97,18 +96,17 @@ export function extAuthzService(runtime: Runtime): ServiceBinding {
         ],
       },
     });
-    const refusal = crossOrigin?.(method, { ...headers, host: headers.host ?? http.host });
-    if (refusal !== undefined) {
-      crossOriginRefused(runtime, path, refusal);
-      return denied(grpc.status.PERMISSION_DENIED, 403, refusal);
-    }
-    if (!authentication.required || isExcluded(path)) return allow({});
-    const decision = await decide(runtime, headers, path);
-    if (decision.kind === 'authenticated') {
-      return allow(identityHeaders(names, decision.authentication, runtime.pipeline.identify));
-    }
-    if (decision.kind === 'error')
-      return denied(decision.code, decision.code === 14 ? 503 : 500, decision.message);
+    const judgement = await judge({
+      method,
+      uri: path,
+      headers: { ...headers, host: headers.host ?? http.host },
+      trustworthy: true,
+    });
+    if (judgement.kind === 'cross-origin')
+      return denied(grpc.status.PERMISSION_DENIED, 403, judgement.message);
+    if (judgement.kind === 'allow') return allow(judgement.identity);
+    if (judgement.kind === 'error')
+      return denied(judgement.code, httpStatus(judgement.code), judgement.message);
     return denied(grpc.status.UNAUTHENTICATED, 401, 'request was not authenticated');
   }
 

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Runtime } from '../runtime.ts';
-import { crossOriginRefused, decide, type LoginPage, wantsPage } from './authenticate.ts';
+import { type LoginPage, wantsPage } from './authenticate.ts';
 import { skipAbandoned } from './connections.ts';
-import { createCrossOriginCheck, denyCrossOrigin } from './csrf.ts';
+import { denyCrossOrigin } from './csrf.ts';
 import { GrpcCode, sendError } from './errors.ts';
-import { identityHeaderNames, identityHeaders } from './identity.ts';
+import { createJudge } from './judge.ts';
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
@@ -38,9 +38,8 @@ function originalUri(request: FastifyRequest): { uri: string; trustworthy: boole
  * Cross-origin protection, when on, judges the original method.
  */
 export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boolean, loginPage?: LoginPage) {
-  const { authentication, gateway } = runtime.config;
-  const names = identityHeaderNames(gateway);
-  const crossOrigin = createCrossOriginCheck(authentication.session, runtime.log);
+  const { gateway } = runtime.config;
+  const judge = createJudge(runtime, isExcluded);
 
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     reply.header('cache-control', 'no-store');
@@ -48,21 +47,10 @@ export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boole
       header(request, 'x-forwarded-method') ?? header(request, 'x-original-method') ?? request.method;
     const host = header(request, 'x-forwarded-host') ?? request.headers.host;
     const { uri, trustworthy } = originalUri(request);
-    const refusal = crossOrigin?.(method, { ...request.headers, host });
-    if (refusal !== undefined) {
-      crossOriginRefused(runtime, uri, refusal);
-      return denyCrossOrigin(reply, refusal);
-    }
-
-    if (!authentication.required || (trustworthy && isExcluded(uri))) return reply.code(200).send();
-    const decision = await decide(runtime, request.headers, uri);
-    if (decision.kind === 'authenticated') {
-      return reply
-        .code(200)
-        .headers(identityHeaders(names, decision.authentication, runtime.pipeline.identify))
-        .send();
-    }
-    if (decision.kind === 'error') return sendError(reply, decision.code, decision.message);
+    const judgement = await judge({ method, uri, headers: { ...request.headers, host }, trustworthy });
+    if (judgement.kind === 'cross-origin') return denyCrossOrigin(reply, judgement.message);
+    if (judgement.kind === 'allow') return reply.code(200).headers(judgement.identity).send();
+    if (judgement.kind === 'error') return sendError(reply, judgement.code, judgement.message);
     const redirect = (request.query as Record<string, unknown>).redirect === 'true';
     const location = gateway.login_url ?? loginPage?.(request, uri, method);
     if (redirect && location !== undefined && wantsPage(request.headers)) {
