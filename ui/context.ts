@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { readCookie, TOKEN_COOKIE } from '../core/http/cookies.ts';
 import { forwardedPrefix } from '../core/http/forwarded.ts';
-import type { JsonValue } from '../core/plugins/contracts.ts';
 import type { Runtime } from '../core/runtime.ts';
 import { type ApiAnswer, callApi } from './api-client.ts';
 import { formToken } from './form-token.ts';
@@ -139,11 +138,4 @@ export function sendNotice(
 /** What the API said when it refused: its message, or its status when it gave none. */
 export function apiProblem(answer: ApiAnswer<unknown>): string {
   return answer.body.message ?? `The server answered ${answer.status}.`;
-}
-
-/** `JsonValue` helper for templates: a metadata map as sorted `[key, value]` pairs. */
-export function metadataPairs(metadata: Record<string, JsonValue> | undefined): Array<[string, string]> {
-  return Object.entries(metadata ?? {})
-    .map(([key, value]): [string, string] => [key, typeof value === 'string' ? value : JSON.stringify(value)])
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

@@ -6,9 +6,8 @@ import { forwardedPrefix } from '../core/http/forwarded.ts';
 import { DEFAULT_RETURN_TO, safeReturnTo } from '../core/http/return-to.ts';
 import type { Runtime } from '../core/runtime.ts';
 import { loginLocation, pageContext, sendNotice } from './context.ts';
-import { setFlash } from './flash.ts';
 import { securityHeaders } from './page-headers.ts';
-import { loginPages, loginProblem } from './pages/login.ts';
+import { backToLogin, loginPages, loginProblem } from './pages/login.ts';
 import { sessionPages } from './pages/session.ts';
 import { tokenPages } from './pages/tokens.ts';
 import { assets } from './render.ts';
@@ -54,18 +53,12 @@ export function loginRefusalsToPage(runtime: Runtime) {
     const base = `${prefix}/auth/ui`;
     const session = runtime.config.authentication.session;
     clearReturnToCookie(reply, session);
-    setFlash(
-      reply,
-      { kind: 'error', text: loginProblem(reply.statusCode, message) },
-      // The browser arrives from the provider's site: a Strict cookie would not be sent along the redirect.
-      { path: `${base}/login`, secure: session.secure, sameSite: 'Lax' },
-    );
+    const problem = loginProblem(reply.statusCode, message);
     reply.removeHeader('www-authenticate');
     reply.removeHeader('content-type');
     securityHeaders(reply);
-    reply
-      .code(303)
-      .header('location', loginLocation(base, safeReturnTo(returnTo, `${prefix}${DEFAULT_RETURN_TO}`)));
+    const to = safeReturnTo(returnTo, `${prefix}${DEFAULT_RETURN_TO}`);
+    backToLogin(reply, { base, secure: session.secure }, to, problem);
     return '';
   };
 }

@@ -34,6 +34,11 @@ export interface AuthService {
    * registers only the public service, and every other call is `UNIMPLEMENTED`.
    */
   readonly enabled: boolean;
+  /**
+   * Whether a session-compatible method runs: browsers can sign in (the web UI runs, and the methods' listed URLs
+   * carry the forwarded prefix).
+   */
+  readonly sessionEnabled: boolean;
   /** Every registered method in registry order; `prefix` is the forwarded prefix for the URLs in `metadata`. */
   listMethods(prefix: string): Promise<{ methods: MethodListing[] }>;
   /** `ExpireAuthenticationSelf`: `expiresAt` absent means now. */
@@ -128,6 +133,7 @@ function createAuthService(runtime: Runtime): AuthService {
 
   return {
     enabled: runtime.config.authentication.required || runtime.methods.size > 0,
+    sessionEnabled: [...runtime.methods.values()].some((method) => method.plugin.sessionCompatible),
 
     async listMethods(prefix) {
       const methods: MethodListing[] = [];

@@ -85,6 +85,19 @@ function metadataValue(metadata: grpc.Metadata, key: string): string | undefined
 }
 
 /**
+ * A call's credential as HTTP headers, for the pipeline or a method's route: `authorization` as it is, and the
+ * `flipt_client_token` key (what Flipt's gateway forwards a session cookie as) as that cookie.
+ */
+export function credentialHeaders(metadata: grpc.Metadata): IncomingHttpHeaders {
+  const authorization = metadataValue(metadata, 'authorization');
+  const cookieToken = metadataValue(metadata, 'flipt_client_token');
+  return {
+    ...(authorization !== undefined && { authorization }),
+    ...(cookieToken !== undefined && { cookie: `flipt_client_token=${cookieToken}` }),
+  };
+}
+
+/**
  * Who is calling, from the call's metadata as Flipt's interceptors read it: `authorization` (`Bearer <client
  * token>`, `JWT <token>`, or a scheme a plugin owns), else the `flipt_client_token` key Flipt's gateway forwards a
  * session cookie as. Decided by the same pipeline, and logged the same way, as an HTTP request.
@@ -95,13 +108,7 @@ async function caller(
   runtime: Runtime,
   call: grpc.ServerUnaryCall<unknown, unknown>,
 ): Promise<Authentication> {
-  const authorization = metadataValue(call.metadata, 'authorization');
-  const cookieToken = metadataValue(call.metadata, 'flipt_client_token');
-  const headers: IncomingHttpHeaders = {
-    ...(authorization !== undefined && { authorization }),
-    ...(cookieToken !== undefined && { cookie: `flipt_client_token=${cookieToken}` }),
-  };
-  const decision = await decide(runtime, headers, call.getPath());
+  const decision = await decide(runtime, credentialHeaders(call.metadata), call.getPath());
   if (decision.kind === 'authenticated') return decision.authentication;
   if (decision.kind === 'error') throw { code: decision.code as number, details: decision.message };
   throw { code: grpc.status.UNAUTHENTICATED, details: UNAUTHENTICATED };

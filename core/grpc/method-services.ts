@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime.ts';
-import { type ServiceBinding, serviceDefinition } from './auth-services.ts';
-import { fromTimestamp, type Timestamp, toTimestamp } from './messages.ts';
+import { credentialHeaders, type ServiceBinding, serviceDefinition } from './auth-services.ts';
+import { fromTimestamp, type Timestamp, toAuthenticationMessage } from './messages.ts';
 
 /** An authentication as the HTTP API writes it (Flipt's JSON). */
 interface AuthenticationJson {
@@ -14,17 +14,20 @@ interface AuthenticationJson {
   readonly metadata?: Record<string, string>;
 }
 
+const date = (text: string | undefined) => (text === undefined ? undefined : new Date(text));
+
+/** A route's JSON authentication as Flipt's message, through the one builder of messages. */
 const toMessage = (json: AuthenticationJson | undefined) =>
   json === undefined
     ? null
-    : {
+    : toAuthenticationMessage({
         id: json.id ?? '',
         method: json.method ?? 'METHOD_NONE',
-        expiresAt: toTimestamp(json.expiresAt === undefined ? undefined : new Date(json.expiresAt)),
-        createdAt: toTimestamp(json.createdAt === undefined ? undefined : new Date(json.createdAt)),
-        updatedAt: toTimestamp(json.updatedAt === undefined ? undefined : new Date(json.updatedAt)),
+        expiresAt: date(json.expiresAt),
+        createdAt: date(json.createdAt),
+        updatedAt: date(json.updatedAt),
         metadata: json.metadata ?? {},
-      };
+      });
 
 /**
  * A method RPC whose method's HTTP route holds its whole logic (Flipt maps the one onto the other with
@@ -69,11 +72,6 @@ const ROUTED: readonly RoutedRpc[] = [
 /** The services of {@link ROUTED}, by their short names. */
 export const METHOD_SERVICES = [...new Set(ROUTED.map((routed) => routed.service))];
 
-function metadataValue(metadata: grpc.Metadata, key: string): string | undefined {
-  const values = metadata.get(key);
-  return values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
-}
-
 /**
  * Flipt's `AuthenticationMethodTokenService` (`CreateToken`) and `AuthenticationMethodKubernetesService`
  * (`VerifyServiceAccount`), for the methods that run: each call is the method's own HTTP route, reached in process
@@ -91,17 +89,11 @@ export function methodServices(runtime: Runtime, app: FastifyInstance): ServiceB
         call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>,
         callback: grpc.sendUnaryData<unknown>,
       ) => {
-        const authorization = metadataValue(call.metadata, 'authorization');
-        const cookieToken = metadataValue(call.metadata, 'flipt_client_token');
         app
           .inject({
             method: 'POST',
             url: routed.path,
-            headers: {
-              'content-type': 'application/json',
-              ...(authorization !== undefined && { authorization }),
-              ...(cookieToken !== undefined && { cookie: `flipt_client_token=${cookieToken}` }),
-            },
+            headers: { 'content-type': 'application/json', ...credentialHeaders(call.metadata) },
             payload: JSON.stringify(routed.body(call.request)),
           })
           .then(

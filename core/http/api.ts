@@ -92,8 +92,7 @@ function readLimit(raw: unknown): number | undefined {
 export function authApi(runtime: Runtime) {
   return async function registerAuthApi(scope: FastifyInstance): Promise<void> {
     const service = authService(runtime);
-    const { enabled } = service;
-    const sessionEnabled = [...runtime.methods.values()].some((m) => m.plugin.sessionCompatible);
+    const { enabled, sessionEnabled } = service;
 
     scope.setErrorHandler(errorHandler(runtime.log));
     scope.setNotFoundHandler((_request, reply) => sendError(reply, GrpcCode.NOT_FOUND, 'Not Found'));

@@ -1,17 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { createExclusionMatcher } from '../auth/exclusions.ts';
+import { authService } from '../auth/service.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts';
 import { authApi } from './api.ts';
 import { createAuthenticationHook, crossOriginRefused, decisionLog } from './authenticate.ts';
 import { trackConnections } from './connections.ts';
 import { createCsrfHook } from './csrf.ts';
 import { forwardAuth } from './forward-auth.ts';
-
-/** Whether the web UI can run: it needs a session-compatible method (Flipt's rule), as logging in is what it is for. */
-function webUiEnabled(runtime: Runtime): boolean {
-  return [...runtime.methods.values()].some((method) => method.plugin.sessionCompatible);
-}
 
 /**
  * Options of the {@link portcullis} Fastify plugin: a configuration to load (`file`, or `object`, plus `env`,
@@ -43,8 +39,10 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
     crossOriginRefused(runtime, request.url, message),
   );
   if (csrf !== undefined) app.addHook('onRequest', csrf);
-  // The UI's code (and its templates) loads only where it runs.
-  const ui = options.ui === true && webUiEnabled(runtime) ? await import('../../ui/index.ts') : undefined;
+  // The UI's code (and its templates) loads only where it runs: it needs a session-compatible method (Flipt's
+  // rule), as logging in is what it is for.
+  const runsUi = options.ui === true && authService(runtime).sessionEnabled;
+  const ui = runsUi ? await import('../../ui/index.ts') : undefined;
   if (options.ui === true) {
     if (ui === undefined)
       runtime.log.info("web UI off: no session-compatible method (oidc, github, or a plugin's) is enabled");

@@ -48,14 +48,23 @@ function startUrl(context: PageContext, button: LoginButton, returnTo: string): 
   return `${context.base}/login/${path.join('/')}?return_to=${encodeURIComponent(returnTo)}`;
 }
 
-/** Back to the login page with a message, keeping where the browser was going. */
-function backToLogin(context: PageContext, reply: FastifyReply, returnTo: string, text: string) {
+/**
+ * Makes the reply a 303 back to the login page (under `base`) with `text` as its message, keeping where the browser
+ * was going. The message's cookie is `SameSite=Lax`: a browser may arrive from the provider's site, and a Strict
+ * cookie would not be sent along the redirect.
+ */
+export function backToLogin(
+  reply: FastifyReply,
+  page: { readonly base: string; readonly secure: boolean },
+  returnTo: string,
+  text: string,
+): FastifyReply {
   setFlash(
     reply,
     { kind: 'error', text },
-    { path: `${context.base}/login`, secure: context.runtime.session.secure, sameSite: 'Lax' },
+    { path: `${page.base}/login`, secure: page.secure, sameSite: 'Lax' },
   );
-  return reply.code(303).header('location', loginLocation(context.base, returnTo)).send();
+  return reply.code(303).header('location', loginLocation(page.base, returnTo));
 }
 
 /**
@@ -103,7 +112,8 @@ export function loginPages(runtime: Runtime, app: FastifyInstance) {
         (candidate) => candidate.method === method && candidate.provider === provider,
       );
       if (button === undefined) {
-        return backToLogin(context, reply, returnTo, 'There is no such sign-in option.');
+        const page = { base: context.base, secure: runtime.session.secure };
+        return backToLogin(reply, page, returnTo, 'There is no such sign-in option.').send();
       }
       // Set only once the login really starts: a start that fails must not leave a return_to behind for a login
       // started later some other way (which then ends as Flipt's does).
@@ -119,7 +129,8 @@ export function loginPages(runtime: Runtime, app: FastifyInstance) {
         url: authorize,
       });
       if (answer.status !== 200 || typeof answer.body.authorizeUrl !== 'string') {
-        return backToLogin(context, reply, returnTo, loginProblem(answer.status, answer.body.message));
+        const page = { base: context.base, secure: runtime.session.secure };
+        return backToLogin(reply, page, returnTo, loginProblem(answer.status, answer.body.message)).send();
       }
       passCookies(reply, answer);
       setReturnToCookie(reply, session, returnTo);
