@@ -1,5 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttp2Server,
+  type IncomingHttpHeaders as IncomingHttp2Headers,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -17,6 +23,7 @@ import {
   SecretResolutionError,
 } from './errors.ts';
 import { MAX_NAMED_FILE_BYTES, readFileLimited } from './fs/read-limited.ts';
+import { HTTP2_STREAM, isGrpcContentType, respondWithStatus } from './grpc/http2-status.ts';
 import { type GrpcServer, startGrpcServer } from './grpc/server.ts';
 import { buildApp, httpServerOptions } from './http/app.ts';
 import { wantsPage } from './http/authenticate.ts';
@@ -24,6 +31,7 @@ import { lastAnswer } from './http/client-errors.ts';
 import { earlierAnswers, trackConnections } from './http/connections.ts';
 import { GrpcCode, sendError } from './http/errors.ts';
 import { forwardedPrefix } from './http/forwarded.ts';
+import { ALPN_PROTOCOLS, acceptHttp2 } from './http/http2-split.ts';
 import { portcullis } from './http/plugin.ts';
 import { markRetiring } from './http/retiring.ts';
 import type { Logger, SecretScrubber } from './log.ts';
@@ -109,6 +117,9 @@ function untilClosed(socket: Duplex, callback: () => void): () => boolean {
   set.add(callback);
   return () => set.delete(callback);
 }
+
+/** How long HTTP/2 calls under way may go on once the server is closing (as the gRPC server's stop). */
+const HTTP2_GRACE_MS = 5_000;
 
 /** Fastify's own defaults for the server it would have created (keep-alive 72 s, no request timeout). */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
@@ -198,6 +209,9 @@ class Supervisor {
   /** Replaced generations not closed yet (waiting for their last request). */
   readonly #replaced = new Set<Generation>();
   readonly #tunnels = new Set<Duplex>();
+  readonly #http2Sessions = new Set<ServerHttp2Session>();
+  /** Their sockets: a session closed gracefully and then destroyed may leave its socket open (Node 22). */
+  readonly #http2Sockets = new Set<Duplex>();
   #queue: Promise<unknown> = Promise.resolve();
   #schedule: RefreshSchedule | undefined;
   #unwatch: (() => void) | undefined;
@@ -222,9 +236,29 @@ class Supervisor {
     this.#scrubber = scrubber;
     this.#createTimeoutMs = options.pluginCreateTimeoutMs;
     const http = httpServerOptions(() => this.#current.events.listenerCount('upgrade') > 0);
-    const server = https === undefined ? createHttpServer(http) : createHttpsServer({ ...http, ...https });
+    const server =
+      https === undefined
+        ? createHttpServer(http)
+        : createHttpsServer({ ...http, ...https, ALPNProtocols: ALPN_PROTOCOLS });
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     server.requestTimeout = 0;
+    // gRPC calls for a gRPC upstream come on the same port over HTTP/2 (h2c with prior knowledge, or ALPN h2).
+    const http2 = createHttp2Server();
+    acceptHttp2(server, https !== undefined, (socket) => {
+      this.#http2Sockets.add(socket);
+      socket.once('close', () => this.#http2Sockets.delete(socket));
+      http2.emit('connection', socket);
+    });
+    http2.on('session', (session: ServerHttp2Session) => {
+      this.#http2Sessions.add(session);
+      session.once('close', () => this.#http2Sessions.delete(session));
+      // A broken frame ends that one connection; the session reports it here rather than to the process.
+      session.on('error', () => session.destroy());
+      if (this.#shuttingDown) session.close();
+    });
+    http2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttp2Headers) =>
+      this.#http2Stream(stream, headers),
+    );
     // Each connection's address and its answers' order are followed from the moment it opens, whichever
     // configuration then answers its requests.
     trackConnections(server);
@@ -266,6 +300,39 @@ class Supervisor {
       server.on(event, (...args: unknown[]) => this.#current.events.emit(event, ...args));
     }
     this.server = server as ReturnType<typeof createHttpServer>;
+  }
+
+  /**
+   * One HTTP/2 stream: a gRPC call goes to the gateway for gRPC upstreams of the configuration in force (counted as
+   * a request in flight, so a reload waits for it); anything else over HTTP/2 is refused, as HTTP/2 is taken here
+   * only for gRPC.
+   */
+  #http2Stream(stream: ServerHttp2Stream, headers: IncomingHttp2Headers): void {
+    stream.on('error', () => stream.destroy());
+    if (!isGrpcContentType(headers['content-type'])) {
+      stream.respond({ ':status': 505, 'content-type': 'text/plain; charset=utf-8' });
+      stream.end('HTTP/2 is taken here for gRPC calls only (content-type application/grpc); use HTTP/1.1\n');
+      return;
+    }
+    if (this.#shuttingDown) {
+      respondWithStatus(stream, GrpcCode.UNAVAILABLE, 'the server is shutting down');
+      return;
+    }
+    const generation = this.#current;
+    if (generation.events.listenerCount(HTTP2_STREAM) === 0) {
+      respondWithStatus(
+        stream,
+        GrpcCode.UNIMPLEMENTED,
+        'no gRPC upstream: gateway.upstream is not set (the flipt.auth services are on server.grpc_port)',
+      );
+      return;
+    }
+    generation.inFlight += 1;
+    stream.once('close', () => {
+      generation.inFlight -= 1;
+      if (generation.inFlight === 0) generation.onIdle?.();
+    });
+    generation.events.emit(HTTP2_STREAM, stream, headers);
   }
 
   get current(): Generation {
@@ -723,6 +790,12 @@ class Supervisor {
     sweep.unref();
     this.server.closeIdleConnections();
     for (const socket of this.#tunnels) socket.destroy();
+    // HTTP/2 connections are told to go (GOAWAY); the calls under way get the grace a gRPC server's stop gives.
+    for (const session of this.#http2Sessions) session.close();
+    const http2Grace = setTimeout(() => {
+      for (const socket of this.#http2Sockets) socket.destroy();
+    }, HTTP2_GRACE_MS);
+    http2Grace.unref();
     // Fetches were cancelled; a build in progress (a store waiting for Redis) is waited for a while, not for ever.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -734,6 +807,7 @@ class Supervisor {
     clearTimeout(timer);
     await closed;
     clearInterval(sweep);
+    clearTimeout(http2Grace);
     // No connection is left, so no request either: every replaced configuration may close now.
     for (const generation of this.#replaced) generation.onIdle?.();
     const current = this.#current;

@@ -192,6 +192,13 @@ const RESERVED_HEADERS = new Set([
   'x-forwarded-proto',
 ]);
 
+/** An upstream: HTTP(S), or `h2c://host:port` for a gRPC server on cleartext HTTP/2. */
+function isUpstreamUrl(text: string): boolean {
+  if (isHttpUrl(text)) return true;
+  const url = parseUrl(text);
+  return url?.protocol === 'h2c:' && url.hostname !== '' && text === text.trim();
+}
+
 /** The gateway's URLs, trusted proxies and header names must be usable: they are used on every request. */
 function gatewayRules(gateway: Record<string, unknown>, outcome: RuleOutcome): void {
   const { upstream, login_url: loginUrl, trusted_proxies: proxies, identity_headers: identity } = gateway;
@@ -210,10 +217,10 @@ function gatewayRules(gateway: Record<string, unknown>, outcome: RuleOutcome): v
       outcome.issues.push({ path: ['gateway', 'identity_headers', key], message: problem });
     seen.set(canonical, key);
   }
-  if (typeof upstream === 'string' && !isSecretReference(upstream) && !isHttpUrl(upstream)) {
+  if (typeof upstream === 'string' && !isSecretReference(upstream) && !isUpstreamUrl(upstream)) {
     outcome.issues.push({
       path: ['gateway', 'upstream'],
-      message: `must be an absolute http:// or https:// URL; got ${quoteValue(upstream)}`,
+      message: `must be an absolute http://, https:// or h2c:// (gRPC over cleartext HTTP/2) URL; got ${quoteValue(upstream)}`,
     });
   }
   if (typeof loginUrl === 'string' && !isHttpUrl(loginUrl) && !/^\/(?![/\\])/.test(loginUrl)) {

@@ -112,7 +112,11 @@ const corpus: readonly Case[] = [
   { name: 'invalid-method', steps: (p) => [message(`G@T ${p} HTTP/1.1`, ['Host: g'])], statuses: [400] },
   { name: 'unknown-method', steps: (p) => [message(`FOO ${p} HTTP/1.1`, ['Host: g'])], statuses: [400] },
   { name: 'connect', steps: () => [message('CONNECT g:443 HTTP/1.1', ['Host: g:443'])], statuses: [405] },
-  { name: 'http2-preface', steps: () => ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'], statuses: [400] },
+  // HTTP/2's whole preface opens HTTP/2 (for gRPC; its answer is a SETTINGS frame, no HTTP/1 answer); anything
+  // short of it is HTTP/1.1's, and malformed.
+  { name: 'http2-preface', steps: () => ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'], statuses: [] },
+  { name: 'http2-preface-broken', steps: () => ['PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n'], statuses: [400] },
+  { name: 'http2-preface-cut', steps: () => ['PRI * HTTP/2.0\r\n', { close: 'end' }], statuses: [400] },
   { name: 'missing-host', steps: (p) => [message(`GET ${p} HTTP/1.1`, [])], statuses: [400] },
   { name: 'unknown-expectation', steps: (p) => [get(p, 'Expect: teapot')], statuses: [417] },
   // Never excluded (the exclusions read a path), so refused first without a credential; with one, a 400.

@@ -69,15 +69,18 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
       );
     }
     // The proxy's code (and undici) loads only for a gateway: it is most of a start-up otherwise.
-    const [{ reverseProxy }, { proxyWebsockets }] = await Promise.all([
+    const [{ reverseProxy }, { proxyWebsockets }, { proxyGrpc }] = await Promise.all([
       import('./proxy.ts'),
       import('./websocket-proxy.ts'),
+      import('../grpc/upstream-proxy.ts'),
     ]);
     // Each client's address is read as its connection opens (a socket that fails loses it), and answers written
     // on a socket (websocket refusals) wait for those of the requests pipelined before them.
     trackConnections(app.server);
     await app.register(reverseProxy(runtime));
-    proxyWebsockets(app, runtime, isExcluded);
+    // An h2c upstream speaks HTTP/2 only: websocket upgrades (HTTP/1.1) cannot go there.
+    if (new URL(gateway.upstream).protocol !== 'h2c:') proxyWebsockets(app, runtime, isExcluded);
+    proxyGrpc(app, runtime, isExcluded);
   }
 }
 

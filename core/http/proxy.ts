@@ -89,6 +89,24 @@ export function reverseProxy(runtime: Runtime) {
   }
 
   return async function registerReverseProxy(scope: FastifyInstance): Promise<void> {
+    const open = { config: { authenticate: false } };
+    const notFound = (_request: FastifyRequest, reply: FastifyReply) =>
+      sendError(reply, GrpcCode.NOT_FOUND, 'Not Found');
+    scope.all('/auth/v1', open, notFound);
+    scope.all('/auth/v1/*', open, notFound);
+    scope.all('/metrics', open, notFound);
+    if (upstream.protocol === 'h2c:') {
+      // An h2c upstream takes HTTP/2 only: the gRPC calls go to it (core/grpc/upstream-proxy.ts), nothing else can.
+      const grpcOnly = (_request: FastifyRequest, reply: FastifyReply) =>
+        sendError(
+          reply,
+          GrpcCode.UNIMPLEMENTED,
+          'gateway.upstream is an h2c:// (gRPC) upstream: only gRPC calls (HTTP/2, content-type application/grpc) are forwarded to it',
+        );
+      scope.all('/', grpcOnly);
+      scope.all('/*', grpcOnly);
+      return;
+    }
     const { Pool } = await import('undici');
     const pool = new Pool(upstream.origin, {
       // As many connections as requests under way (each client connection has at most one): a fixed cap would let
@@ -202,12 +220,6 @@ export function reverseProxy(runtime: Runtime) {
       const target = `${basePath}${path}${request.url.slice(path.length)}`;
       void whenDecided(request.raw).then(() => forward(request, reply, target));
     };
-    const notFound = (_request: FastifyRequest, reply: FastifyReply) =>
-      sendError(reply, GrpcCode.NOT_FOUND, 'Not Found');
-    const open = { config: { authenticate: false } };
-    scope.all('/auth/v1', open, notFound);
-    scope.all('/auth/v1/*', open, notFound);
-    scope.all('/metrics', open, notFound);
     scope.all('/', proxy);
     scope.all('/*', proxy);
   };
