@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { connect as connectHttp2 } from 'node:http2';
+import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { connect as connectTls } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
@@ -11,6 +12,7 @@ import {
   echoClientConstructor,
   startEchoUpstream,
 } from '../test-support/grpc-echo.ts';
+import { startRedis } from '../test-support/redis.ts';
 import { serveForTest } from '../test-support/server.ts';
 import { createTestCa } from '../test-support/tls.ts';
 import { tempDir } from '../test-support/tmp.ts';
@@ -183,6 +185,21 @@ describe('gateway: gRPC upstreams', () => {
     expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(error.details).toBe('failed on purpose');
     expect(error.metadata.get('x-detail')).toEqual(['kept']);
+
+    // A status that comes after messages, in the trailers.
+    const streamed: string[] = [];
+    const status = await new Promise<grpc.StatusObject>((resolve) => {
+      const call = client.ServerStream?.(
+        { message: 'fail', count: 2 },
+        metadata(bearer),
+      ) as grpc.ClientReadableStream<EchoReply>;
+      call.on('data', (reply: EchoReply) => streamed.push(reply.message));
+      call.on('error', () => undefined);
+      call.on('status', resolve);
+    });
+    expect(streamed).toEqual(['fail#0', 'fail#1']);
+    expect(status).toMatchObject({ code: grpc.status.ABORTED, details: 'failed after messages' });
+    expect(status.metadata.get('x-detail')).toEqual(['after-messages']);
   });
 
   it('cancels the upstream call when the client cancels', async () => {
@@ -303,5 +320,117 @@ describe('gateway: gRPC upstreams', () => {
       });
     expect(await negotiated(['h2', 'http/1.1'])).toBe('http/1.1');
     expect(await negotiated(['h2'])).toBe('h2');
+  });
+  it('answers UNAVAILABLE with the store’s message when the session store is down, before the upstream', async () => {
+    const redis = await startRedis();
+    onTestFinished(() => redis.kill());
+    const upstream = await startEchoUpstream();
+    const t = await serveForTest({
+      ...config(`h2c://${upstream.address}`),
+      authentication: {
+        required: true,
+        session: {
+          storage: { type: 'redis', redis: { host: redis.host, port: redis.port, net_timeout: '300ms' } },
+        },
+        methods: { token: { enabled: true } },
+      },
+    });
+    const stored = await t.server.runtime.store.createAuthentication({
+      method: 'METHOD_TOKEN',
+      metadata: {},
+    });
+    const client = echoClient(hostPort(t.server.address));
+    expect(
+      (await unary(client, 'Unary', { message: 'up' }, { authorization: `Bearer ${stored.clientToken}` }))
+        .message,
+    ).toBe('up');
+    await redis.kill();
+    const http = await t.fetch('/anything', { headers: { authorization: `Bearer ${stored.clientToken}` } });
+    expect(http.status).toBe(503);
+    const error = await failure(
+      unary(client, 'Unary', { message: 'down' }, { authorization: `Bearer ${stored.clientToken}` }),
+    );
+    expect(error.code).toBe(grpc.status.UNAVAILABLE);
+    expect(error.details).toBe(((await http.json()) as { message: string }).message);
+    expect(upstream.calls.map((call) => call.metadata['x-custom'] ?? call.method)).toEqual(['Unary']);
+  });
+
+  it('carries large messages and many calls at once, and survives oversized metadata and broken frames', async () => {
+    const upstream = await startEchoUpstream();
+    const t = await serveForTest(config(`h2c://${upstream.address}`));
+    const address = hostPort(t.server.address);
+    const client = echoClient(address, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 8 * 1024 * 1024,
+    });
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    expect((await unary(client, 'Unary', { message: big })).message.length).toBe(big.length);
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => unary(client, 'Unary', { message: `m${i}` })),
+    );
+    expect(answers.map((answer) => answer.message)).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`));
+
+    // 100 KiB of metadata: over the HTTP/2 header list limits; refused, not proxied, not a crash.
+    const oversized = await failure(
+      unary(echoClient(address), 'Unary', { message: 'x' }, { ...bearer, 'x-big': 'y'.repeat(100 * 1024) }),
+    );
+    expect(oversized.code).not.toBe(grpc.status.OK);
+    const [host, port] = address.split(':') as [string, string];
+    for (const garbage of [
+      Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\xff\xff\xff\xff\xff\xff\xff\xff\xff', 'latin1'),
+      Buffer.concat([
+        Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
+        Buffer.alloc(64 * 1024, 0xab),
+      ]),
+      Buffer.alloc(64 * 1024, 0xab),
+    ]) {
+      await new Promise<void>((resolve) => {
+        const socket = connectTcp(Number(port), host, () => socket.end(garbage));
+        socket.on('error', () => resolve());
+        socket.on('close', () => resolve());
+        socket.resume();
+      });
+    }
+    expect((await unary(echoClient(address), 'Unary', { message: 'still here' })).message).toBe('still here');
+    expect((await t.fetch('/health')).status).toBe(200);
+    expect(upstream.calls.filter((call) => call.metadata['x-big'] !== undefined)).toEqual([]);
+  });
+
+  it('a reload leaves a stream under way on its configuration and applies to the next calls', async () => {
+    const upstream = await startEchoUpstream();
+    const dir = tempDir();
+    const file = join(dir, 'config.yaml');
+    const write = (credential: string) =>
+      writeFileSync(
+        file,
+        JSON.stringify({
+          server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
+          authentication: {
+            required: true,
+            methods: { token: { enabled: true, storage: { tokens: { ci: { credential } } } } },
+          },
+          gateway: { upstream: `h2c://${upstream.address}` },
+        }),
+      );
+    write(TOKEN);
+    const t = await serveForTest({}, { object: undefined, file });
+    const client = echoClient(hostPort(t.server.address));
+    const bidi = client.Bidi?.(metadata(bearer)) as grpc.ClientDuplexStream<EchoRequest, EchoReply>;
+    const next = () => new Promise<EchoReply>((resolve) => bidi.once('data', resolve));
+    let answer = next();
+    bidi.write({ message: 'before' });
+    expect((await answer).message).toBe('echo:before');
+    write('rotated-secret');
+    expect(await t.server.reload()).toBe(true);
+    answer = next();
+    bidi.write({ message: 'after' });
+    expect((await answer).message).toBe('echo:after');
+    bidi.end();
+    await new Promise((resolve) => bidi.on('status', resolve));
+    expect((await failure(unary(client, 'Unary', { message: 'old' }))).code).toBe(
+      grpc.status.UNAUTHENTICATED,
+    );
+    expect(
+      (await unary(client, 'Unary', { message: 'new' }, { authorization: 'Bearer rotated-secret' })).message,
+    ).toBe('new');
   });
 });

@@ -70,7 +70,11 @@ export async function startEchoUpstream(
       for (let i = 0; i < (call.request.count ?? 0); i++) {
         call.write({ message: `${call.request.message ?? ''}#${i}`, metadata });
       }
-      call.end();
+      if (call.request.message !== 'fail') return void call.end();
+      // A status after messages: it comes in trailers, not in a trailers-only answer.
+      const trailer = new grpc.Metadata();
+      trailer.set('x-detail', 'after-messages');
+      call.emit('error', { code: grpc.status.ABORTED, details: 'failed after messages', metadata: trailer });
     },
     ClientStream(
       call: grpc.ServerReadableStream<EchoRequest, EchoReply>,
