@@ -860,6 +860,11 @@ export async function startServer(options: RuntimeOptions = {}): Promise<Server>
       port: grpcPort,
       ...(https !== undefined && { tls: https }),
       current: () => started.current,
+      connections: {
+        maxIdleMs: config.server.grpc_conn_max_idle_time,
+        maxAgeMs: config.server.grpc_conn_max_age,
+        maxAgeGraceMs: config.server.grpc_conn_max_age_grace,
+      },
     }).catch((error: unknown) => {
       throw new PortcullisError(
         ErrorCodes.SERVER_START,

@@ -83,6 +83,12 @@ export interface ServerConfig {
   cert_key?: string;
   /** Flipt's gRPC port (default 9000; 0: any free port). */
   grpc_port: number;
+  /** Flipt's gRPC keepalive: GOAWAY after this long without calls (unset: never). */
+  grpc_conn_max_idle_time?: DurationMs;
+  /** GOAWAY after a connection has lived this long (unset: never). */
+  grpc_conn_max_age?: DurationMs;
+  /** How long calls may go on after the max-age GOAWAY (unset: for ever). */
+  grpc_conn_max_age_grace?: DurationMs;
   [key: string]: unknown;
 }
 

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { connect as connectHttp2 } from 'node:http2';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -121,6 +122,48 @@ describe('gRPC on server.grpc_port', () => {
       });
     }
     expect(await self(client(server.grpcAddress), 'ci-secret')).toBe('ci');
+  });
+
+  it('honours Flipt’s gRPC keepalive settings: GOAWAY after grpc_conn_max_idle_time idle, and after grpc_conn_max_age', async () => {
+    const goawayAfter = async (server: Server) => {
+      const session = connectHttp2(`http://${server.grpcAddress}`);
+      onTestFinished(() => session.destroy());
+      const started = Date.now();
+      await new Promise((resolve) => session.once('goaway', resolve));
+      return Date.now() - started;
+    };
+    const idle = await serve({
+      object: {
+        server: { host: '127.0.0.1', http_port: 0, grpc_port: 0, grpc_conn_max_idle_time: '300ms' },
+        authentication: { required: false },
+      },
+    });
+    expect(await goawayAfter(idle)).toBeLessThan(5_000);
+    const aged = await serve({
+      object: {
+        server: {
+          host: '127.0.0.1',
+          http_port: 0,
+          grpc_port: 0,
+          grpc_conn_max_age: '300ms',
+          grpc_conn_max_age_grace: '100ms',
+        },
+        authentication: { required: false },
+      },
+    });
+    expect(await goawayAfter(aged)).toBeLessThan(5_000);
+    // Without them, a connection is left alone (as in Flipt).
+    const plain = await serve({
+      object: {
+        server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
+        authentication: { required: false },
+      },
+    });
+    const quiet = await Promise.race([
+      goawayAfter(plain),
+      new Promise((resolve) => setTimeout(() => resolve('none'), 1_500)),
+    ]);
+    expect(quiet).toBe('none');
   });
 
   it('a gRPC port in use stops the start with a message naming it, and leaves nothing listening', async () => {

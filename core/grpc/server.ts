@@ -23,6 +23,15 @@ export interface GrpcServerOptions {
    * through): a reload swaps them, and the next call is answered by the new ones.
    */
   readonly current: () => { readonly runtime: Runtime; readonly app: FastifyInstance };
+  /**
+   * Flipt's keepalive settings (`server.grpc_conn_max_idle_time`, `grpc_conn_max_age`, `grpc_conn_max_age_grace`),
+   * in milliseconds; unset is never (as in Flipt, `internal/cmd/grpc.go`).
+   */
+  readonly connections?: {
+    readonly maxIdleMs?: number | undefined;
+    readonly maxAgeMs?: number | undefined;
+    readonly maxAgeGraceMs?: number | undefined;
+  };
 }
 
 /** How long a stop waits for calls in flight by default (milliseconds). */
@@ -77,7 +86,12 @@ function dispatching(current: GrpcServerOptions['current']): ServiceBinding[] {
  * @throws Error when the address cannot be bound (in use, not an address of this machine)
  */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
-  const server = new grpc.Server();
+  const { maxIdleMs, maxAgeMs, maxAgeGraceMs } = options.connections ?? {};
+  const server = new grpc.Server({
+    ...(maxIdleMs !== undefined && { 'grpc.max_connection_idle_ms': maxIdleMs }),
+    ...(maxAgeMs !== undefined && { 'grpc.max_connection_age_ms': maxAgeMs }),
+    ...(maxAgeGraceMs !== undefined && { 'grpc.max_connection_age_grace_ms': maxAgeGraceMs }),
+  });
   for (const binding of dispatching(options.current))
     server.addService(binding.definition, binding.implementation);
   const credentials =
