@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRegistry } from '../plugins/builtins.ts';
 import type { MethodPlugin } from '../plugins/contracts.ts';
 import { bearer, serveForTest } from '../test-support/server.ts';
-import { readCookie, serializeCookie } from './cookies.ts';
+import { grpcCallHeaders, readCookie, serializeCookie } from './cookies.ts';
 
 describe('serializeCookie', () => {
   it("writes exactly what Go's http.Cookie.String writes", () => {
@@ -86,6 +86,10 @@ const cookieJar: MethodPlugin<{ enabled: boolean }> = {
         ctx.session.setTokenCookie(reply, 'token-value', new Date(Date.UTC(2026, 7, 23, 10, 0, 0)));
         return { state };
       });
+      app.get('/who', { config: { authenticate: false } }, async (request) => ({
+        grpcCall: ctx.session.isGrpcCall(request),
+        headers: Object.keys(request.headers),
+      }));
     },
   }),
 };
@@ -178,5 +182,37 @@ describe('session cookies over HTTP', () => {
     expect(noCookie.headers.getSetCookie()).toEqual([]);
     const self = await t.fetch('/auth/v1/self', { headers: bearer('static-secret') });
     expect(self.headers.getSetCookie()).toEqual([]);
+  });
+});
+
+describe('the mark of an in-process gRPC call', () => {
+  it('is honoured only on a request made in process, and no route sees it', async () => {
+    const t = await serveJar({ domain: 'localhost' });
+    const [name = '', secret = ''] = Object.entries(grpcCallHeaders())[0] ?? [];
+    const who = async (response: { json(): unknown }) =>
+      (await response.json()) as { grpcCall: boolean; headers: string[] };
+
+    const injected = await t.server.app.inject({
+      url: '/auth/v1/method/jar/who',
+      headers: { [name]: secret },
+    });
+    expect(await who(injected)).toMatchObject({
+      grpcCall: true,
+      headers: expect.not.arrayContaining([name]),
+    });
+    const forged = await t.server.app.inject({
+      url: '/auth/v1/method/jar/who',
+      headers: { [name]: `${secret}x` },
+    });
+    expect(await who(forged)).toMatchObject({ grpcCall: false, headers: expect.not.arrayContaining([name]) });
+    expect(await who(await t.server.app.inject({ url: '/auth/v1/method/jar/who' }))).toMatchObject({
+      grpcCall: false,
+    });
+    // Over the network, even the secret itself does not make a gRPC call.
+    const network = await t.fetch('/auth/v1/method/jar/who', { headers: { [name]: secret } });
+    expect(await who(network)).toMatchObject({
+      grpcCall: false,
+      headers: expect.not.arrayContaining([name]),
+    });
   });
 });

@@ -1,10 +1,12 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { Socket } from 'node:net';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { authenticationJson } from '../auth/json.ts';
 import type { SessionConfig } from '../config/types.ts';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { MethodStore, SessionHelpers } from '../plugins/contracts.ts';
 import { forwardedPrefix } from './forwarded.ts';
-import { newLoginState, sameState } from './login-state.ts';
+import { MAX_ORIGINAL_STATE, newLoginState, sameState } from './login-state.ts';
 import { DEFAULT_RETURN_TO, safeReturnTo } from './return-to.ts';
 
 /** Flipt's cookie names. */
@@ -136,6 +138,55 @@ export function readReturnToCookie(request: FastifyRequest): string | undefined 
   }
 }
 
+/**
+ * The header that marks a request the gRPC server makes of a method's route, in process (`app.inject`), for one of
+ * Flipt's method RPCs (`AuthorizeURL`, `Callback`, ...). Its value is a secret of this process, so a request that
+ * was not made here cannot carry it; {@link recogniseGrpcCalls} takes it off every request all the same.
+ */
+const GRPC_CALL_HEADER = 'x-portcullis-grpc-call';
+const GRPC_CALL_SECRET = randomBytes(32).toString('base64url');
+/** The requests (their `raw` side) recognised as in-process gRPC calls. */
+const grpcCalls = new WeakSet<object>();
+
+/** The header to inject a method's route with, for a gRPC call; see {@link SessionHelpers.isGrpcCall}. */
+export function grpcCallHeaders(): Record<string, string> {
+  return { [GRPC_CALL_HEADER]: GRPC_CALL_SECRET };
+}
+
+/**
+ * `onRequest` hook, the portcullis plugin's first: takes {@link GRPC_CALL_HEADER} off every request (so that no
+ * route, plugin or upstream sees it), and remembers the request as an in-process gRPC call when it carried the
+ * secret (compared in constant time) and did not come over a connection. A request from the network is never one,
+ * whatever it sends.
+ */
+export const recogniseGrpcCalls: onRequestHookHandler = (request, _reply, done) => {
+  const marker = request.raw.headers[GRPC_CALL_HEADER];
+  if (marker !== undefined) {
+    delete request.raw.headers[GRPC_CALL_HEADER];
+    const expected = Buffer.from(GRPC_CALL_SECRET);
+    const given = Buffer.from(typeof marker === 'string' ? marker : '');
+    const injected = !(request.raw.socket instanceof Socket);
+    if (injected && given.length === expected.length && timingSafeEqual(given, expected)) {
+      grpcCalls.add(request.raw);
+    }
+  }
+  done();
+};
+
+/**
+ * A gRPC caller's `state`, which is the login's state as it is: held to the limit a browser's has (here it is a key
+ * in the store rather than part of a cookie).
+ */
+function callerLoginState(state: string): string {
+  if (state.length > MAX_ORIGINAL_STATE) {
+    throw new PortcullisError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `state must be at most ${MAX_ORIGINAL_STATE} characters`,
+    );
+  }
+  return state;
+}
+
 /** The cookie helpers of a session configuration (`MethodContext.session`), and the end of a login. */
 export function createSessionHelpers(
   session: SessionConfig,
@@ -188,12 +239,18 @@ export function createSessionHelpers(
     },
     startLogin(request, reply, callbackPath) {
       const { state } = (request.query ?? {}) as { state?: unknown };
-      const loginState = newLoginState(typeof state === 'string' ? state : '');
+      const callerState = typeof state === 'string' ? state : '';
+      // Over gRPC the caller's state is the state (Flipt's wrapping and state cookie are its HTTP middleware's).
+      if (helpers.isGrpcCall(request)) return callerLoginState(callerState);
+      const loginState = newLoginState(callerState);
       helpers.setStateCookie(reply, loginState, `${helpers.forwardedPrefix(request)}${callbackPath}`);
       return loginState;
     },
     stateMatches(request, state) {
       return sameState(state, helpers.readStateCookie(request));
+    },
+    isGrpcCall(request) {
+      return grpcCalls.has(request.raw);
     },
     forwardedPrefix(request) {
       return forwardedPrefix(request.headers['x-forwarded-prefix']);
@@ -207,6 +264,9 @@ export function createSessionHelpers(
         ...input,
         expiresAt,
       });
+      // A gRPC caller gets its client token in the answer: no cookie, no redirect.
+      if (helpers.isGrpcCall(request))
+        return { clientToken, authentication: { ...authenticationJson(authentication) } };
       helpers.setTokenCookie(reply, clientToken, expiresAt);
       // Only a same-origin path: the forwarded prefix is a plain path or nothing, and a return_to is checked again
       // here (a cookie is client input). Without one (a login not started from the web UI), Flipt's `<prefix>/`.

@@ -6,6 +6,7 @@ import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts'
 import { authApi } from './api.ts';
 import { createAuthenticationHook, crossOriginRefused, decisionLog } from './authenticate.ts';
 import { trackConnections } from './connections.ts';
+import { recogniseGrpcCalls } from './cookies.ts';
 import { createCsrfHook } from './csrf.ts';
 import { forwardAuth } from './forward-auth.ts';
 
@@ -27,6 +28,7 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
   const runtime = options.runtime ?? (await createRuntime(options));
   if (options.runtime === undefined) app.addHook('onClose', () => runtime.close());
   app.decorateRequest('authentication', undefined);
+  app.addHook('onRequest', recogniseGrpcCalls);
 
   const { authentication, gateway } = runtime.config;
   const sections = Object.values(gateway.sections).filter((section) => section.exclude);

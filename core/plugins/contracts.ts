@@ -177,22 +177,36 @@ export interface SessionHelpers {
   /**
    * Starts a browser login as Flipt's HTTP middleware does: wraps the request's `state` query parameter in a new
    * state (`base64url(JSON{"security_token", "original_state"})`, 64 random bytes of it), sets that as the
-   * state cookie bound to `<forwarded prefix><callbackPath>`, and returns it for the authorization URL.
+   * state cookie bound to `<forwarded prefix><callbackPath>`, and returns it for the authorization URL. For a
+   * {@link SessionHelpers.isGrpcCall | gRPC call} it returns the caller's `state` as it is and sets no cookie.
    */
   startLogin(request: FastifyRequest, reply: FastifyReply, callbackPath: string): string;
-  /** Whether a callback's `state` is non-empty and equal to the state cookie (compared in constant time). */
+  /**
+   * Whether a callback's `state` is non-empty and equal to the state cookie (compared in constant time); for a
+   * {@link SessionHelpers.isGrpcCall | gRPC call}, the state cookie is the call's `flipt_client_state` metadata.
+   */
   stateMatches(request: FastifyRequest, state: string | undefined): boolean;
   /**
    * Ends a successful browser login as Flipt does: stores a session (`expiresAt` = now + `token_lifetime`) with the
    * given metadata and store-side facts, sets the token cookie, and makes the reply a `302` to
    * `<forwarded prefix>/` — or, when the login was started from the web UI, to the page it was started for (the
    * `portcullis_return_to` cookie, checked to be a path on this origin, then cleared). Resolves to the body to send with it: `{"clientToken": "", "authentication": ...}`.
+   * For a {@link SessionHelpers.isGrpcCall | gRPC call}: no cookie and no redirect (the reply stays a `200`), and
+   * the body carries the new client token, as Flipt's `Callback` answers a gRPC client.
    */
   completeLogin(
     request: FastifyRequest,
     reply: FastifyReply,
     session: Omit<NewAuthentication, 'expiresAt' | 'clientToken'>,
   ): Promise<{ clientToken: string; authentication: { [key: string]: JsonValue } }>;
+  /**
+   * Whether `request` is one of Flipt's gRPC calls for this method (`AuthorizeURL`, `Callback`, ...) rather than an
+   * HTTP request: portcullis answers those RPCs by making a request of the method's own route, in process, so that
+   * the route holds the whole logic once. Such a request has no cookies and no redirect (the helpers above handle
+   * that themselves); a method asks only for what else differs, such as a parameter the RPC cannot carry (OIDC's
+   * callback has no `iss` over gRPC). A request that came over the network is never one, whatever headers it sends.
+   */
+  isGrpcCall(request: FastifyRequest): boolean;
   /**
    * The `X-Forwarded-Prefix` the request came through, joined as Go's `path.Join` does, for the paths a method
    * sends browsers to. Only a plain absolute path is honoured (`""` otherwise), so a redirect built on it stays
