@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { portcullis } from '../http/plugin.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
 import { startRedis } from '../test-support/redis.ts';
-import { authServices, fliptAuthPackage } from './auth-services.ts';
+import { authServices } from './auth-services.ts';
+import { type FliptAuthClient, fliptAuthClient, unaryCall } from './client-harness.ts';
 import { fromTimestamp, type Timestamp } from './messages.ts';
 
 /**
@@ -18,12 +19,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-type Client = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
-
 interface Setup {
   readonly runtime: Runtime;
   readonly http: ReturnType<typeof Fastify>;
-  client(service: string): Client;
+  client(service: string): FliptAuthClient;
 }
 
 async function setup(authentication: Record<string, unknown> = {}): Promise<Setup> {
@@ -47,47 +46,17 @@ async function setup(authentication: Record<string, unknown> = {}): Promise<Setu
   );
   const http = Fastify();
   await http.register(portcullis, { runtime });
-  const clients: grpc.Client[] = [];
   cleanups.push(async () => {
-    for (const client of clients) client.close();
     server.forceShutdown();
     await http.close();
     await runtime.close();
   });
-  const fliptAuth = (fliptAuthPackage().flipt as grpc.GrpcObject).auth as grpc.GrpcObject;
-  return {
-    runtime,
-    http,
-    client(service) {
-      const Constructor = fliptAuth[service] as grpc.ServiceClientConstructor;
-      const client = new Constructor(
-        `127.0.0.1:${port}`,
-        grpc.credentials.createInsecure(),
-      ) as unknown as Client;
-      clients.push(client);
-      return client;
-    },
-  };
+  return { runtime, http, client: (service) => fliptAuthClient(`127.0.0.1:${port}`, service) };
 }
 
 /** Calls a unary RPC with `authorization` metadata (when given); resolves to its answer or its status. */
-function call<T>(
-  client: Client,
-  rpc: string,
-  request: object,
-  authorization?: string,
-): Promise<{ ok: true; value: T } | { ok: false; code: number; details: string }> {
-  const metadata = new grpc.Metadata();
-  if (authorization !== undefined) metadata.set('authorization', authorization);
-  return new Promise((resolve) => {
-    (client[rpc] as (...args: unknown[]) => void)(
-      request,
-      metadata,
-      (error: grpc.ServiceError | null, value: T) =>
-        resolve(error ? { ok: false, code: error.code, details: error.details } : { ok: true, value }),
-    );
-  });
-}
+const call = <T>(client: FliptAuthClient, rpc: string, request: object, authorization?: string) =>
+  unaryCall<T>(client, rpc, request, authorization === undefined ? {} : { authorization });
 
 /** A gRPC `Authentication` as the HTTP API writes one (the JSON form), to compare the two transports. */
 function asJson(message: {

@@ -118,7 +118,8 @@ async function caller(
  * Flipt's `PublicAuthenticationService` and `AuthenticationService` (when it runs: a method enabled or
  * `authentication.required`), answered by the same {@link authService} as `/auth/v1`. With `required`, every
  * `AuthenticationService` call needs a credential, as Flipt's interceptors do; without it, the ones about the caller
- * (`GetAuthenticationSelf`, `ExpireAuthenticationSelf`) are refused and the others open, as over HTTP.
+ * (`GetAuthenticationSelf`, `ExpireAuthenticationSelf`, `RevokeAuthenticationSelf`) are refused and the others
+ * open, as over HTTP.
  */
 export function authServices(runtime: Runtime): ServiceBinding[] {
   const service = authService(runtime);
@@ -207,6 +208,10 @@ export function authServices(runtime: Runtime): ServiceBinding[] {
           return {};
         },
       ),
+      RevokeAuthenticationSelf: unary(runtime, 'RevokeAuthenticationSelf', async (call) => {
+        const who = (await authenticated(call, true)) as Authentication;
+        return service.revokeSelf(who);
+      }),
     },
   };
   return [publicService, authenticationService];

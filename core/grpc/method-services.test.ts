@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cluster } from '../test-support/kubernetes-cluster.ts';
 import { serveForTest, type TestServer } from '../test-support/server.ts';
-import { fliptAuthPackage } from './auth-services.ts';
+import { type FliptAuthClient, fliptAuthClient, unaryCall } from './client-harness.ts';
 import { fromTimestamp, type Timestamp } from './messages.ts';
 
 /**
@@ -10,29 +10,9 @@ import { fromTimestamp, type Timestamp } from './messages.ts';
  * own route answers, so they equal what the HTTP API answers.
  */
 
-type Client = grpc.Client & Record<string, (...args: unknown[]) => void>;
-type Answer<T> = { ok: true; value: T } | { ok: false; code: number; details: string };
-
-function client(t: TestServer, service: string): Client {
-  const fliptAuth = (fliptAuthPackage().flipt as grpc.GrpcObject).auth as grpc.GrpcObject;
-  const Constructor = fliptAuth[service] as grpc.ServiceClientConstructor;
-  const created = new Constructor(
-    t.server.grpcAddress,
-    grpc.credentials.createInsecure(),
-  ) as unknown as Client;
-  onTestFinished(() => created.close());
-  return created;
-}
-
-function call<T>(c: Client, rpc: string, request: object, authorization?: string): Promise<Answer<T>> {
-  const metadata = new grpc.Metadata();
-  if (authorization !== undefined) metadata.set('authorization', authorization);
-  return new Promise((resolve) => {
-    c[rpc]?.(request, metadata, (error: grpc.ServiceError | null, value: T) =>
-      resolve(error ? { ok: false, code: error.code, details: error.details } : { ok: true, value }),
-    );
-  });
-}
+const client = (t: TestServer, service: string) => fliptAuthClient(t.server.grpcAddress, service);
+const call = <T>(c: FliptAuthClient, rpc: string, request: object, authorization?: string) =>
+  unaryCall<T>(c, rpc, request, authorization === undefined ? {} : { authorization });
 
 interface Created {
   clientToken: string;

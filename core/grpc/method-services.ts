@@ -1,5 +1,7 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
+import { grpcCallHeaders, STATE_COOKIE } from '../http/cookies.ts';
 import type { Runtime } from '../runtime.ts';
 import { credentialHeaders, type ServiceBinding, serviceDefinition } from './auth-services.ts';
 import { fromTimestamp, type Timestamp, toAuthenticationMessage } from './messages.ts';
@@ -12,6 +14,15 @@ interface AuthenticationJson {
   readonly createdAt?: string;
   readonly updatedAt?: string;
   readonly metadata?: Record<string, string>;
+}
+
+/** What a method's route answers, success or refusal. */
+interface RouteJson {
+  readonly code?: number;
+  readonly message?: string;
+  readonly clientToken?: string;
+  readonly authentication?: AuthenticationJson;
+  readonly authorizeUrl?: string;
 }
 
 const date = (text: string | undefined) => (text === undefined ? undefined : new Date(text));
@@ -29,6 +40,25 @@ const toMessage = (json: AuthenticationJson | undefined) =>
         metadata: json.metadata ?? {},
       });
 
+/** A request message's string field (proto-loader fills in `""` for one not sent). */
+const text = (request: Record<string, unknown>, field: string) =>
+  typeof request[field] === 'string' ? request[field] : '';
+
+/** A path segment from a request field. */
+const segment = (request: Record<string, unknown>, field: string) => encodeURIComponent(text(request, field));
+
+/** A query from request fields. */
+const query = (request: Record<string, unknown>, fields: Record<string, string>) =>
+  new URLSearchParams(
+    Object.fromEntries(Object.entries(fields).map(([name, field]) => [name, text(request, field)])),
+  ).toString();
+
+/** The route's request for a call: a `GET` (no body) or a `POST` with a JSON body. */
+interface RouteRequest {
+  readonly url: string;
+  readonly body?: object;
+}
+
 /**
  * A method RPC whose method's HTTP route holds its whole logic (Flipt maps the one onto the other with
  * grpc-gateway): the call goes through that route, in process, so the rule lives once.
@@ -38,45 +68,142 @@ interface RoutedRpc {
   readonly rpc: string;
   /** The method (its configuration name) whose route it is; the service runs only when the method does. */
   readonly method: string;
-  readonly path: string;
-  /** The request message as the route's JSON body. */
-  body(request: Record<string, unknown>): object;
+  /** The route's request for the call's message. */
+  route(request: Record<string, unknown>): RouteRequest;
+  /** The response message from the route's JSON. */
+  answer(json: RouteJson): object;
 }
+
+/** `CreateTokenResponse`, `VerifyServiceAccountResponse`, `CallbackResponse`: a client token and who it is. */
+const issued = (json: RouteJson) => ({
+  clientToken: json.clientToken ?? '',
+  authentication: toMessage(json.authentication),
+});
+const authorizeUrl = (json: RouteJson) => ({ authorizeUrl: json.authorizeUrl ?? '' });
+
+/** `AuthorizeURL` and `Callback` of a login method whose routes live under `base(request)`. */
+function loginRpcs(service: string, method: string, base: (request: Record<string, unknown>) => string) {
+  return [
+    {
+      service,
+      rpc: 'AuthorizeURL',
+      method,
+      route: (request) => ({ url: `${base(request)}/authorize?${query(request, { state: 'state' })}` }),
+      answer: authorizeUrl,
+    },
+    {
+      service,
+      rpc: 'Callback',
+      method,
+      route: (request) => ({
+        url: `${base(request)}/callback?${query(request, { code: 'code', state: 'state' })}`,
+      }),
+      answer: issued,
+    },
+  ] satisfies RoutedRpc[];
+}
+
+const OIDC_SERVICE = 'AuthenticationMethodOIDCService';
+const oidcBase = (request: Record<string, unknown>) => `/auth/v1/method/oidc/${segment(request, 'provider')}`;
 
 const ROUTED: readonly RoutedRpc[] = [
   {
     service: 'AuthenticationMethodTokenService',
     rpc: 'CreateToken',
     method: 'token',
-    path: '/auth/v1/method/token',
-    body(request) {
+    route(request) {
       const expiresAt = fromTimestamp(request.expiresAt as Timestamp | null);
       return {
-        name: request.name,
-        description: request.description,
-        namespaceKey: request.namespaceKey,
-        metadata: request.metadata,
-        ...(expiresAt !== undefined && { expiresAt: expiresAt.toISOString() }),
+        url: '/auth/v1/method/token',
+        body: {
+          name: request.name,
+          description: request.description,
+          namespaceKey: request.namespaceKey,
+          metadata: request.metadata,
+          ...(expiresAt !== undefined && { expiresAt: expiresAt.toISOString() }),
+        },
       };
     },
+    answer: issued,
   },
   {
     service: 'AuthenticationMethodKubernetesService',
     rpc: 'VerifyServiceAccount',
     method: 'kubernetes',
-    path: '/auth/v1/method/kubernetes/serviceaccount',
-    body: (request) => ({ serviceAccountToken: request.serviceAccountToken }),
+    route: (request) => ({
+      url: '/auth/v1/method/kubernetes/serviceaccount',
+      body: { serviceAccountToken: request.serviceAccountToken },
+    }),
+    answer: issued,
   },
+  ...loginRpcs(OIDC_SERVICE, 'oidc', oidcBase),
+  {
+    // A call without Flipt's `x-http-method` metadata is the back-channel logout (a POST); `iss` and `sid` belong
+    // to the front-channel one, which a browser makes over HTTP.
+    service: OIDC_SERVICE,
+    rpc: 'Revoke',
+    method: 'oidc',
+    route: (request) => ({
+      url: `${oidcBase(request)}/revoke`,
+      body: { logout_token: text(request, 'logoutToken') },
+    }),
+    answer: () => ({}),
+  },
+  ...loginRpcs('AuthenticationMethodGithubService', 'github', () => '/auth/v1/method/github'),
 ];
 
 /** The services of {@link ROUTED}, by their short names. */
 export const METHOD_SERVICES = [...new Set(ROUTED.map((routed) => routed.service))];
 
 /**
- * Flipt's `AuthenticationMethodTokenService` (`CreateToken`) and `AuthenticationMethodKubernetesService`
- * (`VerifyServiceAccount`), for the methods that run: each call is the method's own HTTP route, reached in process
- * with the call's `authorization` (and `flipt_client_token`) metadata as its credential, its JSON mapped to and from
- * Flipt's messages, a refusal answered with the route's code and message.
+ * The headers of a call's request to a route: its credential ({@link credentialHeaders}), its
+ * `flipt_client_state` metadata (what Flipt's gateway forwards the state cookie as) as that cookie, and the mark of
+ * an in-process gRPC call, by which the session helpers answer as Flipt's gRPC server does (no cookies, no redirect).
+ */
+function routeHeaders(metadata: grpc.Metadata): IncomingHttpHeaders {
+  const { cookie: tokenCookie, ...headers } = credentialHeaders(metadata);
+  // Flipt reads the first value of the key.
+  const [state] = metadata.get('flipt_client_state');
+  const cookies = [
+    ...(tokenCookie === undefined ? [] : [tokenCookie]),
+    ...(typeof state === 'string' ? [`${STATE_COOKIE}=${state}`] : []),
+  ];
+  return {
+    ...headers,
+    ...(cookies.length > 0 && { cookie: cookies.join('; ') }),
+    ...grpcCallHeaders(),
+  };
+}
+
+/** Calls `routed`'s route in process for `call`; resolves to the gRPC answer. */
+async function answerThroughRoute(
+  app: FastifyInstance,
+  routed: RoutedRpc,
+  call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>,
+): Promise<{ error: Partial<grpc.StatusObject> } | { value: object }> {
+  const { url, body } = routed.route(call.request);
+  const response = await app.inject({
+    method: body === undefined ? 'GET' : 'POST',
+    url,
+    headers: {
+      ...routeHeaders(call.metadata),
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    ...(body !== undefined && { payload: JSON.stringify(body) }),
+  });
+  const json = JSON.parse(response.body) as RouteJson;
+  if (response.statusCode !== 200) {
+    return { error: { code: json.code ?? grpc.status.INTERNAL, details: json.message ?? 'internal error' } };
+  }
+  return { value: routed.answer(json) };
+}
+
+/**
+ * The methods' own services, for the methods that run: `AuthenticationMethodTokenService` (`CreateToken`),
+ * `AuthenticationMethodKubernetesService` (`VerifyServiceAccount`), `AuthenticationMethodOIDCService`
+ * (`AuthorizeURL`, `Callback`, `Revoke`) and `AuthenticationMethodGithubService` (`AuthorizeURL`, `Callback`). Each
+ * call is the method's own HTTP route, reached in process with the call's metadata ({@link routeHeaders}), its JSON
+ * mapped to and from Flipt's messages, a refusal answered with the route's code and message.
  */
 export function methodServices(runtime: Runtime, app: FastifyInstance): ServiceBinding[] {
   const bindings: ServiceBinding[] = [];
@@ -89,35 +216,14 @@ export function methodServices(runtime: Runtime, app: FastifyInstance): ServiceB
         call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>,
         callback: grpc.sendUnaryData<unknown>,
       ) => {
-        app
-          .inject({
-            method: 'POST',
-            url: routed.path,
-            headers: { 'content-type': 'application/json', ...credentialHeaders(call.metadata) },
-            payload: JSON.stringify(routed.body(call.request)),
-          })
-          .then(
-            (response) => {
-              const body = JSON.parse(response.body) as {
-                code?: number;
-                message?: string;
-                clientToken?: string;
-                authentication?: AuthenticationJson;
-              };
-              if (response.statusCode !== 200) {
-                callback({
-                  code: body.code ?? grpc.status.INTERNAL,
-                  details: body.message ?? 'internal error',
-                });
-                return;
-              }
-              callback(null, {
-                clientToken: body.clientToken ?? '',
-                authentication: toMessage(body.authentication),
-              });
-            },
-            () => callback({ code: grpc.status.INTERNAL, details: 'internal error' }),
-          );
+        answerThroughRoute(app, routed, call).then(
+          (answer) =>
+            'error' in answer ? callback(answer.error as grpc.ServiceError) : callback(null, answer.value),
+          (error: unknown) => {
+            runtime.log.error({ err: error, rpc: routed.rpc }, 'request failed');
+            callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+          },
+        );
       };
     }
     bindings.push({ name: `flipt.auth.${service}`, definition: serviceDefinition(service), implementation });

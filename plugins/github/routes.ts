@@ -43,6 +43,8 @@ export function githubRoutes(ctx: MethodContext, config: GithubConfig): (app: Fa
 
   async function authorize(request: FastifyRequest, reply: FastifyReply) {
     const state = session.startLogin(request, reply, CALLBACK_PATH);
+    // Only a gRPC caller's own state can be empty (a browser's is wrapped in a new one).
+    if (config.use_pkce && state === '') throw fail(ErrorCodes.INVALID_ARGUMENT, 'missing state parameter');
     const url = new URL(`${server}/login/oauth/authorize`);
     url.searchParams.set('client_id', config.client_id ?? '');
     url.searchParams.set('redirect_uri', redirectUri);

@@ -184,6 +184,12 @@ export class OidcProvider {
     return { configuration, keys, discoveredAt: Date.now() };
   }
 
+  /** The issuer openid-client holds the provider's answers to (`issuer_url`), from its discovery. */
+  async issuer(): Promise<string> {
+    const { configuration } = await this.discovered();
+    return configuration.serverMetadata().issuer;
+  }
+
   /** The provider's authorization URL for one login, with Flipt's parameters and then `authorize_parameters`. */
   async authorizationUrl(login: { state: string; nonce: string; codeVerifier?: string }): Promise<string> {
     const { configuration } = await this.discovered();

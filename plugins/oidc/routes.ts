@@ -93,6 +93,21 @@ export function oidcRoutes(
     return provider;
   }
 
+  /**
+   * The callback's query, for openid-client to check as the provider sent it. A gRPC `Callback` has no `iss` field,
+   * so it is given the provider's own issuer: RFC 9207 (§2.4) has a client compare a response's `iss` with the issuer
+   * of the server the request was sent to, against mix-ups between providers, and openid-client insists on one
+   * from a provider that advertises `authorization_response_iss_parameter_supported` (§3). Flipt (go-oidc) never
+   * checks it; and a gRPC call names its provider, so its code can only go to that provider's token endpoint.
+   */
+  async function callbackQuery(request: FastifyRequest, provider: OidcProvider): Promise<string> {
+    const query = rawQuery(request.url);
+    if (!session.isGrpcCall(request)) return query;
+    const parameters = new URLSearchParams(query);
+    parameters.set('iss', await provider.issuer());
+    return `?${parameters}`;
+  }
+
   async function authorize(request: FastifyRequest, reply: FastifyReply) {
     const provider = providerFor(request, 'authorize');
     const state = session.startLogin(request, reply, `/auth/v1/method/oidc/${provider.name}/callback`);
@@ -122,12 +137,16 @@ export function oidcRoutes(
       throw fail(ErrorCodes.INVALID_ARGUMENT, 'callback: invalid challenge');
     }
 
-    const exchanged = await step(provider, 'callback: code exchange failed', ErrorCodes.UNAUTHENTICATED, () =>
-      provider.exchange(rawQuery(request.url), {
-        state,
-        nonce,
-        ...(provider.config.use_pkce && { codeVerifier }),
-      }),
+    const exchanged = await step(
+      provider,
+      'callback: code exchange failed',
+      ErrorCodes.UNAUTHENTICATED,
+      async () =>
+        provider.exchange(await callbackQuery(request, provider), {
+          state,
+          nonce,
+          ...(provider.config.use_pkce && { codeVerifier }),
+        }),
     );
     const { idTokenClaims } = exchanged;
     const merged = provider.config.fetch_extra_user_info
