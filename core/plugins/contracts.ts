@@ -205,6 +205,7 @@ export interface SessionHelpers {
    * the route holds the whole logic once. Such a request has no cookies and no redirect (the helpers above handle
    * that themselves); a method asks only for what else differs, such as a parameter the RPC cannot carry (OIDC's
    * callback has no `iss` over gRPC). A request that came over the network is never one, whatever headers it sends.
+   * Since kit 1.2.0.
    */
   isGrpcCall(request: FastifyRequest): boolean;
   /**
