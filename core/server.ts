@@ -118,6 +118,9 @@ function untilClosed(socket: Duplex, callback: () => void): () => boolean {
   return () => set.delete(callback);
 }
 
+/** The calls one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §6.5.2). */
+const HTTP2_MAX_CONCURRENT_STREAMS = 250;
+
 /** How long HTTP/2 calls under way may go on once the server is closing (as the gRPC server's stop). */
 const HTTP2_GRACE_MS = 5_000;
 
@@ -243,7 +246,9 @@ class Supervisor {
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     server.requestTimeout = 0;
     // gRPC calls for a gRPC upstream come on the same port over HTTP/2 (h2c with prior knowledge, or ALPN h2).
-    const http2 = createHttp2Server();
+    // At most 250 calls at once on one connection (Go's HTTP/2 server's default): one client cannot open calls
+    // without bound, nor hold every upstream connection.
+    const http2 = createHttp2Server({ settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS } });
     acceptHttp2(server, https !== undefined, (socket) => {
       this.#http2Sockets.add(socket);
       socket.once('close', () => this.#http2Sockets.delete(socket));

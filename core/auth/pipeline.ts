@@ -232,11 +232,15 @@ export class CredentialPipeline {
     );
   }
 
-  /** An expired authentication is refused at once, whatever its method. */
+  /**
+   * An expired authentication is refused at once, whatever its method. Expired at its `expiresAt` itself: times are
+   * kept to the millisecond, so an expiry set to "now" (`ExpireAuthenticationSelf` without a time) would otherwise
+   * let a call in the same millisecond through (Flipt's `Before(now)` compares nanoseconds, where that cannot happen).
+   */
   #unlessExpired(authentication: Authentication, via: string, detailPrefix: string): AuthenticationOutcome {
     if (
       authentication.expiresAt !== undefined &&
-      authentication.expiresAt.getTime() < this.#now().getTime()
+      authentication.expiresAt.getTime() <= this.#now().getTime()
     ) {
       return refused(Reasons.AUTHENTICATION_EXPIRED, `${detailPrefix}authentication expired`, via);
     }

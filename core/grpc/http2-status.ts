@@ -25,6 +25,11 @@ export function encodeGrpcMessage(message: string): string {
   return encoded;
 }
 
+/** A gRPC status as trailers (or as the headers of a trailers-only response). */
+export function statusTrailers(code: number, message: string): Record<string, string> {
+  return { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) };
+}
+
 /**
  * Ends a call with a trailers-only response (one HEADERS frame with END_STREAM: HTTP 200, `grpc-status` `code`,
  * `grpc-message` `message`), the way a gRPC server refuses a call before any message. Nothing happens when the stream
@@ -33,12 +38,7 @@ export function encodeGrpcMessage(message: string): string {
 export function respondWithStatus(stream: ServerHttp2Stream, code: number, message: string): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
   stream.respond(
-    {
-      ':status': 200,
-      'content-type': 'application/grpc',
-      'grpc-status': String(code),
-      'grpc-message': encodeGrpcMessage(message),
-    },
+    { ':status': 200, 'content-type': 'application/grpc', ...statusTrailers(code, message) },
     { endStream: true },
   );
 }

@@ -45,7 +45,12 @@ const text = (request: Record<string, unknown>, field: string) =>
   typeof request[field] === 'string' ? request[field] : '';
 
 /** A path segment from a request field. */
-const segment = (request: Record<string, unknown>, field: string) => encodeURIComponent(text(request, field));
+const segment = (request: Record<string, unknown>, field: string) => {
+  const value = text(request, field);
+  // `.` and `..` (and `%2E`, which the URL standard reads alike) would be resolved away, reaching another route:
+  // escaped twice, the route gets them as a name, unknown like any other that is not configured.
+  return value === '.' || value === '..' ? value.replaceAll('.', '%252E') : encodeURIComponent(value);
+};
 
 /** A query from request fields. */
 const query = (request: Record<string, unknown>, fields: Record<string, string>) =>

@@ -15,9 +15,15 @@ import { HOP_BY_HOP, identityHeaderNames, upstreamHeaders } from '../http/identi
 import { createJudge } from '../http/judge.ts';
 import { forwardablePath } from '../http/proxy.ts';
 import type { Runtime } from '../runtime.ts';
-import { HTTP2_STREAM, respondWithStatus } from './http2-status.ts';
+import { HTTP2_STREAM, respondWithStatus, statusTrailers } from './http2-status.ts';
 
 const { NGHTTP2_CANCEL } = constants;
+
+/**
+ * How many calls share one connection to the upstream before another is opened: gRPC servers commonly allow 100
+ * concurrent streams a connection (grpc-go's, and the HTTP/2 RFC's suggested minimum).
+ */
+const CALLS_PER_UPSTREAM_CONNECTION = 100;
 
 /** Flipt's refusal of a call without a valid credential (as its gRPC interceptor answers). */
 const UNAUTHENTICATED = 'request was not authenticated';
@@ -77,29 +83,64 @@ export function proxyGrpc(
   const trusted = createAddressMatcher(gateway.trusted_proxies);
   const judge = createJudge(runtime, isExcluded);
   const timeoutSeconds = `${gateway.timeout / 1000}s`;
-  let session: ClientHttp2Session | undefined;
+  const upstreamName = `${upstream.protocol}//${upstream.host}`;
+  /** The HTTP/2 connections to the upstream, each with the calls it carries. */
+  const pool: Array<{ readonly session: ClientHttp2Session; active: number }> = [];
   let closed = false;
 
-  /** One HTTP/2 connection to the upstream, shared by every call, opened again when it goes. */
-  function upstreamSession(): ClientHttp2Session {
-    if (session !== undefined && !session.closed && !session.destroyed) return session;
-    const opened = connect(origin as string, { ALPNProtocols: ['h2'] });
+  const usable = (session: ClientHttp2Session) => !session.closed && !session.destroyed;
+
+  /**
+   * A connection to the upstream with room for one more call: calls share connections up to
+   * {@link CALLS_PER_UPSTREAM_CONNECTION} (or fewer, as the upstream's SETTINGS say), more connections are opened
+   * beyond, so that no one connection carries every client's calls (one failing would fail them all).
+   */
+  function upstreamConnection() {
+    for (const pooled of pool) {
+      const room = Math.min(
+        CALLS_PER_UPSTREAM_CONNECTION,
+        pooled.session.remoteSettings?.maxConcurrentStreams ?? CALLS_PER_UPSTREAM_CONNECTION,
+      );
+      if (usable(pooled.session) && pooled.active < room) return pooled;
+    }
+    const session = connect(origin as string, { ALPNProtocols: ['h2'] });
+    const pooled = { session, active: 0 };
     const forget = () => {
-      if (session === opened) session = undefined;
+      const index = pool.indexOf(pooled);
+      if (index !== -1) pool.splice(index, 1);
     };
-    opened.on('error', (error) => {
+    // Only connecting is timed (`gateway.timeout`): once a call is under way, it may last (streams).
+    const connecting = setTimeout(
+      () => session.destroy(new Error(`no connection within ${timeoutSeconds}`)),
+      gateway.timeout,
+    );
+    connecting.unref();
+    session.once('connect', () => clearTimeout(connecting));
+    session.on('error', (error) => {
       runtime.log.warn(
-        { upstream: upstream.origin, reason: errorMessage(error) },
+        { upstream: upstreamName, reason: errorMessage(error) },
         'gRPC upstream connection failed',
       );
       forget();
     });
-    opened.on('close', forget);
-    opened.on('goaway', forget);
-    // An idle connection must not keep the process alive, nor a closed application's upstream open.
-    opened.unref();
-    session = opened;
-    return opened;
+    session.once('close', () => {
+      clearTimeout(connecting);
+      forget();
+    });
+    session.once('goaway', forget);
+    // An idle connection must not keep the process alive.
+    session.unref();
+    pool.push(pooled);
+    return pooled;
+  }
+
+  /** A call ended: its connection is closed when idle and not the last one. */
+  function release(pooled: { readonly session: ClientHttp2Session; active: number }) {
+    pooled.active -= 1;
+    if (pooled.active === 0 && pool.length > 1 && pool.includes(pooled)) {
+      pool.splice(pool.indexOf(pooled), 1);
+      pooled.session.close();
+    }
   }
 
   function forward(
@@ -133,26 +174,19 @@ export function proxyGrpc(
     delete outgoing.host;
 
     let call: ClientHttp2Stream;
-    let connectTimer: NodeJS.Timeout | undefined;
+    let pooled: ReturnType<typeof upstreamConnection>;
     try {
-      const upstreamConnection = upstreamSession();
-      if (upstreamConnection.connecting) {
-        connectTimer = setTimeout(() => {
-          upstreamConnection.destroy(new Error(`no connection within ${timeoutSeconds}`));
-        }, gateway.timeout);
-        upstreamConnection.once('connect', () => clearTimeout(connectTimer));
-      }
-      call = upstreamConnection.request(outgoing);
+      pooled = upstreamConnection();
+      call = pooled.session.request(outgoing);
     } catch (error) {
-      clearTimeout(connectTimer);
-      runtime.log.warn({ upstream: upstream.origin, reason: errorMessage(error) }, 'upstream failed');
+      runtime.log.warn({ upstream: upstreamName, reason: errorMessage(error) }, 'upstream failed');
       respondWithStatus(stream, 14, 'upstream unavailable');
       return;
     }
+    pooled.active += 1;
     let answered = false;
     let trailers: OutgoingHttpHeaders | undefined;
     call.on('response', (responseHeaders, flags) => {
-      clearTimeout(connectTimer);
       if (stream.destroyed) return;
       answered = true;
       // A trailers-only answer (a refusal, an error before any message): its status is in these headers.
@@ -169,24 +203,24 @@ export function proxyGrpc(
     });
     stream.on('wantTrailers', () => {
       // A response that ended without a status is not a gRPC answer; the client is told so rather than left waiting.
-      stream.sendTrailers(
-        trailers ?? { 'grpc-status': '13', 'grpc-message': 'upstream%20sent%20no%20status' },
-      );
+      stream.sendTrailers(trailers ?? statusTrailers(13, 'upstream sent no status'));
     });
     call.on('error', (error) => {
-      clearTimeout(connectTimer);
-      if (stream.destroyed) return;
-      runtime.log.warn({ upstream: upstream.origin, reason: errorMessage(error) }, 'upstream failed');
-      if (!answered && !stream.headersSent) respondWithStatus(stream, 14, 'upstream unavailable');
-      else stream.close(NGHTTP2_CANCEL);
+      runtime.log.warn({ upstream: upstreamName, reason: errorMessage(error) }, 'upstream failed');
     });
-    call.on('close', () => {
-      clearTimeout(connectTimer);
-      // The upstream reset the stream after answering (RST_STREAM): the client's stream is reset too.
-      if (!stream.destroyed && call.rstCode !== undefined && call.rstCode !== 0 && stream.headersSent) {
-        stream.close(call.rstCode);
-      } else if (!answered && !stream.destroyed && !stream.headersSent) {
+    call.once('close', () => {
+      release(pooled);
+      if (stream.destroyed || stream.closed || trailers !== undefined) return;
+      if (!answered || !stream.headersSent) {
         respondWithStatus(stream, 14, 'upstream unavailable');
+      } else if (!usable(pooled.session)) {
+        // The connection went mid-call: as a client connected directly would see it, UNAVAILABLE, in trailers.
+        call.unpipe(stream);
+        trailers = statusTrailers(14, 'upstream connection lost');
+        stream.end();
+      } else {
+        // The upstream reset the call after answering: so is the client's, with the upstream's code.
+        stream.close(call.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR);
       }
     });
     // The client cancelled (or its connection went): so is the upstream call.
@@ -205,11 +239,13 @@ export function proxyGrpc(
         `gateway.upstream ${upstream.protocol}// speaks HTTP/1.1, which cannot carry gRPC: use h2c:// or https://`,
       );
     }
+    // gRPC calls are POSTs ("gRPC over HTTP/2"); one judged as another method must not go upstream as a POST.
+    if (headers[':method'] !== 'POST') return respondWithStatus(stream, 12, 'gRPC calls are POST requests');
     const target = String(headers[':path'] ?? '');
     const path = forwardablePath(target);
     if (path === undefined) return respondWithStatus(stream, 12, 'the method cannot be forwarded');
     const judgement = await judge({
-      method: String(headers[':method'] ?? 'POST'),
+      method: 'POST',
       uri: target,
       headers: plainHeaders(headers),
       trustworthy: true,
@@ -236,6 +272,6 @@ export function proxyGrpc(
   });
   app.addHook('onClose', () => {
     closed = true;
-    session?.close();
+    for (const { session } of pool.splice(0)) session.close();
   });
 }

@@ -143,7 +143,7 @@ export function readReturnToCookie(request: FastifyRequest): string | undefined 
  * Flipt's method RPCs (`AuthorizeURL`, `Callback`, ...). Its value is a secret of this process, so a request that
  * was not made here cannot carry it; {@link recogniseGrpcCalls} takes it off every request all the same.
  */
-const GRPC_CALL_HEADER = 'x-portcullis-grpc-call';
+export const GRPC_CALL_HEADER = 'x-portcullis-grpc-call';
 const GRPC_CALL_SECRET = randomBytes(32).toString('base64url');
 /** The requests (their `raw` side) recognised as in-process gRPC calls. */
 const grpcCalls = new WeakSet<object>();

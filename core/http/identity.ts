@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayConfig } from '../config/types.ts';
 import type { Authentication } from '../plugins/contracts.ts';
-import { cookiePairs, OWN_COOKIES } from './cookies.ts';
+import { cookiePairs, GRPC_CALL_HEADER, OWN_COOKIES } from './cookies.ts';
 
 /** The identity of a caller, as the gateway tells the upstream. */
 export interface Identity {
@@ -186,6 +186,9 @@ export function upstreamHeaders(
     // An upgrade request has no body: what follows its headers is the new protocol's.
     if (options.upgrade && key === 'content-length') continue;
     if (key === 'authorization' && !options.passAuthorization) continue;
+    // The mark of an in-process gRPC call is portcullis's own (and taken off by a hook that upgrades and gRPC
+    // calls do not pass through): it never leaves.
+    if (key === GRPC_CALL_HEADER) continue;
     headers[name] = value;
   }
   // What the gateway puts back or builds on is read only from what crossed: a header the client's `Connection`

@@ -95,6 +95,9 @@ export function reverseProxy(runtime: Runtime) {
     scope.all('/auth/v1', open, notFound);
     scope.all('/auth/v1/*', open, notFound);
     scope.all('/metrics', open, notFound);
+    // Bodies are handed to the upstream as they arrive, whatever their type: nothing is parsed or buffered here.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
     if (upstream.protocol === 'h2c:') {
       // An h2c upstream takes HTTP/2 only: the gRPC calls go to it (core/grpc/upstream-proxy.ts), nothing else can.
       const grpcOnly = (_request: FastifyRequest, reply: FastifyReply) =>
@@ -118,9 +121,6 @@ export function reverseProxy(runtime: Runtime) {
       bodyTimeout: 0,
     });
     scope.addHook('onClose', () => pool.destroy());
-    // Bodies are handed to the upstream as they arrive, whatever their type: nothing is parsed or buffered here.
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
     const forward = (request: FastifyRequest, reply: FastifyReply, target: string) => {
       const response = reply.raw;
