@@ -185,12 +185,14 @@ export function proxyGrpc(
     }
     pooled.active += 1;
     let answered = false;
+    let trailersOnly = false;
     let trailers: OutgoingHttpHeaders | undefined;
     call.on('response', (responseHeaders, flags) => {
       if (stream.destroyed) return;
       answered = true;
       // A trailers-only answer (a refusal, an error before any message): its status is in these headers.
       if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
+        trailersOnly = true;
         stream.respond(forwardedResponseHeaders(responseHeaders), { endStream: true });
         return;
       }
@@ -210,7 +212,8 @@ export function proxyGrpc(
     });
     call.once('close', () => {
       release(pooled);
-      if (stream.destroyed || stream.closed || trailers !== undefined) return;
+      // Answered in full (its status sent or on its way): nothing to add.
+      if (stream.destroyed || stream.closed || trailersOnly || trailers !== undefined) return;
       if (!answered || !stream.headersSent) {
         respondWithStatus(stream, 14, 'upstream unavailable');
       } else if (!usable(pooled.session)) {
