@@ -7,7 +7,14 @@ import { spawn } from 'node:child_process';
 export async function timeToHealth(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
   const started = performance.now();
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, FLIPT_SERVER_HTTP_PORT: '0', FLIPT_SERVER_HOST: '127.0.0.1', ...env },
+    // Free ports, HTTP and gRPC: a port taken by anything else on the machine must not stop a start.
+    env: {
+      ...process.env,
+      FLIPT_SERVER_HTTP_PORT: '0',
+      FLIPT_SERVER_GRPC_PORT: '0',
+      FLIPT_SERVER_HOST: '127.0.0.1',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const address = await new Promise<string>((resolve, reject) => {
