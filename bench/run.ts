@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- --quick]`: the cost of authentication, measured against a bare Fastify baseline in the same run.
  *
- * Each HTTP scenario runs its server in one process and autocannon in another (bench/server.ts, bench/load.ts):
+ * Each HTTP scenario runs its server in one process and autocannon in another (bench/server.ts, bench/load.ts; for
+ * gRPC, bench/grpc-load.ts):
  * the scenario and its baseline are warmed up, then measured in alternating rounds, so that a noisy machine slows
  * both alike; the ratio is of the medians. Results go to `bench/results/<date>.json` and
  * `bench/results/latest.json`, and a table is printed.
@@ -12,6 +13,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UNARY_PATH } from './echo.ts';
 import { measureMemory } from './memory.ts';
 import { median } from './spawn-health.ts';
 import { startupTime } from './startup-all.ts';
@@ -20,8 +22,8 @@ import { makeTokens } from './tokens.ts';
 const root = join(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
 const settings = quick
-  ? { rounds: 2, duration: 1, warmup: 2, connections: 32, startupRuns: 5, firstSeen: 11_000 }
-  : { rounds: 10, duration: 3, warmup: 5, connections: 32, startupRuns: 15, firstSeen: 30_000 };
+  ? { rounds: 2, duration: 1, warmup: 2, connections: 32, channels: 4, startupRuns: 5, firstSeen: 11_000 }
+  : { rounds: 10, duration: 3, warmup: 5, connections: 32, channels: 4, startupRuns: 15, firstSeen: 30_000 };
 const work = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -48,11 +50,17 @@ interface Load {
   readonly p99_ms: number;
   readonly non2xx: number;
   readonly errors: number;
+  /** gRPC: how many calls ended with each status other than OK. */
+  readonly statuses?: Record<string, number>;
 }
 
-/** One request pattern to measure: where, with what credential. */
+/**
+ * One request pattern to measure: where, with what credential. A `h2c://host:port/<Service>/<Method>` url is a gRPC
+ * unary call (bench/grpc-load.ts, `headers` its metadata; `expect`: metadata the upstream must have received).
+ */
 interface Target {
   readonly url: string;
+  readonly expect?: Record<string, string>;
   readonly headers?: Record<string, string>;
   readonly tokensFile?: string;
   readonly scheme?: string;
@@ -119,12 +127,14 @@ async function compare(
   const isBaseline = reference === baselineTarget;
   // The reference gets the very requests the scenario gets, credentials included (it ignores them), so that the
   // ratio is the cost of authenticating a request, not of sending a longer one.
-  const { url: _url, ...request } = subject;
-  const child = node(join(root, 'bench', 'load.ts'), [
+  const { url: _url, expect: _expect, ...request } = subject;
+  const isGrpc = subject.url.startsWith('h2c:');
+  const child = node(join(root, 'bench', isGrpc ? 'grpc-load.ts' : 'load.ts'), [
     JSON.stringify({
       rounds: settings.rounds,
       duration: settings.duration,
       connections: settings.connections,
+      ...(isGrpc && { channels: settings.channels }),
       targets: [
         {
           name: 'reference',
@@ -143,7 +153,10 @@ async function compare(
     for (const measured of rounds) {
       const unexpected = name === 'subject' && options.refused ? 0 : measured.non2xx;
       if (unexpected > 0 || measured.errors > 0) {
-        throw new Error(`${name}: ${measured.non2xx} answers not 2xx and ${measured.errors} errors`);
+        const statuses = measured.statuses === undefined ? '' : ` (${JSON.stringify(measured.statuses)})`;
+        throw new Error(
+          `${name}: ${measured.non2xx} answers not 2xx and ${measured.errors} errors${statuses}`,
+        );
       }
     }
   }
@@ -210,6 +223,12 @@ const tokenConfig = (extra: Record<string, unknown> = {}) => ({
     ...extra,
   },
 });
+/**
+ * (10)'s target, as a share of what a bare `node:http2` forwarder with no authentication reaches in the same run
+ * against calling the upstream directly: authentication and the gateway's care may cost a tenth (as issue 21 asks of
+ * the HTTP proxy against a bare one).
+ */
+const OF_BARE_FORWARDER = 0.9;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const flags = (url: string) => `${url}/api/v1/flags`;
 
@@ -309,6 +328,41 @@ for (const alg of ['ES256', 'RS256'] as const) {
     { url: flags(upstream.url) },
   );
   report(row('6 reverse proxy (ratio to the upstream direct)', proxied, 0.7));
+  gateway.stop();
+  upstream.stop();
+}
+
+// (10) a gRPC unary call through the gateway (`h2c://` upstream), against calling the upstream directly; its target
+// from a bare HTTP/2 forwarder in front of the same upstream, measured against direct calls the same way.
+{
+  const upstream = await server('grpc-upstream');
+  const upstreamAddress = new URL(upstream.url).host;
+  const direct: Target = { url: `h2c://${upstreamAddress}${UNARY_PATH}` };
+  const call = (at: { url: string }) => `h2c://${new URL(at.url).host}${UNARY_PATH}`;
+  const forwarder = await server('grpc-forwarder', { upstream: upstreamAddress });
+  const bare = await compare({ url: call(forwarder), headers: bearer('bench-static-token') }, direct);
+  forwarder.stop();
+  const gateway = await server('gateway', {
+    ...tokenConfig(),
+    server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
+    gateway: { upstream: `h2c://${upstreamAddress}` },
+  });
+  const proxied = await compare(
+    {
+      url: call(gateway),
+      headers: bearer('bench-static-token'),
+      // The upstream is asked once what it received: the gateway's identity metadata, so the call was authenticated.
+      expect: { 'x-auth-request-method': 'METHOD_TOKEN' },
+    },
+    direct,
+  );
+  const target = round2(OF_BARE_FORWARDER * bare.ratio);
+  report({
+    ...row('10 gRPC unary through the gateway (ratio to the upstream direct)', proxied, target),
+    target:
+      `ratio >= ${target}: ${OF_BARE_FORWARDER} of a bare node:http2 forwarder's ` +
+      `(${bare.ratio} in this run, ${bare.rps} calls/s)`,
+  });
   gateway.stop();
   upstream.stop();
 }

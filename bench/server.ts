@@ -5,15 +5,33 @@
  *   node --experimental-strip-types bench/server.ts portcullis '<config as JSON>'
  *   node --experimental-strip-types bench/server.ts upstream
  *   node --experimental-strip-types bench/server.ts gateway '<config as JSON>'
+ *   node --experimental-strip-types bench/server.ts grpc-upstream
+ *   node --experimental-strip-types bench/server.ts grpc-forwarder '{"upstream": "host:port"}'
  *
  * `baseline` is bare Fastify answering `GET /api/v1/flags`; `portcullis` is the same application with the
  * portcullis plugin registered (built code from `dist/`), so the difference is the cost of authentication;
- * `upstream` is a bare `node:http` service, and `gateway` is `portcullis serve` in front of one. Each prints one JSON line once it listens:
+ * `upstream` is a bare `node:http` service, and `gateway` is `portcullis serve` in front of one (or of a gRPC
+ * upstream: `gateway.upstream: h2c://…`); `grpc-upstream` is a bare grpc-js server of `portcullis.test.Echo`
+ * (`core/test-support/echo.proto`) whose `Unary` answers the same JSON as text, and, asked with `count: 1`, the
+ * metadata it received (so that the load can check once that a call went through the gateway's authentication);
+ * `grpc-forwarder` is the least a gRPC proxy does, to measure the gateway against: a bare `node:http2` server that
+ * forwards each call over one HTTP/2 connection to `upstream` and passes back the answer's headers, messages and
+ * trailers, with no authentication, no identity metadata and no error handling beyond what a bench needs.
+ * Each prints one JSON line once it listens:
  * `{"port": ..., "token": ...}` (`token`: a client token created in the store, for the store scenarios).
  */
 import { createServer } from 'node:http';
+import {
+  connect,
+  constants,
+  createServer as createHttp2Server,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import Fastify from 'fastify';
+import { echoService } from './echo.ts';
 
 // The built code, as `npm start` runs it (with its precompiled validator); `npm run bench` builds first.
 const { createRuntime, portcullis, startServer } = (await import(
@@ -35,6 +53,46 @@ if (kind === 'gateway') {
   // portcullis serve, as deployed in front of a service (the configuration names the upstream).
   const server = await startServer({ object: JSON.parse(configJson) as Record<string, unknown>, env: {} });
   ready({ port: Number(new URL(server.address).port) });
+} else if (kind === 'grpc-upstream') {
+  const server = new grpc.Server();
+  // Only Unary is called; the service's other methods are left unimplemented (UNIMPLEMENTED if called).
+  server.addService(echoService, {
+    Unary(call: grpc.ServerUnaryCall<{ count: number }, unknown>, done: grpc.sendUnaryData<unknown>) {
+      const metadata = call.request.count === 1 ? call.metadata.getMap() : {};
+      done(null, { message: FLAGS, metadata });
+    },
+  });
+  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => {
+    if (error) throw error;
+    ready({ port });
+  });
+} else if (kind === 'grpc-forwarder') {
+  const { upstream } = JSON.parse(configJson) as { upstream: string };
+  const session = connect(`http://${upstream}`);
+  const withoutPseudo = (headers: IncomingHttpHeaders) => {
+    const kept: OutgoingHttpHeaders = {};
+    for (const name in headers) if (name[0] !== ':') kept[name] = headers[name];
+    return kept;
+  };
+  const server = createHttp2Server();
+  server.on('stream', (stream, headers) => {
+    const call = session.request({ ...withoutPseudo(headers), ':method': 'POST', ':path': headers[':path'] });
+    let trailers: OutgoingHttpHeaders = { 'grpc-status': '13' };
+    call.on('response', (answer, flags) => {
+      const endStream = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+      stream.respond(
+        { ...withoutPseudo(answer), ':status': answer[':status'] },
+        { endStream, waitForTrailers: !endStream },
+      );
+      if (!endStream) call.pipe(stream);
+    });
+    call.on('trailers', (received) => {
+      trailers = withoutPseudo(received);
+    });
+    stream.on('wantTrailers', () => stream.sendTrailers(trailers));
+    stream.pipe(call);
+  });
+  server.listen(0, '127.0.0.1', () => ready({ port: (server.address() as AddressInfo).port }));
 } else if (kind === 'upstream') {
   const server = createServer((_request, response) => {
     response.writeHead(200, { 'content-type': 'application/json' }).end(FLAGS);
