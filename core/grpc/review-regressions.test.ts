@@ -43,8 +43,10 @@ const frame = (bytes: Buffer) => {
 async function rawUpstream(behave: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void) {
   const seen: IncomingHttpHeaders[] = [];
   const sessions = new Set<Http2Session>();
+  const counts = { sessions: 0 };
   const server = createHttp2Server();
   server.on('session', (session) => {
+    counts.sessions++;
     sessions.add(session);
     session.on('error', () => undefined);
   });
@@ -58,12 +60,12 @@ async function rawUpstream(behave: (stream: ServerHttp2Stream, headers: Incoming
     for (const session of sessions) session.destroy();
     server.close();
   });
-  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen, counts };
 }
 
 /** A generic grpc-js client of `address` (identity (de)serialisers), closed when the test ends. */
-function rawClient(address: string): grpc.Client {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+function rawClient(address: string, options: grpc.ChannelOptions = {}): grpc.Client {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), options);
   onTestFinished(() => client.close());
   return client;
 }
@@ -379,5 +381,80 @@ describe('issue 19, breaking: the flipt.auth services', () => {
     for (const provider of ['.', '..']) {
       expect(await call(oidc, 'AuthorizeURL', { provider, state: 's' })).toEqual(unknown);
     }
+  });
+});
+
+const identityCodec = (value: Buffer) => value;
+
+function unary(client: grpc.Client, path: string, pairs: Record<string, string>): Promise<number> {
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(path, identityCodec, identityCodec, Buffer.alloc(0), metadataOf(pairs), (error) =>
+      resolve(error ? error.code : 0),
+    );
+  });
+}
+
+/** A bidi call that sends one message and does not half-close; resolves to its status. */
+function bidiOpen(client: grpc.Client, path: string, pairs: Record<string, string>) {
+  return new Promise<{ code: number; details: string; messages: number }>((resolve) => {
+    let messages = 0;
+    const stream = client.makeBidiStreamRequest(path, identityCodec, identityCodec, metadataOf(pairs));
+    stream.on('data', () => messages++);
+    stream.on('error', () => undefined);
+    stream.on('status', (status) => resolve({ code: status.code, details: status.details, messages }));
+    stream.write(Buffer.from('a'));
+  });
+}
+
+describe('issue 19, final check (a second fresh reviewer): the gateway for gRPC upstreams', () => {
+  it('does not open a new upstream connection for every call once 100 calls are in flight', async () => {
+    // README: "up to 100 calls share a connection, more open more". With 100 long calls under way, each further
+    // call opens a connection, and closes it when it ends (release(): idle and not the last one), so the next
+    // opens another: seen 564 new connections for 564 sequential calls in one second (a TLS handshake each for an
+    // https:// upstream, a TIME_WAIT socket each).
+    const upstream = await rawUpstream((stream, headers) => {
+      stream.resume();
+      const answer = () => {
+        if (stream.destroyed) return;
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(frame(Buffer.alloc(0)));
+      };
+      if (headers[':path'] === '/x.Svc/Slow') setTimeout(answer, 3_000);
+      else answer();
+    });
+    const t = await serveForTest(gatewayConfig(`h2c://${upstream.address}`));
+    const address = new URL(t.server.address).host;
+    const slow = rawClient(address);
+    const quick = rawClient(address, { 'grpc.use_local_subchannel_pool': 1 });
+    expect(await unary(quick, '/x.Svc/Quick', bearer)).toBe(0);
+    const longCalls = Array.from({ length: 100 }, () => unary(slow, '/x.Svc/Slow', bearer));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const before = upstream.counts.sessions;
+    for (let i = 0; i < 50; i++) expect(await unary(quick, '/x.Svc/Quick', bearer)).toBe(0);
+    const opened = upstream.counts.sessions - before;
+    await Promise.all(longCalls);
+    // One more connection (or a few) would do; seen: 50.
+    expect(opened).toBeLessThanOrEqual(5);
+  }, 30_000);
+
+  it('passes an upstream’s RST_STREAM CANCEL after answering on as the client would see it directly', async () => {
+    // README: "resets (with their code) passed back". REFUSED_STREAM and ENHANCE_YOUR_CALM are; CANCEL,
+    // INTERNAL_ERROR and PROTOCOL_ERROR (when the upstream had not used waitForTrailers) are not: the gateway ends
+    // the client's stream with its own trailers grpc-status 13 "upstream sent no status". For INTERNAL_ERROR and
+    // PROTOCOL_ERROR the code is still grpc-js's (13); for CANCEL a direct grpc-js client says CANCELLED.
+    const upstream = await rawUpstream((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.write(frame(Buffer.from('x')));
+      stream.resume();
+      setTimeout(() => stream.close(constants.NGHTTP2_CANCEL), 100);
+    });
+    const direct = await bidiOpen(rawClient(upstream.address), '/x.Svc/Bidi', {});
+    expect(direct.code).toBe(grpc.status.CANCELLED);
+    const t = await serveForTest(gatewayConfig(`h2c://${upstream.address}`));
+    const viaGateway = await bidiOpen(rawClient(new URL(t.server.address).host), '/x.Svc/Bidi', bearer);
+    expect(viaGateway.messages).toBe(1);
+    // Seen: { code: 13, details: 'upstream sent no status' }.
+    expect(viaGateway.code).toBe(direct.code);
   });
 });

@@ -25,6 +25,16 @@ const { NGHTTP2_CANCEL } = constants;
  */
 const CALLS_PER_UPSTREAM_CONNECTION = 100;
 
+/** How long a connection to the upstream beyond the first may stay without calls before it is closed. */
+const IDLE_UPSTREAM_CONNECTION_MS = 30_000;
+
+/** A connection to the upstream, with the calls it carries and, once idle, its closing timer. */
+interface Pooled {
+  readonly session: ClientHttp2Session;
+  active: number;
+  idle: NodeJS.Timeout | undefined;
+}
+
 /** Flipt's refusal of a call without a valid credential (as its gRPC interceptor answers). */
 const UNAUTHENTICATED = 'request was not authenticated';
 
@@ -85,7 +95,7 @@ export function proxyGrpc(
   const timeoutSeconds = `${gateway.timeout / 1000}s`;
   const upstreamName = `${upstream.protocol}//${upstream.host}`;
   /** The HTTP/2 connections to the upstream, each with the calls it carries. */
-  const pool: Array<{ readonly session: ClientHttp2Session; active: number }> = [];
+  const pool: Pooled[] = [];
   let closed = false;
 
   const usable = (session: ClientHttp2Session) => !session.closed && !session.destroyed;
@@ -104,7 +114,7 @@ export function proxyGrpc(
       if (usable(pooled.session) && pooled.active < room) return pooled;
     }
     const session = connect(origin as string, { ALPNProtocols: ['h2'] });
-    const pooled = { session, active: 0 };
+    const pooled: Pooled = { session, active: 0, idle: undefined };
     const forget = () => {
       const index = pool.indexOf(pooled);
       if (index !== -1) pool.splice(index, 1);
@@ -125,6 +135,7 @@ export function proxyGrpc(
     });
     session.once('close', () => {
       clearTimeout(connecting);
+      clearTimeout(pooled.idle);
       forget();
     });
     session.once('goaway', forget);
@@ -134,13 +145,22 @@ export function proxyGrpc(
     return pooled;
   }
 
-  /** A call ended: its connection is closed when idle and not the last one. */
-  function release(pooled: { readonly session: ClientHttp2Session; active: number }) {
+  /**
+   * A call ended. A connection beyond the first that stays idle for {@link IDLE_UPSTREAM_CONNECTION_MS} is closed
+   * (calls go to the first connection with room, so extra ones fall idle when the load does); closing it at once
+   * would open and close a connection a call while the load hovers at a connection's worth.
+   */
+  function release(pooled: Pooled) {
     pooled.active -= 1;
-    if (pooled.active === 0 && pool.length > 1 && pool.includes(pooled)) {
-      pool.splice(pool.indexOf(pooled), 1);
+    if (pooled.active > 0 || pool.indexOf(pooled) < 1) return;
+    clearTimeout(pooled.idle);
+    pooled.idle = setTimeout(() => {
+      const index = pool.indexOf(pooled);
+      if (pooled.active > 0 || index < 1) return;
+      pool.splice(index, 1);
       pooled.session.close();
-    }
+    }, IDLE_UPSTREAM_CONNECTION_MS);
+    pooled.idle.unref();
   }
 
   function forward(
@@ -184,6 +204,7 @@ export function proxyGrpc(
       return;
     }
     pooled.active += 1;
+    clearTimeout(pooled.idle);
     let answered = false;
     let trailersOnly = false;
     let trailers: OutgoingHttpHeaders | undefined;
@@ -197,7 +218,11 @@ export function proxyGrpc(
         return;
       }
       stream.respond(forwardedResponseHeaders(responseHeaders), { waitForTrailers: true });
-      call.pipe(stream);
+      // Ended here only once the upstream's status has come (below): a reset ends it otherwise.
+      call.pipe(stream, { end: false });
+    });
+    call.on('end', () => {
+      if (trailers !== undefined && !stream.destroyed) stream.end();
     });
     call.on('trailers', (received) => {
       trailers = forwardedResponseHeaders(received);
@@ -221,9 +246,13 @@ export function proxyGrpc(
         call.unpipe(stream);
         trailers = statusTrailers(14, 'upstream connection lost');
         stream.end();
-      } else {
+      } else if (call.rstCode !== undefined && call.rstCode !== constants.NGHTTP2_NO_ERROR) {
         // The upstream reset the call after answering: so is the client's, with the upstream's code.
-        stream.close(call.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR);
+        stream.close(call.rstCode);
+      } else {
+        // It ended without a status: the client is told so (wantTrailers) rather than left waiting.
+        call.unpipe(stream);
+        stream.end();
       }
     });
     // The client cancelled (or its connection went): so is the upstream call.
