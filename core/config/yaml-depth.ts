@@ -40,7 +40,10 @@ function isFlowSequence(token: CST.Token): boolean {
   return token.type === 'flow-collection' && token.start.source === '[';
 }
 
-/** A key's text for the path of a message; a key that is not a plain scalar is shown as `?`. */
+/**
+ * A key's text for the path of a message; a key that is not a plain scalar is shown as `?`. A malformed key (`,a`)
+ * is not this walk's to report (the composer reports it, located): without `onError` the library would throw.
+ */
 function keyText(key: CST.Token | null | undefined): string {
-  return CST.resolveAsScalar(key)?.value ?? '?';
+  return CST.resolveAsScalar(key, true, () => undefined)?.value ?? '?';
 }
