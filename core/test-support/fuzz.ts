@@ -71,3 +71,51 @@ export function headerValue(maxLength = 64): fc.Arbitrary<string> {
       .replace(/[\r\n\0]/g, ''),
   );
 }
+
+/**
+ * Text for a URL's path or query as a client may send it: percent-encoded characters (UTF-8 or not), raw ones, and
+ * broken or doubly encoded escapes. Only the characters an HTTP request line can carry.
+ */
+export function urlText(maxLength = 32): fc.Arbitrary<string> {
+  const piece = fc.oneof(
+    nastyString(6).map((text) => encodeURIComponent(text.replace(/[\ud800-\udfff]/g, ''))),
+    fc.stringMatching(/^[A-Za-z0-9._~!$&'()*+,;=:@/?-]{0,6}$/),
+    fc.constantFrom(
+      '%',
+      '%z',
+      '%zz',
+      '%00',
+      '%2f',
+      '%2F',
+      '%2e%2e',
+      '%252e',
+      '%c0%af',
+      '%ff',
+      '..',
+      '//',
+      '/./',
+      '\\',
+    ),
+  );
+  return fc.array(piece, { maxLength: 8 }).map((pieces) => pieces.join('').slice(0, maxLength * 3));
+}
+
+/**
+ * Whether a status is a server error: any 5xx but Flipt's 501 (gRPC code 12, UNIMPLEMENTED) for a method a route
+ * does not have, which grpc-gateway answers and portcullis answers alike (core/http/api.test.ts).
+ */
+export function isServerError(status: number, body: string): boolean {
+  return status >= 500 && !(status === 501 && body.includes('"code":12'));
+}
+
+/** What `inject` answers, checked: never a server error ({@link isServerError}); returns the status. */
+export async function notServerError(
+  app: { inject(options: object): Promise<{ statusCode: number; body: string }> },
+  request: Record<string, unknown>,
+): Promise<number> {
+  const response = await app.inject(request);
+  if (isServerError(response.statusCode, response.body)) {
+    throw new Error(`${response.statusCode} for ${JSON.stringify(request)}: ${response.body.slice(0, 300)}`);
+  }
+  return response.statusCode;
+}
