@@ -41,6 +41,18 @@ function sendDownload(response: ServerResponse, entry: Received, megabytes: numb
 }
 
 /**
+ * A request target read as a URL: `//x` and `/\x` as paths (`new URL(target, base)` reads them as a host, and throws
+ * on most), and a target no URL can hold (`*`) as `/`.
+ */
+function targetUrl(target: string): URL {
+  try {
+    return new URL(`http://upstream${target.startsWith('/') ? target : `/${target}`}`);
+  } catch {
+    return new URL('http://upstream/');
+  }
+}
+
+/**
  * A service behind the gateway, for tests: it records what reaches it (headers, body size, timing), answers
  * `{"ok": true, "url": ...}` (chunked, or with a Content-Length for `?sized`), waits `?delay=<ms>` first when asked, sends `/download?mb=<n>` MB as the connection
  * takes them, and echoes websocket messages prefixed with the
@@ -71,13 +83,13 @@ export async function startUpstream(): Promise<TestUpstream> {
     });
     request.on('end', () => {
       entry.endedAt = performance.now();
-      const download = new URL(entry.url, 'http://upstream');
-      if (download.pathname === '/download') {
-        return sendDownload(response, entry, Number(download.searchParams.get('mb') ?? 1));
+      const target = targetUrl(entry.url);
+      if (target.pathname === '/download') {
+        return sendDownload(response, entry, Number(target.searchParams.get('mb') ?? 1));
       }
-      const delay = Number(new URL(entry.url, 'http://upstream').searchParams.get('delay') ?? 0);
+      const delay = Number(target.searchParams.get('delay') ?? 0);
       // `?sized` answers with a Content-Length; otherwise the answer is chunked.
-      const sized = new URL(entry.url, 'http://upstream').searchParams.has('sized');
+      const sized = target.searchParams.has('sized');
       setTimeout(() => {
         const body = JSON.stringify({ ok: true, url: entry.url, bytes: entry.bytes });
         response.writeHead(200, {
