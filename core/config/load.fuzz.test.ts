@@ -133,7 +133,7 @@ async function loadsOrLocates(options: LoadOptions, file: boolean): Promise<void
 it(
   'config loader: arbitrary trees given as an object load or fail with located problems',
   async () => {
-    await fuzz('config loader (YAML trees)', trees, (object) => loadsOrLocates({ object }, false), 300);
+    await fuzz('config loader (YAML trees)', trees, (object) => loadsOrLocates({ object }, false), 500);
   },
   fuzzTimeout(30_000),
 );
@@ -151,7 +151,7 @@ it(
         writeFileSync(file, text);
         return loadsOrLocates({ file }, true);
       },
-      300,
+      500,
     );
   },
   fuzzTimeout(30_000),
