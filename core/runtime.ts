@@ -14,6 +14,7 @@ import {
 } from './errors.ts';
 import { createSessionHelpers } from './http/cookies.ts';
 import { createLogger, type LogDestination, type Logger, SecretScrubber } from './log.ts';
+import { Metrics } from './observe/metrics.ts';
 import { createMethodContext, createSecretContext } from './plugins/context.ts';
 import type { MethodInstance, MethodPlugin, SecretSource, SessionHelpers } from './plugins/contracts.ts';
 import { guard, guardCreate } from './plugins/guard.ts';
@@ -56,6 +57,8 @@ export interface Runtime {
   /** Session settings and cookie helpers (also what methods get as `ctx.session`). */
   readonly session: SessionHelpers;
   readonly locator: Locator;
+  /** Its Prometheus metrics (shared by the configurations one `portcullis serve` runs, one after another). */
+  readonly metrics: Metrics;
   /** Removes every resolved secret value from an error (see {@link SecretScrubber.scrubError}). */
   scrubError<T>(error: T): T;
   /** Closes the methods, the store and the secret stores, in that order. */
@@ -247,6 +250,8 @@ export interface RuntimeParts {
   /** Held by the runtime; opened here when absent. */
   readonly store?: SharedResource<AuthenticationStore>;
   readonly createTimeoutMs?: number;
+  /** The metrics to count into (the previous configuration's on a reload); new ones when absent. */
+  readonly metrics?: Metrics;
 }
 
 /** Opens the authentication store `config` asks for, as a resource runtimes share. */
@@ -342,6 +347,7 @@ export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
       pipeline,
       session,
       locator: loaded.locator,
+      metrics: parts.metrics ?? new Metrics(),
       scrubError: (error) => scrubber.scrubError(error),
       close() {
         closing ??= closeAll(opened, log);

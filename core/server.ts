@@ -35,6 +35,7 @@ import { ALPN_PROTOCOLS, acceptHttp2 } from './http/http2-split.ts';
 import { portcullis } from './http/plugin.ts';
 import { markRetiring } from './http/retiring.ts';
 import type { Logger, SecretScrubber } from './log.ts';
+import { Metrics } from './observe/metrics.ts';
 import { fetchChanges, RefreshSchedule, watchReferences } from './references/refresh.ts';
 import { applyValues, fetchReferences, groupReferences, type ReferenceUse } from './references/resolve.ts';
 import {
@@ -213,6 +214,8 @@ class Supervisor {
   readonly #replaced = new Set<Generation>();
   readonly #tunnels = new Set<Duplex>();
   readonly #http2Sessions = new Set<ServerHttp2Session>();
+  /** One set of metrics for every configuration this server runs: a reload does not restart the counters. */
+  readonly #metrics = new Metrics();
   /** Their sockets: a session closed gracefully and then destroyed may leave its socket open (Node 22). */
   readonly #http2Sockets = new Set<Duplex>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -393,6 +396,7 @@ class Supervisor {
         scrubber: this.#scrubber,
         sources: sources.acquire(),
         store: store.acquire(),
+        metrics: this.#metrics,
         ...(this.#createTimeoutMs !== undefined && { createTimeoutMs: this.#createTimeoutMs }),
       });
     } catch (error) {
@@ -416,7 +420,7 @@ class Supervisor {
         },
         shuttingDown: () => this.#shuttingDown,
       });
-      await app.register(portcullis, { runtime, ui: true });
+      await app.register(portcullis, { runtime, ui: true, metrics: true });
       // Without an upstream, `/` is nothing of ours: a browser sent there (Flipt's end of a login, a provider's
       // post-logout redirect to redirect_address) is better off on the web UI than on a 404. Other clients keep it.
       if (

@@ -13,7 +13,7 @@ import {
   startEchoUpstream,
 } from '../test-support/grpc-echo.ts';
 import { startRedis } from '../test-support/redis.ts';
-import { serveForTest } from '../test-support/server.ts';
+import { serveForTest, serveReloadable } from '../test-support/server.ts';
 import { createTestCa } from '../test-support/tls.ts';
 import { tempDir } from '../test-support/tmp.ts';
 
@@ -397,29 +397,14 @@ describe('gateway: gRPC upstreams', () => {
 
   it('a reload leaves a stream under way on its configuration and applies to the next calls', async () => {
     const upstream = await startEchoUpstream();
-    const dir = tempDir();
-    const file = join(dir, 'config.yaml');
-    const write = (credential: string) =>
-      writeFileSync(
-        file,
-        JSON.stringify({
-          server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
-          authentication: {
-            required: true,
-            methods: { token: { enabled: true, storage: { tokens: { ci: { credential } } } } },
-          },
-          gateway: { upstream: `h2c://${upstream.address}` },
-        }),
-      );
-    write(TOKEN);
-    const t = await serveForTest({}, { object: undefined, file });
+    const t = await serveReloadable(`h2c://${upstream.address}`, TOKEN);
     const client = echoClient(hostPort(t.server.address));
     const bidi = client.Bidi?.(metadata(bearer)) as grpc.ClientDuplexStream<EchoRequest, EchoReply>;
     const next = () => new Promise<EchoReply>((resolve) => bidi.once('data', resolve));
     let answer = next();
     bidi.write({ message: 'before' });
     expect((await answer).message).toBe('echo:before');
-    write('rotated-secret');
+    t.write('rotated-secret');
     expect(await t.server.reload()).toBe(true);
     answer = next();
     bidi.write({ message: 'after' });

@@ -54,6 +54,12 @@ export async function decide(runtime: Runtime, headers: IncomingHttpHeaders, url
     });
   } catch (error) {
     const response = errorResponse(error);
+    runtime.metrics.decision(
+      'error',
+      'none',
+      refusalReason(error, Reasons.DECISION_FAILED),
+      performance.now() - started,
+    );
     log.error(
       {
         outcome: 'error',
@@ -67,6 +73,12 @@ export async function decide(runtime: Runtime, headers: IncomingHttpHeaders, url
     return { kind: 'error', code: response.code, message: response.message };
   }
   const durationMs = Number((performance.now() - started).toFixed(3));
+  runtime.metrics.decision(
+    outcome.ok ? 'authenticated' : 'unauthenticated',
+    outcome.ok ? outcome.authentication.method : 'none',
+    outcome.ok ? '' : outcome.reason,
+    durationMs,
+  );
   if (outcome.ok) {
     // Most requests succeed; their line is a debug one, not even built unless debug is on.
     if (log.isLevelEnabled('debug')) {
@@ -93,6 +105,7 @@ export async function decide(runtime: Runtime, headers: IncomingHttpHeaders, url
  * cross-origin check refused: by the hook, forward-auth or the websocket proxy.
  */
 export function crossOriginRefused(runtime: Runtime, url: string, message: string): void {
+  runtime.metrics.decision('forbidden', 'none', Reasons.CSRF_REFUSED);
   decisionLog(runtime).refused({
     outcome: 'forbidden',
     reason: Reasons.CSRF_REFUSED,
@@ -107,6 +120,7 @@ export function crossOriginRefused(runtime: Runtime, url: string, message: strin
  * authenticated then (as in Flipt), so the route answers 401 without asking the pipeline.
  */
 export function notRequiredRefused(runtime: Runtime, url: string): void {
+  runtime.metrics.decision('unauthenticated', 'none', Reasons.AUTHENTICATION_NOT_REQUIRED);
   decisionLog(runtime).refused({
     reason: Reasons.AUTHENTICATION_NOT_REQUIRED,
     detail: 'authentication.required is false, so no request is authenticated',

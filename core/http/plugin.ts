@@ -8,6 +8,7 @@ import { createAuthenticationHook, crossOriginRefused, decisionLog } from './aut
 import { trackConnections } from './connections.ts';
 import { recogniseGrpcCalls } from './cookies.ts';
 import { createCsrfHook } from './csrf.ts';
+import { GrpcCode, sendError } from './errors.ts';
 import { forwardAuth } from './forward-auth.ts';
 
 /**
@@ -22,6 +23,12 @@ export interface PortcullisOptions extends RuntimeOptions {
    * the plugin chooses (default `false`).
    */
   readonly ui?: boolean;
+  /**
+   * Serve the Prometheus metrics on `GET /metrics` (text format, no credential needed, as Flipt serves it).
+   * `portcullis serve` turns it on; an application embedding the plugin chooses (default `false`: it may have its
+   * own `/metrics`; `runtime.metrics.registry` is a prom-client `Registry` to merge into it).
+   */
+  readonly metrics?: boolean;
 }
 
 async function register(app: FastifyInstance, options: PortcullisOptions): Promise<void> {
@@ -51,6 +58,15 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
     else runtime.log.info({ path: '/auth/ui/' }, 'web UI on');
   }
   app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded, ui?.loginPageFor));
+  if (options.metrics === true) {
+    app.all('/metrics', { config: { authenticate: false } }, async (request, reply) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        return sendError(reply, GrpcCode.UNIMPLEMENTED, 'Method Not Allowed', 405);
+      }
+      const { contentType, body } = await runtime.metrics.exposition();
+      return reply.header('content-type', contentType).header('cache-control', 'no-store').send(body);
+    });
+  }
   app.addHook('onClose', () => decisionLog(runtime).flush());
   await app.register(
     async (scope) => {
@@ -79,7 +95,8 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
     // Each client's address is read as its connection opens (a socket that fails loses it), and answers written
     // on a socket (websocket refusals) wait for those of the requests pipelined before them.
     trackConnections(app.server);
-    await app.register(reverseProxy(runtime));
+    // `/metrics` stays portcullis's either way: served above, or a 404 rather than the upstream's.
+    await app.register(reverseProxy(runtime, { reserveMetrics: options.metrics !== true }));
     // An h2c upstream speaks HTTP/2 only: websocket upgrades (HTTP/1.1) cannot go there.
     if (new URL(gateway.upstream).protocol !== 'h2c:') proxyWebsockets(app, runtime, isExcluded);
     proxyGrpc(app, runtime, isExcluded);

@@ -64,7 +64,7 @@ const CLIENT_GONE = 'the client closed the connection';
  * portcullis's credentials, and `X-Forwarded-*` for this hop. An upstream slower than `gateway.timeout` to connect
  * or to answer is a 504, an unreachable one a 502, both in Flipt's error shape; a request is never sent twice.
  */
-export function reverseProxy(runtime: Runtime) {
+export function reverseProxy(runtime: Runtime, options: { readonly reserveMetrics?: boolean } = {}) {
   const { gateway } = runtime.config;
   const upstream = new URL(gateway.upstream as string);
   const basePath = upstream.pathname.replace(/\/+$/, '');
@@ -94,7 +94,7 @@ export function reverseProxy(runtime: Runtime) {
       sendError(reply, GrpcCode.NOT_FOUND, 'Not Found');
     scope.all('/auth/v1', open, notFound);
     scope.all('/auth/v1/*', open, notFound);
-    scope.all('/metrics', open, notFound);
+    if (options.reserveMetrics !== false) scope.all('/metrics', open, notFound);
     // Bodies are handed to the upstream as they arrive, whatever their type: nothing is parsed or buffered here.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));

@@ -1,6 +1,9 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { RuntimeOptions } from '../runtime.ts';
 import { type Server, startServer } from '../server.ts';
+import { tempDir } from './tmp.ts';
 
 /** A server started for one test (closed when it ends), with its log lines captured. */
 export interface TestServer {
@@ -37,4 +40,29 @@ export async function serveForTest(
 /** `Authorization: Bearer <token>`. */
 export function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
+}
+
+/**
+ * A server started from a configuration file that the test rewrites (then `server.reload()`): the static token `ci`
+ * with `credential` (`write(credential)` changes it), `gateway.upstream` as given, free ports.
+ */
+export async function serveReloadable(
+  upstream: string,
+  credential: string,
+): Promise<TestServer & { write(credential: string): void }> {
+  const file = join(tempDir(), 'config.yaml');
+  const write = (credential: string) =>
+    writeFileSync(
+      file,
+      JSON.stringify({
+        server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
+        authentication: {
+          required: true,
+          methods: { token: { enabled: true, storage: { tokens: { ci: { credential } } } } },
+        },
+        gateway: { upstream },
+      }),
+    );
+  write(credential);
+  return { ...(await serveForTest({}, { object: undefined, file })), write };
 }
