@@ -226,3 +226,26 @@ it(
   },
   fuzzTimeout(60_000),
 );
+
+// Faults the run above found, each kept as a named regression test.
+it('fuzz regression: targets that new URL(target, base) reads as a host (//, /\\x) reach the test upstream and get its 200', async () => {
+  const upstream = await startUpstream();
+  const t = await serveForTest({
+    gateway: { upstream: upstream.url },
+    authentication: {
+      required: true,
+      methods: { token: { enabled: true, storage: { tokens: { admin: { credential: 'admin-secret' } } } } },
+    },
+  });
+  const port = Number(new URL(t.server.address).port);
+  for (const target of ['//', '//x/..', '/\\x', '/\\']) {
+    const seen = await rawExchange(port, [
+      `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer admin-secret\r\nConnection: close\r\n\r\n`,
+    ]);
+    expect(
+      seen.answers.map((answer) => answer.status),
+      target,
+    ).toEqual([200]);
+  }
+  expect(upstream.received.map((entry) => entry.url)).toEqual(['//', '//x/..', '/\\x', '/\\']);
+});
