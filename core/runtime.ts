@@ -269,6 +269,7 @@ export async function openStore(
  */
 export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
   const { loaded, config, log, scrubber } = parts;
+  const metrics = parts.metrics ?? new Metrics();
   const opened: Closable[] = [['secret stores', { close: () => parts.sources.release() }]];
   try {
     const shared = parts.store ?? (await openStore(config, log));
@@ -288,6 +289,7 @@ export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
         store,
         session,
         locator: loaded.locator,
+        metrics: metrics.forPlugin(entry.name, log),
       });
       let instance: MethodInstance;
       try {
@@ -347,7 +349,7 @@ export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
       pipeline,
       session,
       locator: loaded.locator,
-      metrics: parts.metrics ?? new Metrics(),
+      metrics,
       scrubError: (error) => scrubber.scrubError(error),
       close() {
         closing ??= closeAll(opened, log);

@@ -61,3 +61,18 @@ describe('methodTestContext', () => {
     });
   });
 });
+
+describe('methodTestContext: ctx.metrics', () => {
+  it('records what the plugin counts, as /metrics would show it, with portcullis’s rules', async () => {
+    const { ctx, metrics, close } = await methodTestContext({ name: 'magic' });
+    ctx.metrics.increment('spells', { kind: 'fire' });
+    ctx.metrics.observe('cast_seconds', 0.5);
+    expect(() => ctx.metrics.increment('Spells')).toThrow(
+      expect.objectContaining({ code: 'ERR_PLUGIN_FAILED' }),
+    );
+    const text = await metrics();
+    expect(text).toContain('portcullis_plugin_spells_total{plugin="magic",kind="fire"} 1');
+    expect(text).toContain('portcullis_plugin_cast_seconds_count{plugin="magic"} 1');
+    await close();
+  });
+});

@@ -7,6 +7,7 @@ import { loadConfig } from '../../core/config/load.ts';
 import type { RootConfig } from '../../core/config/types.ts';
 import { createSessionHelpers } from '../../core/http/cookies.ts';
 import { createLogger, SecretScrubber } from '../../core/log.ts';
+import { Metrics } from '../../core/observe/metrics.ts';
 import { createMethodContext } from '../../core/plugins/context.ts';
 import type { MethodContext, MethodStore } from '../../core/plugins/contracts.ts';
 import { MemoryStore } from '../../core/store/memory.ts';
@@ -21,6 +22,8 @@ export interface TestMethodContext {
   readonly store: MethodStore;
   /** The validated configuration `ctx.root` holds. */
   readonly root: RootConfig;
+  /** What `/metrics` would show of what the plugin recorded through `ctx.metrics` (Prometheus text format). */
+  metrics(): Promise<string>;
   /** Releases what the context opened (the pools of `ctx.createFetch`, the store's timers). Call after the instance's `close`. */
   close(): Promise<void>;
 }
@@ -50,12 +53,23 @@ export async function methodTestContext(
   const store = new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 });
   const now = options.now ?? (() => new Date());
   const session = createSessionHelpers(config.authentication.session, { store, now });
-  const handle = createMethodContext({ name: options.name ?? 'test', log, config, store, session });
+  const name = options.name ?? 'test';
+  // The metrics `ctx.metrics` records into, with portcullis's own rules (names, labels, bounds).
+  const metrics = new Metrics();
+  const handle = createMethodContext({
+    name,
+    log,
+    config,
+    store,
+    session,
+    metrics: metrics.forPlugin(name, log),
+  });
   return {
     ctx: { ...handle.context, now },
     logs,
     store,
     root: config,
+    metrics: async () => (await metrics.exposition()).body,
     async close() {
       await handle.release();
       await store.close();

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { Logger } from '../log.ts';
 import { serveForTest, serveReloadable } from '../test-support/server.ts';
 import { startUpstream } from '../test-support/upstream.ts';
+import { Metrics } from './metrics.ts';
 
 /** One sample of the Prometheus text format: its name, labels and value. */
 interface Sample {
@@ -85,5 +87,61 @@ describe('/metrics', () => {
     const samples = parseExposition(await (await t.fetch('/metrics')).text());
     expect(value(samples, 'portcullis_authentication_decisions_total', { outcome: 'authenticated' })).toBe(2);
     expect(upstream.received.filter((r) => r.url.startsWith('/metrics'))).toEqual([]);
+  });
+});
+
+describe('ctx.metrics (Metrics.forPlugin)', () => {
+  const log = () => {
+    const lines: string[] = [];
+    const logger = { warn: (...args: unknown[]) => lines.push(JSON.stringify(args)) } as unknown as Logger;
+    return { lines, logger };
+  };
+
+  it('records a plugin’s counters and histograms with its name as a label, kept per metric across plugins', async () => {
+    const metrics = new Metrics();
+    const { logger } = log();
+    const htpasswd = metrics.forPlugin('htpasswd', logger);
+    const other = metrics.forPlugin('other', logger);
+    htpasswd.increment('logins', { outcome: 'ok' });
+    htpasswd.increment('logins', { outcome: 'ok' });
+    other.increment('logins', { outcome: 'refused' });
+    htpasswd.observe('lookup_seconds', 0.02);
+    const samples = parseExposition((await metrics.exposition()).body);
+    expect(value(samples, 'portcullis_plugin_logins_total', { plugin: 'htpasswd', outcome: 'ok' })).toBe(2);
+    expect(value(samples, 'portcullis_plugin_logins_total', { plugin: 'other', outcome: 'refused' })).toBe(1);
+    expect(value(samples, 'portcullis_plugin_lookup_seconds_count', { plugin: 'htpasswd' })).toBe(1);
+  });
+
+  it('refuses names that are not snake case, the label plugin, other label names, and a counter used as a histogram', () => {
+    const metrics = new Metrics();
+    const ctx = metrics.forPlugin('p', log().logger);
+    ctx.increment('calls', { kind: 'a' });
+    for (const misuse of [
+      () => ctx.increment('Bad-Name'),
+      () => ctx.increment('calls', { Kind: 'a' }),
+      () => ctx.increment('calls', { plugin: 'forged' }),
+      () => ctx.increment('calls', { other: 'a' }),
+      () => ctx.increment('calls'),
+      () => ctx.observe('calls', 1, { kind: 'a' }),
+    ]) {
+      expect(misuse).toThrow(expect.objectContaining({ code: 'ERR_PLUGIN_FAILED' }));
+    }
+    expect(() => ctx.increment('calls', { kind: 'a' })).not.toThrow();
+  });
+
+  it('drops label sets past 1000 a metric, and says so once', async () => {
+    const metrics = new Metrics();
+    const { lines, logger } = log();
+    const ctx = metrics.forPlugin('p', logger);
+    for (let i = 0; i < 1200; i++) ctx.increment('seen', { user: `u${i}` });
+    const samples = parseExposition((await metrics.exposition()).body);
+    expect(samples.filter((s) => s.name === 'portcullis_plugin_seen_total')).toHaveLength(1000);
+    expect(lines).toHaveLength(1);
+    ctx.increment('seen', { user: 'u1' });
+    expect(
+      value(parseExposition((await metrics.exposition()).body), 'portcullis_plugin_seen_total', {
+        user: 'u1',
+      }),
+    ).toBe(2);
   });
 });

@@ -1,4 +1,21 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { ErrorCodes, PortcullisError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { MethodMetrics } from '../plugins/contracts.ts';
+
+/** A plugin's metric name: lower-case snake case, as Prometheus names go. */
+const PLUGIN_METRIC_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+/** A label name (Prometheus's rule, lower case, not `plugin`, which portcullis sets). */
+const LABEL_NAME = /^[a-z_][a-z0-9_]{0,63}$/;
+/** How many label sets one plugin metric may have: past it, new ones are dropped (and said once), not counted. */
+const MAX_LABEL_SETS = 1000;
+
+/** A plugin's metric: the prom-client metric, its label names (joined) and the label sets seen. */
+interface PluginMetric<M> {
+  readonly metric: M;
+  readonly labels: string;
+  readonly sets: Set<string>;
+}
 
 /** What a decision came to, as the decision log names it. */
 export type DecisionOutcome = 'authenticated' | 'unauthenticated' | 'forbidden' | 'error';
@@ -46,6 +63,117 @@ export class Metrics {
   decision(outcome: DecisionOutcome, method: string, reason: string, durationMs?: number): void {
     this.#decisions.inc({ method, outcome, reason });
     if (durationMs !== undefined) this.#decisionSeconds.observe({ outcome }, durationMs / 1000);
+  }
+
+  readonly #pluginCounters = new Map<
+    string,
+    { metric: Counter<string>; labels: string; sets: Set<string> }
+  >();
+  readonly #pluginHistograms = new Map<
+    string,
+    { metric: Histogram<string>; labels: string; sets: Set<string> }
+  >();
+
+  /**
+   * `ctx.metrics` for the method plugin `plugin`: `increment(name, labels)` counts into
+   * `portcullis_plugin_<name>_total`, `observe(name, value, labels)` into the histogram `portcullis_plugin_<name>`
+   * (prom-client's default buckets), each with the label `plugin` added. A metric keeps the label names of its first
+   * use; a metric may have at most 1000 label sets (the rest are dropped and logged once), so that a value a caller
+   * controls cannot grow the exposition without bound.
+   *
+   * @throws PortcullisError `ERR_PLUGIN_FAILED` for a name or label name that is not lower-case snake case (a label
+   *   named `plugin` included), or label names other than the metric's first use's
+   */
+  forPlugin(plugin: string, log: Logger): MethodMetrics {
+    const fail = (message: string): never => {
+      throw new PortcullisError(ErrorCodes.PLUGIN_FAILED, `plugin "${plugin}": ctx.metrics: ${message}`);
+    };
+    const warned = new Set<string>();
+    const labelsOf = (name: string, labels: Readonly<Record<string, string>>) => {
+      if (!PLUGIN_METRIC_NAME.test(name))
+        fail(`metric name ${JSON.stringify(name)} is not lower-case snake case`);
+      const names = Object.keys(labels).sort();
+      for (const label of names) {
+        if (!LABEL_NAME.test(label) || label === 'plugin')
+          fail(
+            `label ${JSON.stringify(label)} of ${name} is not a lower-case label name other than "plugin"`,
+          );
+      }
+      return names;
+    };
+    const admit = (
+      entry: { labels: string; sets: Set<string> },
+      name: string,
+      names: readonly string[],
+      values: Record<string, string>,
+    ) => {
+      if (entry.labels !== names.join(','))
+        fail(`${name} has the labels [${entry.labels}], not [${names.join(',')}]`);
+      const set = JSON.stringify(values);
+      if (entry.sets.has(set)) return true;
+      if (entry.sets.size >= MAX_LABEL_SETS) {
+        if (!warned.has(name))
+          log.warn({ plugin, metric: name }, 'plugin metric has too many label sets: new ones are dropped');
+        warned.add(name);
+        return false;
+      }
+      entry.sets.add(set);
+      return true;
+    };
+    /** The entry of `name` in `own`, created with `create` on first use (a name is a counter or a histogram). */
+    const entryOf = <M>(
+      own: Map<string, PluginMetric<M>>,
+      other: Map<string, unknown>,
+      name: string,
+      names: readonly string[],
+      create: (labelNames: string[]) => M,
+    ): PluginMetric<M> => {
+      let entry = own.get(name);
+      if (entry === undefined) {
+        if (other.has(name)) fail(`${name} is already a metric of the other kind (a counter or a histogram)`);
+        entry = { metric: create(['plugin', ...names]), labels: names.join(','), sets: new Set() };
+        own.set(name, entry);
+      }
+      return entry;
+    };
+    return {
+      increment: (name, labels = {}) => {
+        const names = labelsOf(name, labels);
+        const entry = entryOf(
+          this.#pluginCounters,
+          this.#pluginHistograms,
+          name,
+          names,
+          (labelNames) =>
+            new Counter({
+              name: `portcullis_plugin_${name}_total`,
+              help: `A plugin's counter: ${name}`,
+              labelNames,
+              registers: [this.registry],
+            }),
+        );
+        const values = { plugin, ...labels };
+        if (admit(entry, name, names, values)) entry.metric.inc(values);
+      },
+      observe: (name, value, labels = {}) => {
+        const names = labelsOf(name, labels);
+        const entry = entryOf(
+          this.#pluginHistograms,
+          this.#pluginCounters,
+          name,
+          names,
+          (labelNames) =>
+            new Histogram({
+              name: `portcullis_plugin_${name}`,
+              help: `A plugin's histogram: ${name}`,
+              labelNames,
+              registers: [this.registry],
+            }),
+        );
+        const values = { plugin, ...labels };
+        if (admit(entry, name, names, values)) entry.metric.observe(values, value);
+      },
+    };
   }
 
   /** The exposition: Prometheus text format 0.0.4 and its content type. */

@@ -64,6 +64,8 @@ export function createMethodContext(options: {
   readonly store: MethodStore;
   readonly session: SessionHelpers;
   readonly locator?: Locator;
+  /** Where `ctx.metrics` counts (`Metrics.forPlugin`); without it, `ctx.metrics` throws `ERR_PLUGIN_FAILED`. */
+  readonly metrics?: MethodMetrics;
 }): MethodContextHandle {
   const fetches: ClosableFetch[] = [];
   const opened = (fetch: ClosableFetch) => {
@@ -76,7 +78,7 @@ export function createMethodContext(options: {
     log: options.log.child({ plugin: options.name }),
     store: options.store,
     session: options.session,
-    metrics: notReady<MethodMetrics>('plugin metrics'),
+    metrics: options.metrics ?? notReady<MethodMetrics>('plugin metrics'),
     fetch: opened(createClosableFetch()),
     createFetch: (fetchOptions) => opened(createClosableFetch(fetchOptions)),
     now: () => new Date(),

@@ -219,8 +219,12 @@ export interface SessionHelpers {
 }
 
 /**
- * Counters a plugin may bump, to be exported on `/metrics` with a `plugin` label. Not available in this version:
- * any use throws `ERR_PLUGIN_FAILED` (metrics land with their own issue).
+ * Counters and histograms a plugin may record, exported on `/metrics` with a `plugin` label:
+ * `increment(name, labels)` → `portcullis_plugin_<name>_total`, `observe(name, value, labels)` → the histogram
+ * `portcullis_plugin_<name>` (give seconds for times, as Prometheus does). Names and label names are lower-case
+ * snake case; a metric keeps the label names of its first use; label values must be bounded (no tokens, emails or
+ * paths): past 1000 label sets a metric drops new ones. Misuse throws `ERR_PLUGIN_FAILED`. Working since kit 1.2.0
+ * (threw before).
  */
 export interface MethodMetrics {
   increment(name: string, labels?: Readonly<Record<string, string>>): void;
