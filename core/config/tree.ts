@@ -98,7 +98,8 @@ export const RECURSIVE = 'a value may not contain itself (recursive alias)';
 /** What a configuration value may be: what YAML and JSON give, and nothing a program could hide behaviour in. */
 function isPlainValue(value: unknown): boolean {
   if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return true;
-  if (Array.isArray(value)) return true;
+  // A list whose prototype was swapped (`list.__proto__ = {...}`) has no `map`: it is no list YAML could write.
+  if (Array.isArray(value)) return Object.getPrototypeOf(value) === Array.prototype;
   if (typeof value !== 'object') return false;
   const prototype = Object.getPrototypeOf(value);
   return prototype === Object.prototype || prototype === null;
@@ -108,6 +109,7 @@ function isPlainValue(value: unknown): boolean {
 function kindOf(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value !== 'object') return `a ${typeof value}`;
+  if (Array.isArray(value)) return 'a list with another prototype than a list';
   const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } }).constructor?.name;
   return typeof name === 'string' && name !== ''
     ? `a ${name} object`
