@@ -90,10 +90,14 @@ const mutated = fc.array(mutation, { minLength: 1, maxLength: 4 }).map((changes)
       node = next as Record<string, unknown>;
     }
     const last = path.at(-1) as string;
-    if (extra === undefined) node[last] = value;
-    else if (typeof node[last] === 'object' && node[last] !== null)
-      (node[last] as Record<string, unknown>)[extra] = value;
-    else node[last] = { [extra]: value };
+    // Own keys, `__proto__` included, as YAML and JSON.parse make them (an assignment would swap a prototype).
+    const set = (target: object, name: string, v: unknown) =>
+      Object.defineProperty(target, name, { value: v, enumerable: true, writable: true, configurable: true });
+    const current = node[last];
+    if (extra === undefined) set(node, last, value);
+    else if (typeof current === 'object' && current !== null && !Array.isArray(current))
+      set(current, extra, value);
+    else set(node, last, { [extra]: value });
   }
   return object;
 });
@@ -165,5 +169,16 @@ it('fuzz regression: a key that starts with a flow indicator (",a: 1") is a loca
   expect(error).toBeInstanceOf(ConfigError);
   expect((error as ConfigError).issues.map(formatIssue)).toEqual([
     'authentication[",required"] (2:3): invalid YAML: Plain value cannot start with flow indicator character ,',
+  ]);
+});
+
+it('fuzz regression: a list given as an object whose prototype was swapped (list.__proto__ = {}) is a located problem, not a TypeError', async () => {
+  const origins: unknown[] = ['https://a.example'];
+  Object.setPrototypeOf(origins, {});
+  const object = { authentication: { session: { csrf: { trusted_origins: origins } } } };
+  const error = await loadConfig({ object, env: {} }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ConfigError);
+  expect((error as ConfigError).issues.map(formatIssue)).toEqual([
+    'authentication.session.csrf.trusted_origins: must be text, a number, a boolean, a list or a mapping; got a list with another prototype than a list',
   ]);
 });
