@@ -5,7 +5,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { authService } from '../auth/service.ts';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import { decide, notRequiredRefused } from '../http/authenticate.ts';
-import { errorResponse } from '../http/errors.ts';
+import { errorResponse, UNAUTHENTICATED_MESSAGE } from '../http/errors.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
 import {
@@ -43,9 +43,6 @@ export interface ServiceBinding {
   readonly definition: grpc.ServiceDefinition;
   readonly implementation: grpc.UntypedServiceImplementation;
 }
-
-/** Flipt's refusal of a call without a valid credential. */
-const UNAUTHENTICATED = 'request was not authenticated';
 
 /** A gRPC status for what an RPC threw: coded errors keep their code and message, anything else is internal. */
 function toStatus(runtime: Runtime, rpc: string, error: unknown): Partial<grpc.StatusObject> {
@@ -111,7 +108,7 @@ async function caller(
   const decision = await decide(runtime, credentialHeaders(call.metadata), call.getPath());
   if (decision.kind === 'authenticated') return decision.authentication;
   if (decision.kind === 'error') throw { code: decision.code as number, details: decision.message };
-  throw { code: grpc.status.UNAUTHENTICATED, details: UNAUTHENTICATED };
+  throw { code: grpc.status.UNAUTHENTICATED, details: UNAUTHENTICATED_MESSAGE };
 }
 
 /**
@@ -137,7 +134,7 @@ export function authServices(runtime: Runtime): ServiceBinding[] {
     if (required) return caller(runtime, call);
     if (!self) return undefined;
     notRequiredRefused(runtime, call.getPath());
-    throw { code: grpc.status.UNAUTHENTICATED, details: UNAUTHENTICATED };
+    throw { code: grpc.status.UNAUTHENTICATED, details: UNAUTHENTICATED_MESSAGE };
   }
 
   const publicService: ServiceBinding = {

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { createExclusionMatcher } from '../auth/exclusions.ts';
-import { httpStatus } from '../http/errors.ts';
+import { httpStatus, UNAUTHENTICATED_MESSAGE } from '../http/errors.ts';
 import { identityHeaderNames } from '../http/identity.ts';
 import { createJudge } from '../http/judge.ts';
 import type { Runtime } from '../runtime.ts';
@@ -107,7 +107,7 @@ export function extAuthzService(runtime: Runtime): ServiceBinding {
     if (judgement.kind === 'allow') return allow(judgement.identity);
     if (judgement.kind === 'error')
       return denied(judgement.code, httpStatus(judgement.code), judgement.message);
-    return denied(grpc.status.UNAUTHENTICATED, 401, 'request was not authenticated');
+    return denied(grpc.status.UNAUTHENTICATED, 401, UNAUTHENTICATED_MESSAGE);
   }
 
   return {

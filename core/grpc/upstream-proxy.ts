@@ -11,6 +11,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { createAddressMatcher } from '../address.ts';
 import { errorMessage } from '../errors.ts';
+import { UNAUTHENTICATED_MESSAGE } from '../http/errors.ts';
 import { HOP_BY_HOP, identityHeaderNames, upstreamHeaders } from '../http/identity.ts';
 import { createJudge } from '../http/judge.ts';
 import { forwardablePath } from '../http/proxy.ts';
@@ -34,9 +35,6 @@ interface Pooled {
   active: number;
   idle: NodeJS.Timeout | undefined;
 }
-
-/** Flipt's refusal of a call without a valid credential (as its gRPC interceptor answers). */
-const UNAUTHENTICATED = 'request was not authenticated';
 
 /**
  * The HTTP/2 origin a gRPC upstream is reached at: `h2c://host:port` is cleartext HTTP/2 with prior knowledge,
@@ -287,7 +285,7 @@ export function proxyGrpc(
       case 'allow':
         return forward(stream, headers, path, judgement.identity);
       case 'unauthenticated':
-        return respondWithStatus(stream, 16, UNAUTHENTICATED);
+        return respondWithStatus(stream, 16, UNAUTHENTICATED_MESSAGE);
       case 'cross-origin':
         return respondWithStatus(stream, 7, judgement.message);
       case 'error':

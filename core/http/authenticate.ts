@@ -5,7 +5,14 @@ import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
 import { readCookie, TOKEN_COOKIE } from './cookies.ts';
 import { DecisionLog } from './decision-log.ts';
-import { errorResponse, GrpcCode, type GrpcCodeValue, pathOf, sendError } from './errors.ts';
+import {
+  errorResponse,
+  GrpcCode,
+  type GrpcCodeValue,
+  pathOf,
+  sendError,
+  UNAUTHENTICATED_MESSAGE,
+} from './errors.ts';
 
 /**
  * Flipt's 401. On the `/auth/v1` API, a request that sent a (stale) `flipt_client_token` cookie also gets both
@@ -15,7 +22,7 @@ export function unauthenticated(runtime: Runtime, request: FastifyRequest, reply
   if (request.url.startsWith('/auth/v1') && readCookie(request.headers.cookie, TOKEN_COOKIE) !== undefined) {
     runtime.session.clearCookies(reply);
   }
-  return sendError(reply, GrpcCode.UNAUTHENTICATED, 'request was not authenticated');
+  return sendError(reply, GrpcCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
 }
 
 /** What authenticating one request decided. */

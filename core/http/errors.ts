@@ -5,6 +5,12 @@ import { isAbandoned } from './connections.ts';
 
 export { GrpcCode, type GrpcCodeValue, httpStatus } from '../grpc-status.ts';
 
+/**
+ * Flipt's refusal of a request without a valid credential, over HTTP and gRPC alike (its authentication
+ * middleware's `errUnauthenticated`).
+ */
+export const UNAUTHENTICATED_MESSAGE = 'request was not authenticated';
+
 /** Sends an error in Flipt's shape. A 401 also carries `WWW-Authenticate: <message>`, as Flipt's gateway does. */
 export function sendError(
   reply: FastifyReply,

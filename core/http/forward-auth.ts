@@ -3,7 +3,7 @@ import type { Runtime } from '../runtime.ts';
 import { type LoginPage, wantsPage } from './authenticate.ts';
 import { skipAbandoned } from './connections.ts';
 import { denyCrossOrigin } from './csrf.ts';
-import { GrpcCode, sendError } from './errors.ts';
+import { GrpcCode, sendError, UNAUTHENTICATED_MESSAGE } from './errors.ts';
 import { createJudge } from './judge.ts';
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -56,7 +56,7 @@ export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boole
     if (redirect && location !== undefined && wantsPage(request.headers)) {
       return reply.code(302).header('location', location).send();
     }
-    return sendError(reply, GrpcCode.UNAUTHENTICATED, 'request was not authenticated');
+    return sendError(reply, GrpcCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
   }
 
   return (scope: FastifyInstance) => {

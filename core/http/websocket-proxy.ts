@@ -13,7 +13,7 @@ import { crossOriginRefused, decide } from './authenticate.ts';
 import { hostProblem, lastAnswer } from './client-errors.ts';
 import { earlierAnswers } from './connections.ts';
 import { createCrossOriginCheck } from './csrf.ts';
-import { type GrpcCodeValue, httpStatus } from './errors.ts';
+import { type GrpcCodeValue, httpStatus, UNAUTHENTICATED_MESSAGE } from './errors.ts';
 import { identityHeaderNames, staysOnHop, upstreamHeaders } from './identity.ts';
 import { forwardablePath, hopOf } from './proxy.ts';
 import { isRetiring } from './retiring.ts';
@@ -129,8 +129,8 @@ export function proxyWebsockets(
       if (decision.kind === 'error')
         return refuse(socket, httpStatus(decision.code), decision.code, decision.message);
       if (decision.kind === 'unauthenticated') {
-        return refuse(socket, 401, 16, 'request was not authenticated', {
-          'www-authenticate': 'request was not authenticated',
+        return refuse(socket, 401, 16, UNAUTHENTICATED_MESSAGE, {
+          'www-authenticate': UNAUTHENTICATED_MESSAGE,
         });
       }
       identity = decision.authentication;

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { wantsPage } from '../../core/http/authenticate.ts';
 import { createCrossOriginCheck } from '../../core/http/csrf.ts';
-import { GrpcCode, sendError } from '../../core/http/errors.ts';
+import { GrpcCode, sendError, UNAUTHENTICATED_MESSAGE } from '../../core/http/errors.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import {
   type AuthenticationJson,
@@ -38,7 +38,7 @@ export async function signedIn(
       reply.code(303).header('location', loginLocation(context.base, returnTo)).send();
     } else {
       // Not a browser: the API's answer, as every protected path gives it.
-      sendError(reply, GrpcCode.UNAUTHENTICATED, message ?? 'request was not authenticated');
+      sendError(reply, GrpcCode.UNAUTHENTICATED, message ?? UNAUTHENTICATED_MESSAGE);
     }
     return undefined;
   }
