@@ -61,8 +61,11 @@ function isStatus(error: unknown): error is Partial<grpc.StatusObject> {
   );
 }
 
-/** A unary handler from an async function, errors answered as statuses. */
-function unary<Request, Response>(
+/**
+ * A unary handler from an async function: a thrown `{code, details}` is the call's status, a coded error keeps its
+ * code and message, anything else is an internal error (logged with `rpc`).
+ */
+export function unary<Request, Response>(
   runtime: Runtime,
   rpc: string,
   body: (call: grpc.ServerUnaryCall<Request, Response>) => Promise<Response>,

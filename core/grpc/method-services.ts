@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { grpcCallHeaders, STATE_COOKIE } from '../http/cookies.ts';
 import type { Runtime } from '../runtime.ts';
-import { credentialHeaders, type ServiceBinding, serviceDefinition } from './auth-services.ts';
+import { credentialHeaders, type ServiceBinding, serviceDefinition, unary } from './auth-services.ts';
 import { fromTimestamp, type Timestamp, toAuthenticationMessage } from './messages.ts';
 
 /** An authentication as the HTTP API writes it (Flipt's JSON). */
@@ -180,12 +180,16 @@ function routeHeaders(metadata: grpc.Metadata): IncomingHttpHeaders {
   };
 }
 
-/** Calls `routed`'s route in process for `call`; resolves to the gRPC answer. */
+/**
+ * Calls `routed`'s route in process for `call`; resolves to the response message.
+ *
+ * @throws the route's refusal as a gRPC status (`{code, details}`)
+ */
 async function answerThroughRoute(
   app: FastifyInstance,
   routed: RoutedRpc,
-  call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>,
-): Promise<{ error: Partial<grpc.StatusObject> } | { value: object }> {
+  call: grpc.ServerUnaryCall<Record<string, unknown>, object>,
+): Promise<object> {
   const { url, body } = routed.route(call.request);
   const response = await app.inject({
     method: body === undefined ? 'GET' : 'POST',
@@ -198,9 +202,9 @@ async function answerThroughRoute(
   });
   const json = JSON.parse(response.body) as RouteJson;
   if (response.statusCode !== 200) {
-    return { error: { code: json.code ?? grpc.status.INTERNAL, details: json.message ?? 'internal error' } };
+    throw { code: json.code ?? grpc.status.INTERNAL, details: json.message ?? 'internal error' };
   }
-  return { value: routed.answer(json) };
+  return routed.answer(json);
 }
 
 /**
@@ -217,19 +221,9 @@ export function methodServices(runtime: Runtime, app: FastifyInstance): ServiceB
     if (rpcs.length === 0) continue;
     const implementation: grpc.UntypedServiceImplementation = {};
     for (const routed of rpcs) {
-      implementation[routed.rpc] = (
-        call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>,
-        callback: grpc.sendUnaryData<unknown>,
-      ) => {
-        answerThroughRoute(app, routed, call).then(
-          (answer) =>
-            'error' in answer ? callback(answer.error as grpc.ServiceError) : callback(null, answer.value),
-          (error: unknown) => {
-            runtime.log.error({ err: error, rpc: routed.rpc }, 'request failed');
-            callback({ code: grpc.status.INTERNAL, details: 'internal error' });
-          },
-        );
-      };
+      implementation[routed.rpc] = unary<Record<string, unknown>, object>(runtime, routed.rpc, (call) =>
+        answerThroughRoute(app, routed, call),
+      );
     }
     bindings.push({ name: `flipt.auth.${service}`, definition: serviceDefinition(service), implementation });
   }
