@@ -11,7 +11,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { createAddressMatcher } from '../address.ts';
 import { errorMessage } from '../errors.ts';
-import { UNAUTHENTICATED_MESSAGE } from '../http/errors.ts';
+import { GrpcCode, UNAUTHENTICATED_MESSAGE } from '../http/errors.ts';
 import { HOP_BY_HOP, identityHeaderNames, upstreamHeaders } from '../http/identity.ts';
 import { createJudge } from '../http/judge.ts';
 import { forwardablePath } from '../http/proxy.ts';
@@ -161,20 +161,21 @@ export function proxyGrpc(
     pooled.idle.unref();
   }
 
+  /** Sends an allowed call on: `plain` its headers as judged, `target` its `:path`, `path` that without the query. */
   function forward(
     stream: ServerHttp2Stream,
-    headers: Http2Headers,
+    plain: IncomingHttpHeaders,
+    target: string,
     path: string,
     identity: Record<string, string>,
   ) {
     const socket = stream.session?.socket;
     const peer = socket?.remoteAddress;
     if (peer === undefined) {
-      respondWithStatus(stream, 9, 'the client’s address is unknown');
+      respondWithStatus(stream, GrpcCode.FAILED_PRECONDITION, 'the client’s address is unknown');
       return;
     }
     const encrypted = (socket as { encrypted?: boolean } | undefined)?.encrypted === true;
-    const plain = plainHeaders(headers);
     const outgoing: OutgoingHttpHeaders = {
       ...upstreamHeaders(plain, {
         names,
@@ -184,7 +185,7 @@ export function proxyGrpc(
       }),
       ...identity,
       ':method': 'POST',
-      ':path': `${basePath}${path}${(headers[':path'] as string).slice(path.length)}`,
+      ':path': `${basePath}${path}${target.slice(path.length)}`,
       ':authority': upstream.host,
       // gRPC requires it; it is hop-by-hop in HTTP/1, so the identity rules drop it (RFC 9113 §8.2.2 allows it).
       te: 'trailers',
@@ -198,7 +199,7 @@ export function proxyGrpc(
       call = pooled.session.request(outgoing);
     } catch (error) {
       runtime.log.warn({ upstream: upstreamName, reason: errorMessage(error) }, 'upstream failed');
-      respondWithStatus(stream, 14, 'upstream unavailable');
+      respondWithStatus(stream, GrpcCode.UNAVAILABLE, 'upstream unavailable');
       return;
     }
     pooled.active += 1;
@@ -228,7 +229,7 @@ export function proxyGrpc(
     });
     stream.on('wantTrailers', () => {
       // A response that ended without a status is not a gRPC answer; the client is told so rather than left waiting.
-      stream.sendTrailers(trailers ?? statusTrailers(13, 'upstream sent no status'));
+      stream.sendTrailers(trailers ?? statusTrailers(GrpcCode.INTERNAL, 'upstream sent no status'));
     });
     call.on('error', (error) => {
       runtime.log.warn({ upstream: upstreamName, reason: errorMessage(error) }, 'upstream failed');
@@ -238,11 +239,11 @@ export function proxyGrpc(
       // Answered in full (its status sent or on its way): nothing to add.
       if (stream.destroyed || stream.closed || trailersOnly || trailers !== undefined) return;
       if (!answered || !stream.headersSent) {
-        respondWithStatus(stream, 14, 'upstream unavailable');
+        respondWithStatus(stream, GrpcCode.UNAVAILABLE, 'upstream unavailable');
       } else if (!usable(pooled.session)) {
         // The connection went mid-call: as a client connected directly would see it, UNAVAILABLE, in trailers.
         call.unpipe(stream);
-        trailers = statusTrailers(14, 'upstream connection lost');
+        trailers = statusTrailers(GrpcCode.UNAVAILABLE, 'upstream connection lost');
         stream.end();
       } else if (call.rstCode !== undefined && call.rstCode !== constants.NGHTTP2_NO_ERROR) {
         // The upstream reset the call after answering: so is the client's, with the upstream's code.
@@ -261,7 +262,7 @@ export function proxyGrpc(
   }
 
   async function handle(stream: ServerHttp2Stream, headers: Http2Headers): Promise<void> {
-    if (closed) return respondWithStatus(stream, 14, 'the server is shutting down');
+    if (closed) return respondWithStatus(stream, GrpcCode.UNAVAILABLE, 'the server is shutting down');
     if (origin === undefined) {
       return respondWithStatus(
         stream,
@@ -270,24 +271,22 @@ export function proxyGrpc(
       );
     }
     // gRPC calls are POSTs ("gRPC over HTTP/2"); one judged as another method must not go upstream as a POST.
-    if (headers[':method'] !== 'POST') return respondWithStatus(stream, 12, 'gRPC calls are POST requests');
+    if (headers[':method'] !== 'POST')
+      return respondWithStatus(stream, GrpcCode.UNIMPLEMENTED, 'gRPC calls are POST requests');
     const target = String(headers[':path'] ?? '');
     const path = forwardablePath(target);
-    if (path === undefined) return respondWithStatus(stream, 12, 'the method cannot be forwarded');
-    const judgement = await judge({
-      method: 'POST',
-      uri: target,
-      headers: plainHeaders(headers),
-      trustworthy: true,
-    });
+    if (path === undefined)
+      return respondWithStatus(stream, GrpcCode.UNIMPLEMENTED, 'the method cannot be forwarded');
+    const plain = plainHeaders(headers);
+    const judgement = await judge({ method: 'POST', uri: target, headers: plain, trustworthy: true });
     if (stream.destroyed) return;
     switch (judgement.kind) {
       case 'allow':
-        return forward(stream, headers, path, judgement.identity);
+        return forward(stream, plain, target, path, judgement.identity);
       case 'unauthenticated':
-        return respondWithStatus(stream, 16, UNAUTHENTICATED_MESSAGE);
+        return respondWithStatus(stream, GrpcCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
       case 'cross-origin':
-        return respondWithStatus(stream, 7, judgement.message);
+        return respondWithStatus(stream, GrpcCode.PERMISSION_DENIED, judgement.message);
       case 'error':
         return respondWithStatus(stream, judgement.code, judgement.message);
     }
@@ -297,7 +296,7 @@ export function proxyGrpc(
   app.server.on(HTTP2_STREAM, (stream: ServerHttp2Stream, headers: Http2Headers) => {
     handle(stream, headers).catch((error: unknown) => {
       runtime.log.error({ err: error }, 'gRPC call failed');
-      respondWithStatus(stream, 13, 'internal error');
+      respondWithStatus(stream, GrpcCode.INTERNAL, 'internal error');
     });
   });
   app.addHook('onClose', () => {
