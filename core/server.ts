@@ -148,6 +148,22 @@ interface Generation {
   onIdle?: () => void;
 }
 
+/**
+ * Counts a request (or an HTTP/2 call) in flight on `generation`; returns what counts it out, once however often it
+ * is called (then `andThen`), telling the generation when it was the last.
+ */
+function inFlight(generation: Generation, andThen?: () => void): () => void {
+  generation.inFlight += 1;
+  let counted = true;
+  return () => {
+    if (!counted) return;
+    counted = false;
+    andThen?.();
+    generation.inFlight -= 1;
+    if (generation.inFlight === 0) generation.onIdle?.();
+  };
+}
+
 /** What a reload or a refresh builds a generation from. */
 interface GenerationInput {
   readonly loaded: LoadedConfig;
@@ -272,16 +288,8 @@ class Supervisor {
     trackConnections(server);
     server.on('request', (request: IncomingMessage, response: ServerResponse) => {
       const generation = this.#current;
-      generation.inFlight += 1;
-      let counted = true;
       let forget = () => false;
-      const done = () => {
-        if (!counted) return;
-        counted = false;
-        forget();
-        generation.inFlight -= 1;
-        if (generation.inFlight === 0) generation.onIdle?.();
-      };
+      const done = inFlight(generation, () => forget());
       // A response Node never attached to its socket (pipelined behind an answer that closed the connection, or a
       // client gone first) never closes: its connection's end counts it out instead.
       response.once('close', done);
@@ -335,11 +343,7 @@ class Supervisor {
       );
       return;
     }
-    generation.inFlight += 1;
-    stream.once('close', () => {
-      generation.inFlight -= 1;
-      if (generation.inFlight === 0) generation.onIdle?.();
-    });
+    stream.once('close', inFlight(generation));
     generation.events.emit(HTTP2_STREAM, stream, headers);
   }
 
