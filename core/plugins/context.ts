@@ -2,8 +2,11 @@ import type { Locator } from '../config/locate.ts';
 import type { RootConfig } from '../config/types.ts';
 import { ConfigError, ErrorCodes, PluginError, PortcullisError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { isReasonId } from '../auth/reasons.ts';
+import { type AuditRecorder, NO_AUDIT } from '../observe/audit/record.ts';
 import type {
   ConfigIssue,
+  MethodAudit,
   MethodContext,
   MethodMetrics,
   MethodStore,
@@ -49,6 +52,32 @@ function configErrorRaiser(blockPath: readonly string[], locator: Locator | unde
   };
 }
 
+/**
+ * `ctx.audit` for the method plugin `plugin`: its records are `plugin:<action>` events with `plugin: <name>` in the
+ * payload (the plugin's own `plugin` field, if any, does not replace it).
+ */
+export function pluginAudit(plugin: string, audit: AuditRecorder): MethodAudit {
+  return {
+    record(action, event = {}) {
+      if (!isReasonId(action)) {
+        throw new PluginError(
+          ErrorCodes.PLUGIN_FAILED,
+          `ctx.audit.record: the action must be a snake_case verb of at most 64 characters, such as "device_registered"; got ${JSON.stringify(String(action)).slice(0, 80)}`,
+          { plugin },
+        );
+      }
+      if (!audit.wants('plugin', action)) return;
+      audit.record({
+        type: 'plugin',
+        action,
+        status: event.status === 'denied' ? 'denied' : 'success',
+        ...(event.actor !== undefined && { actor: event.actor }),
+        payload: { ...event.payload, plugin },
+      });
+    },
+  };
+}
+
 /** A method's context, and what releases what the runtime opened for it (the pools of its `createFetch`). */
 export interface MethodContextHandle {
   readonly context: MethodContext;
@@ -66,6 +95,8 @@ export function createMethodContext(options: {
   readonly locator?: Locator;
   /** Where `ctx.metrics` counts (`Metrics.forPlugin`); without it, `ctx.metrics` throws `ERR_PLUGIN_FAILED`. */
   readonly metrics?: MethodMetrics;
+  /** The runtime's audit stream; none (records dropped) when absent. */
+  readonly audit?: AuditRecorder;
 }): MethodContextHandle {
   const fetches: ClosableFetch[] = [];
   const opened = (fetch: ClosableFetch) => {
@@ -79,6 +110,7 @@ export function createMethodContext(options: {
     store: options.store,
     session: options.session,
     metrics: options.metrics ?? notReady<MethodMetrics>('plugin metrics'),
+    audit: pluginAudit(options.name, options.audit ?? NO_AUDIT),
     fetch: opened(createClosableFetch()),
     createFetch: (fetchOptions) => opened(createClosableFetch(fetchOptions)),
     now: () => new Date(),

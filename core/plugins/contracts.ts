@@ -180,12 +180,17 @@ export interface SessionHelpers {
    * state cookie bound to `<forwarded prefix><callbackPath>`, and returns it for the authorization URL. For a
    * {@link SessionHelpers.isGrpcCall | gRPC call} it returns the caller's `state` as it is and sets no cookie.
    */
-  startLogin(request: FastifyRequest, reply: FastifyReply, callbackPath: string): string;
+  startLogin(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    callbackPath: string,
+    options?: LoginOptions,
+  ): string;
   /**
    * Whether a callback's `state` is non-empty and equal to the state cookie (compared in constant time); for a
    * {@link SessionHelpers.isGrpcCall | gRPC call}, the state cookie is the call's `flipt_client_state` metadata.
    */
-  stateMatches(request: FastifyRequest, state: string | undefined): boolean;
+  stateMatches(request: FastifyRequest, state: string | undefined, options?: LoginOptions): boolean;
   /**
    * Ends a successful browser login as Flipt does: stores a session (`expiresAt` = now + `token_lifetime`) with the
    * given metadata and store-side facts, sets the token cookie, and makes the reply a `302` to
@@ -216,6 +221,59 @@ export interface SessionHelpers {
   forwardedPrefix(request: FastifyRequest): string;
   /** Expires both cookies (empty value, Max-Age=0, Path=/); `sameSite: 'None'` for front-channel logout. */
   clearCookies(reply: FastifyReply, options?: { readonly sameSite?: 'Strict' | 'None' }): void;
+}
+
+/**
+ * What a method says of the login it is starting ({@link SessionHelpers.startLogin}) or finishing
+ * ({@link SessionHelpers.stateMatches} on its callback). Since kit 1.3.0.
+ *
+ * portcullis counts logins by method and provider (`portcullis_logins_total{method,provider,outcome}`: `started`,
+ * `succeeded`, `refused`) and records `login:succeeded` / `login:refused` audit events: a callback request on which
+ * `stateMatches` was called is a login attempt, which succeeds when `completeLogin` resolves and is refused when the
+ * route answers otherwise (its reason id is the thrown error's `reason`, else one named after its `code`).
+ */
+export interface LoginOptions {
+  /**
+   * The configured provider the login goes through (`providers.<name>`), for metrics and audit events; only a
+   * name from the configuration, never one taken from the request unchecked (label values must stay bounded).
+   */
+  readonly provider?: string;
+}
+
+/**
+ * An audit event's actor, in Flipt's shape (`audit.Actor`): who did it, where from. Every field optional.
+ */
+export interface AuditActor {
+  /** The method of the actor's authentication, as Flipt writes it (`token`, `oidc`, `github`, ...). */
+  readonly authentication?: string;
+  /** The client address (the socket's, or the first of `X-Forwarded-For` when trusted as the log does). */
+  readonly ip?: string;
+  readonly email?: string;
+  readonly name?: string;
+  readonly picture?: string;
+}
+
+/** An event a plugin records with {@link MethodAudit.record}. */
+export interface PluginAuditEvent {
+  /** `success` (the default) or `denied`, as Flipt's events carry it. */
+  readonly status?: 'success' | 'denied';
+  readonly actor?: AuditActor;
+  /** What happened, as JSON; never a credential or a secret (portcullis does not read it for them). */
+  readonly payload?: Readonly<Record<string, JsonValue>>;
+}
+
+/**
+ * `ctx.audit`: records an event to the configured audit sinks (`audit.sinks.log`, `audit.sinks.webhook`) when the
+ * `audit.events` filters let `plugin:<action>` through; a no-op when no sink is enabled. The event's `type` is
+ * `plugin` and its payload carries `plugin: <name>` beside the given fields. Never waits on a sink: a full buffer
+ * drops its oldest events (counted in `portcullis_audit_events_dropped_total`). Since kit 1.3.0.
+ */
+export interface MethodAudit {
+  /**
+   * @param action a snake_case verb (`device_registered`), at most 64 characters; anything else throws
+   *   `ERR_PLUGIN_FAILED`.
+   */
+  record(action: string, event?: PluginAuditEvent): void;
 }
 
 /**
@@ -263,6 +321,8 @@ export interface MethodContext {
   /** The clock; tests replace it. */
   now(): Date;
   readonly metrics: MethodMetrics;
+  /** See {@link MethodAudit}. Since kit 1.3.0. */
+  readonly audit: MethodAudit;
   /** The whole validated configuration, read-only. */
   readonly root: RootConfig;
 }
