@@ -1,8 +1,8 @@
+import { isReasonId } from '../auth/reasons.ts';
 import type { Locator } from '../config/locate.ts';
 import type { RootConfig } from '../config/types.ts';
 import { ConfigError, ErrorCodes, PluginError, PortcullisError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { isReasonId } from '../auth/reasons.ts';
 import { type AuditRecorder, NO_AUDIT } from '../observe/audit/record.ts';
 import type {
   ConfigIssue,
