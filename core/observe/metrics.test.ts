@@ -90,6 +90,32 @@ describe('/metrics', () => {
   });
 });
 
+describe('Metrics.login', () => {
+  it('counts logins by method, provider, outcome and reason, the reason only when refused', async () => {
+    const metrics = new Metrics();
+    metrics.login('METHOD_OIDC', 'google', 'started', '');
+    metrics.login('METHOD_OIDC', 'google', 'started', '');
+    metrics.login('METHOD_OIDC', 'google', 'succeeded', 'ignored');
+    metrics.login('METHOD_OIDC', 'google', 'refused', 'state_mismatch');
+    metrics.login('METHOD_HTPASSWD', '', 'refused', 'bad_password');
+    const samples = parseExposition((await metrics.exposition()).body);
+    const logins = 'portcullis_logins_total';
+    const google = { method: 'METHOD_OIDC', provider: 'google' };
+    expect(value(samples, logins, { ...google, outcome: 'started', reason: '' })).toBe(2);
+    expect(value(samples, logins, { ...google, outcome: 'succeeded', reason: '' })).toBe(1);
+    expect(value(samples, logins, { ...google, outcome: 'refused', reason: 'state_mismatch' })).toBe(1);
+    expect(
+      value(samples, logins, {
+        method: 'METHOD_HTPASSWD',
+        provider: '',
+        outcome: 'refused',
+        reason: 'bad_password',
+      }),
+    ).toBe(1);
+    expect(samples.filter((s) => s.name === logins)).toHaveLength(4);
+  });
+});
+
 describe('ctx.metrics (Metrics.forPlugin)', () => {
   const log = () => {
     const lines: string[] = [];

@@ -20,6 +20,9 @@ interface PluginMetric<M> {
 /** What a decision came to, as the decision log names it. */
 export type DecisionOutcome = 'authenticated' | 'unauthenticated' | 'forbidden' | 'error';
 
+/** Where a login got to: begun (a redirect to an IdP, a form shown), a session made, or refused. */
+export type LoginOutcome = 'started' | 'succeeded' | 'refused';
+
 /**
  * Decision latency buckets, in seconds: a cached credential decides in microseconds, a first-seen JWT or a Redis
  * lookup in a millisecond or so, a method that calls out (a JWKS fetch, Kubernetes' TokenReview) in up to seconds.
@@ -38,6 +41,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly #decisions: Counter<'method' | 'outcome' | 'reason'>;
   readonly #decisionSeconds: Histogram<'outcome'>;
+  readonly #logins: Counter<'method' | 'provider' | 'outcome' | 'reason'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -54,6 +58,12 @@ export class Metrics {
       buckets: DECISION_BUCKETS_S,
       registers: [this.registry],
     });
+    this.#logins = new Counter({
+      name: 'portcullis_logins_total',
+      help: 'Logins, by method, provider ("" when the method has none), outcome (started, succeeded, refused) and reason id ("" unless refused)',
+      labelNames: ['method', 'provider', 'outcome', 'reason'],
+      registers: [this.registry],
+    });
   }
 
   /**
@@ -63,6 +73,15 @@ export class Metrics {
   decision(outcome: DecisionOutcome, method: string, reason: string, durationMs?: number): void {
     this.#decisions.inc({ method, outcome, reason });
     if (durationMs !== undefined) this.#decisionSeconds.observe({ outcome }, durationMs / 1000);
+  }
+
+  /**
+   * Counts one step of a login: `started` (a redirect to the IdP, a form shown), `succeeded` (a session made) or
+   * `refused`. `provider` is the configured provider's key (`""` for a method without providers); `reason` the
+   * refusal's stable snake_case id, `""` unless refused. Both are bounded by configuration and code, never a user's.
+   */
+  login(method: string, provider: string, outcome: LoginOutcome, reason: string): void {
+    this.#logins.inc({ method, provider, outcome, reason: outcome === 'refused' ? reason : '' });
   }
 
   readonly #pluginCounters = new Map<
