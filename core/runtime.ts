@@ -228,9 +228,15 @@ export async function openSecretSources(
 }
 
 /** Resolves every reference of `loaded` at start-up: retried for `secrets.startup_timeout`, each retry logged. */
-export function resolveAtStartup(loaded: LoadedConfig, sources: OpenSecretSources, log: Logger) {
+export function resolveAtStartup(
+  loaded: LoadedConfig,
+  sources: OpenSecretSources,
+  log: Logger,
+  metrics?: Metrics,
+) {
   const { fetch_timeout, startup_timeout } = loaded.config.secrets;
   return resolveSecretReferences(loaded.config, loaded.references, sources.value, {
+    metrics,
     timeoutMs: fetch_timeout,
     retryForMs: startup_timeout,
     onRetry: (failures, delayMs) =>
@@ -258,8 +264,9 @@ export interface RuntimeParts {
 export async function openStore(
   config: RootConfig,
   log: Logger,
+  metrics?: Metrics,
 ): Promise<SharedResource<AuthenticationStore>> {
-  const store = await createAuthenticationStore(config, { log });
+  const store = await createAuthenticationStore(config, { log, metrics });
   return new SharedResource(store, () => closeAll([['store', store]], log));
 }
 
@@ -272,7 +279,7 @@ export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
   const metrics = parts.metrics ?? new Metrics();
   const opened: Closable[] = [['secret stores', { close: () => parts.sources.release() }]];
   try {
-    const shared = parts.store ?? (await openStore(config, log));
+    const shared = parts.store ?? (await openStore(config, log, metrics));
     opened.push(['store', { close: () => shared.release() }]);
     const store = shared.value;
     const createTimeoutMs = parts.createTimeoutMs ?? PLUGIN_CREATE_TIMEOUT_MS;

@@ -358,7 +358,7 @@ class Supervisor {
       retryForMs: loaded.config.secrets.startup_timeout,
     });
     try {
-      const resolution = await resolveAtStartup(loaded, sources, this.#log);
+      const resolution = await resolveAtStartup(loaded, sources, this.#log, this.#metrics);
       this.#scrubber.add(resolution.values);
       this.#current = await this.#build({ loaded, values: resolution.byReference, sources }, undefined);
       this.#startedWith = this.#current.runtime.config;
@@ -389,7 +389,7 @@ class Supervisor {
         restoreCredentials = () => shared.setCredentials?.(before);
       }
     } else {
-      store = await openStore(config, this.#log);
+      store = await openStore(config, this.#log, this.#metrics);
     }
     let runtime: Runtime;
     try {
@@ -535,6 +535,7 @@ class Supervisor {
         { uses, sources: current.sources.value, values: current.values },
         {
           timeoutMs: current.loaded.config.secrets.fetch_timeout,
+          metrics: this.#metrics,
           log: this.#log,
           signal: this.#stopping.signal,
         },
@@ -697,6 +698,7 @@ class Supervisor {
     try {
       const uses = groupReferences(loaded.references);
       const outcomes = await fetchReferences(uses, sources.value, {
+        metrics: this.#metrics,
         timeoutMs: loaded.config.secrets.fetch_timeout,
         signal: this.#stopping.signal,
       });

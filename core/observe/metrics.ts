@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, type LabelValues, Registry } from 'prom-client';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { MethodMetrics } from '../plugins/contracts.ts';
@@ -31,6 +31,81 @@ const DECISION_BUCKETS_S = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 ];
 
+/** Calls that leave the process (a secret store, an IdP, an upstream): a millisecond to the timeouts' tens of seconds. */
+const REMOTE_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Past this many distinct hosts one plugin calls, its other hosts are counted as `other`. */
+export const MAX_OUTBOUND_HOSTS = 100;
+
+/** Records one operation: whether it succeeded, and how long it took (seconds). */
+export type OperationRecorder = (ok: boolean, seconds: number) => void;
+
+/** How a plugin's outbound request ended: the response's status class, a failure, or its time limit. */
+export type OutboundOutcome = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'error' | 'timeout';
+
+/** Records one outbound request of a plugin: the URL's `host:port`, how it ended, and the time to its response head. */
+export type OutboundRecorder = (host: string, outcome: OutboundOutcome, seconds: number) => void;
+
+/** What a proxied request was. */
+export type ProxyKind = 'http' | 'websocket' | 'grpc';
+
+/**
+ * Records one proxied request: the upstream's status (an HTTP status code, a gRPC status name, or `error` when the
+ * upstream could not be reached), and the time to the upstream's response head when it answered.
+ */
+export type ProxyRecorder = (status: number | string, seconds?: number) => void;
+
+/** The store operation metrics, as the store decorator uses them. */
+export interface StoreMetrics {
+  storeOperation(store: string, operation: string): OperationRecorder;
+}
+
+/** The secret store metrics, as reference resolution and the refresh use them. */
+export interface SecretMetrics {
+  secretFetch(provider: string): OperationRecorder;
+  secretRefresh(outcome: SecretRefreshOutcome): void;
+}
+
+/** What one refresh round came to: every value as it was, some changed, or some fetch failed. */
+export type SecretRefreshOutcome = 'unchanged' | 'changed' | 'failed';
+
+/** The outbound recorder behind each `ctx.metrics` that {@link Metrics.forPlugin} made (see {@link outboundOf}). */
+const outboundRecorders = new WeakMap<MethodMetrics, OutboundRecorder>();
+
+/**
+ * The recorder of the outbound requests of the plugin `metrics` (its `ctx.metrics`) was made for, for the `fetch`
+ * of its context; `undefined` for metrics not made by {@link Metrics.forPlugin}. Kept off `ctx.metrics` itself, so
+ * that a plugin cannot count into portcullis's own metrics.
+ */
+export function outboundOf(metrics: MethodMetrics | undefined): OutboundRecorder | undefined {
+  return metrics === undefined ? undefined : outboundRecorders.get(metrics);
+}
+
+/** `get(key)` of `map`, made with `make` and kept on first use. */
+function cached<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
+
+/** Counts into `counter` (`outcome` ok or error) and times into `histogram`, both with `labels`, bound once. */
+function operationRecorder<L extends string>(
+  counter: Counter<L | 'outcome'>,
+  histogram: Histogram<L>,
+  labels: LabelValues<L>,
+): OperationRecorder {
+  const ok = counter.labels({ ...labels, outcome: 'ok' } as LabelValues<L | 'outcome'>);
+  const error = counter.labels({ ...labels, outcome: 'error' } as LabelValues<L | 'outcome'>);
+  const seconds = histogram.labels(labels);
+  return (succeeded, elapsed) => {
+    (succeeded ? ok : error).inc();
+    seconds.observe(elapsed);
+  };
+}
+
 /**
  * portcullis's Prometheus metrics (prom-client), with Node's default process metrics, in one registry: one per
  * `portcullis serve` (kept across reloads, so counters do not restart) or per embedded runtime. Every label value
@@ -39,31 +114,89 @@ const DECISION_BUCKETS_S = [
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly #decisions: Counter<'method' | 'outcome' | 'reason'>;
-  readonly #decisionSeconds: Histogram<'outcome'>;
-  readonly #logins: Counter<'method' | 'provider' | 'outcome' | 'reason'>;
+  readonly #decisions = this.#counter(
+    'portcullis_authentication_decisions_total',
+    'Authentication decisions, by method (of an accepted credential; "none" otherwise), outcome and reason id',
+    ['method', 'outcome', 'reason'],
+  );
+  readonly #decisionSeconds = this.#histogram(
+    'portcullis_authentication_decision_seconds',
+    'Time to decide on a request’s credential, in seconds, by outcome',
+    ['outcome'],
+    DECISION_BUCKETS_S,
+  );
+  readonly #logins = this.#counter(
+    'portcullis_logins_total',
+    'Logins, by method, provider ("" when the method has none), outcome (started, succeeded, refused) and reason id ("" unless refused)',
+    ['method', 'provider', 'outcome', 'reason'],
+  );
+  readonly #storeOperations = this.#counter(
+    'portcullis_store_operations_total',
+    'Authentication store operations, by store (memory, redis), operation (the store method) and outcome (ok, error)',
+    ['store', 'operation', 'outcome'],
+  );
+  readonly #storeSeconds = this.#histogram(
+    'portcullis_store_operation_seconds',
+    'Time an authentication store operation took, in seconds, by store and operation',
+    ['store', 'operation'],
+    DECISION_BUCKETS_S,
+  );
+  readonly #secretFetches = this.#counter(
+    'portcullis_secret_fetches_total',
+    'Fetches of a secret from a secret store, by provider and outcome (ok, error)',
+    ['provider', 'outcome'],
+  );
+  readonly #secretSeconds = this.#histogram(
+    'portcullis_secret_fetch_seconds',
+    'Time a fetch from a secret store took, in seconds, by provider',
+    ['provider'],
+    REMOTE_BUCKETS_S,
+  );
+  readonly #secretRefreshes = this.#counter(
+    'portcullis_secret_refreshes_total',
+    'Refresh rounds of the secret references (secrets.refresh_interval, or a watched store), by outcome (unchanged, changed, failed)',
+    ['outcome'],
+  );
+  readonly #outbound = this.#counter(
+    'portcullis_outbound_requests_total',
+    'Requests a plugin made (IdP, JWKS, GitHub, TokenReview), by plugin, host:port ("other" past 100 a plugin) and outcome (status class 2xx..5xx, error, timeout)',
+    ['plugin', 'host', 'outcome'],
+  );
+  readonly #outboundSeconds = this.#histogram(
+    'portcullis_outbound_request_seconds',
+    'Time to the response head of a plugin’s request, in seconds, by plugin and host:port',
+    ['plugin', 'host'],
+    REMOTE_BUCKETS_S,
+  );
+  readonly #proxied = this.#counter(
+    'portcullis_proxy_requests_total',
+    'Requests proxied to gateway.upstream, by kind (http, websocket, grpc) and upstream status (HTTP status code, gRPC status name, or error when the upstream gave none)',
+    ['kind', 'status'],
+  );
+  readonly #proxySeconds = this.#histogram(
+    'portcullis_proxy_upstream_seconds',
+    'Time to the upstream’s response head, in seconds, by kind',
+    ['kind'],
+    REMOTE_BUCKETS_S,
+  );
+  /** Each recorder, made once per label set: counting builds no label objects. */
+  readonly #storeRecorders = new Map<string, OperationRecorder>();
+  readonly #secretRecorders = new Map<string, OperationRecorder>();
+  readonly #outboundRecorders = new Map<string, OutboundRecorder>();
+  readonly #proxyRecorders = new Map<ProxyKind, ProxyRecorder>();
+
+  /** A counter in this registry. */
+  #counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** A histogram in this registry. */
+  #histogram<L extends string>(name: string, help: string, labelNames: L[], buckets: number[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    this.#decisions = new Counter({
-      name: 'portcullis_authentication_decisions_total',
-      help: 'Authentication decisions, by method (of an accepted credential; "none" otherwise), outcome and reason id',
-      labelNames: ['method', 'outcome', 'reason'],
-      registers: [this.registry],
-    });
-    this.#decisionSeconds = new Histogram({
-      name: 'portcullis_authentication_decision_seconds',
-      help: 'Time to decide on a request’s credential, in seconds, by outcome',
-      labelNames: ['outcome'],
-      buckets: DECISION_BUCKETS_S,
-      registers: [this.registry],
-    });
-    this.#logins = new Counter({
-      name: 'portcullis_logins_total',
-      help: 'Logins, by method, provider ("" when the method has none), outcome (started, succeeded, refused) and reason id ("" unless refused)',
-      labelNames: ['method', 'provider', 'outcome', 'reason'],
-      registers: [this.registry],
-    });
   }
 
   /**
@@ -82,6 +215,67 @@ export class Metrics {
    */
   login(method: string, provider: string, outcome: LoginOutcome, reason: string): void {
     this.#logins.inc({ method, provider, outcome, reason: outcome === 'refused' ? reason : '' });
+  }
+
+  /**
+   * The recorder of the authentication store `store` (`memory`, `redis`)'s method `operation`: `ok` false counts an
+   * `error`. Made once per store and operation.
+   */
+  storeOperation(store: string, operation: string): OperationRecorder {
+    return cached(this.#storeRecorders, `${store}\n${operation}`, () =>
+      operationRecorder(this.#storeOperations, this.#storeSeconds, { store, operation }),
+    );
+  }
+
+  /** The recorder of the fetches from the secret store `provider` (a provider's configured key). */
+  secretFetch(provider: string): OperationRecorder {
+    return cached(this.#secretRecorders, provider, () =>
+      operationRecorder(this.#secretFetches, this.#secretSeconds, { provider }),
+    );
+  }
+
+  /** Counts one refresh round of the secret references. */
+  secretRefresh(outcome: SecretRefreshOutcome): void {
+    this.#secretRefreshes.inc({ outcome });
+  }
+
+  /**
+   * The recorder of the outbound requests of the plugin `plugin`: by host, at most {@link MAX_OUTBOUND_HOSTS}
+   * distinct hosts a plugin (across reloads), the others counted as `other`.
+   */
+  #outboundFor(plugin: string): OutboundRecorder {
+    return cached(this.#outboundRecorders, plugin, () => {
+      const hosts = new Map<
+        string,
+        {
+          readonly outcomes: Map<OutboundOutcome, Counter.Internal>;
+          readonly seconds: Histogram.Internal<'plugin' | 'host'>;
+        }
+      >();
+      const labelsOf = (host: string) =>
+        cached(hosts, host, () => ({
+          outcomes: new Map<OutboundOutcome, Counter.Internal>(),
+          seconds: this.#outboundSeconds.labels({ plugin, host }),
+        }));
+      return (requested, outcome, elapsed) => {
+        const host = hosts.has(requested) || hosts.size < MAX_OUTBOUND_HOSTS ? requested : 'other';
+        const entry = labelsOf(host);
+        cached(entry.outcomes, outcome, () => this.#outbound.labels({ plugin, host, outcome })).inc();
+        entry.seconds.observe(elapsed);
+      };
+    });
+  }
+
+  /** The recorder of the requests proxied to the upstream of kind `kind`, with one child per status seen. */
+  proxy(kind: ProxyKind): ProxyRecorder {
+    return cached(this.#proxyRecorders, kind, () => {
+      const statuses = new Map<number | string, Counter.Internal>();
+      const seconds = this.#proxySeconds.labels({ kind });
+      return (status, elapsed) => {
+        cached(statuses, status, () => this.#proxied.labels({ kind, status: String(status) })).inc();
+        if (elapsed !== undefined) seconds.observe(elapsed);
+      };
+    });
   }
 
   readonly #pluginCounters = new Map<
@@ -155,7 +349,7 @@ export class Metrics {
       }
       return entry;
     };
-    return {
+    const metrics: MethodMetrics = {
       increment: (name, labels = {}) => {
         const names = labelsOf(name, labels);
         const entry = entryOf(
@@ -193,6 +387,8 @@ export class Metrics {
         if (admit(entry, name, names, values)) entry.metric.observe(values, value);
       },
     };
+    outboundRecorders.set(metrics, this.#outboundFor(plugin));
+    return metrics;
   }
 
   /** The exposition: Prometheus text format 0.0.4 and its content type. */

@@ -1,5 +1,6 @@
 import { errorMessage, type SecretFailure } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { SecretMetrics } from '../observe/metrics.ts';
 import type { SecretSource } from '../plugins/contracts.ts';
 import { fetchReferences, type ReferenceUse } from './resolve.ts';
 
@@ -18,21 +19,30 @@ export interface RefreshResult {
 }
 
 /**
- * Fetches every reference of `target` again. A failed fetch keeps the last good value and is logged as a warning
- * naming the reference, the store and the cause (never a value); the next refresh tries again. A value that was set
- * and is now empty counts as a failed fetch.
+ * Fetches every reference of `target` again: one refresh round. A failed fetch keeps the last good value and is
+ * logged as a warning naming the reference, the store and the cause (never a value); the next refresh tries again.
+ * A value that was set and is now empty counts as a failed fetch. With `metrics`, each fetch is counted and timed,
+ * and the round counted as `failed` (some fetch failed), `changed` or `unchanged`; a round cut short by shutdown is
+ * not counted.
  */
 export async function fetchChanges(
   target: RefreshTarget,
-  options: { readonly timeoutMs: number; readonly log: Logger; readonly signal?: AbortSignal },
+  options: {
+    readonly timeoutMs: number;
+    readonly log: Logger;
+    readonly signal?: AbortSignal;
+    readonly metrics?: SecretMetrics;
+  },
 ): Promise<RefreshResult> {
   const outcomes = await fetchReferences(target.uses, target.sources, {
     timeoutMs: options.timeoutMs,
     ...(options.signal && { signal: options.signal }),
+    ...(options.metrics && { metrics: options.metrics }),
   });
   const values = new Map(target.values);
   const changed: ReferenceUse[] = [];
   const failures: SecretFailure[] = [];
+  let emptied = false;
   for (const use of target.uses) {
     const outcome = outcomes.get(use.reference.raw);
     if (outcome === undefined) continue;
@@ -40,6 +50,7 @@ export async function fetchChanges(
       failures.push(outcome.failure);
     } else if (outcome.value === '' && target.values.get(use.reference.raw) !== '') {
       // A file caught half-written, a secret emptied by mistake: taking it would, say, switch CSRF protection off.
+      emptied = true;
       options.log.warn(
         { reference: use.reference.raw, provider: use.reference.provider },
         'secret refresh found an empty value; the last good value stays in use',
@@ -52,6 +63,8 @@ export async function fetchChanges(
   // Cancelled by shutdown: nothing went wrong with the stores.
   if (!options.signal?.aborted) {
     logFailures(options.log, failures, 'secret refresh failed; the last good value stays in use');
+    const failed = failures.length > 0 || emptied;
+    options.metrics?.secretRefresh(failed ? 'failed' : changed.length > 0 ? 'changed' : 'unchanged');
   }
   return { values, changed };
 }

@@ -8,6 +8,7 @@ import {
   type SecretFailure,
   SecretResolutionError,
 } from '../errors.ts';
+import type { SecretMetrics } from '../observe/metrics.ts';
 import type { SecretSource } from '../plugins/contracts.ts';
 import type { ReferenceSite } from './find.ts';
 import type { SecretReference } from './parse.ts';
@@ -33,6 +34,8 @@ export interface FetchOptions {
   readonly timeoutMs?: number;
   /** Aborts every `get` at once (shutdown). */
   readonly signal?: AbortSignal;
+  /** Counts and times each `get` by provider (`portcullis_secret_fetches_total`, `portcullis_secret_fetch_seconds`). */
+  readonly metrics?: Pick<SecretMetrics, 'secretFetch'>;
 }
 
 /** How start-up resolution waits for stores that cannot be reached. */
@@ -99,7 +102,7 @@ export async function fetchReferences(
     ({ reference }) => reference.provider,
     // The keys of one secret are one task: asked for at once, so that a store reads the secret once (sharedCalls).
     ({ reference }) => reference.path,
-    ({ reference }) => fetchOne(reference, sources, timeoutMs, options.signal),
+    ({ reference }) => fetchOne(reference, sources, timeoutMs, options.signal, options.metrics),
   );
   const outcomes = new Map<string, FetchOutcome>();
   settled.forEach((outcome, i) => {
@@ -236,6 +239,7 @@ async function fetchOne(
   sources: ReadonlyMap<string, SecretSource>,
   timeoutMs: number,
   stop: AbortSignal | undefined,
+  metrics: FetchOptions['metrics'],
 ): Promise<string> {
   const source = sources.get(reference.provider);
   if (source === undefined) {
@@ -270,6 +274,8 @@ async function fetchOne(
     if (stop?.aborted) stopped();
     else stop?.addEventListener('abort', stopped, { once: true });
   });
+  const started = performance.now();
+  let ok = false;
   try {
     const value = await Promise.race([
       Promise.resolve().then(() => source.get(reference.path, reference.key, { signal: controller.signal })),
@@ -281,8 +287,11 @@ async function fetchOne(
         `provider ${quoteValue(reference.provider)} answered ${value === null ? 'null' : `a value of type ${typeof value}`}, not a string`,
       );
     }
+    ok = true;
     return value;
   } finally {
+    // A fetch cut short by shutdown says nothing of the store.
+    if (!stop?.aborted) metrics?.secretFetch(reference.provider)(ok, (performance.now() - started) / 1000);
     clearTimeout(timer);
     if (stopped !== undefined) stop?.removeEventListener('abort', stopped);
   }
