@@ -4,6 +4,7 @@ import type { RootConfig } from '../config/types.ts';
 import { ConfigError, ErrorCodes, PluginError, PortcullisError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type AuditRecorder, NO_AUDIT } from '../observe/audit/record.ts';
+import { outboundOf } from '../observe/metrics.ts';
 import type {
   ConfigIssue,
   MethodAudit,
@@ -111,8 +112,8 @@ export function createMethodContext(options: {
     session: options.session,
     metrics: options.metrics ?? notReady<MethodMetrics>('plugin metrics'),
     audit: pluginAudit(options.name, options.audit ?? NO_AUDIT),
-    fetch: opened(createClosableFetch()),
-    createFetch: (fetchOptions) => opened(createClosableFetch(fetchOptions)),
+    fetch: opened(createClosableFetch({}, outboundOf(options.metrics))),
+    createFetch: (fetchOptions) => opened(createClosableFetch(fetchOptions, outboundOf(options.metrics))),
     now: () => new Date(),
     root: options.config,
   };

@@ -1,3 +1,4 @@
+import type { OutboundOutcome, OutboundRecorder } from '../observe/metrics.ts';
 import type { FetchLike, FetchOptions } from './contracts.ts';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -9,12 +10,54 @@ export interface ClosableFetch {
   close(): Promise<void>;
 }
 
+const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http:': '80', 'https:': '443' };
+
+/** The `host:port` a request goes to (the scheme's port when the URL has none); `invalid` for no URL at all. */
+export function hostOf(input: string | URL | Request): string {
+  let url: URL;
+  try {
+    url = input instanceof URL ? input : new URL(typeof input === 'string' ? input : input.url);
+  } catch {
+    return 'invalid';
+  }
+  return `${url.hostname}:${url.port || DEFAULT_PORTS[url.protocol] || ''}`;
+}
+
+/** How a request that did not answer ended: its time limit (or the caller's), or any other failure. */
+const failure = (error: unknown): OutboundOutcome =>
+  (error as { name?: unknown } | null)?.name === 'TimeoutError' ? 'timeout' : 'error';
+
+/** A response's status class; a status fetch should never give (below 100, above 599) is an `error`. */
+const statusClass = (status: number): OutboundOutcome =>
+  status >= 100 && status < 600 ? (`${Math.floor(status / 100)}xx` as OutboundOutcome) : 'error';
+
+/**
+ * `fetch` with each request recorded in `record`: its `host:port`, the response's status class (or `error`, or
+ * `timeout`), and the time to the response head (the body is the caller's to read).
+ */
+function recorded(fetch: FetchLike, record: OutboundRecorder): FetchLike {
+  return async (input, init) => {
+    const host = hostOf(input);
+    const started = performance.now();
+    let response: Response;
+    try {
+      response = await fetch(input, init);
+    } catch (error) {
+      record(host, failure(error), (performance.now() - started) / 1000);
+      throw error;
+    }
+    record(host, statusClass(response.status), (performance.now() - started) / 1000);
+    return response;
+  };
+}
+
 /**
  * A `fetch` with its own trust anchors and timeout. undici is imported on first use, so a method that never
  * calls out costs nothing; a given CA replaces the system trust store for this fetch only, through a pool of its
- * own that {@link ClosableFetch.close} releases (its kept-alive sockets would otherwise outlive the plugin).
+ * own that {@link ClosableFetch.close} releases (its kept-alive sockets would otherwise outlive the plugin). With
+ * `record`, every request is counted and timed by host (`portcullis_outbound_requests_total`, ...).
  */
-export function createClosableFetch(options: FetchOptions = {}): ClosableFetch {
+export function createClosableFetch(options: FetchOptions = {}, record?: OutboundRecorder): ClosableFetch {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let ready: Promise<FetchLike> | undefined;
   let dispatcher: import('undici').Agent | undefined;
@@ -22,12 +65,13 @@ export function createClosableFetch(options: FetchOptions = {}): ClosableFetch {
   const load = async (): Promise<FetchLike> => {
     const undici = await import('undici');
     dispatcher = options.ca === undefined ? undefined : new undici.Agent({ connect: { ca: options.ca } });
-    return (input, init) =>
+    const fetch: FetchLike = (input, init) =>
       undici.fetch(input as Parameters<typeof undici.fetch>[0], {
         ...(init as Parameters<typeof undici.fetch>[1]),
         ...(dispatcher === undefined ? {} : { dispatcher }),
         signal: init?.signal ?? AbortSignal.timeout(timeoutMs),
       }) as unknown as Promise<Response>;
+    return record === undefined ? fetch : recorded(fetch, record);
   };
   return {
     fetch: async (input, init) => {
