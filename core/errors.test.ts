@@ -86,16 +86,22 @@ function readmeReasons(): Map<string, string[]> {
   );
 }
 
-/** Where the built-in code names a reason id of its own: `reason: '…'` outside tests, with the plugin it is in. */
+/**
+ * Where the built-in code names a reason id of its own: `reason: '…'` outside tests, with the plugins it is in, as
+ * the README's "From" cell writes them (`` `oidc`, `github` ``, in the order the files are read).
+ */
 function ownReasons(): Map<string, string> {
-  const found = new Map<string, string>();
+  const found = new Map<string, string[]>();
   for (const file of sourceFiles()) {
     if (!/^(core|plugins|secrets)\//.test(file.path) || file.path.endsWith('.test.ts')) continue;
     for (const [, id] of file.text.matchAll(/\breason: ['"]([^'"]*)['"]/g)) {
-      found.set(id as string, /^(?:plugins|secrets)\/([^/]+)\//.exec(file.path)?.[1] ?? file.path);
+      const where = /^(?:plugins|secrets)\/([^/]+)\//.exec(file.path)?.[1] ?? file.path;
+      const places = found.get(id as string) ?? [];
+      if (!places.includes(where)) places.push(where);
+      found.set(id as string, places);
     }
   }
-  return found;
+  return new Map([...found].map(([id, places]) => [id, places.sort().join('`, `')]));
 }
 
 describe('reason ids', () => {

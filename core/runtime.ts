@@ -14,7 +14,10 @@ import {
 } from './errors.ts';
 import { createSessionHelpers } from './http/cookies.ts';
 import { createLogger, type LogDestination, type Logger, SecretScrubber } from './log.ts';
+import { type AuditRecorder, NO_AUDIT } from './observe/audit/record.ts';
+import { observedSession } from './observe/logins.ts';
 import { Metrics } from './observe/metrics.ts';
+import { auditedTokens } from './observe/token-events.ts';
 import { createMethodContext, createSecretContext } from './plugins/context.ts';
 import type { MethodInstance, MethodPlugin, SecretSource, SessionHelpers } from './plugins/contracts.ts';
 import { guard, guardCreate } from './plugins/guard.ts';
@@ -59,6 +62,8 @@ export interface Runtime {
   readonly locator: Locator;
   /** Its Prometheus metrics (shared by the configurations one `portcullis serve` runs, one after another). */
   readonly metrics: Metrics;
+  /** Its audit stream (`audit:`); records nothing when no sink is enabled. */
+  readonly audit: AuditRecorder;
   /** Removes every resolved secret value from an error (see {@link SecretScrubber.scrubError}). */
   scrubError<T>(error: T): T;
   /** Closes the methods, the store and the secret stores, in that order. */
@@ -258,6 +263,8 @@ export interface RuntimeParts {
   readonly createTimeoutMs?: number;
   /** The metrics to count into (the previous configuration's on a reload); new ones when absent. */
   readonly metrics?: Metrics;
+  /** The audit stream to record into; none when absent. */
+  readonly audit?: AuditRecorder;
 }
 
 /** Opens the authentication store `config` asks for, as a resource runtimes share. */
@@ -277,6 +284,7 @@ export async function openStore(
 export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
   const { loaded, config, log, scrubber } = parts;
   const metrics = parts.metrics ?? new Metrics();
+  const audit = parts.audit ?? NO_AUDIT;
   const opened: Closable[] = [['secret stores', { close: () => parts.sources.release() }]];
   try {
     const shared = parts.store ?? (await openStore(config, log, metrics));
@@ -293,10 +301,11 @@ export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
         name: entry.name,
         log,
         config,
-        store,
-        session,
+        store: plugin.method === 'METHOD_TOKEN' ? auditedTokens(store, audit) : store,
+        session: observedSession(session, plugin.method, metrics, audit),
         locator: loaded.locator,
         metrics: metrics.forPlugin(entry.name, log),
+        audit,
       });
       let instance: MethodInstance;
       try {
@@ -357,6 +366,7 @@ export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
       session,
       locator: loaded.locator,
       metrics,
+      audit,
       scrubError: (error) => scrubber.scrubError(error),
       close() {
         closing ??= closeAll(opened, log);

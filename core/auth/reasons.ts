@@ -47,6 +47,8 @@ export const Reasons = {
   CLAIM_MISMATCH: 'claim_mismatch',
   /** A claim the method requires is missing. */
   CLAIM_MISSING: 'claim_missing',
+  /** A login callback was refused by an error that gave neither a reason id nor a code (`login:refused` events). */
+  LOGIN_REFUSED: 'login_refused',
 } as const;
 
 /** One of the core's {@link Reasons}. A plugin may give ids of its own. */

@@ -1,4 +1,5 @@
 import { ErrorCodes, errorMessage, PortcullisError } from '../errors.ts';
+import { actorOf, currentActor, currentClient } from '../observe/client.ts';
 import type { Authentication, JsonValue } from '../plugins/contracts.ts';
 import { guard, guardSync } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
@@ -131,6 +132,9 @@ function createAuthService(runtime: Runtime): AuthService {
     }
   }
 
+  /** The caller's own authentication as an audit actor, with the address of the request or call under way. */
+  const self = (who: Authentication) => actorOf(who, currentClient()?.ip);
+
   return {
     enabled: runtime.config.authentication.required || runtime.methods.size > 0,
     sessionEnabled: [...runtime.methods.values()].some((method) => method.plugin.sessionCompatible),
@@ -153,13 +157,32 @@ function createAuthService(runtime: Runtime): AuthService {
 
     async expireSelf(who, expiresAt) {
       if (who.id === '') throw new PortcullisError(ErrorCodes.NOT_FOUND, AUTHENTICATION_NOT_FOUND);
-      await runtime.store.expireAuthentication(who.id, expiresAt ?? new Date());
+      const at = expiresAt ?? new Date();
+      await runtime.store.expireAuthentication(who.id, at);
+      if (runtime.audit.wants('authentication', 'expired')) {
+        runtime.audit.record({
+          type: 'authentication',
+          action: 'expired',
+          status: 'success',
+          actor: self(who),
+          payload: { id: who.id, method: who.method, expiresAt: at.toISOString() },
+        });
+      }
     },
 
     async revokeSelf(who) {
       if (who.id === '') return {};
       const nextUri = await endSessionAtProvider(who);
       await runtime.store.deleteAuthentications({ id: who.id });
+      if (runtime.audit.wants('logout', 'self')) {
+        runtime.audit.record({
+          type: 'logout',
+          action: 'self',
+          status: 'success',
+          actor: self(who),
+          payload: { id: who.id, method: who.method, endedAtProvider: nextUri !== undefined },
+        });
+      }
       return nextUri === undefined ? {} : { nextUri };
     },
 
@@ -179,7 +202,19 @@ function createAuthService(runtime: Runtime): AuthService {
     },
 
     async deleteAuthentication(id) {
+      const audit = runtime.audit;
+      // As Flipt does, the authentication is read first only for its event: a token's is `token:deleted` with the
+      // token's metadata as its payload (Flipt's), any other's `authentication:deleted`.
+      const auditing = audit.wants('token', 'deleted') || audit.wants('authentication', 'deleted');
+      const deleting = auditing ? await runtime.store.getAuthenticationById(id) : undefined;
       await runtime.store.deleteAuthentications({ id });
+      if (deleting === undefined) return;
+      const token = deleting.method === 'METHOD_TOKEN';
+      const [type, payload] = token
+        ? ['token', { ...deleting.metadata }]
+        : ['authentication', { id, method: deleting.method }];
+      if (!audit.wants(type, 'deleted')) return;
+      audit.record({ type, action: 'deleted', status: 'success', actor: currentActor(), payload });
     },
   };
 }

@@ -6,6 +6,8 @@ import { authService } from '../auth/service.ts';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import { decide, notRequiredRefused } from '../http/authenticate.ts';
 import { errorResponse, UNAUTHENTICATED_MESSAGE } from '../http/errors.ts';
+import { NO_AUDIT } from '../observe/audit/record.ts';
+import { CallClient, currentClient, runAsClient } from '../observe/client.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
 import {
@@ -71,10 +73,14 @@ export function unary<Request, Response>(
   body: (call: grpc.ServerUnaryCall<Request, Response>) => Promise<Response>,
 ): grpc.handleUnaryCall<Request, Response> {
   return (call, callback) => {
-    body(call).then(
-      (response) => callback(null, response),
-      (error: unknown) => callback(toStatus(runtime, rpc, error) as grpc.ServiceError),
-    );
+    const answer = () =>
+      body(call).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toStatus(runtime, rpc, error) as grpc.ServiceError),
+      );
+    // An audit event recorded while answering (a token deleted, a session expired) names the call as its actor.
+    if (runtime.audit === NO_AUDIT) answer();
+    else runAsClient(new CallClient(call.getPeer()), answer);
   };
 }
 
@@ -108,8 +114,13 @@ async function caller(
   runtime: Runtime,
   call: grpc.ServerUnaryCall<unknown, unknown>,
 ): Promise<Authentication> {
-  const decision = await decide(runtime, credentialHeaders(call.metadata), call.getPath());
-  if (decision.kind === 'authenticated') return decision.authentication;
+  const client = currentClient();
+  const ip = client?.ip;
+  const decision = await decide(runtime, credentialHeaders(call.metadata), call.getPath(), ip);
+  if (decision.kind === 'authenticated') {
+    if (client instanceof CallClient) client.authentication = decision.authentication;
+    return decision.authentication;
+  }
   if (decision.kind === 'error') throw { code: decision.code as number, details: decision.message };
   throw { code: grpc.status.UNAUTHENTICATED, details: UNAUTHENTICATED_MESSAGE };
 }
@@ -136,7 +147,7 @@ export function authServices(runtime: Runtime): ServiceBinding[] {
   async function authenticated(call: grpc.ServerUnaryCall<unknown, unknown>, self: boolean) {
     if (required) return caller(runtime, call);
     if (!self) return undefined;
-    notRequiredRefused(runtime, call.getPath());
+    notRequiredRefused(runtime, call.getPath(), currentClient()?.ip);
     throw { code: grpc.status.UNAUTHENTICATED, details: UNAUTHENTICATED_MESSAGE };
   }
 

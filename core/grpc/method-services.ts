@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { grpcCallHeaders, STATE_COOKIE } from '../http/cookies.ts';
+import { CallClient } from '../observe/client.ts';
 import type { Runtime } from '../runtime.ts';
 import { credentialHeaders, type ServiceBinding, serviceDefinition, unary } from './auth-services.ts';
 import { fromTimestamp, type Timestamp, toAuthenticationMessage } from './messages.ts';
@@ -57,6 +58,11 @@ const query = (request: Record<string, unknown>, fields: Record<string, string>)
   new URLSearchParams(
     Object.fromEntries(Object.entries(fields).map(([name, field]) => [name, text(request, field)])),
   ).toString();
+
+/** The address of a call's peer, without its port. */
+function peerAddress(call: grpc.ServerUnaryCall<unknown, unknown>): string | undefined {
+  return new CallClient(call.getPeer()).ip;
+}
 
 /** The route's request for a call: a `GET` (no body) or a `POST` with a JSON body. */
 interface RouteRequest {
@@ -199,6 +205,8 @@ async function answerThroughRoute(
       ...(body !== undefined && { 'content-type': 'application/json' }),
     },
     ...(body !== undefined && { payload: JSON.stringify(body) }),
+    // The route sees the call's peer as its client (a login's audit event names it), not the process itself.
+    ...(peerAddress(call) !== undefined && { remoteAddress: peerAddress(call) }),
   });
   const json = JSON.parse(response.body) as RouteJson;
   if (response.statusCode !== 200) {

@@ -3,6 +3,7 @@ import { authenticationJson } from '../auth/json.ts';
 import { authService } from '../auth/service.ts';
 import { timestampField } from '../auth/timestamp.ts';
 import { ErrorCodes, PluginError, PortcullisError } from '../errors.ts';
+import { loginFailed, settleLogin } from '../observe/logins.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import { guard } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
@@ -132,7 +133,7 @@ export function authApi(runtime: Runtime) {
       open(async (request, reply) => {
         if (request.authentication !== undefined) return handler(request, request.authentication);
         // With authentication required, the hook has refused such a request already.
-        notRequiredRefused(runtime, request.url);
+        notRequiredRefused(runtime, request.url, request.ip);
         return unauthenticated(runtime, request, reply);
       });
     // Flipt's HTTP middleware expires both session cookies before handling these two, whatever the outcome.
@@ -208,6 +209,9 @@ export function authApi(runtime: Runtime) {
               );
             }
           });
+          // A login callback's outcome is known once its route has answered (see observedSession).
+          methodScope.addHook('onError', async (request, _reply, error) => loginFailed(request, error));
+          methodScope.addHook('onResponse', async (request) => settleLogin(request));
           await guard(method.name, 'routes', () => routes.call(method.instance, methodScope));
         },
         { prefix: `/method/${method.name}` },

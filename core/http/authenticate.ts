@@ -1,10 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Reasons, refusalReason } from '../auth/reasons.ts';
+import { actorOf, currentClient } from '../observe/client.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
 import { readCookie, TOKEN_COOKIE } from './cookies.ts';
-import { DecisionLog } from './decision-log.ts';
+import { DecisionLog, type Refusal } from './decision-log.ts';
 import {
   errorResponse,
   GrpcCode,
@@ -44,12 +45,44 @@ export function decisionLog(runtime: Runtime): DecisionLog {
 }
 
 /**
+ * Logs a refusal (see {@link DecisionLog}) and records it as an `authentication:refused` audit event at the same
+ * rate: past the decision log's per-second budget an event is only counted (`rate_limited`), so that a flood of bad
+ * requests is not a flood of events either. `ip` is the client's address, when the caller knows it.
+ */
+function refused(runtime: Runtime, refusal: Refusal, ip: string | undefined): void {
+  const within = decisionLog(runtime).refused(refusal);
+  const audit = runtime.audit;
+  if (!audit.wants('authentication', 'refused')) return;
+  if (!within) {
+    audit.rateLimited(1);
+    return;
+  }
+  audit.record({
+    type: 'authentication',
+    action: 'refused',
+    status: 'denied',
+    actor: actorOf(undefined, ip ?? currentClient()?.ip),
+    payload: {
+      reason: refusal.reason,
+      via: refusal.via,
+      path: refusal.path,
+      status: refusal.outcome === 'forbidden' ? 403 : 401,
+    },
+  });
+}
+
+/**
  * Authenticates a request by its headers through the pipeline, and logs the decision in one line (never the
  * credential; only the path of `url`, a query string may hold one; refusals past a rate only counted, see
  * {@link DecisionLog}). Shared by the hook, forward-auth and the
  * websocket proxy.
  */
-export async function decide(runtime: Runtime, headers: IncomingHttpHeaders, url: string): Promise<Decision> {
+export async function decide(
+  runtime: Runtime,
+  headers: IncomingHttpHeaders,
+  url: string,
+  ip?: string,
+): Promise<Decision> {
   const started = performance.now();
   const path = pathOf(url);
   const log = runtime.log;
@@ -103,7 +136,7 @@ export async function decide(runtime: Runtime, headers: IncomingHttpHeaders, url
     return { kind: 'authenticated', authentication: outcome.authentication };
   }
   const { reason, detail, via } = outcome;
-  decisionLog(runtime).refused({ reason, detail, via, durationMs, path });
+  refused(runtime, { reason, detail, via, durationMs, path }, ip);
   return { kind: 'unauthenticated', reason, detail };
 }
 
@@ -111,29 +144,37 @@ export async function decide(runtime: Runtime, headers: IncomingHttpHeaders, url
  * Logs, as a decision (`forbidden`, `csrf_refused`, with Go's message as the detail), a request that the
  * cross-origin check refused: by the hook, forward-auth or the websocket proxy.
  */
-export function crossOriginRefused(runtime: Runtime, url: string, message: string): void {
+export function crossOriginRefused(runtime: Runtime, url: string, message: string, ip?: string): void {
   runtime.metrics.decision('forbidden', 'none', Reasons.CSRF_REFUSED);
-  decisionLog(runtime).refused({
-    outcome: 'forbidden',
-    reason: Reasons.CSRF_REFUSED,
-    detail: message,
-    via: 'csrf',
-    path: pathOf(url),
-  });
+  refused(
+    runtime,
+    {
+      outcome: 'forbidden',
+      reason: Reasons.CSRF_REFUSED,
+      detail: message,
+      via: 'csrf',
+      path: pathOf(url),
+    },
+    ip,
+  );
 }
 
 /**
  * Logs a request to a route that needs a caller while `authentication.required` is false: nothing is
  * authenticated then (as in Flipt), so the route answers 401 without asking the pipeline.
  */
-export function notRequiredRefused(runtime: Runtime, url: string): void {
+export function notRequiredRefused(runtime: Runtime, url: string, ip?: string): void {
   runtime.metrics.decision('unauthenticated', 'none', Reasons.AUTHENTICATION_NOT_REQUIRED);
-  decisionLog(runtime).refused({
-    reason: Reasons.AUTHENTICATION_NOT_REQUIRED,
-    detail: 'authentication.required is false, so no request is authenticated',
-    via: 'none',
-    path: pathOf(url),
-  });
+  refused(
+    runtime,
+    {
+      reason: Reasons.AUTHENTICATION_NOT_REQUIRED,
+      detail: 'authentication.required is false, so no request is authenticated',
+      via: 'none',
+      path: pathOf(url),
+    },
+    ip,
+  );
 }
 
 /**
@@ -190,7 +231,7 @@ export function createAuthenticationHook(
     ) {
       return;
     }
-    const decision = await decide(runtime, request.headers, request.url);
+    const decision = await decide(runtime, request.headers, request.url, request.ip);
     if (decision.kind === 'authenticated') {
       request.authentication = decision.authentication;
       return;

@@ -283,6 +283,8 @@ export function createSessionHelpers(
       clear(reply, TOKEN_COOKIE, sameSite);
       clear(reply, STATE_COOKIE, sameSite);
     },
+    // Recorded by the method's own helpers (observedSession), which know its name and the audit stream.
+    recordLogout() {},
   };
   return helpers;
 }

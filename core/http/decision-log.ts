@@ -42,9 +42,12 @@ export class DecisionLog {
     this.#now = options.now ?? Date.now;
   }
 
-  refused(refusal: Refusal): void {
+  /**
+   * Logs (or counts) one refusal. Returns whether it was within this second's budget — what else is kept per
+   * refusal (its audit event) follows the same rate, whatever the log level.
+   */
+  refused(refusal: Refusal): boolean {
     const log = this.#log;
-    if (!log.isLevelEnabled('warn')) return;
     const now = this.#now();
     const second = Math.floor(now / 1000);
     if (second !== this.#second) {
@@ -52,10 +55,12 @@ export class DecisionLog {
       this.#second = second;
       this.#lines = 0;
     }
-    if (this.#lines < this.#limit || log.isLevelEnabled('debug')) {
-      this.#lines++;
+    const within = this.#lines < this.#limit;
+    if (within) this.#lines++;
+    if (!log.isLevelEnabled('warn')) return within;
+    if (within || log.isLevelEnabled('debug')) {
       log.warn({ outcome: 'unauthenticated', ...refusal }, 'authentication decision');
-      return;
+      return within;
     }
     // Counted by reason id; a plugin may name many: the summary keeps the first few and lumps the rest together.
     const reason =
@@ -64,6 +69,7 @@ export class DecisionLog {
         : OTHER_REASONS;
     this.#suppressed.set(reason, (this.#suppressed.get(reason) ?? 0) + 1);
     this.#report ??= setTimeout(() => this.flush(), 1000 - (now % 1000)).unref();
+    return false;
   }
 
   /** Writes the count of the refusals not logged one by one, if any. Also called on close. */

@@ -14,6 +14,8 @@ export interface AskedRequest {
   readonly headers: IncomingHttpHeaders;
   /** Whether the target can be believed for exclusions (false when two headers naming it disagree). */
   readonly trustworthy: boolean;
+  /** The original client's address, when known (for a refusal's audit event). */
+  readonly ip?: string;
 }
 
 /** What a proxy is told. */
@@ -37,13 +39,13 @@ export function createJudge(runtime: Runtime, isExcluded: (url: string) => boole
   return async function judge(request: AskedRequest): Promise<Judgement> {
     const refusal = crossOrigin?.(request.method, request.headers);
     if (refusal !== undefined) {
-      crossOriginRefused(runtime, request.uri, refusal);
+      crossOriginRefused(runtime, request.uri, refusal, request.ip);
       return { kind: 'cross-origin', message: refusal };
     }
     if (!authentication.required || (request.trustworthy && isExcluded(request.uri))) {
       return { kind: 'allow', identity: {} };
     }
-    const decision = await decide(runtime, request.headers, request.uri);
+    const decision = await decide(runtime, request.headers, request.uri, request.ip);
     if (decision.kind === 'authenticated') {
       return {
         kind: 'allow',

@@ -221,6 +221,22 @@ export interface SessionHelpers {
   forwardedPrefix(request: FastifyRequest): string;
   /** Expires both cookies (empty value, Max-Age=0, Path=/); `sameSite: 'None'` for front-channel logout. */
   clearCookies(reply: FastifyReply, options?: { readonly sameSite?: 'Strict' | 'None' }): void;
+  /**
+   * Records a logout a method carried out itself at its provider's request — OpenID back-channel (a signed logout
+   * token posted server to server) or front-channel (the provider loads a URL in a frame) — as the
+   * `logout:back_channel` / `logout:front_channel` audit event, with the provider and how many sessions ended.
+   * (`DELETE /auth/v1/self/revoke` is recorded by portcullis as `logout:self`.) Since kit 1.3.0.
+   */
+  recordLogout(request: FastifyRequest, logout: Logout): void;
+}
+
+/** What {@link SessionHelpers.recordLogout} records. */
+export interface Logout {
+  readonly kind: 'back_channel' | 'front_channel';
+  /** The configured provider (`providers.<name>`) it came from. */
+  readonly provider?: string;
+  /** How many sessions it ended (0 when none matched). */
+  readonly sessions: number;
 }
 
 /**

@@ -14,7 +14,13 @@ export interface Membership {
  */
 export type AccessDecision =
   | { readonly allowed: true }
-  | { readonly allowed: false; readonly message: string; readonly detail: string };
+  | {
+      readonly allowed: false;
+      readonly message: string;
+      readonly detail: string;
+      /** The refusal's reason id, for `login:refused` events and the login metrics. */
+      readonly reason: 'organization_not_allowed' | 'team_not_allowed';
+    };
 
 /** GitHub logins and slugs are case-insensitive (Flipt compares them as written; `My-Org` then admits no one). */
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
@@ -44,6 +50,7 @@ export function decideAccess(
       allowed: false,
       message: `account does not satisfy the organization requirements: "${login}" belongs to none of allowed_organizations`,
       detail: `allowed_organizations: ${config.allowed_organizations.join(', ')}`,
+      reason: 'organization_not_allowed',
     };
   }
   if (Object.keys(config.allowed_teams).length === 0) return { allowed: true };
@@ -60,6 +67,7 @@ export function decideAccess(
     allowed: false,
     message: `account does not satisfy the team requirements: "${login}" is in none of the allowed_teams of its allowed organizations`,
     detail: `allowed_teams: ${wanted}`,
+    reason: 'team_not_allowed',
   };
 }
 

@@ -53,6 +53,7 @@ describe('decideAccess', () => {
       message:
         'account does not satisfy the team requirements: "u" is in none of the allowed_teams of its allowed organizations',
       detail: 'allowed_teams: octo-org: readers; other-org: none listed',
+      reason: 'team_not_allowed',
     });
   });
 });

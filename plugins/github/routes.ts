@@ -11,8 +11,9 @@ import { boundedJson, GITHUB_TIMEOUT_MS, GithubClient, GithubClientError } from 
 export const CHALLENGE_TTL_MS = 2 * 60 * 1000;
 const CALLBACK_PATH = '/auth/v1/method/github/callback';
 
-function fail(code: ErrorCode, message: string): PluginError {
-  return new PluginError(code, message);
+/** A refusal with Flipt's message and a stable reason id (`login:refused`, metrics). */
+function fail(code: ErrorCode, message: string, options?: { readonly reason: string }): PluginError {
+  return new PluginError(code, message, options);
 }
 
 /** `url.JoinPath(redirect_address, "auth/v1/method/github/callback")`, as Flipt builds it. */
@@ -99,18 +100,24 @@ export function githubRoutes(ctx: MethodContext, config: GithubConfig): (app: Fa
 
   async function callback(request: FastifyRequest, reply: FastifyReply) {
     const { state, code } = request.query as { state?: unknown; code?: unknown };
+    // Asked first, whatever the state: that marks the request as a login callback, refused or not.
+    const matches = session.stateMatches(request, typeof state === 'string' ? state : undefined);
     if (typeof state !== 'string' || state === '')
-      throw fail(ErrorCodes.UNAUTHENTICATED, 'missing state parameter');
+      throw fail(ErrorCodes.UNAUTHENTICATED, 'missing state parameter', { reason: 'state_missing' });
     if (session.readStateCookie(request) === undefined) {
-      throw fail(ErrorCodes.UNAUTHENTICATED, 'missing client state in metadata');
+      throw fail(ErrorCodes.UNAUTHENTICATED, 'missing client state in metadata', {
+        reason: 'state_cookie_missing',
+      });
     }
-    if (!session.stateMatches(request, state))
-      throw fail(ErrorCodes.UNAUTHENTICATED, 'unexpected state parameter');
+    if (!matches)
+      throw fail(ErrorCodes.UNAUTHENTICATED, 'unexpected state parameter', { reason: 'state_mismatch' });
     let verifier: string | undefined;
     if (config.use_pkce) {
       verifier = await store.popChallenge(state);
       if (verifier === undefined)
-        throw fail(ErrorCodes.UNAUTHENTICATED, 'missing or expired oauth challenge');
+        throw fail(ErrorCodes.UNAUTHENTICATED, 'missing or expired oauth challenge', {
+          reason: 'challenge_missing',
+        });
     }
 
     let token: string;
@@ -118,7 +125,7 @@ export function githubRoutes(ctx: MethodContext, config: GithubConfig): (app: Fa
       token = await exchange(typeof code === 'string' ? code : '', verifier);
     } catch (error) {
       log.warn({ reason: errorMessage(error) }, 'callback: code exchange failed');
-      throw fail(codeFor(error), 'callback: code exchange failed');
+      throw fail(codeFor(error), 'callback: code exchange failed', { reason: 'code_exchange_failed' });
     }
 
     const api = new GithubClient(fetch, apiBase(config), token);
@@ -136,13 +143,14 @@ export function githubRoutes(ctx: MethodContext, config: GithubConfig): (app: Fa
       throw fail(
         codeFor(error),
         error instanceof GithubClientError ? error.message : 'github: reading the user failed',
+        { reason: 'user_lookup_failed' },
       );
     }
 
     const decision = decideAccess(config, user.login, membership);
     if (!decision.allowed) {
       log.info({ login: user.login, reason: `${decision.message} (${decision.detail})` }, 'login refused');
-      throw fail(ErrorCodes.UNAUTHENTICATED, decision.message);
+      throw fail(ErrorCodes.UNAUTHENTICATED, decision.message, { reason: decision.reason });
     }
     const body = await session.completeLogin(request, reply, {
       method: 'METHOD_GITHUB',

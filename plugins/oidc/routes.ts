@@ -25,8 +25,9 @@ const REVOKE_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const;
 
 type Params = { provider: string };
 
-function fail(code: ErrorCode, message: string): PluginError {
-  return new PluginError(code, message);
+/** A refusal with Flipt's message, and for a login callback a stable reason id (`login:refused`, metrics). */
+function fail(code: ErrorCode, message: string, options?: { readonly reason: string }): PluginError {
+  return new PluginError(code, message, options);
 }
 
 /** The value of a query parameter given once; a repeated one counts as absent. */
@@ -78,19 +79,33 @@ export function oidcRoutes(
     message: string,
     otherwise: ErrorCode,
     run: () => Promise<T>,
+    refusal?: { readonly reason: string },
   ): Promise<T> {
     try {
       return await run();
     } catch (error) {
       log.warn({ provider: provider.name, reason: errorMessage(error) }, message);
-      throw fail(isUnreachable(error) ? ErrorCodes.UNAVAILABLE : otherwise, message);
+      const unreachable = isUnreachable(error);
+      throw fail(
+        unreachable ? ErrorCodes.UNAVAILABLE : otherwise,
+        message,
+        unreachable && refusal !== undefined ? { reason: 'provider_unreachable' } : refusal,
+      );
     }
   }
 
   function providerFor(request: FastifyRequest, action: string): OidcProvider {
     const provider = providers.get((request.params as Params).provider);
-    if (provider === undefined) throw fail(ErrorCodes.INVALID_ARGUMENT, `${action}: unknown provider`);
+    if (provider === undefined) {
+      throw fail(ErrorCodes.INVALID_ARGUMENT, `${action}: unknown provider`, { reason: 'unknown_provider' });
+    }
     return provider;
+  }
+
+  /** The provider named in the path when it is a configured one (a label must not be whatever a client sends). */
+  function configuredProvider(request: FastifyRequest): { provider?: string } {
+    const name = (request.params as Params).provider;
+    return providers.has(name) ? { provider: name } : {};
   }
 
   /**
@@ -110,7 +125,9 @@ export function oidcRoutes(
 
   async function authorize(request: FastifyRequest, reply: FastifyReply) {
     const provider = providerFor(request, 'authorize');
-    const state = session.startLogin(request, reply, `/auth/v1/method/oidc/${provider.name}/callback`);
+    const state = session.startLogin(request, reply, `/auth/v1/method/oidc/${provider.name}/callback`, {
+      provider: provider.name,
+    });
     const codeVerifier = randomPKCECodeVerifier();
     const nonce = randomNonce();
     const authorizeUrl = await step(provider, 'authorize: failed get provider', ErrorCodes.INTERNAL, () =>
@@ -124,17 +141,23 @@ export function oidcRoutes(
 
   async function callback(request: FastifyRequest, reply: FastifyReply) {
     const state = queryValue(request, 'state');
-    if (state === undefined || !session.stateMatches(request, state)) {
-      throw fail(ErrorCodes.UNAUTHENTICATED, 'callback: failed to get state');
+    // Asked even without a state: that marks the request as a login callback, refused or not.
+    const matches = session.stateMatches(request, state, configuredProvider(request));
+    if (state === undefined || !matches) {
+      throw fail(ErrorCodes.UNAUTHENTICATED, 'callback: failed to get state', { reason: 'state_mismatch' });
     }
     const provider = providerFor(request, 'callback');
     // Before the challenge is taken, so that a provider outage does not use it up.
-    await step(provider, 'callback: failed get provider', ErrorCodes.INTERNAL, () => provider.discovered());
+    await step(provider, 'callback: failed get provider', ErrorCodes.INTERNAL, () => provider.discovered(), {
+      reason: 'provider_discovery_failed',
+    });
     const challenge = await store.popChallenge(state);
-    if (challenge === undefined) throw fail(ErrorCodes.INVALID_ARGUMENT, 'callback: missing challenge');
+    if (challenge === undefined) {
+      throw fail(ErrorCodes.INVALID_ARGUMENT, 'callback: missing challenge', { reason: 'challenge_missing' });
+    }
     const [codeVerifier, nonce, ...rest] = challenge.split('.');
     if (!codeVerifier || !nonce || rest.length > 0) {
-      throw fail(ErrorCodes.INVALID_ARGUMENT, 'callback: invalid challenge');
+      throw fail(ErrorCodes.INVALID_ARGUMENT, 'callback: invalid challenge', { reason: 'challenge_invalid' });
     }
 
     const exchanged = await step(
@@ -147,13 +170,18 @@ export function oidcRoutes(
           nonce,
           ...(provider.config.use_pkce && { codeVerifier }),
         }),
+      { reason: 'code_exchange_failed' },
     );
     const { idTokenClaims } = exchanged;
     const merged = provider.config.fetch_extra_user_info
       ? {
           ...idTokenClaims,
-          ...(await step(provider, 'callback: claim extraction failed', ErrorCodes.UNAUTHENTICATED, () =>
-            provider.userinfo(exchanged.accessToken, String(idTokenClaims.sub)),
+          ...(await step(
+            provider,
+            'callback: claim extraction failed',
+            ErrorCodes.UNAUTHENTICATED,
+            () => provider.userinfo(exchanged.accessToken, String(idTokenClaims.sub)),
+            { reason: 'userinfo_failed' },
           )),
         }
       : idTokenClaims;
@@ -165,7 +193,9 @@ export function oidcRoutes(
     const email = metadata[OIDC_METADATA.email];
     if (!emailRule.allows(email)) {
       log.info({ provider: provider.name, email }, 'login refused: email_matches does not allow this email');
-      throw fail(ErrorCodes.PERMISSION_DENIED, 'callback: email is not allowed');
+      throw fail(ErrorCodes.PERMISSION_DENIED, 'callback: email is not allowed', {
+        reason: 'email_not_allowed',
+      });
     }
 
     const body = await session.completeLogin(request, reply, {
@@ -220,6 +250,7 @@ export function oidcRoutes(
       ...(token.sub !== undefined && { subject: token.sub }),
     });
     log.info({ provider: provider.name, sessions: ended }, 'back-channel logout');
+    session.recordLogout(request, { kind: 'back_channel', provider: provider.name, sessions: ended });
   }
 
   /** Front-channel logout: the provider loads this URL in a frame with its `iss` and the session's `sid`. */
@@ -242,6 +273,7 @@ export function oidcRoutes(
         sessionId: sid,
       });
       log.info({ provider: provider.name, sessions: ended }, 'front-channel logout');
+      session.recordLogout(request, { kind: 'front_channel', provider: provider.name, sessions: ended });
     }
     // Flipt's middleware clears the cookies on every successful front-channel request.
     session.clearCookies(reply, { sameSite: 'None' });

@@ -22,10 +22,16 @@ export interface AuditRecorder {
   /** Whether a record of this `type:action` would be kept (the `audit.events` filters, and a sink enabled). */
   wants(type: string, action: string): boolean;
   record(record: AuditRecord): void;
+  /**
+   * Counts records not made because they were over a rate (refused requests past the per-second budget the
+   * decision log keeps): `portcullis_audit_events_dropped_total{cause="rate_limited"}`.
+   */
+  rateLimited(count: number): void;
 }
 
 /** The recorder of a runtime with no audit sink enabled. */
 export const NO_AUDIT: AuditRecorder = {
   wants: () => false,
   record: () => undefined,
+  rateLimited: () => undefined,
 };

@@ -1,0 +1,75 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { AuditActor, Authentication } from '../plugins/contracts.ts';
+
+/** Who a request or a gRPC call comes from, as far as it is known: the address, then the authentication. */
+export interface Client {
+  /** The client's address (Fastify's `request.ip`, a gRPC call's peer). */
+  readonly ip?: string;
+  /** Set once the request is authenticated. */
+  readonly authentication?: Authentication;
+}
+
+const clients = new AsyncLocalStorage<Client>();
+
+/**
+ * Runs `work` with `client` as the caller of everything it does (a Fastify request is one: it has `ip` and, once
+ * authenticated, `authentication`), so that an audit event recorded deep inside (a store write, a service call)
+ * can name its actor. Installed only when an audit sink is enabled: nothing else reads it.
+ */
+export function runAsClient<T>(client: Client, work: () => T): T {
+  return clients.run(client, work);
+}
+
+/** The caller of the request or call being handled, when {@link runAsClient} was used for it. */
+export function currentClient(): Client | undefined {
+  return clients.getStore();
+}
+
+/** Flipt's `io.flipt.auth.{email,name,picture}`, then the method's own (`io.flipt.auth.oidc.email`). */
+function metadataValue(metadata: Readonly<Record<string, string>>, method: string, field: string) {
+  const value = metadata[`io.flipt.auth.${field}`] || metadata[`io.flipt.auth.${method}.${field}`];
+  return value ? value : undefined;
+}
+
+/**
+ * An audit event's actor, as Flipt's `GetActorFromAuthentication` (`internal/server/authn/server.go`) makes it:
+ * `authentication` is the method in lower case without `METHOD_` (`"none"` with no authentication); email, name and
+ * picture from the metadata for OIDC, JWT and GitHub only, as Flipt reads them.
+ */
+export function actorOf(authentication: Authentication | undefined, ip: string | undefined): AuditActor {
+  const where = ip === undefined || ip === '' ? {} : { ip };
+  if (authentication === undefined) return { authentication: 'none', ...where };
+  const method = authentication.method.replace(/^METHOD_/, '').toLowerCase();
+  if (method !== 'oidc' && method !== 'jwt' && method !== 'github') {
+    return { authentication: method, ...where };
+  }
+  const { metadata } = authentication;
+  const email = metadataValue(metadata, method, 'email');
+  const name = metadataValue(metadata, method, 'name');
+  const picture = metadataValue(metadata, method, 'picture');
+  return {
+    authentication: method,
+    ...where,
+    ...(email !== undefined && { email }),
+    ...(name !== undefined && { name }),
+    ...(picture !== undefined && { picture }),
+  };
+}
+
+/** The actor of the current request or call ({@link currentClient}), or `"none"` outside one. */
+export function currentActor(): AuditActor {
+  const client = currentClient();
+  return actorOf(client?.authentication, client?.ip);
+}
+
+/** A gRPC call as a {@link Client}: its peer's address, and its authentication once the call's caller is known. */
+export class CallClient implements Client {
+  readonly ip: string | undefined;
+  authentication: Authentication | undefined;
+
+  /** @param peer grpc-js's `call.getPeer()`: `host:port`, `[v6]:port`, or a socket path. */
+  constructor(peer: string) {
+    const match = /^\[?([^\]]*?)\]?:\d+$/.exec(peer);
+    this.ip = match?.[1] || undefined;
+  }
+}

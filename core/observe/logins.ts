@@ -1,0 +1,132 @@
+import type { FastifyRequest } from 'fastify';
+import { Reasons, refusalReason } from '../auth/reasons.ts';
+import type { Authentication, JsonValue, LoginOptions, SessionHelpers } from '../plugins/contracts.ts';
+import type { AuditRecorder } from './audit/record.ts';
+import { actorOf } from './client.ts';
+
+/** What counts logins: `Metrics.login`. */
+export interface LoginCounter {
+  login(method: string, provider: string, outcome: 'started' | 'succeeded' | 'refused', reason: string): void;
+}
+
+/** A login callback under way: the request `stateMatches` was called on. */
+interface Attempt {
+  readonly method: string;
+  readonly provider: string;
+  readonly counter: LoginCounter;
+  readonly audit: AuditRecorder;
+  succeeded: boolean;
+  error?: unknown;
+}
+
+const attempts = new WeakMap<FastifyRequest, Attempt>();
+
+/** A provider label: a configured provider's name as the method gives it, `""` for none. */
+function providerOf(options: LoginOptions | undefined): string {
+  return typeof options?.provider === 'string' ? options.provider : '';
+}
+
+/** The store-side `sub` a method kept for the session, else the metadata's own. */
+function subjectOf(
+  metadata: Readonly<Record<string, string>>,
+  subject: string | undefined,
+): string | undefined {
+  if (subject !== undefined && subject !== '') return subject;
+  const found = Object.entries(metadata).find(([key]) => /^io\.flipt\.auth\.[a-z0-9_]+\.sub$/.test(key));
+  return found?.[1];
+}
+
+/**
+ * The session helpers one method gets (`ctx.session`): the runtime's, with its logins counted by method and
+ * provider (`started` by `startLogin`, a callback that called `stateMatches` `succeeded` when `completeLogin`
+ * resolved, else `refused` once the route answered — see {@link settleLogin}) and recorded as `login:succeeded` /
+ * `login:refused` audit events, and its `recordLogout` recorded as `logout:<kind>`.
+ */
+export function observedSession(
+  session: SessionHelpers,
+  method: string,
+  counter: LoginCounter,
+  audit: AuditRecorder,
+): SessionHelpers {
+  return {
+    ...session,
+    startLogin(request, reply, callbackPath, options) {
+      const state = session.startLogin(request, reply, callbackPath, options);
+      counter.login(method, providerOf(options), 'started', '');
+      return state;
+    },
+    stateMatches(request, state, options) {
+      if (!attempts.has(request)) {
+        attempts.set(request, { method, provider: providerOf(options), counter, audit, succeeded: false });
+      }
+      return session.stateMatches(request, state, options);
+    },
+    async completeLogin(request, reply, input) {
+      const body = await session.completeLogin(request, reply, input);
+      const provider = input.extras?.provider ?? attempts.get(request)?.provider ?? '';
+      const attempt = attempts.get(request);
+      if (attempt !== undefined) attempt.succeeded = true;
+      counter.login(method, provider, 'succeeded', '');
+      if (audit.wants('login', 'succeeded')) {
+        const authentication = body.authentication as unknown as Authentication;
+        const subject = subjectOf(authentication.metadata ?? {}, input.extras?.subject);
+        audit.record({
+          type: 'login',
+          action: 'succeeded',
+          status: 'success',
+          actor: actorOf(authentication, request.ip),
+          payload: {
+            method,
+            ...(provider !== '' && { provider }),
+            ...(subject !== undefined && { subject }),
+            id: String(body.authentication.id ?? ''),
+          },
+        });
+      }
+      return body;
+    },
+    recordLogout(request, logout) {
+      const type = 'logout';
+      if (!audit.wants(type, logout.kind)) return;
+      const payload: Record<string, JsonValue> = { method, sessions: logout.sessions };
+      if (logout.provider !== undefined) payload.provider = logout.provider;
+      audit.record({
+        type,
+        action: logout.kind,
+        status: 'success',
+        actor: actorOf(undefined, request.ip),
+        payload,
+      });
+    },
+  };
+}
+
+/** Keeps what a login callback threw, for its refusal's reason id (a method route's `onError`). */
+export function loginFailed(request: FastifyRequest, error: unknown): void {
+  const attempt = attempts.get(request);
+  if (attempt !== undefined) attempt.error = error;
+}
+
+/**
+ * Settles a login callback once its route has answered (a method route's `onResponse`): one that did not reach
+ * `completeLogin` is counted `refused` and recorded as `login:refused`, with its error's reason id.
+ */
+export function settleLogin(request: FastifyRequest): void {
+  const attempt = attempts.get(request);
+  if (attempt === undefined || attempt.succeeded) return;
+  attempts.delete(request);
+  const reason = refusalReason(attempt.error, Reasons.LOGIN_REFUSED);
+  attempt.counter.login(attempt.method, attempt.provider, 'refused', reason);
+  if (!attempt.audit.wants('login', 'refused')) return;
+  attempt.audit.record({
+    type: 'login',
+    action: 'refused',
+    status: 'denied',
+    actor: actorOf(undefined, request.ip),
+    payload: {
+      method: attempt.method,
+      ...(attempt.provider !== '' && { provider: attempt.provider }),
+      reason,
+    },
+  });
+}
