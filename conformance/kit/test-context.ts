@@ -7,6 +7,8 @@ import { loadConfig } from '../../core/config/load.ts';
 import type { RootConfig } from '../../core/config/types.ts';
 import { createSessionHelpers } from '../../core/http/cookies.ts';
 import { createLogger, SecretScrubber } from '../../core/log.ts';
+import type { AuditRecord, AuditRecorder } from '../../core/observe/audit/record.ts';
+import { observedSession } from '../../core/observe/logins.ts';
 import { Metrics } from '../../core/observe/metrics.ts';
 import { createMethodContext } from '../../core/plugins/context.ts';
 import type { MethodContext, MethodStore } from '../../core/plugins/contracts.ts';
@@ -24,6 +26,13 @@ export interface TestMethodContext {
   readonly root: RootConfig;
   /** What `/metrics` would show of what the plugin recorded through `ctx.metrics` (Prometheus text format). */
   metrics(): Promise<string>;
+  /**
+   * The audit events the plugin caused, in order, before the stream stamps them (`type`, `action`, `status`,
+   * `actor`, `payload`): its own (`ctx.audit.record` → `plugin:<action>`), `login:succeeded` from
+   * `ctx.session.completeLogin`, `logout:<kind>` from `ctx.session.recordLogout`. (`login:refused` needs the
+   * route's answer, which only a running portcullis sees.) Since kit 1.3.0.
+   */
+  readonly audits: AuditRecord[];
   /** Releases what the context opened (the pools of `ctx.createFetch`, the store's timers). Call after the instance's `close`. */
   close(): Promise<void>;
 }
@@ -52,10 +61,22 @@ export async function methodTestContext(
   log.level = 'trace';
   const store = new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 });
   const now = options.now ?? (() => new Date());
-  const session = createSessionHelpers(config.authentication.session, { store, now });
   const name = options.name ?? 'test';
   // The metrics `ctx.metrics` records into, with portcullis's own rules (names, labels, bounds).
   const metrics = new Metrics();
+  // Every event kept, whatever a configuration's filters would say.
+  const audits: AuditRecord[] = [];
+  const audit: AuditRecorder = {
+    wants: () => true,
+    record: (record) => audits.push(record),
+    rateLimited: () => undefined,
+  };
+  const session = observedSession(
+    createSessionHelpers(config.authentication.session, { store, now }),
+    `METHOD_${name.toUpperCase()}`,
+    metrics,
+    audit,
+  );
   const handle = createMethodContext({
     name,
     log,
@@ -63,6 +84,7 @@ export async function methodTestContext(
     store,
     session,
     metrics: metrics.forPlugin(name, log),
+    audit,
   });
   return {
     ctx: { ...handle.context, now },
@@ -70,6 +92,7 @@ export async function methodTestContext(
     store,
     root: config,
     metrics: async () => (await metrics.exposition()).body,
+    audits,
     async close() {
       await handle.release();
       await store.close();
