@@ -11,7 +11,8 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { createAddressMatcher } from '../address.ts';
 import { errorMessage } from '../errors.ts';
-import { GrpcCode, UNAUTHENTICATED_MESSAGE } from '../http/errors.ts';
+import { grpcCodeName } from '../grpc-status.ts';
+import { GrpcCode, type GrpcCodeValue, UNAUTHENTICATED_MESSAGE } from '../http/errors.ts';
 import { HOP_BY_HOP, identityHeaderNames, upstreamHeaders } from '../http/identity.ts';
 import { createJudge } from '../http/judge.ts';
 import { forwardablePath } from '../http/proxy.ts';
@@ -57,6 +58,17 @@ function forwardedResponseHeaders(headers: Http2Headers): OutgoingHttpHeaders {
   return kept;
 }
 
+/**
+ * The `grpc-status` of an upstream's answer as a label value: the code's name (`OK`, `NOT_FOUND`, ...), `UNKNOWN`
+ * for a value that is not a code (as gRPC clients read it), `error` when there is none.
+ */
+export function grpcStatusLabel(status: unknown): string {
+  if (status === undefined) return 'error';
+  const code = Number(status);
+  if (code === 0) return 'OK';
+  return Number.isInteger(code) && code >= 1 && code <= 16 ? grpcCodeName(code as GrpcCodeValue) : 'UNKNOWN';
+}
+
 /** A call's headers as an HTTP/1 request's (what the pipeline and the identity rules read): `host` from `:authority`. */
 function plainHeaders(headers: Http2Headers): IncomingHttpHeaders {
   const plain: IncomingHttpHeaders = {};
@@ -92,6 +104,7 @@ export function proxyGrpc(
   const judge = createJudge(runtime, isExcluded);
   const timeoutSeconds = `${gateway.timeout / 1000}s`;
   const upstreamName = `${upstream.protocol}//${upstream.host}`;
+  const record = runtime.metrics.proxy('grpc');
   /** The HTTP/2 connections to the upstream, each with the calls it carries. */
   const pool: Pooled[] = [];
   let closed = false;
@@ -199,15 +212,23 @@ export function proxyGrpc(
       call = pooled.session.request(outgoing);
     } catch (error) {
       runtime.log.warn({ upstream: upstreamName, reason: errorMessage(error) }, 'upstream failed');
+      record('error');
       respondWithStatus(stream, GrpcCode.UNAVAILABLE, 'upstream unavailable');
       return;
     }
+    const started = performance.now();
+    /** Seconds to the upstream's response head; its `grpc-status` (in those headers, or in its trailers). */
+    let headSeconds: number | undefined;
+    let status: unknown;
+    let cancelled = false;
     pooled.active += 1;
     clearTimeout(pooled.idle);
     let answered = false;
     let trailersOnly = false;
     let trailers: OutgoingHttpHeaders | undefined;
     call.on('response', (responseHeaders, flags) => {
+      headSeconds = (performance.now() - started) / 1000;
+      if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) status = responseHeaders['grpc-status'];
       if (stream.destroyed) return;
       answered = true;
       // A trailers-only answer (a refusal, an error before any message): its status is in these headers.
@@ -224,6 +245,7 @@ export function proxyGrpc(
       if (trailers !== undefined && !stream.destroyed) stream.end();
     });
     call.on('trailers', (received) => {
+      status = received['grpc-status'];
       trailers = forwardedResponseHeaders(received);
       delete trailers[':status'];
     });
@@ -236,6 +258,8 @@ export function proxyGrpc(
     });
     call.once('close', () => {
       release(pooled);
+      // A call its client cancelled before the upstream's status says nothing of the upstream.
+      if (!cancelled || status !== undefined) record(grpcStatusLabel(status), headSeconds);
       // Answered in full (its status sent or on its way): nothing to add.
       if (stream.destroyed || stream.closed || trailersOnly || trailers !== undefined) return;
       if (!answered || !stream.headersSent) {
@@ -256,7 +280,9 @@ export function proxyGrpc(
     });
     // The client cancelled (or its connection went): so is the upstream call.
     stream.on('close', () => {
-      if (!call.closed) call.close(NGHTTP2_CANCEL);
+      if (call.closed) return;
+      cancelled = true;
+      call.close(NGHTTP2_CANCEL);
     });
     stream.pipe(call);
   }

@@ -71,6 +71,7 @@ export function reverseProxy(runtime: Runtime, options: { readonly reserveMetric
   const names = identityHeaderNames(gateway);
   const trusted = createAddressMatcher(gateway.trusted_proxies);
   const timeoutSeconds = `${gateway.timeout / 1000}s`;
+  const record = runtime.metrics.proxy('http');
 
   function failed(reply: FastifyReply, error: Error) {
     const code = errorCode(error) ?? errorCode((error as { cause?: unknown }).cause);
@@ -144,6 +145,9 @@ export function reverseProxy(runtime: Runtime, options: { readonly reserveMetric
       let controller: Dispatcher.DispatchController | undefined;
       let gone = false;
       let relayed = false;
+      /** Counted in `portcullis_proxy_requests_total`: once, when the upstream's final status (or failure) is known. */
+      let counted = false;
+      const sentAt = performance.now();
       // A client that goes away stops its upstream request, whether still waiting for a connection, under way or
       // being answered: otherwise the upstream's answer would wait forever for a reader, holding a connection. So
       // does a request answered otherwise (its message broke off): the upstream must not get the rest of it.
@@ -160,6 +164,8 @@ export function reverseProxy(runtime: Runtime, options: { readonly reserveMetric
         onResponseStart(started, statusCode, answered) {
           // 102 Processing, 103 Early Hints: between the upstream and us; the client gets the final answer.
           if (statusCode < 200) return;
+          counted = true;
+          record(statusCode, (performance.now() - sentAt) / 1000);
           if (isAbandoned(request.raw, socket)) {
             gone = true;
             started.abort(new Error(CLIENT_GONE));
@@ -189,6 +195,9 @@ export function reverseProxy(runtime: Runtime, options: { readonly reserveMetric
         },
         onResponseError(_controller, error) {
           const where = { reqId: request.id, upstream: upstream.origin };
+          // A client that left says nothing of the upstream.
+          if (!counted && !gone) record('error');
+          counted = true;
           if (gone) {
             runtime.log.debug(where, 'client left before the upstream had answered');
           } else if (response.headersSent) {

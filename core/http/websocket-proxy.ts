@@ -95,6 +95,7 @@ export function proxyWebsockets(
   const trusted = createAddressMatcher(gateway.trusted_proxies);
   const crossOrigin = createCrossOriginCheck(authentication.session, runtime.log);
   const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  const record = runtime.metrics.proxy('websocket');
   const open = new Set<Duplex>();
   // Before the server waits for its connections to end: open tunnels would keep it waiting.
   app.addHook('preClose', async () => {
@@ -163,15 +164,30 @@ export function proxyWebsockets(
       // Node refuses a path or header it could not send safely.
       return refuse(socket, 400, 3, 'the request cannot be forwarded as sent');
     }
+    const started = performance.now();
+    let counted = false;
+    /** Counts the upgrade once: the upstream's status, or `error` when it gave none (unless the client left first). */
+    const count = (status: number | 'error') => {
+      if (counted) return;
+      counted = true;
+      if (status === 'error') {
+        if (!socket.destroyed) record('error');
+      } else record(status, (performance.now() - started) / 1000);
+    };
     // The client gave up: so does the upstream side.
     socket.once('close', () => outgoing.destroy());
     outgoing.on('timeout', () => {
+      count('error');
       outgoing.destroy();
       refuse(socket, 504, 4, `upstream did not answer within ${gateway.timeout / 1000}s`);
     });
-    outgoing.on('error', () => refuse(socket, 502, 14, 'upstream unavailable'));
+    outgoing.on('error', () => {
+      count('error');
+      refuse(socket, 502, 14, 'upstream unavailable');
+    });
     // The upstream refused the upgrade: its answer goes back, and this connection ends with it.
     outgoing.on('response', (response) => {
+      count(response.statusCode ?? 502);
       outgoing.setTimeout(0);
       outgoing.removeAllListeners('error');
       outgoing.on('error', () => socket.destroy());
@@ -180,6 +196,7 @@ export function proxyWebsockets(
       response.pipe(socket);
     });
     outgoing.on('upgrade', (response, upstreamSocket, upstreamHead) => {
+      count(response.statusCode ?? 101);
       outgoing.setTimeout(0);
       if (socket.destroyed) return upstreamSocket.destroy();
       // Switching to anything but the websocket asked for would let an unchecked protocol through (Go's
