@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../log.ts';
 import { parseExposition, value } from '../test-support/exposition.ts';
@@ -140,5 +141,17 @@ describe('ctx.metrics (Metrics.forPlugin)', () => {
         user: 'u1',
       }),
     ).toBe(2);
+  });
+});
+
+describe('the README', () => {
+  it('lists every portcullis metric in its Metrics section', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### Metrics\n'), readme.indexOf('### Refusal reasons'));
+    const names = (await new Metrics().registry.getMetricsAsJSON())
+      .map((metric) => metric.name)
+      .filter((name) => name.startsWith('portcullis_'));
+    expect(names.length).toBeGreaterThanOrEqual(12);
+    for (const name of names) expect(section, name).toContain(`\`${name}\``);
   });
 });
