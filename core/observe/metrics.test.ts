@@ -58,6 +58,11 @@ describe('/metrics', () => {
     expect((await t.fetch('/x', { headers: { authorization: 'Bearer second-secret' } })).status).toBe(200);
     const samples = parseExposition(await (await t.fetch('/metrics')).text());
     expect(value(samples, 'portcullis_authentication_decisions_total', { outcome: 'authenticated' })).toBe(2);
+    // The proxy's and the store's series too: one registry, its metrics registered once, across configurations.
+    expect(value(samples, 'portcullis_proxy_requests_total', { kind: 'http', status: '200' })).toBe(2);
+    expect(
+      value(samples, 'portcullis_store_operations_total', { store: 'memory', outcome: 'ok' }),
+    ).toBeGreaterThan(0);
     expect(upstream.received.filter((r) => r.url.startsWith('/metrics'))).toEqual([]);
   });
 });
