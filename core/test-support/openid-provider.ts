@@ -3,6 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider, { type SigningAlgorithmWithNone } from 'oidc-provider';
+import { type Browser, formsOf, type Page } from './browser.ts';
 
 /** A client registered at the test provider. */
 export interface TestClient {
@@ -145,4 +146,21 @@ export async function startTestProvider(options: TestProviderOptions): Promise<T
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Signs in at the test provider's pages as `user` (login, then consent when asked), starting from an authorization
+ * URL, and returns the callback URL it redirects to, without requesting it.
+ */
+export async function callbackUrl(browser: Browser, url: string, user = 'mark'): Promise<string> {
+  const redirectsToCallback = (page: Page) => page.headers.get('location')?.includes('/callback?') === true;
+  let page = await browser.navigate(url, {}, redirectsToCallback);
+  for (let step = 0; !redirectsToCallback(page) && step < 3; step++) {
+    const [form] = formsOf(page);
+    if (form === undefined) throw new Error(`no form at ${page.url} (${page.status})`);
+    const values: Record<string, string> =
+      form.fields.prompt === 'login' ? { login: user, password: 'any' } : {};
+    page = await browser.submit(form, values, redirectsToCallback);
+  }
+  return new URL(page.headers.get('location') ?? '', page.url).href;
 }

@@ -6,6 +6,7 @@ import type { SigningAlgorithmWithNone } from 'oidc-provider';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Browser, formsOf, type Page } from '../../core/test-support/browser.ts';
 import {
+  callbackUrl,
   signingKey,
   startTestProvider,
   type TestProvider,
@@ -124,20 +125,6 @@ async function authorizeUrl(browser: Browser, base: string, provider = 'main', q
 /** Signs in at the provider's pages (login, then consent when asked) and stops at portcullis' callback. */
 async function signIn(browser: Browser, url: string, user = 'mark'): Promise<Page> {
   return browser.request(await callbackUrl(browser, url, user));
-}
-
-/** Signs in at the provider and returns the callback URL it redirects to, without requesting it. */
-async function callbackUrl(browser: Browser, url: string, user = 'mark'): Promise<string> {
-  const redirectsToCallback = (page: Page) => page.headers.get('location')?.includes('/callback?') === true;
-  let page = await browser.navigate(url, {}, redirectsToCallback);
-  for (let step = 0; !redirectsToCallback(page) && step < 3; step++) {
-    const [form] = formsOf(page);
-    if (form === undefined) throw new Error(`no form at ${page.url} (${page.status})`);
-    const values: Record<string, string> =
-      form.fields.prompt === 'login' ? { login: user, password: 'any' } : {};
-    page = await browser.submit(form, values, redirectsToCallback);
-  }
-  return new URL(page.headers.get('location') ?? '', page.url).href;
 }
 
 async function login(
