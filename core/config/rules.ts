@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { parseAddressRange } from '../address.ts';
+import { parseEventFilters } from '../observe/audit/filters.ts';
 import type { ConfigIssue } from '../plugins/contracts.ts';
 import { isSecretReference } from '../references/parse.ts';
 import { isHttpUrl, parseUrl } from '../url.ts';
@@ -241,6 +242,91 @@ function gatewayRules(gateway: Record<string, unknown>, outcome: RuleOutcome): v
   }
 }
 
+/** Flipt's audit buffer bounds (`internal/config/audit.go`). */
+const AUDIT_CAPACITY = { min: 2, max: 10 };
+const AUDIT_FLUSH_PERIOD_MS = { min: 2 * 60_000, max: 5 * 60_000 };
+
+/**
+ * `audit`: Flipt's rules in Flipt's words (the buffer always; the webhook when enabled; the event filters when a
+ * sink is), and what portcullis cannot do (Kafka, webhook templates) refused where Flipt would act on it.
+ */
+function auditRules(config: RootConfig, outcome: RuleOutcome): void {
+  const audit = recordOf(config.audit);
+  const sinks = recordOf(audit.sinks);
+  const [log, webhook, kafka] = [recordOf(sinks.log), recordOf(sinks.webhook), recordOf(sinks.kafka)];
+  const buffer = recordOf(audit.buffer);
+  const at = (...path: Array<string | number>) => ['audit', ...path];
+  const { capacity, flush_period: flushPeriod, max_pending: maxPending } = buffer;
+  if (typeof capacity === 'number' && (capacity < AUDIT_CAPACITY.min || capacity > AUDIT_CAPACITY.max)) {
+    outcome.issues.push({
+      path: at('buffer', 'capacity'),
+      message: `buffer capacity below ${AUDIT_CAPACITY.min} or above ${AUDIT_CAPACITY.max}; got ${capacity}`,
+    });
+  }
+  if (
+    typeof flushPeriod === 'number' &&
+    (flushPeriod < AUDIT_FLUSH_PERIOD_MS.min || flushPeriod > AUDIT_FLUSH_PERIOD_MS.max)
+  ) {
+    outcome.issues.push({
+      path: at('buffer', 'flush_period'),
+      message: `flush period below 2 minutes or greater than 5 minutes; got ${formatGoDuration(flushPeriod)}`,
+    });
+  }
+  if (typeof maxPending === 'number' && typeof capacity === 'number' && maxPending < capacity) {
+    outcome.issues.push({
+      path: at('buffer', 'max_pending'),
+      message: `buffer max_pending must be at least the buffer capacity (${capacity}); got ${maxPending}`,
+    });
+  }
+
+  const templates = Array.isArray(webhook.templates) ? webhook.templates : [];
+  if (webhook.enabled === true) {
+    if (templates.length > 0) {
+      outcome.issues.push({
+        path: at('sinks', 'webhook', 'templates'),
+        message:
+          "webhook templates (Go templates) are not supported by portcullis; set url instead: the receiver gets each event as Flipt's JSON",
+      });
+    } else if (isBlank(webhook.url)) {
+      outcome.issues.push({
+        path: at('sinks', 'webhook', 'url'),
+        message: 'url or template(s) not provided',
+      });
+    } else if (
+      typeof webhook.url === 'string' &&
+      !isSecretReference(webhook.url) &&
+      !isHttpUrl(webhook.url)
+    ) {
+      outcome.issues.push({
+        path: at('sinks', 'webhook', 'url'),
+        message: `must be an absolute http:// or https:// URL; got ${quoteValue(webhook.url)}`,
+      });
+    }
+  } else if (templates.length > 0) {
+    outcome.notes.push({
+      path: at('sinks', 'webhook', 'templates'),
+      message:
+        'webhook templates are not supported by portcullis; accepted and ignored while the sink is disabled',
+    });
+  }
+  if (kafka.enabled === true) {
+    outcome.issues.push({
+      path: at('sinks', 'kafka', 'enabled'),
+      message: 'the Kafka sink is not supported by portcullis; use audit.sinks.log or audit.sinks.webhook',
+    });
+  }
+
+  const enabled = log.enabled === true || webhook.enabled === true || kafka.enabled === true;
+  if (enabled && Array.isArray(audit.events)) {
+    for (const issue of parseEventFilters(audit.events, (text) => valueText(text)).issues) {
+      outcome.issues.push({
+        path: issue.index === undefined ? at('events') : at('events', issue.index),
+        message: issue.message,
+      });
+    }
+  }
+}
+
 /**
  * The cross-field rules of the core sections, in Flipt's words where Flipt has the rule. Written defensively:
  * they also run on a configuration with schema errors elsewhere, so that every problem is reported at once.
@@ -260,5 +346,6 @@ export function coreRules(config: RootConfig, sessionMethods: readonly SessionMe
   }
 
   gatewayRules(recordOf(config.gateway), outcome);
+  auditRules(config, outcome);
   return outcome;
 }

@@ -113,6 +113,46 @@ export interface GatewayConfig {
   [key: string]: unknown;
 }
 
+/** `audit.sinks.webhook.templates[]`: Flipt's Go templates, refused by portcullis when the sink is enabled. */
+export interface AuditWebhookTemplate {
+  url: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+/** `audit` (Flipt v1's section): where audit events go, how they are batched and which are kept. */
+export interface AuditConfig {
+  sinks: {
+    log: {
+      enabled: boolean;
+      /** Append JSON lines here; `""`: through the runtime's logger (message `AUDIT`). */
+      file: string;
+      encoding: '' | 'json' | 'console';
+    };
+    webhook: {
+      enabled: boolean;
+      url: string;
+      /** The longest wait between two attempts at one event (0: 15 s, as in Flipt). */
+      max_backoff_duration: DurationMs;
+      /** `""`: requests are not signed. */
+      signing_secret: string;
+      templates: AuditWebhookTemplate[];
+    };
+    /** Flipt's Kafka sink: `enabled: true` is refused; the other keys are accepted and ignored. */
+    kafka: { enabled: boolean; [key: string]: unknown };
+  };
+  buffer: {
+    /** Events per batch handed to the sinks (2 to 10). */
+    capacity: number;
+    /** A batch is handed over this long after its first event at the latest (2 to 5 minutes). */
+    flush_period: DurationMs;
+    /** How many events each sink holds while it cannot deliver (portcullis); past it the oldest are dropped. */
+    max_pending: number;
+  };
+  /** `noun:verb` filters, `*` for either (`*:*` by default). */
+  events: string[];
+}
+
 /** A whole validated configuration. Flipt sections that portcullis does not use are kept as written. */
 /** Flipt's `ui` section: portcullis reads `default_theme` for its web UI (the rest is accepted and ignored). */
 export interface UiConfig {
@@ -129,5 +169,6 @@ export interface RootConfig {
   log: LogConfig;
   plugins: string[];
   gateway: GatewayConfig;
+  audit: AuditConfig;
   [section: string]: unknown;
 }
