@@ -15,6 +15,7 @@ import {
 import { createSessionHelpers } from './http/cookies.ts';
 import { createLogger, type LogDestination, type Logger, SecretScrubber } from './log.ts';
 import { type AuditRecorder, NO_AUDIT } from './observe/audit/record.ts';
+import { AuditStream, auditEnabled } from './observe/audit/stream.ts';
 import { observedSession } from './observe/logins.ts';
 import { Metrics } from './observe/metrics.ts';
 import { auditedTokens } from './observe/token-events.ts';
@@ -263,8 +264,21 @@ export interface RuntimeParts {
   readonly createTimeoutMs?: number;
   /** The metrics to count into (the previous configuration's on a reload); new ones when absent. */
   readonly metrics?: Metrics;
-  /** The audit stream to record into; none when absent. */
-  readonly audit?: AuditRecorder;
+  /** Held by the runtime; opened here (from `config.audit`) when absent. */
+  readonly audit?: SharedAudit;
+}
+
+/** A runtime's audit stream, as a resource the configurations one server runs share while `audit` is unchanged. */
+export type SharedAudit = SharedResource<AuditRecorder>;
+
+/**
+ * Opens the audit stream `config.audit` asks for ({@link NO_AUDIT} when no sink is enabled), counting into
+ * `metrics`. Closing it (the last holder's release) delivers what it holds, for up to 5 s.
+ */
+export function openAudit(config: RootConfig, log: Logger, metrics: Metrics): SharedAudit {
+  if (!auditEnabled(config.audit)) return new SharedResource<AuditRecorder>(NO_AUDIT, async () => undefined);
+  const stream = new AuditStream(config.audit, { log, registry: metrics.registry });
+  return new SharedResource<AuditRecorder>(stream, () => stream.close());
 }
 
 /** Opens the authentication store `config` asks for, as a resource runtimes share. */
@@ -284,8 +298,11 @@ export async function openStore(
 export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
   const { loaded, config, log, scrubber } = parts;
   const metrics = parts.metrics ?? new Metrics();
-  const audit = parts.audit ?? NO_AUDIT;
   const opened: Closable[] = [['secret stores', { close: () => parts.sources.release() }]];
+  const sharedAudit = parts.audit ?? openAudit(config, log, metrics);
+  // Closed last: what closing the methods records (nothing today) would still be delivered.
+  opened.unshift(['audit', { close: () => sharedAudit.release() }]);
+  const audit = sharedAudit.value;
   try {
     const shared = parts.store ?? (await openStore(config, log, metrics));
     opened.push(['store', { close: () => shared.release() }]);

@@ -43,11 +43,13 @@ import {
   isUnavailable,
   loadForRuntime,
   type OpenSecretSources,
+  openAudit,
   openSecretSources,
   openStore,
   type Runtime,
   type RuntimeOptions,
   resolveAtStartup,
+  type SharedAudit,
   type SharedResource,
   writtenCredentials,
 } from './runtime.ts';
@@ -138,6 +140,8 @@ interface Generation {
   readonly secrets: readonly string[];
   readonly sources: OpenSecretSources;
   readonly store: SharedResource<AuthenticationStore>;
+  /** Kept by the next configuration when its `audit` section is the same: what it holds is not dropped. */
+  readonly audit: SharedAudit;
   readonly runtime: Runtime;
   readonly app: FastifyInstance;
   /** Fastify's request handler. */
@@ -391,6 +395,10 @@ class Supervisor {
     } else {
       store = await openStore(config, this.#log, this.#metrics);
     }
+    const sameAudit =
+      previous !== undefined &&
+      JSON.stringify(previous.runtime.config.audit) === JSON.stringify(config.audit);
+    const audit = sameAudit ? previous.audit.acquire() : openAudit(config, this.#log, this.#metrics);
     let runtime: Runtime;
     try {
       runtime = await assembleRuntime({
@@ -400,6 +408,7 @@ class Supervisor {
         scrubber: this.#scrubber,
         sources: sources.acquire(),
         store: store.acquire(),
+        audit: audit.acquire(),
         metrics: this.#metrics,
         ...(this.#createTimeoutMs !== undefined && { createTimeoutMs: this.#createTimeoutMs }),
       });
@@ -408,8 +417,10 @@ class Supervisor {
       if (!isUnavailable(error)) restoreCredentials();
       throw error;
     } finally {
-      // The runtime holds the store now (or has let go of it); the share taken above was for building it.
+      // The runtime holds the store and the audit stream now (or has let go of them); these shares were for
+      // building it.
       await store.release();
+      await audit.release();
     }
     let handle: Generation['handle'] | undefined;
     const events = createHttpServer();
@@ -452,6 +463,7 @@ class Supervisor {
       secrets,
       sources,
       store,
+      audit,
       runtime,
       app,
       handle: handle as Generation['handle'],
