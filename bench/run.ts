@@ -290,6 +290,36 @@ const baselineTarget: Target = { url: flags(baseline.url) };
   );
   report(row('5 forward-auth', forward, 0.85));
   app.stop();
+
+  // (1) again with the audit stream on (a log file and a webhook, every event kept), head to head with (1): an
+  // admitted request records no event, but pays for what auditing adds to every request (the caller's context).
+  const receiver = await server('upstream');
+  const audited = await server('portcullis', {
+    ...tokenConfig(),
+    audit: {
+      sinks: {
+        log: { enabled: true, file: join(work, 'audit.log') },
+        webhook: { enabled: true, url: `${receiver.url}/audit`, signing_secret: 'bench-signing-secret' },
+      },
+    },
+  });
+  const plain = await server('portcullis', tokenConfig());
+  const withAudit = await compare(
+    { url: flags(audited.url), headers: bearer('bench-static-token') },
+    { url: flags(plain.url), headers: bearer('bench-static-token') },
+  );
+  report({
+    ...row(
+      '1a static token, audit sinks on',
+      { ...withAudit, ratio: round2(withAudit.ratio * staticToken.ratio) },
+      0,
+    ),
+    target: `within noise of scenario 1 (head to head: ${withAudit.ratio} of its rate; >= 0.95)`,
+    met: withAudit.ratio >= 0.95,
+  });
+  audited.stop();
+  plain.stop();
+  receiver.stop();
 }
 
 // (2) a token created through the store, kept in memory; (3) the same in Redis.
