@@ -133,7 +133,7 @@ export function authApi(runtime: Runtime) {
       open(async (request, reply) => {
         if (request.authentication !== undefined) return handler(request, request.authentication);
         // With authentication required, the hook has refused such a request already.
-        notRequiredRefused(runtime, request.url, request.ip);
+        notRequiredRefused(runtime, request.url);
         return unauthenticated(runtime, request, reply);
       });
     // Flipt's HTTP middleware expires both session cookies before handling these two, whatever the outcome.

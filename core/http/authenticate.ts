@@ -231,7 +231,7 @@ export function createAuthenticationHook(
     ) {
       return;
     }
-    const decision = await decide(runtime, request.headers, request.url, request.ip);
+    const decision = await decide(runtime, request.headers, request.url);
     if (decision.kind === 'authenticated') {
       request.authentication = decision.authentication;
       return;

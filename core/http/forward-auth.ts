@@ -47,13 +47,7 @@ export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boole
       header(request, 'x-forwarded-method') ?? header(request, 'x-original-method') ?? request.method;
     const host = header(request, 'x-forwarded-host') ?? request.headers.host;
     const { uri, trustworthy } = originalUri(request);
-    const judgement = await judge({
-      method,
-      uri,
-      headers: { ...request.headers, host },
-      trustworthy,
-      ip: request.ip,
-    });
+    const judgement = await judge({ method, uri, headers: { ...request.headers, host }, trustworthy });
     if (judgement.kind === 'cross-origin') return denyCrossOrigin(reply, judgement.message);
     if (judgement.kind === 'allow') return reply.code(200).headers(judgement.identity).send();
     if (judgement.kind === 'error') return sendError(reply, judgement.code, judgement.message);

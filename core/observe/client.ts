@@ -20,6 +20,26 @@ export function runAsClient<T>(client: Client, work: () => T): T {
   return clients.run(client, work);
 }
 
+/**
+ * The client's address as far as it can be believed: the peer's, or, when the peer is a trusted proxy
+ * (`gateway.trusted_proxies`), the last address in `X-Forwarded-For` that is not one (read from the right, as each
+ * trusted hop appended the address it saw).
+ */
+export function clientAddress(
+  peer: string | undefined,
+  forwardedFor: string | string[] | undefined,
+  trusted: (address: string | undefined) => boolean,
+): string | undefined {
+  if (!trusted(peer) || forwardedFor === undefined) return peer;
+  const chain = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)
+    .split(',')
+    .map((hop) => hop.trim())
+    .filter((hop) => hop !== '');
+  let address = peer;
+  for (let i = chain.length - 1; i >= 0 && trusted(address); i--) address = chain[i];
+  return address;
+}
+
 /** The caller of the request or call being handled, when {@link runAsClient} was used for it. */
 export function currentClient(): Client | undefined {
   return clients.getStore();

@@ -2,7 +2,10 @@ import type { FastifyRequest } from 'fastify';
 import { Reasons, refusalReason } from '../auth/reasons.ts';
 import type { Authentication, JsonValue, LoginOptions, SessionHelpers } from '../plugins/contracts.ts';
 import type { AuditRecorder } from './audit/record.ts';
-import { actorOf } from './client.ts';
+import { actorOf, currentClient } from './client.ts';
+
+/** The client's address: the request's as the audit context reads it (trusted proxies followed), else its peer's. */
+const clientIp = (request: FastifyRequest) => currentClient()?.ip ?? request.ip;
 
 /** What counts logins: `Metrics.login`. */
 export interface LoginCounter {
@@ -74,7 +77,7 @@ export function observedSession(
           type: 'login',
           action: 'succeeded',
           status: 'success',
-          actor: actorOf(authentication, request.ip),
+          actor: actorOf(authentication, clientIp(request)),
           payload: {
             method,
             ...(provider !== '' && { provider }),
@@ -94,7 +97,7 @@ export function observedSession(
         type,
         action: logout.kind,
         status: 'success',
-        actor: actorOf(undefined, request.ip),
+        actor: actorOf(undefined, clientIp(request)),
         payload,
       });
     },
@@ -122,7 +125,7 @@ export function settleLogin(request: FastifyRequest): void {
     type: 'login',
     action: 'refused',
     status: 'denied',
-    actor: actorOf(undefined, request.ip),
+    actor: actorOf(undefined, clientIp(request)),
     payload: {
       method: attempt.method,
       ...(attempt.provider !== '' && { provider: attempt.provider }),
