@@ -52,6 +52,29 @@ function recorded(fetch: FetchLike, record: OutboundRecorder): FetchLike {
 }
 
 /**
+ * A `Request` as the URL and options it holds (`init` over them), for undici's `fetch`, which does not take Node's
+ * own `Request` class (a copy of another undici).
+ */
+function asUrlAndInit(
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+): [string | URL, RequestInit | undefined] {
+  if (typeof input === 'string' || input instanceof URL) return [input, init];
+  const { body } = input;
+  return [
+    input.url,
+    {
+      method: input.method,
+      headers: input.headers,
+      redirect: input.redirect,
+      signal: input.signal,
+      ...(body !== null && { body, duplex: 'half' }),
+      ...init,
+    } as RequestInit,
+  ];
+}
+
+/**
  * A `fetch` with its own trust anchors and timeout. undici is imported on first use, so a method that never
  * calls out costs nothing; a given CA replaces the system trust store for this fetch only, through a pool of its
  * own that {@link ClosableFetch.close} releases (its kept-alive sockets would otherwise outlive the plugin). With
@@ -65,12 +88,15 @@ export function createClosableFetch(options: FetchOptions = {}, record?: Outboun
   const load = async (): Promise<FetchLike> => {
     const undici = await import('undici');
     dispatcher = options.ca === undefined ? undefined : new undici.Agent({ connect: { ca: options.ca } });
-    const fetch: FetchLike = (input, init) =>
-      undici.fetch(input as Parameters<typeof undici.fetch>[0], {
-        ...(init as Parameters<typeof undici.fetch>[1]),
+    const fetch: FetchLike = (input, init) => {
+      const [target, given] = asUrlAndInit(input, init);
+      const limit = AbortSignal.timeout(timeoutMs);
+      return undici.fetch(target, {
+        ...(given as Parameters<typeof undici.fetch>[1]),
         ...(dispatcher === undefined ? {} : { dispatcher }),
-        signal: init?.signal ?? AbortSignal.timeout(timeoutMs),
+        signal: given?.signal ? AbortSignal.any([given.signal, limit]) : limit,
       }) as unknown as Promise<Response>;
+    };
     return record === undefined ? fetch : recorded(fetch, record);
   };
   return {

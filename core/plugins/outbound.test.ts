@@ -43,6 +43,13 @@ describe('outbound request metrics (ctx.fetch, ctx.createFetch)', () => {
       if (path === '/ok') response.end('fine');
       else if (path === '/down') response.writeHead(503).end('down');
       else if (path === '/missing') response.writeHead(404).end();
+      else if (path === '/echo') {
+        const chunks: Buffer[] = [];
+        request.on('data', (chunk: Buffer) => chunks.push(chunk));
+        request.on('end', () =>
+          response.end(`${request.method} ${request.headers['x-probe']} ${Buffer.concat(chunks).toString()}`),
+        );
+      }
       // `/slow` never answers.
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -77,6 +84,18 @@ describe('outbound request metrics (ctx.fetch, ctx.createFetch)', () => {
     expect(value(samples, SECONDS, { plugin: 'probe', host })).toBe(5);
     // The host is the label: never the path or the query.
     expect((await metrics.exposition()).body).not.toMatch(/secret-looking|\/ok|\/slow/);
+  });
+
+  it('takes a Request, as the contract says: its method, headers and body (Node’s Request is not undici’s)', async () => {
+    const ctx = contextFor(new Metrics(), 'probe');
+    const request = new Request(`http://${host}/echo`, {
+      method: 'POST',
+      headers: { 'x-probe': 'yes' },
+      body: 'payload',
+    });
+    expect(await (await ctx.fetch(request)).text()).toBe('POST yes payload');
+    const quick = ctx.createFetch({ timeoutMs: 200 });
+    await expect(quick(new Request(`http://${host}/slow`))).rejects.toMatchObject({ name: 'TimeoutError' });
   });
 
   it('names the scheme’s port when the URL has none', async () => {
