@@ -18,7 +18,6 @@ import { type AuditRecorder, NO_AUDIT } from './observe/audit/record.ts';
 import { AuditStream, auditEnabled } from './observe/audit/stream.ts';
 import { observedSession } from './observe/logins.ts';
 import { Metrics } from './observe/metrics.ts';
-import { auditedTokens } from './observe/token-events.ts';
 import { createMethodContext, createSecretContext } from './plugins/context.ts';
 import type { MethodInstance, MethodPlugin, SecretSource, SessionHelpers } from './plugins/contracts.ts';
 import { guard, guardCreate } from './plugins/guard.ts';
@@ -318,8 +317,8 @@ export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
         name: entry.name,
         log,
         config,
-        store: plugin.method === 'METHOD_TOKEN' ? auditedTokens(store, audit) : store,
-        session: observedSession(session, plugin.method, metrics, audit),
+        store,
+        session: observedSession(session, plugin.method, metrics, audit, config.gateway.trusted_proxies),
         locator: loaded.locator,
         metrics: metrics.forPlugin(entry.name, log),
         audit,

@@ -1,5 +1,5 @@
 import { ErrorCodes, errorMessage, PortcullisError } from '../errors.ts';
-import { actorOf, currentActor, currentClient } from '../observe/client.ts';
+import { type Client, clientActor } from '../observe/client.ts';
 import type { Authentication, JsonValue } from '../plugins/contracts.ts';
 import { guard, guardSync } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
@@ -42,15 +42,18 @@ export interface AuthService {
   readonly sessionEnabled: boolean;
   /** Every registered method in registry order; `prefix` is the forwarded prefix for the URLs in `metadata`. */
   listMethods(prefix: string): Promise<{ methods: MethodListing[] }>;
-  /** `ExpireAuthenticationSelf`: `expiresAt` absent means now. */
-  expireSelf(who: Authentication, expiresAt: Date | undefined): Promise<void>;
+  /**
+   * `ExpireAuthenticationSelf`: `expiresAt` absent means now. `client` (who asked, from where) is the actor of the
+   * `authentication:expired` audit event; so for the two below.
+   */
+  expireSelf(who: Authentication, expiresAt: Date | undefined, client?: Client): Promise<void>;
   /** Deletes the caller's own session, and asks its method where the browser should go to end it at the provider. */
-  revokeSelf(who: Authentication): Promise<{ nextUri?: string }>;
+  revokeSelf(who: Authentication, client?: Client): Promise<{ nextUri?: string }>;
   listAuthentications(query: ListQuery): Promise<ListResult>;
   /** @throws PortcullisError `NOT_FOUND` ("authentication not found") */
   getAuthentication(id: string): Promise<Authentication>;
   /** Deleting an id that does not exist succeeds, as in Flipt. */
-  deleteAuthentication(id: string): Promise<void>;
+  deleteAuthentication(id: string, client?: Client): Promise<void>;
 }
 
 const services = new WeakMap<Runtime, AuthService>();
@@ -132,9 +135,6 @@ function createAuthService(runtime: Runtime): AuthService {
     }
   }
 
-  /** The caller's own authentication as an audit actor, with the address of the request or call under way. */
-  const self = (who: Authentication) => actorOf(who, currentClient()?.ip);
-
   return {
     enabled: runtime.config.authentication.required || runtime.methods.size > 0,
     sessionEnabled: [...runtime.methods.values()].some((method) => method.plugin.sessionCompatible),
@@ -155,7 +155,7 @@ function createAuthService(runtime: Runtime): AuthService {
       return { methods };
     },
 
-    async expireSelf(who, expiresAt) {
+    async expireSelf(who, expiresAt, client) {
       if (who.id === '') throw new PortcullisError(ErrorCodes.NOT_FOUND, AUTHENTICATION_NOT_FOUND);
       const at = expiresAt ?? new Date();
       await runtime.store.expireAuthentication(who.id, at);
@@ -164,13 +164,13 @@ function createAuthService(runtime: Runtime): AuthService {
           type: 'authentication',
           action: 'expired',
           status: 'success',
-          actor: self(who),
+          actor: clientActor({ ...(client?.ip !== undefined && { ip: client.ip }), authentication: who }),
           payload: { id: who.id, method: who.method, expiresAt: at.toISOString() },
         });
       }
     },
 
-    async revokeSelf(who) {
+    async revokeSelf(who, client) {
       if (who.id === '') return {};
       const nextUri = await endSessionAtProvider(who);
       await runtime.store.deleteAuthentications({ id: who.id });
@@ -179,7 +179,7 @@ function createAuthService(runtime: Runtime): AuthService {
           type: 'logout',
           action: 'self',
           status: 'success',
-          actor: self(who),
+          actor: clientActor({ ...(client?.ip !== undefined && { ip: client.ip }), authentication: who }),
           payload: { id: who.id, method: who.method, endedAtProvider: nextUri !== undefined },
         });
       }
@@ -201,7 +201,7 @@ function createAuthService(runtime: Runtime): AuthService {
       return found;
     },
 
-    async deleteAuthentication(id) {
+    async deleteAuthentication(id, client) {
       const audit = runtime.audit;
       // As Flipt does, the authentication is read first only for its event: a token's is `token:deleted` with the
       // token's metadata as its payload (Flipt's), any other's `authentication:deleted`.
@@ -214,7 +214,7 @@ function createAuthService(runtime: Runtime): AuthService {
         ? ['token', { ...deleting.metadata }]
         : ['authentication', { id, method: deleting.method }];
       if (!audit.wants(type, 'deleted')) return;
-      audit.record({ type, action: 'deleted', status: 'success', actor: currentActor(), payload });
+      audit.record({ type, action: 'deleted', status: 'success', actor: clientActor(client), payload });
     },
   };
 }

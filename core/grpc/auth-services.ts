@@ -6,8 +6,7 @@ import { authService } from '../auth/service.ts';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import { decide, notRequiredRefused } from '../http/authenticate.ts';
 import { errorResponse, UNAUTHENTICATED_MESSAGE } from '../http/errors.ts';
-import { NO_AUDIT } from '../observe/audit/record.ts';
-import { CallClient, currentClient, runAsClient } from '../observe/client.ts';
+import { CallClient } from '../observe/client.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
 import {
@@ -73,14 +72,10 @@ export function unary<Request, Response>(
   body: (call: grpc.ServerUnaryCall<Request, Response>) => Promise<Response>,
 ): grpc.handleUnaryCall<Request, Response> {
   return (call, callback) => {
-    const answer = () =>
-      body(call).then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toStatus(runtime, rpc, error) as grpc.ServiceError),
-      );
-    // An audit event recorded while answering (a token deleted, a session expired) names the call as its actor.
-    if (runtime.audit === NO_AUDIT) answer();
-    else runAsClient(new CallClient(call.getPeer()), answer);
+    body(call).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(toStatus(runtime, rpc, error) as grpc.ServiceError),
+    );
   };
 }
 
@@ -113,12 +108,11 @@ export function credentialHeaders(metadata: grpc.Metadata): IncomingHttpHeaders 
 async function caller(
   runtime: Runtime,
   call: grpc.ServerUnaryCall<unknown, unknown>,
+  client: CallClient,
 ): Promise<Authentication> {
-  const client = currentClient();
-  const ip = client?.ip;
-  const decision = await decide(runtime, credentialHeaders(call.metadata), call.getPath(), ip);
+  const decision = await decide(runtime, credentialHeaders(call.metadata), call.getPath(), () => client.ip);
   if (decision.kind === 'authenticated') {
-    if (client instanceof CallClient) client.authentication = decision.authentication;
+    client.authentication = decision.authentication;
     return decision.authentication;
   }
   if (decision.kind === 'error') throw { code: decision.code as number, details: decision.message };
@@ -143,11 +137,18 @@ export function authServices(runtime: Runtime): ServiceBinding[] {
   const message = (authentication: Authentication) =>
     toAuthenticationMessage(authentication, numbers.get(authentication.method));
 
-  /** The caller when the call needs one (`self`), or when `required` makes every call need one. */
-  async function authenticated(call: grpc.ServerUnaryCall<unknown, unknown>, self: boolean) {
-    if (required) return caller(runtime, call);
+  /**
+   * The caller when the call needs one (`self`), or when `required` makes every call need one; `client` (for the
+   * events the call causes) learns who it is.
+   */
+  async function authenticated(
+    call: grpc.ServerUnaryCall<unknown, unknown>,
+    self: boolean,
+    client = new CallClient(call.getPeer()),
+  ) {
+    if (required) return caller(runtime, call, client);
     if (!self) return undefined;
-    notRequiredRefused(runtime, call.getPath(), currentClient()?.ip);
+    notRequiredRefused(runtime, call.getPath(), () => client.ip);
     throw { code: grpc.status.UNAUTHENTICATED, details: UNAUTHENTICATED_MESSAGE };
   }
 
@@ -206,22 +207,25 @@ export function authServices(runtime: Runtime): ServiceBinding[] {
         },
       ),
       DeleteAuthentication: unary<Id, unknown>(runtime, 'DeleteAuthentication', async (call) => {
-        await authenticated(call, false);
-        await service.deleteAuthentication(call.request.id);
+        const client = new CallClient(call.getPeer());
+        await authenticated(call, false, client);
+        await service.deleteAuthentication(call.request.id, client);
         return {};
       }),
       ExpireAuthenticationSelf: unary<{ expiresAt?: Timestamp | null }, unknown>(
         runtime,
         'ExpireAuthenticationSelf',
         async (call) => {
-          const who = (await authenticated(call, true)) as Authentication;
-          await service.expireSelf(who, fromTimestamp(call.request.expiresAt));
+          const client = new CallClient(call.getPeer());
+          const who = (await authenticated(call, true, client)) as Authentication;
+          await service.expireSelf(who, fromTimestamp(call.request.expiresAt), client);
           return {};
         },
       ),
       RevokeAuthenticationSelf: unary(runtime, 'RevokeAuthenticationSelf', async (call) => {
-        const who = (await authenticated(call, true)) as Authentication;
-        return service.revokeSelf(who);
+        const client = new CallClient(call.getPeer());
+        const who = (await authenticated(call, true, client)) as Authentication;
+        return service.revokeSelf(who, client);
       }),
     },
   };

@@ -16,6 +16,7 @@ import { GrpcCode, type GrpcCodeValue, UNAUTHENTICATED_MESSAGE } from '../http/e
 import { HOP_BY_HOP, identityHeaderNames, upstreamHeaders } from '../http/identity.ts';
 import { createJudge } from '../http/judge.ts';
 import { forwardablePath } from '../http/proxy.ts';
+import { clientAddress } from '../observe/client.ts';
 import type { Runtime } from '../runtime.ts';
 import { HTTP2_STREAM, respondWithStatus, statusTrailers } from './http2-status.ts';
 
@@ -304,7 +305,13 @@ export function proxyGrpc(
     if (path === undefined)
       return respondWithStatus(stream, GrpcCode.UNIMPLEMENTED, 'the method cannot be forwarded');
     const plain = plainHeaders(headers);
-    const judgement = await judge({ method: 'POST', uri: target, headers: plain, trustworthy: true });
+    const judgement = await judge({
+      method: 'POST',
+      uri: target,
+      headers: plain,
+      trustworthy: true,
+      ip: () => clientAddress(stream.session?.socket?.remoteAddress, plain['x-forwarded-for'], trusted),
+    });
     if (stream.destroyed) return;
     switch (judgement.kind) {
       case 'allow':

@@ -3,7 +3,9 @@ import { authenticationJson } from '../auth/json.ts';
 import { authService } from '../auth/service.ts';
 import { timestampField } from '../auth/timestamp.ts';
 import { ErrorCodes, PluginError, PortcullisError } from '../errors.ts';
+import { requestClient } from '../observe/client.ts';
 import { loginFailed, settleLogin } from '../observe/logins.ts';
+import { tokenCreatedHook } from '../observe/token-events.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import { guard } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
@@ -127,13 +129,16 @@ export function authApi(runtime: Runtime) {
     const unimplemented: Handler = async (_request, reply) =>
       sendError(reply, GrpcCode.UNIMPLEMENTED, 'unknown service flipt.auth.AuthenticationService');
     const open = (handler: Handler): Handler => (enabled ? handler : unimplemented);
+    /** Who asked, for the audit events the service records. */
+    const client = (request: FastifyRequest) =>
+      requestClient(request, runtime.config.gateway.trusted_proxies);
     const authenticated = (
       handler: (request: FastifyRequest, who: Authentication) => Promise<unknown>,
     ): Handler =>
       open(async (request, reply) => {
         if (request.authentication !== undefined) return handler(request, request.authentication);
         // With authentication required, the hook has refused such a request already.
-        notRequiredRefused(runtime, request.url);
+        notRequiredRefused(runtime, request.url, () => client(request).ip);
         return unauthenticated(runtime, request, reply);
       });
     // Flipt's HTTP middleware expires both session cookies before handling these two, whatever the outcome.
@@ -149,14 +154,16 @@ export function authApi(runtime: Runtime) {
     route(scope, '/self/expire', {
       PUT: clearingCookies(
         authenticated(async (request, who) => {
-          await service.expireSelf(who, readExpiry(request));
+          await service.expireSelf(who, readExpiry(request), client(request));
           return {};
         }),
       ),
     });
 
     route(scope, '/self/revoke', {
-      DELETE: clearingCookies(authenticated(async (_request, who) => service.revokeSelf(who))),
+      DELETE: clearingCookies(
+        authenticated(async (request, who) => service.revokeSelf(who, client(request))),
+      ),
     });
 
     route(scope, '/tokens', {
@@ -184,7 +191,7 @@ export function authApi(runtime: Runtime) {
       }),
       DELETE: open(async (request) => {
         const { id } = request.params as { id: string };
-        await service.deleteAuthentication(id);
+        await service.deleteAuthentication(id, client(request));
         return {};
       }),
     });
@@ -209,9 +216,17 @@ export function authApi(runtime: Runtime) {
               );
             }
           });
-          // A login callback's outcome is known once its route has answered (see observedSession).
+          // A login callback's outcome is known once its route has answered (see observedSession); a token created
+          // through Flipt's CreateToken route is recorded then too (tokenCreatedHook).
           methodScope.addHook('onError', async (request, _reply, error) => loginFailed(request, error));
           methodScope.addHook('onResponse', async (request) => settleLogin(request));
+          if (method.plugin.method === 'METHOD_TOKEN' && runtime.audit.wants('token', 'created')) {
+            const path = `/auth/v1/method/${method.name}`;
+            methodScope.addHook(
+              'onSend',
+              tokenCreatedHook(path, runtime.audit, runtime.config.gateway.trusted_proxies),
+            );
+          }
           await guard(method.name, 'routes', () => routes.call(method.instance, methodScope));
         },
         { prefix: `/method/${method.name}` },

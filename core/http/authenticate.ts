@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Reasons, refusalReason } from '../auth/reasons.ts';
-import { actorOf, currentClient } from '../observe/client.ts';
+import { actorOf, requestClient } from '../observe/client.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
 import { readCookie, TOKEN_COOKIE } from './cookies.ts';
@@ -44,12 +44,15 @@ export function decisionLog(runtime: Runtime): DecisionLog {
   return log;
 }
 
+/** The client's address, worked out only when a refusal's audit event needs it. */
+export type ClientIp = () => string | undefined;
+
 /**
  * Logs a refusal (see {@link DecisionLog}) and records it as an `authentication:refused` audit event at the same
  * rate: past the decision log's per-second budget an event is only counted (`rate_limited`), so that a flood of bad
- * requests is not a flood of events either. `ip` is the client's address, when the caller knows it.
+ * requests is not a flood of events either. `ip` gives the client's address, asked only for an event.
  */
-function refused(runtime: Runtime, refusal: Refusal, ip: string | undefined): void {
+function refused(runtime: Runtime, refusal: Refusal, ip: ClientIp | undefined): void {
   const within = decisionLog(runtime).refused(refusal);
   const audit = runtime.audit;
   if (!audit.wants('authentication', 'refused')) return;
@@ -61,7 +64,7 @@ function refused(runtime: Runtime, refusal: Refusal, ip: string | undefined): vo
     type: 'authentication',
     action: 'refused',
     status: 'denied',
-    actor: actorOf(undefined, ip ?? currentClient()?.ip),
+    actor: actorOf(undefined, ip?.()),
     payload: {
       reason: refusal.reason,
       via: refusal.via,
@@ -81,7 +84,7 @@ export async function decide(
   runtime: Runtime,
   headers: IncomingHttpHeaders,
   url: string,
-  ip?: string,
+  ip?: ClientIp,
 ): Promise<Decision> {
   const started = performance.now();
   const path = pathOf(url);
@@ -144,7 +147,7 @@ export async function decide(
  * Logs, as a decision (`forbidden`, `csrf_refused`, with Go's message as the detail), a request that the
  * cross-origin check refused: by the hook, forward-auth or the websocket proxy.
  */
-export function crossOriginRefused(runtime: Runtime, url: string, message: string, ip?: string): void {
+export function crossOriginRefused(runtime: Runtime, url: string, message: string, ip?: ClientIp): void {
   runtime.metrics.decision('forbidden', 'none', Reasons.CSRF_REFUSED);
   refused(
     runtime,
@@ -163,7 +166,7 @@ export function crossOriginRefused(runtime: Runtime, url: string, message: strin
  * Logs a request to a route that needs a caller while `authentication.required` is false: nothing is
  * authenticated then (as in Flipt), so the route answers 401 without asking the pipeline.
  */
-export function notRequiredRefused(runtime: Runtime, url: string, ip?: string): void {
+export function notRequiredRefused(runtime: Runtime, url: string, ip?: ClientIp): void {
   runtime.metrics.decision('unauthenticated', 'none', Reasons.AUTHENTICATION_NOT_REQUIRED);
   refused(
     runtime,
@@ -221,7 +224,8 @@ export function createAuthenticationHook(
   loginPage?: LoginPage,
 ) {
   const { required } = runtime.config.authentication;
-  const loginUrl = runtime.config.gateway.login_url;
+  const { login_url: loginUrl, trusted_proxies: trustedProxies } = runtime.config.gateway;
+  const clientIpOf = (request: FastifyRequest) => requestClient(request, trustedProxies).ip;
   return async function authenticate(request: FastifyRequest, reply: FastifyReply) {
     if (
       !required ||
@@ -231,7 +235,7 @@ export function createAuthenticationHook(
     ) {
       return;
     }
-    const decision = await decide(runtime, request.headers, request.url);
+    const decision = await decide(runtime, request.headers, request.url, () => clientIpOf(request));
     if (decision.kind === 'authenticated') {
       request.authentication = decision.authentication;
       return;

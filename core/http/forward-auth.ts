@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { requestClient } from '../observe/client.ts';
 import type { Runtime } from '../runtime.ts';
 import { type LoginPage, wantsPage } from './authenticate.ts';
 import { skipAbandoned } from './connections.ts';
@@ -47,7 +48,13 @@ export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boole
       header(request, 'x-forwarded-method') ?? header(request, 'x-original-method') ?? request.method;
     const host = header(request, 'x-forwarded-host') ?? request.headers.host;
     const { uri, trustworthy } = originalUri(request);
-    const judgement = await judge({ method, uri, headers: { ...request.headers, host }, trustworthy });
+    const judgement = await judge({
+      method,
+      uri,
+      headers: { ...request.headers, host },
+      trustworthy,
+      ip: () => requestClient(request, gateway.trusted_proxies).ip,
+    });
     if (judgement.kind === 'cross-origin') return denyCrossOrigin(reply, judgement.message);
     if (judgement.kind === 'allow') return reply.code(200).headers(judgement.identity).send();
     if (judgement.kind === 'error') return sendError(reply, judgement.code, judgement.message);

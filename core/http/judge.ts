@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Runtime } from '../runtime.ts';
-import { crossOriginRefused, decide } from './authenticate.ts';
+import { type ClientIp, crossOriginRefused, decide } from './authenticate.ts';
 import { createCrossOriginCheck } from './csrf.ts';
 import type { GrpcCodeValue } from './errors.ts';
 import { identityHeaderNames, identityHeaders } from './identity.ts';
@@ -14,8 +14,8 @@ export interface AskedRequest {
   readonly headers: IncomingHttpHeaders;
   /** Whether the target can be believed for exclusions (false when two headers naming it disagree). */
   readonly trustworthy: boolean;
-  /** The original client's address, when known (for a refusal's audit event). */
-  readonly ip?: string;
+  /** The original client's address, asked only for a refusal's audit event. */
+  readonly ip?: ClientIp;
 }
 
 /** What a proxy is told. */

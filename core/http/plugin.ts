@@ -1,10 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { createAddressMatcher } from '../address.ts';
 import { createExclusionMatcher } from '../auth/exclusions.ts';
 import { authService } from '../auth/service.ts';
-import { NO_AUDIT } from '../observe/audit/record.ts';
-import { type Client, clientAddress, runAsClient } from '../observe/client.ts';
+import { requestClient } from '../observe/client.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts';
 import { authApi } from './api.ts';
 import { createAuthenticationHook, crossOriginRefused, decisionLog } from './authenticate.ts';
@@ -38,21 +36,6 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
   const runtime = options.runtime ?? (await createRuntime(options));
   if (options.runtime === undefined) app.addHook('onClose', () => runtime.close());
   app.decorateRequest('authentication', undefined);
-  // First, so that every later hook and the handler run with the request as the client an audit event names.
-  if (runtime.audit !== NO_AUDIT) {
-    const trusted = createAddressMatcher(runtime.config.gateway.trusted_proxies);
-    app.addHook('onRequest', (request, _reply, done) => {
-      const client: Client = {
-        get ip() {
-          return clientAddress(request.ip, request.headers['x-forwarded-for'], trusted);
-        },
-        get authentication() {
-          return request.authentication;
-        },
-      };
-      runAsClient(client, done);
-    });
-  }
   app.addHook('onRequest', recogniseGrpcCalls);
 
   const { authentication, gateway } = runtime.config;
@@ -63,7 +46,12 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
   );
   // Flipt's cross-origin protection wraps its router, so it runs before authentication.
   const csrf = createCsrfHook(authentication.session, runtime.log, (request, message) =>
-    crossOriginRefused(runtime, request.url, message),
+    crossOriginRefused(
+      runtime,
+      request.url,
+      message,
+      () => requestClient(request, gateway.trusted_proxies).ip,
+    ),
   );
   if (csrf !== undefined) app.addHook('onRequest', csrf);
   // The UI's code (and its templates) loads only where it runs: it needs a session-compatible method (Flipt's

@@ -8,10 +8,11 @@ import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { createAddressMatcher } from '../address.ts';
+import { clientAddress } from '../observe/client.ts';
 import type { Runtime } from '../runtime.ts';
 import { crossOriginRefused, decide } from './authenticate.ts';
 import { hostProblem, lastAnswer } from './client-errors.ts';
-import { earlierAnswers } from './connections.ts';
+import { earlierAnswers, peerAddress } from './connections.ts';
 import { createCrossOriginCheck } from './csrf.ts';
 import { type GrpcCodeValue, httpStatus, UNAUTHENTICATED_MESSAGE } from './errors.ts';
 import { identityHeaderNames, staysOnHop, upstreamHeaders } from './identity.ts';
@@ -120,13 +121,15 @@ export function proxyWebsockets(
       return refuse(socket, 404, 5, 'Not Found');
     }
     const refusal = crossOrigin?.('WEBSOCKET', request.headers);
+    // The client's address for a refusal's audit event: past trusted proxies, as for other requests.
+    const ip = () => clientAddress(peerAddress(request), request.headers['x-forwarded-for'], trusted);
     if (refusal !== undefined) {
-      crossOriginRefused(runtime, url, refusal);
+      crossOriginRefused(runtime, url, refusal, ip);
       return refuse(socket, 403, 7, refusal);
     }
     let identity: Parameters<typeof upstreamHeaders>[1]['authentication'];
     if (authentication.required && !isExcluded(url)) {
-      const decision = await decide(runtime, request.headers, url);
+      const decision = await decide(runtime, request.headers, url, ip);
       if (decision.kind === 'error')
         return refuse(socket, httpStatus(decision.code), decision.code, decision.message);
       if (decision.kind === 'unauthenticated') {

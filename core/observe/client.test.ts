@@ -38,7 +38,9 @@ describe('actorOf (Flipt’s GetActorFromAuthentication)', () => {
       name: 'A',
       picture: 'https://p',
     });
-    expect(actorOf({ id: 't', method: 'METHOD_TOKEN', metadata }, undefined)).toEqual({ authentication: 'token' });
+    expect(actorOf({ id: 't', method: 'METHOD_TOKEN', metadata }, undefined)).toEqual({
+      authentication: 'token',
+    });
     expect(actorOf(undefined, '')).toEqual({ authentication: 'none' });
   });
 

@@ -1,23 +1,16 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import type { FastifyRequest } from 'fastify';
+import { createAddressMatcher } from '../address.ts';
 import type { AuditActor, Authentication } from '../plugins/contracts.ts';
 
-/** Who a request or a gRPC call comes from, as far as it is known: the address, then the authentication. */
+/**
+ * Who a request or a gRPC call comes from, as far as it is known, for audit events: the address, then the
+ * authentication. Handed down explicitly (AsyncLocalStorage would tax every promise of the process on Node 22).
+ */
 export interface Client {
-  /** The client's address (Fastify's `request.ip`, a gRPC call's peer). */
+  /** The client's address (see {@link clientAddress}; a gRPC call's peer). */
   readonly ip?: string;
   /** Set once the request is authenticated. */
   readonly authentication?: Authentication;
-}
-
-const clients = new AsyncLocalStorage<Client>();
-
-/**
- * Runs `work` with `client` as the caller of everything it does (a Fastify request is one: it has `ip` and, once
- * authenticated, `authentication`), so that an audit event recorded deep inside (a store write, a service call)
- * can name its actor. Installed only when an audit sink is enabled: nothing else reads it.
- */
-export function runAsClient<T>(client: Client, work: () => T): T {
-  return clients.run(client, work);
 }
 
 /**
@@ -40,9 +33,27 @@ export function clientAddress(
   return address;
 }
 
-/** The caller of the request or call being handled, when {@link runAsClient} was used for it. */
-export function currentClient(): Client | undefined {
-  return clients.getStore();
+const matchers = new WeakMap<readonly string[], (address: string | undefined) => boolean>();
+
+/**
+ * A Fastify request as a {@link Client}: its address ({@link clientAddress} past `trustedProxies`, worked out when
+ * read) and its authentication as the hook set it (read when the event is made).
+ */
+export function requestClient(request: FastifyRequest, trustedProxies: readonly string[]): Client {
+  let trusted = matchers.get(trustedProxies);
+  if (trusted === undefined) {
+    trusted = createAddressMatcher(trustedProxies);
+    matchers.set(trustedProxies, trusted);
+  }
+  const match = trusted;
+  return {
+    get ip() {
+      return clientAddress(request.ip, request.headers['x-forwarded-for'], match);
+    },
+    get authentication() {
+      return request.authentication;
+    },
+  };
 }
 
 /** Flipt's `io.flipt.auth.{email,name,picture}`, then the method's own (`io.flipt.auth.oidc.email`). */
@@ -76,12 +87,6 @@ export function actorOf(authentication: Authentication | undefined, ip: string |
   };
 }
 
-/** The actor of the current request or call ({@link currentClient}), or `"none"` outside one. */
-export function currentActor(): AuditActor {
-  const client = currentClient();
-  return actorOf(client?.authentication, client?.ip);
-}
-
 /** A gRPC call as a {@link Client}: its peer's address, and its authentication once the call's caller is known. */
 export class CallClient implements Client {
   readonly ip: string | undefined;
@@ -92,4 +97,9 @@ export class CallClient implements Client {
     const match = /^\[?([^\]]*?)\]?:\d+$/.exec(peer);
     this.ip = match?.[1] || undefined;
   }
+}
+
+/** The actor of an event a client caused; `"none"` with no client. */
+export function clientActor(client: Client | undefined): AuditActor {
+  return actorOf(client?.authentication, client?.ip);
 }

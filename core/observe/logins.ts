@@ -2,10 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { Reasons, refusalReason } from '../auth/reasons.ts';
 import type { Authentication, JsonValue, LoginOptions, SessionHelpers } from '../plugins/contracts.ts';
 import type { AuditRecorder } from './audit/record.ts';
-import { actorOf, currentClient } from './client.ts';
-
-/** The client's address: the request's as the audit context reads it (trusted proxies followed), else its peer's. */
-const clientIp = (request: FastifyRequest) => currentClient()?.ip ?? request.ip;
+import { actorOf, requestClient } from './client.ts';
 
 /** What counts logins: `Metrics.login`. */
 export interface LoginCounter {
@@ -15,6 +12,7 @@ export interface LoginCounter {
 /** A login callback under way: the request `stateMatches` was called on. */
 interface Attempt {
   readonly method: string;
+  readonly trustedProxies: readonly string[];
   readonly provider: string;
   readonly counter: LoginCounter;
   readonly audit: AuditRecorder;
@@ -50,7 +48,10 @@ export function observedSession(
   method: string,
   counter: LoginCounter,
   audit: AuditRecorder,
+  /** `gateway.trusted_proxies`: whose `X-Forwarded-For` names the client (see `clientAddress`). */
+  trustedProxies: readonly string[] = [],
 ): SessionHelpers {
+  const clientIp = (request: FastifyRequest) => requestClient(request, trustedProxies).ip;
   return {
     ...session,
     startLogin(request, reply, callbackPath, options) {
@@ -60,7 +61,14 @@ export function observedSession(
     },
     stateMatches(request, state, options) {
       if (!attempts.has(request)) {
-        attempts.set(request, { method, provider: providerOf(options), counter, audit, succeeded: false });
+        attempts.set(request, {
+          method,
+          trustedProxies,
+          provider: providerOf(options),
+          counter,
+          audit,
+          succeeded: false,
+        });
       }
       return session.stateMatches(request, state, options);
     },
@@ -125,7 +133,7 @@ export function settleLogin(request: FastifyRequest): void {
     type: 'login',
     action: 'refused',
     status: 'denied',
-    actor: actorOf(undefined, clientIp(request)),
+    actor: actorOf(undefined, requestClient(request, attempt.trustedProxies).ip),
     payload: {
       method: attempt.method,
       ...(attempt.provider !== '' && { provider: attempt.provider }),

@@ -204,9 +204,20 @@ export class Metrics {
    * made before it, such as a cross-origin one). `reason` is the refusal's stable id; `""` when accepted.
    */
   decision(outcome: DecisionOutcome, method: string, reason: string, durationMs?: number): void {
-    this.#decisions.inc({ method, outcome, reason });
-    if (durationMs !== undefined) this.#decisionSeconds.observe({ outcome }, durationMs / 1000);
+    // Every request comes here: its series are bound once (prom-client would otherwise hash the labels each time).
+    cached(this.#decisionSeries, `${outcome}\0${method}\0${reason}`, () =>
+      this.#decisions.labels({ method, outcome, reason }),
+    ).inc();
+    if (durationMs !== undefined) {
+      cached(this.#decisionTimes, outcome, () => this.#decisionSeconds.labels({ outcome })).observe(
+        durationMs / 1000,
+      );
+    }
   }
+
+  /** The bound series of {@link Metrics.decision}: bounded by the methods' names and reason ids, which are code's. */
+  readonly #decisionSeries = new Map<string, { inc(): void }>();
+  readonly #decisionTimes = new Map<DecisionOutcome, { observe(value: number): void }>();
 
   /**
    * Counts one step of a login: `started` (a redirect to the IdP, a form shown), `succeeded` (a session made) or
