@@ -1,7 +1,14 @@
-import { Counter, collectDefaultMetrics, Histogram, type LabelValues, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { MethodMetrics } from '../plugins/contracts.ts';
+import {
+  CounterFamily,
+  type CounterSeries,
+  HistogramFamily,
+  type HistogramSeries,
+  type Labels,
+} from './series.ts';
 
 /** A plugin's metric name: lower-case snake case, as Prometheus names go. */
 const PLUGIN_METRIC_NAME = /^[a-z][a-z0-9_]{0,63}$/;
@@ -93,12 +100,12 @@ function cached<K, V>(map: Map<K, V>, key: K, make: () => V): V {
 
 /** Counts into `counter` (`outcome` ok or error) and times into `histogram`, both with `labels`, bound once. */
 function operationRecorder<L extends string>(
-  counter: Counter<L | 'outcome'>,
-  histogram: Histogram<L>,
-  labels: LabelValues<L>,
+  counter: CounterFamily<L | 'outcome'>,
+  histogram: HistogramFamily<L>,
+  labels: Labels<L>,
 ): OperationRecorder {
-  const ok = counter.labels({ ...labels, outcome: 'ok' } as LabelValues<L | 'outcome'>);
-  const error = counter.labels({ ...labels, outcome: 'error' } as LabelValues<L | 'outcome'>);
+  const ok = counter.labels({ ...labels, outcome: 'ok' } as Labels<L | 'outcome'>);
+  const error = counter.labels({ ...labels, outcome: 'error' } as Labels<L | 'outcome'>);
   const seconds = histogram.labels(labels);
   return (succeeded, elapsed) => {
     (succeeded ? ok : error).inc();
@@ -185,14 +192,19 @@ export class Metrics {
   readonly #outboundRecorders = new Map<string, OutboundRecorder>();
   readonly #proxyRecorders = new Map<ProxyKind, ProxyRecorder>();
 
-  /** A counter in this registry. */
-  #counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
-    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  /** A counter in this registry, counted in plain numbers (see series.ts). */
+  #counter<L extends string>(name: string, help: string, labelNames: L[]): CounterFamily<L> {
+    return new CounterFamily({ name, help, labelNames, registry: this.registry });
   }
 
-  /** A histogram in this registry. */
-  #histogram<L extends string>(name: string, help: string, labelNames: L[], buckets: number[]): Histogram<L> {
-    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  /** A histogram in this registry, counted in plain numbers (see series.ts). */
+  #histogram<L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    buckets: number[],
+  ): HistogramFamily<L> {
+    return new HistogramFamily({ name, help, labelNames, buckets, registry: this.registry });
   }
 
   constructor() {
@@ -225,7 +237,7 @@ export class Metrics {
    * refusal's stable snake_case id, `""` unless refused. Both are bounded by configuration and code, never a user's.
    */
   login(method: string, provider: string, outcome: LoginOutcome, reason: string): void {
-    this.#logins.inc({ method, provider, outcome, reason: outcome === 'refused' ? reason : '' });
+    this.#logins.labels({ method, provider, outcome, reason: outcome === 'refused' ? reason : '' }).inc();
   }
 
   /**
@@ -247,7 +259,7 @@ export class Metrics {
 
   /** Counts one refresh round of the secret references. */
   secretRefresh(outcome: SecretRefreshOutcome): void {
-    this.#secretRefreshes.inc({ outcome });
+    this.#secretRefreshes.labels({ outcome }).inc();
   }
 
   /**
@@ -259,13 +271,13 @@ export class Metrics {
       const hosts = new Map<
         string,
         {
-          readonly outcomes: Map<OutboundOutcome, Counter.Internal>;
-          readonly seconds: Histogram.Internal<'plugin' | 'host'>;
+          readonly outcomes: Map<OutboundOutcome, CounterSeries>;
+          readonly seconds: HistogramSeries;
         }
       >();
       const labelsOf = (host: string) =>
         cached(hosts, host, () => ({
-          outcomes: new Map<OutboundOutcome, Counter.Internal>(),
+          outcomes: new Map<OutboundOutcome, CounterSeries>(),
           seconds: this.#outboundSeconds.labels({ plugin, host }),
         }));
       return (requested, outcome, elapsed) => {
@@ -280,7 +292,7 @@ export class Metrics {
   /** The recorder of the requests proxied to the upstream of kind `kind`, with one child per status seen. */
   proxy(kind: ProxyKind): ProxyRecorder {
     return cached(this.#proxyRecorders, kind, () => {
-      const statuses = new Map<number | string, Counter.Internal>();
+      const statuses = new Map<number | string, CounterSeries>();
       const seconds = this.#proxySeconds.labels({ kind });
       return (status, elapsed) => {
         cached(statuses, status, () => this.#proxied.labels({ kind, status: String(status) })).inc();

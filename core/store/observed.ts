@@ -46,15 +46,29 @@ export function observeStore(
   return observed as unknown as AuthenticationStore;
 }
 
-async function timed<T>(record: OperationRecorder, operation: () => Promise<T>): Promise<T> {
+/**
+ * Runs `operation` and records it when it settles, without standing between it and its caller: the caller awaits
+ * the store's own promise (a wrapping `async` function would add a hop to every lookup of every request), and the
+ * recording hangs off it.
+ */
+function timed<T>(record: OperationRecorder, operation: () => Promise<T>): Promise<T> {
   const started = performance.now();
+  let pending: Promise<T>;
   try {
-    const result = await operation();
-    record(true, (performance.now() - started) / 1000);
-    return result;
+    pending = operation();
   } catch (error) {
-    const code = errorCode(error);
-    record(code !== undefined && ANSWERS.has(code), (performance.now() - started) / 1000);
+    record(isAnswer(error), (performance.now() - started) / 1000);
     throw error;
   }
+  pending.then(
+    () => record(true, (performance.now() - started) / 1000),
+    (error: unknown) => record(isAnswer(error), (performance.now() - started) / 1000),
+  );
+  return pending;
+}
+
+/** Whether a rejection answered the request (not found, invalid) rather than being the store's failure. */
+function isAnswer(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && ANSWERS.has(code);
 }

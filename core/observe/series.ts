@@ -1,0 +1,164 @@
+import type { Registry } from 'prom-client';
+
+/**
+ * Counters and histograms for the request path, exported through a prom-client {@link Registry} in its text format
+ * like any of its own, but counted in plain numbers: prom-client turns a series' labels into its key again on every
+ * `inc` and `observe`, even through `labels()` children — measured at 0.4 µs a call, and a decision is a counter and a
+ * histogram, on every request (13 % of scenario (1)'s rate). Here a series is looked up once and then only added to;
+ * the labels are written out when `/metrics` is scraped.
+ */
+
+/** The label values of a series, by label name. */
+export type Labels<L extends string> = { readonly [K in L]: string };
+
+/** One sample as prom-client's registry writes it. */
+interface Sample {
+  readonly labels: Record<string, string | number>;
+  readonly value: number;
+  readonly metricName?: string;
+}
+
+/** What a prom-client registry reads of a metric (`Registry.registerMetric`, `getMetricsAsString`). */
+interface Exported {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'histogram';
+  readonly aggregator: 'sum';
+}
+
+/** A counter series: add to it. */
+export interface CounterSeries {
+  inc(amount?: number): void;
+}
+
+/** A histogram series: observe a value (seconds, for times). */
+export interface HistogramSeries {
+  observe(value: number): void;
+}
+
+abstract class Family<L extends string, S> implements Exported {
+  readonly name: string;
+  readonly help: string;
+  abstract readonly type: 'counter' | 'histogram';
+  readonly aggregator = 'sum' as const;
+  readonly #labelNames: readonly L[];
+  readonly #series = new Map<string, { readonly labels: Labels<L>; readonly series: S }>();
+
+  constructor(options: { name: string; help: string; labelNames: readonly L[]; registry: Registry }) {
+    this.name = options.name;
+    this.help = options.help;
+    this.#labelNames = options.labelNames;
+    // Typed for prom-client's own metric classes; the registry reads only what Exported has, and calls get().
+    options.registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  /** The series of these label values, made on first use. Keep it: looking it up builds its key. */
+  labels(labels: Labels<L>): S {
+    let key = '';
+    for (const name of this.#labelNames) key += `${labels[name]}\u0000`;
+    let found = this.#series.get(key);
+    if (found === undefined) {
+      found = { labels: { ...labels }, series: this.create() };
+      this.#series.set(key, found);
+    }
+    return found.series;
+  }
+
+  protected abstract create(): S;
+  protected abstract samples(labels: Labels<L>, series: S): Sample[];
+
+  /** What the registry writes (prom-client's `MetricObjectWithValues`). */
+  async get() {
+    const values: Sample[] = [];
+    for (const { labels, series } of this.#series.values()) values.push(...this.samples(labels, series));
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** `Registry.resetMetrics()`: every series forgotten. */
+  reset(): void {
+    this.#series.clear();
+  }
+}
+
+/** A counter family: `<name>{labels} <count>`. */
+export class CounterFamily<L extends string> extends Family<L, CounterSeries & { value: number }> {
+  readonly type = 'counter' as const;
+
+  protected create() {
+    return {
+      value: 0,
+      inc(amount = 1) {
+        this.value += amount;
+      },
+    };
+  }
+
+  protected samples(labels: Labels<L>, series: { value: number }): Sample[] {
+    return [{ labels, value: series.value }];
+  }
+}
+
+interface Buckets extends HistogramSeries {
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** A histogram family: `<name>_bucket{le=…}` (cumulative, as Prometheus reads them), `_sum` and `_count`. */
+export class HistogramFamily<L extends string> extends Family<L, Buckets> {
+  readonly type = 'histogram' as const;
+  readonly #bounds: readonly number[];
+
+  /** @param options.buckets upper bounds, ascending (`+Inf` is added). */
+  constructor(options: {
+    name: string;
+    help: string;
+    labelNames: readonly L[];
+    buckets: readonly number[];
+    registry: Registry;
+  }) {
+    super(options);
+    this.#bounds = [...options.buckets];
+  }
+
+  protected create(): Buckets {
+    const bounds = this.#bounds;
+    return {
+      counts: new Array<number>(bounds.length).fill(0),
+      sum: 0,
+      count: 0,
+      observe(value) {
+        // The first bound at or above the value; none: only +Inf (the count) holds it.
+        for (let i = 0; i < bounds.length; i++) {
+          if (value <= (bounds[i] as number)) {
+            (this.counts[i] as number)++;
+            break;
+          }
+        }
+        this.sum += value;
+        this.count++;
+      },
+    };
+  }
+
+  protected samples(labels: Labels<L>, series: Buckets): Sample[] {
+    const samples: Sample[] = [];
+    let cumulative = 0;
+    this.#bounds.forEach((bound, i) => {
+      cumulative += series.counts[i] as number;
+      samples.push({
+        metricName: `${this.name}_bucket`,
+        labels: { ...labels, le: bound },
+        value: cumulative,
+      });
+    });
+    samples.push({
+      metricName: `${this.name}_bucket`,
+      labels: { ...labels, le: '+Inf' },
+      value: series.count,
+    });
+    samples.push({ metricName: `${this.name}_sum`, labels, value: series.sum });
+    samples.push({ metricName: `${this.name}_count`, labels, value: series.count });
+    return samples;
+  }
+}
