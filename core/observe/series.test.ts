@@ -1,0 +1,52 @@
+import { Histogram, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { CounterFamily, HistogramFamily } from './series.ts';
+
+describe('series counted in plain numbers', () => {
+  it('are written out as prom-client writes its own counters and histograms', async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const buckets = [0.001, 0.01, 0.1, 1];
+    const histogram = new HistogramFamily({
+      name: 'x_seconds',
+      help: 'h',
+      labelNames: ['outcome'],
+      buckets,
+      registry: ours,
+    });
+    const reference = new Histogram({
+      name: 'x_seconds',
+      help: 'h',
+      labelNames: ['outcome'],
+      buckets,
+      registers: [theirs],
+    });
+    for (const [outcome, value] of [
+      ['ok', 0.0005],
+      ['ok', 0.001],
+      ['ok', 0.05],
+      ['error', 3],
+      ['ok', 0.5],
+      ['error', 0.01],
+    ] as const) {
+      histogram.labels({ outcome }).observe(value);
+      reference.observe({ outcome }, value);
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+  });
+
+  it('count per label set, a series made once and kept', async () => {
+    const registry = new Registry();
+    const counter = new CounterFamily({ name: 'y_total', help: 'c', labelNames: ['a', 'b'], registry });
+    const series = counter.labels({ a: '1', b: '2' });
+    series.inc();
+    series.inc(2);
+    counter.labels({ a: '1', b: '2' }).inc();
+    counter.labels({ a: '1\u0000', b: '2' }).inc();
+    expect(counter.labels({ a: '1', b: '2' })).toBe(series);
+    const text = await registry.metrics();
+    expect(text).toContain('y_total{a="1",b="2"} 4');
+    registry.resetMetrics();
+    expect(await registry.metrics()).not.toContain('y_total{');
+  });
+});
