@@ -148,13 +148,13 @@ export class HistogramFamily<L extends string> extends Family<L, Buckets> {
       cumulative += series.counts[i] as number;
       samples.push({
         metricName: `${this.name}_bucket`,
-        labels: { ...labels, le: bound },
+        labels: { le: bound, ...labels },
         value: cumulative,
       });
     });
     samples.push({
       metricName: `${this.name}_bucket`,
-      labels: { ...labels, le: '+Inf' },
+      labels: { le: '+Inf', ...labels },
       value: series.count,
     });
     samples.push({ metricName: `${this.name}_sum`, labels, value: series.sum });
