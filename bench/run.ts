@@ -318,8 +318,25 @@ const baselineTarget: Target = { url: flags(baseline.url) };
     met: withAudit.ratio >= 0.95,
   });
   audited.stop();
-  plain.stop();
   receiver.stop();
+
+  // (1) against the same server with its decisions not counted: what the metrics cost every request.
+  const uncounted = await server('portcullis-uncounted', tokenConfig());
+  const counted = await compare(
+    { url: flags(plain.url), headers: bearer('bench-static-token') },
+    { url: flags(uncounted.url), headers: bearer('bench-static-token') },
+  );
+  report({
+    ...row(
+      '1b static token, metrics counted (vs not)',
+      { ...counted, ratio: round2(counted.ratio * staticToken.ratio) },
+      0,
+    ),
+    target: `within noise of not counting (head to head: ${counted.ratio} of its rate; >= 0.95)`,
+    met: counted.ratio >= 0.95,
+  });
+  uncounted.stop();
+  plain.stop();
 }
 
 // (2) a token created through the store, kept in memory; (3) the same in Redis.

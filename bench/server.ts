@@ -3,13 +3,15 @@
  *
  *   node --experimental-strip-types bench/server.ts baseline
  *   node --experimental-strip-types bench/server.ts portcullis '<config as JSON>'
+ *   node --experimental-strip-types bench/server.ts portcullis-uncounted '<config as JSON>'
  *   node --experimental-strip-types bench/server.ts upstream
  *   node --experimental-strip-types bench/server.ts gateway '<config as JSON>'
  *   node --experimental-strip-types bench/server.ts grpc-upstream
  *   node --experimental-strip-types bench/server.ts grpc-forwarder '{"upstream": "host:port"}'
  *
  * `baseline` is bare Fastify answering `GET /api/v1/flags`; `portcullis` is the same application with the
- * portcullis plugin registered (built code from `dist/`), so the difference is the cost of authentication;
+ * portcullis plugin registered (built code from `dist/`), so the difference is the cost of authentication
+ * (`portcullis-uncounted`: with its decisions not counted in `/metrics`, to measure what counting costs);
  * `upstream` is a bare `node:http` service, and `gateway` is `portcullis serve` in front of one (or of a gRPC
  * upstream: `gateway.upstream: h2c://…`); `grpc-upstream` is a bare grpc-js server of `portcullis.test.Echo`
  * (`core/test-support/echo.proto`) whose `Unary` answers the same JSON as text, and, asked with `count: 1`, the
@@ -101,11 +103,13 @@ if (kind === 'gateway') {
 } else {
   const app = Fastify({ http: { maxHeaderSize: 96 * 1024 } });
   let token: string | undefined;
-  if (kind === 'portcullis') {
+  if (kind === 'portcullis' || kind === 'portcullis-uncounted') {
     const runtime = await createRuntime({
       object: JSON.parse(configJson) as Record<string, unknown>,
       env: {},
     });
+    // What metrics cost scenario (1): the same server with its decisions not counted (bench only).
+    if (kind === 'portcullis-uncounted') runtime.metrics.decision = () => undefined;
     // A token made through the store, as POST /auth/v1/method/token makes them (the store scenarios use it).
     token = (
       await runtime.store.createAuthentication({
