@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { STATUS_CODES } from 'node:http';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { MethodMetrics } from '../plugins/contracts.ts';
@@ -8,6 +9,7 @@ import {
   HistogramFamily,
   type HistogramSeries,
   type Labels,
+  MergedFamily,
 } from './series.ts';
 
 /** A plugin's metric name: lower-case snake case, as Prometheus names go. */
@@ -17,12 +19,15 @@ const LABEL_NAME = /^[a-z_][a-z0-9_]{0,63}$/;
 /** How many label sets one plugin metric may have: past it, new ones are dropped (and said once), not counted. */
 const MAX_LABEL_SETS = 1000;
 
-/** A plugin's metric: the prom-client metric, its label names (joined) and the label sets seen. */
-interface PluginMetric<M> {
-  readonly metric: M;
+/** One plugin's use of a metric name: its label names (joined), the label sets seen, and its series. */
+interface PluginMetric {
   readonly labels: string;
   readonly sets: Set<string>;
+  readonly family: CounterFamily<string> | HistogramFamily<string>;
 }
+
+/** prom-client's default buckets (seconds), for plugins' histograms. */
+const PLUGIN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** What a decision came to, as the decision log names it. */
 export type DecisionOutcome = 'authenticated' | 'unauthenticated' | 'forbidden' | 'error';
@@ -295,30 +300,35 @@ export class Metrics {
       const statuses = new Map<number | string, CounterSeries>();
       const seconds = this.#proxySeconds.labels({ kind });
       return (status, elapsed) => {
-        cached(statuses, status, () => this.#proxied.labels({ kind, status: String(status) })).inc();
+        // An upstream may answer any code from 100 to 999: only the ones HTTP names are labels of their own.
+        const label = typeof status === 'number' && STATUS_CODES[status] === undefined ? 'other' : status;
+        cached(statuses, label, () => this.#proxied.labels({ kind, status: String(label) })).inc();
         if (elapsed !== undefined) seconds.observe(elapsed);
       };
     });
   }
 
-  readonly #pluginCounters = new Map<
+  /** The plugins' metrics by exposition name: its kind, and each plugin's own series (its label names, bound). */
+  readonly #pluginMetrics = new Map<
     string,
-    { metric: Counter<string>; labels: string; sets: Set<string> }
-  >();
-  readonly #pluginHistograms = new Map<
-    string,
-    { metric: Histogram<string>; labels: string; sets: Set<string> }
+    {
+      readonly kind: 'counter' | 'histogram';
+      readonly merged: MergedFamily;
+      readonly plugins: Map<string, PluginMetric>;
+    }
   >();
 
   /**
    * `ctx.metrics` for the method plugin `plugin`: `increment(name, labels)` counts into
    * `portcullis_plugin_<name>_total`, `observe(name, value, labels)` into the histogram `portcullis_plugin_<name>`
-   * (prom-client's default buckets), each with the label `plugin` added. A metric keeps the label names of its first
-   * use; a metric may have at most 1000 label sets (the rest are dropped and logged once), so that a value a caller
-   * controls cannot grow the exposition without bound.
+   * (prom-client's default buckets), each with the label `plugin` added. Each plugin's use of a name is its own: it
+   * keeps the label names of the plugin's first use, and may have at most 1000 label sets (the rest are dropped and
+   * logged once), so that a value a caller controls cannot grow the exposition without bound, and one plugin can
+   * neither break nor starve another's metric of the same name.
    *
    * @throws PortcullisError `ERR_PLUGIN_FAILED` for a name or label name that is not lower-case snake case (a label
-   *   named `plugin` included), or label names other than the metric's first use's
+   *   named `plugin` included), label names other than the plugin's first use's, or a name whose exposition name is
+   *   another kind's (`increment('hits')` and `observe('hits_total', …)` would both be `portcullis_plugin_hits_total`)
    */
   forPlugin(plugin: string, log: Logger): MethodMetrics {
     const fail = (message: string): never => {
@@ -337,77 +347,67 @@ export class Metrics {
       }
       return names;
     };
-    const admit = (
-      entry: { labels: string; sets: Set<string> },
+    /** What each name is to this plugin: a counter or a histogram, as its first use made it. */
+    const kinds = new Map<string, 'counter' | 'histogram'>();
+    /** This plugin's series of `name` as a `kind`, made on first use. */
+    const metricOf = (
+      kind: 'counter' | 'histogram',
       name: string,
       names: readonly string[],
-      values: Record<string, string>,
-    ) => {
-      if (entry.labels !== names.join(','))
-        fail(`${name} has the labels [${entry.labels}], not [${names.join(',')}]`);
-      const set = JSON.stringify(values);
-      if (entry.sets.has(set)) return true;
-      if (entry.sets.size >= MAX_LABEL_SETS) {
-        if (!warned.has(name))
-          log.warn({ plugin, metric: name }, 'plugin metric has too many label sets: new ones are dropped');
-        warned.add(name);
-        return false;
-      }
-      entry.sets.add(set);
-      return true;
-    };
-    /** The entry of `name` in `own`, created with `create` on first use (a name is a counter or a histogram). */
-    const entryOf = <M>(
-      own: Map<string, PluginMetric<M>>,
-      other: Map<string, unknown>,
-      name: string,
-      names: readonly string[],
-      create: (labelNames: string[]) => M,
-    ): PluginMetric<M> => {
-      let entry = own.get(name);
+    ): PluginMetric => {
+      const known = kinds.get(name);
+      if (known !== undefined && known !== kind) fail(`${name} is already a ${known}`);
+      kinds.set(name, kind);
+      const exposed = kind === 'counter' ? `portcullis_plugin_${name}_total` : `portcullis_plugin_${name}`;
+      let entry = this.#pluginMetrics.get(exposed);
       if (entry === undefined) {
-        if (other.has(name)) fail(`${name} is already a metric of the other kind (a counter or a histogram)`);
-        entry = { metric: create(['plugin', ...names]), labels: names.join(','), sets: new Set() };
-        own.set(name, entry);
+        if (this.registry.getSingleMetric(exposed) !== undefined) fail(`${exposed} is another metric's name`);
+        const help = `A plugin's ${kind}: ${name}`;
+        entry = { kind, merged: new MergedFamily(exposed, help, kind, this.registry), plugins: new Map() };
+        this.#pluginMetrics.set(exposed, entry);
+      } else if (entry.kind !== kind) {
+        fail(`${name} would be exposed as ${exposed}, which is already a ${entry.kind}`);
       }
-      return entry;
+      let own = entry.plugins.get(plugin);
+      if (own === undefined) {
+        const options = { name: exposed, help: entry.merged.help, labelNames: ['plugin', ...names] };
+        own = {
+          labels: names.join(','),
+          sets: new Set(),
+          family: entry.merged.add(
+            kind === 'counter'
+              ? new CounterFamily(options)
+              : new HistogramFamily({ ...options, buckets: PLUGIN_BUCKETS }),
+          ),
+        };
+        entry.plugins.set(plugin, own);
+      }
+      if (own.labels !== names.join(','))
+        fail(`${name} has the labels [${own.labels}], not [${names.join(',')}]`);
+      return own;
+    };
+    /** The series of `values`, unless the metric has its 1000 label sets already. */
+    const seriesOf = (own: PluginMetric, name: string, values: Record<string, string>) => {
+      const set = JSON.stringify(values);
+      if (!own.sets.has(set)) {
+        if (own.sets.size >= MAX_LABEL_SETS) {
+          if (!warned.has(name))
+            log.warn({ plugin, metric: name }, 'plugin metric has too many label sets: new ones are dropped');
+          warned.add(name);
+          return undefined;
+        }
+        own.sets.add(set);
+      }
+      return own.family.labels(values);
     };
     const metrics: MethodMetrics = {
       increment: (name, labels = {}) => {
-        const names = labelsOf(name, labels);
-        const entry = entryOf(
-          this.#pluginCounters,
-          this.#pluginHistograms,
-          name,
-          names,
-          (labelNames) =>
-            new Counter({
-              name: `portcullis_plugin_${name}_total`,
-              help: `A plugin's counter: ${name}`,
-              labelNames,
-              registers: [this.registry],
-            }),
-        );
-        const values = { plugin, ...labels };
-        if (admit(entry, name, names, values)) entry.metric.inc(values);
+        const own = metricOf('counter', name, labelsOf(name, labels));
+        (seriesOf(own, name, { plugin, ...labels }) as CounterSeries | undefined)?.inc();
       },
       observe: (name, value, labels = {}) => {
-        const names = labelsOf(name, labels);
-        const entry = entryOf(
-          this.#pluginHistograms,
-          this.#pluginCounters,
-          name,
-          names,
-          (labelNames) =>
-            new Histogram({
-              name: `portcullis_plugin_${name}`,
-              help: `A plugin's histogram: ${name}`,
-              labelNames,
-              registers: [this.registry],
-            }),
-        );
-        const values = { plugin, ...labels };
-        if (admit(entry, name, names, values)) entry.metric.observe(values, value);
+        const own = metricOf('histogram', name, labelsOf(name, labels));
+        (seriesOf(own, name, { plugin, ...labels }) as HistogramSeries | undefined)?.observe(value);
       },
     };
     outboundRecorders.set(metrics, this.#outboundFor(plugin));

@@ -36,7 +36,7 @@ export interface HistogramSeries {
   observe(value: number): void;
 }
 
-abstract class Family<L extends string, S> implements Exported {
+export abstract class Family<L extends string, S> implements Exported {
   readonly name: string;
   readonly help: string;
   abstract readonly type: 'counter' | 'histogram';
@@ -44,12 +44,12 @@ abstract class Family<L extends string, S> implements Exported {
   readonly #labelNames: readonly L[];
   readonly #series = new Map<string, { readonly labels: Labels<L>; readonly series: S }>();
 
-  constructor(options: { name: string; help: string; labelNames: readonly L[]; registry: Registry }) {
+  /** Without `registry`, the family is exported by whoever holds it (a {@link MergedFamily}). */
+  constructor(options: { name: string; help: string; labelNames: readonly L[]; registry?: Registry }) {
     this.name = options.name;
     this.help = options.help;
     this.#labelNames = options.labelNames;
-    // Typed for prom-client's own metric classes; the registry reads only what Exported has, and calls get().
-    options.registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+    options.registry?.registerMetric(asRegistered(this));
   }
 
   /** The series of these label values, made on first use. Keep it: looking it up builds its key. */
@@ -64,19 +64,78 @@ abstract class Family<L extends string, S> implements Exported {
     return found.series;
   }
 
+  /** How many series it has (label sets seen). */
+  get size(): number {
+    return this.#series.size;
+  }
+
   protected abstract create(): S;
+  protected abstract zero(series: S): void;
   protected abstract samples(labels: Labels<L>, series: S): Sample[];
+
+  /** Every series' samples. */
+  values(): Sample[] {
+    const values: Sample[] = [];
+    for (const { labels, series } of this.#series.values()) values.push(...this.samples(labels, series));
+    return values;
+  }
 
   /** What the registry writes (prom-client's `MetricObjectWithValues`). */
   async get() {
-    const values: Sample[] = [];
-    for (const { labels, series } of this.#series.values()) values.push(...this.samples(labels, series));
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: this.values(),
+    };
+  }
+
+  /**
+   * `Registry.resetMetrics()`: every series back to zero. Kept, not forgotten: whoever looked one up keeps counting
+   * into it, and it must still be exported.
+   */
+  reset(): void {
+    for (const { series } of this.#series.values()) this.zero(series);
+  }
+}
+
+/** A family as prom-client's `registerMetric` types it (it reads only what {@link Exported} has, and calls get()). */
+function asRegistered(metric: Exported & { get(): Promise<unknown> }) {
+  return metric as unknown as Parameters<Registry['registerMetric']>[0];
+}
+
+/**
+ * One exported metric made of families of their own label names and bounds (the plugins' `ctx.metrics`: each
+ * plugin's series of a name, which carry its `plugin` label): the samples of all of them under one name.
+ */
+export class MergedFamily implements Exported {
+  readonly aggregator = 'sum' as const;
+  readonly #members: Array<Family<string, unknown>> = [];
+
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'histogram';
+
+  constructor(name: string, help: string, type: 'counter' | 'histogram', registry: Registry) {
+    this.name = name;
+    this.help = help;
+    this.type = type;
+    registry.registerMetric(asRegistered(this));
+  }
+
+  add<F extends Family<string, unknown>>(member: F): F {
+    this.#members.push(member);
+    return member;
+  }
+
+  async get() {
+    const values = this.#members.flatMap((member) => member.values());
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
-  /** `Registry.resetMetrics()`: every series forgotten. */
   reset(): void {
-    this.#series.clear();
+    for (const member of this.#members) member.reset();
   }
 }
 
@@ -91,6 +150,10 @@ export class CounterFamily<L extends string> extends Family<L, CounterSeries & {
         this.value += amount;
       },
     };
+  }
+
+  protected zero(series: { value: number }): void {
+    series.value = 0;
   }
 
   protected samples(labels: Labels<L>, series: { value: number }): Sample[] {
@@ -115,7 +178,7 @@ export class HistogramFamily<L extends string> extends Family<L, Buckets> {
     help: string;
     labelNames: readonly L[];
     buckets: readonly number[];
-    registry: Registry;
+    registry?: Registry;
   }) {
     super(options);
     this.#bounds = [...options.buckets];
@@ -139,6 +202,12 @@ export class HistogramFamily<L extends string> extends Family<L, Buckets> {
         this.count++;
       },
     };
+  }
+
+  protected zero(series: Buckets): void {
+    series.counts.fill(0);
+    series.sum = 0;
+    series.count = 0;
   }
 
   protected samples(labels: Labels<L>, series: Buckets): Sample[] {
