@@ -173,8 +173,9 @@ function createAuthService(runtime: Runtime): AuthService {
     async revokeSelf(who, client) {
       if (who.id === '') return {};
       const nextUri = await endSessionAtProvider(who);
-      await runtime.store.deleteAuthentications({ id: who.id });
-      if (runtime.audit.wants('logout', 'self')) {
+      const ended = await runtime.store.deleteAuthentications({ id: who.id });
+      // A static token has nothing to delete, and stays valid: no session ended, nothing to record.
+      if (ended > 0 && runtime.audit.wants('logout', 'self')) {
         runtime.audit.record({
           type: 'logout',
           action: 'self',
@@ -207,8 +208,9 @@ function createAuthService(runtime: Runtime): AuthService {
       // token's metadata as its payload (Flipt's), any other's `authentication:deleted`.
       const auditing = audit.wants('token', 'deleted') || audit.wants('authentication', 'deleted');
       const deleting = auditing ? await runtime.store.getAuthenticationById(id) : undefined;
-      await runtime.store.deleteAuthentications({ id });
-      if (deleting === undefined) return;
+      const deleted = await runtime.store.deleteAuthentications({ id });
+      // Deleted by someone else in between: theirs is the event.
+      if (deleting === undefined || deleted === 0) return;
       const token = deleting.method === 'METHOD_TOKEN';
       const [type, payload] = token
         ? ['token', { ...deleting.metadata }]

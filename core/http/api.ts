@@ -219,7 +219,7 @@ export function authApi(runtime: Runtime) {
           // A login callback's outcome is known once its route has answered (see observedSession); a token created
           // through Flipt's CreateToken route is recorded then too (tokenCreatedHook).
           methodScope.addHook('onError', async (request, _reply, error) => loginFailed(request, error));
-          methodScope.addHook('onResponse', async (request) => settleLogin(request));
+          methodScope.addHook('onResponse', async (request, reply) => settleLogin(request, reply.statusCode));
           if (method.plugin.method === 'METHOD_TOKEN' && runtime.audit.wants('token', 'created')) {
             const path = `/auth/v1/method/${method.name}`;
             methodScope.addHook(

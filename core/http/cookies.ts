@@ -285,6 +285,7 @@ export function createSessionHelpers(
     },
     // Recorded by the method's own helpers (observedSession), which know its name and the audit stream.
     recordLogout() {},
+    beginLogin() {},
   };
   return helpers;
 }

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { Reasons, refusalReason } from '../auth/reasons.ts';
+import { REFUSAL_LINES_PER_SECOND } from '../http/decision-log.ts';
 import type { Authentication, JsonValue, LoginOptions, SessionHelpers } from '../plugins/contracts.ts';
 import type { AuditRecorder } from './audit/record.ts';
 import { actorOf, requestClient } from './client.ts';
@@ -16,11 +17,44 @@ interface Attempt {
   readonly provider: string;
   readonly counter: LoginCounter;
   readonly audit: AuditRecorder;
+  /** An exchange ({@link SessionHelpers.beginLogin}): succeeded by a successful answer, not by `completeLogin`. */
+  readonly exchange: boolean;
   succeeded: boolean;
   error?: unknown;
 }
 
 const attempts = new WeakMap<FastifyRequest, Attempt>();
+
+/** A login being started: counted once its route has answered with success (a URL to go to, a redirect). */
+interface Start {
+  readonly method: string;
+  readonly provider: string;
+  readonly counter: LoginCounter;
+}
+
+const starts = new WeakMap<FastifyRequest, Start>();
+
+/**
+ * How many `login:refused` events a second an audit stream gets: as many as refused requests' (the decision log's
+ * budget); past it they are counted `rate_limited`, so that forged callbacks, which need no credential, cannot
+ * flood the sinks and push other events out of a full buffer.
+ */
+const LOGIN_REFUSALS_PER_SECOND = REFUSAL_LINES_PER_SECOND;
+
+/** Events allowed in the current second, per audit stream. */
+const refusalBudgets = new WeakMap<AuditRecorder, { second: number; left: number }>();
+
+function withinBudget(audit: AuditRecorder): boolean {
+  const second = Math.floor(Date.now() / 1000);
+  let budget = refusalBudgets.get(audit);
+  if (budget === undefined || budget.second !== second) {
+    budget = { second, left: LOGIN_REFUSALS_PER_SECOND };
+    refusalBudgets.set(audit, budget);
+  }
+  if (budget.left === 0) return false;
+  budget.left -= 1;
+  return true;
+}
 
 /** A provider label: a configured provider's name as the method gives it, `""` for none. */
 function providerOf(options: LoginOptions | undefined): string {
@@ -52,25 +86,25 @@ export function observedSession(
   trustedProxies: readonly string[] = [],
 ): SessionHelpers {
   const clientIp = (request: FastifyRequest) => requestClient(request, trustedProxies).ip;
+  /** Marks `request` as a login attempt of this method, once. */
+  const attempt = (request: FastifyRequest, options: LoginOptions | undefined, exchange: boolean) => {
+    if (attempts.has(request)) return;
+    const provider = providerOf(options);
+    attempts.set(request, { method, trustedProxies, provider, counter, audit, exchange, succeeded: false });
+  };
   return {
     ...session,
     startLogin(request, reply, callbackPath, options) {
       const state = session.startLogin(request, reply, callbackPath, options);
-      counter.login(method, providerOf(options), 'started', '');
+      starts.set(request, { method, provider: providerOf(options), counter });
       return state;
     },
     stateMatches(request, state, options) {
-      if (!attempts.has(request)) {
-        attempts.set(request, {
-          method,
-          trustedProxies,
-          provider: providerOf(options),
-          counter,
-          audit,
-          succeeded: false,
-        });
-      }
+      attempt(request, options, false);
       return session.stateMatches(request, state, options);
+    },
+    beginLogin(request, options) {
+      attempt(request, options, true);
     },
     async completeLogin(request, reply, input) {
       const body = await session.completeLogin(request, reply, input);
@@ -119,16 +153,38 @@ export function loginFailed(request: FastifyRequest, error: unknown): void {
 }
 
 /**
- * Settles a login callback once its route has answered (a method route's `onResponse`): one that did not reach
- * `completeLogin` is counted `refused` and recorded as `login:refused`, with its error's reason id.
+ * Settles a login once its route has answered (a method route's `onResponse`): a start that answered with success
+ * (`statusCode` below 400) is counted `started`; a callback that did not reach `completeLogin` is counted `refused`
+ * and recorded as `login:refused` (within the refusal rate), with its error's reason id.
  */
-export function settleLogin(request: FastifyRequest): void {
+export function settleLogin(request: FastifyRequest, statusCode: number): void {
+  const start = starts.get(request);
+  if (start !== undefined) {
+    starts.delete(request);
+    if (statusCode < 400) start.counter.login(start.method, start.provider, 'started', '');
+  }
   const attempt = attempts.get(request);
   if (attempt === undefined || attempt.succeeded) return;
   attempts.delete(request);
+  if (attempt.exchange && statusCode < 300) {
+    attempt.counter.login(attempt.method, attempt.provider, 'succeeded', '');
+    if (!attempt.audit.wants('login', 'succeeded')) return;
+    attempt.audit.record({
+      type: 'login',
+      action: 'succeeded',
+      status: 'success',
+      actor: actorOf(undefined, requestClient(request, attempt.trustedProxies).ip),
+      payload: { method: attempt.method, ...(attempt.provider !== '' && { provider: attempt.provider }) },
+    });
+    return;
+  }
   const reason = refusalReason(attempt.error, Reasons.LOGIN_REFUSED);
   attempt.counter.login(attempt.method, attempt.provider, 'refused', reason);
   if (!attempt.audit.wants('login', 'refused')) return;
+  if (!withinBudget(attempt.audit)) {
+    attempt.audit.rateLimited(1);
+    return;
+  }
   attempt.audit.record({
     type: 'login',
     action: 'refused',

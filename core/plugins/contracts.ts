@@ -228,6 +228,13 @@ export interface SessionHelpers {
    * (`DELETE /auth/v1/self/revoke` is recorded by portcullis as `logout:self`.) Since kit 1.3.0.
    */
   recordLogout(request: FastifyRequest, logout: Logout): void;
+  /**
+   * Marks `request` as a login that is not an OAuth callback — a credential exchanged for a client token, as
+   * Kubernetes' service account exchange is: it is counted and recorded as a login (`login:succeeded` when the
+   * route answers with success, `login:refused` otherwise, its reason the thrown error's `reason`), as a callback
+   * that calls {@link SessionHelpers.stateMatches} is. Since kit 1.3.0.
+   */
+  beginLogin(request: FastifyRequest, options?: LoginOptions): void;
 }
 
 /** What {@link SessionHelpers.recordLogout} records. */

@@ -28,6 +28,8 @@ export function kubernetesRoutes(
   async function exchange(request: FastifyRequest) {
     const body = (request.body ?? {}) as Record<string, unknown>;
     const token = body.serviceAccountToken ?? body.service_account_token;
+    // A login attempt (metrics, audit events): it succeeds when the exchange answers with a client token.
+    ctx.session.beginLogin(request);
     let account: ReturnType<typeof serviceAccountOf>;
     let expiresAt: Date;
     try {
@@ -35,12 +37,15 @@ export function kubernetesRoutes(
       const claims = await cluster.verify(token);
       account = serviceAccountOf(claims);
       const refusal = allowListProblem(config, account);
-      if (refusal !== undefined) throw new Error(refusal);
+      if (refusal !== undefined) throw Object.assign(new Error(refusal), { notAllowed: true });
       expiresAt = new Date((claims.exp as number) * 1000);
     } catch (error) {
       const reason = errorMessage(error).slice(0, MAX_REASON);
       ctx.log.warn({ reason }, 'service account refused');
-      throw new PluginError(ErrorCodes.UNAUTHENTICATED, `verifying service account: ${reason}`);
+      const notAllowed = (error as { notAllowed?: unknown }).notAllowed === true;
+      throw new PluginError(ErrorCodes.UNAUTHENTICATED, `verifying service account: ${reason}`, {
+        reason: notAllowed ? 'service_account_not_allowed' : 'service_account_refused',
+      });
     }
 
     const key = createHash('sha256').update(token).digest('base64url');
