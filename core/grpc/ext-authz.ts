@@ -5,6 +5,7 @@ import { createExclusionMatcher } from '../auth/exclusions.ts';
 import { httpStatus, UNAUTHENTICATED_MESSAGE } from '../http/errors.ts';
 import { identityHeaderNames } from '../http/identity.ts';
 import { createJudge } from '../http/judge.ts';
+import { CallClient } from '../observe/client.ts';
 import type { Runtime } from '../runtime.ts';
 import type { ServiceBinding } from './auth-services.ts';
 import { PROTO_OPTIONS } from './messages.ts';
@@ -31,6 +32,8 @@ export function authorizationDefinition(): grpc.ServiceDefinition {
 /** The request Envoy asks about (the parts read here). */
 interface CheckRequest {
   readonly attributes?: {
+    /** The downstream connection's address as Envoy saw it. */
+    readonly source?: { readonly address?: { readonly socketAddress?: { readonly address?: string } } };
     readonly request?: {
       readonly http?: {
         readonly method?: string;
@@ -81,7 +84,8 @@ export function extAuthzService(runtime: Runtime): ServiceBinding {
   );
   const identityNames = Object.values(identityHeaderNames(gateway));
 
-  async function check(request: CheckRequest) {
+  /** @param peer the address of the call's peer (Envoy), when the request does not name its client's. */
+  async function check(request: CheckRequest, peer: string | undefined) {
     const http = request.attributes?.request?.http ?? {};
     const headers = http.headers ?? {};
     const method = http.method ?? 'GET';
@@ -101,6 +105,7 @@ export function extAuthzService(runtime: Runtime): ServiceBinding {
       uri: path,
       headers: { ...headers, host: headers.host ?? http.host },
       trustworthy: true,
+      ip: () => request.attributes?.source?.address?.socketAddress?.address || peer,
     });
     if (judgement.kind === 'cross-origin')
       return denied(grpc.status.PERMISSION_DENIED, 403, judgement.message);
@@ -115,7 +120,7 @@ export function extAuthzService(runtime: Runtime): ServiceBinding {
     definition: authorizationDefinition(),
     implementation: {
       Check(call: grpc.ServerUnaryCall<CheckRequest, unknown>, callback: grpc.sendUnaryData<unknown>) {
-        check(call.request).then(
+        check(call.request, new CallClient(call.getPeer()).ip).then(
           (response) => callback(null, response),
           (error: unknown) => {
             runtime.log.error({ err: error }, 'ext_authz check failed');
