@@ -10,7 +10,12 @@ export interface ApiAnswer<T> {
 }
 
 /** The headers of the browser's request that the API reads: its credential, its `Host` and its forwarded prefix. */
-const PASSED_HEADERS = ['cookie', 'authorization', 'host', 'x-forwarded-prefix'] as const;
+/**
+ * What the API call takes of the browser's request: its credential, its host and prefix, and `X-Forwarded-For`, so
+ * that an audit event of the call names the browser past trusted proxies as it would for a direct API request (the
+ * call comes from the browser's own address, `remoteAddress`).
+ */
+const PASSED_HEADERS = ['cookie', 'authorization', 'host', 'x-forwarded-prefix', 'x-forwarded-for'] as const;
 
 /**
  * Calls the `/auth/v1` API in process (Fastify's `inject`), as the browser's request would: the web UI is a client

@@ -170,5 +170,7 @@ export interface RootConfig {
   plugins: string[];
   gateway: GatewayConfig;
   audit: AuditConfig;
+  /** Flipt's `metrics` section: `GET /metrics` served unless `enabled` is false; `require_authentication` is ours. */
+  metrics: { enabled: boolean; require_authentication: boolean };
   [section: string]: unknown;
 }

@@ -5,7 +5,13 @@ import { authService } from '../auth/service.ts';
 import { requestClient } from '../observe/client.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts';
 import { authApi } from './api.ts';
-import { createAuthenticationHook, crossOriginRefused, decisionLog } from './authenticate.ts';
+import {
+  createAuthenticationHook,
+  crossOriginRefused,
+  decide,
+  decisionLog,
+  unauthenticated,
+} from './authenticate.ts';
 import { trackConnections } from './connections.ts';
 import { recogniseGrpcCalls } from './cookies.ts';
 import { createCsrfHook } from './csrf.ts';
@@ -64,10 +70,22 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
     else runtime.log.info({ path: '/auth/ui/' }, 'web UI on');
   }
   app.addHook('onRequest', createAuthenticationHook(runtime, isExcluded, ui?.loginPageFor));
-  if (options.metrics === true) {
+  const servesMetrics = options.metrics === true && runtime.config.metrics.enabled;
+  if (servesMetrics) {
+    const { require_authentication: requireCredential } = runtime.config.metrics;
     app.all('/metrics', { config: { authenticate: false } }, async (request, reply) => {
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         return sendError(reply, GrpcCode.UNIMPLEMENTED, 'Method Not Allowed', 405);
+      }
+      if (requireCredential) {
+        const decision = await decide(
+          runtime,
+          request.headers,
+          request.url,
+          () => requestClient(request, gateway.trusted_proxies).ip,
+        );
+        if (decision.kind === 'error') return sendError(reply, decision.code, decision.message);
+        if (decision.kind !== 'authenticated') return unauthenticated(runtime, request, reply);
       }
       const { contentType, body } = await runtime.metrics.exposition();
       return reply.header('content-type', contentType).header('cache-control', 'no-store').send(body);
@@ -102,7 +120,7 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
     // on a socket (websocket refusals) wait for those of the requests pipelined before them.
     trackConnections(app.server);
     // `/metrics` stays portcullis's either way: served above, or a 404 rather than the upstream's.
-    await app.register(reverseProxy(runtime, { reserveMetrics: options.metrics !== true }));
+    await app.register(reverseProxy(runtime, { reserveMetrics: !servesMetrics }));
     // An h2c upstream speaks HTTP/2 only: websocket upgrades (HTTP/1.1) cannot go there.
     if (new URL(gateway.upstream).protocol !== 'h2c:') proxyWebsockets(app, runtime, isExcluded);
     proxyGrpc(app, runtime, isExcluded);
