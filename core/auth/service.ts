@@ -1,5 +1,5 @@
 import { ErrorCodes, errorMessage, PortcullisError } from '../errors.ts';
-import { type Client, clientActor } from '../observe/client.ts';
+import { actorOf, type Client, clientActor } from '../observe/client.ts';
 import type { Authentication, JsonValue } from '../plugins/contracts.ts';
 import { guard, guardSync } from '../plugins/guard.ts';
 import type { Runtime } from '../runtime.ts';
@@ -164,7 +164,7 @@ function createAuthService(runtime: Runtime): AuthService {
           type: 'authentication',
           action: 'expired',
           status: 'success',
-          actor: clientActor({ ...(client?.ip !== undefined && { ip: client.ip }), authentication: who }),
+          actor: actorOf(who, client?.ip),
           payload: { id: who.id, method: who.method, expiresAt: at.toISOString() },
         });
       }
@@ -180,7 +180,7 @@ function createAuthService(runtime: Runtime): AuthService {
           type: 'logout',
           action: 'self',
           status: 'success',
-          actor: clientActor({ ...(client?.ip !== undefined && { ip: client.ip }), authentication: who }),
+          actor: actorOf(who, client?.ip),
           payload: { id: who.id, method: who.method, endedAtProvider: nextUri !== undefined },
         });
       }

@@ -59,11 +59,6 @@ const query = (request: Record<string, unknown>, fields: Record<string, string>)
     Object.fromEntries(Object.entries(fields).map(([name, field]) => [name, text(request, field)])),
   ).toString();
 
-/** The address of a call's peer, without its port. */
-function peerAddress(call: grpc.ServerUnaryCall<unknown, unknown>): string | undefined {
-  return new CallClient(call.getPeer()).ip;
-}
-
 /** The route's request for a call: a `GET` (no body) or a `POST` with a JSON body. */
 interface RouteRequest {
   readonly url: string;
@@ -197,6 +192,7 @@ async function answerThroughRoute(
   call: grpc.ServerUnaryCall<Record<string, unknown>, object>,
 ): Promise<object> {
   const { url, body } = routed.route(call.request);
+  const peer = new CallClient(call.getPeer()).ip;
   const response = await app.inject({
     method: body === undefined ? 'GET' : 'POST',
     url,
@@ -206,7 +202,7 @@ async function answerThroughRoute(
     },
     ...(body !== undefined && { payload: JSON.stringify(body) }),
     // The route sees the call's peer as its client (a login's audit event names it), not the process itself.
-    ...(peerAddress(call) !== undefined && { remoteAddress: peerAddress(call) }),
+    ...(peer !== undefined && { remoteAddress: peer }),
   });
   const json = JSON.parse(response.body) as RouteJson;
   if (response.statusCode !== 200) {

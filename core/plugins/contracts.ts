@@ -250,10 +250,12 @@ export interface Logout {
  * What a method says of the login it is starting ({@link SessionHelpers.startLogin}) or finishing
  * ({@link SessionHelpers.stateMatches} on its callback). Since kit 1.3.0.
  *
- * portcullis counts logins by method and provider (`portcullis_logins_total{method,provider,outcome}`: `started`,
- * `succeeded`, `refused`) and records `login:succeeded` / `login:refused` audit events: a callback request on which
- * `stateMatches` was called is a login attempt, which succeeds when `completeLogin` resolves and is refused when the
- * route answers otherwise (its reason id is the thrown error's `reason`, else one named after its `code`).
+ * portcullis counts logins by method and provider (`portcullis_logins_total{method,provider,outcome}`: `started`
+ * once the route that called `startLogin` answers with success, `succeeded`, `refused`) and records
+ * `login:succeeded` / `login:refused` audit events: a callback request on which `stateMatches` was called (or an
+ * exchange that called {@link SessionHelpers.beginLogin}) is a login attempt, which succeeds when `completeLogin`
+ * resolves (an exchange: when the route answers 2xx) and is refused when the route answers otherwise (its reason id
+ * is the thrown error's `reason`, else one named after its `code`).
  */
 export interface LoginOptions {
   /**
@@ -269,7 +271,10 @@ export interface LoginOptions {
 export interface AuditActor {
   /** The method of the actor's authentication, as Flipt writes it (`token`, `oidc`, `github`, ...). */
   readonly authentication?: string;
-  /** The client address (the socket's, or the first of `X-Forwarded-For` when trusted as the log does). */
+  /**
+   * The client's address: the peer's, or, when the peer is one of `gateway.trusted_proxies`, the last address in
+   * `X-Forwarded-For` that is not (a gRPC call's peer; Envoy's `source` for `ext_authz`).
+   */
   readonly ip?: string;
   readonly email?: string;
   readonly name?: string;
