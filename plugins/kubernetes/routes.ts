@@ -43,9 +43,11 @@ export function kubernetesRoutes(
       const reason = errorMessage(error).slice(0, MAX_REASON);
       ctx.log.warn({ reason }, 'service account refused');
       const notAllowed = (error as { notAllowed?: unknown }).notAllowed === true;
-      throw new PluginError(ErrorCodes.UNAUTHENTICATED, `verifying service account: ${reason}`, {
-        reason: notAllowed ? 'service_account_not_allowed' : 'service_account_refused',
-      });
+      throw new PluginError(
+        ErrorCodes.UNAUTHENTICATED,
+        `verifying service account: ${reason}`,
+        notAllowed ? { reason: 'service_account_not_allowed' } : { reason: 'service_account_refused' },
+      );
     }
 
     const key = createHash('sha256').update(token).digest('base64url');
