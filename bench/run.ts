@@ -4,8 +4,8 @@
  * Each HTTP scenario runs its server in one process and autocannon in another (bench/server.ts, bench/load.ts; for
  * gRPC, bench/grpc-load.ts):
  * the scenario and its baseline are warmed up, then measured in alternating rounds, so that a noisy machine slows
- * both alike; the ratio is of the medians. Results go to `bench/results/<date>.json` and
- * `bench/results/latest.json`, and a table is printed.
+ * both alike; the ratio is of the medians. Results go to `bench/results/<date>.json` (`<date>-quick.json` for a
+ * quick run) and, for a full run, `bench/results/latest.json`, and a table is printed.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -468,7 +468,8 @@ mkdirSync(results, { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const document = `${JSON.stringify(rows, null, 2)}\n`;
 writeFileSync(join(results, `${stamp}${quick ? '-quick' : ''}.json`), document);
-writeFileSync(join(results, 'latest.json'), document);
+// latest.json is the full run the README quotes: a quick run (fewer, shorter rounds) writes only its own file.
+if (!quick) writeFileSync(join(results, 'latest.json'), document);
 
 const cell = (value: number | null | undefined) =>
   value === null || value === undefined ? '' : String(value);
