@@ -100,6 +100,58 @@ if (kind === 'gateway') {
     response.writeHead(200, { 'content-type': 'application/json' }).end(FLAGS);
   });
   server.listen(0, '127.0.0.1', () => ready({ port: (server.address() as AddressInfo).port }));
+} else if (kind === 'bearer-auth' || kind === 'fastify-jwt' || kind === 'passport-bearer') {
+  // The peers: what a user would pick instead of portcullis for the same check, on the same Fastify application.
+  const app = Fastify({ http: { maxHeaderSize: 96 * 1024 } });
+  const peer = JSON.parse(configJson) as {
+    keys?: string[];
+    publicKeyFile?: string;
+    alg?: string;
+    cache?: boolean;
+    scheme?: string;
+  };
+  if (kind === 'bearer-auth') {
+    const { default: bearerAuth } = await import('@fastify/bearer-auth');
+    await app.register(bearerAuth, { keys: new Set(peer.keys ?? []) });
+  } else if (kind === 'fastify-jwt') {
+    const { readFileSync } = await import('node:fs');
+    const { default: fastifyJwt } = await import('@fastify/jwt');
+    const scheme = `${peer.scheme ?? 'Bearer'} `;
+    await app.register(fastifyJwt, {
+      secret: { public: readFileSync(peer.publicKeyFile as string, 'utf8') },
+      verify: {
+        algorithms: [peer.alg as never],
+        cache: peer.cache === true,
+        // The scenario's requests carry `Authorization: JWT <token>`, as portcullis's jwt method reads them.
+        extractToken: (request) => {
+          const header = request.headers.authorization ?? '';
+          return header.startsWith(scheme) ? header.slice(scheme.length) : undefined;
+        },
+      },
+    });
+    app.addHook('onRequest', async (request) => {
+      await request.jwtVerify();
+    });
+  } else {
+    // Passport's bearer strategy (passport-http-bearer) against tokens kept in memory by their SHA-256, as a store
+    // keeps them; Passport's middleware run on Node's request, as Express would.
+    const { createHash } = await import('node:crypto');
+    const { default: passport } = await import('passport');
+    const { Strategy: BearerStrategy } = await import('passport-http-bearer');
+    const hash = (token: string) => createHash('sha256').update(token).digest('base64url');
+    const known = new Map((peer.keys ?? []).map((key) => [hash(key), { id: 'bench' }]));
+    passport.use(new BearerStrategy((token, done) => done(null, known.get(hash(token)) ?? false)));
+    app.addHook('onRequest', (request, reply, next) => {
+      passport.authenticate('bearer', { session: false }, (error: unknown, user: unknown) => {
+        if (error) return next(error as Error);
+        if (!user) return void reply.code(401).send({ message: 'Unauthorized' });
+        next();
+      })(request.raw, reply.raw, next);
+    });
+  }
+  app.get('/api/v1/flags', async (_request, reply) => reply.type('application/json').send(FLAGS));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  ready({ port: (app.server.address() as AddressInfo).port });
 } else {
   const app = Fastify({ http: { maxHeaderSize: 96 * 1024 } });
   let token: string | undefined;
