@@ -4,10 +4,11 @@ import { REFUSAL_LINES_PER_SECOND } from '../http/decision-log.ts';
 import type { Authentication, JsonValue, LoginOptions, SessionHelpers } from '../plugins/contracts.ts';
 import type { AuditRecorder } from './audit/record.ts';
 import { actorOf, requestClient } from './client.ts';
+import type { LoginOutcome } from './metrics.ts';
 
 /** What counts logins: `Metrics.login`. */
 export interface LoginCounter {
-  login(method: string, provider: string, outcome: 'started' | 'succeeded' | 'refused', reason: string): void;
+  login(method: string, provider: string, outcome: LoginOutcome, reason: string): void;
 }
 
 /** A login callback under way: the request `stateMatches` was called on. */

@@ -19,10 +19,9 @@ const LABEL_NAME = /^[a-z_][a-z0-9_]{0,63}$/;
 /** How many label sets one plugin metric may have: past it, new ones are dropped (and said once), not counted. */
 const MAX_LABEL_SETS = 1000;
 
-/** One plugin's use of a metric name: its label names (joined), the label sets seen, and its series. */
+/** One plugin's use of a metric name: its label names (joined) and its series. */
 interface PluginMetric {
   readonly labels: string;
-  readonly sets: Set<string>;
   readonly family: CounterFamily<string> | HistogramFamily<string>;
 }
 
@@ -221,20 +220,10 @@ export class Metrics {
    * made before it, such as a cross-origin one). `reason` is the refusal's stable id; `""` when accepted.
    */
   decision(outcome: DecisionOutcome, method: string, reason: string, durationMs?: number): void {
-    // Every request comes here: its series are bound once (prom-client would otherwise hash the labels each time).
-    cached(this.#decisionSeries, `${outcome}\0${method}\0${reason}`, () =>
-      this.#decisions.labels({ method, outcome, reason }),
-    ).inc();
-    if (durationMs !== undefined) {
-      cached(this.#decisionTimes, outcome, () => this.#decisionSeconds.labels({ outcome })).observe(
-        durationMs / 1000,
-      );
-    }
+    // Label sets are bounded by the methods' names and reason ids, which are code's.
+    this.#decisions.labels({ method, outcome, reason }).inc();
+    if (durationMs !== undefined) this.#decisionSeconds.labels({ outcome }).observe(durationMs / 1000);
   }
-
-  /** The bound series of {@link Metrics.decision}: bounded by the methods' names and reason ids, which are code's. */
-  readonly #decisionSeries = new Map<string, { inc(): void }>();
-  readonly #decisionTimes = new Map<DecisionOutcome, { observe(value: number): void }>();
 
   /**
    * Counts one step of a login: `started` (a redirect to the IdP, a form shown), `succeeded` (a session made) or
@@ -373,7 +362,6 @@ export class Metrics {
         const options = { name: exposed, help: entry.merged.help, labelNames: ['plugin', ...names] };
         own = {
           labels: names.join(','),
-          sets: new Set(),
           family: entry.merged.add(
             kind === 'counter'
               ? new CounterFamily(options)
@@ -388,15 +376,11 @@ export class Metrics {
     };
     /** The series of `values`, unless the metric has its 1000 label sets already. */
     const seriesOf = (own: PluginMetric, name: string, values: Record<string, string>) => {
-      const set = JSON.stringify(values);
-      if (!own.sets.has(set)) {
-        if (own.sets.size >= MAX_LABEL_SETS) {
-          if (!warned.has(name))
-            log.warn({ plugin, metric: name }, 'plugin metric has too many label sets: new ones are dropped');
-          warned.add(name);
-          return undefined;
-        }
-        own.sets.add(set);
+      if (own.family.size >= MAX_LABEL_SETS && !own.family.has(values)) {
+        if (!warned.has(name))
+          log.warn({ plugin, metric: name }, 'plugin metric has too many label sets: new ones are dropped');
+        warned.add(name);
+        return undefined;
       }
       return own.family.labels(values);
     };

@@ -52,16 +52,26 @@ export abstract class Family<L extends string, S> implements Exported {
     options.registry?.registerMetric(asRegistered(this));
   }
 
-  /** The series of these label values, made on first use. Keep it: looking it up builds its key. */
-  labels(labels: Labels<L>): S {
+  #key(labels: Labels<L>): string {
     let key = '';
     for (const name of this.#labelNames) key += `${labels[name]}\u0000`;
+    return key;
+  }
+
+  /** The series of these label values, made on first use. Keep it: looking it up builds its key. */
+  labels(labels: Labels<L>): S {
+    const key = this.#key(labels);
     let found = this.#series.get(key);
     if (found === undefined) {
       found = { labels: { ...labels }, series: this.create() };
       this.#series.set(key, found);
     }
     return found.series;
+  }
+
+  /** Whether these label values have a series already. */
+  has(labels: Labels<L>): boolean {
+    return this.#series.has(this.#key(labels));
   }
 
   /** How many series it has (label sets seen). */
