@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Reasons, refusalReason } from '../auth/reasons.ts';
-import { actorOf, requestClient } from '../observe/client.ts';
+import { actorOf, requestIp } from '../observe/client.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
 import { readCookie, TOKEN_COOKIE } from './cookies.ts';
@@ -225,7 +225,6 @@ export function createAuthenticationHook(
 ) {
   const { required } = runtime.config.authentication;
   const { login_url: loginUrl, trusted_proxies: trustedProxies } = runtime.config.gateway;
-  const clientIpOf = (request: FastifyRequest) => requestClient(request, trustedProxies).ip;
   return async function authenticate(request: FastifyRequest, reply: FastifyReply) {
     if (
       !required ||
@@ -235,7 +234,9 @@ export function createAuthenticationHook(
     ) {
       return;
     }
-    const decision = await decide(runtime, request.headers, request.url, () => clientIpOf(request));
+    const decision = await decide(runtime, request.headers, request.url, () =>
+      requestIp(request, trustedProxies),
+    );
     if (decision.kind === 'authenticated') {
       request.authentication = decision.authentication;
       return;

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { requestClient } from '../observe/client.ts';
+import { requestIp } from '../observe/client.ts';
 import type { Runtime } from '../runtime.ts';
 import { type LoginPage, wantsPage } from './authenticate.ts';
 import { skipAbandoned } from './connections.ts';
@@ -53,7 +53,7 @@ export function forwardAuth(runtime: Runtime, isExcluded: (url: string) => boole
       uri,
       headers: { ...request.headers, host },
       trustworthy,
-      ip: () => requestClient(request, gateway.trusted_proxies).ip,
+      ip: () => requestIp(request, gateway.trusted_proxies),
     });
     if (judgement.kind === 'cross-origin') return denyCrossOrigin(reply, judgement.message);
     if (judgement.kind === 'allow') return reply.code(200).headers(judgement.identity).send();

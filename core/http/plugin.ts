@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { createExclusionMatcher } from '../auth/exclusions.ts';
 import { authService } from '../auth/service.ts';
-import { requestClient } from '../observe/client.ts';
+import { requestIp } from '../observe/client.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.ts';
 import { authApi } from './api.ts';
 import {
@@ -52,12 +52,7 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
   );
   // Flipt's cross-origin protection wraps its router, so it runs before authentication.
   const csrf = createCsrfHook(authentication.session, runtime.log, (request, message) =>
-    crossOriginRefused(
-      runtime,
-      request.url,
-      message,
-      () => requestClient(request, gateway.trusted_proxies).ip,
-    ),
+    crossOriginRefused(runtime, request.url, message, () => requestIp(request, gateway.trusted_proxies)),
   );
   if (csrf !== undefined) app.addHook('onRequest', csrf);
   // The UI's code (and its templates) loads only where it runs: it needs a session-compatible method (Flipt's
@@ -78,11 +73,8 @@ async function register(app: FastifyInstance, options: PortcullisOptions): Promi
         return sendError(reply, GrpcCode.UNIMPLEMENTED, 'Method Not Allowed', 405);
       }
       if (requireCredential) {
-        const decision = await decide(
-          runtime,
-          request.headers,
-          request.url,
-          () => requestClient(request, gateway.trusted_proxies).ip,
+        const decision = await decide(runtime, request.headers, request.url, () =>
+          requestIp(request, gateway.trusted_proxies),
         );
         if (decision.kind === 'error') return sendError(reply, decision.code, decision.message);
         if (decision.kind !== 'authenticated') return unauthenticated(runtime, request, reply);

@@ -35,20 +35,24 @@ export function clientAddress(
 
 const matchers = new WeakMap<readonly string[], (address: string | undefined) => boolean>();
 
-/**
- * A Fastify request as a {@link Client}: its address ({@link clientAddress} past `trustedProxies`, worked out when
- * read) and its authentication as the hook set it (read when the event is made).
- */
-export function requestClient(request: FastifyRequest, trustedProxies: readonly string[]): Client {
+/** A Fastify request's client address: {@link clientAddress} past `trustedProxies` (`gateway.trusted_proxies`). */
+export function requestIp(request: FastifyRequest, trustedProxies: readonly string[]): string | undefined {
   let trusted = matchers.get(trustedProxies);
   if (trusted === undefined) {
     trusted = createAddressMatcher(trustedProxies);
     matchers.set(trustedProxies, trusted);
   }
-  const match = trusted;
+  return clientAddress(request.ip, request.headers['x-forwarded-for'], trusted);
+}
+
+/**
+ * A Fastify request as a {@link Client}: its address ({@link requestIp}, worked out when read) and its
+ * authentication as the hook set it (read when the event is made).
+ */
+export function requestClient(request: FastifyRequest, trustedProxies: readonly string[]): Client {
   return {
     get ip() {
-      return clientAddress(request.ip, request.headers['x-forwarded-for'], match);
+      return requestIp(request, trustedProxies);
     },
     get authentication() {
       return request.authentication;

@@ -3,7 +3,7 @@ import { Reasons, refusalReason } from '../auth/reasons.ts';
 import { REFUSAL_LINES_PER_SECOND } from '../http/decision-log.ts';
 import type { Authentication, JsonValue, LoginOptions, SessionHelpers } from '../plugins/contracts.ts';
 import type { AuditRecorder } from './audit/record.ts';
-import { actorOf, requestClient } from './client.ts';
+import { actorOf, requestIp } from './client.ts';
 import type { LoginOutcome } from './metrics.ts';
 
 /** What counts logins: `Metrics.login`. */
@@ -86,7 +86,7 @@ export function observedSession(
   /** `gateway.trusted_proxies`: whose `X-Forwarded-For` names the client (see `clientAddress`). */
   trustedProxies: readonly string[] = [],
 ): SessionHelpers {
-  const clientIp = (request: FastifyRequest) => requestClient(request, trustedProxies).ip;
+  const clientIp = (request: FastifyRequest) => requestIp(request, trustedProxies);
   /** Marks `request` as a login attempt of this method, once. */
   const attempt = (request: FastifyRequest, options: LoginOptions | undefined, exchange: boolean) => {
     if (attempts.has(request)) return;
@@ -174,7 +174,7 @@ export function settleLogin(request: FastifyRequest, statusCode: number): void {
       type: 'login',
       action: 'succeeded',
       status: 'success',
-      actor: actorOf(undefined, requestClient(request, attempt.trustedProxies).ip),
+      actor: actorOf(undefined, requestIp(request, attempt.trustedProxies)),
       payload: { method: attempt.method, ...(attempt.provider !== '' && { provider: attempt.provider }) },
     });
     return;
@@ -190,7 +190,7 @@ export function settleLogin(request: FastifyRequest, statusCode: number): void {
     type: 'login',
     action: 'refused',
     status: 'denied',
-    actor: actorOf(undefined, requestClient(request, attempt.trustedProxies).ip),
+    actor: actorOf(undefined, requestIp(request, attempt.trustedProxies)),
     payload: {
       method: attempt.method,
       ...(attempt.provider !== '' && { provider: attempt.provider }),
