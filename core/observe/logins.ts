@@ -109,9 +109,9 @@ export function observedSession(
     },
     async completeLogin(request, reply, input) {
       const body = await session.completeLogin(request, reply, input);
-      const provider = input.extras?.provider ?? attempts.get(request)?.provider ?? '';
-      const attempt = attempts.get(request);
-      if (attempt !== undefined) attempt.succeeded = true;
+      const pending = attempts.get(request);
+      if (pending !== undefined) pending.succeeded = true;
+      const provider = input.extras?.provider ?? pending?.provider ?? '';
       counter.login(method, provider, 'succeeded', '');
       if (audit.wants('login', 'succeeded')) {
         const authentication = body.authentication as unknown as Authentication;

@@ -192,9 +192,12 @@ export function applyValues<T>(
  */
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** The waits between attempts at start-up: 250 ms, doubling, at most 5 s (as the Redis store's). */
-export function* backoff(): Generator<number> {
-  for (let delay = FIRST_RETRY_DELAY_MS; ; delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS)) yield delay;
+/**
+ * The waits between attempts (milliseconds): `firstMs`, doubling, at most `maxMs`. By default those of start-up:
+ * 250 ms, doubling, at most 5 s (as the Redis store's).
+ */
+export function* backoff(firstMs = FIRST_RETRY_DELAY_MS, maxMs = MAX_RETRY_DELAY_MS): Generator<number> {
+  for (let delay = Math.min(firstMs, maxMs); ; delay = Math.min(delay * 2, maxMs)) yield delay;
 }
 
 /**

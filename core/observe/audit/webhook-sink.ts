@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { backoff } from '../../references/resolve.ts';
 import { type PendingEvent, QueuedSink, type SinkContext } from './sink.ts';
 
 /** Flipt's header (`internal/server/audit/webhook/client.go`): hex HMAC-SHA256 of the body. */
@@ -114,7 +115,7 @@ export class WebhookSink extends QueuedSink {
 
   /** Tries `event` until it is sent, refused, dropped from the queue meanwhile, or the sink stops. */
   async #deliver(event: PendingEvent): Promise<void> {
-    let backoff = this.#firstBackoffMs;
+    const delays = backoff(this.#firstBackoffMs, this.#maxBackoffMs);
     for (;;) {
       const attempt = await this.#attempt(event);
       // Stopped, or dropped by max_pending while in flight or waiting: counted then, not again.
@@ -144,8 +145,7 @@ export class WebhookSink extends QueuedSink {
         );
       }
       this.#retries += 1;
-      await this.#sleep(backoff);
-      backoff = Math.min(backoff * 2, this.#maxBackoffMs);
+      await this.#sleep(delays.next().value as number);
       if (this.stopped || this.oldest() !== event) return;
     }
   }
