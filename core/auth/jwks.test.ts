@@ -1,8 +1,8 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { type JWK, SignJWT } from 'jose';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { httpServerForTest } from '../test-support/http-server.ts';
 import { newIssuerKey, startTokenIssuer, type TokenIssuer } from '../test-support/token-issuer.ts';
 import { JWKS_MIN_INTERVAL_MS, type KeySet, remoteKeySet, verifyJwt } from './jwks.ts';
 import { TIME_CLAIM_RULES } from './time-claims.ts';
@@ -21,16 +21,7 @@ const outcome = (token: string, keys: KeySet) =>
     (error: { code?: string }) => error.code ?? 'error',
   );
 async function jwksServer(answer: (response: ServerResponse) => void): Promise<string> {
-  const server = createServer((_request, response) => answer(response));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+  return `${await httpServerForTest((_request, response) => answer(response))}/jwks`;
 }
 
 /** Past the rate limit of the key set's last fetch. */

@@ -1,11 +1,10 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { grpcStatusLabel } from '../grpc/upstream-proxy.ts';
 import { scrape, value } from '../test-support/exposition.ts';
 import { type EchoReply, echoClientConstructor, startEchoUpstream } from '../test-support/grpc-echo.ts';
+import { httpServerForTest } from '../test-support/http-server.ts';
 import { freePort } from '../test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../test-support/server.ts';
 import { startUpstream } from '../test-support/upstream.ts';
@@ -26,20 +25,11 @@ const serve = (upstream: string) =>
   });
 
 /** An upstream that answers `/status/<code>` with that status (an upgrade asked for too), anything else 200. */
-async function statusUpstream(): Promise<string> {
-  const server = createServer((request, response) => {
+function statusUpstream(): Promise<string> {
+  return httpServerForTest((request, response) => {
     const code = /^\/status\/(\d{3})$/.exec(request.url ?? '')?.[1];
     response.writeHead(code === undefined ? 200 : Number(code)).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /** Opens a websocket through `t` to `path`: the status the client saw (101 once open, or the refusal's). */
