@@ -197,6 +197,90 @@ describe('CredentialPipeline', () => {
     });
   });
 
+  it('answers at once when every step did (a static token), and the same outcomes when steps are promises', async () => {
+    const s = store();
+    const pipeline = new CredentialPipeline({ store: s, methods: [statics] });
+    // Not a promise: the hook then goes on without a microtask turn (issue 21's request path).
+    const atOnce = pipeline.authenticate({ authorization: 'Bearer static-secret' });
+    expect(atOnce).not.toBeInstanceOf(Promise);
+    expect(atOnce).toMatchObject({ ok: true, authentication: { id: 'ci' } });
+    // A store lookup is a promise; so is anything after a finder that answered with one.
+    expect(pipeline.authenticate({ authorization: 'Bearer nope' })).toBeInstanceOf(Promise);
+
+    const asked: string[] = [];
+    const finder = (name: string, answer: () => unknown): PipelineMethod => ({
+      name,
+      method: `METHOD_${name.toUpperCase()}`,
+      instance: {
+        findClientToken: () => {
+          asked.push(name);
+          return answer() as Authentication | undefined;
+        },
+      },
+    });
+    const found = { id: 'later', method: 'METHOD_TOKEN', metadata: {} };
+    const chain = new CredentialPipeline({
+      store: s,
+      methods: [finder('slow', async () => undefined), finder('sync', () => found)],
+    });
+    expect(await chain.authenticate({ authorization: 'Bearer x' })).toMatchObject({
+      ok: true,
+      authentication: { id: 'later' },
+    });
+    expect(asked).toEqual(['slow', 'sync']);
+    for (const [name, answer] of [
+      [
+        'throws',
+        () => {
+          throw new Error('lookup broke');
+        },
+      ],
+      ['rejects', () => Promise.reject(new Error('lookup broke'))],
+    ] as const) {
+      const broken = new CredentialPipeline({ store: s, methods: [finder(name, answer)] });
+      expect(await broken.authenticate({ authorization: 'Bearer x' })).toEqual({
+        ok: false,
+        reason: 'method_refused',
+        detail: `${name}: lookup broke`,
+        via: 'bearer',
+      });
+    }
+    // A scheme owner that throws at once is refused as one that rejects.
+    const thrower: PipelineMethod = {
+      name: 'thrower',
+      method: 'METHOD_THROWER',
+      instance: {
+        schemes: ['JWT'],
+        authenticate: () => {
+          throw new Error('bad token');
+        },
+      },
+    };
+    expect(
+      await new CredentialPipeline({ store: s, methods: [thrower] }).authenticate({ authorization: 'JWT t' }),
+    ).toEqual({ ok: false, reason: 'method_refused', detail: 'thrower: bad token', via: 'thrower' });
+  });
+
+  it('refuses a session its method does not admit, whether admit throws or rejects', async () => {
+    const s = store();
+    for (const admit of [
+      () => {
+        throw new Error('no');
+      },
+      () => Promise.reject(new Error('no')),
+    ]) {
+      const session = await s.createAuthentication({ method: 'METHOD_OIDC', metadata: {} });
+      const oidc: PipelineMethod = { name: 'oidc', method: 'METHOD_OIDC', instance: { admit } };
+      const pipeline = new CredentialPipeline({ store: s, methods: [oidc] });
+      expect(await pipeline.authenticate({ cookieToken: session.clientToken })).toEqual({
+        ok: false,
+        reason: 'not_admitted',
+        detail: 'oidc: no',
+        via: 'cookie',
+      });
+    }
+  });
+
   it('offers each session to the method that created it, whose refusal is a 401 with its reason', async () => {
     const s = store();
     const mine = await s.createAuthentication({

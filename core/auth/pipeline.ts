@@ -1,4 +1,5 @@
 import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
+import { isThenable, type MaybePromise } from '../maybe-promise.ts';
 import type { Authentication, Logger, MethodInstance } from '../plugins/contracts.ts';
 import { authenticationProblem } from '../plugins/instance.ts';
 import type { AuthenticationStore } from '../store/types.ts';
@@ -112,12 +113,17 @@ export class CredentialPipeline {
     this.#owners = [...owners];
   }
 
-  async authenticate(credentials: RequestCredentials): Promise<AuthenticationOutcome> {
+  /**
+   * The outcome, at once when every step answered at once (a static token: a finder's synchronous answer), else a
+   * promise of it. A request's decision is on every request's path: each `await` there is a promise and a trip
+   * through the microtask queue, which the static token's lookup, itself a map read, does not need.
+   */
+  authenticate(credentials: RequestCredentials): MaybePromise<AuthenticationOutcome> {
     const { authorization } = credentials;
     if (authorization !== undefined) {
       for (const [scheme, owners] of this.#owners) {
         if (authorization.startsWith(`${scheme} `)) {
-          return this.#byScheme(scheme, authorization.slice(scheme.length + 1), owners);
+          return this.#byScheme(scheme, authorization.slice(scheme.length + 1), owners, 0);
         }
       }
       if (authorization.startsWith(`${CLIENT_TOKEN_SCHEME} `)) {
@@ -129,43 +135,64 @@ export class CredentialPipeline {
     return refused(Reasons.NO_CREDENTIAL, 'no credential', 'none');
   }
 
-  async #byClientToken(clientToken: string, via: string): Promise<AuthenticationOutcome> {
+  #byClientToken(clientToken: string, via: string): MaybePromise<AuthenticationOutcome> {
     // The bytes the client sent, as Flipt hashes them; static and stored tokens were hashed from their UTF-8 bytes.
-    const tokenHash = hashClientToken(credentialBytes(clientToken));
-    let authentication: Authentication | undefined;
-    for (const finder of this.#finders) {
-      let found: unknown;
-      try {
-        found = await (
-          finder.instance.findClientToken as NonNullable<MethodInstance['findClientToken']>
-        ).call(finder.instance, tokenHash);
-      } catch (error) {
-        return refusedBy(finder, error, Reasons.METHOD_REFUSED, via);
-      }
+    return this.#fromFinders(hashClientToken(credentialBytes(clientToken)), via, 0);
+  }
+
+  /** The finders from `index` on, in order, then the store: the first that knows the token answers. */
+  #fromFinders(tokenHash: string, via: string, index: number): MaybePromise<AuthenticationOutcome> {
+    const finder = this.#finders[index];
+    if (finder === undefined) {
+      return this.#store
+        .getAuthenticationByTokenHash(tokenHash)
+        .then((authentication) =>
+          authentication === undefined
+            ? refused(Reasons.CLIENT_TOKEN_NOT_FOUND, 'client token not found', via)
+            : this.#admitted(authentication, via),
+        );
+    }
+    const next = (found: unknown): MaybePromise<AuthenticationOutcome> => {
       // `null` is "not mine" too, as `authenticate` says it.
-      if (found === undefined || found === null) continue;
+      if (found === undefined || found === null) return this.#fromFinders(tokenHash, via, index + 1);
       const problem = authenticationProblem(found);
       if (problem !== undefined) {
         return refused(Reasons.METHOD_INVALID_ANSWER, `${finder.name}: findClientToken ${problem}`, via);
       }
-      authentication = found as Authentication;
-      break;
+      return this.#admitted(found as Authentication, via);
+    };
+    let found: unknown;
+    try {
+      found = (finder.instance.findClientToken as NonNullable<MethodInstance['findClientToken']>).call(
+        finder.instance,
+        tokenHash,
+      );
+    } catch (error) {
+      return refusedBy(finder, error, Reasons.METHOD_REFUSED, via);
     }
-    authentication ??= await this.#store.getAuthenticationByTokenHash(tokenHash);
-    if (authentication === undefined)
-      return refused(Reasons.CLIENT_TOKEN_NOT_FOUND, 'client token not found', via);
+    return isThenable(found)
+      ? Promise.resolve(found).then(next, (error: unknown) =>
+          refusedBy(finder, error, Reasons.METHOD_REFUSED, via),
+        )
+      : next(found);
+  }
+
+  /** Unless expired, offered to the `admit` of the method that created it, if it has one. */
+  #admitted(authentication: Authentication, via: string): MaybePromise<AuthenticationOutcome> {
     const outcome = this.#unlessExpired(authentication, via, '');
     const admitter = this.#admitters.get(authentication.method);
     if (!outcome.ok || admitter === undefined) return outcome;
+    const notAdmitted = (error: unknown) => refusedBy(admitter, error, Reasons.NOT_ADMITTED, via);
+    let admitted: unknown;
     try {
-      await (admitter.instance.admit as NonNullable<MethodInstance['admit']>).call(
+      admitted = (admitter.instance.admit as NonNullable<MethodInstance['admit']>).call(
         admitter.instance,
         authentication,
       );
     } catch (error) {
-      return refusedBy(admitter, error, Reasons.NOT_ADMITTED, via);
+      return notAdmitted(error);
     }
-    return outcome;
+    return isThenable(admitted) ? Promise.resolve(admitted).then(() => outcome, notAdmitted) : outcome;
   }
 
   /**
@@ -247,20 +274,19 @@ export class CredentialPipeline {
     return { ok: true, authentication, via };
   }
 
-  async #byScheme(
+  /** The owners of `scheme` from `index` on, in order, until one takes the credential. */
+  #byScheme(
     scheme: string,
     value: string,
     owners: readonly PipelineMethod[],
-  ): Promise<AuthenticationOutcome> {
-    for (const owner of owners) {
-      const authenticate = owner.instance.authenticate as NonNullable<MethodInstance['authenticate']>;
-      let answer: unknown;
-      try {
-        answer = await authenticate.call(owner.instance, { scheme, value });
-      } catch (error) {
-        return refusedBy(owner, error, Reasons.METHOD_REFUSED, owner.name);
-      }
-      if (answer === null) continue;
+    index: number,
+  ): MaybePromise<AuthenticationOutcome> {
+    const owner = owners[index];
+    if (owner === undefined) {
+      return refused(Reasons.NO_METHOD_ACCEPTED, `no method accepted the ${scheme} credential`, scheme);
+    }
+    const next = (answer: unknown): MaybePromise<AuthenticationOutcome> => {
+      if (answer === null) return this.#byScheme(scheme, value, owners, index + 1);
       const problem = authenticationProblem(answer);
       if (problem !== undefined) {
         return refused(Reasons.METHOD_INVALID_ANSWER, `${owner.name}: authenticate ${problem}`, owner.name);
@@ -268,7 +294,17 @@ export class CredentialPipeline {
       const authentication = answer as Authentication;
       if (owner.instance.identity !== undefined) this.#takenBy.set(authentication, owner);
       return this.#unlessExpired(authentication, owner.name, `${owner.name}: `);
+    };
+    const methodRefused = (error: unknown) => refusedBy(owner, error, Reasons.METHOD_REFUSED, owner.name);
+    let answer: unknown;
+    try {
+      answer = (owner.instance.authenticate as NonNullable<MethodInstance['authenticate']>).call(
+        owner.instance,
+        { scheme, value },
+      );
+    } catch (error) {
+      return methodRefused(error);
     }
-    return refused(Reasons.NO_METHOD_ACCEPTED, `no method accepted the ${scheme} credential`, scheme);
+    return isThenable(answer) ? Promise.resolve(answer).then(next, methodRefused) : next(answer);
   }
 }

@@ -1,6 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { AuthenticationOutcome } from '../auth/pipeline.ts';
 import { Reasons, refusalReason } from '../auth/reasons.ts';
+import { isThenable, type MaybePromise } from '../maybe-promise.ts';
 import { actorOf, requestIp } from '../observe/client.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
@@ -77,61 +79,72 @@ function refused(runtime: Runtime, refusal: Refusal, ip: ClientIp | undefined): 
 /**
  * Authenticates a request by its headers through the pipeline, and logs the decision in one line (never the
  * credential; only the path of `url`, a query string may hold one; refusals past a rate only counted, see
- * {@link DecisionLog}). Shared by the hook, forward-auth and the
- * websocket proxy.
+ * {@link DecisionLog}). Shared by the hook, forward-auth, the gRPC services and the websocket proxy. The decision
+ * comes at once when the pipeline answered at once (a static token), else as a promise.
  */
-export async function decide(
+export function decide(
   runtime: Runtime,
   headers: IncomingHttpHeaders,
   url: string,
   ip?: ClientIp,
-): Promise<Decision> {
+): MaybePromise<Decision> {
   const started = performance.now();
-  const path = pathOf(url);
-  const log = runtime.log;
-  let outcome: Awaited<ReturnType<Runtime['pipeline']['authenticate']>>;
+  let outcome: ReturnType<Runtime['pipeline']['authenticate']>;
   try {
-    outcome = await runtime.pipeline.authenticate({
+    outcome = runtime.pipeline.authenticate({
       authorization: headers.authorization,
       cookieToken: readCookie(headers.cookie, TOKEN_COOKIE),
     });
   } catch (error) {
-    const response = errorResponse(error);
-    runtime.metrics.decision(
-      'error',
-      'none',
-      refusalReason(error, Reasons.DECISION_FAILED),
-      performance.now() - started,
-    );
-    log.error(
-      {
-        outcome: 'error',
-        reason: refusalReason(error, Reasons.DECISION_FAILED),
-        detail: response.message,
-        err: error,
-        path,
-      },
-      'authentication decision',
-    );
-    return { kind: 'error', code: response.code, message: response.message };
+    return failed(runtime, error, started, url);
   }
-  const durationMs = Number((performance.now() - started).toFixed(3));
+  return isThenable(outcome)
+    ? outcome.then(
+        (settled) => decided(runtime, settled, started, url, ip),
+        (error: unknown) => failed(runtime, error, started, url),
+      )
+    : decided(runtime, outcome, started, url, ip);
+}
+
+/** A pipeline that threw (a store that cannot be reached): Flipt's error answer, logged at error. */
+function failed(runtime: Runtime, error: unknown, started: number, url: string): Decision {
+  const response = errorResponse(error);
+  const reason = refusalReason(error, Reasons.DECISION_FAILED);
+  runtime.metrics.decision('error', 'none', reason, performance.now() - started);
+  runtime.log.error(
+    { outcome: 'error', reason, detail: response.message, err: error, path: pathOf(url) },
+    'authentication decision',
+  );
+  return { kind: 'error', code: response.code, message: response.message };
+}
+
+/** The pipeline's outcome as a decision: counted, and logged (an admitted request only at debug). */
+function decided(
+  runtime: Runtime,
+  outcome: AuthenticationOutcome,
+  started: number,
+  url: string,
+  ip: ClientIp | undefined,
+): Decision {
+  const elapsedMs = performance.now() - started;
   runtime.metrics.decision(
     outcome.ok ? 'authenticated' : 'unauthenticated',
     outcome.ok ? outcome.authentication.method : 'none',
     outcome.ok ? '' : outcome.reason,
-    durationMs,
+    elapsedMs,
   );
+  // Rounded for the log line only (to the microsecond), where a line is written: not on every admitted request.
+  const durationMs = () => Number(elapsedMs.toFixed(3));
   if (outcome.ok) {
     // Most requests succeed; their line is a debug one, not even built unless debug is on.
-    if (log.isLevelEnabled('debug')) {
-      log.debug(
+    if (runtime.log.isLevelEnabled('debug')) {
+      runtime.log.debug(
         {
           method: outcome.authentication.method,
           outcome: 'authenticated',
           via: outcome.via,
-          durationMs,
-          path,
+          durationMs: durationMs(),
+          path: pathOf(url),
         },
         'authentication decision',
       );
@@ -139,7 +152,7 @@ export async function decide(
     return { kind: 'authenticated', authentication: outcome.authentication };
   }
   const { reason, detail, via } = outcome;
-  refused(runtime, { reason, detail, via, durationMs, path }, ip);
+  refused(runtime, { reason, detail, via, durationMs: durationMs(), path: pathOf(url) }, ip);
   return { kind: 'unauthenticated', reason, detail };
 }
 
@@ -225,27 +238,58 @@ export function createAuthenticationHook(
 ) {
   const { required } = runtime.config.authentication;
   const { login_url: loginUrl, trusted_proxies: trustedProxies } = runtime.config.gateway;
-  return async function authenticate(request: FastifyRequest, reply: FastifyReply) {
+  /** What the hook does with a decision; a refusal is answered here, and the chain goes no further. */
+  const apply = (
+    decision: Decision,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ): void => {
+    if (decision.kind === 'authenticated') {
+      request.authentication = decision.authentication;
+      done();
+      return;
+    }
+    if (decision.kind === 'error') return void sendError(reply, decision.code, decision.message);
+    if (wantsPage(request.headers) && !/^\/auth\/(v1|ui)(\/|$|\?)/.test(request.url)) {
+      const location = loginUrl ?? loginPage?.(request, request.url, request.method);
+      if (location !== undefined) return void reply.code(302).header('location', location).send();
+    }
+    unauthenticated(runtime, request, reply);
+  };
+  // A callback hook rather than an async one: a decision made at once (a static token) goes on at once, without
+  // the promise and microtask turn an async hook costs every request.
+  return function authenticate(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    // Node checks a request's `Transfer-Encoding` after it has handed the request over, in the same turn: an invalid
+    // one is its 400 (client-errors.ts) only if nothing has answered the request by then. So a request with one
+    // goes on a turn later, and a malformed request is never answered as if it were a good one (a desync).
+    if (request.headers['transfer-encoding'] !== undefined) {
+      queueMicrotask(() => judge(request, reply, done));
+    } else judge(request, reply, done);
+  };
+
+  function judge(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     if (
       !required ||
       request.routeOptions.config.authenticate === false ||
       request.is404 ||
       isExcluded(request.url)
     ) {
+      done();
       return;
     }
-    const decision = await decide(runtime, request.headers, request.url, () =>
-      requestIp(request, trustedProxies),
-    );
-    if (decision.kind === 'authenticated') {
-      request.authentication = decision.authentication;
+    const decision = decide(runtime, request.headers, request.url, () => requestIp(request, trustedProxies));
+    if (!isThenable(decision)) {
+      apply(decision, request, reply, done);
       return;
     }
-    if (decision.kind === 'error') return sendError(reply, decision.code, decision.message);
-    if (wantsPage(request.headers) && !/^\/auth\/(v1|ui)(\/|$|\?)/.test(request.url)) {
-      const location = loginUrl ?? loginPage?.(request, request.url, request.method);
-      if (location !== undefined) return reply.code(302).header('location', location).send();
-    }
-    return unauthenticated(runtime, request, reply);
-  };
+    // What an async hook's rejection would be: Fastify's error handling, not an unhandled rejection.
+    decision.then((settled) => {
+      try {
+        apply(settled, request, reply, done);
+      } catch (error) {
+        done(error as Error);
+      }
+    }, done);
+  }
 }

@@ -41,6 +41,13 @@ describe('errors answered outside route handlers, in Flipt’s shape', () => {
         400,
         3,
       ],
+      // Admitted at once (a static token): still Node's 400, not an answer to a request it could not parse.
+      [
+        'transfer coding, admitted',
+        'GET /auth/v1/self HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer ci-secret\r\nTransfer-Encoding: xchunked\r\n\r\n',
+        400,
+        3,
+      ],
       [
         'bad chunk',
         'POST /auth/v1/method/token HTTP/1.1\r\nHost: g\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
