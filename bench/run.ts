@@ -40,6 +40,11 @@ export interface Row {
   ratio: number | null;
   /** Against each peer (what a user would pick instead), head to head in the same rounds: its rate over the peer's. */
   vs_peer?: Record<string, number>;
+  /** (6): the gateway's rate over a bare Fastify + undici proxy's, and over nginx's, head to head. */
+  vs_bare_proxy?: number;
+  vs_nginx?: number;
+  /** (3): round trips to Redis per authenticated request (its reads from clients, requests one at a time). */
+  redis_round_trips?: number;
   value?: number;
   unit?: string;
   target: string;
@@ -256,14 +261,26 @@ function headToHeadRow(scenario: string, measured: Comparison, reference: Compar
   };
 }
 
-/** A redis-server of our own, on a free port. */
-async function startRedis(): Promise<{ port: number; stop(): void }> {
-  const port = await new Promise<number>((resolve) => {
+/** A port nothing listens on now (for a server that cannot be told to take any, as Redis and nginx). */
+const freePort = () =>
+  new Promise<number>((resolve) => {
     const probe = createServer().listen(0, '127.0.0.1', () => {
       const { port: free } = probe.address() as AddressInfo;
       probe.close(() => resolve(free));
     });
   });
+
+/** Runs `command` on the servers' CPUs, as every server of the bench. */
+function serverProcess(command: readonly string[]): ChildProcess {
+  const [file, ...args] = taskset ? ['taskset', '-c', pins.server, ...command] : command;
+  const child = spawn(file as string, args, { stdio: 'ignore' });
+  children.add(child);
+  return child;
+}
+
+/** A redis-server of our own, on a free port. */
+async function startRedis(): Promise<{ port: number; stop(): void }> {
+  const port = await freePort();
   const redis = [
     'redis-server',
     '--port',
@@ -275,10 +292,7 @@ async function startRedis(): Promise<{ port: number; stop(): void }> {
     '--appendonly',
     'no',
   ];
-  // On the servers' CPUs, as the servers that use it.
-  const [file, ...args] = taskset ? ['taskset', '-c', pins.server, ...redis] : redis;
-  const child = spawn(file as string, args, { stdio: 'ignore' });
-  children.add(child);
+  const child = serverProcess(redis);
   for (let i = 0; i < 100; i++) {
     try {
       if (
@@ -291,6 +305,56 @@ async function startRedis(): Promise<{ port: number; stop(): void }> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { port, stop: () => child.kill('SIGTERM') };
+}
+
+/**
+ * nginx (one worker, as Node's one thread) with `proxy_pass` to `upstream`, keeping its upstream connections open
+ * as an operator would configure it (`keepalive`, HTTP/1.1): the proxy a user might put there instead.
+ */
+async function startNginx(upstream: string): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(work, 'nginx-'));
+  mkdirSync(join(dir, 'logs'));
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((name) => `  ${name}_temp_path ${join(dir, name)};`)
+    .join('\n');
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off;
+master_process off;
+worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'logs', 'error.log')} warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+${temp}
+  upstream service { server ${new URL(upstream).host}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://service;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const binary = ['/usr/sbin/nginx', 'nginx'].find((candidate) => spawnSync(candidate, ['-v']).status === 0);
+  if (binary === undefined) throw new Error('nginx is not installed: apt-get install nginx-light');
+  const child = serverProcess([binary, '-p', dir, '-c', join(dir, 'nginx.conf')]);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const up = await fetch(`${url}/`).then(
+      (response) => response.status === 200,
+      () => false,
+    );
+    if (up) break;
+    if (i === 100 || child.exitCode !== null) throw new Error(`nginx did not start (see ${dir}/logs)`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { url, stop: () => child.kill('SIGTERM') };
 }
 
 /** Logs written as in production (one line per refused request) but to /dev/null, not to a terminal. */
@@ -311,6 +375,11 @@ const tokenConfig = (extra: Record<string, unknown> = {}) => ({
  * bare one).
  */
 const OF_BARE_FORWARDER = 0.9;
+/** (6)'s peer, `bench/server.ts bare-proxy`, and what the gateway must reach of its rate (issue 21). */
+const BARE_PROXY = 'bare proxy';
+/** How many sequential requests (3)'s Redis round trips are counted over. */
+const ROUND_TRIP_REQUESTS = 1000;
+const OF_BARE_PROXY = 0.9;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const flags = (url: string) => `${url}/api/v1/flags`;
 
@@ -414,7 +483,31 @@ const baselineTarget: Target = { url: flags(baseline.url) };
     { url: flags(redisApp.url), headers: bearer(redisApp.token ?? '') },
     baselineTarget,
   );
-  report(row('3 created token, Redis store', inRedis, 0.6));
+  // Round trips to Redis per request: the reads Redis processed from its clients over sequential requests (one at
+  // a time, so that no two share a round trip through ioredis's auto-pipelining), less those of asking it. Reads,
+  // not commands: the commands a script runs count as commands, though its call is one round trip.
+  const reads = () =>
+    Number(
+      /total_reads_processed:(\d+)/.exec(
+        execFileSync('redis-cli', ['-p', String(redis.port), 'info', 'stats']).toString(),
+      )?.[1],
+    );
+  const probe = reads();
+  const asking = reads() - probe;
+  const before = reads();
+  for (let i = 0; i < ROUND_TRIP_REQUESTS; i++) {
+    const response = await fetch(flags(redisApp.url), { headers: bearer(redisApp.token ?? '') });
+    await response.arrayBuffer();
+    if (response.status !== 200)
+      throw new Error(`Redis round trips: ${response.status} from ${redisApp.url}`);
+  }
+  const roundTrips = round2((reads() - before - asking) / ROUND_TRIP_REQUESTS);
+  const redisRow = row('3 created token, Redis store', inRedis, 0.6);
+  report({
+    ...redisRow,
+    redis_round_trips: roundTrips,
+    target: `${redisRow.target}; Redis round trips per request: ${roundTrips}`,
+  });
   redisApp.stop();
   redis.stop();
 }
@@ -462,11 +555,25 @@ for (const alg of ['ES256', 'RS256'] as const) {
     server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
     gateway: { upstream: upstream.url },
   });
+  // The proxy's limits, in the same rounds: the least a Node proxy does, and nginx.
+  const bare = await server('bare-proxy', { upstream: upstream.url });
+  const nginx = await startNginx(upstream.url);
   const proxied = await compare(
     { url: flags(gateway.url), headers: bearer('bench-static-token') },
     { url: flags(upstream.url) },
+    { peers: { [BARE_PROXY]: { url: flags(bare.url) }, nginx: { url: flags(nginx.url) } } },
   );
-  report(row('6 reverse proxy (ratio to the upstream direct)', proxied, 0.7));
+  const againstBare = proxied.peers[BARE_PROXY] as Comparison['peers'][string];
+  const againstNginx = proxied.peers.nginx as Comparison['peers'][string];
+  report({
+    ...row('6 reverse proxy (ratio to the upstream direct)', { ...proxied, peers: {} }, 0.7),
+    vs_bare_proxy: againstBare.head,
+    vs_nginx: againstNginx.head,
+    target: `ratio >= 0.7; vs_bare_proxy >= ${OF_BARE_PROXY} (the bare proxy: ${againstBare.rps} rps, ratio ${againstBare.ratio}; nginx: ${againstNginx.rps} rps, ratio ${againstNginx.ratio})`,
+    met: proxied.ratio >= 0.7 && againstBare.head >= OF_BARE_PROXY,
+  });
+  nginx.stop();
+  bare.stop();
   gateway.stop();
   upstream.stop();
 }
@@ -549,9 +656,11 @@ console.log('\n| scenario | rps | p50 ms | p99 ms | ratio | vs_peer | value | ta
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const value = r.value === undefined ? '' : `${r.value} ${r.unit ?? ''}`;
-  const vsPeer = Object.entries(r.vs_peer ?? {})
-    .map(([name, head]) => `${head} (${name})`)
-    .join(', ');
+  const vsPeer = [
+    ...Object.entries(r.vs_peer ?? {}).map(([name, head]) => `${head} (${name})`),
+    ...(r.vs_bare_proxy === undefined ? [] : [`vs_bare_proxy ${r.vs_bare_proxy}`]),
+    ...(r.vs_nginx === undefined ? [] : [`vs_nginx ${r.vs_nginx}`]),
+  ].join(', ');
   console.log(
     `| ${r.scenario} | ${cell(r.rps)} | ${cell(r.p50_ms)} | ${cell(r.p99_ms)} | ${cell(r.ratio)} | ${vsPeer} | ${value} | ${r.target} | ${r.met ? 'yes' : 'no'} |`,
   );

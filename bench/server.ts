@@ -8,6 +8,9 @@
  *   node --experimental-strip-types bench/server.ts gateway '<config as JSON>'
  *   node --experimental-strip-types bench/server.ts grpc-upstream
  *   node --experimental-strip-types bench/server.ts grpc-forwarder '{"upstream": "host:port"}'
+ *   node --experimental-strip-types bench/server.ts bare-proxy '{"upstream": "http://host:port"}'
+ *   node --experimental-strip-types bench/server.ts bearer-auth | passport-bearer '{"keys": [...]}'
+ *   node --experimental-strip-types bench/server.ts fastify-jwt '{"publicKeyFile", "alg", "cache", "scheme"}'
  *
  * `baseline` is bare Fastify answering `GET /api/v1/flags`; `portcullis` is the same application with the
  * portcullis plugin registered (built code from `dist/`), so the difference is the cost of authentication
@@ -18,7 +21,10 @@
  * metadata it received (so that the load can check once that a call went through the gateway's authentication);
  * `grpc-forwarder` is the least a gRPC proxy does, to measure the gateway against: a bare `node:http2` server that
  * forwards each call over one HTTP/2 connection to `upstream` and passes back the answer's headers, messages and
- * trailers, with no authentication, no identity metadata and no error handling beyond what a bench needs.
+ * trailers, with no authentication, no identity metadata and no error handling beyond what a bench needs;
+ * `bare-proxy` is the HTTP counterpart, Fastify with undici's pool in front of `upstream`; `bearer-auth`,
+ * `passport-bearer` and `fastify-jwt` are the peers (the same application with `@fastify/bearer-auth`, Passport's
+ * bearer strategy, `@fastify/jwt`).
  * Each prints one JSON line once it listens:
  * `{"port": ..., "token": ...}` (`token`: a client token created in the store, for the store scenarios).
  */
@@ -31,8 +37,9 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import Fastify from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { echoService } from './echo.ts';
 
 // The built code, as `npm start` runs it (with its precompiled validator); `npm run bench` builds first.
@@ -100,6 +107,49 @@ if (kind === 'gateway') {
     response.writeHead(200, { 'content-type': 'application/json' }).end(FLAGS);
   });
   server.listen(0, '127.0.0.1', () => ready({ port: (server.address() as AddressInfo).port }));
+} else if (kind === 'bare-proxy') {
+  // The least a Node reverse proxy does, to hold the gateway against: Fastify and undici's pool, streaming each
+  // request's body up and the answer's straight back (undici's `stream`), without the hop-by-hop headers; no
+  // authentication, no identity or forwarded headers, no timeouts or error answers beyond what a bench needs.
+  const { Pool } = await import('undici');
+  const { upstream } = JSON.parse(configJson) as { upstream: string };
+  const pool = new Pool(upstream, { connections: null });
+  const host = new URL(upstream).host;
+  const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te']);
+  const endToEnd = (headers: Record<string, string | string[] | undefined>) => {
+    const kept: Record<string, string | string[]> = {};
+    for (const name in headers) {
+      const value = headers[name];
+      if (value !== undefined && !HOP.has(name)) kept[name] = value;
+    }
+    return kept;
+  };
+  const app = Fastify({ http: { maxHeaderSize: 96 * 1024 } });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  const forward = (request: FastifyRequest, reply: FastifyReply) => {
+    reply.hijack();
+    const response = reply.raw;
+    pool.stream(
+      {
+        method: request.method as 'GET',
+        path: request.url,
+        headers: { ...endToEnd(request.headers), host },
+        body: request.body instanceof Readable ? request.body : null,
+      },
+      ({ statusCode, headers }) => {
+        response.writeHead(statusCode, endToEnd(headers));
+        return response;
+      },
+      (error) => {
+        if (error !== null) response.destroy(error);
+      },
+    );
+  };
+  app.all('/', forward);
+  app.all('/*', forward);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  ready({ port: (app.server.address() as AddressInfo).port });
 } else if (kind === 'bearer-auth' || kind === 'fastify-jwt' || kind === 'passport-bearer') {
   // The peers: what a user would pick instead of portcullis for the same check, on the same Fastify application.
   const app = Fastify({ http: { maxHeaderSize: 96 * 1024 } });
