@@ -8,12 +8,13 @@ interface Connection {
   readonly peer: string | undefined;
   /** The answers to its requests, oldest first; those already finished are dropped as new requests come. */
   readonly answers: ServerResponse[];
-  /** Resolves once every answer started so far is finished; each waits on the one before (linear in requests). */
-  settled: Promise<void>;
-  /** How many answers the chain of {@link Connection.settled} still waits for. */
-  unsettled: number;
   /** Whether an answer closed the connection: nothing pipelined after it is acted on. */
   closing: boolean;
+  /**
+   * While requests are pipelined: resolves once every answer started so far is finished, each waiting on the one
+   * before. `undefined` while no request waits behind an unfinished answer (nearly always): nothing is chained then.
+   */
+  settled: Promise<void> | undefined;
 }
 
 const connections = new WeakMap<object, Connection>();
@@ -52,9 +53,8 @@ export function trackConnections(server: Server): void {
     connections.set(socket, {
       peer: socket.remoteAddress,
       answers: [],
-      settled: Promise.resolve(),
-      unsettled: 0,
       closing: false,
+      settled: undefined,
     });
   server.on('connection', opened);
   // Over TLS, requests come on the TLS socket, not on the TCP one `connection` gives.
@@ -63,7 +63,11 @@ export function trackConnections(server: Server): void {
     const connection = connections.get(request.socket);
     if (connection === undefined) return;
     const { answers } = connection;
-    while (answers[0] !== undefined && done(answers[0])) answers.shift();
+    // The answers finished since the last request: once one closed the connection, nothing after it is acted on.
+    while (answers[0] !== undefined && done(answers[0])) {
+      if (closes(answers[0])) connection.closing = true;
+      answers.shift();
+    }
     // A request that asked to switch protocols and was not switched (HTTP/1.0, RFC 9110 §7.8; no upgrade handler):
     // Node's parser takes whatever follows it on the connection as the new protocol's bytes and drops it, so the
     // connection must close after this answer rather than wait for requests it will never see.
@@ -71,9 +75,17 @@ export function trackConnections(server: Server): void {
     // RFC 9112 §9.6: once an answer closes the connection (the client's `Connection: close`, HTTP/1.0, an error),
     // no request pipelined after it is processed; Node parses and emits them all the same, but never answers them.
     // Whether an answer closes is known for certain only once it is written, so a request pipelined behind answers
-    // not yet finished is held (see {@link whenDecided}) until they are, and acted on only if none closed.
+    // not yet finished is held (see {@link whenDecided}) until they are, and acted on only if none closed. Nothing
+    // is waited for (no promise made) for a request with no answer before it unfinished: nearly every one.
+    if (answers.length === 0) connection.settled = undefined;
     if (connection.closing) failed.add(request);
-    else if (connection.unsettled > 0) {
+    else if (answers.length > 0) {
+      // One chain through the unfinished answers, extended by each answer after them (linear in the depth of a
+      // pipeline, one listener per answer), made only once a request is pipelined behind one.
+      if (connection.settled === undefined) {
+        connection.settled = Promise.resolve();
+        for (const answer of answers) settleAfter(connection, answer);
+      }
       held.set(
         request,
         connection.settled.then(() => {
@@ -81,15 +93,18 @@ export function trackConnections(server: Server): void {
         }),
       );
     }
-    connection.unsettled++;
-    connection.settled = connection.settled
-      .then(() => finished(response))
-      .then(() => {
-        connection.unsettled--;
-        if (closes(response)) connection.closing = true;
-      });
     answers.push(response);
+    if (connection.settled !== undefined) settleAfter(connection, response);
   });
+}
+
+/** Extends `connection`'s chain with `answer`: settled once it finishes too, closing the connection if it does. */
+function settleAfter(connection: Connection, answer: ServerResponse): void {
+  connection.settled = (connection.settled ?? Promise.resolve())
+    .then(() => finished(answer))
+    .then(() => {
+      if (closes(answer)) connection.closing = true;
+    });
 }
 
 /** Resolves once `answer` has been written or abandoned (at once if it already has). */
