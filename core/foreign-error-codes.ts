@@ -5,7 +5,8 @@
  * neither declared in `ErrorCodes` nor listed here, and on an entry here that no source mentions any more.
  */
 export const FOREIGN_ERROR_CODES: Readonly<Record<string, string>> = {
-  // jose (node_modules/jose/dist/webapi/util/errors.js), thrown by `jwtVerify` inside verifyJwt (core/auth/jwks.ts).
+  // jose (node_modules/jose/dist/webapi/util/errors.js): its classes, thrown inside verifyJwt (core/auth/jwks.ts) by
+  // core/auth/jws-verify.ts, which makes jose's `jwtVerify` checks, and by jose itself (a key set's getKey).
   // A method's refusal with one of them is logged with the reason id the code gives (`jws_invalid`, ...).
   ERR_JWS_INVALID:
     'jose: a JWS that cannot be parsed; also the code of CompactJwsError (core/auth/compact-jws.ts), which refuses a token that is not a strict compact JWS before jose reads it',

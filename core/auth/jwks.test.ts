@@ -4,7 +4,14 @@ import { type JWK, SignJWT } from 'jose';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { httpServerForTest } from '../test-support/http-server.ts';
 import { newIssuerKey, startTokenIssuer, type TokenIssuer } from '../test-support/token-issuer.ts';
-import { JWKS_MIN_INTERVAL_MS, type KeySet, remoteKeySet, verifyJwt } from './jwks.ts';
+import {
+  JWKS_MIN_INTERVAL_MS,
+  type KeySet,
+  remoteKeySet,
+  staticKeySet,
+  type VerifyJwtOptions,
+  verifyJwt,
+} from './jwks.ts';
 import { TIME_CLAIM_RULES } from './time-claims.ts';
 
 async function issuer(): Promise<TokenIssuer> {
@@ -220,5 +227,31 @@ describe('remoteKeySet: what the JWKS server answers', () => {
     await expect(verify(token, endless)).rejects.toThrow(/more than 1048576 bytes/);
     const outage = remoteKeySet(await jwksServer((r) => r.writeHead(502).end()), fetch);
     await expect(verify(token, outage)).rejects.toMatchObject({ status: 502 });
+  });
+});
+
+describe('verifyJwt: options it does not apply are refused, not ignored', () => {
+  it('by the compiler and at run time (a JavaScript caller), before any key is asked for', async () => {
+    const key = await newIssuerKey('RS256', 'k1');
+    const token = await new SignJWT({ sub: 'a' }).setProtectedHeader({ alg: 'RS256' }).sign(key.privateKey);
+    let asked = 0;
+    const keys = staticKeySet(async () => {
+      asked++;
+      throw new Error('not asked');
+    });
+    const rules = TIME_CLAIM_RULES.jwt;
+    const refused: VerifyJwtOptions[] = [
+      // @ts-expect-error -- no maxTokenAge: the time rules decide how old a token may be.
+      { timeRules: rules, maxTokenAge: 60 },
+      // @ts-expect-error -- no clockTolerance: the time rules hold the leeways.
+      { timeRules: rules, clockTolerance: 5 },
+      // @ts-expect-error -- no currentDate: `now` says what time it is.
+      { timeRules: rules, currentDate: new Date() },
+    ];
+    for (const options of refused) {
+      const name = Object.keys(options).find((key) => key !== 'timeRules');
+      await expect(verifyJwt(token, keys, options)).rejects.toThrow(`verifyJwt has no "${name}" option`);
+    }
+    expect(asked).toBe(0);
   });
 });

@@ -1,16 +1,15 @@
-import {
-  createLocalJWKSet,
-  type JSONWebKeySet,
-  type JWTHeaderParameters,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  type JWTVerifyOptions,
-  jwtVerify,
-} from 'jose';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { ErrorCodes, errorCode } from '../errors.ts';
 import type { FetchLike } from '../plugins/contracts.ts';
 import { readTextLimited } from './bounded-body.ts';
 import { assertCompactJws } from './compact-jws.ts';
+import {
+  JWT_CHECK_NAMES,
+  type JwtChecks,
+  type VerificationKey,
+  type VerifiedJwt,
+  verifySignedJwt,
+} from './jws-verify.ts';
 import { type Reason, Reasons } from './reasons.ts';
 import { type TimeClaimRules, timeClaimsRefusal } from './time-claims.ts';
 
@@ -172,19 +171,19 @@ export function staticKeySet(getKey: JWTVerifyGetKey): KeySet {
   return { getKey };
 }
 
-/** What verifying a token needs beside its keys: jose's claim checks (no time checks) and the time rules. */
-export interface VerifyJwtOptions extends Omit<JWTVerifyOptions, 'clockTolerance' | 'maxTokenAge'> {
+/**
+ * What verifying a token needs beside its keys: jose's checks (`algorithms`, `crit`, `issuer`, `subject`, `audience`,
+ * `typ`, `requiredClaims`; not its time checks, nor `maxTokenAge`, `clockTolerance` or `currentDate`, which the
+ * time rules and `now` replace) and the time rules. Any other option is refused, by the compiler and at run time.
+ */
+export interface VerifyJwtOptions extends Omit<JwtChecks, 'now'> {
   /** The token kind's time rules, from `TIME_CLAIM_RULES`. */
   readonly timeRules: TimeClaimRules;
   /** The current time, ms since the epoch (`Date.now()` by default). */
   readonly now?: number;
 }
 
-/** A verified token. */
-export interface VerifiedJwt {
-  readonly payload: JWTPayload;
-  readonly protectedHeader: JWTHeaderParameters;
-}
+export type { VerifiedJwt };
 
 /**
  * Failures that other keys could not mend: a malformed token, a refused algorithm, a claim, a fetch already refused.
@@ -204,7 +203,8 @@ const KEY_INDEPENDENT = new Set([
  * Verifies a JWT as Flipt's Go libraries do: the signature against `keys` (every key that fits a token without
  * `kid`, or with a `kid` several keys share, is tried, as go-oidc tries them), jose's checks of `options`
  * (algorithms allow-list, `crit`, issuer, audience, subject, required claims, `typ`), then the time claims by
- * `options.timeRules` — jose's own time checks are left out so that one table decides. When the signature fails
+ * `options.timeRules` — jose's own time checks are left out so that one table decides. jose's `jwtVerify` is
+ * followed step for step, with the signature checked by `node:crypto` ({@link verifySignedJwt}). When the signature fails
  * against keys that can change, the set is fetched again (rate-limited, see {@link remoteKeySet}) and the token
  * tried once more. Before all that, a token that is not a strict compact JWS (padding, a character outside
  * base64url, not three parts: {@link compactJwsProblem}) is refused.
@@ -213,22 +213,23 @@ const KEY_INDEPENDENT = new Set([
  * (`ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, `ERR_JWKS_NO_MATCHING_KEY`, ...), a failed JWKS fetch's error, a
  * {@link ClaimCheckError} for a claim jose's checks refuse, or a {@link TimeClaimError} naming the time claim the
  * rules refuse (both `ERR_JWT_CLAIM_VALIDATION_FAILED`, with a reason id such as `claim_mismatch` or
- * `token_expired`).
+ * `token_expired`); a TypeError for a key the token's algorithm cannot use (jose's: a weak RSA key, another curve)
+ * or an option `VerifyJwtOptions` does not have.
  */
 export async function verifyJwt(
   token: string,
   keys: KeySet,
   options: VerifyJwtOptions,
 ): Promise<VerifiedJwt> {
-  // Before jose, which would take padding and whitespace: the strict reading is go-jose's, and RFC 7515's.
+  // Before jose's checks, which would take padding and whitespace: the strict reading is go-jose's, and RFC 7515's.
   assertCompactJws(token);
-  const { timeRules, now = Date.now(), ...joseOptions } = options;
-  const checks: JWTVerifyOptions = {
-    ...joseOptions,
-    currentDate: new Date(now),
-    // jose's clock checks are switched off (no finite tolerance can be exceeded); timeClaimsProblem decides.
-    clockTolerance: Number.MAX_SAFE_INTEGER,
-  };
+  for (const name in options) {
+    // A JavaScript caller's option that nothing here reads (maxTokenAge, say) must not pass for a check made.
+    if (name !== 'timeRules' && !JWT_CHECK_NAMES.has(name))
+      throw new TypeError(`verifyJwt has no "${name}" option`);
+  }
+  const { timeRules, now = Date.now(), ...rest } = options;
+  const checks: JwtChecks = { ...rest, now };
   const version = keys.version;
   let verified: VerifiedJwt;
   try {
@@ -288,22 +289,22 @@ function claimChecked(error: unknown): unknown {
 }
 
 /**
- * `jwtVerify` against a key set, trying each key when several fit (jose hands them over in its
+ * {@link verifySignedJwt} against a key set, trying each key when several fit (jose hands them over in its
  * JWKSMultipleMatchingKeys error rather than trying them itself).
  */
 async function verifyWithEachKey(
   token: string,
   getKey: JWTVerifyGetKey,
-  options: JWTVerifyOptions,
+  checks: JwtChecks,
 ): Promise<VerifiedJwt> {
   try {
-    return await jwtVerify(token, getKey, options);
+    return await verifySignedJwt(token, getKey, checks);
   } catch (error) {
     if (errorCode(error) !== 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') throw claimChecked(error);
     let last: unknown = error;
-    for await (const key of error as AsyncIterable<Parameters<typeof jwtVerify>[1]>) {
+    for await (const key of error as AsyncIterable<VerificationKey>) {
       try {
-        return await jwtVerify(token, key, options);
+        return await verifySignedJwt(token, key, checks);
       } catch (failure) {
         last = failure;
       }

@@ -1,0 +1,401 @@
+/**
+ * jose's `jwtVerify` for a compact JWT, step for step, with the signature checked by `node:crypto`'s one-shot
+ * `verify()` instead of WebCrypto's `crypto.subtle.verify`: the same OpenSSL check, done on the calling thread in
+ * one step rather than queued to the threadpool as a job and awaited: through verifyJwt, a first-seen ES256 token
+ * costs a quarter less CPU, an RS256 one half (bench/jwt-verify-cpu.ts).
+ *
+ * Every check jose makes is made here in jose's order with jose's error classes and messages (jose 6,
+ * node_modules/jose/dist/webapi: lib/jws_verify.js `verifySignature`, lib/validate.js `validateCrit` and
+ * `validateB64`, lib/key.js `prepareKey` and `checkCryptoKey`, jwt/verify.js, lib/jwt_claims_set.js
+ * `validateClaimsSet`), so that callers see the codes, messages, `claim` and `reason` they saw from jose:
+ * jws-verify.test.ts holds the two side by side over generated tokens. What is not jose's everyday case — a key
+ * that is not a `CryptoKey` (a JWK, a `KeyObject`, a secret), an algorithm this file has no `node:crypto`
+ * parameters for (HMAC, ML-DSA), a `CryptoKey` Node cannot turn into a `KeyObject` — is handed to `jwtVerify`
+ * itself with the key already resolved.
+ */
+import { constants, KeyObject, verify } from 'node:crypto';
+import {
+  type CryptoKey,
+  errors,
+  type FlattenedJWSInput,
+  type KeyObject as JoseKeyObject,
+  type JWK,
+  type JWTHeaderParameters,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  jwtVerify,
+} from 'jose';
+
+/** A verified token. */
+export interface VerifiedJwt {
+  readonly payload: JWTPayload;
+  readonly protectedHeader: JWTHeaderParameters;
+}
+
+/**
+ * The checks of jose's `jwtVerify` that {@link verifySignedJwt} makes. jose's time checks are not among them (a
+ * table of time rules decides, `TIME_CLAIM_RULES`), nor `maxTokenAge`, `clockTolerance` and `currentDate`: `now`
+ * stands for the last.
+ */
+export interface JwtChecks
+  extends Pick<
+    JWTVerifyOptions,
+    'algorithms' | 'crit' | 'issuer' | 'subject' | 'audience' | 'typ' | 'requiredClaims'
+  > {
+  /**
+   * The current time, ms since the epoch. jose still reads it with its time checks switched off: an `nbf` past
+   * now + 2^53 s, or an `exp` before now − 2^53 s, is refused (`ERR_JWT_CLAIM_VALIDATION_FAILED` /
+   * `ERR_JWT_EXPIRED`), and a time that is not finite throws a TypeError.
+   */
+  readonly now: number;
+}
+
+/** The option names of {@link JwtChecks} (all of them: the compiler holds the two in step). */
+const CHECKS = {
+  algorithms: true,
+  crit: true,
+  issuer: true,
+  subject: true,
+  audience: true,
+  typ: true,
+  requiredClaims: true,
+  now: true,
+} as const satisfies Record<keyof JwtChecks, true>;
+
+/** The option names of {@link JwtChecks}, for refusing any other at run time too (a JavaScript caller's). */
+export const JWT_CHECK_NAMES: ReadonlySet<string> = new Set(Object.keys(CHECKS));
+
+/** What a key set's `getKey` resolves to, or a key given directly. */
+export type VerificationKey = CryptoKey | JoseKeyObject | JWK | Uint8Array;
+
+/**
+ * The tolerance that switches jose's clock checks off: no finite one can be exceeded by a date a token holds, except
+ * one past 2^53 s, which jose refuses and this file refuses alike.
+ */
+const NO_CLOCK = Number.MAX_SAFE_INTEGER;
+
+/** jose's options for the same checks: what the fallback, and the tests, give `jwtVerify`. */
+export function joseOptions(checks: JwtChecks): JWTVerifyOptions {
+  const { now, ...rest } = checks;
+  return { ...rest, currentDate: new Date(now), clockTolerance: NO_CLOCK };
+}
+
+/** How one algorithm is checked: what jose wants of the CryptoKey, and what `node:crypto` verifies with. */
+interface Algorithm {
+  /** jose's `entry.subtle`: the key's WebCrypto algorithm name, and its hash or curve. */
+  readonly name: string;
+  readonly hash?: string;
+  readonly namedCurve?: string;
+  /** RSA: jose refuses a modulus shorter than 2048 bits. */
+  readonly minRsaBits?: number;
+  /** `node:crypto`'s digest (`null` for EdDSA, whose hash is part of the scheme). */
+  readonly digest: string | null;
+  /** The key options `verify()` takes besides the key: padding, salt length, signature encoding. */
+  readonly options: { padding?: number; saltLength?: number; dsaEncoding?: 'ieee-p1363' };
+}
+
+const rsa = (bits: number, name: string, options: Algorithm['options']): Algorithm => ({
+  name,
+  hash: `SHA-${bits}`,
+  minRsaBits: 2048,
+  digest: `sha${bits}`,
+  options,
+});
+const pkcs1 = (bits: number) => rsa(bits, 'RSASSA-PKCS1-v1_5', { padding: constants.RSA_PKCS1_PADDING });
+// jose's RSA-PSS salt is as long as the hash, and WebCrypto checks it is exactly that long; so does OpenSSL given it.
+const pss = (bits: number) =>
+  rsa(bits, 'RSA-PSS', { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: bits / 8 });
+// JWS ES* signatures are r ‖ s (RFC 7518 §3.4), WebCrypto's format; node:crypto reads DER unless told.
+const ecdsa = (namedCurve: string, bits: number): Algorithm => ({
+  name: 'ECDSA',
+  namedCurve,
+  digest: `sha${bits}`,
+  options: { dsaEncoding: 'ieee-p1363' },
+});
+const ed25519: Algorithm = { name: 'Ed25519', digest: null, options: {} };
+
+/** The algorithms verified here; jose's others (HMAC, ML-DSA) go to jose. */
+const ALGORITHMS: ReadonlyMap<string, Algorithm> = new Map([
+  ['RS256', pkcs1(256)],
+  ['RS384', pkcs1(384)],
+  ['RS512', pkcs1(512)],
+  ['PS256', pss(256)],
+  ['PS384', pss(384)],
+  ['PS512', pss(512)],
+  ['ES256', ecdsa('P-256', 256)],
+  ['ES384', ecdsa('P-384', 384)],
+  ['ES512', ecdsa('P-521', 512)],
+  ['EdDSA', ed25519],
+  ['Ed25519', ed25519],
+]);
+
+/** jose's `strictDecoder`: malformed UTF-8 is an error (and a leading BOM is dropped, as it drops it). */
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** jose's `isObject`: a plain object, not an array or null. */
+function isObject(input: unknown): input is Record<string, unknown> {
+  if (
+    typeof input !== 'object' ||
+    input === null ||
+    Object.prototype.toString.call(input) !== '[object Object]'
+  )
+    return false;
+  const prototype: unknown = Object.getPrototypeOf(input);
+  return prototype === null || Object.getPrototypeOf(prototype) === null;
+}
+
+/** A part of the token as JSON; the caller has checked it is canonical base64url. */
+function parseJson(part: string): unknown {
+  return JSON.parse(strictDecoder.decode(Buffer.from(part, 'base64url')));
+}
+
+/** jose's `validateAlgorithms`, made before anything is read. */
+function allowedAlgorithms(algorithms: unknown): Set<string> | undefined {
+  if (
+    algorithms !== undefined &&
+    (!Array.isArray(algorithms) || algorithms.some((value) => typeof value !== 'string'))
+  ) {
+    throw new TypeError('"algorithms" option must be an array of strings');
+  }
+  return algorithms === undefined ? undefined : new Set(algorithms as string[]);
+}
+
+/**
+ * jose's `validateCrit` for a compact JWS, where the protected header is the whole JOSE header (so "integrity
+ * protected" always holds), then `validateB64`: whether the payload is base64url-encoded.
+ */
+function base64urlPayload(header: Record<string, unknown>, critOption: JwtChecks['crit']): boolean {
+  const { crit } = header;
+  if (crit === undefined) return true;
+  if (
+    !Array.isArray(crit) ||
+    crit.length === 0 ||
+    crit.some((input) => typeof input !== 'string' || input.length === 0)
+  ) {
+    throw new errors.JWSInvalid(
+      '"crit" (Critical) Header Parameter MUST be an array of non-empty strings when present',
+    );
+  }
+  // jose's own extension, b64, is recognised whatever the option says (and always needs protecting).
+  const recognized: Record<string, boolean> = Object.assign(Object.create(null), critOption, { b64: true });
+  for (const parameter of crit as string[]) {
+    if (!(parameter in recognized))
+      throw new errors.JOSENotSupported(`Extension Header Parameter "${parameter}" is not recognized`);
+    if (!Object.hasOwn(header, parameter) || header[parameter] === undefined)
+      throw new errors.JWSInvalid(`Extension Header Parameter "${parameter}" is missing`);
+  }
+  if (!crit.includes('b64')) return true;
+  if (typeof header.b64 !== 'boolean') {
+    throw new errors.JWSInvalid('The "b64" (base64url-encode payload) Header Parameter must be a boolean');
+  }
+  return header.b64;
+}
+
+/**
+ * jose's `isCryptoKey`, by the tag every CryptoKey of Node's carries (jose also asks `instanceof CryptoKey`, which
+ * can only add an object that hides its tag: such a key is not Node's, and goes to jose with anything else).
+ */
+function isCryptoKey(key: unknown): key is CryptoKey {
+  return (key as { [Symbol.toStringTag]?: unknown } | undefined)?.[Symbol.toStringTag] === 'CryptoKey';
+}
+
+/** A CryptoKey's algorithm as WebCrypto describes it (RSA keys have `hash` and `modulusLength`, EC ones a curve). */
+interface KeyAlgorithm {
+  readonly name: string;
+  readonly hash?: { readonly name?: string };
+  readonly namedCurve?: string;
+  readonly modulusLength?: unknown;
+}
+
+const unusable = (name: string, property = 'algorithm.name') =>
+  new TypeError(`CryptoKey does not support this operation, its ${property} must be ${name}`);
+
+/** jose's `prepareKey` for a CryptoKey, then `checkCryptoKey` and `checkModulusLength`: TypeErrors, as jose's. */
+function checkKey(key: CryptoKey, alg: string, expected: Algorithm): void {
+  if (key.type !== 'public' && ['secret', 'public', 'private'].includes(key.type)) {
+    throw new TypeError(`CryptoKey instances must be of type "public" for the ${alg} algorithm`);
+  }
+  const algorithm = key.algorithm as KeyAlgorithm;
+  if (algorithm.name !== expected.name) throw unusable(expected.name);
+  if (expected.hash !== undefined && algorithm.hash?.name !== expected.hash)
+    throw unusable(expected.hash, 'algorithm.hash');
+  if (expected.namedCurve !== undefined && algorithm.namedCurve !== expected.namedCurve)
+    throw unusable(expected.namedCurve, 'algorithm.namedCurve');
+  if (!key.usages.includes('verify'))
+    throw new TypeError('CryptoKey does not support this operation, its usages must include verify.');
+  if (expected.minRsaBits !== undefined) {
+    const { modulusLength } = algorithm;
+    if (typeof modulusLength !== 'number' || modulusLength < expected.minRsaBits)
+      throw new TypeError(`${alg} requires key modulusLength to be 2048 bits or larger`);
+  }
+}
+
+/** Each CryptoKey as a KeyObject, made once; `null` when Node cannot make one (jose then verifies with it). */
+const keyObjects = new WeakMap<CryptoKey, KeyObject | null>();
+
+function keyObjectOf(key: CryptoKey): KeyObject | null {
+  let keyObject = keyObjects.get(key);
+  if (keyObject === undefined) {
+    try {
+      keyObject = KeyObject.from(key as Parameters<typeof KeyObject.from>[0]);
+    } catch {
+      keyObject = null;
+    }
+    keyObjects.set(key, keyObject);
+  }
+  return keyObject;
+}
+
+const checkFailed = 'check_failed';
+
+/** jose's `validateNumericDate`: a time claim, when present, is a number. */
+function numericDate(claims: JWTPayload, claim: 'iat' | 'nbf' | 'exp'): number | undefined {
+  const value = claims[claim];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') {
+    throw new errors.JWTClaimValidationFailed(`"${claim}" claim must be a number`, claims, claim, 'invalid');
+  }
+  return value;
+}
+
+/** jose's `validateClaimsSet` with the clock tolerance at {@link NO_CLOCK} and no `maxTokenAge`. */
+function claimsSet(header: JWTHeaderParameters, payload: Buffer, checks: JwtChecks): JWTPayload {
+  let claims: unknown;
+  try {
+    claims = JSON.parse(strictDecoder.decode(payload));
+  } catch (cause) {
+    throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object', { cause });
+  }
+  if (!isObject(claims)) throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
+  const set = claims as JWTPayload;
+  const { typ, requiredClaims = [], issuer, subject, audience } = checks;
+  if (typ !== undefined && (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(typ)))
+    throw new errors.JWTClaimValidationFailed('unexpected "typ" JWT header value', set, 'typ', checkFailed);
+  const presence = [...requiredClaims];
+  if (audience !== undefined) presence.push('aud');
+  if (subject !== undefined) presence.push('sub');
+  if (issuer !== undefined) presence.push('iss');
+  // jose's order: iss, sub, aud, then the required claims from the last.
+  for (const claim of new Set(presence.reverse())) {
+    if (!Object.hasOwn(set, claim))
+      throw new errors.JWTClaimValidationFailed(`missing required "${claim}" claim`, set, claim, 'missing');
+  }
+  const unexpected = (claim: string) =>
+    new errors.JWTClaimValidationFailed(`unexpected "${claim}" claim value`, set, claim, checkFailed);
+  if (issuer !== undefined && !(Array.isArray(issuer) ? issuer : [issuer]).includes(set.iss as string))
+    throw unexpected('iss');
+  if (subject !== undefined && set.sub !== subject) throw unexpected('sub');
+  if (
+    audience !== undefined &&
+    !audiencePresent(set.aud, typeof audience === 'string' ? [audience] : audience)
+  )
+    throw unexpected('aud');
+  const now = Math.floor(checks.now / 1000);
+  if (!Number.isFinite(now)) throw new TypeError('Invalid currentDate option input');
+  numericDate(set, 'iat');
+  const nbf = numericDate(set, 'nbf');
+  if (nbf !== undefined && nbf > now + NO_CLOCK) {
+    throw new errors.JWTClaimValidationFailed('"nbf" claim timestamp check failed', set, 'nbf', checkFailed);
+  }
+  const exp = numericDate(set, 'exp');
+  if (exp !== undefined && exp <= now - NO_CLOCK) {
+    throw new errors.JWTExpired('"exp" claim timestamp check failed', set, 'exp', checkFailed);
+  }
+  return set;
+}
+
+/** jose's `normalizeTyp`: `JWT` and `application/jwt` alike, case aside. */
+function normalizeTyp(value: string): string {
+  const normalized = value.toLowerCase();
+  return value.includes('/') ? normalized : `application/${normalized}`;
+}
+
+/** jose's `checkAudiencePresence`. */
+function audiencePresent(aud: unknown, expected: readonly string[]): boolean {
+  if (typeof aud === 'string') return expected.includes(aud);
+  return Array.isArray(aud) && expected.some((value) => aud.includes(value));
+}
+
+/**
+ * Verifies a compact JWT as jose's `jwtVerify(token, key, joseOptions(checks))` does — the same checks, in the same
+ * order, with the same errors — but checks the signature with `node:crypto`'s synchronous `verify()`.
+ *
+ * `token` must already be a strict compact JWS ({@link compactJwsProblem}: three non-empty parts of canonical
+ * base64url), as verifyJwt makes sure before calling: this function does not check it again, and its reading of
+ * anything else could differ from jose's (which decodes with `atob`).
+ *
+ * @param key a key, or a key set's `getKey` (called once, with the protected header and the token's parts, as jose
+ * calls it).
+ * @throws jose's errors: `JWSInvalid` (`ERR_JWS_INVALID`: a header that is not a JSON object, a bad `crit` or `b64`,
+ * no `alg`), `JOSENotSupported` (an unrecognised `crit` extension, an algorithm jose does not know),
+ * `JOSEAlgNotAllowed` (`ERR_JOSE_ALG_NOT_ALLOWED`), whatever `getKey` throws (`ERR_JWKS_NO_MATCHING_KEY`,
+ * `ERR_JWKS_MULTIPLE_MATCHING_KEYS`, ...), a TypeError for a key the algorithm cannot use (not public, another
+ * type, curve or hash, an RSA modulus under 2048 bits), `JWSSignatureVerificationFailed`
+ * (`ERR_JWS_SIGNATURE_VERIFICATION_FAILED`, also for a signature of the wrong length), `JWTInvalid`
+ * (`ERR_JWT_INVALID`: an unencoded payload, claims that are not a JSON object), `JWTClaimValidationFailed`
+ * (`ERR_JWT_CLAIM_VALIDATION_FAILED`, with jose's `claim` and `reason`: `typ`, a required claim, `iss`, `sub`,
+ * `aud`, a time claim that is not a number), and TypeErrors for options jose refuses.
+ */
+export async function verifySignedJwt(
+  token: string,
+  key: JWTVerifyGetKey | VerificationKey,
+  checks: JwtChecks,
+): Promise<VerifiedJwt> {
+  const allowed = allowedAlgorithms(checks.algorithms);
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new errors.JWSInvalid('Invalid Compact JWS');
+  const [encodedHeader = '', encodedPayload = '', encodedSignature = ''] = parts;
+  let parsed: unknown;
+  try {
+    parsed = parseJson(encodedHeader);
+  } catch (cause) {
+    throw new errors.JWSInvalid('JWS Protected Header is invalid', { cause });
+  }
+  if (!isObject(parsed)) throw new errors.JWSInvalid('JWS Protected Header is invalid');
+  const header = parsed as JWTHeaderParameters;
+  // jose's check that protected and unprotected header names are disjoint holds: a compact JWS has only the former.
+  const b64 = base64urlPayload(header, checks.crit);
+  const { alg } = header;
+  if (typeof alg !== 'string' || alg === '')
+    throw new errors.JWSInvalid('JWS "alg" (Algorithm) Header Parameter missing or invalid');
+  if (allowed !== undefined && !allowed.has(alg))
+    throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
+  let resolved: VerificationKey;
+  if (typeof key === 'function') {
+    const jws: FlattenedJWSInput = {
+      payload: encodedPayload,
+      protected: encodedHeader,
+      signature: encodedSignature,
+    };
+    resolved = await key(header, jws);
+  } else resolved = key;
+  const algorithm = ALGORITHMS.get(alg);
+  if (algorithm === undefined || !isCryptoKey(resolved)) return joseVerified(token, resolved, checks);
+  checkKey(resolved, alg, algorithm);
+  const keyObject = keyObjectOf(resolved);
+  if (keyObject === null) return joseVerified(token, resolved, checks);
+  let verified = false;
+  try {
+    verified = verify(
+      algorithm.digest,
+      Buffer.from(token.slice(0, encodedHeader.length + 1 + encodedPayload.length), 'latin1'),
+      { key: keyObject, ...algorithm.options },
+      Buffer.from(encodedSignature, 'base64url'),
+    );
+  } catch (cause) {
+    throw new errors.JWSSignatureVerificationFailed(undefined, { cause });
+  }
+  if (!verified) throw new errors.JWSSignatureVerificationFailed();
+  if (!b64) throw new errors.JWTInvalid('JWTs MUST NOT use unencoded payload');
+  return {
+    payload: claimsSet(header, Buffer.from(encodedPayload, 'base64url'), checks),
+    protectedHeader: header,
+  };
+}
+
+/** jose's own `jwtVerify`, for a key or an algorithm this file leaves to it. */
+async function joseVerified(token: string, key: VerificationKey, checks: JwtChecks): Promise<VerifiedJwt> {
+  const { payload, protectedHeader } = await jwtVerify(token, key, joseOptions(checks));
+  return { payload, protectedHeader };
+}

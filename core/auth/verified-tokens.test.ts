@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { VerifiedTokens } from './verified-tokens.ts';
+
+/** Which of `keys` are remembered at `now`. */
+const remembered = (cache: VerifiedTokens<string>, keys: string[], now = 0) =>
+  keys.filter((key) => cache.get(key, now) !== undefined);
+
+describe('VerifiedTokens', () => {
+  it('remembers a token by its SHA-256 (base64url), never by its text', () => {
+    const token = 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln';
+    expect(VerifiedTokens.key(token)).toBe(createHash('sha256').update(token).digest('base64url'));
+  });
+
+  it('answers until the time it was given (exclusive), then forgets', () => {
+    const cache = new VerifiedTokens<string>();
+    cache.set('a', 'A', 100);
+    expect(cache.get('a', 99)).toBe('A');
+    expect(cache.get('a', 100)).toBeUndefined();
+    // Forgotten, not only hidden: asked again earlier, it is still gone.
+    expect(cache.get('a', 0)).toBeUndefined();
+  });
+
+  it('past its capacity forgets the oldest first; a token set again counts as new', () => {
+    const cache = new VerifiedTokens<string>(3);
+    for (const key of ['a', 'b', 'c']) cache.set(key, key, 1);
+    cache.set('a', 'a2', 1);
+    cache.set('d', 'd', 1);
+    expect(remembered(cache, ['a', 'b', 'c', 'd'])).toEqual(['a', 'c', 'd']);
+    expect(cache.get('a', 0)).toBe('a2');
+    cache.set('e', 'e', 1);
+    expect(remembered(cache, ['a', 'c', 'd', 'e'])).toEqual(['a', 'd', 'e']);
+  });
+
+  it('an expired token it forgets makes room: nothing newer is pushed out for it', () => {
+    const cache = new VerifiedTokens<string>(2);
+    cache.set('old', 'old', 10);
+    cache.set('b', 'b', 1000);
+    expect(cache.get('old', 20)).toBeUndefined();
+    cache.set('c', 'c', 1000);
+    expect(remembered(cache, ['b', 'c'])).toEqual(['b', 'c']);
+  });
+
+  it('through many times its capacity of tokens, new, repeated and expired, agrees with a plain list', () => {
+    // The rules, written the slow way: a list oldest first, searched every time.
+    const list: Array<{ key: string; value: string; until: number }> = [];
+    const reference = {
+      set(key: string, value: string, until: number) {
+        const at = list.findIndex((entry) => entry.key === key);
+        if (at !== -1) list.splice(at, 1);
+        else if (list.length >= 100) list.shift();
+        list.push({ key, value, until });
+      },
+      get(key: string, now: number) {
+        const at = list.findIndex((entry) => entry.key === key);
+        if (at === -1) return undefined;
+        if ((list[at]?.until ?? 0) > now) return list[at]?.value;
+        list.splice(at, 1);
+        return undefined;
+      },
+    };
+    const cache = new VerifiedTokens<string>(100);
+    const keys = Array.from({ length: 5000 }, (_, i) => `k${i}`);
+    for (const [i, key] of keys.entries()) {
+      const until = i % 3 === 0 ? 1 : 1000;
+      cache.set(key, key, until);
+      reference.set(key, key, until);
+      // Some tokens come again (as the newest), some are asked for once expired (and forgotten).
+      const earlier = keys[(i * 7919) % (i + 1)] as string;
+      if (i % 5 === 0) {
+        cache.set(earlier, `${i}`, 1000);
+        reference.set(earlier, `${i}`, 1000);
+      }
+      expect(cache.get(earlier, 5)).toBe(reference.get(earlier, 5));
+    }
+    const kept = list.map((entry) => entry.key);
+    expect(remembered(cache, keys)).toEqual(keys.filter((key) => kept.includes(key)));
+    expect(kept.length).toBeGreaterThan(50);
+  });
+});
