@@ -101,7 +101,7 @@ async function bindAll(
  * Serves Flipt's `flipt.auth` services on `host:port` (Flipt's `server.grpc_port`, default 9000), with TLS when
  * given. The listening address is known when it resolves: the port is bound here, at start-up, so that a port in
  * use still stops the start. grpc-js and the services (loading grpc-js and protobufjs and parsing the `.proto`
- * files: about 100 ms of CPU, which start-up no longer spends) are loaded by the first connection, which waits for
+ * files: about 70 ms, which start-up no longer spends) are loaded by the first connection, which waits for
  * them unread; later ones go straight to grpc-js.
  *
  * @throws Error when the address cannot be bound (in use, not an address of this machine)

@@ -9,7 +9,7 @@ import type { GrpcServerOptions } from './server.ts';
 /**
  * grpc-js with every service registered, taking the connections `server.ts` accepted. This module (and with it
  * grpc-js, @grpc/proto-loader and protobufjs, and the parsing of the `.proto` files) is imported by the first gRPC
- * connection rather than at start-up, which it would slow by about 100 ms.
+ * connection rather than at start-up, which it would slow by about 70 ms.
  */
 export interface Serving {
   /** Hands grpc-js a connection accepted on `server.grpc_port` (TLS, when configured, is grpc-js's to do). */

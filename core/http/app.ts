@@ -21,7 +21,7 @@ const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastif
 /**
  * Fastify's default validator and serializer compilers (@fastify/ajv-compiler, @fastify/fast-json-stringify-compiler),
  * made when a route with a schema first needs one rather than by `Fastify()`, which loads ajv and fast-json-stringify
- * (some 110 modules, ~60 ms of a start-up) for them. No route of portcullis's has a schema; a third-party method's
+ * (some 110 modules, 35-60 ms of a start-up) for them. No route of portcullis's has a schema; a third-party method's
  * may, and then gets exactly what Fastify would have made: the same factories, called once each, with the same
  * arguments.
  */

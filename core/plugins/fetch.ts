@@ -9,7 +9,7 @@ export type UndiciFetch = Pick<typeof import('undici'), 'fetch' | 'Agent'>;
 
 /**
  * undici's `fetch` and `Agent`, each from its own module. Its index also loads its mocks, cache stores, proxy
- * agents, interceptors, WebSocket and EventSource: 109 modules, ~65 ms, where these are 40 and ~35 ms — and a
+ * agents, interceptors, WebSocket and EventSource: 109 modules, ~50 ms, where these are 40 and ~30 ms — and a
  * Kubernetes method (or any `ca_path`) reads discovery through this at every start-up. The index's `fetch` differs
  * only in adding the caller's frames to a failure's stack. undici has no exports map, so its files can be named;
  * should a later version move them, the index serves (fetch.test.ts fails, to say so).
