@@ -5,7 +5,7 @@ import { startAwsFake } from '../secrets/aws/fake.ts';
 import { startAzureFake } from '../secrets/azure/fake.ts';
 import { startGcpFake } from '../secrets/gcp/fake.ts';
 import { startVaultFake } from '../secrets/vault/fake.ts';
-import { runRecordingModules } from './test-support/modules.ts';
+import { namesLoaded, runRecordingModules } from './test-support/modules.ts';
 import type { SecretStoreFake } from './test-support/secret-store-fake.ts';
 import { tempFiles } from './test-support/tmp.ts';
 
@@ -49,10 +49,7 @@ const tokenConfig = (provider: string, path: string, providers: Record<string, u
   secrets: { providers },
 });
 
-const loadedSdks = (seen: readonly string[]) =>
-  Object.entries(SDKS)
-    .filter(([, paths]) => seen.some((url) => paths.some((path) => url.includes(path))))
-    .map(([name]) => name);
+const loadedSdks = (seen: readonly string[]) => namesLoaded(seen, SDKS);
 
 describe('start-up imports a cloud store SDK only when that store is enabled', () => {
   it('with only the file store: none of the four', async () => {

@@ -14,18 +14,22 @@
  * itself with the key already resolved.
  */
 import { constants, KeyObject, verify } from 'node:crypto';
-import {
-  type CryptoKey,
-  errors,
-  type FlattenedJWSInput,
-  type KeyObject as JoseKeyObject,
-  type JWK,
-  type JWTHeaderParameters,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  type JWTVerifyOptions,
-  jwtVerify,
+import type {
+  CryptoKey,
+  FlattenedJWSInput,
+  KeyObject as JoseKeyObject,
+  JWK,
+  JWTHeaderParameters,
+  JWTPayload,
+  JWTVerifyGetKey,
+  JWTVerifyOptions,
 } from 'jose';
+
+/**
+ * jose's error classes (its `errors` module alone, not its index), loaded by the first verification: the kit loads
+ * no package when imported. Every function below runs inside {@link verifySignedJwt}, after it is set.
+ */
+let errors: typeof import('jose/errors');
 
 /** A verified token. */
 export interface VerifiedJwt {
@@ -342,6 +346,8 @@ export async function verifySignedJwt(
   key: JWTVerifyGetKey | VerificationKey,
   checks: JwtChecks,
 ): Promise<VerifiedJwt> {
+  // Awaited once; from then on the check goes on without a turn.
+  if (errors === undefined) errors = await import('jose/errors');
   const allowed = allowedAlgorithms(checks.algorithms);
   const parts = token.split('.');
   if (parts.length !== 3) throw new errors.JWSInvalid('Invalid Compact JWS');
@@ -396,6 +402,7 @@ export async function verifySignedJwt(
 
 /** jose's own `jwtVerify`, for a key or an algorithm this file leaves to it. */
 async function joseVerified(token: string, key: VerificationKey, checks: JwtChecks): Promise<VerifiedJwt> {
+  const { jwtVerify } = await import('jose/jwt/verify');
   const { payload, protectedHeader } = await jwtVerify(token, key, joseOptions(checks));
   return { payload, protectedHeader };
 }

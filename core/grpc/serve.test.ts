@@ -49,6 +49,15 @@ const config = (tokens: Record<string, string>) =>
     '',
   ].join('\n');
 
+/** `config` as an object: one static token, HTTP and gRPC on free ports of 127.0.0.1. */
+const tokenConfig = (credential: string) => ({
+  server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
+  authentication: {
+    required: true,
+    methods: { token: { enabled: true, storage: { tokens: { ci: { credential } } } } },
+  },
+});
+
 async function serve(options: Parameters<typeof startServer>[0]): Promise<Server> {
   const server = await startServer({ env: {}, logDestination: { write: () => undefined }, ...options });
   onTestFinished(() => server.close());
@@ -164,6 +173,53 @@ describe('gRPC on server.grpc_port', () => {
       new Promise((resolve) => setTimeout(() => resolve('none'), 1_500)),
     ]);
     expect(quiet).toBe('none');
+  });
+
+  it('a client that resets while the services load, or sends garbage, does not stop the server', async () => {
+    const server = await serve({ object: { ...tokenConfig('ci-secret') } });
+    const [host, port] = server.grpcAddress.split(':') as [string, string];
+    // The first connections wait, unread, for grpc-js: one goes away before it is handed over, one resets.
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(port), host, () => {
+        socket.write('PRI * HTTP/2.0\r\n');
+        socket.destroy();
+        resolve();
+      });
+    });
+    await new Promise<void>((resolve) => {
+      const socket = connect(Number(port), host, () => socket.resetAndDestroy());
+      socket.on('close', () => resolve());
+      socket.on('error', () => undefined);
+    });
+    expect(await self(client(server.grpcAddress), 'ci-secret')).toBe('ci');
+  });
+
+  it('a stop while an HTTP/2 connection is open closes it, resolves, and leaves the port free', async () => {
+    const server = await startServer({
+      object: { ...tokenConfig('ci-secret') },
+      env: {},
+      logDestination: { write: () => undefined },
+    });
+    const [host, port] = server.grpcAddress.split(':') as [string, string];
+    const session = connectHttp2(`http://${server.grpcAddress}`);
+    onTestFinished(() => session.destroy());
+    const closed = new Promise<void>((resolve) => session.on('close', () => resolve()));
+    session.on('error', () => undefined);
+    await new Promise((resolve) => session.once('connect', resolve));
+    await server.close();
+    await closed;
+    const again = createServer();
+    await new Promise<void>((resolve) => again.listen(Number(port), host, resolve));
+    await new Promise<void>((resolve) => again.close(() => resolve()));
+  });
+
+  it('binds a host name: grpcAddress keeps the name, and its address answers', async () => {
+    const server = await serve({
+      object: { ...tokenConfig('ci-secret'), server: { host: 'localhost', http_port: 0, grpc_port: 0 } },
+    });
+    const [name, port] = server.grpcAddress.split(':') as [string, string];
+    expect(name).toBe('localhost');
+    expect(await self(client(`localhost:${port}`), 'ci-secret')).toBe('ci');
   });
 
   it('a gRPC port in use stops the start with a message naming it, and leaves nothing listening', async () => {

@@ -1,9 +1,9 @@
-import * as grpc from '@grpc/grpc-js';
+import { lookup } from 'node:dns/promises';
+import { type AddressInfo, createServer, isIP, type Server as Listener, type Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { errorMessage } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { AUTH_SERVICES, authServices, type ServiceBinding, serviceDefinition } from './auth-services.ts';
-import { authorizationDefinition, extAuthzService } from './ext-authz.ts';
-import { METHOD_SERVICES, methodServices } from './method-services.ts';
+import type { Serving } from './serving.ts';
 
 /** The gRPC server of `portcullis serve`. */
 export interface GrpcServer {
@@ -38,90 +38,110 @@ export interface GrpcServerOptions {
 const GRACE_MS = 5_000;
 
 /**
- * Every service's handlers, bound once, each call going to the bindings of the runtime in force (built once per
- * runtime): the server's services cannot change after it starts, the configuration behind them can.
+ * The addresses `host` names, as grpc-js's resolver finds them for a bind (an IP address is itself; a name, every
+ * address `dns.lookup` gives, in its order); a name that resolves to nothing fails as grpc-js says it.
  */
-function dispatching(current: GrpcServerOptions['current']): ServiceBinding[] {
-  const bindings = new WeakMap<Runtime, ReadonlyMap<string, ServiceBinding>>();
-  const of = ({ runtime, app }: ReturnType<GrpcServerOptions['current']>) => {
-    let found = bindings.get(runtime);
-    if (found === undefined) {
-      const all = [...authServices(runtime), ...methodServices(runtime, app), extAuthzService(runtime)];
-      found = new Map(all.map((binding) => [binding.name, binding]));
-      bindings.set(runtime, found);
+async function addressesOf(host: string, port: number): Promise<string[]> {
+  if (isIP(host) !== 0) return [host];
+  const found = await lookup(host, { all: true }).catch(() => []);
+  if (found.length === 0) throw new Error(`Name resolution failed for target dns:${host}:${port}`);
+  return found.map(({ address }) => address);
+}
+
+/** A listener on `address:port` whose connections stay paused (unread) until `accept` takes them. */
+function listen(address: string, port: number, accept: (socket: Socket) => void): Promise<Listener> {
+  const listener = createServer({ pauseOnConnect: true }, accept);
+  return new Promise((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen({ host: address, port }, () => {
+      listener.off('error', reject);
+      resolve(listener);
+    });
+  });
+}
+
+/**
+ * Binds every address of `host` as grpc-js's `bindAsync` does: with port 0, the first address that binds picks the
+ * port and the others take the same; some failing is fine, all failing is an error listing why each did.
+ */
+async function bindAll(
+  host: string,
+  port: number,
+  accept: (socket: Socket) => void,
+): Promise<{ listeners: Listener[]; port: number }> {
+  const addresses = await addressesOf(host, port);
+  const listeners: Listener[] = [];
+  const errors: string[] = [];
+  const attempt = async (address: string, onPort: number) => {
+    try {
+      listeners.push(await listen(address, onPort, accept));
+    } catch (error) {
+      errors.push(errorMessage(error));
     }
-    return found;
   };
-  const services = [
-    ...[...AUTH_SERVICES, ...METHOD_SERVICES].map((service) => ({
-      name: `flipt.auth.${service}`,
-      definition: serviceDefinition(service),
-    })),
-    { name: 'envoy.service.auth.v3.Authorization', definition: authorizationDefinition() },
-  ];
-  return services.map(({ name, definition }) => ({
-    name,
-    definition,
-    implementation: Object.fromEntries(
-      Object.keys(definition).map((method) => [
-        method,
-        (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-          const binding = of(current()).get(name);
-          // Not served by this configuration (no method enabled, required false): as if unregistered, as in Flipt.
-          if (binding === undefined) {
-            callback({ code: grpc.status.UNIMPLEMENTED, details: `unknown service ${name}` });
-            return;
-          }
-          (binding.implementation[method] as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
-        },
-      ]),
-    ),
-  }));
+  let rest = addresses;
+  if (port === 0) {
+    while (listeners.length === 0 && rest.length > 0) {
+      await attempt(rest[0] as string, 0);
+      rest = rest.slice(1);
+    }
+  }
+  const [first] = listeners;
+  const chosen = first === undefined ? port : (first.address() as AddressInfo).port;
+  await Promise.all(rest.map((address) => attempt(address, chosen)));
+  if (listeners.length === 0) {
+    throw new Error(
+      `No address added out of total ${addresses.length} resolved errors: [${errors.join(',')}]`,
+    );
+  }
+  return { listeners, port: chosen };
 }
 
 /**
  * Serves Flipt's `flipt.auth` services on `host:port` (Flipt's `server.grpc_port`, default 9000), with TLS when
- * given. The listening address is known when it resolves.
+ * given. The listening address is known when it resolves: the port is bound here, at start-up, so that a port in
+ * use still stops the start. grpc-js and the services (loading grpc-js and protobufjs and parsing the `.proto`
+ * files: about 70 ms, which start-up no longer spends) are loaded by the first connection, which waits for
+ * them unread; later ones go straight to grpc-js.
  *
  * @throws Error when the address cannot be bound (in use, not an address of this machine)
  */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
-  const { maxIdleMs, maxAgeMs, maxAgeGraceMs } = options.connections ?? {};
-  const server = new grpc.Server({
-    ...(maxIdleMs !== undefined && { 'grpc.max_connection_idle_ms': maxIdleMs }),
-    ...(maxAgeMs !== undefined && { 'grpc.max_connection_age_ms': maxAgeMs }),
-    ...(maxAgeGraceMs !== undefined && { 'grpc.max_connection_age_grace_ms': maxAgeGraceMs }),
-  });
-  for (const binding of dispatching(options.current))
-    server.addService(binding.definition, binding.implementation);
-  const credentials =
-    options.tls === undefined
-      ? grpc.ServerCredentials.createInsecure()
-      : grpc.ServerCredentials.createSsl(
-          null,
-          [{ cert_chain: options.tls.cert, private_key: options.tls.key }],
-          false,
-        );
+  let serving: Promise<Serving> | undefined;
+  let closing: Promise<void> | undefined;
+  const accept = (socket: Socket) => {
+    // A client that resets while grpc-js loads must not be an uncaught error; grpc-js handles its own afterwards.
+    const drop = () => socket.destroy();
+    socket.on('error', drop);
+    serving ??= import('./serving.ts').then(({ createServing }) => createServing(options));
+    serving.then(
+      (served) => {
+        socket.off('error', drop);
+        if (closing !== undefined || socket.destroyed) socket.destroy();
+        else {
+          served.inject(socket);
+          // Accepted paused, it is not reading yet: HTTP/2 takes over its handle but does not start it.
+          socket.resume();
+        }
+      },
+      (error: unknown) => {
+        options.current().runtime.log.error({ reason: errorMessage(error) }, 'gRPC services failed to load');
+        socket.destroy();
+      },
+    );
+  };
+  const { listeners, port } = await bindAll(options.host, options.port, accept);
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${options.port}`, credentials, (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
-  );
   return {
     address: `${host}:${port}`,
     close(graceMs = GRACE_MS) {
-      return new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      closing ??= (async () => {
+        // Stops accepting at once; the connections grpc-js has are closed by its shutdown.
+        for (const listener of listeners) listener.close();
+        const served = await serving?.catch(() => undefined);
+        await served?.shutdown(graceMs);
+      })();
+      return closing;
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { createRequire } from 'node:module';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Logger } from '../log.ts';
 import { answerClientError, answerOutsideRoutes, hostProblem } from './client-errors.ts';
 import { errorHandler, GrpcCode, sendError } from './errors.ts';
@@ -9,6 +10,58 @@ import { errorHandler, GrpcCode, sendError } from './errors.ts';
  * long (a JWT with many claims), and an over-long one must get Flipt's 401, so the limit is raised to 96 KiB.
  */
 const MAX_HEADER_BYTES = 96 * 1024;
+
+type CompilersFactory = NonNullable<
+  NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']
+>;
+
+/** Fastify's own dependencies, as Fastify itself resolves them. */
+const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
+
+/**
+ * Fastify's default validator and serializer compilers (@fastify/ajv-compiler, @fastify/fast-json-stringify-compiler),
+ * made when a route with a schema first needs one rather than by `Fastify()`, which loads ajv and fast-json-stringify
+ * (some 110 modules, 35-60 ms of a start-up) for them. No route of portcullis's has a schema; a third-party method's
+ * may, and then gets exactly what Fastify would have made: the same factories, called once each, with the same
+ * arguments.
+ */
+function lazyCompilers(): CompilersFactory {
+  type Factory = (...args: unknown[]) => unknown;
+  /** A factory that makes Fastify's default one (`selector()`) on its first call, then passes every call to it. */
+  const deferred = (module: string): Factory => {
+    let made: Factory | undefined;
+    return (...args) => {
+      made ??= (fromFastify(module) as () => Factory)();
+      return made(...args);
+    };
+  };
+  return {
+    buildValidator: deferred('@fastify/ajv-compiler'),
+    buildSerializer: deferred('@fastify/fast-json-stringify-compiler'),
+  } as CompilersFactory;
+}
+
+/**
+ * Given factories of its own, Fastify takes the validator for a custom one (Joi, TypeBox) and stops lower-casing the
+ * keys of `headers` schemas; these are its own, so the mark is taken off again (on the root context, before any
+ * other is made: they copy it). Fastify has no option for this, hence its symbol.
+ */
+function markCompilersDefault(app: FastifyInstance): void {
+  let kSchemaController: symbol | undefined;
+  try {
+    ({ kSchemaController } = fromFastify('./lib/symbols.js') as { kSchemaController?: symbol });
+  } catch {
+    // A Fastify that moved it: only a third-party route's `headers` schema would be read as written (app.test.ts).
+    return;
+  }
+  const controller =
+    kSchemaController === undefined
+      ? undefined
+      : (app as unknown as Record<symbol, { isCustomValidatorCompiler?: boolean } | undefined>)[
+          kSchemaController
+        ];
+  if (controller?.isCustomValidatorCompiler === true) controller.isCustomValidatorCompiler = false;
+}
 
 /** What the HTTP application needs to be built. */
 export interface AppOptions {
@@ -59,8 +112,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // Fastify's 503 while closing has its own shape; the hook below answers it in Flipt's.
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true },
+    schemaController: { compilersFactory: lazyCompilers() },
     serverFactory: options.serverFactory,
   }) as unknown as FastifyInstance;
+  markCompilersDefault(app);
   answerOutsideRoutes(app.server);
 
   app.addHook('onRequest', (request, reply, next) => {

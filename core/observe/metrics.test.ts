@@ -93,6 +93,36 @@ describe('Metrics.login', () => {
   });
 });
 
+describe('Metrics.registry, made on first use', () => {
+  it('holds every metric counted before it, in the order they were made, Node’s defaults, and later ones', async () => {
+    const metrics = new Metrics();
+    const ctx = metrics.forPlugin('early', { warn: () => undefined } as unknown as Logger);
+    ctx.increment('before');
+    metrics.decision('authenticated', 'METHOD_TOKEN', '', 1);
+    const names = (await metrics.registry.getMetricsAsJSON()).map((metric) => metric.name);
+    ctx.increment('after');
+    const later = (await metrics.registry.getMetricsAsJSON()).map((metric) => metric.name);
+    expect(names[0]).toBe('portcullis_authentication_decisions_total');
+    const defaults = names.indexOf('process_cpu_user_seconds_total');
+    expect(defaults).toBeGreaterThan(names.indexOf('portcullis_proxy_upstream_seconds'));
+    expect(names.indexOf('portcullis_plugin_before_total')).toBeGreaterThan(defaults);
+    expect(later.at(-1)).toBe('portcullis_plugin_after_total');
+    const samples = parseExposition((await metrics.exposition()).body);
+    expect(value(samples, 'portcullis_plugin_before_total', { plugin: 'early' })).toBe(1);
+    expect(value(samples, 'portcullis_plugin_after_total', { plugin: 'early' })).toBe(1);
+    expect(
+      value(samples, 'portcullis_authentication_decisions_total', { method: 'METHOD_TOKEN', reason: '' }),
+    ).toBe(1);
+  });
+
+  it('the scrape that makes it reads the event-loop delay from samples, not an empty monitor', async () => {
+    const samples = parseExposition((await new Metrics().exposition()).body);
+    // An empty monitor's minimum is 2^63 ns (9.2e9 s) and its mean NaN.
+    expect(value(samples, 'nodejs_eventloop_lag_min_seconds', {})).toBeLessThan(10);
+    expect(value(samples, 'nodejs_eventloop_lag_mean_seconds', {})).not.toBeNaN();
+  });
+});
+
 describe('ctx.metrics (Metrics.forPlugin)', () => {
   const log = () => {
     const lines: string[] = [];

@@ -1,8 +1,10 @@
 import { STATUS_CODES } from 'node:http';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Registry } from 'prom-client';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { MethodMetrics } from '../plugins/contracts.ts';
+import { promClient } from './prom-client.ts';
 import {
   CounterFamily,
   type CounterSeries,
@@ -10,6 +12,7 @@ import {
   type HistogramSeries,
   type Labels,
   MergedFamily,
+  register,
 } from './series.ts';
 
 /** A plugin's metric name: lower-case snake case, as Prometheus names go. */
@@ -44,6 +47,12 @@ const DECISION_BUCKETS_S = [
 
 /** Calls that leave the process (a secret store, an IdP, an upstream): a millisecond to the timeouts' tens of seconds. */
 const REMOTE_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * How long the scrape that makes the registry waits before it is written: prom-client's event-loop-delay monitor
+ * (`nodejs_eventloop_lag_*`) samples every 10 ms, and written with no sample its minimum would read 9.2e9 s.
+ */
+const FIRST_SCRAPE_WAIT_MS = 25;
 
 /** Past this many distinct hosts one plugin calls, its other hosts are counted as `other`. */
 export const MAX_OUTBOUND_HOSTS = 100;
@@ -122,9 +131,18 @@ function operationRecorder<L extends string>(
  * `portcullis serve` (kept across reloads, so counters do not restart) or per embedded runtime. Every label value
  * is bounded: a method's name (`METHOD_TOKEN`, ...), an outcome, a stable snake_case reason id — never a
  * credential, an email or a path.
+ *
+ * The request path counts in plain numbers (series.ts) from the start; prom-client and its registry are made on
+ * first use — the first scrape, or the first read of {@link Metrics.registry} — so that start-up does not load it.
+ * Node's default metrics (`process_*`, `nodejs_*`) are collected from then: garbage collections before it are not
+ * in `nodejs_gc_duration_seconds`.
  */
 export class Metrics {
-  readonly registry = new Registry();
+  #registry: Registry | undefined;
+  /** portcullis's own families, registered in this order when the registry is made. */
+  readonly #own: Array<CounterFamily<string> | HistogramFamily<string>> = [];
+  /** The plugins' metrics made before the registry, registered after Node's defaults when it is made. */
+  readonly #pluginFamilies: MergedFamily[] = [];
   readonly #decisions = this.#counter(
     'portcullis_authentication_decisions_total',
     'Authentication decisions, by method (of an accepted credential; "none" otherwise), outcome and reason id',
@@ -196,23 +214,40 @@ export class Metrics {
   readonly #outboundRecorders = new Map<string, OutboundRecorder>();
   readonly #proxyRecorders = new Map<ProxyKind, ProxyRecorder>();
 
-  /** A counter in this registry, counted in plain numbers (see series.ts). */
+  /** A counter of this registry, counted in plain numbers (see series.ts). */
   #counter<L extends string>(name: string, help: string, labelNames: L[]): CounterFamily<L> {
-    return new CounterFamily({ name, help, labelNames, registry: this.registry });
+    const family = new CounterFamily({ name, help, labelNames });
+    this.#own.push(family);
+    return family;
   }
 
-  /** A histogram in this registry, counted in plain numbers (see series.ts). */
+  /** A histogram of this registry, counted in plain numbers (see series.ts). */
   #histogram<L extends string>(
     name: string,
     help: string,
     labelNames: L[],
     buckets: number[],
   ): HistogramFamily<L> {
-    return new HistogramFamily({ name, help, labelNames, buckets, registry: this.registry });
+    const family = new HistogramFamily({ name, help, labelNames, buckets });
+    this.#own.push(family);
+    return family;
   }
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
+  /**
+   * The prom-client registry every metric is in, Node's defaults included (made, and prom-client loaded, on first
+   * use). An embedder may register its own metrics in it, or merge it into its own.
+   */
+  get registry(): Registry {
+    if (this.#registry === undefined) {
+      const { Registry, collectDefaultMetrics } = promClient();
+      const registry = new Registry();
+      // The order they were registered in when the registry was made first: the exposition reads the same.
+      for (const family of this.#own) register(registry, family);
+      collectDefaultMetrics({ register: registry });
+      for (const family of this.#pluginFamilies) register(registry, family);
+      this.#registry = registry;
+    }
+    return this.#registry;
   }
 
   /**
@@ -350,9 +385,13 @@ export class Metrics {
       const exposed = kind === 'counter' ? `portcullis_plugin_${name}_total` : `portcullis_plugin_${name}`;
       let entry = this.#pluginMetrics.get(exposed);
       if (entry === undefined) {
-        if (this.registry.getSingleMetric(exposed) !== undefined) fail(`${exposed} is another metric's name`);
+        // Before the registry is made, nothing is in it for the name to clash with.
+        if (this.#registry?.getSingleMetric(exposed) !== undefined)
+          fail(`${exposed} is another metric's name`);
         const help = `A plugin's ${kind}: ${name}`;
-        entry = { kind, merged: new MergedFamily(exposed, help, kind, this.registry), plugins: new Map() };
+        const merged = new MergedFamily(exposed, help, kind, this.#registry);
+        if (this.#registry === undefined) this.#pluginFamilies.push(merged);
+        entry = { kind, merged, plugins: new Map() };
         this.#pluginMetrics.set(exposed, entry);
       } else if (entry.kind !== kind) {
         fail(`${name} would be exposed as ${exposed}, which is already a ${entry.kind}`);
@@ -400,6 +439,9 @@ export class Metrics {
 
   /** The exposition: Prometheus text format 0.0.4 and its content type. */
   async exposition(): Promise<{ readonly contentType: string; readonly body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const first = this.#registry === undefined;
+    const { registry } = this;
+    if (first) await sleep(FIRST_SCRAPE_WAIT_MS);
+    return { contentType: registry.contentType, body: await registry.metrics() };
   }
 }

@@ -44,7 +44,7 @@ export abstract class Family<L extends string, S> implements Exported {
   readonly #labelNames: readonly L[];
   readonly #series = new Map<string, { readonly labels: Labels<L>; readonly series: S }>();
 
-  /** Without `registry`, the family is exported by whoever holds it (a {@link MergedFamily}). */
+  /** Without `registry`, the family is exported by whoever holds it (a {@link MergedFamily}, or {@link register}). */
   constructor(options: { name: string; help: string; labelNames: readonly L[]; registry?: Registry }) {
     this.name = options.name;
     this.help = options.help;
@@ -115,6 +115,11 @@ function asRegistered(metric: Exported & { get(): Promise<unknown> }) {
   return metric as unknown as Parameters<Registry['registerMetric']>[0];
 }
 
+/** Registers a family made without a registry (one made before its registry was). */
+export function register(registry: Registry, metric: Family<string, unknown> | MergedFamily): void {
+  registry.registerMetric(asRegistered(metric));
+}
+
 /**
  * One exported metric made of families of their own label names and bounds (the plugins' `ctx.metrics`: each
  * plugin's series of a name, which carry its `plugin` label): the samples of all of them under one name.
@@ -127,11 +132,12 @@ export class MergedFamily implements Exported {
   readonly help: string;
   readonly type: 'counter' | 'histogram';
 
-  constructor(name: string, help: string, type: 'counter' | 'histogram', registry: Registry) {
+  /** Without `registry`, whoever holds it registers it (see {@link register}). */
+  constructor(name: string, help: string, type: 'counter' | 'histogram', registry?: Registry) {
     this.name = name;
     this.help = help;
     this.type = type;
-    registry.registerMetric(asRegistered(this));
+    registry?.registerMetric(asRegistered(this));
   }
 
   add<F extends Family<string, unknown>>(member: F): F {

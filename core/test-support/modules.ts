@@ -49,3 +49,16 @@ export async function runRecordingModules(
   if (line === undefined) throw new Error(`the script did not end normally; it wrote: ${stderr}`);
   return { resolved: JSON.parse(line.slice('@@resolved '.length)) as string[], stdout };
 }
+
+/**
+ * The names of `table` (a name, and path fragments of the modules it loads: `/node_modules/<package>/`) that some
+ * URL of `urls` falls under, in the table's order.
+ */
+export function namesLoaded(
+  urls: readonly string[],
+  table: Readonly<Record<string, readonly string[]>>,
+): string[] {
+  return Object.entries(table)
+    .filter(([, paths]) => urls.some((url) => paths.some((path) => url.includes(path))))
+    .map(([name]) => name);
+}

@@ -1,6 +1,5 @@
 import { posix } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { calculatePKCECodeChallenge, randomPKCECodeVerifier } from 'openid-client';
 import type { MethodContext } from '../../core/plugins/kit/index.ts';
 import { type ErrorCode, ErrorCodes, errorMessage, PluginError } from '../../core/plugins/kit/index.ts';
 import { decideAccess, type Membership, sessionMetadata } from './access.ts';
@@ -53,6 +52,8 @@ export function githubRoutes(ctx: MethodContext, config: GithubConfig): (app: Fa
     if (scope !== '') url.searchParams.set('scope', scope);
     url.searchParams.set('state', state);
     if (config.use_pkce) {
+      // openid-client (150 KB with oauth4webapi) is imported by the first login with PKCE, not at start-up.
+      const { calculatePKCECodeChallenge, randomPKCECodeVerifier } = await import('openid-client');
       const verifier = randomPKCECodeVerifier();
       url.searchParams.set('code_challenge', await calculatePKCECodeChallenge(verifier));
       url.searchParams.set('code_challenge_method', 'S256');

@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { createLocalJWKSet, exportJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import type { FetchLike } from '../../core/plugins/kit/index.ts';
 import {
   type KeySet,
@@ -38,6 +38,11 @@ function publicKeyOf(block: string, label: string): KeyObject {
  * `kid` is ignored, as Flipt ignores it for a static key: these keys have none.
  */
 export async function pemKeys(path: string): Promise<PemKeys> {
+  // Imported here, each from its own module: jose's index is 46 modules, and only a PEM key file needs these two.
+  const [{ exportJWK }, { createLocalJWKSet }] = await Promise.all([
+    import('jose/key/export'),
+    import('jose/jwks/local'),
+  ]);
   let text: string;
   try {
     text = await readTextFileLimited(path, MAX_NAMED_FILE_BYTES);

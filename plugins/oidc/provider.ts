@@ -1,4 +1,4 @@
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
 import type { FetchLike, Logger } from '../../core/plugins/kit/index.ts';
 import {
   acceptedUntilMs,
@@ -11,6 +11,12 @@ import {
   verifyJwt,
 } from '../../core/plugins/kit/index.ts';
 import type { OidcProviderConfig } from './config.ts';
+
+/**
+ * openid-client (with oauth4webapi, 150 KB) is imported by the first discovery, at the first login, rather than
+ * with this module, which every start-up with oidc enabled loads.
+ */
+const openidClient = () => import('openid-client');
 
 /** The event a back-channel logout token must carry (OpenID Connect Back-Channel Logout 1.0, §2.4). */
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -168,18 +174,19 @@ export class OidcProvider {
       }
     }
     const server: client.ServerMetadata = { ...metadata, issuer };
-    const configuration = new client.Configuration(
+    const openid = await openidClient();
+    const configuration = new openid.Configuration(
       server,
       this.config.client_id ?? '',
       {
-        [client.clockTolerance]: OPENID_CLIENT_TOLERANCE_S,
+        [openid.clockTolerance]: OPENID_CLIENT_TOLERANCE_S,
         // The configured algorithms, not the discovery document's list, decide (oauth4webapi accepts a list here).
         id_token_signed_response_alg: algorithmsOf(this.config) as unknown as string,
       },
-      clientAuthentication(server, this.config.client_secret ?? ''),
+      clientAuthentication(openid, server, this.config.client_secret ?? ''),
     );
-    configuration[client.customFetch] = this.#fetch as typeof fetch;
-    if (usesPlainHttp(server)) client.allowInsecureRequests(configuration);
+    configuration[openid.customFetch] = this.#fetch as typeof fetch;
+    if (usesPlainHttp(server)) openid.allowInsecureRequests(configuration);
     const keys = remoteKeySet(server.jwks_uri as string, this.#fetch, { cacheMaxAgeMs: this.#cacheTtlMs });
     return { configuration, keys, discoveredAt: Date.now() };
   }
@@ -193,15 +200,16 @@ export class OidcProvider {
   /** The provider's authorization URL for one login, with Flipt's parameters and then `authorize_parameters`. */
   async authorizationUrl(login: { state: string; nonce: string; codeVerifier?: string }): Promise<string> {
     const { configuration } = await this.discovered();
+    const openid = await openidClient();
     const scopes = ['openid', ...this.config.scopes.filter((scope) => scope !== 'openid')];
-    const url = client.buildAuthorizationUrl(configuration, {
+    const url = openid.buildAuthorizationUrl(configuration, {
       nonce: login.nonce,
       redirect_uri: this.redirectUri,
       response_type: 'code',
       scope: scopes.join(' '),
       state: login.state,
       ...(login.codeVerifier !== undefined && {
-        code_challenge: await client.calculatePKCECodeChallenge(login.codeVerifier),
+        code_challenge: await openid.calculatePKCECodeChallenge(login.codeVerifier),
         code_challenge_method: 'S256',
       }),
     });
@@ -222,7 +230,7 @@ export class OidcProvider {
     expected: { state: string; nonce: string; codeVerifier?: string },
   ): Promise<CodeExchange> {
     const { configuration, keys } = await this.discovered();
-    const tokens = await client.authorizationCodeGrant(
+    const tokens = await (await openidClient()).authorizationCodeGrant(
       configuration,
       new URL(`${this.redirectUri}${callbackQuery}`),
       {
@@ -252,7 +260,7 @@ export class OidcProvider {
     const { configuration, keys } = await this.discovered();
     const endpoint = configuration.serverMetadata().userinfo_endpoint;
     if (endpoint === undefined) throw new Error('the provider has no userinfo_endpoint');
-    const response = await client.fetchProtectedResource(
+    const response = await (await openidClient()).fetchProtectedResource(
       configuration,
       accessToken,
       new URL(endpoint),
@@ -344,13 +352,17 @@ export class OidcProvider {
  * The client authentication Go's oauth2 would settle on: HTTP Basic unless the provider says it accepts only
  * credentials in the form body.
  */
-function clientAuthentication(server: client.ServerMetadata, secret: string): client.ClientAuth {
+function clientAuthentication(
+  openid: typeof client,
+  server: client.ServerMetadata,
+  secret: string,
+): client.ClientAuth {
   const methods = server.token_endpoint_auth_methods_supported;
   return methods !== undefined &&
     !methods.includes('client_secret_basic') &&
     methods.includes('client_secret_post')
-    ? client.ClientSecretPost(secret)
-    : client.ClientSecretBasic(secret);
+    ? openid.ClientSecretPost(secret)
+    : openid.ClientSecretBasic(secret);
 }
 
 /** Flipt talks to a provider over plain HTTP when told to (a development IdP); openid-client must be told too. */

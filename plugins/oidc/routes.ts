@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { randomNonce, randomPKCECodeVerifier } from 'openid-client';
 import type { MethodContext } from '../../core/plugins/kit/index.ts';
 import {
   type ErrorCode,
@@ -128,6 +127,8 @@ export function oidcRoutes(
     const state = session.startLogin(request, reply, `/auth/v1/method/oidc/${provider.name}/callback`, {
       provider: provider.name,
     });
+    // Imported at the first login rather than with the method (see provider.ts).
+    const { randomNonce, randomPKCECodeVerifier } = await import('openid-client');
     const codeVerifier = randomPKCECodeVerifier();
     const nonce = randomNonce();
     const authorizeUrl = await step(provider, 'authorize: failed get provider', ErrorCodes.INTERNAL, () =>

@@ -1,4 +1,7 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
+import { promClient } from '../prom-client.ts';
+
+// prom-client's classes are not imported: this module loads with every runtime, audited or not (prom-client.ts).
 
 /** The sinks portcullis has: the label values of every audit metric. */
 export type SinkName = 'log' | 'webhook';
@@ -21,7 +24,7 @@ function sharedCounter<L extends string>(
 ): Counter<L> {
   return (
     (registry.getSingleMetric(name) as Counter<L> | undefined) ??
-    new Counter({ name, help, labelNames, registers: [registry] })
+    new (promClient().Counter)({ name, help, labelNames, registers: [registry] })
   );
 }
 
@@ -50,7 +53,7 @@ export class AuditMetrics {
     const pending = 'portcullis_audit_pending_events';
     this.#pending =
       (registry.getSingleMetric(pending) as Gauge<'sink'> | undefined) ??
-      new Gauge({
+      new (promClient().Gauge)({
         name: pending,
         help: 'Audit events a sink holds, not yet delivered',
         labelNames: ['sink'],
