@@ -152,12 +152,14 @@ export function earlierAnswers(socket: object): Promise<void> {
 }
 
 /**
- * Resolves once it is known whether `request` is to be acted on: at once, unless it was pipelined behind answers
- * not yet finished, one of which may yet close the connection ({@link trackConnections}); then check
- * {@link isAbandoned}.
+ * Calls `act` once it is known whether `request` is to be acted on: at once, unless it was pipelined behind answers
+ * not yet finished, one of which may yet close the connection ({@link trackConnections}), then when they are; then
+ * check {@link isAbandoned}.
  */
-export function whenDecided(request: IncomingMessage): Promise<void> {
-  return held.get(request) ?? Promise.resolve();
+export function whenDecided(request: IncomingMessage, act: () => void): void {
+  const pending = held.get(request);
+  if (pending === undefined) act();
+  else void pending.then(act);
 }
 
 /** Marks `request` as one whose message was broken off: it is answered with the error, never acted on. */
@@ -190,12 +192,9 @@ export function skipAbandoned(
   reply: FastifyReply,
   next: HookHandlerDoneFunction,
 ): void {
-  const decide = () => {
+  whenDecided(request.raw, () => {
     // There is no one to answer (or the error has been answered already): the handler must not run.
     if (isAbandoned(request.raw)) reply.hijack();
     next();
-  };
-  const pending = held.get(request.raw);
-  if (pending === undefined) decide();
-  else void pending.then(decide);
+  });
 }

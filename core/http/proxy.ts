@@ -227,7 +227,7 @@ export function reverseProxy(runtime: Runtime, options: { readonly reserveMetric
       // The query string goes as the client sent it; a pipelined request once those before it are answered, and
       // only if none of their answers closed the connection.
       const target = `${basePath}${path}${request.url.slice(path.length)}`;
-      void whenDecided(request.raw).then(() => forward(request, reply, target));
+      whenDecided(request.raw, () => forward(request, reply, target));
     };
     scope.all('/', proxy);
     scope.all('/*', proxy);
