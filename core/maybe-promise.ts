@@ -12,3 +12,31 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as { then?: unknown }).then === 'function'
   );
 }
+
+/**
+ * Hands `value` to `next`, at once when it is not a thenable, once it settles when it is; a rejection, or a `then`
+ * that cannot be read or throws, goes to `failed` instead — what `await value` inside a `try` would do, reading
+ * `then` once. For what plugins answer: a getter that throws is their refusal, not a throw out of the caller.
+ */
+export function settle<T, R>(
+  value: T | PromiseLike<T>,
+  next: (settled: T) => MaybePromise<R>,
+  failed: (error: unknown) => MaybePromise<R>,
+): MaybePromise<R> {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return next(value as T);
+  if (value instanceof Promise) return value.then(next, failed);
+  let then: unknown;
+  try {
+    then = (value as { then?: unknown }).then;
+  } catch (error) {
+    return failed(error);
+  }
+  if (typeof then !== 'function') return next(value as T);
+  return new Promise<T>((resolve, reject) => {
+    try {
+      then.call(value, resolve, reject);
+    } catch (error) {
+      reject(error);
+    }
+  }).then(next, failed);
+}

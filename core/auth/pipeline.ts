@@ -1,5 +1,5 @@
 import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
-import { isThenable, type MaybePromise } from '../maybe-promise.ts';
+import { type MaybePromise, settle } from '../maybe-promise.ts';
 import type { Authentication, Logger, MethodInstance } from '../plugins/contracts.ts';
 import { authenticationProblem } from '../plugins/instance.ts';
 import type { AuthenticationStore } from '../store/types.ts';
@@ -170,11 +170,7 @@ export class CredentialPipeline {
     } catch (error) {
       return refusedBy(finder, error, Reasons.METHOD_REFUSED, via);
     }
-    return isThenable(found)
-      ? Promise.resolve(found).then(next, (error: unknown) =>
-          refusedBy(finder, error, Reasons.METHOD_REFUSED, via),
-        )
-      : next(found);
+    return settle(found, next, (error) => refusedBy(finder, error, Reasons.METHOD_REFUSED, via));
   }
 
   /** Unless expired, offered to the `admit` of the method that created it, if it has one. */
@@ -192,7 +188,7 @@ export class CredentialPipeline {
     } catch (error) {
       return notAdmitted(error);
     }
-    return isThenable(admitted) ? Promise.resolve(admitted).then(() => outcome, notAdmitted) : outcome;
+    return settle(admitted, () => outcome, notAdmitted);
   }
 
   /**
@@ -305,6 +301,6 @@ export class CredentialPipeline {
     } catch (error) {
       return methodRefused(error);
     }
-    return isThenable(answer) ? Promise.resolve(answer).then(next, methodRefused) : next(answer);
+    return settle(answer, next, methodRefused);
   }
 }
