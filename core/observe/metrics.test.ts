@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../log.ts';
 import { parseExposition, value } from '../test-support/exposition.ts';
@@ -115,11 +116,18 @@ describe('Metrics.registry, made on first use', () => {
     ).toBe(1);
   });
 
-  it('the scrape that makes it reads the event-loop delay from samples, not an empty monitor', async () => {
-    const samples = parseExposition((await new Metrics().exposition()).body);
-    // An empty monitor's minimum is 2^63 ns (9.2e9 s) and its mean NaN.
-    expect(value(samples, 'nodejs_eventloop_lag_min_seconds', {})).toBeLessThan(10);
-    expect(value(samples, 'nodejs_eventloop_lag_mean_seconds', {})).not.toBeNaN();
+  it('reads the event-loop delay from a monitor running since the metrics were made, never an empty one', async () => {
+    // An empty monitor's minimum is 2^63 ns (9.2e9 s) and its mean NaN: scraped at once, no sample yet reads 0.
+    const atOnce = parseExposition((await new Metrics().exposition()).body);
+    expect(value(atOnce, 'nodejs_eventloop_lag_min_seconds', {})).toBeLessThan(10);
+    expect(value(atOnce, 'nodejs_eventloop_lag_mean_seconds', {})).not.toBeNaN();
+    // The registry made late (an embedder's first read): its first scrape reads what was sampled before it.
+    const metrics = new Metrics();
+    await sleep(50);
+    const late = parseExposition(await metrics.registry.metrics());
+    expect(value(late, 'nodejs_eventloop_lag_min_seconds', {})).toBeGreaterThan(0);
+    expect(value(late, 'nodejs_eventloop_lag_min_seconds', {})).toBeLessThan(10);
+    expect(value(late, 'nodejs_eventloop_lag_p99_seconds', {})).toBeGreaterThan(0);
   });
 });
 

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -48,11 +48,23 @@ const DECISION_BUCKETS_S = [
 /** Calls that leave the process (a secret store, an IdP, an upstream): a millisecond to the timeouts' tens of seconds. */
 const REMOTE_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** prom-client's default event-loop-delay precision (`eventLoopMonitoringPrecision`), milliseconds. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
 /**
- * How long the scrape that makes the registry waits before it is written: prom-client's event-loop-delay monitor
- * (`nodejs_eventloop_lag_*`) samples every 10 ms, and written with no sample its minimum would read 9.2e9 s.
+ * The gauges prom-client's default metrics read from their event-loop-delay monitor, and what each reads (ns).
+ * The monitor is portcullis's, running from the moment the metrics are made: prom-client's own starts with the
+ * registry, which is made on first use, and a registry scraped as soon as it is made would read an empty monitor
+ * (a minimum of 9.2e9 s, a mean of NaN).
  */
-const FIRST_SCRAPE_WAIT_MS = 25;
+const LOOP_DELAY_GAUGES: ReadonlyArray<readonly [string, (delay: IntervalHistogram) => number]> = [
+  ['nodejs_eventloop_lag_min_seconds', (delay) => delay.min],
+  ['nodejs_eventloop_lag_max_seconds', (delay) => delay.max],
+  ['nodejs_eventloop_lag_mean_seconds', (delay) => delay.mean],
+  ['nodejs_eventloop_lag_stddev_seconds', (delay) => delay.stddev],
+  ['nodejs_eventloop_lag_p50_seconds', (delay) => delay.percentile(50)],
+  ['nodejs_eventloop_lag_p90_seconds', (delay) => delay.percentile(90)],
+  ['nodejs_eventloop_lag_p99_seconds', (delay) => delay.percentile(99)],
+];
 
 /** Past this many distinct hosts one plugin calls, its other hosts are counted as `other`. */
 export const MAX_OUTBOUND_HOSTS = 100;
@@ -233,6 +245,35 @@ export class Metrics {
     return family;
   }
 
+  /** The event loop's delay, sampled from the moment the metrics are made (see {@link LOOP_DELAY_GAUGES}). */
+  readonly #loopDelay = (() => {
+    const delay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+    delay.enable();
+    return delay;
+  })();
+
+  /**
+   * Has prom-client's event-loop-delay gauges read {@link #loopDelay}: the first of them, collected after
+   * prom-client has set them from its own monitor, sets all of them (seconds) and starts a new interval, as
+   * prom-client does with its own at each scrape. They stay where prom-client registered them.
+   */
+  #readLoopDelay(registry: Registry): void {
+    const [first] = LOOP_DELAY_GAUGES;
+    const gauge = first === undefined ? undefined : registry.getSingleMetric(first[0]);
+    // Not there (a runtime without perf_hooks' monitor, where prom-client registers none): nothing to read.
+    if (gauge === undefined) return;
+    (gauge as unknown as { collect: () => void }).collect = () => {
+      // No sample yet (scraped within the monitor's first 10 ms): 0, not an empty monitor's 2^63 ns and NaN.
+      const sampled = this.#loopDelay.count > 0;
+      for (const [name, read] of LOOP_DELAY_GAUGES) {
+        (registry.getSingleMetric(name) as unknown as { set(value: number): void } | undefined)?.set(
+          sampled ? read(this.#loopDelay) / 1e9 : 0,
+        );
+      }
+      this.#loopDelay.reset();
+    };
+  }
+
   /**
    * The prom-client registry every metric is in, Node's defaults included (made, and prom-client loaded, on first
    * use). An embedder may register its own metrics in it, or merge it into its own.
@@ -244,6 +285,7 @@ export class Metrics {
       // The order they were registered in when the registry was made first: the exposition reads the same.
       for (const family of this.#own) register(registry, family);
       collectDefaultMetrics({ register: registry });
+      this.#readLoopDelay(registry);
       for (const family of this.#pluginFamilies) register(registry, family);
       this.#registry = registry;
     }
@@ -439,9 +481,7 @@ export class Metrics {
 
   /** The exposition: Prometheus text format 0.0.4 and its content type. */
   async exposition(): Promise<{ readonly contentType: string; readonly body: string }> {
-    const first = this.#registry === undefined;
     const { registry } = this;
-    if (first) await sleep(FIRST_SCRAPE_WAIT_MS);
     return { contentType: registry.contentType, body: await registry.metrics() };
   }
 }
