@@ -381,13 +381,21 @@ export async function verifySignedJwt(
   checkKey(resolved, alg, algorithm);
   const keyObject = keyObjectOf(resolved);
   if (keyObject === null) return joseVerified(token, resolved, checks);
+  // An RSA signature is exactly as long as the modulus (RFC 8017 §8.1.2, §8.2.2: "If the length of the signature S
+  // is not k octets, output 'invalid signature'"), as Go's crypto/rsa, which Flipt verifies with, checks. OpenSSL's
+  // PSS path takes one shorter (its leading zero bytes dropped): a second spelling of the same token.
+  const signature = Buffer.from(encodedSignature, 'base64url');
+  const modulusLength = (resolved.algorithm as { modulusLength?: unknown }).modulusLength;
+  if (typeof modulusLength === 'number' && signature.length !== Math.ceil(modulusLength / 8)) {
+    throw new errors.JWSSignatureVerificationFailed();
+  }
   let verified = false;
   try {
     verified = verify(
       algorithm.digest,
       Buffer.from(token.slice(0, encodedHeader.length + 1 + encodedPayload.length), 'latin1'),
       { key: keyObject, ...algorithm.options },
-      Buffer.from(encodedSignature, 'base64url'),
+      signature,
     );
   } catch (cause) {
     throw new errors.JWSSignatureVerificationFailed(undefined, { cause });
