@@ -70,7 +70,7 @@ describe('authentication JSON', () => {
       text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
-        // Through JSON.parse, as claims come: `__proto__` keys are own keys, -0 is 0.
+        // Through JSON.parse, as claims come: `__proto__` keys are own keys (-0 and lone surrogates: json-go.test.ts).
         const parsed = JSON.parse(JSON.stringify(value)) as unknown;
         expect(goJson(parsed)).toBe(escaped(reference(parsed)));
         expect(JSON.parse(goJson(parsed))).toEqual(parsed);

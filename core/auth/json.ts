@@ -68,6 +68,15 @@ function sortKeys(value: unknown): unknown {
   );
 }
 
+/**
+ * A string as Go writes one it decoded: a lone surrogate (`"\\ud800"`, which JSON.parse keeps) was decoded to U+FFFD
+ * (encoding/json's unquote: "Invalid surrogate; fall back to replacement rune"), written as itself.
+ */
+const goString = (text: string) => {
+  const wellFormed = text as string & { isWellFormed(): boolean; toWellFormed(): string };
+  return JSON.stringify(wellFormed.isWellFormed() ? text : wellFormed.toWellFormed());
+};
+
 /** A value {@link sortedJson} does not write itself (not what `JSON.parse` makes): the slower way writes it. */
 const NOT_PLAIN = Symbol('not plain JSON');
 
@@ -78,7 +87,10 @@ const NOT_PLAIN = Symbol('not plain JSON');
 function sortedJson(value: unknown): string {
   switch (typeof value) {
     case 'string':
+      return goString(value);
     case 'number':
+      // Go writes float64 -0 as "-0" (strconv's 'f' format); JSON.stringify writes 0.
+      return Object.is(value, -0) ? '-0' : JSON.stringify(value);
     case 'boolean':
       return JSON.stringify(value);
     case 'object': {
@@ -94,7 +106,7 @@ function sortedJson(value: unknown): string {
       let text = '{';
       let first = true;
       for (const key of Object.keys(record).sort(goKeyOrder)) {
-        text += `${first ? '' : ','}${JSON.stringify(key)}:${sortedJson(record[key])}`;
+        text += `${first ? '' : ','}${goString(key)}:${sortedJson(record[key])}`;
         first = false;
       }
       return `${text}}`;
