@@ -261,6 +261,22 @@ describe('CredentialPipeline', () => {
     ).toEqual({ ok: false, reason: 'method_refused', detail: 'thrower: bad token', via: 'thrower' });
   });
 
+  it('fails (rejects) when the store fails, and takes a store that answers at once', async () => {
+    const failing = Object.assign(store(), {
+      getAuthenticationByTokenHash: () => Promise.reject(new Error('store down')),
+    });
+    await expect(
+      new CredentialPipeline({ store: failing, methods: [] }).authenticate({ authorization: 'Bearer x' }),
+    ).rejects.toThrow('store down');
+    const found = { id: 'a', method: 'METHOD_TOKEN', metadata: {} };
+    const atOnce = Object.assign(store(), {
+      getAuthenticationByTokenHash: () => found as unknown as Promise<Authentication>,
+    });
+    expect(
+      new CredentialPipeline({ store: atOnce, methods: [] }).authenticate({ authorization: 'Bearer x' }),
+    ).toMatchObject({ ok: true, authentication: { id: 'a' } });
+  });
+
   it('refuses a session its method does not admit, whether admit throws or rejects', async () => {
     const s = store();
     for (const admit of [

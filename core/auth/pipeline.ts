@@ -144,13 +144,17 @@ export class CredentialPipeline {
   #fromFinders(tokenHash: string, via: string, index: number): MaybePromise<AuthenticationOutcome> {
     const finder = this.#finders[index];
     if (finder === undefined) {
-      return this.#store
-        .getAuthenticationByTokenHash(tokenHash)
-        .then((authentication) =>
+      // A store that fails fails the decision (an error answer, not a refusal), as it always has.
+      return settle(
+        this.#store.getAuthenticationByTokenHash(tokenHash),
+        (authentication) =>
           authentication === undefined
             ? refused(Reasons.CLIENT_TOKEN_NOT_FOUND, 'client token not found', via)
             : this.#admitted(authentication, via),
-        );
+        (error) => {
+          throw error;
+        },
+      );
     }
     const next = (found: unknown): MaybePromise<AuthenticationOutcome> => {
       // `null` is "not mine" too, as `authenticate` says it.
