@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { everyMethodAuthentication } from '../core/test-support/every-method.ts';
 import { median, timeToHealth } from './spawn-health.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -34,37 +35,12 @@ export async function startupTime(
   const pem = join(root, 'schema', 'examples', 'valid', 'internal-ca.pem');
   // Logs go to standard output: that is where the start-up line with the address is read.
   const config = {
-    authentication: {
-      required: true,
-      session: { domain: 'flipt.example.com' },
-      methods: {
-        token: { enabled: true, storage: { tokens: { bench: { credential: 'bench-static-token' } } } },
-        oidc: {
-          enabled: true,
-          providers: {
-            google: {
-              issuer_url: 'https://accounts.google.com',
-              client_id: 'id',
-              client_secret: 'secret',
-              redirect_address: 'https://flipt.example.com',
-            },
-          },
-        },
-        github: {
-          enabled: true,
-          client_id: 'id',
-          client_secret: 'secret',
-          redirect_address: 'https://flipt.example.com',
-        },
-        kubernetes: {
-          enabled: true,
-          discovery_url: discovery,
-          ca_path: pem,
-          service_account_token_path: join(work, 'sa-token'),
-        },
-        jwt: { enabled: true, jwks_url: 'https://idp.example.com/.well-known/jwks.json' },
-      },
-    },
+    authentication: everyMethodAuthentication('bench-static-token', {
+      enabled: true,
+      discovery_url: discovery,
+      ca_path: pem,
+      service_account_token_path: join(work, 'sa-token'),
+    }),
   };
   const file = join(work, 'every-method.yaml');
   writeFileSync(file, stringify(config));

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { everyMethodAuthentication } from './test-support/every-method.ts';
 import { cluster } from './test-support/kubernetes-cluster.ts';
 import { namesLoaded, runRecordingModules } from './test-support/modules.ts';
 
@@ -40,32 +41,7 @@ describe('start-up with every built-in method', () => {
     const serviceAccountToken = await k8s.serviceAccountToken();
     const config = {
       server: { host: '127.0.0.1', http_port: 0, grpc_port: 0 },
-      authentication: {
-        required: true,
-        session: { domain: 'flipt.example.com' },
-        methods: {
-          token: { enabled: true, storage: { tokens: { ci: { credential: 'lazy-start-token-4f' } } } },
-          oidc: {
-            enabled: true,
-            providers: {
-              google: {
-                issuer_url: 'https://accounts.google.com',
-                client_id: 'id',
-                client_secret: 'secret',
-                redirect_address: 'https://flipt.example.com',
-              },
-            },
-          },
-          github: {
-            enabled: true,
-            client_id: 'id',
-            client_secret: 'secret',
-            redirect_address: 'https://flipt.example.com',
-          },
-          kubernetes: k8s.config,
-          jwt: { enabled: true, jwks_url: 'https://idp.example.com/.well-known/jwks.json' },
-        },
-      },
+      authentication: everyMethodAuthentication('lazy-start-token-4f', k8s.config),
     };
     // The built server, as `portcullis serve` runs it (npm test builds first): run from the sources, config
     // validation compiles its schema with ajv, where dist/ has it compiled at build time.
