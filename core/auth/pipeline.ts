@@ -1,5 +1,5 @@
 import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
-import { type MaybePromise, settle } from '../maybe-promise.ts';
+import { isThenable, type MaybePromise, settle } from '../maybe-promise.ts';
 import type { Authentication, Logger, MethodInstance } from '../plugins/contracts.ts';
 import { authenticationProblem } from '../plugins/instance.ts';
 import type { AuthenticationStore } from '../store/types.ts';
@@ -224,7 +224,7 @@ export class CredentialPipeline {
     let user: unknown;
     let email: unknown;
     try {
-      if (typeof (identity as { then?: unknown }).then === 'function') {
+      if (isThenable(identity)) {
         this.#identityFailed(owner, 'answered a promise: identity must answer at once, not asynchronously');
         return undefined;
       }

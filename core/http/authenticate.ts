@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { AuthenticationOutcome } from '../auth/pipeline.ts';
 import { Reasons, refusalReason } from '../auth/reasons.ts';
-import { isThenable, type MaybePromise } from '../maybe-promise.ts';
+import { isThenable, type MaybePromise, settle } from '../maybe-promise.ts';
 import { actorOf, requestIp } from '../observe/client.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
@@ -98,12 +98,11 @@ export function decide(
   } catch (error) {
     return failed(runtime, error, started, url);
   }
-  return isThenable(outcome)
-    ? outcome.then(
-        (settled) => decided(runtime, settled, started, url, ip),
-        (error: unknown) => failed(runtime, error, started, url),
-      )
-    : decided(runtime, outcome, started, url, ip);
+  return settle(
+    outcome,
+    (settled) => decided(runtime, settled, started, url, ip),
+    (error) => failed(runtime, error, started, url),
+  );
 }
 
 /** A pipeline that threw (a store that cannot be reached): Flipt's error answer, logged at error. */
@@ -117,6 +116,9 @@ function failed(runtime: Runtime, error: unknown, started: number, url: string):
   );
   return { kind: 'error', code: response.code, message: response.message };
 }
+
+/** Milliseconds as a log line gives them, to the microsecond: rounded only where a line is written. */
+const loggedMs = (ms: number) => Number(ms.toFixed(3));
 
 /** The pipeline's outcome as a decision: counted, and logged (an admitted request only at debug). */
 function decided(
@@ -133,8 +135,6 @@ function decided(
     outcome.ok ? '' : outcome.reason,
     elapsedMs,
   );
-  // Rounded for the log line only (to the microsecond), where a line is written: not on every admitted request.
-  const durationMs = () => Number(elapsedMs.toFixed(3));
   if (outcome.ok) {
     // Most requests succeed; their line is a debug one, not even built unless debug is on.
     if (runtime.log.isLevelEnabled('debug')) {
@@ -143,7 +143,7 @@ function decided(
           method: outcome.authentication.method,
           outcome: 'authenticated',
           via: outcome.via,
-          durationMs: durationMs(),
+          durationMs: loggedMs(elapsedMs),
           path: pathOf(url),
         },
         'authentication decision',
@@ -152,7 +152,7 @@ function decided(
     return { kind: 'authenticated', authentication: outcome.authentication };
   }
   const { reason, detail, via } = outcome;
-  refused(runtime, { reason, detail, via, durationMs: durationMs(), path: pathOf(url) }, ip);
+  refused(runtime, { reason, detail, via, durationMs: loggedMs(elapsedMs), path: pathOf(url) }, ip);
   return { kind: 'unauthenticated', reason, detail };
 }
 
