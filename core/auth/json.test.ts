@@ -77,6 +77,14 @@ describe('authentication JSON', () => {
       }),
       { numRuns: 500, seed: 21 },
     );
+    // Beyond ASCII (well-formed text, astral characters among it), where strings are not written between quotes as they are.
+    fc.assert(
+      fc.property(fc.jsonValue({ stringUnit: 'grapheme' }), (value) => {
+        const parsed = JSON.parse(JSON.stringify(value)) as unknown;
+        expect(goJson(parsed)).toBe(escaped(reference(parsed)));
+      }),
+      { numRuns: 500, seed: 21 },
+    );
     // Not what JSON.parse makes: written by JSON.stringify's rules (undefined left out of objects, null in lists).
     expect(goJson({ gone: undefined, list: [undefined], b: 1 })).toBe('{"b":1,"list":[null]}');
   });

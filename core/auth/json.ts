@@ -69,12 +69,30 @@ function sortKeys(value: unknown): unknown {
 }
 
 /**
+ * Printable ASCII that JSON writes as it is and Go's HTML escaping leaves alone: not `"`, `\\`, `<`, `>` or `&`. Most
+ * claims are only that, and are written between quotes without JSON.stringify.
+ */
+const PLAIN_TEXT = /^[\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x5b\x5d-\x7e]*$/;
+
+const GO_HTML_ESCAPES: Readonly<Record<string, string>> = {
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
+};
+
+/** Go's HTML escaping of JSON text: `<`, `>`, `&`, U+2028 and U+2029 as `\\u` escapes. */
+const goEscaped = (json: string) => json.replace(/[<>&\u2028\u2029]/g, (c) => GO_HTML_ESCAPES[c] ?? c);
+
+/**
  * A string as Go writes one it decoded: a lone surrogate (`"\\ud800"`, which JSON.parse keeps) was decoded to U+FFFD
- * (encoding/json's unquote: "Invalid surrogate; fall back to replacement rune"), written as itself.
+ * (encoding/json's unquote: "Invalid surrogate; fall back to replacement rune"), written as itself; HTML-escaped.
  */
 const goString = (text: string) => {
+  if (PLAIN_TEXT.test(text)) return `"${text}"`;
   const wellFormed = text as string & { isWellFormed(): boolean; toWellFormed(): string };
-  return JSON.stringify(wellFormed.isWellFormed() ? text : wellFormed.toWellFormed());
+  return goEscaped(JSON.stringify(wellFormed.isWellFormed() ? text : wellFormed.toWellFormed()));
 };
 
 /** A value {@link sortedJson} does not write itself (not what `JSON.parse` makes): the slower way writes it. */
@@ -92,7 +110,7 @@ function sortedJson(value: unknown): string {
       // Go writes float64 -0 as "-0" (strconv's 'f' format); JSON.stringify writes 0.
       return Object.is(value, -0) ? '-0' : JSON.stringify(value);
     case 'boolean':
-      return JSON.stringify(value);
+      return value ? 'true' : 'false';
     case 'object': {
       if (value === null) return 'null';
       if (Array.isArray(value)) {
@@ -103,11 +121,14 @@ function sortedJson(value: unknown): string {
       const prototype = Object.getPrototypeOf(value);
       if (prototype !== Object.prototype && prototype !== null) throw NOT_PLAIN;
       const record = value as Record<string, unknown>;
+      const keys = Object.keys(record);
+      // Sorted by code unit (sort()'s own order, without a comparator to call) unless a key needs goKeyOrder's bytes.
+      if (keys.some((key) => ASTRAL_OR_SURROGATE.test(key))) keys.sort(goKeyOrder);
+      else keys.sort();
       let text = '{';
-      let first = true;
-      for (const key of Object.keys(record).sort(goKeyOrder)) {
-        text += `${first ? '' : ','}${goString(key)}:${sortedJson(record[key])}`;
-        first = false;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        text += `${i === 0 ? '' : ','}${goString(key)}:${sortedJson(record[key])}`;
       }
       return `${text}}`;
     }
@@ -116,26 +137,16 @@ function sortedJson(value: unknown): string {
   }
 }
 
-const GO_HTML_ESCAPES: Readonly<Record<string, string>> = {
-  '<': '\\u003c',
-  '>': '\\u003e',
-  '&': '\\u0026',
-  '\u2028': '\\u2028',
-  '\u2029': '\\u2029',
-};
-
 /**
  * JSON as Go's `json.Marshal` writes decoded JSON (`map[string]any`): object keys sorted at every level, and `<`,
  * `>`, `&`, U+2028 and U+2029 escaped. Flipt puts claims in metadata this way (`io.flipt.auth.claims`), so the
  * same claims give the same string on either server.
  */
 export function goJson(value: unknown): string {
-  let text: string;
   try {
-    text = sortedJson(value);
+    return sortedJson(value);
   } catch (error) {
     if (error !== NOT_PLAIN) throw error;
-    text = JSON.stringify(sortKeys(value));
+    return goEscaped(JSON.stringify(sortKeys(value)));
   }
-  return text.replace(/[<>&\u2028\u2029]/g, (c) => GO_HTML_ESCAPES[c] ?? c);
 }
