@@ -14,6 +14,8 @@ export const FOREIGN_ERROR_CODES: Readonly<Record<string, string>> = {
   ERR_JOSE_ALG_NOT_ALLOWED: "jose: a token signed with an algorithm outside the method's allow-list",
   ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'jose: the signature does not verify with the key tried',
   ERR_JWKS_NO_MATCHING_KEY: "jose: no key of the set fits the token's kid and algorithm",
+  ERR_JWKS_INVALID:
+    'jose: a JSON Web Key Set that is not { keys: [...] } of public keys; localKeySet (core/auth/jwks.ts) throws it when given one',
   ERR_JWKS_MULTIPLE_MATCHING_KEYS:
     'jose: several keys fit; verifyJwt then tries each (core/auth/jwks.ts), as go-oidc does',
   ERR_JWT_CLAIM_VALIDATION_FAILED:

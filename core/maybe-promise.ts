@@ -1,4 +1,4 @@
-/** A value, or a promise of it: what a step on every request's path answers, at once whenever it can. */
+/** A value, or a promise of it: what a step on every request's path answers, at once whenever it can. In the kit since 1.4.0. */
 export type MaybePromise<T> = T | Promise<T>;
 
 /**

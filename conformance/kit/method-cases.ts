@@ -79,7 +79,8 @@ function directAttempt(served: ServedPlugin, header: string): (() => Promise<unk
   if (!schemes.includes(credential.scheme)) {
     return `the credential's scheme "${credential.scheme}" is not one the method owns (${schemes.join(', ')})`;
   }
-  return () => authenticate.call(instance, credential);
+  // An answer given at once, or a refusal thrown, counts as the promise of it would.
+  return async () => authenticate.call(instance, credential);
 }
 
 /** The credential a fixture stands for, offered to `authenticate` directly; the case is skipped when it cannot be. */

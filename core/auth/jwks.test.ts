@@ -6,7 +6,9 @@ import { httpServerForTest } from '../test-support/http-server.ts';
 import { newIssuerKey, startTokenIssuer, type TokenIssuer } from '../test-support/token-issuer.ts';
 import {
   JWKS_MIN_INTERVAL_MS,
+  jwtVerification,
   type KeySet,
+  localKeySet,
   remoteKeySet,
   staticKeySet,
   type VerifyJwtOptions,
@@ -253,5 +255,75 @@ describe('verifyJwt: options it does not apply are refused, not ignored', () => 
       await expect(verifyJwt(token, keys, options)).rejects.toThrow(`verifyJwt has no "${name}" option`);
     }
     expect(asked).toBe(0);
+  });
+});
+
+describe('jwtVerification: verifyJwt made ready once, at once when the key is known', () => {
+  const options = { algorithms: ['RS256'], timeRules: TIME_CLAIM_RULES.jwt };
+
+  it('answers at once once the key set knows the key (a JWKS URL or a local set), and agrees with verifyJwt', async () => {
+    const idp = await issuer();
+    const other = await newIssuerKey('RS256');
+    for (const keys of [remoteKeySet(idp.jwksUrl, fetch), await localKeySet({ keys: [idp.key.publicJwk] })]) {
+      const verification = jwtVerification(keys, options);
+      const first = verification.verify(await idp.sign({ sub: 'first' }));
+      expect(first).toBeInstanceOf(Promise);
+      expect((await first).payload.sub).toBe('first');
+      const token = await idp.sign({ sub: 'second' });
+      const second = verification.verify(token);
+      expect(second).not.toBeInstanceOf(Promise);
+      expect(second).toEqual(await verifyJwt(token, keys, options));
+      // A refusal is a rejected promise, never a throw, whether found at once or not.
+      const forged = await idp.sign(
+        { sub: 'forged' },
+        { key: { ...other, kid: idp.key.kid } as typeof other },
+      );
+      const refusals = [forged, 'not.a.token', `${token}x`, await idp.sign({ exp: 1 })];
+      for (const refused of refusals) {
+        let answer: unknown;
+        expect(() => {
+          answer = verification.verify(refused);
+        }).not.toThrow();
+        await expect(answer).rejects.toHaveProperty('code');
+        await expect(verifyJwt(refused, keys, options)).rejects.toThrow();
+      }
+    }
+  });
+
+  it('remembers only keys it found: a made-up kid is looked up every time, and still refused', async () => {
+    const idp = await issuer();
+    const keys = await localKeySet({ keys: [idp.key.publicJwk] });
+    const verification = jwtVerification(keys, options);
+    await verification.verify(await idp.sign({}));
+    expect(verification.verify(await idp.sign({}))).not.toBeInstanceOf(Promise);
+    // Signed by the very key, but naming another: jose finds no key for it, every time.
+    for (let i = 0; i < 3; i++) {
+      const stranger = await idp.sign({}, { header: { kid: `made-up-${i % 2}` } });
+      await expect(verification.verify(stranger)).rejects.toHaveProperty('code', 'ERR_JWKS_NO_MATCHING_KEY');
+    }
+  });
+
+  it('with ignoreKid, takes a token whatever its kid says, as a PEM file’s keys (which have none) are read', async () => {
+    const idp = await issuer();
+    const keys = await localKeySet({ keys: [idp.key.publicJwk] }, { ignoreKid: true });
+    const verification = jwtVerification(keys, options);
+    await verification.verify(await idp.sign({}));
+    const elsewhere = await idp.sign({ sub: 'x' }, { header: { kid: 'some-other-kid' } });
+    expect(verification.verify(elsewhere)).toMatchObject({ payload: { sub: 'x' } });
+  });
+
+  it('refuses options it does not have, and a malformed allow-list, when made rather than at the first token', () => {
+    const keys = staticKeySet(async () => {
+      throw new Error('never asked');
+    });
+    expect(() => jwtVerification(keys, { ...options, maxTokenAge: 60 } as never)).toThrow(
+      'verifyJwt has no "maxTokenAge" option',
+    );
+    expect(() => jwtVerification(keys, { ...options, now: 1 } as never)).toThrow(
+      /takes "now" with each token/,
+    );
+    expect(() => jwtVerification(keys, { ...options, algorithms: 'RS256' } as never)).toThrow(
+      '"algorithms" option must be an array of strings',
+    );
   });
 });

@@ -1,14 +1,18 @@
 import type { createLocalJWKSet, JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { ErrorCodes, errorCode } from '../errors.ts';
+import type { MaybePromise } from '../maybe-promise.ts';
 import type { FetchLike } from '../plugins/contracts.ts';
 import { readTextLimited } from './bounded-body.ts';
 import { assertCompactJws } from './compact-jws.ts';
 import {
   JWT_CHECK_NAMES,
   type JwtChecks,
+  joseErrorsLoading,
+  type PreparedChecks,
+  prepareChecks,
   type VerificationKey,
   type VerifiedJwt,
-  verifySignedJwt,
+  verifySigned,
 } from './jws-verify.ts';
 import { type Reason, Reasons } from './reasons.ts';
 import { type TimeClaimRules, timeClaimsRefusal } from './time-claims.ts';
@@ -74,7 +78,7 @@ class RemoteKeySet implements KeySet {
   readonly #url: string;
   readonly #fetch: FetchLike;
   readonly #maxAgeMs: number;
-  #local: ReturnType<typeof createLocalJWKSet> | undefined;
+  #local: JWTVerifyGetKey | undefined;
   #fetchedAt = 0;
   #pending: Promise<void> | undefined;
   #nextAttemptAt = 0;
@@ -87,13 +91,16 @@ class RemoteKeySet implements KeySet {
     this.#maxAgeMs = maxAgeMs;
   }
 
-  readonly getKey: JWTVerifyGetKey = async (header, token) => {
-    if (this.#local === undefined) await this.#load();
-    else if (Date.now() - this.#fetchedAt >= this.#maxAgeMs) {
+  // Answers at once with a key it resolved before (rememberingKeys), so a token signed by a known key is verified
+  // without a turn of the event loop.
+  readonly getKey: JWTVerifyGetKey = (header, token) => {
+    const fromLocal = () => (this.#local as JWTVerifyGetKey)(header, token);
+    if (this.#local === undefined) return this.#load().then(fromLocal);
+    if (Date.now() - this.#fetchedAt >= this.#maxAgeMs) {
       // Stale keys still verify while the server cannot be reached: a JWKS outage must not lock everyone out.
-      await this.#load().catch(() => undefined);
+      return this.#load().then(fromLocal, fromLocal);
     }
-    return (this.#local as ReturnType<typeof createLocalJWKSet>)(header, token);
+    return fromLocal();
   };
 
   async refetch(): Promise<boolean> {
@@ -121,7 +128,7 @@ class RemoteKeySet implements KeySet {
     this.#pending = Promise.all([this.#download(), import('jose/jwks/local')])
       .then(
         ([jwks, { createLocalJWKSet }]) => {
-          this.#local = createLocalJWKSet(jwks);
+          this.#local = rememberingKeys(createLocalJWKSet(jwks), false);
           this.#fetchedAt = Date.now();
           this.version++;
           this.#backoff = JWKS_MIN_INTERVAL_MS;
@@ -172,6 +179,54 @@ class RemoteKeySet implements KeySet {
 /** Keys that never change (a PEM file read at start-up): nothing to fetch again. */
 export function staticKeySet(getKey: JWTVerifyGetKey): KeySet {
   return { getKey };
+}
+
+/**
+ * jose's local key set (`createLocalJWKSet`), each key it resolves remembered by the header's `alg` and `kid` and
+ * handed back at once from then on. jose picks a set's key by those two alone (and the set, which never changes), so
+ * the same header finds the same key; only keys found are remembered, so there are at most as many entries as keys
+ * times algorithms, whatever `kid`s tokens make up. With `ignoreKid`, a token's `kid` is not read at all.
+ */
+function rememberingKeys(local: ReturnType<typeof createLocalJWKSet>, ignoreKid: boolean): JWTVerifyGetKey {
+  const known = new Map<string, Map<string | undefined, VerificationKey>>();
+  return (header, token) => {
+    const { alg } = header;
+    const kid: unknown = ignoreKid ? undefined : header.kid;
+    const remembered = typeof alg === 'string' && (kid === undefined || typeof kid === 'string');
+    const key = remembered ? known.get(alg)?.get(kid) : undefined;
+    if (key !== undefined) return key;
+    const asked = ignoreKid ? { ...header, kid: undefined } : header;
+    const seen =
+      ignoreKid && token !== undefined ? { ...token, header: { ...token.header, kid: undefined } } : token;
+    if (!remembered) return local(asked, seen);
+    return local(asked, seen).then((found) => {
+      let byKid = known.get(alg);
+      if (byKid === undefined) {
+        byKid = new Map();
+        known.set(alg, byKid);
+      }
+      byKid.set(kid, found);
+      return found;
+    });
+  };
+}
+
+/**
+ * Keys that never change, from a JSON Web Key Set: each token's key picked as jose's `createLocalJWKSet` picks it
+ * (by `alg`, and by `kid` unless `ignoreKid`), and remembered once found, so that later tokens signed by it are
+ * verified without waiting. `ignoreKid`: every token is tried against every key its algorithm fits, whatever its
+ * `kid` says (keys read from a PEM file have none).
+ *
+ * Since kit 1.4.0.
+ *
+ * @throws jose's `JWKSInvalid` (`ERR_JWKS_INVALID`) for a set that is not `{ keys: [...] }`.
+ */
+export async function localKeySet(
+  jwks: JSONWebKeySet,
+  options: { readonly ignoreKid?: boolean } = {},
+): Promise<KeySet> {
+  const { createLocalJWKSet } = await import('jose/jwks/local');
+  return staticKeySet(rememberingKeys(createLocalJWKSet(jwks), options.ignoreKid === true));
 }
 
 /**
@@ -226,26 +281,83 @@ export async function verifyJwt(
 ): Promise<VerifiedJwt> {
   // Before jose's checks, which would take padding and whitespace: the strict reading is go-jose's, and RFC 7515's.
   assertCompactJws(token);
+  const { now = Date.now(), ...rest } = optionsChecked(options);
+  return jwtVerification(keys, rest).verify(token, now);
+}
+
+/** `options`, unless it has an option that nothing reads (`maxTokenAge`, say), which must not pass for a check made. */
+function optionsChecked<T extends object>(options: T): T {
   for (const name in options) {
-    // A JavaScript caller's option that nothing here reads (maxTokenAge, say) must not pass for a check made.
     if (name !== 'timeRules' && !JWT_CHECK_NAMES.has(name))
       throw new TypeError(`verifyJwt has no "${name}" option`);
   }
-  const { timeRules, now = Date.now(), ...rest } = options;
-  const checks: JwtChecks = { ...rest, now };
-  const version = keys.version;
-  let verified: VerifiedJwt;
-  try {
-    verified = await verifyWithEachKey(token, keys.getKey, checks);
-  } catch (error) {
+  return options;
+}
+
+/** {@link verifyJwt} for many tokens with the same keys and options ({@link jwtVerification}). Since kit 1.4.0. */
+export interface JwtVerification {
+  /**
+   * Verifies `token` as {@link verifyJwt} does, at `now` (ms since the epoch, `Date.now()` by default): the verified
+   * token at once when nothing had to be waited for (its key known, jose loaded), a promise of it otherwise. Never
+   * throws: a refusal is a rejected promise, with {@link verifyJwt}'s errors.
+   */
+  verify(token: string, now?: number): MaybePromise<VerifiedJwt>;
+}
+
+/**
+ * What {@link verifyJwt} does, made ready once for a method's every token: the options checked and prepared at
+ * once (so a mistake in them shows at start-up, not at the first token), and a token whose key the key set knows
+ * verified without a turn of the event loop (the key sets here answer at once with a key they found before).
+ *
+ * Since kit 1.4.0.
+ *
+ * @param options as {@link verifyJwt}'s, without `now`, which each verification is given.
+ * @throws TypeError for an option {@link VerifyJwtOptions} does not have, or an `algorithms` that is not a list of
+ * strings.
+ */
+export function jwtVerification(keys: KeySet, options: Omit<VerifyJwtOptions, 'now'>): JwtVerification {
+  const { timeRules, ...rest } = optionsChecked(options);
+  if ('now' in rest) throw new TypeError('jwtVerification takes "now" with each token, not in its options');
+  const checks = prepareChecks(rest);
+  const inTime = (verified: VerifiedJwt, now: number): VerifiedJwt => {
+    const refusal = timeClaimsRefusal(verified.payload, timeRules, now);
+    if (refusal !== undefined) throw new TimeClaimError(refusal.message, refusal.reason);
+    return verified;
+  };
+  const again = async (error: unknown, token: string, version: number | undefined, now: number) => {
     if (KEY_INDEPENDENT.has(errorCode(error) ?? '') || keys.refetch === undefined) throw error;
     // Keys that changed since this attempt began are new enough; otherwise ask the server once.
     if (keys.version === version && !(await keys.refetch())) throw error;
-    verified = await verifyWithEachKey(token, keys.getKey, checks);
-  }
-  const refusal = timeClaimsRefusal(verified.payload, timeRules, now);
-  if (refusal !== undefined) throw new TimeClaimError(refusal.message, refusal.reason);
-  return verified;
+    return inTime(await withEachKey(token, keys.getKey, checks, now), now);
+  };
+  const verify = (token: string, now: number): MaybePromise<VerifiedJwt> => {
+    assertCompactJws(token);
+    const loading = joseErrorsLoading();
+    if (loading !== undefined) return loading.then(() => verify(token, now));
+    const version = keys.version;
+    let first: MaybePromise<VerifiedJwt>;
+    try {
+      first = withEachKey(token, keys.getKey, checks, now);
+    } catch (error) {
+      return again(error, token, version, now);
+    }
+    if (first instanceof Promise) {
+      return first.then(
+        (verified) => inTime(verified, now),
+        (error: unknown) => again(error, token, version, now),
+      );
+    }
+    return inTime(first, now);
+  };
+  return {
+    verify(token, now = Date.now()) {
+      try {
+        return verify(token, now);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+  };
 }
 
 /** A token whose time claims the rules refuse; `reason` says how (`token_expired`, `token_not_yet_valid`, ...). */
@@ -292,26 +404,42 @@ function claimChecked(error: unknown): unknown {
 }
 
 /**
- * {@link verifySignedJwt} against a key set, trying each key when several fit (jose hands them over in its
- * JWKSMultipleMatchingKeys error rather than trying them itself).
+ * {@link verifySigned} against a key set, trying each key when several fit (jose hands them over in its
+ * JWKSMultipleMatchingKeys error rather than trying them itself); jose's claim failures as {@link ClaimCheckError}s.
+ * At once when the key set answers at once; throws what it finds before waiting.
  */
-async function verifyWithEachKey(
+function withEachKey(
   token: string,
   getKey: JWTVerifyGetKey,
-  checks: JwtChecks,
-): Promise<VerifiedJwt> {
+  checks: PreparedChecks,
+  now: number,
+): MaybePromise<VerifiedJwt> {
+  let verified: MaybePromise<VerifiedJwt>;
   try {
-    return await verifySignedJwt(token, getKey, checks);
+    verified = verifySigned(token, getKey, checks, now);
   } catch (error) {
-    if (errorCode(error) !== 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') throw claimChecked(error);
-    let last: unknown = error;
-    for await (const key of error as AsyncIterable<VerificationKey>) {
-      try {
-        return await verifySignedJwt(token, key, checks);
-      } catch (failure) {
-        last = failure;
-      }
-    }
-    throw claimChecked(last);
+    return eachMatchingKey(error, token, checks, now);
   }
+  return verified instanceof Promise
+    ? verified.catch((error: unknown) => eachMatchingKey(error, token, checks, now))
+    : verified;
+}
+
+/** The keys a JWKSMultipleMatchingKeys error holds, each tried in turn; any other error, as it is (or claim-checked). */
+async function eachMatchingKey(
+  error: unknown,
+  token: string,
+  checks: PreparedChecks,
+  now: number,
+): Promise<VerifiedJwt> {
+  if (errorCode(error) !== 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') throw claimChecked(error);
+  let last: unknown = error;
+  for await (const key of error as AsyncIterable<VerificationKey>) {
+    try {
+      return await verifySigned(token, key, checks, now);
+    } catch (failure) {
+      last = failure;
+    }
+  }
+  throw claimChecked(last);
 }

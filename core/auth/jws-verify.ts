@@ -24,12 +24,26 @@ import type {
   JWTVerifyGetKey,
   JWTVerifyOptions,
 } from 'jose';
+import { type MaybePromise, settle } from '../maybe-promise.ts';
 
 /**
  * jose's error classes (its `errors` module alone, not its index), loaded by the first verification: the kit loads
- * no package when imported. Every function below runs inside {@link verifySignedJwt}, after it is set.
+ * no package when imported. Every function below runs after it is set ({@link joseErrorsLoading}).
  */
 let errors: typeof import('jose/errors');
+let loadingErrors: Promise<void> | undefined;
+
+/**
+ * `undefined` once jose's error classes are loaded, which {@link verifySigned} needs; until then, a promise of
+ * their loading (started by the first call).
+ */
+export function joseErrorsLoading(): Promise<void> | undefined {
+  if (errors !== undefined) return undefined;
+  loadingErrors ??= import('jose/errors').then((loaded) => {
+    errors = loaded;
+  });
+  return loadingErrors;
+}
 
 /** A verified token. */
 export interface VerifiedJwt {
@@ -154,6 +168,33 @@ function parseJson(part: string): unknown {
   return JSON.parse(strictDecoder.decode(Buffer.from(part, 'base64url')));
 }
 
+/**
+ * Protected headers read so far, by their base64url text, when every member is a string (`alg`, `kid`, `typ`): a
+ * signer's header is the same on every token it signs, so it is decoded and parsed once. Each token still gets its
+ * own copy, and every check is still made on it. Any other header (`crit`, `jwk`, ...) is read every time. Emptied
+ * when full, so that made-up headers cannot keep a signer's out for long.
+ */
+const flatHeaders = new Map<string, Readonly<Record<string, string>>>();
+const MAX_FLAT_HEADERS = 256;
+
+/** jose's reading of the protected header: a JSON object, or `JWSInvalid`. */
+function readHeader(encoded: string): JWTHeaderParameters {
+  const known = flatHeaders.get(encoded);
+  if (known !== undefined) return { ...known } as JWTHeaderParameters;
+  let parsed: unknown;
+  try {
+    parsed = parseJson(encoded);
+  } catch (cause) {
+    throw new errors.JWSInvalid('JWS Protected Header is invalid', { cause });
+  }
+  if (!isObject(parsed)) throw new errors.JWSInvalid('JWS Protected Header is invalid');
+  if (Object.values(parsed).every((value) => typeof value === 'string')) {
+    if (flatHeaders.size >= MAX_FLAT_HEADERS) flatHeaders.clear();
+    flatHeaders.set(encoded, Object.freeze({ ...(parsed as Record<string, string>) }));
+  }
+  return parsed as JWTHeaderParameters;
+}
+
 /** jose's `validateAlgorithms`, made before anything is read. */
 function allowedAlgorithms(algorithms: unknown): Set<string> | undefined {
   if (
@@ -236,19 +277,43 @@ function checkKey(key: CryptoKey, alg: string, expected: Algorithm): void {
 }
 
 /** Each CryptoKey as a KeyObject, made once; `null` when Node cannot make one (jose then verifies with it). */
-const keyObjects = new WeakMap<CryptoKey, KeyObject | null>();
+/** What `node:crypto`'s `verify()` takes for a key and an algorithm, made once, and what the signature's length must be. */
+interface VerifyInput {
+  readonly key: { readonly key: KeyObject } & Algorithm['options'];
+  readonly digest: string | null;
+  /** RSA: the modulus' length in bytes, every signature's length. */
+  readonly signatureBytes: number | undefined;
+}
 
-function keyObjectOf(key: CryptoKey): KeyObject | null {
-  let keyObject = keyObjects.get(key);
-  if (keyObject === undefined) {
-    try {
-      keyObject = KeyObject.from(key as Parameters<typeof KeyObject.from>[0]);
-    } catch {
-      keyObject = null;
-    }
-    keyObjects.set(key, keyObject);
+/**
+ * Each CryptoKey's inputs per algorithm, made once it passed {@link checkKey} for that algorithm (a CryptoKey cannot
+ * change: its type, algorithm and usages are fixed at its making); `null` when Node cannot make a KeyObject of it
+ * (jose then verifies with it).
+ */
+const verifyInputs = new WeakMap<CryptoKey, Map<string, VerifyInput | null>>();
+
+function verifyInputOf(key: CryptoKey, alg: string, algorithm: Algorithm): VerifyInput | null {
+  let byAlg = verifyInputs.get(key);
+  const known = byAlg?.get(alg);
+  if (known !== undefined) return known;
+  checkKey(key, alg, algorithm);
+  let input: VerifyInput | null;
+  try {
+    const modulusLength = (key.algorithm as { modulusLength?: unknown }).modulusLength;
+    input = {
+      key: { key: KeyObject.from(key as Parameters<typeof KeyObject.from>[0]), ...algorithm.options },
+      digest: algorithm.digest,
+      signatureBytes: typeof modulusLength === 'number' ? Math.ceil(modulusLength / 8) : undefined,
+    };
+  } catch {
+    input = null;
   }
-  return keyObject;
+  if (byAlg === undefined) {
+    byAlg = new Map();
+    verifyInputs.set(key, byAlg);
+  }
+  byAlg.set(alg, input);
+  return input;
 }
 
 const checkFailed = 'check_failed';
@@ -264,7 +329,12 @@ function numericDate(claims: JWTPayload, claim: 'iat' | 'nbf' | 'exp'): number |
 }
 
 /** jose's `validateClaimsSet` with the clock tolerance at {@link NO_CLOCK} and no `maxTokenAge`. */
-function claimsSet(header: JWTHeaderParameters, payload: Buffer, checks: JwtChecks): JWTPayload {
+function claimsSet(
+  header: JWTHeaderParameters,
+  payload: Buffer,
+  checks: PreparedChecks,
+  nowMs: number,
+): JWTPayload {
   let claims: unknown;
   try {
     claims = JSON.parse(strictDecoder.decode(payload));
@@ -273,29 +343,19 @@ function claimsSet(header: JWTHeaderParameters, payload: Buffer, checks: JwtChec
   }
   if (!isObject(claims)) throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
   const set = claims as JWTPayload;
-  const { typ, requiredClaims = [], issuer, subject, audience } = checks;
+  const { typ, subject } = checks.given;
   if (typ !== undefined && (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(typ)))
     throw new errors.JWTClaimValidationFailed('unexpected "typ" JWT header value', set, 'typ', checkFailed);
-  const presence = [...requiredClaims];
-  if (audience !== undefined) presence.push('aud');
-  if (subject !== undefined) presence.push('sub');
-  if (issuer !== undefined) presence.push('iss');
-  // jose's order: iss, sub, aud, then the required claims from the last.
-  for (const claim of new Set(presence.reverse())) {
+  for (const claim of checks.present) {
     if (!Object.hasOwn(set, claim))
       throw new errors.JWTClaimValidationFailed(`missing required "${claim}" claim`, set, claim, 'missing');
   }
   const unexpected = (claim: string) =>
     new errors.JWTClaimValidationFailed(`unexpected "${claim}" claim value`, set, claim, checkFailed);
-  if (issuer !== undefined && !(Array.isArray(issuer) ? issuer : [issuer]).includes(set.iss as string))
-    throw unexpected('iss');
+  if (checks.issuers !== undefined && !checks.issuers.includes(set.iss)) throw unexpected('iss');
   if (subject !== undefined && set.sub !== subject) throw unexpected('sub');
-  if (
-    audience !== undefined &&
-    !audiencePresent(set.aud, typeof audience === 'string' ? [audience] : audience)
-  )
-    throw unexpected('aud');
-  const now = Math.floor(checks.now / 1000);
+  if (checks.audiences !== undefined && !audiencePresent(set.aud, checks.audiences)) throw unexpected('aud');
+  const now = Math.floor(nowMs / 1000);
   if (!Number.isFinite(now)) throw new TypeError('Invalid currentDate option input');
   numericDate(set, 'iat');
   const nbf = numericDate(set, 'nbf');
@@ -319,6 +379,43 @@ function normalizeTyp(value: string): string {
 function audiencePresent(aud: unknown, expected: readonly string[]): boolean {
   if (typeof aud === 'string') return expected.includes(aud);
   return Array.isArray(aud) && expected.some((value) => aud.includes(value));
+}
+
+/**
+ * {@link JwtChecks} but `now`, made ready once for any number of tokens ({@link prepareChecks}): the allow-list as a
+ * set, the claims that must be present in jose's order, the accepted issuers and audiences as lists.
+ */
+export interface PreparedChecks {
+  /** The checks as given (a copy): what jose's own `jwtVerify` is handed when it verifies instead. */
+  readonly given: Readonly<Omit<JwtChecks, 'now'>>;
+  readonly allowed: ReadonlySet<string> | undefined;
+  /** Claims that must be present: iss, sub, aud (each when its check is asked for), then the required claims from the last. */
+  readonly present: readonly string[];
+  readonly issuers: readonly unknown[] | undefined;
+  readonly audiences: readonly string[] | undefined;
+}
+
+/**
+ * Makes {@link JwtChecks} (but `now`) ready for {@link verifySigned}.
+ *
+ * @throws TypeError `"algorithms" option must be an array of strings` (jose's), as jose throws it before reading a token.
+ */
+export function prepareChecks(checks: Omit<JwtChecks, 'now'>): PreparedChecks {
+  const given = { ...checks };
+  const allowed = allowedAlgorithms(given.algorithms);
+  const { requiredClaims = [], issuer, subject, audience } = given;
+  const presence = [...requiredClaims];
+  if (audience !== undefined) presence.push('aud');
+  if (subject !== undefined) presence.push('sub');
+  if (issuer !== undefined) presence.push('iss');
+  return {
+    given,
+    allowed,
+    // jose's order: iss, sub, aud, then the required claims from the last.
+    present: [...new Set(presence.reverse())],
+    issuers: issuer === undefined ? undefined : Array.isArray(issuer) ? [...issuer] : [issuer],
+    audiences: audience === undefined ? undefined : typeof audience === 'string' ? [audience] : [...audience],
+  };
 }
 
 /**
@@ -346,66 +443,75 @@ export async function verifySignedJwt(
   key: JWTVerifyGetKey | VerificationKey,
   checks: JwtChecks,
 ): Promise<VerifiedJwt> {
-  // Awaited once; from then on the check goes on without a turn.
-  if (errors === undefined) errors = await import('jose/errors');
-  const allowed = allowedAlgorithms(checks.algorithms);
+  await joseErrorsLoading();
+  const { now, ...rest } = checks;
+  return verifySigned(token, key, prepareChecks(rest), now);
+}
+
+/**
+ * {@link verifySignedJwt} with its checks made ready ({@link prepareChecks}) and jose's errors loaded
+ * ({@link joseErrorsLoading}): the answer at once when `key` is a key, or a key set's `getKey` that answers at once,
+ * a promise otherwise. Throws (rather than rejects) what it finds before it has to wait.
+ *
+ * @param now the current time, ms since the epoch ({@link JwtChecks}).
+ * @throws the errors of {@link verifySignedJwt}.
+ */
+export function verifySigned(
+  token: string,
+  key: JWTVerifyGetKey | VerificationKey,
+  checks: PreparedChecks,
+  now: number,
+): MaybePromise<VerifiedJwt> {
   const parts = token.split('.');
   if (parts.length !== 3) throw new errors.JWSInvalid('Invalid Compact JWS');
   const [encodedHeader = '', encodedPayload = '', encodedSignature = ''] = parts;
-  let parsed: unknown;
-  try {
-    parsed = parseJson(encodedHeader);
-  } catch (cause) {
-    throw new errors.JWSInvalid('JWS Protected Header is invalid', { cause });
-  }
-  if (!isObject(parsed)) throw new errors.JWSInvalid('JWS Protected Header is invalid');
-  const header = parsed as JWTHeaderParameters;
+  const header = readHeader(encodedHeader);
   // jose's check that protected and unprotected header names are disjoint holds: a compact JWS has only the former.
-  const b64 = base64urlPayload(header, checks.crit);
+  const b64 = base64urlPayload(header, checks.given.crit);
   const { alg } = header;
   if (typeof alg !== 'string' || alg === '')
     throw new errors.JWSInvalid('JWS "alg" (Algorithm) Header Parameter missing or invalid');
-  if (allowed !== undefined && !allowed.has(alg))
+  if (checks.allowed !== undefined && !checks.allowed.has(alg))
     throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
-  let resolved: VerificationKey;
-  if (typeof key === 'function') {
-    const jws: FlattenedJWSInput = {
-      payload: encodedPayload,
-      protected: encodedHeader,
-      signature: encodedSignature,
+  const verifyWith = (resolved: VerificationKey): MaybePromise<VerifiedJwt> => {
+    const algorithm = ALGORITHMS.get(alg);
+    const input =
+      algorithm !== undefined && isCryptoKey(resolved) ? verifyInputOf(resolved, alg, algorithm) : null;
+    if (input === null) return joseVerified(token, resolved, { ...checks.given, now });
+    // An RSA signature is exactly as long as the modulus (RFC 8017 §8.1.2, §8.2.2: "If the length of the signature S
+    // is not k octets, output 'invalid signature'"), as Go's crypto/rsa, which Flipt verifies with, checks. OpenSSL's
+    // PSS path takes one shorter (its leading zero bytes dropped): a second spelling of the same token.
+    const signature = Buffer.from(encodedSignature, 'base64url');
+    if (input.signatureBytes !== undefined && signature.length !== input.signatureBytes) {
+      throw new errors.JWSSignatureVerificationFailed();
+    }
+    let verified = false;
+    try {
+      verified = verify(
+        input.digest,
+        Buffer.from(token.slice(0, encodedHeader.length + 1 + encodedPayload.length), 'latin1'),
+        input.key,
+        signature,
+      );
+    } catch (cause) {
+      throw new errors.JWSSignatureVerificationFailed(undefined, { cause });
+    }
+    if (!verified) throw new errors.JWSSignatureVerificationFailed();
+    if (!b64) throw new errors.JWTInvalid('JWTs MUST NOT use unencoded payload');
+    return {
+      payload: claimsSet(header, Buffer.from(encodedPayload, 'base64url'), checks, now),
+      protectedHeader: header,
     };
-    resolved = await key(header, jws);
-  } else resolved = key;
-  const algorithm = ALGORITHMS.get(alg);
-  if (algorithm === undefined || !isCryptoKey(resolved)) return joseVerified(token, resolved, checks);
-  checkKey(resolved, alg, algorithm);
-  const keyObject = keyObjectOf(resolved);
-  if (keyObject === null) return joseVerified(token, resolved, checks);
-  // An RSA signature is exactly as long as the modulus (RFC 8017 §8.1.2, §8.2.2: "If the length of the signature S
-  // is not k octets, output 'invalid signature'"), as Go's crypto/rsa, which Flipt verifies with, checks. OpenSSL's
-  // PSS path takes one shorter (its leading zero bytes dropped): a second spelling of the same token.
-  const signature = Buffer.from(encodedSignature, 'base64url');
-  const modulusLength = (resolved.algorithm as { modulusLength?: unknown }).modulusLength;
-  if (typeof modulusLength === 'number' && signature.length !== Math.ceil(modulusLength / 8)) {
-    throw new errors.JWSSignatureVerificationFailed();
-  }
-  let verified = false;
-  try {
-    verified = verify(
-      algorithm.digest,
-      Buffer.from(token.slice(0, encodedHeader.length + 1 + encodedPayload.length), 'latin1'),
-      { key: keyObject, ...algorithm.options },
-      signature,
-    );
-  } catch (cause) {
-    throw new errors.JWSSignatureVerificationFailed(undefined, { cause });
-  }
-  if (!verified) throw new errors.JWSSignatureVerificationFailed();
-  if (!b64) throw new errors.JWTInvalid('JWTs MUST NOT use unencoded payload');
-  return {
-    payload: claimsSet(header, Buffer.from(encodedPayload, 'base64url'), checks),
-    protectedHeader: header,
   };
+  if (typeof key !== 'function') return verifyWith(key);
+  const jws: FlattenedJWSInput = {
+    payload: encodedPayload,
+    protected: encodedHeader,
+    signature: encodedSignature,
+  };
+  return settle(key(header, jws), verifyWith, (error) => {
+    throw error;
+  });
 }
 
 /** jose's own `jwtVerify`, for a key or an algorithm this file leaves to it. */

@@ -12,6 +12,46 @@ describe('VerifiedTokens', () => {
     expect(VerifiedTokens.key(token)).toBe(createHash('sha256').update(token).digest('base64url'));
   });
 
+  it('remembers a token only the second time it is verified: the first only marks it seen', () => {
+    const cache = new VerifiedTokens<string>(100);
+    const token = 'eyJhbGciOiJFUzI1NiJ9.e30.c2lnbmF0dXJlLW9mLWEtdG9rZW4';
+    expect(cache.recall(token, 0)).toBeUndefined();
+    expect(cache.remember(token, 'first', 1000)).toBe(false);
+    expect(cache.recall(token, 0)).toBeUndefined();
+    expect(cache.remember(token, 'second', 1000)).toBe(true);
+    expect(cache.recall(token, 0)).toBe('second');
+    // By its SHA-256, as set and get keep tokens.
+    expect(cache.get(VerifiedTokens.key(token), 0)).toBe('second');
+    expect(cache.recall(token, 1000)).toBeUndefined();
+  });
+
+  it('keeps none of a flood of tokens each sent once, and forgets none it remembered', () => {
+    const cache = new VerifiedTokens<string>(100);
+    cache.remember('hot', 'hot', 1000);
+    cache.remember('hot', 'hot', 1000);
+    const flood = Array.from({ length: 10_000 }, (_, i) => `a-token-sent-once-${i}`);
+    expect(flood.filter((token) => cache.remember(token, token, 1000))).toEqual([]);
+    expect(flood.filter((token) => cache.recall(token, 0) !== undefined)).toEqual([]);
+    expect(cache.get(VerifiedTokens.key('hot'), 0)).toBe('hot');
+    // With set, the same flood pushes it out (the cache's capacity is 100).
+    for (const token of flood) cache.set(VerifiedTokens.key(token), token, 1000);
+    expect(cache.get(VerifiedTokens.key('hot'), 0)).toBeUndefined();
+  });
+
+  it('whatever a token’s fingerprint matches, answers only what was remembered for that very token', () => {
+    // Two tokens alike in the characters the fingerprint reads: the second is not taken for the first.
+    const cache = new VerifiedTokens<string>(100);
+    const tail = 'x'.repeat(40);
+    cache.remember(`a.${tail}`, 'a', 1000);
+    cache.remember(`a.${tail}`, 'a', 1000);
+    expect(cache.recall(`a.${tail}`, 0)).toBe('a');
+    expect(cache.recall(`b.${tail}`, 0)).toBeUndefined();
+    // Taken for seen, it is remembered on its first verification: harmless, it was verified.
+    expect(cache.remember(`b.${tail}`, 'b', 1000)).toBe(true);
+    expect(cache.recall(`b.${tail}`, 0)).toBe('b');
+    expect(cache.recall(`a.${tail}`, 0)).toBe('a');
+  });
+
   it('answers until the time it was given (exclusive), then forgets', () => {
     const cache = new VerifiedTokens<string>();
     cache.set('a', 'A', 100);

@@ -322,7 +322,7 @@ describe('jwt: claims mapping', () => {
 });
 
 describe('JwtVerifier', () => {
-  it('verifies a repeated token once, and never serves it from memory past its expiry', async () => {
+  it('verifies a repeated token twice (remembered from its second time on), and never serves it from memory past its expiry', async () => {
     const idp = await issuer();
     let lookups = 0;
     const { createLocalJWKSet } = await import('jose');
@@ -339,11 +339,13 @@ describe('JwtVerifier', () => {
       () => clock,
     );
     const token = await idp.sign({ exp: Math.floor(clock / 1000) + 30 });
-    await verifier.verify(token);
-    await verifier.verify(token);
-    expect(lookups).toBe(1);
+    const first = await verifier.verify(token);
+    expect(await verifier.verify(token)).toEqual(first);
+    expect(lookups).toBe(2);
+    for (let i = 0; i < 5; i++) expect(verifier.verify(token)).toEqual(first);
+    expect(lookups).toBe(2);
     clock += 95_000; // past exp and its minute of leeway
     await expect(verifier.verify(token)).rejects.toThrow(/exp/);
-    expect(lookups).toBe(2);
+    expect(lookups).toBe(3);
   });
 });

@@ -3,10 +3,10 @@ import type { JWK } from 'jose';
 import type { FetchLike } from '../../core/plugins/kit/index.ts';
 import {
   type KeySet,
+  localKeySet,
   MAX_NAMED_FILE_BYTES,
   readTextFileLimited,
   remoteKeySet,
-  staticKeySet,
 } from '../../core/plugins/kit/index.ts';
 
 /**
@@ -38,11 +38,8 @@ function publicKeyOf(block: string, label: string): KeyObject {
  * `kid` is ignored, as Flipt ignores it for a static key: these keys have none.
  */
 export async function pemKeys(path: string): Promise<PemKeys> {
-  // Imported here, each from its own module: jose's index is 46 modules, and only a PEM key file needs these two.
-  const [{ exportJWK }, { createLocalJWKSet }] = await Promise.all([
-    import('jose/key/export'),
-    import('jose/jwks/local'),
-  ]);
+  // Imported here, from its own module: jose's index is 46 modules, and only a PEM key file needs this one.
+  const { exportJWK } = await import('jose/key/export');
   let text: string;
   try {
     text = await readTextFileLimited(path, MAX_NAMED_FILE_BYTES);
@@ -72,14 +69,5 @@ export async function pemKeys(path: string): Promise<PemKeys> {
       `failed to parse public key PEM block: ${path} holds no RSA, ECDSA or Ed25519 public key${skipped.length > 0 ? `, only ${skipped.join(', ')}` : ''}`,
     );
   }
-  const local = createLocalJWKSet({ keys: jwks });
-  return {
-    skipped,
-    keys: staticKeySet((header, token) =>
-      local({ ...header, kid: undefined }, {
-        ...token,
-        header: { ...token?.header, kid: undefined },
-      } as never),
-    ),
-  };
+  return { skipped, keys: await localKeySet({ keys: jwks }, { ignoreKid: true }) };
 }

@@ -2,12 +2,14 @@ import type { JWTPayload } from 'jose';
 import {
   acceptedUntilMs,
   ErrorCodes,
+  type JwtVerification,
+  jwtVerification,
   type KeySet,
+  type MaybePromise,
   PluginError,
   TIME_CLAIM_RULES,
   timeClaimsProblem,
   VerifiedTokens,
-  verifyJwt,
 } from '../../core/plugins/kit/index.ts';
 
 /** The algorithms Flipt accepts for JWTs: no HMAC (the key is public), no RS384, ES384 or PSS. */
@@ -26,45 +28,85 @@ export interface ClaimRules {
   readonly audiences: readonly string[];
 }
 
+/** A remembered token: its time claims (checked again on every use) and what was made of its claims. */
+interface Remembered<T> {
+  readonly times: Pick<JWTPayload, 'iat' | 'nbf' | 'exp'>;
+  readonly value: T;
+}
+
 /**
  * Verifies JWTs as Flipt's jwt method does: signature with the configured keys and Flipt's algorithms, then
- * `validate_claims`, then hashicorp/cap's time rules (`TIME_CLAIM_RULES.jwt`). Verified tokens are remembered (by
- * hash, never past their expiry), so a client that sends the same token with every request pays for one
- * verification.
+ * `validate_claims`, then hashicorp/cap's time rules (`TIME_CLAIM_RULES.jwt`). What a verified token stands for
+ * (`build` of its claims: the method's authentication) is remembered from its second verification on (by the
+ * token's hash, never past its expiry; `VerifiedTokens.remember`), so a client that sends the same token with every
+ * request pays for two verifications, and tokens sent once are not kept.
  */
-export class JwtVerifier {
-  readonly #keys: KeySet;
-  readonly #rules: ClaimRules;
+export class JwtVerifier<T = JWTPayload> {
+  readonly #verification: JwtVerification;
   readonly #now: () => number;
-  readonly #verified = new VerifiedTokens<JWTPayload>(CACHE_ENTRIES);
+  readonly #build: (claims: JWTPayload) => T;
+  readonly #verified = new VerifiedTokens<Remembered<T>>(CACHE_ENTRIES);
 
-  constructor(keys: KeySet, rules: ClaimRules, now: () => number = Date.now) {
-    this.#keys = keys;
-    this.#rules = rules;
-    this.#now = now;
-  }
-
-  async verify(token: string): Promise<JWTPayload> {
-    if (Buffer.byteLength(token) > MAX_JWT_BYTES) {
-      throw new PluginError(ErrorCodes.UNAUTHENTICATED, `token longer than ${MAX_JWT_BYTES} bytes`, {
-        reason: 'token_too_long',
-      });
-    }
-    const key = VerifiedTokens.key(token);
-    const now = this.#now();
-    const cached = this.#verified.get(key, now);
-    if (cached !== undefined && timeClaimsProblem(cached, RULES, now) === undefined) return cached;
-
-    const { issuer, subject, audiences } = this.#rules;
-    const { payload } = await verifyJwt(token, this.#keys, {
+  /**
+   * @param now the current time, ms since the epoch.
+   * @param build what a verified token's claims stand for (the claims themselves by default); called once per token
+   * verified, not for one remembered.
+   */
+  constructor(
+    keys: KeySet,
+    rules: ClaimRules,
+    now: () => number = Date.now,
+    build: (claims: JWTPayload) => T = (claims) => claims as T,
+  ) {
+    const { issuer, subject, audiences } = rules;
+    this.#verification = jwtVerification(keys, {
       algorithms: JWT_ALGORITHMS,
       timeRules: RULES,
-      now,
       ...(issuer !== undefined && issuer !== '' && { issuer }),
       ...(subject !== undefined && subject !== '' && { subject }),
       ...(audiences.length > 0 && { audience: [...audiences] }),
     });
-    this.#verified.set(key, payload, Math.min(acceptedUntilMs(payload, RULES), now + CACHE_TTL_MS));
-    return payload;
+    this.#now = now;
+    this.#build = build;
+  }
+
+  /**
+   * What `token` stands for: at once when it is remembered or its key is known, a promise otherwise. Never throws:
+   * a refusal is a rejected promise (a {@link PluginError} `UNAUTHENTICATED` for a token over
+   * {@link MAX_JWT_BYTES}, else verifyJwt's errors).
+   */
+  verify(token: string): MaybePromise<T> {
+    if (Buffer.byteLength(token) > MAX_JWT_BYTES) {
+      return Promise.reject(
+        new PluginError(ErrorCodes.UNAUTHENTICATED, `token longer than ${MAX_JWT_BYTES} bytes`, {
+          reason: 'token_too_long',
+        }),
+      );
+    }
+    const now = this.#now();
+    const cached = this.#verified.recall(token, now);
+    if (cached !== undefined && timeClaimsProblem(cached.times, RULES, now) === undefined)
+      return cached.value;
+    const verified = this.#verification.verify(token, now);
+    if (verified instanceof Promise)
+      return verified.then(({ payload }) => this.#remember(token, payload, now));
+    try {
+      return this.#remember(token, verified.payload, now);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** What `claims` stand for, remembered when the token was verified before (VerifiedTokens.remember). */
+  #remember(token: string, claims: JWTPayload, now: number): T {
+    const value = this.#build(claims);
+    const { iat, nbf, exp } = claims;
+    // Only the time claims are kept beside the value: the claims themselves are let go.
+    this.#verified.remember(
+      token,
+      { times: { iat, nbf, exp }, value },
+      Math.min(acceptedUntilMs(claims, RULES), now + CACHE_TTL_MS),
+    );
+    return value;
   }
 }

@@ -20,7 +20,10 @@ export { type AuthenticationJson, authenticationJson, goJson } from '../../auth/
 export {
   JWKS_MIN_INTERVAL_MS,
   JwksCooldownError,
+  type JwtVerification,
+  jwtVerification,
   type KeySet,
+  localKeySet,
   remoteKeySet,
   staticKeySet,
   TimeClaimError,
@@ -54,6 +57,7 @@ export { parseGoBool } from '../../config/go-bool.ts';
 // Coded errors.
 export { type ErrorCode, ErrorCodes, errorCode, errorMessage, PluginError } from '../../errors.ts';
 export { FileTooLargeError, MAX_NAMED_FILE_BYTES, readTextFileLimited } from '../../fs/read-limited.ts';
+export type { MaybePromise } from '../../maybe-promise.ts';
 // Secret references and secret stores.
 export { isSecretReference } from '../../references/parse.ts';
 export { secretNotFound, selectSecretKey } from '../../references/select-key.ts';
