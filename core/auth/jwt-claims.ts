@@ -16,6 +16,11 @@ export const DEFAULT_JWT_CLAIMS_MAPPING = {
 
 export type JwtAttribute = keyof typeof DEFAULT_JWT_CLAIMS_MAPPING;
 
+/** Each attribute and its metadata key, in Flipt's order (made once: metadata is made for every first-seen token). */
+const ATTRIBUTE_KEYS = (Object.keys(DEFAULT_JWT_CLAIMS_MAPPING) as JwtAttribute[]).map(
+  (attribute) => [attribute, `io.flipt.auth.jwt.${attribute}`] as const,
+);
+
 const RESERVED_PREFIX = 'io.flipt.auth';
 const CLAIMS_KEY = 'io.flipt.auth.claims';
 
@@ -62,15 +67,15 @@ export function jwtMetadata(
   mapping: Partial<Record<JwtAttribute, string>> = {},
 ): Record<string, string> {
   const metadata: Record<string, string> = {};
-  for (const [key, value] of Object.entries(claims)) {
-    if (key.startsWith(RESERVED_PREFIX)) metadata[key] = goValueText(value);
+  for (const key of Object.keys(claims)) {
+    if (key.startsWith(RESERVED_PREFIX)) metadata[key] = goValueText(claims[key]);
   }
   if (typeof claims.iss === 'string') metadata['io.flipt.auth.jwt.issuer'] = claims.iss;
-  for (const attribute of Object.keys(DEFAULT_JWT_CLAIMS_MAPPING) as JwtAttribute[]) {
+  for (const [attribute, key] of ATTRIBUTE_KEYS) {
     const pointer = mapping[attribute] ?? DEFAULT_JWT_CLAIMS_MAPPING[attribute];
     if (pointer === '') continue;
     const value = resolvePointer(claims, pointer);
-    if (value !== undefined) metadata[`io.flipt.auth.jwt.${attribute}`] = goValueText(value);
+    if (value !== undefined) metadata[key] = goValueText(value);
   }
   metadata[CLAIMS_KEY] = goJson(claims);
   return metadata;
