@@ -1,6 +1,14 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { type JWK, SignJWT } from 'jose';
+import {
+  createLocalJWKSet,
+  exportJWK,
+  FlattenedSign,
+  flattenedVerify,
+  generateKeyPair,
+  type JWK,
+  SignJWT,
+} from 'jose';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { httpServerForTest } from '../test-support/http-server.ts';
 import { newIssuerKey, startTokenIssuer, type TokenIssuer } from '../test-support/token-issuer.ts';
@@ -325,5 +333,38 @@ describe('jwtVerification: verifyJwt made ready once, at once when the key is kn
     expect(() => jwtVerification(keys, { ...options, algorithms: 'RS256' } as never)).toThrow(
       '"algorithms" option must be an array of strings',
     );
+  });
+});
+
+describe('localKeySet: the key it remembers for a header', () => {
+  it('is the key jose’s own local set picks, also for a JWS whose unprotected header names another kid', async () => {
+    // jose picks a key by { ...protected, ...unprotected } header: a JWS in JSON is never answered from memory.
+    const a = await generateKeyPair('ES256', { extractable: true });
+    const b = await generateKeyPair('ES256', { extractable: true });
+    const jwks = {
+      keys: [
+        { ...(await exportJWK(a.publicKey)), kid: 'a' },
+        { ...(await exportJWK(b.publicKey)), kid: 'b' },
+      ],
+    };
+    const jws = (unprotectedKid: string) =>
+      new FlattenedSign(new TextEncoder().encode('{"sub":"x"}'))
+        .setProtectedHeader({ alg: 'ES256' })
+        .setUnprotectedHeader({ kid: unprotectedKid })
+        .sign(a.privateKey);
+    const remembering = (await localKeySet(jwks)).getKey as unknown as Parameters<typeof flattenedVerify>[1];
+    const joses = createLocalJWKSet(jwks) as unknown as Parameters<typeof flattenedVerify>[1];
+    const outcome = (token: Awaited<ReturnType<typeof jws>>, getKey: typeof joses) =>
+      flattenedVerify(token, getKey).then(
+        () => 'accepted',
+        (error: { code?: string }) => error.code,
+      );
+    const first = await jws('a');
+    expect(await outcome(first, remembering)).toBe('accepted');
+    expect(await outcome(first, joses)).toBe('accepted');
+    // Names key b, signed by a: jose's set picks b and refuses it; so must the remembering one.
+    const second = await jws('b');
+    expect(await outcome(second, joses)).toBe('ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+    expect(await outcome(second, remembering)).toBe('ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
   });
 });

@@ -184,7 +184,8 @@ export function staticKeySet(getKey: JWTVerifyGetKey): KeySet {
 /**
  * jose's local key set (`createLocalJWKSet`), each key it resolves remembered by the header's `alg` and `kid` and
  * handed back at once from then on. jose picks a set's key by those two alone (and the set, which never changes), so
- * the same header finds the same key; only keys found are remembered, so there are at most as many entries as keys
+ * the same header finds the same key (a JWS with an unprotected header, whose members jose reads too, is always
+ * handed to jose); only keys found are remembered, so there are at most as many entries as keys
  * times algorithms, whatever `kid`s tokens make up. With `ignoreKid`, a token's `kid` is not read at all.
  */
 function rememberingKeys(local: ReturnType<typeof createLocalJWKSet>, ignoreKid: boolean): JWTVerifyGetKey {
@@ -192,7 +193,11 @@ function rememberingKeys(local: ReturnType<typeof createLocalJWKSet>, ignoreKid:
   return (header, token) => {
     const { alg } = header;
     const kid: unknown = ignoreKid ? undefined : header.kid;
-    const remembered = typeof alg === 'string' && (kid === undefined || typeof kid === 'string');
+    // jose reads alg and kid from the unprotected header too (a JWS in JSON): such a JWS is not answered from memory.
+    const remembered =
+      token?.header === undefined &&
+      typeof alg === 'string' &&
+      (kid === undefined || typeof kid === 'string');
     const key = remembered ? known.get(alg)?.get(kid) : undefined;
     if (key !== undefined) return key;
     const asked = ignoreKid ? { ...header, kid: undefined } : header;

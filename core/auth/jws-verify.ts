@@ -169,13 +169,15 @@ function parseJson(part: string): unknown {
 }
 
 /**
- * Protected headers read so far, by their base64url text, when every member is a string (`alg`, `kid`, `typ`): a
- * signer's header is the same on every token it signs, so it is decoded and parsed once. Each token still gets its
- * own copy, and every check is still made on it. Any other header (`crit`, `jwk`, ...) is read every time. Emptied
- * when full, so that made-up headers cannot keep a signer's out for long.
+ * Protected headers of tokens whose signature verified, by their base64url text, when every member is a string
+ * (`alg`, `kid`, `typ`) and the text is short: a signer's header is the same on every token it signs, so it is
+ * decoded and parsed once. Each token still gets its own copy, and every check is still made on it. Only a header
+ * a key vouched for is kept — a refused token leaves nothing behind — and at most {@link MAX_FLAT_HEADERS} of
+ * {@link MAX_FLAT_HEADER_CHARS} characters each (emptied when full).
  */
 const flatHeaders = new Map<string, Readonly<Record<string, string>>>();
 const MAX_FLAT_HEADERS = 256;
+const MAX_FLAT_HEADER_CHARS = 512;
 
 /** jose's reading of the protected header: a JSON object, or `JWSInvalid`. */
 function readHeader(encoded: string): JWTHeaderParameters {
@@ -188,11 +190,19 @@ function readHeader(encoded: string): JWTHeaderParameters {
     throw new errors.JWSInvalid('JWS Protected Header is invalid', { cause });
   }
   if (!isObject(parsed)) throw new errors.JWSInvalid('JWS Protected Header is invalid');
-  if (Object.values(parsed).every((value) => typeof value === 'string')) {
-    if (flatHeaders.size >= MAX_FLAT_HEADERS) flatHeaders.clear();
-    flatHeaders.set(encoded, Object.freeze({ ...(parsed as Record<string, string>) }));
-  }
   return parsed as JWTHeaderParameters;
+}
+
+/**
+ * Keeps a verified token's header for the next token with the same text, when it is one {@link flatHeaders} keeps:
+ * read again from its text, as the header handed to `getKey` may have been changed there.
+ */
+function rememberHeader(encoded: string): void {
+  if (encoded.length > MAX_FLAT_HEADER_CHARS || flatHeaders.has(encoded)) return;
+  const header = parseJson(encoded) as Record<string, unknown>;
+  if (!Object.values(header).every((value) => typeof value === 'string')) return;
+  if (flatHeaders.size >= MAX_FLAT_HEADERS) flatHeaders.clear();
+  flatHeaders.set(encoded, Object.freeze(header as Record<string, string>));
 }
 
 /** jose's `validateAlgorithms`, made before anything is read. */
@@ -498,6 +508,7 @@ export function verifySigned(
     }
     if (!verified) throw new errors.JWSSignatureVerificationFailed();
     if (!b64) throw new errors.JWTInvalid('JWTs MUST NOT use unencoded payload');
+    rememberHeader(encodedHeader);
     return {
       payload: claimsSet(header, Buffer.from(encodedPayload, 'base64url'), checks, now),
       protectedHeader: header,

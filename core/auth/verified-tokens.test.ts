@@ -25,17 +25,64 @@ describe('VerifiedTokens', () => {
     expect(cache.recall(token, 1000)).toBeUndefined();
   });
 
-  it('keeps none of a flood of tokens each sent once, and forgets none it remembered', () => {
+  it('keeps none of a flood of tokens each sent once, and still recalls every token it remembered', () => {
     const cache = new VerifiedTokens<string>(100);
-    cache.remember('hot', 'hot', 1000);
-    cache.remember('hot', 'hot', 1000);
-    const flood = Array.from({ length: 10_000 }, (_, i) => `a-token-sent-once-${i}`);
+    const hot = ['hot-1', 'hot-2', 'hot-3'].map(
+      (name) => `eyJhbGciOiJFUzI1NiJ9.e30.${name}-${'s'.repeat(40)}`,
+    );
+    for (const token of [...hot, ...hot]) cache.remember(token, token, 1000);
+    const flood = Array.from(
+      { length: 20_000 },
+      (_, i) => `eyJhbGciOiJFUzI1NiJ9.e30.once-${i}-${'x'.repeat(16)}`,
+    );
     expect(flood.filter((token) => cache.remember(token, token, 1000))).toEqual([]);
     expect(flood.filter((token) => cache.recall(token, 0) !== undefined)).toEqual([]);
-    expect(cache.get(VerifiedTokens.key('hot'), 0)).toBe('hot');
-    // With set, the same flood pushes it out (the cache's capacity is 100).
+    // Found as JwtVerifier asks (recall), not only in the map (get).
+    expect(hot.map((token) => cache.recall(token, 0))).toEqual(hot);
+    // With set, the same flood pushes them out (the cache's capacity is 100).
     for (const token of flood) cache.set(VerifiedTokens.key(token), token, 1000);
-    expect(cache.get(VerifiedTokens.key('hot'), 0)).toBeUndefined();
+    expect(hot.map((token) => cache.get(VerifiedTokens.key(token), 0))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it('remembers each of many clients’ tokens on its second verification, whatever the others send between', () => {
+    // Each noted exactly: no client's note is lost to another's (a table of slots would lose some to collisions).
+    const cache = new VerifiedTokens<string>(10_000);
+    const clients = Array.from(
+      { length: 3000 },
+      (_, i) => `eyJhbGciOiJFUzI1NiJ9.e30.${VerifiedTokens.key(`c${i}`)}`,
+    );
+    for (const token of clients) expect(cache.remember(token, token, 1000)).toBe(false);
+    for (const token of clients) expect(cache.remember(token, token, 1000)).toBe(true);
+    expect(clients.filter((token) => cache.recall(token, 0) !== token)).toEqual([]);
+  });
+
+  it('notes the last `capacity` tokens seen once: one seen longer ago counts as new', () => {
+    const cache = new VerifiedTokens<string>(3);
+    const token = (i: number) => `eyJhbGciOiJFUzI1NiJ9.e30.${VerifiedTokens.key(`t${i}`)}`;
+    for (const i of [0, 1, 2, 3]) cache.remember(token(i), 'x', 1000);
+    expect(cache.remember(token(0), 'x', 1000)).toBe(false);
+    expect(cache.remember(token(3), 'x', 1000)).toBe(true);
+  });
+
+  it('an entry forgotten (expired or pushed out) is no longer recalled, and is noted anew', () => {
+    const cache = new VerifiedTokens<string>(2);
+    const token = (i: number) => `eyJhbGciOiJFUzI1NiJ9.e30.${VerifiedTokens.key(`f${i}`)}`;
+    cache.remember(token(0), 'a', 10);
+    cache.remember(token(0), 'a', 10);
+    expect(cache.recall(token(0), 5)).toBe('a');
+    expect(cache.recall(token(0), 10)).toBeUndefined();
+    for (const i of [1, 2]) {
+      cache.remember(token(i), 'b', 1000);
+      cache.remember(token(i), 'b', 1000);
+    }
+    expect([1, 2].map((i) => cache.recall(token(i), 0))).toEqual(['b', 'b']);
+    cache.remember(token(3), 'c', 1000);
+    cache.remember(token(3), 'c', 1000);
+    expect([1, 2, 3].map((i) => cache.recall(token(i), 0))).toEqual([undefined, 'b', 'c']);
   });
 
   it('whatever a token’s fingerprint matches, answers only what was remembered for that very token', () => {

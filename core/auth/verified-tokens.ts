@@ -4,15 +4,16 @@ import { hash } from 'node:crypto';
 const FINGERPRINT_CHARS = 32;
 
 /**
- * A token's fingerprint: FNV-1a (32 bits) over its last {@link FINGERPRINT_CHARS} characters, never 0. Not a
- * hash to trust (anyone can make two tokens alike): only a hint of whether to look a token up.
+ * A token's fingerprint: FNV-1a over its last {@link FINGERPRINT_CHARS} characters, 30 bits (a small integer, kept in
+ * a Set or Map without an allocation). Not a hash to trust (anyone can make two tokens alike): only a hint of
+ * whether to look a token up by its SHA-256, or whether it was verified before.
  */
 function fingerprintOf(token: string): number {
   let hash = 0x811c9dc5;
   for (let i = Math.max(0, token.length - FINGERPRINT_CHARS); i < token.length; i++) {
     hash = Math.imul(hash ^ token.charCodeAt(i), 0x01000193);
   }
-  return (hash | 1) >>> 0;
+  return hash >>> 2;
 }
 
 /** A remembered token, linked to the one remembered before it and the one after (oldest first). */
@@ -20,6 +21,8 @@ interface Entry<T> {
   readonly key: string;
   readonly value: T;
   readonly until: number;
+  /** The token's fingerprint when {@link VerifiedTokens.remember} kept it, else -1. */
+  readonly fingerprint: number;
   older: Entry<T> | undefined;
   newer: Entry<T> | undefined;
 }
@@ -40,15 +43,19 @@ export class VerifiedTokens<T> {
   readonly #capacity: number;
   #oldest: Entry<T> | undefined;
   #newest: Entry<T> | undefined;
-  /** Tokens verified recently ({@link VerifiedTokens.remember}): a fingerprint per slot, 0 for none. */
-  readonly #seen: Uint32Array;
+  /** The fingerprints of the last `capacity` tokens verified once ({@link VerifiedTokens.remember}), in `#seenOrder`. */
+  readonly #seen = new Set<number>();
+  /** `#seen`'s fingerprints as they came, a ring: the one at `#seenNext` is the oldest once it is full. */
+  readonly #seenOrder: Int32Array;
+  #seenNext = 0;
+  #seenCount = 0;
+  /** The fingerprints of the entries {@link VerifiedTokens.remember} kept, each with how many have it. */
+  readonly #kept = new Map<number, number>();
 
   /** `capacity`: how many tokens are remembered at most (default 10 000); past it the oldest is forgotten. */
   constructor(capacity = 10_000) {
     this.#capacity = capacity;
-    // As many slots as the largest power of two up to the capacity (at least 2): a token is taken for seen while
-    // its slot is not reused, about as long as the cache itself would have remembered it.
-    this.#seen = new Uint32Array(2 ** Math.max(1, Math.floor(Math.log2(Math.max(2, capacity)))));
+    this.#seenOrder = new Int32Array(Math.max(1, capacity));
   }
 
   /** The key a token is remembered by: its SHA-256, base64url (the token itself is never kept). */
@@ -67,49 +74,68 @@ export class VerifiedTokens<T> {
 
   /** Remembers `value` under `key` until `until` (milliseconds since the epoch, exclusive), as the newest entry. */
   set(key: string, value: T, until: number): void {
+    this.#store(key, value, until, -1);
+  }
+
+  #store(key: string, value: T, until: number, fingerprint: number): void {
     const known = this.#entries.get(key);
     if (known !== undefined) this.#forget(known);
     else if (this.#entries.size >= this.#capacity && this.#oldest !== undefined) this.#forget(this.#oldest);
-    const entry: Entry<T> = { key, value, until, older: this.#newest, newer: undefined };
+    const entry: Entry<T> = { key, value, until, fingerprint, older: this.#newest, newer: undefined };
     if (this.#newest === undefined) this.#oldest = entry;
     else this.#newest.newer = entry;
     this.#newest = entry;
     this.#entries.set(key, entry);
+    if (fingerprint >= 0) this.#kept.set(fingerprint, (this.#kept.get(fingerprint) ?? 0) + 1);
   }
 
   /**
-   * What was remembered for `token` (by its {@link VerifiedTokens.key}) unless its time is up at `now`. A token not
-   * verified recently ({@link VerifiedTokens.remember}) is answered without hashing it: a first-seen token costs a
-   * look at a table, not a SHA-256. Since kit 1.4.0.
+   * What {@link VerifiedTokens.remember} kept for `token` (by its {@link VerifiedTokens.key}), unless its time is up at
+   * `now`. A token with nothing kept under its fingerprint is answered without hashing it: a first-seen token costs a
+   * look in a set of small integers, not a SHA-256. Since kit 1.4.0.
    */
   recall(token: string, now: number): T | undefined {
-    const fingerprint = fingerprintOf(token);
-    if (this.#seen[fingerprint & (this.#seen.length - 1)] !== fingerprint) return undefined;
+    if (!this.#kept.has(fingerprintOf(token))) return undefined;
     return this.get(VerifiedTokens.key(token), now);
   }
 
   /**
    * Remembers `value` for `token` (by its {@link VerifiedTokens.key}) until `until`, as {@link VerifiedTokens.set}
-   * does — but only a token verified before, recently: the first time, it is only marked as seen (a fingerprint in a
-   * fixed table, nothing allocated). So a token sent once — a flood of fresh tokens, one per request — is neither
-   * hashed nor kept, nor does it push out the tokens clients keep sending; a token sent again is verified twice
-   * before it is remembered (TinyLFU's doorkeeper, Einziger et al. 2017). The fingerprint decides nothing but
-   * whether to look or to keep: a token it takes for another's was verified all the same, and is looked up by its
+   * does — but only a token verified before, among the last `capacity` verified: the first time, its fingerprint is
+   * only noted (a small integer in a set, nothing allocated for it). So a token sent once — a flood of fresh tokens,
+   * one per request — is neither hashed nor kept, nor does it push out the tokens clients keep sending (their
+   * entries are found by a fingerprint of their own, which no other token's noting removes); a token sent again is
+   * verified twice before it is remembered (TinyLFU's doorkeeper, Einziger et al. 2017). Fingerprints decide only
+   * whether to look or to keep: a token taken for another was verified all the same, and is looked up by its
    * SHA-256. Returns whether `value` was remembered. Since kit 1.4.0.
    */
   remember(token: string, value: T, until: number): boolean {
     const fingerprint = fingerprintOf(token);
-    const slot = fingerprint & (this.#seen.length - 1);
-    if (this.#seen[slot] !== fingerprint) {
-      this.#seen[slot] = fingerprint;
+    if (!this.#seen.has(fingerprint)) {
+      this.#note(fingerprint);
       return false;
     }
-    this.set(VerifiedTokens.key(token), value, until);
+    this.#store(VerifiedTokens.key(token), value, until, fingerprint);
     return true;
+  }
+
+  /** Notes a fingerprint as seen, forgetting the oldest noted once `capacity` are. */
+  #note(fingerprint: number): void {
+    const order = this.#seenOrder;
+    if (this.#seenCount === order.length) this.#seen.delete(order[this.#seenNext] as number);
+    else this.#seenCount++;
+    order[this.#seenNext] = fingerprint;
+    this.#seenNext = (this.#seenNext + 1) % order.length;
+    this.#seen.add(fingerprint);
   }
 
   #forget(entry: Entry<T>): void {
     this.#entries.delete(entry.key);
+    if (entry.fingerprint >= 0) {
+      const count = (this.#kept.get(entry.fingerprint) ?? 1) - 1;
+      if (count === 0) this.#kept.delete(entry.fingerprint);
+      else this.#kept.set(entry.fingerprint, count);
+    }
     if (entry.older === undefined) this.#oldest = entry.newer;
     else entry.older.newer = entry.newer;
     if (entry.newer === undefined) this.#newest = entry.older;

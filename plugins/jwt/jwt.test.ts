@@ -348,4 +348,25 @@ describe('JwtVerifier', () => {
     await expect(verifier.verify(token)).rejects.toThrow(/exp/);
     expect(lookups).toBe(3);
   });
+
+  it('verifies each of many clients’ unchanging tokens twice at most, however their requests interleave', async () => {
+    const idp = await issuer();
+    const { createLocalJWKSet } = await import('jose');
+    const local = createLocalJWKSet({ keys: [idp.key.publicJwk] });
+    let verifications = 0;
+    const verifier = new JwtVerifier(
+      {
+        getKey: (header, token) => {
+          verifications++;
+          return local(header, token);
+        },
+      },
+      { audiences: [] },
+    );
+    const clients = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => idp.sign({ jti: `client-${i}` })),
+    );
+    for (let round = 0; round < 5; round++) for (const token of clients) await verifier.verify(token);
+    expect(verifications).toBeLessThanOrEqual(2 * clients.length);
+  });
 });
