@@ -10,6 +10,7 @@ import {
   startTestProvider,
   type TestProvider,
 } from '../test-support/openid-provider.ts';
+import { eventually } from '../test-support/load.ts';
 import { freePort, retryOnPortClash } from '../test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../test-support/server.ts';
 import { tempDir } from '../test-support/tmp.ts';
@@ -230,6 +231,10 @@ describe('a run of logins, token calls and refusals, as /metrics counts it and t
     };
     const total = Object.values(expected).reduce((sum, n) => sum + n, 0);
 
+    // The log sink appends to its file in the background: the last requests' events may still be on their way.
+    const logged = async () =>
+      value(await scrape(t), 'portcullis_audit_events_total', { sink: 'log', outcome: 'sent' });
+    await eventually(async () => (await logged()) >= total, 5_000, 'the log sink writing every event');
     const samples = await scrape(t);
     const logins = (labels: Record<string, string>) =>
       value(samples, 'portcullis_logins_total', { method: 'METHOD_OIDC', provider: 'main', ...labels });
