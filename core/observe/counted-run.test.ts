@@ -4,13 +4,13 @@ import { importJWK, type JWK, SignJWT } from 'jose';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Browser } from '../test-support/browser.ts';
 import { parseExposition, type Sample, value } from '../test-support/exposition.ts';
+import { eventually } from '../test-support/load.ts';
 import {
   callbackUrl,
   signingKey,
   startTestProvider,
   type TestProvider,
 } from '../test-support/openid-provider.ts';
-import { eventually } from '../test-support/load.ts';
 import { freePort, retryOnPortClash } from '../test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../test-support/server.ts';
 import { tempDir } from '../test-support/tmp.ts';
@@ -232,9 +232,9 @@ describe('a run of logins, token calls and refusals, as /metrics counts it and t
     const total = Object.values(expected).reduce((sum, n) => sum + n, 0);
 
     // The log sink appends to its file in the background: the last requests' events may still be on their way.
-    const logged = async () =>
+    const sentToLog = async () =>
       value(await scrape(t), 'portcullis_audit_events_total', { sink: 'log', outcome: 'sent' });
-    await eventually(async () => (await logged()) >= total, 5_000, 'the log sink writing every event');
+    await eventually(async () => (await sentToLog()) >= total, 5_000, 'the log sink writing every event');
     const samples = await scrape(t);
     const logins = (labels: Record<string, string>) =>
       value(samples, 'portcullis_logins_total', { method: 'METHOD_OIDC', provider: 'main', ...labels });
