@@ -340,12 +340,8 @@ export function jwtVerification(keys: KeySet, options: Omit<VerifyJwtOptions, 'n
     const loading = joseErrorsLoading();
     if (loading !== undefined) return loading.then(() => verify(token, now));
     const version = keys.version;
-    let first: MaybePromise<VerifiedJwt>;
-    try {
-      first = withEachKey(token, keys.getKey, checks, now);
-    } catch (error) {
-      return again(error, token, version, now);
-    }
+    // withEachKey does not throw: what verifySigned throws at once comes back as a rejection.
+    const first = withEachKey(token, keys.getKey, checks, now);
     if (first instanceof Promise) {
       return first.then(
         (verified) => inTime(verified, now),
@@ -411,7 +407,7 @@ function claimChecked(error: unknown): unknown {
 /**
  * {@link verifySigned} against a key set, trying each key when several fit (jose hands them over in its
  * JWKSMultipleMatchingKeys error rather than trying them itself); jose's claim failures as {@link ClaimCheckError}s.
- * At once when the key set answers at once; throws what it finds before waiting.
+ * At once when the key set answers at once; a refusal is always a rejection, never a throw.
  */
 function withEachKey(
   token: string,

@@ -286,7 +286,6 @@ function checkKey(key: CryptoKey, alg: string, expected: Algorithm): void {
   }
 }
 
-/** Each CryptoKey as a KeyObject, made once; `null` when Node cannot make one (jose then verifies with it). */
 /** What `node:crypto`'s `verify()` takes for a key and an algorithm, made once, and what the signature's length must be. */
 interface VerifyInput {
   readonly key: { readonly key: KeyObject } & Algorithm['options'];
