@@ -514,3 +514,29 @@ describe('CredentialPipeline.identify', () => {
     ]);
   });
 });
+
+describe('CredentialPipeline.identify, two methods writing one method name', () => {
+  // kubernetes and jwt both write METHOD_JWT and both answer JWT: the identity is the taker's, whichever is listed
+  // last (the one `identify` would fall back to by method name).
+  const writer = (name: string, takes: string): PipelineMethod => ({
+    name,
+    method: 'METHOD_JWT',
+    instance: {
+      schemes: ['JWT'],
+      authenticate: ({ value }) => (value === takes ? { id: '', method: 'METHOD_JWT', metadata: {} } : null),
+      identity: () => ({ user: name }),
+    },
+  });
+  it.each([
+    ['the first listed', 'a', 'first'],
+    ['the last listed', 'b', 'second'],
+  ])('answers with the identity hook of the method that took the credential: %s', async (_, token, user) => {
+    const pipeline = new CredentialPipeline({
+      store: store(),
+      methods: [writer('first', 'a'), writer('second', 'b')],
+    });
+    const outcome = await pipeline.authenticate({ authorization: `JWT ${token}` });
+    if (!outcome.ok) throw new Error(`refused: ${JSON.stringify(outcome)}`);
+    expect(pipeline.identify(outcome.authentication)).toEqual({ user });
+  });
+});

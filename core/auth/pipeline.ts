@@ -292,7 +292,11 @@ export class CredentialPipeline {
         return refused(Reasons.METHOD_INVALID_ANSWER, `${owner.name}: authenticate ${problem}`, owner.name);
       }
       const authentication = answer as Authentication;
-      if (owner.instance.identity !== undefined) this.#takenBy.set(authentication, owner);
+      // Only where `identify` could not tell the owner from the method: a WeakMap entry per first-seen authentication
+      // is work for every young-generation collection.
+      if (owner.instance.identity !== undefined && this.#identifiers.get(authentication.method) !== owner) {
+        this.#takenBy.set(authentication, owner);
+      }
       return this.#unlessExpired(authentication, owner.name, `${owner.name}: `);
     };
     const methodRefused = (error: unknown) => refusedBy(owner, error, Reasons.METHOD_REFUSED, owner.name);
