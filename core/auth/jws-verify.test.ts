@@ -325,14 +325,22 @@ async function keyFor(input: TokenCase, signerId: KeyId): Promise<JWTVerifyGetKe
   return createLocalJWKSet({ keys });
 }
 
-/** What a verification came to: the token's contents, or the error's class, code, message, claim and reason. */
+/**
+ * What a verification came to: the token's contents, or the error's class, code, message, claim, reason and cause
+ * (its class and message: a caller may log it).
+ */
 async function outcome(run: () => Promise<{ payload: unknown; protectedHeader?: unknown }>) {
   try {
     const { payload, protectedHeader } = await run();
     return { result: { verified: true, payload, protectedHeader }, error: undefined };
   } catch (error) {
-    const { name, code, message, claim, reason } = error as Record<string, unknown>;
-    return { result: defined({ verified: false, name, code, message, claim, reason }), error };
+    const { name, code, message, claim, reason, cause } = error as Record<string, unknown>;
+    const because =
+      cause === undefined ? undefined : { name: (cause as Error)?.name, message: (cause as Error)?.message };
+    return {
+      result: defined({ verified: false, name, code, message, claim, reason, cause: because }),
+      error,
+    };
   }
 }
 
@@ -362,7 +370,7 @@ describe('verifySignedJwt agrees with jose’s jwtVerify', () => {
   });
 
   it(
-    'on every generated token: accepted alike, or refused with the same error, code, message, claim and reason',
+    'on every generated token: accepted alike, or refused with the same error, code, message, claim, reason and cause',
     async () => {
       await fuzz(
         'verifySignedJwt against jwtVerify',

@@ -290,9 +290,12 @@ function checkKey(key: CryptoKey, alg: string, expected: Algorithm): void {
 interface VerifyInput {
   readonly key: { readonly key: KeyObject } & Algorithm['options'];
   readonly digest: string | null;
-  /** RSA: the modulus' length in bytes, every signature's length. */
+  /** Every signature's length in bytes: RSA's modulus length; ECDSA's r ‖ s, twice the curve's size. */
   readonly signatureBytes: number | undefined;
 }
+
+/** An ECDSA JWS signature's length by curve (RFC 7518 §3.4: r and s, each as long as the curve's order). */
+const EC_SIGNATURE_BYTES: Readonly<Record<string, number>> = { 'P-256': 64, 'P-384': 96, 'P-521': 132 };
 
 /**
  * Each CryptoKey's inputs per algorithm, made once it passed {@link checkKey} for that algorithm (a CryptoKey cannot
@@ -308,11 +311,16 @@ function verifyInputOf(key: CryptoKey, alg: string, algorithm: Algorithm): Verif
   checkKey(key, alg, algorithm);
   let input: VerifyInput | null;
   try {
-    const modulusLength = (key.algorithm as { modulusLength?: unknown }).modulusLength;
+    const { modulusLength } = key.algorithm as KeyAlgorithm;
     input = {
       key: { key: KeyObject.from(key as Parameters<typeof KeyObject.from>[0]), ...algorithm.options },
       digest: algorithm.digest,
-      signatureBytes: typeof modulusLength === 'number' ? Math.ceil(modulusLength / 8) : undefined,
+      signatureBytes:
+        typeof modulusLength === 'number'
+          ? Math.ceil(modulusLength / 8)
+          : algorithm.namedCurve !== undefined
+            ? EC_SIGNATURE_BYTES[algorithm.namedCurve]
+            : undefined,
     };
   } catch {
     input = null;
@@ -489,7 +497,8 @@ export function verifySigned(
     if (input === null) return joseVerified(token, resolved, { ...checks.given, now });
     // An RSA signature is exactly as long as the modulus (RFC 8017 §8.1.2, §8.2.2: "If the length of the signature S
     // is not k octets, output 'invalid signature'"), as Go's crypto/rsa, which Flipt verifies with, checks. OpenSSL's
-    // PSS path takes one shorter (its leading zero bytes dropped): a second spelling of the same token.
+    // PSS path takes one shorter (its leading zero bytes dropped): a second spelling of the same token. An ECDSA one
+    // of the wrong length WebCrypto refuses as jose sees it, with no cause, where a `Verify` object would throw.
     const signature = Buffer.from(encodedSignature, 'base64url');
     if (input.signatureBytes !== undefined && signature.length !== input.signatureBytes) {
       throw new errors.JWSSignatureVerificationFailed();

@@ -539,4 +539,26 @@ describe('CredentialPipeline.identify, two methods writing one method name', () 
     if (!outcome.ok) throw new Error(`refused: ${JSON.stringify(outcome)}`);
     expect(pipeline.identify(outcome.authentication)).toEqual({ user });
   });
+
+  it('answers with the last taker of an object two methods both hand out', async () => {
+    const shared = Object.freeze({ id: '', method: 'METHOD_JWT', metadata: Object.freeze({}) });
+    const handing = (name: string, scheme: string): PipelineMethod => ({
+      name,
+      method: 'METHOD_JWT',
+      instance: { schemes: [scheme], authenticate: () => shared, identity: () => ({ user: name }) },
+    });
+    const pipeline = new CredentialPipeline({
+      store: store(),
+      methods: [handing('first', 'X'), handing('second', 'JWT')],
+    });
+    for (const [scheme, user] of [
+      ['X', 'first'],
+      ['JWT', 'second'],
+      ['X', 'first'],
+    ]) {
+      const outcome = await pipeline.authenticate({ authorization: `${scheme} t` });
+      if (!outcome.ok) throw new Error(`refused: ${JSON.stringify(outcome)}`);
+      expect(pipeline.identify(outcome.authentication)).toEqual({ user });
+    }
+  });
 });

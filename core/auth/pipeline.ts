@@ -292,10 +292,13 @@ export class CredentialPipeline {
         return refused(Reasons.METHOD_INVALID_ANSWER, `${owner.name}: authenticate ${problem}`, owner.name);
       }
       const authentication = answer as Authentication;
-      // Only where `identify` could not tell the owner from the method: a WeakMap entry per first-seen authentication
-      // is work for every young-generation collection.
-      if (owner.instance.identity !== undefined && this.#identifiers.get(authentication.method) !== owner) {
-        this.#takenBy.set(authentication, owner);
+      // Recorded only where `identify` could not tell the owner from the method (a WeakMap entry per first-seen
+      // authentication is work for every young-generation collection); a record left by another method that answered
+      // the same object goes, so the last taker answers, as when every take was recorded. (An authentication's
+      // `method` is read-only: one changed after the take is identified by what it now says.)
+      if (owner.instance.identity !== undefined) {
+        if (this.#identifiers.get(authentication.method) !== owner) this.#takenBy.set(authentication, owner);
+        else this.#takenBy.delete(authentication);
       }
       return this.#unlessExpired(authentication, owner.name, `${owner.name}: `);
     };
