@@ -1,3 +1,4 @@
+import { isJwtAuthentication } from '../auth/jwt-claims.ts';
 import { ErrorCodes, PluginError } from '../errors.ts';
 import type { MethodInstance } from './contracts.ts';
 
@@ -58,6 +59,8 @@ export function authenticationProblem(value: unknown): string | undefined {
 }
 
 function readProblem(value: unknown): string | undefined {
+  // The kit's JWT authentication is one by construction; reading it would make the metadata it makes when first read.
+  if (isJwtAuthentication(value)) return undefined;
   if (value === null) return 'answered null, not an authentication';
   if (typeof value !== 'object' || Array.isArray(value)) {
     return `answered ${value === undefined ? 'undefined' : Array.isArray(value) ? 'an array' : typeof value}, not an authentication (or null)`;

@@ -121,7 +121,7 @@ describe('assertPlugin', () => {
     for (const [apiVersion, advice] of [
       ['^2.0.0', 'upgrade portcullis'],
       ['^0.9.0', 'use a version of the plugin written for this kit'],
-      ['>=1.5.0 <2', 'use a version of the plugin written for this kit'],
+      ['>=1.99.0 <2', 'use a version of the plugin written for this kit'],
     ] as const) {
       let error: unknown;
       try {

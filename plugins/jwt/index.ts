@@ -6,8 +6,8 @@ import {
   isBlank,
   isHttpUrl,
   isSecretReference,
+  jwtAuthentication,
   jwtIdentity,
-  jwtMetadata,
   quoteValue,
   statFailure,
 } from '../../core/plugins/kit/index.ts';
@@ -67,17 +67,13 @@ export default defineMethod<typeof configSchema, JwtConfig>({
       for (const skipped of pem.skipped) ctx.log.warn(`public_key_file: skipped ${skipped}`);
       keys = pem.keys;
     }
-    // The verifier remembers a repeated token's authentication with it: built once per token, not per request.
+    // The verifier remembers a repeated token's authentication with it: built once per token, not per request, and its
+    // metadata made only when something reads it (jwtAuthentication).
     const verifier = new JwtVerifier<Authentication>(
       keys,
       config.validate_claims,
       () => ctx.now().getTime(),
-      (claims) =>
-        Object.freeze({
-          id: '',
-          method: 'METHOD_JWT',
-          metadata: Object.freeze(jwtMetadata(claims, config.claims_mapping)),
-        }),
+      (claims) => jwtAuthentication(claims, config.claims_mapping),
     );
     return {
       schemes: ['JWT'],

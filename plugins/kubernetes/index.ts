@@ -1,5 +1,5 @@
 import type { Authentication } from '../../core/plugins/kit/index.ts';
-import { defineMethod, ErrorCodes, jwtIdentity, jwtMetadata } from '../../core/plugins/kit/index.ts';
+import { defineMethod, ErrorCodes, jwtAuthentication, jwtIdentity } from '../../core/plugins/kit/index.ts';
 import type { KubernetesConfig } from './config.ts';
 import configSchema from './schema.json' with { type: 'json' };
 
@@ -43,11 +43,7 @@ export default defineMethod<typeof configSchema, KubernetesConfig>({
         // The cluster hands back the same claims for a token it remembers; so is the authentication built once.
         let authentication = built.get(claims);
         if (authentication === undefined) {
-          authentication = Object.freeze({
-            id: '',
-            method: 'METHOD_JWT',
-            metadata: Object.freeze(jwtMetadata(claims, mapping)),
-          });
+          authentication = jwtAuthentication(claims, mapping);
           built.set(claims, authentication);
         }
         return authentication;

@@ -34,6 +34,7 @@ export {
 export {
   DEFAULT_JWT_CLAIMS_MAPPING,
   type JwtAttribute,
+  jwtAuthentication,
   jwtIdentity,
   jwtMetadata,
 } from '../../auth/jwt-claims.ts';
