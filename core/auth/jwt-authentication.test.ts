@@ -1,6 +1,7 @@
+import { deepStrictEqual } from 'node:assert';
 import { describe, expect, it } from 'vitest';
 import { authenticationProblem } from '../plugins/instance.ts';
-import { isJwtAuthentication, jwtAuthentication, jwtMetadata } from './jwt-claims.ts';
+import { isJwtAuthentication, jwtAuthentication, jwtMetadata, LAZY_NESTING_LEVELS } from './jwt-claims.ts';
 
 const CLAIMS = {
   iss: 'https://issuer.example',
@@ -17,20 +18,25 @@ const plain = (claims: Record<string, unknown>, mapping = {}) => ({
   metadata: jwtMetadata(claims, mapping),
 });
 
-/** Claims that count how often they are read (every read of jwtMetadata lists their keys). */
+/**
+ * Claims without an `iss` that count how often metadata is made of them: jwtMetadata asks for `iss` once each time
+ * (nothing else here asks for it).
+ */
 function counted(claims: Record<string, unknown>) {
   let reads = 0;
   const proxy = new Proxy(claims, {
-    ownKeys(target) {
-      reads++;
-      return Reflect.ownKeys(target);
+    get(target, key, receiver) {
+      if (key === 'iss') reads++;
+      return Reflect.get(target, key, receiver);
     },
   });
   return { proxy, reads: () => reads };
 }
 
+const { iss: _, ...WITHOUT_ISS } = CLAIMS;
+
 describe('jwtAuthentication', () => {
-  it('is seen as the plain authentication it stands for: keys, JSON, spread, clone, equality, frozen', () => {
+  it('is seen as the plain authentication it stands for: keys, prototype, JSON, spread, clone, equality, frozen', () => {
     const mapping = { email: '/user/email', role: '/user/role' };
     const made = jwtAuthentication(CLAIMS, mapping);
     const expected = plain(CLAIMS, mapping);
@@ -39,6 +45,8 @@ describe('jwtAuthentication', () => {
     expect({ ...made }).toStrictEqual(expected);
     expect(structuredClone(made)).toStrictEqual(expected);
     expect(made).toEqual(expected);
+    deepStrictEqual(made, expected);
+    expect(Object.getPrototypeOf(made)).toBe(Object.prototype);
     expect(Object.keys(made.metadata)).toEqual(Object.keys(expected.metadata));
     expect(Object.isFrozen(made)).toBe(true);
     expect(Object.isFrozen(made.metadata)).toBe(true);
@@ -48,31 +56,71 @@ describe('jwtAuthentication', () => {
   });
 
   it('makes the metadata on its first read only, then answers the same object', () => {
-    const { proxy, reads } = counted({ ...CLAIMS });
+    const { proxy, reads } = counted({ ...WITHOUT_ISS });
     const made = jwtAuthentication(proxy);
     expect(made.id).toBe('');
     expect(made.method).toBe('METHOD_JWT');
     expect(reads()).toBe(0);
     const first = made.metadata;
-    const making = reads();
-    expect(making).toBeGreaterThan(0);
+    expect(reads()).toBe(1);
     expect(made.metadata).toBe(first);
-    expect(reads()).toBe(making);
-    expect(first['io.flipt.auth.claims']).toBe(plain(CLAIMS).metadata['io.flipt.auth.claims']);
+    expect(reads()).toBe(1);
+    expect(first).toEqual(plain(WITHOUT_ISS).metadata);
+  });
+
+  it('makes the metadata at once for claims nested deeper than it makes lazily', () => {
+    const nested = (levels: number): unknown => (levels === 0 ? 'r' : [nested(levels - 1)]);
+    // The claims and `user` are two of the levels.
+    for (const [levels, atOnce] of [
+      [LAZY_NESTING_LEVELS - 2, false],
+      [LAZY_NESTING_LEVELS - 1, true],
+    ] as const) {
+      const { proxy, reads } = counted({ sub: 'ada', user: { role: nested(levels) } });
+      const made = jwtAuthentication(proxy, { role: '/user/role' });
+      expect(reads() > 0, `${levels} levels`).toBe(atOnce);
+      expect(made.metadata).toEqual(
+        jwtMetadata({ sub: 'ada', user: { role: nested(levels) } }, { role: '/user/role' }),
+      );
+    }
+  });
+
+  it('makes the metadata at once of claims JSON.parse does not make, throwing where making it throws', () => {
+    for (const odd of [
+      { at: new Date(0) },
+      { n: 1n },
+      { list: [undefined] },
+      { nested: Object.create(null) },
+    ]) {
+      let made: unknown;
+      let thrown: unknown;
+      try {
+        made = jwtMetadata(odd);
+      } catch (error) {
+        thrown = error;
+      }
+      if (thrown === undefined) expect(jwtAuthentication(odd).metadata).toEqual(made);
+      else expect(() => jwtAuthentication(odd)).toThrow((thrown as Error).message);
+    }
+    const throwing = {
+      get sub(): string {
+        throw new Error('unreadable claim');
+      },
+    };
+    expect(() => jwtAuthentication(throwing)).toThrow('unreadable claim');
   });
 
   it('passes the pipeline’s check of a method’s answer without its metadata being made', () => {
-    const { proxy, reads } = counted({ ...CLAIMS });
+    const { proxy, reads } = counted({ ...WITHOUT_ISS });
     expect(authenticationProblem(jwtAuthentication(proxy))).toBeUndefined();
     expect(reads()).toBe(0);
   });
 
-  it('is told from anything else by its private field, not its prototype or shape', () => {
+  it('is told from anything else by a property no copy carries, not by its shape', () => {
     const made = jwtAuthentication(CLAIMS);
     expect(isJwtAuthentication(made)).toBe(true);
     const lookalikes: unknown[] = [
       plain(CLAIMS),
-      Object.create(Object.getPrototypeOf(made) as object),
+      Object.create(made),
       { ...made },
       structuredClone(made),
       null,
@@ -80,9 +128,7 @@ describe('jwtAuthentication', () => {
       'METHOD_JWT',
     ];
     for (const value of lookalikes) expect(isJwtAuthentication(value)).toBe(false);
-    // A forged one is still checked: its missing metadata is found.
-    expect(authenticationProblem(Object.create(Object.getPrototypeOf(made) as object))).toBe(
-      'answered an authentication without a string id',
-    );
+    // A copy is still checked: one with a wrong id is found.
+    expect(authenticationProblem({ ...made, id: 7 })).toBe('answered an authentication without a string id');
   });
 });

@@ -88,56 +88,117 @@ export function jwtMetadata(
  * and kept (frozen) from then on. Most requests never read it — a route that only needs its caller admitted, the
  * later uses of a remembered token — and making it was a tenth of a first-seen token's cost in a server.
  *
- * The answer is frozen, and its three fields are own enumerable properties in that order, so spreading it,
- * `JSON.stringify`, `structuredClone` and `Object.keys` see what they see of the plain object. `claims` (as
- * `JSON.parse` made them: JSON values only) are kept until the metadata is made and must not change meanwhile;
- * `mapping` is `claims_mapping` as jwtMetadata takes it. Since kit 1.5.0.
+ * The answer is a frozen plain object whose three fields are own enumerable properties in that order: spreading it,
+ * `JSON.stringify`, `structuredClone` and `assert.deepStrictEqual` see what they see of `{ id, method, metadata }`
+ * (`Object.getOwnPropertyDescriptor` and `util.inspect` tell that `metadata` is a getter: `console.log` shows
+ * `[Getter]` for it, as it does for any accessor). `claims`
+ * (as `JSON.parse` made them: JSON values only) are kept until the metadata is made and must not change meanwhile;
+ * `mapping` is `claims_mapping` as jwtMetadata takes it.
+ *
+ * Claims nested deeper than {@link LAZY_NESTING_LEVELS}, or holding anything `JSON.parse` does not make, have their
+ * metadata made at once, where it has always been made: whatever making it throws (a `RangeError` for nesting deep
+ * enough to exhaust the stack) is thrown here, so a token is refused by its method rather than admitted with
+ * metadata that cannot be read. Since kit 1.5.0.
  */
 export function jwtAuthentication(
   claims: Readonly<Record<string, unknown>>,
   mapping: Partial<Record<JwtAttribute, string>> = {},
 ): Authentication {
-  return new JwtAuthentication(claims, mapping);
+  const state: LazyMetadata = { claims, mapping, metadata: undefined };
+  if (!plainJsonWithin(claims, LAZY_NESTING_LEVELS))
+    state.metadata = Object.freeze(jwtMetadata(claims, mapping));
+  const authentication = { id: '', method: 'METHOD_JWT' };
+  Object.defineProperty(authentication, 'metadata', METADATA_PROPERTY);
+  Lazy.stamp(authentication, state);
+  return Object.freeze(authentication) as Authentication;
 }
 
 /**
- * Whether `value` was made by {@link jwtAuthentication}, and so is an authentication by construction (a brand
- * check on its private field: nothing else passes it).
+ * How deep claims may nest (objects and arrays, the claims themselves one level) for their metadata to be made when
+ * first read: however deep the stack of the code that reads it, making it then needs at most a few frames per
+ * level. Real claims nest two or three levels.
+ */
+export const LAZY_NESTING_LEVELS = 32;
+
+/**
+ * Whether `value` was made by {@link jwtAuthentication}, and so is an authentication by construction: frozen, with a
+ * string `id` and `method` and metadata of strings. Told by a private field no copy carries, not by shape.
  */
 export function isJwtAuthentication(value: unknown): boolean {
-  return JwtAuthentication.made(value);
+  return Lazy.stamped(value);
 }
 
-class JwtAuthentication implements Authentication {
-  readonly id = '';
-  readonly method = 'METHOD_JWT';
-  declare readonly metadata: Readonly<Record<string, string>>;
-  #claims: Readonly<Record<string, unknown>> | undefined;
-  readonly #mapping: Partial<Record<JwtAttribute, string>>;
-  #metadata: Readonly<Record<string, string>> | undefined;
+interface LazyMetadata {
+  claims: Readonly<Record<string, unknown>> | undefined;
+  readonly mapping: Partial<Record<JwtAttribute, string>>;
+  metadata: Readonly<Record<string, string>> | undefined;
+}
 
-  // One descriptor for every instance: the same getter keeps them all on one hidden class.
-  static readonly #metadataProperty: PropertyDescriptor = {
-    enumerable: true,
-    get(this: JwtAuthentication) {
-      if (this.#metadata === undefined) {
-        this.#metadata = Object.freeze(jwtMetadata(this.#claims ?? {}, this.#mapping));
-        this.#claims = undefined;
-      }
-      return this.#metadata;
-    },
-  };
+/** A constructor that answers the object it is given, so that a subclass's private field lands on that object. */
+class Given {
+  constructor(target: object) {
+    // biome-ignore lint/correctness/noConstructorReturn: returning the target is how its private field is added
+    return target;
+  }
+}
 
-  constructor(claims: Readonly<Record<string, unknown>>, mapping: Partial<Record<JwtAttribute, string>>) {
-    this.#claims = claims;
-    this.#mapping = mapping;
-    Object.defineProperty(this, 'metadata', JwtAuthentication.#metadataProperty);
-    Object.freeze(this);
+/**
+ * Keeps an authentication's lazy metadata in a private field of the authentication itself: invisible to spread,
+ * JSON, `structuredClone`, `assert.deepStrictEqual` and `util.inspect`, carried by no copy, and leaving the object
+ * a plain one (its prototype `Object.prototype`). Cheaper than a non-enumerable property, and no WeakMap entry.
+ */
+class Lazy extends Given {
+  readonly #state: LazyMetadata;
+
+  private constructor(target: object, state: LazyMetadata) {
+    super(target);
+    this.#state = state;
   }
 
-  static made(value: unknown): boolean {
-    return typeof value === 'object' && value !== null && #mapping in value;
+  static stamp(target: object, state: LazyMetadata): void {
+    new Lazy(target, state);
   }
+
+  static stamped(value: unknown): boolean {
+    return typeof value === 'object' && value !== null && #state in value;
+  }
+
+  static metadata(authentication: object): Readonly<Record<string, string>> {
+    const state = (authentication as Lazy).#state;
+    if (state.metadata === undefined) {
+      state.metadata = Object.freeze(jwtMetadata(state.claims ?? {}, state.mapping));
+      state.claims = undefined;
+    }
+    return state.metadata;
+  }
+}
+
+// One descriptor (one getter) for every authentication: they all keep one hidden class.
+const METADATA_PROPERTY: PropertyDescriptor = {
+  enumerable: true,
+  get(this: object) {
+    return Lazy.metadata(this);
+  },
+};
+
+/**
+ * Whether `value` is JSON as `JSON.parse` makes it (strings, numbers, booleans, null, arrays, plain objects) nesting
+ * no deeper than `levels`: what jwtMetadata makes metadata of without throwing, in a few frames a level.
+ */
+function plainJsonWithin(value: unknown, levels: number): boolean {
+  if (value === null) return true;
+  const type = typeof value;
+  if (type === 'string' || type === 'number' || type === 'boolean') return true;
+  if (type !== 'object' || levels === 0) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!plainJsonWithin(item, levels - 1)) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const key of Object.keys(value as object)) {
+    if (!plainJsonWithin((value as Record<string, unknown>)[key], levels - 1)) return false;
+  }
+  return true;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { join } from 'node:path';
 import { exportJWK, exportSPKI, importJWK, type JWTPayload, SignJWT } from 'jose';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -271,6 +271,36 @@ describe('jwt: keys from a PEM file', () => {
     );
     await expect(pemKeys(join(dir, 'junk.pem'))).rejects.toThrow(/failed to parse public key PEM block/);
     await expect(pemKeys(join(dir, 'missing.pem'))).rejects.toThrow(/failed to read key file/);
+  });
+});
+
+describe('jwt: claims whose metadata is made when first read', () => {
+  it('admits a token with its metadata readable everywhere, and refuses one whose metadata cannot be made', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const dir = tempFiles({ 'key.pem': publicKey.export({ type: 'spki', format: 'pem' }).toString() });
+    const t = await serve({ public_key_file: join(dir, 'key.pem'), claims_mapping: { role: '/user/role' } });
+    // Claims as text: nested `levels` arrays deep under the mapped role.
+    const signed = (levels: number) => {
+      const payload = `{"sub":"deep","exp":${now() + 60},"user":{"role":${'['.repeat(levels)}"r"${']'.repeat(levels)}}}`;
+      const input = `${b64({ alg: 'RS256' })}.${Buffer.from(payload).toString('base64url')}`;
+      return {
+        claims: JSON.parse(payload) as Record<string, unknown>,
+        token: `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`,
+      };
+    };
+    // Shallow, and deeper than what is made lazily: /self shows the same metadata either way.
+    for (const levels of [1, 40]) {
+      const { claims, token } = signed(levels);
+      const { status, body } = await self(t, token);
+      expect(status, `${levels} levels`).toBe(200);
+      expect(body.metadata).toEqual(jwtMetadata(claims, { role: '/user/role' }));
+    }
+    // Deep enough that making the metadata exhausts the stack (the token still under the 16 KiB limit): refused
+    // by the method on every path, as before the metadata was made lazily, never admitted unreadable.
+    const { token } = signed(5000);
+    expect(token.length).toBeLessThan(16 * 1024);
+    expect((await self(t, token)).status).toBe(401);
+    expect((await t.fetch('/auth/v1/forward', jwtHeader(token))).status).toBe(401);
   });
 });
 
