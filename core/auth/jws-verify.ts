@@ -25,6 +25,7 @@ import type {
   JWTVerifyOptions,
 } from 'jose';
 import { type MaybePromise, settle } from '../maybe-promise.ts';
+import { markParsedClaims } from './parsed-claims.ts';
 
 /**
  * jose's error classes (its `errors` module alone, not its index), loaded by the first verification: the kit loads
@@ -359,6 +360,7 @@ function claimsSet(
     throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object', { cause });
   }
   if (!isObject(claims)) throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
+  markParsedClaims(claims);
   const set = claims as JWTPayload;
   const { typ, subject } = checks.given;
   if (typ !== undefined && (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(typ)))

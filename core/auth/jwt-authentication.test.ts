@@ -2,6 +2,7 @@ import { deepStrictEqual } from 'node:assert';
 import { describe, expect, it } from 'vitest';
 import { authenticationProblem } from '../plugins/instance.ts';
 import { isJwtAuthentication, jwtAuthentication, jwtMetadata, LAZY_NESTING_LEVELS } from './jwt-claims.ts';
+import { markParsedClaims } from './parsed-claims.ts';
 
 const CLAIMS = {
   iss: 'https://issuer.example',
@@ -30,6 +31,8 @@ function counted(claims: Record<string, unknown>) {
       return Reflect.get(target, key, receiver);
     },
   });
+  // As the kit's verification marks the claims it parsed: only those are made lazily.
+  markParsedClaims(proxy);
   return { proxy, reads: () => reads };
 }
 
@@ -107,6 +110,59 @@ describe('jwtAuthentication', () => {
       },
     };
     expect(() => jwtAuthentication(throwing)).toThrow('unreadable claim');
+  });
+
+  it('waits only with claims the kit’s verification parsed: any others have their metadata made at once', () => {
+    let reads = 0;
+    const unmarked = new Proxy(
+      { ...WITHOUT_ISS },
+      {
+        get(target, key, receiver) {
+          if (key === 'iss') reads++;
+          return Reflect.get(target, key, receiver);
+        },
+      },
+    );
+    jwtAuthentication(unmarked);
+    expect(reads).toBe(1);
+    // A getter that throws once read again throws here, where the method can refuse the token.
+    let gets = 0;
+    const twice = {
+      sub: 'g',
+      get user() {
+        gets++;
+        if (gets > 1) throw new Error('read again');
+        return { role: 'r' };
+      },
+    };
+    expect(() => jwtAuthentication(twice)).toThrow('read again');
+  });
+
+  it('reads a mapping now unless it is frozen: later changes and getters cannot reach the metadata', () => {
+    const mapping: Record<string, string> = { role: '/user/role' };
+    const { proxy } = counted({ ...WITHOUT_ISS });
+    const made = jwtAuthentication(proxy, mapping);
+    mapping.role = '/sub';
+    expect(made.metadata['io.flipt.auth.jwt.role']).toBe('[viewer editor]');
+    const throwing = {
+      get role(): string {
+        throw new Error('unreadable mapping');
+      },
+    };
+    expect(() => jwtAuthentication(counted({ ...WITHOUT_ISS }).proxy, throwing)).toThrow(
+      'unreadable mapping',
+    );
+    expect(() => jwtAuthentication(counted({ ...WITHOUT_ISS }).proxy, Object.freeze(throwing))).toThrow(
+      'unreadable mapping',
+    );
+  });
+
+  it('reads the metadata through an object that inherits from it; through a Proxy, says it cannot', () => {
+    const made = jwtAuthentication(counted({ ...WITHOUT_ISS }).proxy);
+    expect((Object.create(made) as typeof made).metadata).toEqual(plain(WITHOUT_ISS).metadata);
+    expect(() => new Proxy(made, {}).metadata).toThrow(
+      'the metadata of a JWT authentication (jwtAuthentication) is read from the authentication itself, not through a Proxy of it',
+    );
   });
 
   it('passes the pipeline’s check of a method’s answer without its metadata being made', () => {

@@ -5,6 +5,7 @@
 import type { Authentication } from '../plugins/contracts.ts';
 import { resolvePointer } from './claims.ts';
 import { goJson } from './json.ts';
+import { Given, isParsedClaims } from './parsed-claims.ts';
 
 /** The attributes `claims_mapping` may point at, and where Flipt looks for them by default. */
 export const DEFAULT_JWT_CLAIMS_MAPPING = {
@@ -95,22 +96,53 @@ export function jwtMetadata(
  * (as `JSON.parse` made them: JSON values only) are kept until the metadata is made and must not change meanwhile;
  * `mapping` is `claims_mapping` as jwtMetadata takes it.
  *
- * Claims nested deeper than {@link LAZY_NESTING_LEVELS}, or holding anything `JSON.parse` does not make, have their
- * metadata made at once, where it has always been made: whatever making it throws (a `RangeError` for nesting deep
- * enough to exhaust the stack) is thrown here, so a token is refused by its method rather than admitted with
- * metadata that cannot be read. Since kit 1.5.0.
+ * Only claims as the kit's verification parsed them (`verifyJwt`, `jwtVerification`: plain JSON, no getter or
+ * Proxy), nested no deeper than {@link LAZY_NESTING_LEVELS}, wait: any other claims have their metadata made at once,
+ * where it has always been made, so that whatever making it throws (a `RangeError` for nesting deep enough to
+ * exhaust the stack, a throwing getter) is thrown here and the token is refused by its method, never admitted with
+ * metadata that cannot be read. `mapping` is read now unless it is frozen. The metadata must be read from the
+ * authentication itself: read through a Proxy of it, the getter throws a `TypeError` saying so. Since kit 1.5.0.
  */
 export function jwtAuthentication(
   claims: Readonly<Record<string, unknown>>,
-  mapping: Partial<Record<JwtAttribute, string>> = {},
+  mapping: Partial<Record<JwtAttribute, string>> = NO_MAPPING,
 ): Authentication {
-  const state: LazyMetadata = { claims, mapping, metadata: undefined };
-  if (!plainJsonWithin(claims, LAZY_NESTING_LEVELS))
-    state.metadata = Object.freeze(jwtMetadata(claims, mapping));
+  const state: LazyMetadata = { claims, mapping: settledMapping(mapping), metadata: undefined };
+  if (!isParsedClaims(claims) || !plainJsonWithin(claims, LAZY_NESTING_LEVELS))
+    state.metadata = Object.freeze(jwtMetadata(claims, state.mapping));
   const authentication = { id: '', method: 'METHOD_JWT' };
   Object.defineProperty(authentication, 'metadata', METADATA_PROPERTY);
   Lazy.stamp(authentication, state);
   return Object.freeze(authentication) as Authentication;
+}
+
+const NO_MAPPING: Partial<Record<JwtAttribute, string>> = Object.freeze({});
+/** Frozen mappings of plain data properties, read as they are (checked once each). */
+const settledMappings = new WeakSet<object>();
+
+/**
+ * `mapping` as it will be read when the metadata is made: itself when it is frozen, of data properties (a method's
+ * configuration, frozen once), else a copy of its pointers read now, so that nothing can change or throw later.
+ */
+function settledMapping(
+  mapping: Partial<Record<JwtAttribute, string>>,
+): Partial<Record<JwtAttribute, string>> {
+  if (settledMappings.has(mapping)) return mapping;
+  const prototype: unknown = Object.getPrototypeOf(mapping);
+  if (
+    Object.isFrozen(mapping) &&
+    (prototype === Object.prototype || prototype === null) &&
+    Object.values(Object.getOwnPropertyDescriptors(mapping)).every((property) => 'value' in property)
+  ) {
+    settledMappings.add(mapping);
+    return mapping;
+  }
+  const copy: Partial<Record<JwtAttribute, string>> = {};
+  for (const [attribute] of ATTRIBUTE_KEYS) {
+    const pointer = mapping[attribute];
+    if (pointer !== undefined) copy[attribute] = pointer;
+  }
+  return copy;
 }
 
 /**
@@ -132,14 +164,6 @@ interface LazyMetadata {
   claims: Readonly<Record<string, unknown>> | undefined;
   readonly mapping: Partial<Record<JwtAttribute, string>>;
   metadata: Readonly<Record<string, string>> | undefined;
-}
-
-/** A constructor that answers the object it is given, so that a subclass's private field lands on that object. */
-class Given {
-  constructor(target: object) {
-    // biome-ignore lint/correctness/noConstructorReturn: returning the target is how its private field is added
-    return target;
-  }
 }
 
 /**
@@ -164,7 +188,15 @@ class Lazy extends Given {
   }
 
   static metadata(authentication: object): Readonly<Record<string, string>> {
-    const state = (authentication as Lazy).#state;
+    let holder: object | null = authentication;
+    // An object made with the authentication as its prototype reads the metadata of the authentication.
+    while (holder !== null && !(#state in holder)) holder = Object.getPrototypeOf(holder) as object | null;
+    if (holder === null) {
+      throw new TypeError(
+        'the metadata of a JWT authentication (jwtAuthentication) is read from the authentication itself, not through a Proxy of it',
+      );
+    }
+    const state = (holder as Lazy).#state;
     if (state.metadata === undefined) {
       state.metadata = Object.freeze(jwtMetadata(state.claims ?? {}, state.mapping));
       state.claims = undefined;

@@ -67,13 +67,15 @@ export default defineMethod<typeof configSchema, JwtConfig>({
       for (const skipped of pem.skipped) ctx.log.warn(`public_key_file: skipped ${skipped}`);
       keys = pem.keys;
     }
+    // Frozen once, so that each token's authentication reads it when its metadata is made rather than copy it.
+    const mapping = Object.freeze({ ...config.claims_mapping });
     // The verifier remembers a repeated token's authentication with it: built once per token, not per request, and its
     // metadata made only when something reads it (jwtAuthentication).
     const verifier = new JwtVerifier<Authentication>(
       keys,
       config.validate_claims,
       () => ctx.now().getTime(),
-      (claims) => jwtAuthentication(claims, config.claims_mapping),
+      (claims) => jwtAuthentication(claims, mapping),
     );
     return {
       schemes: ['JWT'],

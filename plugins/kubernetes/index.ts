@@ -21,7 +21,10 @@ export default defineMethod<typeof configSchema, KubernetesConfig>({
       | undefined;
     // A service account token sent as `Authorization: JWT` is a JWT authentication (as in Flipt v2), mapped by the
     // jwt method's claims_mapping when that method is on, else by Flipt's defaults.
-    const mapping = jwt?.enabled === true ? jwt.claims_mapping : undefined;
+    const mapping =
+      jwt?.enabled === true && jwt.claims_mapping !== undefined
+        ? Object.freeze({ ...jwt.claims_mapping })
+        : undefined;
     // When the jwt method is told to expect this cluster's tokens, they are its to check (its audiences, subject).
     const jwtTakesClusterTokens = jwt?.enabled === true && jwt.validate_claims?.issuer === cluster.issuer;
     if (jwtTakesClusterTokens) {
