@@ -1,8 +1,12 @@
 import { deepStrictEqual } from 'node:assert';
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { authenticationProblem } from '../plugins/instance.ts';
+import { newIssuerKey } from '../test-support/token-issuer.ts';
+import { jwtVerification, localKeySet } from './jwks.ts';
 import { isJwtAuthentication, jwtAuthentication, jwtMetadata, LAZY_NESTING_LEVELS } from './jwt-claims.ts';
-import { markParsedClaims } from './parsed-claims.ts';
+import { isParsedClaims, markParsedClaims } from './parsed-claims.ts';
+import { TIME_CLAIM_RULES } from './time-claims.ts';
 
 const CLAIMS = {
   iss: 'https://issuer.example',
@@ -186,5 +190,24 @@ describe('jwtAuthentication', () => {
     for (const value of lookalikes) expect(isJwtAuthentication(value)).toBe(false);
     // A copy is still checked: one with a wrong id is found.
     expect(authenticationProblem({ ...made, id: 7 })).toBe('answered an authentication without a string id');
+  });
+});
+
+describe('the claims the kit’s verification parses', () => {
+  it('are marked as its own, so the methods’ authentications make their metadata lazily; copies are not', async () => {
+    const key = await newIssuerKey('RS256', 'k1');
+    const token = await new SignJWT({ sub: 'ada', user: { role: 'viewer' } })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(key.privateKey);
+    const verification = jwtVerification(await localKeySet({ keys: [key.publicJwk] }), {
+      algorithms: ['RS256'],
+      timeRules: TIME_CLAIM_RULES.jwt,
+    });
+    const { payload } = await verification.verify(token, Date.now());
+    expect(isParsedClaims(payload)).toBe(true);
+    expect(isParsedClaims({ ...payload })).toBe(false);
+    expect(isParsedClaims(structuredClone(payload))).toBe(false);
   });
 });
