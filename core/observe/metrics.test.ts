@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import { parseExposition, value } from '../test-support/exposition.ts';
 import { serveForTest, serveReloadable } from '../test-support/server.ts';
 import { startUpstream } from '../test-support/upstream.ts';
-import { Metrics } from './metrics.ts';
+import { type DecisionOutcome, Metrics } from './metrics.ts';
 
 const config = {
   authentication: {
@@ -91,6 +91,42 @@ describe('Metrics.login', () => {
       }),
     ).toBe(1);
     expect(samples.filter((s) => s.name === logins)).toHaveLength(4);
+  });
+});
+
+describe('Metrics.decision', () => {
+  it('counts each method, outcome and reason apart, and times each outcome apart, when looked up again', async () => {
+    const metrics = new Metrics();
+    // Label sets sharing a method, an outcome or a reason with another: each is its own series.
+    const sets: Array<[string, DecisionOutcome, string, number | undefined]> = [
+      ['METHOD_TOKEN', 'authenticated', '', 1],
+      ['METHOD_TOKEN', 'forbidden', 'token_unknown', 2],
+      ['none', 'unauthenticated', 'token_unknown', undefined],
+      ['none', 'unauthenticated', 'no_credential', 3],
+      ['METHOD_JWT', 'authenticated', '', 4],
+    ];
+    for (let round = 1; round <= 3; round++) {
+      for (const [index, [method, outcome, reason, ms]] of sets.entries()) {
+        for (let i = 0; i <= index; i++) metrics.decision(outcome, method, reason, ms);
+      }
+    }
+    const samples = parseExposition((await metrics.exposition()).body);
+    for (const [index, [method, outcome, reason]] of sets.entries()) {
+      expect(value(samples, 'portcullis_authentication_decisions_total', { method, outcome, reason })).toBe(
+        3 * (index + 1),
+      );
+    }
+    // Per round: authenticated 1 of 1 ms and 5 of 4 ms; forbidden 2 of 2 ms; unauthenticated 4 of 3 ms (3 not timed).
+    const count = (outcome: string) =>
+      value(samples, 'portcullis_authentication_decision_seconds_count', { outcome });
+    const sum = (outcome: string) =>
+      value(samples, 'portcullis_authentication_decision_seconds_sum', { outcome });
+    expect(count('authenticated')).toBe(18);
+    expect(sum('authenticated')).toBeCloseTo(3 * (0.001 + 5 * 0.004), 9);
+    expect(count('forbidden')).toBe(6);
+    expect(count('unauthenticated')).toBe(12);
+    expect(sum('forbidden')).toBeCloseTo(6 * 0.002, 9);
+    expect(sum('unauthenticated')).toBeCloseTo(12 * 0.003, 9);
   });
 });
 
