@@ -328,8 +328,11 @@ error_log ${join(dir, 'logs', 'error.log')} warn;
 events { worker_connections 1024; }
 http {
   access_log off;
+  # nginx closes a client connection after 1000 requests by default; a request racing that close is an error, and a
+  # run stops on any error. The load's connections and the upstream's stay open for the whole row, as Node's do.
+  keepalive_requests 1000000;
 ${temp}
-  upstream service { server ${new URL(upstream).host}; keepalive 64; }
+  upstream service { server ${new URL(upstream).host}; keepalive 64; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:${port};
     location / {
