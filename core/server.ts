@@ -296,7 +296,9 @@ class Supervisor {
       const done = inFlight(generation, () => forget());
       // A response Node never attached to its socket (pipelined behind an answer that closed the connection, or a
       // client gone first) never closes: its connection's end counts it out instead.
-      response.once('close', done);
+      // `on`, not `once`: a response closes once, and `done` counts once however often it is called; `once` would
+      // wrap it and unhook it on every request.
+      response.on('close', done);
       forget = untilClosed(request.socket, done);
       generation.handle(request, response);
     });

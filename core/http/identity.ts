@@ -208,5 +208,6 @@ export function upstreamHeaders(
     headers.connection = 'Upgrade';
     headers.upgrade = incoming.upgrade;
   }
-  return { ...headers, ...identityHeaders(options.names, options.authentication, options.identify) };
+  // Into `headers` itself, not a copy of it: the identity names were left out above, so none is there already.
+  return Object.assign(headers, identityHeaders(options.names, options.authentication, options.identify));
 }

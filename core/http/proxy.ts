@@ -32,11 +32,15 @@ export function hopOf(
  */
 export function forwardablePath(url: string): string | undefined {
   if (!url.startsWith('/') || url.includes('#')) return undefined;
-  const path = url.split('?', 1)[0] ?? '';
-  try {
-    decodeURIComponent(path);
-  } catch {
-    return undefined;
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  // Only a `%` escape can fail to decode: a path without one needs no trial.
+  if (path.includes('%')) {
+    try {
+      decodeURIComponent(path);
+    } catch {
+      return undefined;
+    }
   }
   return path;
 }
@@ -151,7 +155,8 @@ export function reverseProxy(runtime: Runtime, options: { readonly reserveMetric
       // A client that goes away stops its upstream request, whether still waiting for a connection, under way or
       // being answered: otherwise the upstream's answer would wait forever for a reader, holding a connection. So
       // does a request answered otherwise (its message broke off): the upstream must not get the rest of it.
-      response.once('close', () => {
+      // `on`: a response closes once (`once` would wrap the listener and unhook it on every request).
+      response.on('close', () => {
         if (relayed) return;
         gone = true;
         controller?.abort(new Error(CLIENT_GONE));
