@@ -28,6 +28,7 @@ import { type ClientHttp2Session, connect, constants } from 'node:http2';
 import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import { unary } from './echo.ts';
+import { turns } from './turns.ts';
 
 interface Target {
   readonly name: string;
@@ -249,7 +250,7 @@ for (const target of options.targets) {
 }
 const results: Record<string, Measured[]> = {};
 for (let round = 0; round < options.rounds; round++) {
-  for (const target of options.targets) {
+  for (const target of turns(options.targets, round)) {
     const measured = await run(callOf(target), options.duration);
     const rounds = results[target.name] ?? [];
     results[target.name] = rounds;

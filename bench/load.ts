@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+import { turns } from './turns.ts';
 
 interface Target {
   readonly name: string;
@@ -72,13 +73,8 @@ for (const target of options.targets) {
   if ((target.warmup ?? 0) > 0) await run(target, target.warmup ?? 0);
 }
 const results: Record<string, unknown[]> = {};
-const targets = options.targets;
 for (let round = 0; round < options.rounds; round++) {
-  // Each round starts one target further on, so that each takes every place in a round as often: in a fixed order a
-  // target always follows the same one on the same CPU (whose sockets closing and collector may still run into its
-  // turn), and two identical servers in places 1 and 2 came out up to 7 % apart.
-  for (let turn = 0; turn < targets.length; turn++) {
-    const target = targets[(round + turn) % targets.length] as Target;
+  for (const target of turns(options.targets, round)) {
     const result = await run(target, options.duration);
     const rounds = results[target.name] ?? [];
     results[target.name] = rounds;
