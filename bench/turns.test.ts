@@ -12,8 +12,19 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { turns } from './turns.ts';
 
 const run = promisify(execFile);
+/** How long `C` takes to answer, in ms. */
+const SLOW_MS = 20;
 
-/** Servers that note which of them was called, in the order the calls came (runs of one name collapsed). */
+interface Measured {
+  readonly p50_ms: number;
+  readonly non2xx: number;
+}
+
+/**
+ * Servers that note which of them was called, in the order the calls came (runs of one name collapsed), each told
+ * apart by its answers too: `B` refuses every call (404, or gRPC status 16), `C` answers after 20 ms, `A` at once and
+ * OK, so that a result filed under another target's name shows.
+ */
 async function servers(kind: 'http' | 'h2c', names: readonly string[]) {
   const called: string[] = [];
   const seen = (name: string) => {
@@ -25,15 +36,21 @@ async function servers(kind: 'http' | 'h2c', names: readonly string[]) {
       kind === 'http'
         ? createHttpServer((_request, response) => {
             seen(name);
-            response.end('ok');
+            response.statusCode = name === 'B' ? 404 : 200;
+            setTimeout(() => response.end('ok'), name === 'C' ? SLOW_MS : 0);
           })
         : createHttp2Server().on('stream', (stream) => {
             seen(name);
             stream.resume();
+            const status = name === 'B' ? '16' : '0';
             stream.on('end', () =>
-              stream.respond(
-                { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' },
-                { endStream: true },
+              setTimeout(
+                () =>
+                  stream.respond(
+                    { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': status },
+                    { endStream: true },
+                  ),
+                name === 'C' ? SLOW_MS : 0,
               ),
             );
           });
@@ -63,7 +80,7 @@ const load = async (script: string, urls: Record<string, string>) => {
     new URL(script, import.meta.url).pathname,
     JSON.stringify(options),
   ]);
-  return JSON.parse(stdout) as Record<string, unknown[]>;
+  return JSON.parse(stdout) as Record<string, Measured[]>;
 };
 
 describe('the rounds of a comparison', () => {
@@ -87,6 +104,12 @@ describe('the rounds of a comparison', () => {
       const results = await load(script, urls);
       expect(Object.keys(results).sort()).toEqual(['A', 'B', 'C']);
       for (const rounds of Object.values(results)) expect(rounds).toHaveLength(4);
+      // Every round of each target is its own: B's refused, C's slow, A's neither.
+      for (const round of results.A ?? []) expect(round).toMatchObject({ non2xx: 0 });
+      for (const round of results.A ?? []) expect(round.p50_ms).toBeLessThan(SLOW_MS / 2);
+      for (const round of results.B ?? []) expect(round.non2xx).toBeGreaterThan(0);
+      for (const round of results.C ?? []) expect(round).toMatchObject({ non2xx: 0 });
+      for (const round of results.C ?? []) expect(round.p50_ms).toBeGreaterThanOrEqual(SLOW_MS / 2);
       expect(called.join('')).toBe('ABC' + 'BCA' + 'CAB' + 'ABC');
     }, 30_000);
   }
