@@ -92,15 +92,16 @@ export function jwtMetadata(
  * The answer is a frozen plain object whose three fields are own enumerable properties in that order: spreading it,
  * `JSON.stringify`, `structuredClone` and `assert.deepStrictEqual` see what they see of `{ id, method, metadata }`
  * (`Object.getOwnPropertyDescriptor` and `util.inspect` tell that `metadata` is a getter: `console.log` shows
- * `[Getter]` for it, as it does for any accessor). `claims` (as `JSON.parse` made them: JSON values only) are kept until the metadata is made and must not change meanwhile;
- * `mapping` is `claims_mapping` as jwtMetadata takes it.
+ * `[Getter]` for it, as it does for any accessor). `claims` (as `JSON.parse` made them: JSON values only) are kept
+ * until the metadata is made and must not change meanwhile; `mapping` is `claims_mapping` as jwtMetadata takes it.
  *
  * Only claims as the kit's verification parsed them (`verifyJwt`, `jwtVerification`: plain JSON, no getter or
- * Proxy), nested no deeper than {@link LAZY_NESTING_LEVELS}, are made lazily: any other claims have their metadata made at once,
- * where it has always been made, so that whatever making it throws (a `RangeError` for nesting deep enough to
- * exhaust the stack, a throwing getter) is thrown here and the token is refused by its method, never admitted with
- * metadata that cannot be read. `mapping` is read now unless it is frozen. The metadata must be read from the
- * authentication itself: read through a Proxy of it, the getter throws a `TypeError` saying so. Since kit 1.5.0.
+ * Proxy), nested no deeper than {@link LAZY_NESTING_LEVELS}, are made lazily: any other claims have their metadata
+ * made at once, where it has always been made, so that whatever making it throws (a `RangeError` for nesting deep
+ * enough to exhaust the stack, a throwing getter) is thrown here and the token is refused by its method, never
+ * admitted with metadata that cannot be read. `mapping` is read now unless it is frozen. The metadata must be read
+ * from the authentication itself: read through a Proxy of it, the getter throws a `TypeError` saying so. Since kit
+ * 1.5.0.
  */
 export function jwtAuthentication(
   claims: Readonly<Record<string, unknown>>,
