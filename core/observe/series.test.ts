@@ -51,4 +51,26 @@ describe('series counted in plain numbers', () => {
     series.inc();
     expect(await registry.metrics()).toContain('y_total{a="1",b="2"} 1');
   });
+
+  it('keep label sets apart whatever their values hold, and say which exist', async () => {
+    const registry = new Registry();
+    const counter = new CounterFamily({ name: 'z_total', help: 'c', labelNames: ['a', 'b'], registry });
+    // Values that a key joined with a separator would run together.
+    counter.labels({ a: 'x\u0000', b: 'y' }).inc();
+    counter.labels({ a: 'x', b: '\u0000y' }).inc(2);
+    expect(counter.size).toBe(2);
+    expect(counter.has({ a: 'x', b: '\u0000y' })).toBe(true);
+    expect(counter.has({ a: 'x', b: 'y' })).toBe(false);
+    expect(counter.has({ a: 'x\u0000', b: '\u0000y' })).toBe(false);
+    expect(counter.size).toBe(2);
+    const text = await registry.metrics();
+    expect(text).toContain('z_total{a="x\u0000",b="y"} 1');
+    expect(text).toContain('z_total{a="x",b="\u0000y"} 2');
+    // No label names: one series.
+    const total = new CounterFamily({ name: 'w_total', help: 'c', labelNames: [], registry });
+    total.labels({}).inc();
+    total.labels({}).inc();
+    expect(total.size).toBe(1);
+    expect(await registry.metrics()).toContain('w_total 2');
+  });
 });

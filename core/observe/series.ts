@@ -42,7 +42,14 @@ export abstract class Family<L extends string, S> implements Exported {
   abstract readonly type: 'counter' | 'histogram';
   readonly aggregator = 'sum' as const;
   readonly #labelNames: readonly L[];
-  readonly #series = new Map<string, { readonly labels: Labels<L>; readonly series: S }>();
+  /**
+   * The series by their label values, one map per label name in order, the last holding the series: looking one up
+   * walks the maps with the values as they are, where joining them into one key string cost ~0.9 µs a request
+   * (a decision's lookup, in the profile).
+   */
+  readonly #byValue = new Map<string, unknown>();
+  /** Every series with its labels, in the order made (what is exported). */
+  readonly #series: Array<{ readonly labels: Labels<L>; readonly series: S }> = [];
 
   /** Without `registry`, the family is exported by whoever holds it (a {@link MergedFamily}, or {@link register}). */
   constructor(options: { name: string; help: string; labelNames: readonly L[]; registry?: Registry }) {
@@ -52,31 +59,45 @@ export abstract class Family<L extends string, S> implements Exported {
     options.registry?.registerMetric(asRegistered(this));
   }
 
-  #key(labels: Labels<L>): string {
-    let key = '';
-    for (const name of this.#labelNames) key += `${labels[name]}\u0000`;
-    return key;
+  /** The series of these label values, or `undefined`; with `make`, made when there is none. */
+  #find(labels: Labels<L>, make: boolean): S | undefined {
+    const names = this.#labelNames;
+    let level = this.#byValue;
+    // With no label names, the one series sits under "".
+    const last = names.length - 1;
+    for (let index = 0; index < last; index++) {
+      const value = String(labels[names[index] as L]);
+      let next = level.get(value) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        if (!make) return undefined;
+        next = new Map();
+        level.set(value, next);
+      }
+      level = next;
+    }
+    const value = last < 0 ? '' : String(labels[names[last] as L]);
+    let series = level.get(value) as S | undefined;
+    if (series === undefined && make) {
+      series = this.create();
+      level.set(value, series);
+      this.#series.push({ labels: { ...labels }, series });
+    }
+    return series;
   }
 
-  /** The series of these label values, made on first use. Keep it: looking it up builds its key. */
+  /** The series of these label values, made on first use. */
   labels(labels: Labels<L>): S {
-    const key = this.#key(labels);
-    let found = this.#series.get(key);
-    if (found === undefined) {
-      found = { labels: { ...labels }, series: this.create() };
-      this.#series.set(key, found);
-    }
-    return found.series;
+    return this.#find(labels, true) as S;
   }
 
   /** Whether these label values have a series already. */
   has(labels: Labels<L>): boolean {
-    return this.#series.has(this.#key(labels));
+    return this.#find(labels, false) !== undefined;
   }
 
   /** How many series it has (label sets seen). */
   get size(): number {
-    return this.#series.size;
+    return this.#series.length;
   }
 
   protected abstract create(): S;
@@ -86,7 +107,7 @@ export abstract class Family<L extends string, S> implements Exported {
   /** Every series' samples. */
   values(): Sample[] {
     const values: Sample[] = [];
-    for (const { labels, series } of this.#series.values()) values.push(...this.samples(labels, series));
+    for (const { labels, series } of this.#series) values.push(...this.samples(labels, series));
     return values;
   }
 
@@ -106,7 +127,7 @@ export abstract class Family<L extends string, S> implements Exported {
    * into it, and it must still be exported.
    */
   reset(): void {
-    for (const { series } of this.#series.values()) this.zero(series);
+    for (const { series } of this.#series) this.zero(series);
   }
 }
 
