@@ -204,8 +204,21 @@ describe('CredentialPipeline', () => {
     const atOnce = pipeline.authenticate({ authorization: 'Bearer static-secret' });
     expect(atOnce).not.toBeInstanceOf(Promise);
     expect(atOnce).toMatchObject({ ok: true, authentication: { id: 'ci' } });
-    // A store lookup is a promise; so is anything after a finder that answered with one.
-    expect(pipeline.authenticate({ authorization: 'Bearer nope' })).toBeInstanceOf(Promise);
+    // The memory store answers its lookup at once too (getAuthenticationByTokenHashSync), found or not.
+    const created = await s.createAuthentication({ method: 'METHOD_TOKEN', metadata: {} });
+    const stored = pipeline.authenticate({ authorization: `Bearer ${created.clientToken}` });
+    expect(stored).not.toBeInstanceOf(Promise);
+    expect(stored).toMatchObject({ ok: true, authentication: { id: created.authentication.id } });
+    const unknown = pipeline.authenticate({ authorization: 'Bearer nope' });
+    expect(unknown).not.toBeInstanceOf(Promise);
+    expect(unknown).toMatchObject({ ok: false, reason: 'client_token_not_found' });
+    // A store that must wait is a promise; so is anything after a finder that answered with one.
+    const waiting = Object.assign(store(), { getAuthenticationByTokenHashSync: undefined });
+    expect(
+      new CredentialPipeline({ store: waiting, methods: [statics] }).authenticate({
+        authorization: 'Bearer nope',
+      }),
+    ).toBeInstanceOf(Promise);
 
     const asked: string[] = [];
     const finder = (name: string, answer: () => unknown): PipelineMethod => ({
@@ -263,13 +276,26 @@ describe('CredentialPipeline', () => {
 
   it('fails (rejects) when the store fails, and takes a store that answers at once', async () => {
     const failing = Object.assign(store(), {
+      getAuthenticationByTokenHashSync: undefined,
       getAuthenticationByTokenHash: () => Promise.reject(new Error('store down')),
     });
     await expect(
       new CredentialPipeline({ store: failing, methods: [] }).authenticate({ authorization: 'Bearer x' }),
     ).rejects.toThrow('store down');
+    // A lookup at once that throws fails the decision alike: a rejection, not a throw out of authenticate.
+    const throwing = Object.assign(store(), {
+      getAuthenticationByTokenHashSync: () => {
+        throw new Error('store broke');
+      },
+    });
+    const broke = new CredentialPipeline({ store: throwing, methods: [] }).authenticate({
+      authorization: 'Bearer x',
+    });
+    expect(broke).toBeInstanceOf(Promise);
+    await expect(broke).rejects.toThrow('store broke');
     const found = { id: 'a', method: 'METHOD_TOKEN', metadata: {} };
     const atOnce = Object.assign(store(), {
+      getAuthenticationByTokenHashSync: undefined,
       getAuthenticationByTokenHash: () => found as unknown as Promise<Authentication>,
     });
     expect(

@@ -144,9 +144,19 @@ export class CredentialPipeline {
   #fromFinders(tokenHash: string, via: string, index: number): MaybePromise<AuthenticationOutcome> {
     const finder = this.#finders[index];
     if (finder === undefined) {
-      // A store that fails fails the decision (an error answer, not a refusal), as it always has.
+      // A store that fails fails the decision (an error answer, not a refusal), as it always has: a rejection.
+      const store = this.#store;
+      let found: MaybePromise<Authentication | undefined>;
+      try {
+        found =
+          store.getAuthenticationByTokenHashSync === undefined
+            ? store.getAuthenticationByTokenHash(tokenHash)
+            : store.getAuthenticationByTokenHashSync(tokenHash);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       return settle(
-        this.#store.getAuthenticationByTokenHash(tokenHash),
+        found,
         (authentication) =>
           authentication === undefined
             ? refused(Reasons.CLIENT_TOKEN_NOT_FOUND, 'client token not found', via)

@@ -109,6 +109,14 @@ export class MemoryStore implements AuthenticationStore {
   }
 
   async getAuthenticationByTokenHash(tokenHash: string) {
+    return this.#byTokenHash(tokenHash);
+  }
+
+  getAuthenticationByTokenHashSync(tokenHash: string): Authentication | undefined {
+    return this.#byTokenHash(tokenHash);
+  }
+
+  #byTokenHash(tokenHash: string): Authentication | undefined {
     const id = this.#idByHash.get(tokenHash);
     const entry = id === undefined ? undefined : this.#byId.get(id);
     return entry === undefined ? undefined : toAuthentication(entry);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashClientToken } from '../auth/token.ts';
 import { Metrics } from '../observe/metrics.ts';
 import { parseExposition, scrape, value } from '../test-support/exposition.ts';
 import { type RedisServer, startRedis } from '../test-support/redis.ts';
@@ -120,5 +121,40 @@ describe('store operation metrics', () => {
       value(samples, OPERATIONS, { operation: 'expireAuthentication', outcome: 'ok', store: 'memory' }),
     ).toBe(1);
     expect(value(samples, OPERATIONS, {})).toBe(1);
+  });
+
+  it('keeps a lookup at once at once, counted as the lookup; one that throws is an error, one that waits is not made one', async () => {
+    const metrics = new Metrics();
+    const memory = new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 });
+    const store = observeStore(memory, 'memory', metrics);
+    const { clientToken, authentication } = await store.createAuthentication({
+      method: 'METHOD_TOKEN',
+      metadata: {},
+    });
+    const found = store.getAuthenticationByTokenHashSync?.(hashClientToken(clientToken));
+    expect(found).not.toBeInstanceOf(Promise);
+    expect(found).toEqual(authentication);
+    expect(store.getAuthenticationByTokenHashSync?.('unknown')).toBeUndefined();
+    const broken = observeStore(
+      Object.assign(new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 }), {
+        getAuthenticationByTokenHashSync: () => {
+          throw new Error('broke');
+        },
+      }),
+      'memory',
+      metrics,
+    );
+    expect(() => broken.getAuthenticationByTokenHashSync?.('x')).toThrow('broke');
+    // A store without one gets none: the pipeline then waits for the lookup that waits.
+    const waiting = Object.assign(new MemoryStore({ gracePeriodMs: 0, cleanupIntervalMs: 0 }), {
+      getAuthenticationByTokenHashSync: undefined,
+    });
+    expect(observeStore(waiting, 'memory', metrics).getAuthenticationByTokenHashSync).toBeUndefined();
+    const samples = parseExposition((await metrics.exposition()).body);
+    const lookups = (outcome: string) =>
+      value(samples, OPERATIONS, { operation: 'getAuthenticationByTokenHash', outcome, store: 'memory' });
+    expect(lookups('ok')).toBe(2);
+    expect(lookups('error')).toBe(1);
+    expect(value(samples, SECONDS, { operation: 'getAuthenticationByTokenHash', store: 'memory' })).toBe(3);
   });
 });

@@ -74,6 +74,27 @@ export function describeAuthenticationStore(name: string, options: HarnessOption
       expect(await store.getAuthenticationById('00000000-0000-4000-8000-000000000000')).toBeUndefined();
     });
 
+    it('answers a lookup at once (where the store has one) as the lookup that waits, through changes', async () => {
+      if (store.getAuthenticationByTokenHashSync === undefined) return;
+      const atOnce = (token: string) => store.getAuthenticationByTokenHashSync?.(hashClientToken(token));
+      const { clientToken, authentication } = await create('METHOD_OIDC', { metadata: { a: 'b' } });
+      const found = atOnce(clientToken);
+      expect(found).not.toBeInstanceOf(Promise);
+      expect(found).toEqual(authentication);
+      expect(atOnce(`${clientToken}x`)).toBeUndefined();
+      // A copy: changing what was answered changes nothing stored.
+      (found?.metadata as Record<string, string>).a = 'changed';
+      expect(atOnce(clientToken)).toEqual(authentication);
+      const later = new Date(Date.now() + 3_600_000);
+      await store.expireAuthentication(authentication.id, later);
+      expect(atOnce(clientToken)).toEqual(
+        await store.getAuthenticationByTokenHash(hashClientToken(clientToken)),
+      );
+      expect(atOnce(clientToken)?.expiresAt?.getTime()).toBe(later.getTime());
+      await store.deleteAuthentications({ id: authentication.id });
+      expect(atOnce(clientToken)).toBeUndefined();
+    });
+
     it('keeps client tokens only as their hashes', async () => {
       const { clientToken } = await create('METHOD_TOKEN');
       const given = await store.createAuthentication({
