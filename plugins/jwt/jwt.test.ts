@@ -359,6 +359,23 @@ describe('jwt: claims mapping', () => {
 });
 
 describe('JwtVerifier', () => {
+  it('refuses a token over 16 KiB by its UTF-8 bytes, however few characters it has, and no token under', async () => {
+    const verifier = new JwtVerifier(
+      { getKey: () => Promise.reject(new Error('not asked')) },
+      { audiences: [] },
+    );
+    const tooLong = { code: 'ERR_UNAUTHENTICATED', reason: 'token_too_long' };
+    // 5 462 characters of 3 bytes (16 386 bytes), 4 097 of 4 (two UTF-16 units each, 16 388), 16 385 of 1.
+    for (const token of ['€'.repeat(5462), '😀'.repeat(4097), 'a'.repeat(16_385), `${'a'.repeat(16_383)}é`]) {
+      await expect(verifier.verify(token), `${token.length} characters`).rejects.toMatchObject(tooLong);
+    }
+    // At the limit and under it, the token is read (and refused for what it is, not for its length).
+    for (const token of ['€'.repeat(5461), 'a'.repeat(16_384), `${'a'.repeat(16_382)}é`, '😀'.repeat(4096)]) {
+      const refusal = await Promise.resolve(verifier.verify(token)).catch((error: unknown) => error);
+      expect(refusal, `${token.length} characters`).not.toMatchObject({ reason: 'token_too_long' });
+    }
+  });
+
   it('verifies a repeated token twice (remembered from its second time on), and never serves it from memory past its expiry', async () => {
     const idp = await issuer();
     let lookups = 0;

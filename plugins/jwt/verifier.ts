@@ -76,7 +76,8 @@ export class JwtVerifier<T = JWTPayload> {
    * {@link MAX_JWT_BYTES}, else verifyJwt's errors).
    */
   verify(token: string): MaybePromise<T> {
-    if (Buffer.byteLength(token) > MAX_JWT_BYTES) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: a token that short cannot be too long, and is not measured.
+    if (token.length * 3 > MAX_JWT_BYTES && Buffer.byteLength(token) > MAX_JWT_BYTES) {
       return Promise.reject(
         new PluginError(ErrorCodes.UNAUTHENTICATED, `token longer than ${MAX_JWT_BYTES} bytes`, {
           reason: 'token_too_long',
