@@ -73,4 +73,19 @@ describe('series counted in plain numbers', () => {
     expect(total.size).toBe(1);
     expect(await registry.metrics()).toContain('w_total 2');
   });
+
+  it('refuse a value no label can hold at the call, and keep scraping', async () => {
+    const registry = new Registry();
+    const counter = new CounterFamily({ name: 'v_total', help: 'c', labelNames: ['a', 'b'], registry });
+    counter.labels({ a: '1', b: '2' }).inc();
+    for (const labels of [
+      { a: Symbol('x') as unknown as string, b: '2' },
+      { a: '1', b: Symbol('y') as unknown as string },
+    ]) {
+      expect(() => counter.labels(labels)).toThrow(TypeError);
+      expect(counter.has({ a: '1', b: '3' })).toBe(false);
+    }
+    expect(counter.size).toBe(1);
+    expect(await registry.metrics()).toContain('v_total{a="1",b="2"} 1');
+  });
 });

@@ -63,10 +63,11 @@ export abstract class Family<L extends string, S> implements Exported {
   #find(labels: Labels<L>, make: boolean): S | undefined {
     const names = this.#labelNames;
     let level = this.#byValue;
-    // With no label names, the one series sits under "".
+    // With no label names, the one series sits under "". A value is read as a template reads it, which throws for
+    // a Symbol (a plugin in JavaScript may pass anything): refused at the call, never kept to break every scrape.
     const last = names.length - 1;
     for (let index = 0; index < last; index++) {
-      const value = String(labels[names[index] as L]);
+      const value = `${labels[names[index] as L]}`;
       let next = level.get(value) as Map<string, unknown> | undefined;
       if (next === undefined) {
         if (!make) return undefined;
@@ -75,7 +76,7 @@ export abstract class Family<L extends string, S> implements Exported {
       }
       level = next;
     }
-    const value = last < 0 ? '' : String(labels[names[last] as L]);
+    const value = last < 0 ? '' : `${labels[names[last] as L]}`;
     let series = level.get(value) as S | undefined;
     if (series === undefined && make) {
       series = this.create();
