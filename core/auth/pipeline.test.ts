@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, PluginError } from '../errors.ts';
 import type { Authentication, Logger, MethodInstance } from '../plugins/contracts.ts';
+import { answersAtOnce } from '../store/at-once.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { CredentialPipeline, type PipelineMethod } from './pipeline.ts';
 import { hashClientToken } from './token.ts';
@@ -204,7 +205,7 @@ describe('CredentialPipeline', () => {
     const atOnce = pipeline.authenticate({ authorization: 'Bearer static-secret' });
     expect(atOnce).not.toBeInstanceOf(Promise);
     expect(atOnce).toMatchObject({ ok: true, authentication: { id: 'ci' } });
-    // The memory store answers its lookup at once too (getAuthenticationByTokenHashSync), found or not.
+    // The memory store answers its lookup at once too (lookUpTokenHash), found or not.
     const created = await s.createAuthentication({ method: 'METHOD_TOKEN', metadata: {} });
     const stored = pipeline.authenticate({ authorization: `Bearer ${created.clientToken}` });
     expect(stored).not.toBeInstanceOf(Promise);
@@ -213,7 +214,7 @@ describe('CredentialPipeline', () => {
     expect(unknown).not.toBeInstanceOf(Promise);
     expect(unknown).toMatchObject({ ok: false, reason: 'client_token_not_found' });
     // A store that must wait is a promise; so is anything after a finder that answered with one.
-    const waiting = Object.assign(store(), { getAuthenticationByTokenHashSync: undefined });
+    const waiting = Object.assign(store(), { getAuthenticationByTokenHash: async () => undefined });
     expect(
       new CredentialPipeline({ store: waiting, methods: [statics] }).authenticate({
         authorization: 'Bearer nope',
@@ -276,17 +277,15 @@ describe('CredentialPipeline', () => {
 
   it('fails (rejects) when the store fails, and takes a store that answers at once', async () => {
     const failing = Object.assign(store(), {
-      getAuthenticationByTokenHashSync: undefined,
       getAuthenticationByTokenHash: () => Promise.reject(new Error('store down')),
     });
     await expect(
       new CredentialPipeline({ store: failing, methods: [] }).authenticate({ authorization: 'Bearer x' }),
     ).rejects.toThrow('store down');
     // A lookup at once that throws fails the decision alike: a rejection, not a throw out of authenticate.
-    const throwing = Object.assign(store(), {
-      getAuthenticationByTokenHashSync: () => {
-        throw new Error('store broke');
-      },
+    const throwing = Object.assign(store(), { getAuthenticationByTokenHash: async () => undefined });
+    answersAtOnce(throwing.getAuthenticationByTokenHash, () => {
+      throw new Error('store broke');
     });
     const broke = new CredentialPipeline({ store: throwing, methods: [] }).authenticate({
       authorization: 'Bearer x',
@@ -295,7 +294,6 @@ describe('CredentialPipeline', () => {
     await expect(broke).rejects.toThrow('store broke');
     const found = { id: 'a', method: 'METHOD_TOKEN', metadata: {} };
     const atOnce = Object.assign(store(), {
-      getAuthenticationByTokenHashSync: undefined,
       getAuthenticationByTokenHash: () => found as unknown as Promise<Authentication>,
     });
     expect(

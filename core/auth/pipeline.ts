@@ -2,6 +2,7 @@ import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
 import { isThenable, type MaybePromise, settle } from '../maybe-promise.ts';
 import type { Authentication, Logger, MethodInstance } from '../plugins/contracts.ts';
 import { authenticationProblem } from '../plugins/instance.ts';
+import { lookUpTokenHash } from '../store/at-once.ts';
 import type { AuthenticationStore } from '../store/types.ts';
 import { credentialBytes } from './credential-bytes.ts';
 import { type Reason, Reasons, refusalReason } from './reasons.ts';
@@ -145,13 +146,9 @@ export class CredentialPipeline {
     const finder = this.#finders[index];
     if (finder === undefined) {
       // A store that fails fails the decision (an error answer, not a refusal), as it always has: a rejection.
-      const store = this.#store;
       let found: MaybePromise<Authentication | undefined>;
       try {
-        found =
-          store.getAuthenticationByTokenHashSync === undefined
-            ? store.getAuthenticationByTokenHash(tokenHash)
-            : store.getAuthenticationByTokenHashSync(tokenHash);
+        found = lookUpTokenHash(this.#store, tokenHash);
       } catch (error) {
         return Promise.reject(error);
       }

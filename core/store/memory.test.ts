@@ -1,11 +1,29 @@
 import { describe, expect, it } from 'vitest';
+import { Metrics } from '../observe/metrics.ts';
 import { MAX_PENDING_CHALLENGES, MemoryStore } from './memory.ts';
+import { observeStore } from './observed.ts';
 import { describeAuthenticationStore } from './store-harness.ts';
+import type { AuthenticationStore } from './types.ts';
 
 describeAuthenticationStore('MemoryStore', {
   create: async () => new MemoryStore({ gracePeriodMs: 30 * 60_000, cleanupIntervalMs: 0 }),
   ordered: true,
+  atOnce: true,
   dump: async (store) => (store as MemoryStore).snapshot(),
+});
+
+// As the runtime holds it: counted and timed (observed.ts), its lookup still at once.
+const observedOver = new WeakMap<AuthenticationStore, MemoryStore>();
+describeAuthenticationStore('MemoryStore, observed', {
+  create: async () => {
+    const inner = new MemoryStore({ gracePeriodMs: 30 * 60_000, cleanupIntervalMs: 0 });
+    const observed = observeStore(inner, 'memory', new Metrics());
+    observedOver.set(observed, inner);
+    return observed;
+  },
+  ordered: true,
+  atOnce: true,
+  dump: async (store) => (observedOver.get(store) as MemoryStore).snapshot(),
 });
 
 describe('MemoryStore cleanup', () => {

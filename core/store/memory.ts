@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { generateClientToken, hashClientToken } from '../auth/token.ts';
 import { ErrorCodes, PortcullisError } from '../errors.ts';
 import type { Authentication, AuthenticationFilter, NewAuthentication } from '../plugins/contracts.ts';
+import { answersAtOnce } from './at-once.ts';
 import { AUTHENTICATION_NOT_FOUND, assertDeletePredicate, matchesFilter } from './shared.ts';
 import {
   type AuthenticationStore,
@@ -112,8 +113,14 @@ export class MemoryStore implements AuthenticationStore {
     return this.#byTokenHash(tokenHash);
   }
 
-  getAuthenticationByTokenHashSync(tokenHash: string): Authentication | undefined {
-    return this.#byTokenHash(tokenHash);
+  static {
+    // The request pipeline's lookup, at once (lookUpTokenHash): while a store's lookup is this one.
+    answersAtOnce(
+      MemoryStore.prototype.getAuthenticationByTokenHash,
+      function (this: AuthenticationStore, tokenHash) {
+        return (this as MemoryStore).#byTokenHash(tokenHash);
+      },
+    );
   }
 
   #byTokenHash(tokenHash: string): Authentication | undefined {

@@ -1,5 +1,7 @@
 import { ErrorCodes, errorCode } from '../errors.ts';
+import { isThenable, type MaybePromise } from '../maybe-promise.ts';
 import type { OperationRecorder, StoreMetrics } from '../observe/metrics.ts';
+import { answersAtOnce, twinOf } from './at-once.ts';
 import type { AuthenticationStore } from './types.ts';
 
 /** The store methods that are operations (counted and timed): every one but `close`, `ready` and `setCredentials`. */
@@ -23,8 +25,7 @@ const ANSWERS: ReadonlySet<string> = new Set([ErrorCodes.NOT_FOUND, ErrorCodes.I
  * `store` with each operation counted and timed in `metrics` as the store `kind` (`memory`, `redis`):
  * `portcullis_store_operations_total{store, operation, outcome}` and `portcullis_store_operation_seconds`. An
  * operation that rejects (or throws) is an `error`, unless it answered the request (`ERR_NOT_FOUND`,
- * `ERR_INVALID_ARGUMENT`). `getAuthenticationByTokenHashSync`, where the store has it, is counted as
- * `getAuthenticationByTokenHash`.
+ * `ERR_INVALID_ARGUMENT`). Where the store's token-hash lookup answers at once (at-once.ts), so does the observed one.
  * `close`, `ready` and `setCredentials` pass through as they are.
  */
 export function observeStore(
@@ -45,22 +46,14 @@ export function observeStore(
     const method = store[operation] as (...args: unknown[]) => Promise<unknown>;
     observed[operation] = (...args: unknown[]) => timed(record, () => method.apply(store, args));
   }
-  const lookUpAtOnce = store.getAuthenticationByTokenHashSync;
-  if (lookUpAtOnce !== undefined) {
-    // The same operation as the lookup that waits, counted in the same series: which one a caller asks is no concern
-    // of a dashboard.
+  const twin = twinOf(store.getAuthenticationByTokenHash);
+  if (twin !== undefined) {
+    // The observed lookup answers at once too, counted as the lookup it is a twin of (lookUpTokenHash).
     const record = metrics.storeOperation(kind, 'getAuthenticationByTokenHash');
-    observed.getAuthenticationByTokenHashSync = (tokenHash: string) => {
-      const started = performance.now();
-      try {
-        const found = lookUpAtOnce.call(store, tokenHash);
-        record(true, (performance.now() - started) / 1000);
-        return found;
-      } catch (error) {
-        record(isAnswer(error), (performance.now() - started) / 1000);
-        throw error;
-      }
-    };
+    answersAtOnce(
+      observed.getAuthenticationByTokenHash as AuthenticationStore['getAuthenticationByTokenHash'],
+      (tokenHash) => timed(record, () => twin.call(store, tokenHash)),
+    );
   }
   return observed as unknown as AuthenticationStore;
 }
@@ -68,16 +61,20 @@ export function observeStore(
 /**
  * Runs `operation` and records it when it settles, without standing between it and its caller: the caller awaits
  * the store's own promise (a wrapping `async` function would add a hop to every lookup of every request), and the
- * recording hangs off it.
+ * recording hangs off it; an answer at once is recorded at once.
  */
-function timed<T>(record: OperationRecorder, operation: () => Promise<T>): Promise<T> {
+function timed<T>(record: OperationRecorder, operation: () => MaybePromise<T>): MaybePromise<T> {
   const started = performance.now();
-  let pending: Promise<T>;
+  let pending: MaybePromise<T>;
   try {
     pending = operation();
   } catch (error) {
     record(isAnswer(error), (performance.now() - started) / 1000);
     throw error;
+  }
+  if (!isThenable(pending)) {
+    record(true, (performance.now() - started) / 1000);
+    return pending;
   }
   pending.then(
     () => record(true, (performance.now() - started) / 1000),

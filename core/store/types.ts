@@ -45,12 +45,6 @@ export interface AuthenticationStore {
    * hashes a token once, whichever stores it then asks.
    */
   getAuthenticationByTokenHash(tokenHash: string): Promise<Authentication | undefined>;
-  /**
-   * {@link getAuthenticationByTokenHash} answered at once, by a store that holds its authentications in this process
-   * (memory): the request pipeline asks it when it is there, so that a stored token's lookup costs no promise and no
-   * trip through the microtask queue. A store that must wait for its answer (Redis) has none.
-   */
-  getAuthenticationByTokenHashSync?(tokenHash: string): Authentication | undefined;
   getAuthenticationById(id: string): Promise<Authentication | undefined>;
   /** The store-side facts kept with an authentication (provider, subject, session id, ID token). */
   getExtras(id: string): Promise<StoredExtras | undefined>;
