@@ -340,23 +340,12 @@ export class Metrics {
    */
   #outboundFor(plugin: string): OutboundRecorder {
     return cached(this.#outboundRecorders, plugin, () => {
-      const hosts = new Map<
-        string,
-        {
-          readonly outcomes: Map<OutboundOutcome, CounterSeries>;
-          readonly seconds: HistogramSeries;
-        }
-      >();
-      const labelsOf = (host: string) =>
-        cached(hosts, host, () => ({
-          outcomes: new Map<OutboundOutcome, CounterSeries>(),
-          seconds: this.#outboundSeconds.labels({ plugin, host }),
-        }));
+      const hosts = new Set<string>();
       return (requested, outcome, elapsed) => {
         const host = hosts.has(requested) || hosts.size < MAX_OUTBOUND_HOSTS ? requested : 'other';
-        const entry = labelsOf(host);
-        cached(entry.outcomes, outcome, () => this.#outbound.labels({ plugin, host, outcome })).inc();
-        entry.seconds.observe(elapsed);
+        hosts.add(host);
+        this.#outbound.labels({ plugin, host, outcome }).inc();
+        this.#outboundSeconds.labels({ plugin, host }).observe(elapsed);
       };
     });
   }
