@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCliWithClosedPipe } from '../core/test-support/cli.ts';
-import { freePort } from '../core/test-support/redis.ts';
+import { freePort } from '../core/test-support/ports.ts';
 import { tempFiles } from '../core/test-support/tmp.ts';
 
 const STACK = /\n\s+at |Unhandled 'error' event|EPIPE/;

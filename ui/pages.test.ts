@@ -10,8 +10,9 @@ import {
   type LoginWorldOptions,
   startLoginWorld,
 } from '../core/test-support/login-world.ts';
+import { freePort } from '../core/test-support/ports.ts';
 import { type RawAnswer, rawExchange } from '../core/test-support/raw-http.ts';
-import { freePort, startRedis } from '../core/test-support/redis.ts';
+import { startRedis } from '../core/test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../core/test-support/server.ts';
 import { startUpstream } from '../core/test-support/upstream.ts';
 import { formToken } from './form-token.ts';

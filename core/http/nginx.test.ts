@@ -6,7 +6,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { freePort, retryOnPortClash } from '../test-support/redis.ts';
+import { freePort, retryOnPortClash } from '../test-support/ports.ts';
 import { bearer, serveForTest } from '../test-support/server.ts';
 import { tempDir } from '../test-support/tmp.ts';
 import { startUpstream } from '../test-support/upstream.ts';

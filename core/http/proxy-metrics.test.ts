@@ -5,7 +5,7 @@ import { grpcStatusLabel } from '../grpc/upstream-proxy.ts';
 import { scrape, value } from '../test-support/exposition.ts';
 import { type EchoReply, echoClientConstructor, startEchoUpstream } from '../test-support/grpc-echo.ts';
 import { httpServerForTest } from '../test-support/http-server.ts';
-import { freePort } from '../test-support/redis.ts';
+import { freePort } from '../test-support/ports.ts';
 import { bearer, serveForTest, type TestServer } from '../test-support/server.ts';
 import { startUpstream } from '../test-support/upstream.ts';
 

@@ -11,7 +11,7 @@ import {
   startTestProvider,
   type TestProvider,
 } from '../test-support/openid-provider.ts';
-import { freePort, retryOnPortClash } from '../test-support/redis.ts';
+import { freePort, retryOnPortClash } from '../test-support/ports.ts';
 import { bearer, serveForTest, type TestServer } from '../test-support/server.ts';
 import { tempDir } from '../test-support/tmp.ts';
 import { Receiver } from './audit/test-support/receiver.ts';

@@ -6,7 +6,7 @@ import { createLogger, SecretScrubber } from '../log.ts';
 import { MAX_OUTBOUND_HOSTS, Metrics } from '../observe/metrics.ts';
 import { parseExposition, scrape, value } from '../test-support/exposition.ts';
 import { startTestProvider } from '../test-support/openid-provider.ts';
-import { freePort } from '../test-support/redis.ts';
+import { freePort } from '../test-support/ports.ts';
 import { serveForTest } from '../test-support/server.ts';
 import { createMethodContext } from './context.ts';
 import type { MethodStore, SessionHelpers } from './contracts.ts';

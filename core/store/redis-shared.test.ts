@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type Served, startServe } from '../test-support/cli.ts';
-import { freePort, type RedisServer, startRedis } from '../test-support/redis.ts';
+import { freePort } from '../test-support/ports.ts';
+import { type RedisServer, startRedis } from '../test-support/redis.ts';
 import { tempFiles } from '../test-support/tmp.ts';
 
 const ADMIN = 'admin-secret-credential';

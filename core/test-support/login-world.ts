@@ -4,7 +4,7 @@ import { onTestFinished } from 'vitest';
 import { startFakeGitHub } from '../../conformance/fake-github/fake-github.ts';
 import { readFixture } from '../../conformance/fake-github/fixture.ts';
 import { type Accounts, startTestProvider, type TestProvider } from './openid-provider.ts';
-import { freePort, retryOnPortClash } from './redis.ts';
+import { freePort, retryOnPortClash } from './ports.ts';
 import { serveForTest, type TestServer } from './server.ts';
 
 const fixture = readFixture(new URL('../../conformance/fake-github/fixture.json', import.meta.url).pathname);

@@ -1,10 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { freePort, isPortClash, retryOnPortClash } from './ports.ts';
 
 const run = promisify(execFile);
 
@@ -18,42 +18,6 @@ function serverDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-redis-'));
   folders.push(dir);
   return dir;
-}
-
-function bindable(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
-/**
- * A free TCP port on loopback (free when asked; the server takes it right after). Picked at random below Linux's
- * ephemeral range (32768 and up), where the operating system hands out the local ports of outgoing connections
- * and of `listen(0)`: a port chosen there can be taken by any connection before the server binds it.
- */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if ((await bindable(port, '127.0.0.1')) && (await bindable(port, '::1').catch(() => true))) return port;
-  }
-  throw new Error('no free port found on loopback');
-}
-
-/**
- * Runs `attempt` again (up to five times) when it fails because a port it was given was taken in the meantime by
- * another test process: for set-ups that must know their port before starting (a callback URL registered first).
- */
-export async function retryOnPortClash<T>(attempt: () => Promise<T>): Promise<T> {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      const message = String((error as Error).message);
-      if (tries >= 5 || !/EADDRINUSE|Address already in use/.test(message)) throw error;
-    }
-  }
 }
 
 /** TLS material for a Redis server (PEM files). */
@@ -78,37 +42,55 @@ export interface RedisOptions {
   readonly tls?: RedisTls;
   /** Keep data across restarts, written to disk on every command. */
   readonly persistent?: boolean;
+  /** Start as a cluster node, its cluster bus on a port of its own (checked free like the client port). */
+  readonly cluster?: boolean;
   readonly extraArgs?: readonly string[];
 }
 
-async function redisCli(args: readonly string[], tls?: RedisTls): Promise<string> {
+async function redisCli(args: readonly string[], tls?: RedisTls, timeout = 10_000): Promise<string> {
   const tlsArgs = tls ? ['--tls', '--cacert', tls.caFile] : [];
-  const { stdout } = await run('redis-cli', [...tlsArgs, ...args], { timeout: 10_000 });
+  const { stdout } = await run('redis-cli', [...tlsArgs, ...args], { timeout });
   return stdout;
 }
 
-async function waitForPing(port: number, tls: RedisTls | undefined, process: ChildProcess): Promise<void> {
+/** The last lines a server printed, to say why it stopped. */
+function lastLines(child: ChildProcess): () => string {
+  let log = '';
+  const keep = (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-2_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => log.trim().split('\n').slice(-5).join('\n');
+}
+
+/**
+ * Waits until the server answers PING, or says why it ended. Each PING waits 1 s at most: a port taken by another
+ * process may accept the connection and never answer.
+ */
+async function waitForPing(
+  port: number,
+  tls: RedisTls | undefined,
+  child: ChildProcess,
+  log: () => string,
+): Promise<void> {
+  const ended = () => child.exitCode !== null || child.signalCode !== null;
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (process.exitCode !== null)
-      throw new Error(`redis-server on port ${port} exited with ${process.exitCode}`);
-    const pong = await redisCli(['-h', '127.0.0.1', '-p', String(port), 'PING'], tls).catch(() => '');
-    if (pong.trim() === 'PONG') return;
-    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
+    if (ended())
+      throw new Error(
+        `redis-server on port ${port} exited with ${child.exitCode ?? child.signalCode}:\n${log()}`,
+      );
+    const pong = await redisCli(['-h', '127.0.0.1', '-p', String(port), 'PING'], tls, 1_000).catch(() => '');
+    if (pong.trim() === 'PONG' && !ended()) return;
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING:\n${log()}`);
     await sleep(50);
   }
 }
 
-/**
- * Starts `redis-server` on 127.0.0.1 and a free port, in its own folder, and stops it when the test file ends
- * (the caller registers `kill` in `afterAll`). Needs `redis-server` and `redis-cli` on the PATH (`.ci/run` installs
- * them).
- */
-export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
-  const port = await freePort();
-  const dir = serverDir();
+function serverArgs(options: RedisOptions, dir: string, port: number, busPort: number | undefined): string[] {
   const { tls } = options;
-  const args = [
+  return [
     ...(tls
       ? [
           '--port',
@@ -131,17 +113,59 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     '--protected-mode',
     'no',
     ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    // Without --cluster-port the bus is the client port + 10 000: unchecked, and in the ephemeral range (32 768 and
+    // up) for most client ports, where any outgoing connection may hold it.
+    ...(busPort === undefined
+      ? []
+      : [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(busPort),
+          '--cluster-config-file',
+          join(dir, 'nodes.conf'),
+          '--cluster-node-timeout',
+          '2000',
+        ]),
     ...(options.extraArgs ?? []),
   ];
+}
+
+/**
+ * Starts `redis-server` on 127.0.0.1 and a free port, in its own folder, and stops it when the test file ends
+ * (the caller registers `kill` in `afterAll`). A port taken between its check and the server's bind is picked
+ * again (up to five times); `restart` keeps the port. Needs `redis-server` and `redis-cli` on the PATH (`.ci/run`
+ * installs them).
+ */
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
+  const dir = serverDir();
   let child: ChildProcess | undefined;
-  const start = async () => {
-    child = spawn('redis-server', args, { stdio: 'ignore' });
-    child.on('error', (error) => {
-      throw new Error(`cannot start redis-server (is it installed? .ci/run installs it): ${error.message}`);
+  const start = async (port: number, busPort: number | undefined) => {
+    const current = spawn('redis-server', serverArgs(options, dir, port, busPort), {
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    await waitForPing(port, tls, child);
+    child = current;
+    const log = lastLines(current);
+    const spawned = new Promise<never>((_, reject) => {
+      current.once('error', (error) =>
+        reject(
+          new Error(`cannot start redis-server (is it installed? .ci/run installs it): ${error.message}`),
+        ),
+      );
+    });
+    await Promise.race([spawned, waitForPing(port, options.tls, current, log)]);
   };
-  await start();
+  const [port, busPort] = await retryOnPortClash(async () => {
+    const port = await freePort();
+    const busPort = options.cluster ? await freePort([port]) : undefined;
+    try {
+      await start(port, busPort);
+    } catch (error) {
+      if (isPortClash(error)) rmSync(join(dir, 'nodes.conf'), { force: true });
+      throw error;
+    }
+    return [port, busPort] as const;
+  });
   return {
     host: '127.0.0.1',
     port,
@@ -153,7 +177,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
       current.kill(signal);
       await exited;
     },
-    restart: start,
+    restart: () => start(port, busPort),
   };
 }
 
@@ -166,21 +190,7 @@ export interface RedisCluster {
 /** Starts `size` cluster-enabled servers and joins them with `redis-cli --cluster create`. */
 export async function startRedisCluster(size = 3): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
-  for (let i = 0; i < size; i++) {
-    const configDir = serverDir();
-    nodes.push(
-      await startRedis({
-        extraArgs: [
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          join(configDir, 'nodes.conf'),
-          '--cluster-node-timeout',
-          '2000',
-        ],
-      }),
-    );
-  }
+  for (let i = 0; i < size; i++) nodes.push(await startRedis({ cluster: true }));
   const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
   await redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);
   const deadline = Date.now() + 15_000;

@@ -4,7 +4,7 @@ import { readFixture } from '../../conformance/fake-github/fixture.ts';
 import { methodPluginCases } from '../../conformance/kit/index.ts';
 import { sessionBearer } from '../../conformance/kit/test-support/browser-login.ts';
 import { describeCases } from '../../conformance/kit/vitest.ts';
-import { freePort } from '../../core/test-support/redis.ts';
+import { freePort } from '../../core/test-support/ports.ts';
 import github from './index.ts';
 
 const CLIENT_SECRET = 'conformance-github-secret-d93e17';

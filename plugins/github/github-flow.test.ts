@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { type FakeGitHub, type Layout, startFakeGitHub } from '../../conformance/fake-github/fake-github.ts';
 import { readFixture } from '../../conformance/fake-github/fixture.ts';
 import { Browser, formsOf, type Page } from '../../core/test-support/browser.ts';
-import { freePort, retryOnPortClash } from '../../core/test-support/redis.ts';
+import { freePort, retryOnPortClash } from '../../core/test-support/ports.ts';
 import { bearer, serveForTest, type TestServer } from '../../core/test-support/server.ts';
 
 const fixture = readFixture(new URL('../../conformance/fake-github/fixture.json', import.meta.url).pathname);

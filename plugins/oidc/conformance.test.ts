@@ -3,7 +3,7 @@ import { methodPluginCases } from '../../conformance/kit/index.ts';
 import { sessionBearer } from '../../conformance/kit/test-support/browser-login.ts';
 import { describeCases } from '../../conformance/kit/vitest.ts';
 import { startTestProvider } from '../../core/test-support/openid-provider.ts';
-import { freePort } from '../../core/test-support/redis.ts';
+import { freePort } from '../../core/test-support/ports.ts';
 import oidc from './index.ts';
 
 const CLIENT_SECRET = 'conformance-client-secret-8c2f41';

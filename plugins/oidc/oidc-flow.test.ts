@@ -12,7 +12,8 @@ import {
   type TestProvider,
   type TestProviderOptions,
 } from '../../core/test-support/openid-provider.ts';
-import { freePort, retryOnPortClash, startRedis } from '../../core/test-support/redis.ts';
+import { freePort, retryOnPortClash } from '../../core/test-support/ports.ts';
+import { startRedis } from '../../core/test-support/redis.ts';
 import { bearer, serveForTest, type TestServer } from '../../core/test-support/server.ts';
 import { createTestCa, type TestCa } from '../../core/test-support/tls.ts';
 import { tempDir } from '../../core/test-support/tmp.ts';

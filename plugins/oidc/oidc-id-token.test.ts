@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, type Page } from '../../core/test-support/browser.ts';
-import { freePort, retryOnPortClash } from '../../core/test-support/redis.ts';
+import { freePort, retryOnPortClash } from '../../core/test-support/ports.ts';
 import {
   type IdTokenDraft,
   type ScriptedProvider,

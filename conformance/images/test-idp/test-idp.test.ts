@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Browser, type BrowserOptions, formsOf, type Page } from '../../../core/test-support/browser.ts';
-import { freePort, retryOnPortClash } from '../../../core/test-support/redis.ts';
+import { freePort, retryOnPortClash } from '../../../core/test-support/ports.ts';
 import { serveForTest, type TestServer } from '../../../core/test-support/server.ts';
 import { createTestCa } from '../../../core/test-support/tls.ts';
 import { tempDir } from '../../../core/test-support/tmp.ts';
