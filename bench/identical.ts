@@ -1,0 +1,103 @@
+/**
+ * Identical servers head to head: how far apart two processes of the very same server come out on this machine.
+ *
+ *   npm run build && node --experimental-strip-types bench/identical.ts [kind] [servers] [rounds] [--cpu-prof]
+ *
+ * Starts `servers` (default 4) processes of one `server.ts` kind (default `portcullis`, with the static token of
+ * scenario (1); `baseline` for bare Fastify), pinned as `npm run bench` pins them, and measures them in `rounds`
+ * (default 8) of 3 s in turn with `load.ts`. Prints one line per process: its median rate and the median of its
+ * rate over the first process's in the same round. With `--cpu-prof`, each process writes a V8 CPU profile to
+ * `$TMPDIR/portcullis-identical/<n>/` when stopped, to compare where a slow one spends its time.
+ *
+ * Found with it (Node 22.23): some processes of a server, portcullis's or bare Fastify's alike, run 15–25 % slower
+ * than their twins for their whole life; their profiles spend 16–20 % of their time in `process.nextTick` itself
+ * (1–2 % in the others), whose tick object is a literal with computed symbol keys (nodejs/node#13446 saw TurboFan
+ * slow such a literal down).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const [kind = 'portcullis', servers = '4', rounds = '8'] = process.argv
+  .slice(2)
+  .filter((a) => !a.startsWith('--'));
+const profile = process.argv.includes('--cpu-prof');
+const TOKEN = 'bench-static-token';
+const config = {
+  log: { file: '/dev/null' },
+  authentication: {
+    required: true,
+    methods: { token: { enabled: true, storage: { tokens: { bench: { credential: TOKEN } } } } },
+  },
+};
+const pinned = availableParallelism() >= 2;
+const cpus = { load: '0', server: availableParallelism() === 2 ? '1' : `1-${availableParallelism() - 1}` };
+
+function node(args: readonly string[], role: keyof typeof cpus): ChildProcess {
+  const command = [
+    process.execPath,
+    '--experimental-strip-types',
+    '--disable-warning=ExperimentalWarning',
+    ...args,
+  ];
+  const [file, ...rest] = pinned ? ['taskset', '-c', cpus[role], ...command] : command;
+  return spawn(file as string, rest, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+function firstLine(child: ChildProcess): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      seen += chunk;
+      const [line] = seen.split('\n');
+      if (seen.includes('\n') && line !== undefined) resolve(JSON.parse(line) as Record<string, unknown>);
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before it answered: ${seen}`)));
+  });
+}
+
+const children: ChildProcess[] = [];
+const urls: string[] = [];
+for (let i = 0; i < Number(servers); i++) {
+  const prof = profile
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'portcullis-identical', String(i))}`]
+    : [];
+  const child = node([...prof, join(root, 'bench', 'server.ts'), kind, JSON.stringify(config)], 'server');
+  children.push(child);
+  urls.push(`http://127.0.0.1:${String((await firstLine(child)).port)}/api/v1/flags`);
+}
+try {
+  const load = node(
+    [
+      join(root, 'bench', 'load.ts'),
+      JSON.stringify({
+        rounds: Number(rounds),
+        duration: 3,
+        connections: 32,
+        targets: urls.map((url, i) => ({
+          name: String(i),
+          url,
+          headers: { authorization: `Bearer ${TOKEN}` },
+          warmup: 5,
+        })),
+      }),
+    ],
+    'load',
+  );
+  const results = (await firstLine(load)) as Record<string, { rps: number }[]>;
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  const first = results['0'] ?? [];
+  for (const [name, measured] of Object.entries(results)) {
+    const rates = measured.map((r) => r.rps);
+    const ofFirst = median(measured.map((r, round) => r.rps / (first[round]?.rps ?? Number.NaN)));
+    console.log(
+      `${name} (pid ${children[Number(name)]?.pid}): median ${median(rates)} requests/s, ${ofFirst.toFixed(3)} of 0; rounds ${rates.join(' ')}`,
+    );
+  }
+} finally {
+  // SIGINT: a process stopped by it writes its CPU profile.
+  await Promise.all(
+    children.map((child) => new Promise((resolve) => child.once('exit', resolve).kill('SIGINT'))),
+  );
+}
