@@ -17,6 +17,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { firstLine } from './first-line.ts';
 
 const root = join(import.meta.dirname, '..');
 const [kind = 'portcullis', servers = '4', rounds = '8'] = process.argv
@@ -43,18 +44,6 @@ function node(args: readonly string[], role: keyof typeof cpus): ChildProcess {
   ];
   const [file, ...rest] = pinned ? ['taskset', '-c', cpus[role], ...command] : command;
   return spawn(file as string, rest, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-}
-
-function firstLine(child: ChildProcess): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      seen += chunk;
-      const [line] = seen.split('\n');
-      if (seen.includes('\n') && line !== undefined) resolve(JSON.parse(line) as Record<string, unknown>);
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before it answered: ${seen}`)));
-  });
 }
 
 const children: ChildProcess[] = [];

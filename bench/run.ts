@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UNARY_PATH } from './echo.ts';
+import { firstLine } from './first-line.ts';
 import { measureMemory } from './memory.ts';
 import { median } from './spawn-health.ts';
 import { startupTime } from './startup-all.ts';
@@ -93,18 +94,6 @@ const node = (script: string, args: readonly string[], role: keyof typeof pins) 
   const [file, ...rest] = taskset ? ['taskset', '-c', pins[role], ...command] : command;
   return spawn(file as string, rest, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
 };
-
-function firstLine(child: ChildProcess): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      seen += chunk;
-      const line = seen.split('\n')[0];
-      if (seen.includes('\n') && line !== undefined) resolve(JSON.parse(line) as Record<string, unknown>);
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before it answered: ${seen}`)));
-  });
-}
 
 async function server(
   kind: string,
