@@ -14,10 +14,12 @@
  * (1–2 % in the others), whose tick object is a literal with computed symbol keys (nodejs/node#13446 saw TurboFan
  * slow such a literal down).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { availableParallelism, tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstLine } from './first-line.ts';
+import { node } from './pinned.ts';
+import { median } from './spawn-health.ts';
 
 const root = join(import.meta.dirname, '..');
 const [kind = 'portcullis', servers = '4', rounds = '8'] = process.argv
@@ -32,34 +34,20 @@ const config = {
     methods: { token: { enabled: true, storage: { tokens: { bench: { credential: TOKEN } } } } },
   },
 };
-const pinned = availableParallelism() >= 2;
-const cpus = { load: '0', server: availableParallelism() === 2 ? '1' : `1-${availableParallelism() - 1}` };
-
-function node(args: readonly string[], role: keyof typeof cpus): ChildProcess {
-  const command = [
-    process.execPath,
-    '--experimental-strip-types',
-    '--disable-warning=ExperimentalWarning',
-    ...args,
-  ];
-  const [file, ...rest] = pinned ? ['taskset', '-c', cpus[role], ...command] : command;
-  return spawn(file as string, rest, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-}
-
 const children: ChildProcess[] = [];
 const urls: string[] = [];
 for (let i = 0; i < Number(servers); i++) {
   const prof = profile
     ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'portcullis-identical', String(i))}`]
     : [];
-  const child = node([...prof, join(root, 'bench', 'server.ts'), kind, JSON.stringify(config)], 'server');
+  const child = node(join(root, 'bench', 'server.ts'), [kind, JSON.stringify(config)], 'server', prof);
   children.push(child);
   urls.push(`http://127.0.0.1:${String((await firstLine(child)).port)}/api/v1/flags`);
 }
 try {
   const load = node(
+    join(root, 'bench', 'load.ts'),
     [
-      join(root, 'bench', 'load.ts'),
       JSON.stringify({
         rounds: Number(rounds),
         duration: 3,
@@ -75,7 +63,6 @@ try {
     'load',
   );
   const results = (await firstLine(load)) as Record<string, { rps: number }[]>;
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
   const first = results['0'] ?? [];
   for (const [name, measured] of Object.entries(results)) {
     const rates = measured.map((r) => r.rps);

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { UNARY_PATH } from './echo.ts';
 import { firstLine } from './first-line.ts';
 import { measureMemory } from './memory.ts';
+import { node, pinned } from './pinned.ts';
 import { median } from './spawn-health.ts';
 import { startupTime } from './startup-all.ts';
 import { makeTokens } from './tokens.ts';
@@ -73,27 +74,6 @@ interface Target {
   readonly tokensFile?: string;
   readonly scheme?: string;
 }
-
-/**
- * Which CPUs each side runs on: the load on the first, every server on the others, when the machine has two or more
- * and `taskset`. Unpinned, two identical servers compared head to head came out 1.07–1.31 apart on a two-core machine
- * (whichever shared a core with the load generator lost); pinned, both sides of every comparison get the same CPUs.
- */
-const cpus = availableParallelism();
-const taskset = cpus >= 2 && spawnSync('taskset', ['--version']).status === 0;
-const pins = { load: '0', server: cpus === 2 ? '1' : `1-${cpus - 1}` } as const;
-
-const node = (script: string, args: readonly string[], role: keyof typeof pins) => {
-  const command = [
-    process.execPath,
-    '--experimental-strip-types',
-    '--disable-warning=ExperimentalWarning',
-    script,
-    ...args,
-  ];
-  const [file, ...rest] = taskset ? ['taskset', '-c', pins[role], ...command] : command;
-  return spawn(file as string, rest, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-};
 
 async function server(
   kind: string,
@@ -261,8 +241,8 @@ const freePort = () =>
 
 /** Runs `command` on the servers' CPUs, as every server of the bench. */
 function serverProcess(command: readonly string[]): ChildProcess {
-  const [file, ...args] = taskset ? ['taskset', '-c', pins.server, ...command] : command;
-  const child = spawn(file as string, args, { stdio: 'ignore' });
+  const [file, ...args] = pinned(command, 'server');
+  const child = spawn(file, args, { stdio: 'ignore' });
   children.add(child);
   return child;
 }

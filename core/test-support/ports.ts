@@ -38,7 +38,7 @@ export async function freePort(besides: readonly number[] = []): Promise<number>
   for (let i = 0; i < size; i++) {
     const port = first + ((start + i) % size);
     if (besides.includes(port)) continue;
-    if ((await bindable(port, '127.0.0.1')) && (await bindable(port, '::1').catch(() => true))) return port;
+    if ((await bindable(port, '127.0.0.1')) && (await bindable(port, '::1'))) return port;
   }
   throw new Error(`no free port found on loopback between ${first} and ${first + size - 1}`);
 }
