@@ -3,6 +3,9 @@
  *
  * @packageDocumentation
  */
+// First, so that it runs before the rest of the package loads: see core/tick-shape.ts.
+import './core/tick-shape.ts';
+
 export { type LoadedConfig, type LoadOptions, loadConfig, loadPluginRegistry } from './core/config/load.ts';
 export { assembleSchema } from './core/config/schema.ts';
 export type * from './core/config/types.ts';

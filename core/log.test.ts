@@ -69,6 +69,18 @@ describe('createLogger', () => {
     expect(Object.keys(JSON.parse(lines[0] ?? ''))).toEqual(['L', 'T', 'M']);
   });
 
+  it('writes the level under any key log.keys names, __proto__ included', () => {
+    for (const level of ['level', 'severity', '__proto__']) {
+      const { lines, destination } = capture();
+      createLogger(
+        { level: 'info', encoding: 'json', keys: { level } },
+        new SecretScrubber(),
+        destination,
+      ).warn('w');
+      expect(Object.entries(JSON.parse(lines[0] ?? '')), level).toContainEqual([level, 'warn']);
+    }
+  });
+
   it('writes one readable line per entry with the console encoding', () => {
     const { lines, destination } = capture();
     const log = createLogger(

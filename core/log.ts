@@ -248,7 +248,15 @@ export function createLogger(
       messageKey: keys.message,
       base: undefined,
       timestamp: () => `,"${keys.time}":"${new Date().toISOString()}"`,
-      formatters: { level: (label) => ({ [keys.level]: label }) },
+      formatters: {
+        // Not a literal with a computed key, which V8 can leave on its slow path for good (core/tick-shape.ts); no
+        // prototype, so that a level key of `__proto__` is a field like any other.
+        level: (label) => {
+          const fields: Record<string, string> = { __proto__: null } as unknown as Record<string, string>;
+          fields[keys.level] = label;
+          return fields;
+        },
+      },
       redact: { paths: [...REDACTED_FIELDS], censor: REDACTED },
       hooks: { streamWrite: (line) => scrubber.scrub(line) },
     },
