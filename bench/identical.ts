@@ -9,10 +9,9 @@
  * rate over the first process's in the same round. With `--cpu-prof`, each process writes a V8 CPU profile to
  * `$TMPDIR/portcullis-identical/<n>/` when stopped, to compare where a slow one spends its time.
  *
- * Found with it (Node 22.23): some processes of a server, portcullis's or bare Fastify's alike, run 15–25 % slower
- * than their twins for their whole life; their profiles spend 16–20 % of their time in `process.nextTick` itself
- * (1–2 % in the others), whose tick object is a literal with computed symbol keys (nodejs/node#13446 saw TurboFan
- * slow such a literal down).
+ * Found with it (Node 22.23): some processes of a server ran 15–25 % slower than their twins for their whole life,
+ * in `process.nextTick` itself: V8 had left the tick literal's computed keys megamorphic after a full collection
+ * (core/tick-shape.ts, which every `server.ts` process now loads; bench/README.md).
  */
 import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
