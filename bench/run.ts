@@ -262,15 +262,21 @@ async function startRedis(): Promise<{ port: number; stop(): void }> {
     'no',
   ];
   const child = serverProcess(redis);
-  for (let i = 0; i < 100; i++) {
+  // redis-cli's "Could not connect" while the server starts is expected, and not printed.
+  const answers = () => {
     try {
-      if (
-        execFileSync('redis-cli', ['-p', String(port), 'ping'])
-          .toString()
-          .trim() === 'PONG'
-      )
-        break;
-    } catch {}
+      return execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim();
+    } catch {
+      return undefined;
+    }
+  };
+  for (let i = 0; answers() !== 'PONG'; i++) {
+    if (i === 100) {
+      child.kill('SIGTERM');
+      throw new Error(`redis-server on port ${port} did not answer PING within 5 s`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { port, stop: () => child.kill('SIGTERM') };
