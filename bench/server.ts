@@ -44,7 +44,7 @@ import { echoService } from './echo.ts';
 
 // The built code, as `npm start` runs it (with its precompiled validator); `npm run bench` builds first. Every kind
 // loads it, so every kind keeps a tick object alive (core/tick-shape.ts): the peers and the baseline too, so that the
-// rows compare code rather than which process drew V8's slow nextTick (bench/README.md).
+// rows do not depend on which process drew V8's slow nextTick (bench/README.md).
 const { createRuntime, portcullis, startServer } = (await import(
   new URL('../dist/index.js', import.meta.url).href
 )) as typeof import('../index.ts');
