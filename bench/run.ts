@@ -9,10 +9,9 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../core/test-support/ports.ts';
 import { UNARY_PATH } from './echo.ts';
 import { firstLine } from './first-line.ts';
 import { measureMemory } from './memory.ts';
@@ -229,15 +228,6 @@ function headToHeadRow(scenario: string, measured: Comparison, reference: Compar
     met: measured.ratio >= HEAD_TO_HEAD,
   };
 }
-
-/** A port nothing listens on now (for a server that cannot be told to take any, as Redis and nginx). */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port: free } = probe.address() as AddressInfo;
-      probe.close(() => resolve(free));
-    });
-  });
 
 /** Runs `command` on the servers' CPUs, as every server of the bench. */
 function serverProcess(command: readonly string[]): ChildProcess {
