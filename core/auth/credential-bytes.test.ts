@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { credentialBytes } from './credential-bytes.ts';
+import { credentialBytes, hashCredential } from './credential-bytes.ts';
 import { hashClientToken } from './token.ts';
 
 /** A header value as Node hands it over: the bytes on the wire, one character each. */
@@ -43,6 +44,34 @@ describe('hashClientToken of a request’s credential', () => {
     // The same letters sent as Latin-1 are other bytes, so another credential.
     expect(hashClientToken(credentialBytes(fromWire(Buffer.from('pässwörd-ü', 'latin1'))))).not.toBe(
       hashClientToken('pässwörd-ü'),
+    );
+  });
+});
+
+describe('hashCredential', () => {
+  it('is hashClientToken(credentialBytes(value)) for every string: ASCII, Latin-1 bytes off the wire, and text', () => {
+    for (const value of [
+      '',
+      's3cr3t',
+      'ascii-token=',
+      '\x7f',
+      '\x80',
+      'pässwörd',
+      '\xff\x00',
+      '秘密',
+      '🔑',
+      'a\ud800',
+    ]) {
+      expect(hashCredential(value), JSON.stringify(value)).toBe(hashClientToken(credentialBytes(value)));
+    }
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' })),
+        (value) => {
+          expect(hashCredential(value)).toBe(hashClientToken(credentialBytes(value)));
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 });

@@ -1,3 +1,5 @@
+import { hashClientToken } from './token.ts';
+
 /** Any UTF-16 code unit above U+00FF (surrogates included): a character no single byte can stand for. */
 const ABOVE_ONE_BYTE = /[\u0100-\uffff]/;
 
@@ -22,4 +24,16 @@ const ABOVE_ONE_BYTE = /[\u0100-\uffff]/;
  */
 export function credentialBytes(headerValue: string): Buffer {
   return Buffer.from(headerValue, ABOVE_ONE_BYTE.test(headerValue) ? 'utf8' : 'latin1');
+}
+
+/** Any character outside ASCII: where a string's UTF-8 bytes differ from the bytes it stands for. */
+const NOT_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * `hashClientToken(credentialBytes(headerValue))` ({@link credentialBytes}): the stored form of a client token taken
+ * from a request. An ASCII string (what every generated or sensibly configured token is) is hashed as it is, since
+ * its UTF-8 bytes are the bytes it stands for, without the copy into a `Buffer` (a sixth of the lookup's cost).
+ */
+export function hashCredential(headerValue: string): string {
+  return hashClientToken(NOT_ASCII.test(headerValue) ? credentialBytes(headerValue) : headerValue);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, PluginError } from '../errors.ts';
 import type { Authentication, Logger, MethodInstance } from '../plugins/contracts.ts';
+import { frozenAuthentication } from '../plugins/instance.ts';
 import { answersAtOnce } from '../store/at-once.ts';
 import { MemoryStore } from '../store/memory.ts';
 import { CredentialPipeline, type PipelineMethod } from './pipeline.ts';
@@ -391,6 +392,47 @@ describe('CredentialPipeline: what a method answers', () => {
     expect(outcome).toMatchObject({ ok: false, reason: 'method_invalid_answer', via: 'odd' });
     expect((outcome as { detail: string }).detail).toMatch(/^odd: authenticate answered /);
     expect((outcome as { detail: string }).detail).toContain(problem);
+  });
+
+  it('answers a frozenAuthentication at once, as it is, and still refuses it expired or not admitted', () => {
+    const now = new Date('2026-08-22T10:00:00.000Z');
+    const answers = new Map([
+      ['live', frozenAuthentication({ id: 'live', method: 'METHOD_TOKEN', metadata: {} })],
+      ['old', frozenAuthentication({ id: 'old', method: 'METHOD_TOKEN', expiresAt: now, metadata: {} })],
+      ['kept-out', frozenAuthentication({ id: 'kept-out', method: 'METHOD_GUARDED', metadata: {} })],
+    ]);
+    const finder: PipelineMethod = {
+      name: 'frozen',
+      method: 'METHOD_TOKEN',
+      instance: {
+        findClientToken: (tokenHash) =>
+          [...answers].find(([token]) => hashClientToken(token) === tokenHash)?.[1],
+      },
+    };
+    const guarded: PipelineMethod = {
+      name: 'guarded',
+      method: 'METHOD_GUARDED',
+      instance: {
+        admit() {
+          throw new Error('not today');
+        },
+      },
+    };
+    const pipeline = new CredentialPipeline({ store: store(), methods: [finder, guarded], now: () => now });
+    // No promise: a configured token's answer goes on in the same turn.
+    const live = pipeline.authenticate({ authorization: 'Bearer live' });
+    expect(live).toEqual({ ok: true, authentication: answers.get('live'), via: 'bearer' });
+    expect((live as { authentication: unknown }).authentication).toBe(answers.get('live'));
+    expect(pipeline.authenticate({ cookieToken: 'old' })).toMatchObject({
+      ok: false,
+      reason: 'authentication_expired',
+      via: 'cookie',
+    });
+    expect(pipeline.authenticate({ authorization: 'Bearer kept-out' })).toMatchObject({
+      ok: false,
+      reason: 'not_admitted',
+      detail: 'guarded: not today',
+    });
   });
 
   it('refuses a findClientToken answer that is not an authentication, and asks the next on undefined', async () => {

@@ -1,12 +1,11 @@
 import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
 import { isThenable, type MaybePromise, settle } from '../maybe-promise.ts';
 import type { Authentication, Logger, MethodInstance } from '../plugins/contracts.ts';
-import { authenticationProblem } from '../plugins/instance.ts';
+import { authenticationProblem, isFrozenAuthentication } from '../plugins/instance.ts';
 import { lookUpTokenHash } from '../store/at-once.ts';
 import type { AuthenticationStore } from '../store/types.ts';
-import { credentialBytes } from './credential-bytes.ts';
+import { hashCredential } from './credential-bytes.ts';
 import { type Reason, Reasons, refusalReason } from './reasons.ts';
-import { hashClientToken } from './token.ts';
 
 /** The credentials a request carries, as read from its headers. */
 export interface RequestCredentials {
@@ -48,6 +47,7 @@ export interface PipelineMethod {
 }
 
 const CLIENT_TOKEN_SCHEME = 'Bearer';
+const CLIENT_TOKEN_PREFIX = `${CLIENT_TOKEN_SCHEME} `;
 
 /**
  * Flipt's request authentication:
@@ -63,7 +63,8 @@ const CLIENT_TOKEN_SCHEME = 'Bearer';
  */
 export class CredentialPipeline {
   readonly #store: AuthenticationStore;
-  readonly #owners: ReadonlyArray<readonly [string, readonly PipelineMethod[]]>;
+  /** Each scheme with its `Authorization` prefix (the scheme and one space) and its owners, in order. */
+  readonly #owners: ReadonlyArray<readonly [string, string, readonly PipelineMethod[]]>;
   readonly #admitters: ReadonlyMap<string, PipelineMethod>;
   readonly #finders: readonly PipelineMethod[];
   readonly #identifiers: ReadonlyMap<string, PipelineMethod>;
@@ -111,7 +112,7 @@ export class CredentialPipeline {
         owners.set(scheme, [...(owners.get(scheme) ?? []), method]);
       }
     }
-    this.#owners = [...owners];
+    this.#owners = [...owners].map(([scheme, methods]) => [scheme, `${scheme} `, methods] as const);
   }
 
   /**
@@ -122,13 +123,13 @@ export class CredentialPipeline {
   authenticate(credentials: RequestCredentials): MaybePromise<AuthenticationOutcome> {
     const { authorization } = credentials;
     if (authorization !== undefined) {
-      for (const [scheme, owners] of this.#owners) {
-        if (authorization.startsWith(`${scheme} `)) {
-          return this.#byScheme(scheme, authorization.slice(scheme.length + 1), owners, 0);
+      for (const [scheme, prefix, owners] of this.#owners) {
+        if (authorization.startsWith(prefix)) {
+          return this.#byScheme(scheme, authorization.slice(prefix.length), owners, 0);
         }
       }
-      if (authorization.startsWith(`${CLIENT_TOKEN_SCHEME} `)) {
-        return this.#byClientToken(authorization.slice(CLIENT_TOKEN_SCHEME.length + 1), 'bearer');
+      if (authorization.startsWith(CLIENT_TOKEN_PREFIX)) {
+        return this.#byClientToken(authorization.slice(CLIENT_TOKEN_PREFIX.length), 'bearer');
       }
       return refused(Reasons.UNSUPPORTED_AUTHORIZATION, 'unsupported authorization header', 'authorization');
     }
@@ -138,7 +139,7 @@ export class CredentialPipeline {
 
   #byClientToken(clientToken: string, via: string): MaybePromise<AuthenticationOutcome> {
     // The bytes the client sent, as Flipt hashes them; static and stored tokens were hashed from their UTF-8 bytes.
-    return this.#fromFinders(hashClientToken(credentialBytes(clientToken)), via, 0);
+    return this.#fromFinders(hashCredential(clientToken), via, 0);
   }
 
   /** The finders from `index` on, in order, then the store: the first that knows the token answers. */
@@ -163,15 +164,6 @@ export class CredentialPipeline {
         },
       );
     }
-    const next = (found: unknown): MaybePromise<AuthenticationOutcome> => {
-      // `null` is "not mine" too, as `authenticate` says it.
-      if (found === undefined || found === null) return this.#fromFinders(tokenHash, via, index + 1);
-      const problem = authenticationProblem(found);
-      if (problem !== undefined) {
-        return refused(Reasons.METHOD_INVALID_ANSWER, `${finder.name}: findClientToken ${problem}`, via);
-      }
-      return this.#admitted(found as Authentication, via);
-    };
     let found: unknown;
     try {
       found = (finder.instance.findClientToken as NonNullable<MethodInstance['findClientToken']>).call(
@@ -181,6 +173,19 @@ export class CredentialPipeline {
     } catch (error) {
       return refusedBy(finder, error, Reasons.METHOD_REFUSED, via);
     }
+    // Checked when it was made, and no thenable: admitted as it is, without `next` (a configured token's answer).
+    if (isFrozenAuthentication(found)) return this.#admitted(found, via);
+    // `null` is "not mine" too, as `authenticate` says it.
+    if (found === undefined || found === null) return this.#fromFinders(tokenHash, via, index + 1);
+    // An answer, at once or once a promise of it settles.
+    const next = (answer: unknown): MaybePromise<AuthenticationOutcome> => {
+      if (answer === undefined || answer === null) return this.#fromFinders(tokenHash, via, index + 1);
+      const problem = authenticationProblem(answer);
+      if (problem !== undefined) {
+        return refused(Reasons.METHOD_INVALID_ANSWER, `${finder.name}: findClientToken ${problem}`, via);
+      }
+      return this.#admitted(answer as Authentication, via);
+    };
     return settle(found, next, (error) => refusedBy(finder, error, Reasons.METHOD_REFUSED, via));
   }
 

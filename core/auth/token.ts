@@ -25,6 +25,7 @@ export function generateClientToken(): string {
  * `hashClientToken(credentialBytes(value))` ({@link credentialBytes}), never as the string Node made of them.
  */
 export function hashClientToken(token: string | Uint8Array): string {
-  // The one-shot hash: on every authenticated request, so the cheapest form (no Hash object, no Buffer copy).
-  return padBase64(hash('sha256', token, 'base64url'));
+  // The one-shot hash: on every authenticated request, so the cheapest form (no Hash object, no Buffer copy). Its 32
+  // bytes are 43 base64url characters, always one `=` short of a multiple of 4.
+  return `${hash('sha256', token, 'base64url')}=`;
 }

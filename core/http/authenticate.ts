@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { AuthenticationOutcome } from '../auth/pipeline.ts';
 import { Reasons, refusalReason } from '../auth/reasons.ts';
-import { isThenable, type MaybePromise, settle } from '../maybe-promise.ts';
+import { isThenable, type MaybePromise } from '../maybe-promise.ts';
 import { actorOf, requestIp } from '../observe/client.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
@@ -91,17 +91,20 @@ export function decide(
   const started = performance.now();
   let outcome: ReturnType<Runtime['pipeline']['authenticate']>;
   try {
+    const { authorization } = headers;
     outcome = runtime.pipeline.authenticate({
-      authorization: headers.authorization,
-      cookieToken: readCookie(headers.cookie, TOKEN_COOKIE),
+      authorization,
+      // Consulted only without an `Authorization` header, so read only then.
+      cookieToken: authorization === undefined ? readCookie(headers.cookie, TOKEN_COOKIE) : undefined,
     });
   } catch (error) {
     return failed(runtime, error, started, url);
   }
-  return settle(
-    outcome,
+  // The pipeline answers its own outcome objects, or a native promise of one: no foreign thenable to read safely.
+  if (!(outcome instanceof Promise)) return decided(runtime, outcome, started, url, ip);
+  return outcome.then(
     (settled) => decided(runtime, settled, started, url, ip),
-    (error) => failed(runtime, error, started, url),
+    (error: unknown) => failed(runtime, error, started, url),
   );
 }
 

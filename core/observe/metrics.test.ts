@@ -128,6 +128,20 @@ describe('Metrics.decision', () => {
     expect(sum('forbidden')).toBeCloseTo(6 * 0.002, 9);
     expect(sum('unauthenticated')).toBeCloseTo(12 * 0.003, 9);
   });
+
+  it('counts a decision like the one before it into the registry after a reset, from zero', async () => {
+    const metrics = new Metrics();
+    metrics.decision('authenticated', 'METHOD_TOKEN', '', 1);
+    metrics.decision('authenticated', 'METHOD_TOKEN', '', 1);
+    metrics.registry.resetMetrics();
+    metrics.decision('authenticated', 'METHOD_TOKEN', '', 1);
+    const samples = parseExposition((await metrics.exposition()).body);
+    const labels = { method: 'METHOD_TOKEN', outcome: 'authenticated', reason: '' };
+    expect(value(samples, 'portcullis_authentication_decisions_total', labels)).toBe(1);
+    expect(
+      value(samples, 'portcullis_authentication_decision_seconds_count', { outcome: 'authenticated' }),
+    ).toBe(1);
+  });
 });
 
 describe('Metrics.registry, made on first use', () => {

@@ -297,11 +297,36 @@ export class Metrics {
    * made before it, such as a cross-origin one). `reason` is the refusal's stable id; `""` when accepted.
    */
   decision(outcome: DecisionOutcome, method: string, reason: string, durationMs?: number): void {
-    // Label sets are bounded by the methods' names and reason ids, which are code's.
-    this.#decisions.labels({ method, outcome, reason }).inc();
+    // Most decisions are like the one before (the same method admitting): its series are kept, and found again by
+    // three comparisons rather than four map lookups. Series are never forgotten (a reset zeroes them), so a kept
+    // one is the family's.
+    let last = this.#lastDecision;
+    if (last === undefined || last.outcome !== outcome || last.method !== method || last.reason !== reason) {
+      // Label sets are bounded by the methods' names and reason ids, which are code's.
+      last = {
+        outcome,
+        method,
+        reason,
+        count: this.#decisions.labels({ method, outcome, reason }),
+        seconds: this.#decisionSeconds.labels({ outcome }),
+      };
+      this.#lastDecision = last;
+    }
+    last.count.inc();
     if (durationMs === undefined) return;
-    this.#decisionSeconds.labels({ outcome }).observe(durationMs / 1000);
+    last.seconds.observe(durationMs / 1000);
   }
+
+  /** The label values of the last {@link Metrics.decision} and its two series. */
+  #lastDecision:
+    | {
+        readonly outcome: string;
+        readonly method: string;
+        readonly reason: string;
+        readonly count: { inc(): void };
+        readonly seconds: { observe(value: number): void };
+      }
+    | undefined;
 
   /**
    * Counts one step of a login: `started` (a redirect to the IdP, a form shown), `succeeded` (a session made) or

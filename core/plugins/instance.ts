@@ -1,6 +1,6 @@
 import { isJwtAuthentication } from '../auth/jwt-claims.ts';
 import { ErrorCodes, PluginError } from '../errors.ts';
-import type { MethodInstance } from './contracts.ts';
+import type { Authentication, MethodInstance } from './contracts.ts';
 
 /** The members of {@link MethodInstance}; each is a function but `schemes`. */
 const HOOKS = [
@@ -50,6 +50,7 @@ const isDate = (value: unknown) => value instanceof Date && !Number.isNaN(value.
  * refuses the request on such an answer rather than let `false`, `42` or `{}` stand for a caller.
  */
 export function authenticationProblem(value: unknown): string | undefined {
+  if (vouched.has(value as object)) return undefined;
   try {
     return readProblem(value);
   } catch (error) {
@@ -85,4 +86,58 @@ function readProblem(value: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The authentications {@link frozenAuthentication} made: checked once, when made, and unchangeable since. */
+const vouched = new WeakSet<object>();
+
+/** Names of `Date.prototype`'s setters (`setTime`, `setFullYear`, ...), each of which a read-only date refuses. */
+const DATE_SETTERS = Object.getOwnPropertyNames(Date.prototype).filter((name) => name.startsWith('set'));
+
+/** A `Date` whose every setter throws a `TypeError`: what a frozen object cannot do for a date's time. */
+class ReadOnlyDate extends Date {}
+for (const name of DATE_SETTERS) {
+  Object.defineProperty(ReadOnlyDate.prototype, name, {
+    value(): never {
+      throw new TypeError(
+        `Date.prototype.${name} on a read-only date (an authentication's, made by frozenAuthentication)`,
+      );
+    },
+  });
+}
+
+const readOnlyDate = (date: Date) => Object.freeze(new ReadOnlyDate(date.getTime()));
+
+/**
+ * An authentication a method hands out many times (a configured token's, say), made once: a copy of `authentication`'s
+ * fields (`id`, `method`, the dates, `metadata`; nothing else) that cannot be changed — frozen, its metadata frozen, its dates `Date`s whose setters throw a `TypeError` — so that
+ * every caller may be given the same object, and the pipeline checks it once, here, rather than on every request
+ * that it answers. Throws `ERR_PLUGIN_INVALID` when `authentication` is not one (as a hook's answer would be refused).
+ * In the kit since 1.6.0.
+ */
+export function frozenAuthentication(authentication: Authentication): Authentication {
+  const problem = authenticationProblem(authentication);
+  if (problem !== undefined) {
+    throw new PluginError(
+      ErrorCodes.PLUGIN_INVALID,
+      `frozenAuthentication: given ${problem.replace(/^answered /, '')}`,
+    );
+  }
+  const { id, method, expiresAt, createdAt, updatedAt } = authentication;
+  // Its fields only: nothing else (a `then`, say) can make the pipeline treat it as other than what was checked.
+  const frozen: Authentication = Object.freeze({
+    id,
+    method,
+    ...(expiresAt !== undefined && { expiresAt: readOnlyDate(expiresAt) }),
+    ...(createdAt !== undefined && { createdAt: readOnlyDate(createdAt) }),
+    ...(updatedAt !== undefined && { updatedAt: readOnlyDate(updatedAt) }),
+    metadata: Object.freeze({ ...authentication.metadata }),
+  });
+  vouched.add(frozen);
+  return frozen;
+}
+
+/** Whether `value` was made by {@link frozenAuthentication}: an authentication, checked, with no `then`. */
+export function isFrozenAuthentication(value: unknown): value is Authentication {
+  return vouched.has(value as object);
 }

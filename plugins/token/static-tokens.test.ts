@@ -20,18 +20,30 @@ describe('StaticTokens', () => {
     expect(statics.find('s3cr3t')).toBeUndefined();
   });
 
-  it('hands out copies, so a caller cannot change the token', () => {
+  it('hands out one object that no caller can change: frozen, its metadata frozen, its dates read-only', () => {
     const statics = new StaticTokens(tokens, startedAt);
     const found = statics.find(hashClientToken('s3cr3t')) as {
       metadata: Record<string, string>;
       createdAt: Date;
+      id: string;
     };
-    found.metadata.role = 'viewer';
-    found.createdAt.setTime(0);
+    expect(statics.find(hashClientToken('s3cr3t'))).toBe(found);
+    expect(() => {
+      found.metadata.role = 'viewer';
+    }).toThrow(TypeError);
+    expect(() => {
+      found.id = 'other';
+    }).toThrow(TypeError);
+    expect(() => found.createdAt.setTime(0)).toThrow(TypeError);
+    expect(() => found.createdAt.setFullYear(1999)).toThrow(TypeError);
     expect(statics.find(hashClientToken('s3cr3t'))).toMatchObject({
+      id: 'bootstrap',
       metadata: { role: 'admin' },
       createdAt: startedAt,
     });
+    expect(found.createdAt.getTime()).toBe(startedAt.getTime());
+    // The configured metadata stays the operator's: a copy was frozen, not it.
+    expect(Object.isFrozen(tokens[0]?.metadata)).toBe(false);
   });
 });
 

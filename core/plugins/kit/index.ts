@@ -64,6 +64,8 @@ export { isSecretReference } from '../../references/parse.ts';
 export { secretNotFound, selectSecretKey } from '../../references/select-key.ts';
 export { isHttpUrl, parseUrl } from '../../url.ts';
 export type * from '../contracts.ts';
+// An authentication handed out many times, made once and checked once.
+export { frozenAuthentication } from '../instance.ts';
 export type { MethodDefinition, SecretProviderDefinition } from './define.ts';
 export { defineMethod, defineSecretProvider, type FromSchema } from './define.ts';
 // Telling a peer that is down from one that refused.
