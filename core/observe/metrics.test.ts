@@ -129,6 +129,28 @@ describe('Metrics.decision', () => {
     expect(sum('unauthenticated')).toBeCloseTo(12 * 0.003, 9);
   });
 
+  it('makes no histogram for an outcome that is never timed (a cross-origin refusal), as before it kept series', async () => {
+    const metrics = new Metrics();
+    metrics.decision('forbidden', 'none', 'csrf_refused');
+    metrics.decision('forbidden', 'none', 'csrf_refused');
+    metrics.decision('unauthenticated', 'none', 'authentication_not_required');
+    const { body } = await metrics.exposition();
+    expect(body).not.toMatch(/^portcullis_authentication_decision_seconds_(bucket|sum|count)\{/m);
+    expect(
+      value(parseExposition(body), 'portcullis_authentication_decisions_total', {
+        method: 'none',
+        outcome: 'forbidden',
+        reason: 'csrf_refused',
+      }),
+    ).toBe(2);
+    // The same label set timed later gets its histogram then.
+    metrics.decision('forbidden', 'none', 'csrf_refused', 2);
+    const samples = parseExposition((await metrics.exposition()).body);
+    expect(value(samples, 'portcullis_authentication_decision_seconds_count', { outcome: 'forbidden' })).toBe(
+      1,
+    );
+  });
+
   it('counts a decision like the one before it into the registry after a reset, from zero', async () => {
     const metrics = new Metrics();
     metrics.decision('authenticated', 'METHOD_TOKEN', '', 1);

@@ -308,12 +308,15 @@ export class Metrics {
         method,
         reason,
         count: this.#decisions.labels({ method, outcome, reason }),
-        seconds: this.#decisionSeconds.labels({ outcome }),
+        seconds: undefined,
       };
       this.#lastDecision = last;
     }
     last.count.inc();
     if (durationMs === undefined) return;
+    // Made by the first timed decision of the outcome, not before: an outcome never timed (a cross-origin refusal)
+    // has no histogram.
+    last.seconds ??= this.#decisionSeconds.labels({ outcome });
     last.seconds.observe(durationMs / 1000);
   }
 
@@ -324,7 +327,7 @@ export class Metrics {
         readonly method: string;
         readonly reason: string;
         readonly count: { inc(): void };
-        readonly seconds: { observe(value: number): void };
+        seconds: { observe(value: number): void } | undefined;
       }
     | undefined;
 

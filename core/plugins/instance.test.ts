@@ -80,9 +80,97 @@ describe('frozenAuthentication', () => {
       'expiresAt is not a valid Date',
     ],
     [null, 'given null'],
-  ])('refuses %j with ERR_PLUGIN_INVALID', (value, message) => {
+    [[], 'given an array'],
+    [
+      { id: 'x', method: 'METHOD_TOKEN', metadata: {}, expiresAt: '2026-08-22' },
+      'expiresAt is not a valid Date',
+    ],
+    [
+      { id: 'x', method: 'METHOD_TOKEN', metadata: {}, createdAt: Object.create(Date.prototype) },
+      'cannot be read',
+    ],
+  ])('refuses case %# with ERR_PLUGIN_INVALID', (value, message) => {
     expect(() => frozenAuthentication(value as unknown as Authentication)).toThrow(
       expect.objectContaining({ code: 'ERR_PLUGIN_INVALID', message: expect.stringContaining(message) }),
+    );
+  });
+
+  it('checks the copy it made, so that an answer that changes between two reads cannot slip past the check', () => {
+    const flipping = <T>(first: T, then: unknown) => {
+      let reads = 0;
+      return () => (reads++ === 0 ? first : then);
+    };
+    const id = flipping('a', 42);
+    const idFlips = {
+      method: 'METHOD_TOKEN',
+      metadata: {},
+      get id() {
+        return id();
+      },
+    };
+    // Read once: the copy has what the one read gave, and it is an authentication.
+    expect(frozenAuthentication(idFlips as unknown as Authentication).id).toBe('a');
+    const expiry = flipping(undefined, new Date(Number.NaN));
+    const expiryFlips = {
+      id: 'x',
+      method: 'METHOD_TOKEN',
+      metadata: {},
+      get expiresAt() {
+        return expiry();
+      },
+    };
+    expect(frozenAuthentication(expiryFlips as unknown as Authentication)).not.toHaveProperty('expiresAt');
+    const value = flipping('v', 1);
+    const metadataFlips = {
+      id: 'x',
+      method: 'METHOD_TOKEN',
+      metadata: {
+        get k() {
+          return value();
+        },
+      },
+    };
+    expect(frozenAuthentication(metadataFlips as unknown as Authentication).metadata).toEqual({ k: 'v' });
+    // A Proxy whose keys grow after they are listed: the copy holds the keys it listed, checked.
+    let listed = 0;
+    const growing = new Proxy({ a: 'b' } as Record<string, unknown>, {
+      ownKeys: (target) => (listed++ === 0 ? Reflect.ownKeys(target) : [...Reflect.ownKeys(target), 'z']),
+      get: (target, key) => (key === 'z' ? 5 : target[key as string]),
+      getOwnPropertyDescriptor: (target, key) =>
+        key === 'z'
+          ? { value: 5, enumerable: true, configurable: true }
+          : Reflect.getOwnPropertyDescriptor(target, key),
+    });
+    const frozen = frozenAuthentication({
+      id: 'x',
+      method: 'METHOD_TOKEN',
+      metadata: growing as Record<string, string>,
+    });
+    expect(frozen.metadata).toEqual({ a: 'b' });
+    // A Date whose own getTime lies: the time is read as the Date holds it.
+    class Lying extends Date {
+      override getTime() {
+        return Number.NaN;
+      }
+    }
+    const at = new Lying('2026-08-22T10:00:00.000Z');
+    expect(
+      frozenAuthentication({ id: 'x', method: 'M', metadata: {}, createdAt: at }).createdAt?.toISOString(),
+    ).toBe('2026-08-22T10:00:00.000Z');
+    // A value that is not a string, whenever it is read, is refused.
+    const bad = flipping(1, 'v');
+    expect(() =>
+      frozenAuthentication({
+        id: 'x',
+        method: 'M',
+        metadata: {
+          get k() {
+            return bad();
+          },
+        },
+      } as unknown as Authentication),
+    ).toThrow(
+      expect.objectContaining({ code: 'ERR_PLUGIN_INVALID', message: expect.stringContaining('metadata') }),
     );
   });
 });

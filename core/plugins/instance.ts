@@ -106,33 +106,62 @@ for (const name of DATE_SETTERS) {
   });
 }
 
-const readOnlyDate = (date: Date) => Object.freeze(new ReadOnlyDate(date.getTime()));
+/**
+ * A date field's read-only copy, its time read through `Date.prototype.getTime` itself (a subclass's own `getTime`
+ * could answer something else the second time); anything but a `Date` is kept as it is, for the check to refuse.
+ */
+function readOnlyDate(value: unknown): unknown {
+  if (!(value instanceof Date)) return value;
+  return Object.freeze(new ReadOnlyDate(Date.prototype.getTime.call(value)));
+}
+
+/** Metadata's copy, each value read once; anything but a plain object is kept as it is, for the check to refuse. */
+function metadataCopy(metadata: unknown): unknown {
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return metadata;
+  return Object.freeze({ ...metadata });
+}
+
+const frozenFailure = (problem: string) =>
+  new PluginError(
+    ErrorCodes.PLUGIN_INVALID,
+    `frozenAuthentication: given ${problem.replace(/^answered /, '')}`,
+  );
 
 /**
- * An authentication a method hands out many times (a configured token's, say), made once: a copy of `authentication`'s
- * fields (`id`, `method`, the dates, `metadata`; nothing else) that cannot be changed — frozen, its metadata frozen, its dates `Date`s whose setters throw a `TypeError` — so that
- * every caller may be given the same object, and the pipeline checks it once, here, rather than on every request
- * that it answers. Throws `ERR_PLUGIN_INVALID` when `authentication` is not one (as a hook's answer would be refused).
- * In the kit since 1.6.0.
+ * An authentication a method hands out many times (a configured token's, say), made once: a copy of
+ * `authentication`'s fields (`id`, `method`, the dates, `metadata`; nothing else, so no `then`), each read once, then
+ * frozen — its metadata frozen, its dates `Date`s whose own setters throw a `TypeError` — and checked as it is, so
+ * that every caller may be given the same object and the pipeline does not check it again on every request it
+ * answers. Whoever is handed it cannot change it by mistake (`Date.prototype.setTime.call(date, …)`, called on
+ * purpose, changes any `Date`, this one too). Throws `ERR_PLUGIN_INVALID` when the copy is not an authentication (as a
+ * hook's answer would be refused), or when `authentication` cannot be read. In the kit since 1.6.0.
  */
 export function frozenAuthentication(authentication: Authentication): Authentication {
-  const problem = authenticationProblem(authentication);
-  if (problem !== undefined) {
-    throw new PluginError(
-      ErrorCodes.PLUGIN_INVALID,
-      `frozenAuthentication: given ${problem.replace(/^answered /, '')}`,
+  const given: unknown = authentication;
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw frozenFailure(authenticationProblem(given) ?? 'not an authentication');
+  }
+  let frozen: Authentication;
+  try {
+    const { id, method, expiresAt, createdAt, updatedAt, metadata } = authentication;
+    // Its fields only: nothing else (a `then`, say) can make the pipeline treat it as other than what was checked.
+    frozen = Object.freeze({
+      id,
+      method,
+      ...(expiresAt !== undefined && { expiresAt: readOnlyDate(expiresAt) }),
+      ...(createdAt !== undefined && { createdAt: readOnlyDate(createdAt) }),
+      ...(updatedAt !== undefined && { updatedAt: readOnlyDate(updatedAt) }),
+      metadata: metadataCopy(metadata),
+    }) as Authentication;
+  } catch (error) {
+    throw frozenFailure(
+      `an authentication that cannot be read (${error instanceof Error ? error.message : String(error)})`,
     );
   }
-  const { id, method, expiresAt, createdAt, updatedAt } = authentication;
-  // Its fields only: nothing else (a `then`, say) can make the pipeline treat it as other than what was checked.
-  const frozen: Authentication = Object.freeze({
-    id,
-    method,
-    ...(expiresAt !== undefined && { expiresAt: readOnlyDate(expiresAt) }),
-    ...(createdAt !== undefined && { createdAt: readOnlyDate(createdAt) }),
-    ...(updatedAt !== undefined && { updatedAt: readOnlyDate(updatedAt) }),
-    metadata: Object.freeze({ ...authentication.metadata }),
-  });
+  // The copy is what is checked: a getter of the original that answers something else the second time cannot
+  // slip past the check.
+  const problem = authenticationProblem(frozen);
+  if (problem !== undefined) throw frozenFailure(problem);
   vouched.add(frozen);
   return frozen;
 }
