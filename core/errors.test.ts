@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isReasonId, Reasons } from './auth/reasons.ts';
 import { ERROR_STATUS, errorStatus } from './error-status.ts';
-import { type ErrorCode, ErrorCodes } from './errors.ts';
+import { type ErrorCode, ErrorCodes, errorMessage } from './errors.ts';
 import { FOREIGN_ERROR_CODES } from './foreign-error-codes.ts';
 import { grpcCodeName } from './grpc-status.ts';
 import { readmeSection, sourceFiles, tableRows } from './test-support/sources.ts';
@@ -129,6 +129,25 @@ describe('reason ids', () => {
       } else {
         expect(core.has(id) || own.has(id), `${id} is defined in the sources`).toBe(true);
       }
+    }
+  });
+});
+
+describe('errorMessage', () => {
+  it('reads any thrown value, and never throws itself', () => {
+    expect(errorMessage(new Error('boom'))).toBe('boom');
+    expect(errorMessage('plain')).toBe('plain');
+    expect(errorMessage(Symbol('s'))).toBe('Symbol(s)');
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const unreadable = new Error('x');
+    Object.defineProperty(unreadable, 'message', {
+      get() {
+        throw new Error('no');
+      },
+    });
+    for (const thrown of [Object.create(null), revoked.proxy, unreadable]) {
+      expect(errorMessage(thrown)).toBe('a thrown value that cannot be read');
     }
   });
 });

@@ -208,7 +208,15 @@ export function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** A thrown value's message, for wrapping; falls back to its string form. */
+/**
+ * A thrown value's message, for wrapping; falls back to its string form. Never throws: what a plugin throws may be
+ * anything (a `Symbol`, an object without a prototype, an Error whose `message` getter throws, a revoked Proxy), and
+ * the caller is already handling one error.
+ */
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return 'a thrown value that cannot be read';
+  }
 }

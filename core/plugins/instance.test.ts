@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ErrorCodes, PluginError } from '../errors.ts';
 import type { Authentication } from './contracts.ts';
 import {
   authenticationProblem,
@@ -172,5 +173,58 @@ describe('frozenAuthentication', () => {
     ).toThrow(
       expect.objectContaining({ code: 'ERR_PLUGIN_INVALID', message: expect.stringContaining('metadata') }),
     );
+  });
+
+  it('decides on one look whether a date is one, and refuses with ERR_PLUGIN_INVALID whatever the input throws', () => {
+    // A Proxy that is not a Date on the first look and is one on the second: refused, never kept as it is.
+    let looks = 0;
+    const time = { t: Date.now() + 3_600_000 };
+    const shifty = new Proxy(time, {
+      getPrototypeOf: () => (looks++ === 0 ? Object.prototype : Date.prototype),
+      get: (target, key) => (key === 'getTime' ? () => target.t : undefined),
+    });
+    expect(() =>
+      frozenAuthentication({ id: 'x', method: 'M', metadata: {}, expiresAt: shifty as unknown as Date }),
+    ).toThrow(
+      expect.objectContaining({ code: 'ERR_PLUGIN_INVALID', message: expect.stringContaining('expiresAt') }),
+    );
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const throwing = (thrown: unknown) => ({
+      method: 'M',
+      metadata: {},
+      get id(): string {
+        throw thrown;
+      },
+    });
+    const unreadable = new Error('x');
+    Object.defineProperty(unreadable, 'message', {
+      get() {
+        throw new Error('no');
+      },
+    });
+    for (const input of [
+      revoked.proxy,
+      throwing(Object.create(null)),
+      throwing(Symbol('s')),
+      throwing(unreadable),
+      throwing(revoked.proxy),
+      throwing(new PluginError(ErrorCodes.UNAUTHENTICATED, 'a getter’s own coded error')),
+    ]) {
+      expect(() => frozenAuthentication(input as unknown as Authentication)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_PLUGIN_INVALID',
+          message: expect.stringMatching(/^frozenAuthentication: /),
+        }),
+      );
+    }
+    // Symbol keys are not copied: the check does not see them, so they cannot ride along.
+    const secret = Symbol('s');
+    const copied = frozenAuthentication({
+      id: 'x',
+      method: 'M',
+      metadata: { a: 'b', [secret]: 42 } as never,
+    });
+    expect(Object.getOwnPropertySymbols(copied.metadata)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { isJwtAuthentication } from '../auth/jwt-claims.ts';
-import { ErrorCodes, PluginError } from '../errors.ts';
+import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
 import type { Authentication, MethodInstance } from './contracts.ts';
 
 /** The members of {@link MethodInstance}; each is a function but `schemes`. */
@@ -55,7 +55,7 @@ export function authenticationProblem(value: unknown): string | undefined {
     return readProblem(value);
   } catch (error) {
     // A getter that throws: the answer cannot be read, so it cannot stand for a caller either.
-    return `answered an authentication that cannot be read (${error instanceof Error ? error.message : String(error)})`;
+    return `answered an authentication that cannot be read (${errorMessage(error)})`;
   }
 }
 
@@ -106,26 +106,35 @@ for (const name of DATE_SETTERS) {
   });
 }
 
-/**
- * A date field's read-only copy, its time read through `Date.prototype.getTime` itself (a subclass's own `getTime`
- * could answer something else the second time); anything but a `Date` is kept as it is, for the check to refuse.
- */
-function readOnlyDate(value: unknown): unknown {
-  if (!(value instanceof Date)) return value;
-  return Object.freeze(new ReadOnlyDate(Date.prototype.getTime.call(value)));
-}
+/** The refusals {@link frozenFailure} made: told from whatever the input's getters throw without asking it anything. */
+const refusals = new WeakSet<object>();
 
-/** Metadata's copy, each value read once; anything but a plain object is kept as it is, for the check to refuse. */
-function metadataCopy(metadata: unknown): unknown {
-  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return metadata;
-  return Object.freeze({ ...metadata });
-}
-
-const frozenFailure = (problem: string) =>
-  new PluginError(
+/** A refusal of {@link frozenAuthentication}'s input, worded as the pipeline words a hook's answer. */
+function frozenFailure(problem: string): PluginError {
+  const refusal = new PluginError(
     ErrorCodes.PLUGIN_INVALID,
     `frozenAuthentication: given ${problem.replace(/^answered /, '')}`,
   );
+  refusals.add(refusal);
+  return refusal;
+}
+
+/**
+ * A date field's read-only copy, decided on one look (`instanceof` once, the time read through
+ * `Date.prototype.getTime` itself, which a subclass or a Proxy cannot answer for): anything else is refused.
+ */
+function readOnlyDate(field: string, value: unknown): Date {
+  if (!(value instanceof Date)) throw frozenFailure(`an authentication whose ${field} is not a valid Date`);
+  return Object.freeze(new ReadOnlyDate(Date.prototype.getTime.call(value)));
+}
+
+/** Metadata's copy: its own string keys and their values, each read once (no symbol keys, which the check skips). */
+function metadataCopy(metadata: unknown): Readonly<Record<string, string>> {
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw frozenFailure('an authentication whose metadata is not an object of strings');
+  }
+  return Object.freeze(Object.fromEntries(Object.entries(metadata)));
+}
 
 /**
  * An authentication a method hands out many times (a configured token's, say), made once: a copy of
@@ -137,26 +146,25 @@ const frozenFailure = (problem: string) =>
  * hook's answer would be refused), or when `authentication` cannot be read. In the kit since 1.6.0.
  */
 export function frozenAuthentication(authentication: Authentication): Authentication {
-  const given: unknown = authentication;
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    throw frozenFailure(authenticationProblem(given) ?? 'not an authentication');
-  }
   let frozen: Authentication;
   try {
+    const given: unknown = authentication;
+    if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+      throw frozenFailure(authenticationProblem(given) ?? 'not an authentication');
+    }
     const { id, method, expiresAt, createdAt, updatedAt, metadata } = authentication;
     // Its fields only: nothing else (a `then`, say) can make the pipeline treat it as other than what was checked.
     frozen = Object.freeze({
       id,
       method,
-      ...(expiresAt !== undefined && { expiresAt: readOnlyDate(expiresAt) }),
-      ...(createdAt !== undefined && { createdAt: readOnlyDate(createdAt) }),
-      ...(updatedAt !== undefined && { updatedAt: readOnlyDate(updatedAt) }),
+      ...(expiresAt !== undefined && { expiresAt: readOnlyDate('expiresAt', expiresAt) }),
+      ...(createdAt !== undefined && { createdAt: readOnlyDate('createdAt', createdAt) }),
+      ...(updatedAt !== undefined && { updatedAt: readOnlyDate('updatedAt', updatedAt) }),
       metadata: metadataCopy(metadata),
-    }) as Authentication;
+    });
   } catch (error) {
-    throw frozenFailure(
-      `an authentication that cannot be read (${error instanceof Error ? error.message : String(error)})`,
-    );
+    if (refusals.has(error as object)) throw error;
+    throw frozenFailure(`an authentication that cannot be read (${errorMessage(error)})`);
   }
   // The copy is what is checked: a getter of the original that answers something else the second time cannot
   // slip past the check.
