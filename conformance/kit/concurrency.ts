@@ -1,5 +1,7 @@
 /** Concurrent use: every call is let finish before a case reports, so none is left running into the next case. */
 
+import { errorMessage } from '../../core/errors.ts';
+
 /** How many failures a report names before it counts the rest. */
 const NAMED = 5;
 
@@ -7,9 +9,7 @@ const NAMED = 5;
 export async function allAnsweredRight(tasks: ReadonlyArray<Promise<void>>): Promise<void> {
   const results = await Promise.allSettled(tasks);
   const failures = results.flatMap((result) =>
-    result.status === 'rejected'
-      ? [result.reason instanceof Error ? result.reason.message : String(result.reason)]
-      : [],
+    result.status === 'rejected' ? [errorMessage(result.reason)] : [],
   );
   if (failures.length === 0) return;
   const more = failures.length > NAMED ? `; and ${failures.length - NAMED} more` : '';

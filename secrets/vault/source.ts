@@ -6,6 +6,7 @@ import type { Logger, SecretContext, SecretSource } from '../../core/plugins/kit
 import {
   ErrorCodes,
   errorCode,
+  errorMessage,
   FileTooLargeError,
   MAX_NAMED_FILE_BYTES,
   NETWORK_ERROR_CODES,
@@ -260,7 +261,7 @@ export async function openVaultSource(
       return new PluginError(code, `${where}: ${doing}: ${what}`);
     }
     const code = errorCode(error);
-    const message = error instanceof Error ? scrub(error.message) : scrub(String(error));
+    const message = scrub(errorMessage(error));
     if (code !== undefined && TLS_CODES.has(code)) {
       return new PluginError(
         ErrorCodes.SECRET_PROVIDER,
