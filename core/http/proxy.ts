@@ -46,16 +46,16 @@ export function forwardablePath(url: string): string | undefined {
 }
 
 /**
- * The upstream's response headers without those that describe its hop rather than ours to the client: the
- * hop-by-hop ones (a `Proxy-Authenticate` among them), and any its `Connection` header names.
+ * Writes the upstream's response headers into `into` (replacing those of the same name) but those that describe its
+ * hop rather than ours to the client: the hop-by-hop ones (a `Proxy-Authenticate` among them), and any its
+ * `Connection` header names. Returns `into`.
  */
-function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+function endToEndInto(headers: IncomingHttpHeaders, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
   const local = staysOnHop(headers.connection);
-  const kept: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (!local(name)) kept[name] = headers[name];
+    if (!local(name)) into[name] = headers[name];
   }
-  return kept;
+  return into;
 }
 
 const CLIENT_GONE = 'the client closed the connection';
@@ -127,6 +127,101 @@ export function reverseProxy(runtime: Runtime, options: { readonly reserveMetric
     });
     scope.addHook('onClose', () => pool.destroy());
 
+    /**
+     * One request's way to the upstream and its answer's way back: undici's handler, its state in fields, so that a
+     * request makes one object here rather than a closure per callback.
+     */
+    class Relay implements Dispatcher.DispatchHandler {
+      controller: Dispatcher.DispatchController | undefined = undefined;
+      /** The client went away (or the request was answered otherwise): the upstream request is stopped. */
+      gone = false;
+      /** The upstream's answer was written whole. */
+      relayed = false;
+      /** Counted in `portcullis_proxy_requests_total`: once, when the upstream's final status (or failure) is known. */
+      counted = false;
+      readonly sentAt = performance.now();
+
+      readonly request: FastifyRequest;
+      readonly reply: FastifyReply;
+      /** The request's connection, read before undici unlinks a body it has sent from its socket. */
+      readonly socket: IncomingMessage['socket'];
+
+      constructor(request: FastifyRequest, reply: FastifyReply, socket: IncomingMessage['socket']) {
+        this.request = request;
+        this.reply = reply;
+        this.socket = socket;
+      }
+
+      /** The client's response closed: unless the answer was relayed whole, the upstream request is stopped. */
+      clientClosed(): void {
+        if (this.relayed) return;
+        this.gone = true;
+        this.controller?.abort(new Error(CLIENT_GONE));
+      }
+
+      onRequestStart(started: Dispatcher.DispatchController): void {
+        this.controller = started;
+        if (this.gone) started.abort(new Error(CLIENT_GONE));
+      }
+
+      onResponseStart(
+        started: Dispatcher.DispatchController,
+        statusCode: number,
+        answered: IncomingHttpHeaders,
+      ): void {
+        // 102 Processing, 103 Early Hints: between the upstream and us; the client gets the final answer.
+        if (statusCode < 200) return;
+        this.counted = true;
+        record(statusCode, (performance.now() - this.sentAt) / 1000);
+        if (isAbandoned(this.request.raw, this.socket)) {
+          this.gone = true;
+          started.abort(new Error(CLIENT_GONE));
+          return;
+        }
+        const { reply } = this;
+        try {
+          // Headers the application set on this reply (an embedding app's CORS, say) go too; the upstream's win.
+          // `getHeaders()` answers a new object: the upstream's are written into it.
+          reply.raw.writeHead(statusCode, endToEndInto(answered, reply.getHeaders() as OutgoingHttpHeaders));
+        } catch (error) {
+          // A header Node will not send (the upstream's parser let it through): a 502 rather than a hang.
+          started.abort(error as Error);
+          return;
+        }
+        // From here on the answer is the upstream's, written as it arrives.
+        reply.hijack();
+      }
+
+      onResponseData(flowing: Dispatcher.DispatchController, chunk: Buffer): void {
+        const response = this.reply.raw;
+        if (!response.write(chunk)) {
+          flowing.pause();
+          response.once('drain', () => flowing.resume());
+        }
+      }
+
+      onResponseEnd(): void {
+        this.relayed = true;
+        this.reply.raw.end();
+      }
+
+      onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+        const { request, reply } = this;
+        const where = { reqId: request.id, upstream: upstream.origin };
+        // A client that left says nothing of the upstream.
+        if (!this.counted && !this.gone) record('error');
+        this.counted = true;
+        if (this.gone) {
+          runtime.log.debug(where, 'client left before the upstream had answered');
+        } else if (reply.raw.headersSent) {
+          runtime.log.warn({ ...where, reason: error.message }, 'upstream answer cut short');
+          reply.raw.destroy(error);
+        } else {
+          failed(reply, error);
+        }
+      }
+    }
+
     const forward = (request: FastifyRequest, reply: FastifyReply, target: string) => {
       const response = reply.raw;
       // Read now: once its body is sent, undici unlinks the request from its socket.
@@ -146,73 +241,12 @@ export function reverseProxy(runtime: Runtime, options: { readonly reserveMetric
         hop,
       });
       headers.host = upstream.host;
-      let controller: Dispatcher.DispatchController | undefined;
-      let gone = false;
-      let relayed = false;
-      /** Counted in `portcullis_proxy_requests_total`: once, when the upstream's final status (or failure) is known. */
-      let counted = false;
-      const sentAt = performance.now();
+      const relay = new Relay(request, reply, socket);
       // A client that goes away stops its upstream request, whether still waiting for a connection, under way or
       // being answered: otherwise the upstream's answer would wait forever for a reader, holding a connection. So
       // does a request answered otherwise (its message broke off): the upstream must not get the rest of it.
       // `on`: a response closes once (`once` would wrap the listener and unhook it on every request).
-      response.on('close', () => {
-        if (relayed) return;
-        gone = true;
-        controller?.abort(new Error(CLIENT_GONE));
-      });
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart(started) {
-          controller = started;
-          if (gone) started.abort(new Error(CLIENT_GONE));
-        },
-        onResponseStart(started, statusCode, answered) {
-          // 102 Processing, 103 Early Hints: between the upstream and us; the client gets the final answer.
-          if (statusCode < 200) return;
-          counted = true;
-          record(statusCode, (performance.now() - sentAt) / 1000);
-          if (isAbandoned(request.raw, socket)) {
-            gone = true;
-            started.abort(new Error(CLIENT_GONE));
-            return;
-          }
-          try {
-            // Headers the application set on this reply (an embedding app's CORS, say) go too; the upstream's win.
-            const own = reply.getHeaders() as OutgoingHttpHeaders;
-            response.writeHead(statusCode, { ...own, ...responseHeaders(answered) });
-          } catch (error) {
-            // A header Node will not send (the upstream's parser let it through): a 502 rather than a hang.
-            started.abort(error as Error);
-            return;
-          }
-          // From here on the answer is the upstream's, written as it arrives.
-          reply.hijack();
-        },
-        onResponseData(flowing, chunk) {
-          if (!response.write(chunk)) {
-            flowing.pause();
-            response.once('drain', () => flowing.resume());
-          }
-        },
-        onResponseEnd() {
-          relayed = true;
-          response.end();
-        },
-        onResponseError(_controller, error) {
-          const where = { reqId: request.id, upstream: upstream.origin };
-          // A client that left says nothing of the upstream.
-          if (!counted && !gone) record('error');
-          counted = true;
-          if (gone) {
-            runtime.log.debug(where, 'client left before the upstream had answered');
-          } else if (response.headersSent) {
-            runtime.log.warn({ ...where, reason: error.message }, 'upstream answer cut short');
-            response.destroy(error);
-          } else {
-            failed(reply, error);
-          }
-        },
-      };
+      response.on('close', () => relay.clientClosed());
       pool.dispatch(
         {
           method: request.method as Dispatcher.HttpMethod,
@@ -220,7 +254,7 @@ export function reverseProxy(runtime: Runtime, options: { readonly reserveMetric
           headers,
           body: request.body instanceof Readable ? request.body : null,
         },
-        handler,
+        relay,
       );
     };
 
