@@ -7,7 +7,7 @@ import { actorOf, requestIp } from '../observe/client.ts';
 import type { Authentication } from '../plugins/contracts.ts';
 import type { Runtime } from '../runtime.ts';
 import { readCookie, TOKEN_COOKIE } from './cookies.ts';
-import { DecisionLog, type Refusal } from './decision-log.ts';
+import { DecisionLog, loggedMs, type Refusal } from './decision-log.ts';
 import {
   errorResponse,
   GrpcCode,
@@ -120,9 +120,6 @@ function failed(runtime: Runtime, error: unknown, started: number, url: string):
   return { kind: 'error', code: response.code, message: response.message };
 }
 
-/** Milliseconds as a log line gives them, to the microsecond: rounded only where a line is written. */
-const loggedMs = (ms: number) => Number(ms.toFixed(3));
-
 /** The pipeline's outcome as a decision: counted, and logged (an admitted request only at debug). */
 function decided(
   runtime: Runtime,
@@ -155,7 +152,8 @@ function decided(
     return { kind: 'authenticated', authentication: outcome.authentication };
   }
   const { reason, detail, via } = outcome;
-  refused(runtime, { reason, detail, via, durationMs: loggedMs(elapsedMs), path: pathOf(url) }, ip);
+  // The time as measured: the decision log rounds it where it writes a line (most refusals of a flood get none).
+  refused(runtime, { reason, detail, via, durationMs: elapsedMs, path: pathOf(url) }, ip);
   return { kind: 'unauthenticated', reason, detail };
 }
 

@@ -14,7 +14,7 @@ const refusal = (reason: string) => ({
   reason,
   detail: `the words for ${reason}`,
   via: 'bearer',
-  durationMs: 0.1,
+  durationMs: 0.123_456_7,
   path: '/api/v1/flags',
 });
 
@@ -38,6 +38,7 @@ describe('DecisionLog', () => {
       outcome: 'unauthenticated',
       detail: 'the words for a',
       via: 'bearer',
+      durationMs: 0.123,
       path: '/api/v1/flags',
     });
 

@@ -3,6 +3,9 @@ import type { Logger } from '../log.ts';
 /** How many refused requests a second are logged one line each before the rest are only counted. */
 export const REFUSAL_LINES_PER_SECOND = 100;
 
+/** Milliseconds as a log line gives them, to the microsecond: rounded only where a line is written. */
+export const loggedMs = (ms: number) => Number(ms.toFixed(3));
+
 /** How many distinct reason ids a summary line names; the rest are counted under {@link OTHER_REASONS}. */
 const MAX_REASONS = 20;
 const OTHER_REASONS = '(other reasons)';
@@ -16,6 +19,7 @@ export interface Refusal {
   /** What happened, in words (a method's message), for people. */
   readonly detail: string;
   readonly via: string;
+  /** How long the decision took, ms; its line gives it to the microsecond. */
   readonly durationMs?: number;
   readonly path: string;
 }
@@ -59,7 +63,15 @@ export class DecisionLog {
     if (within) this.#lines++;
     if (!log.isLevelEnabled('warn')) return within;
     if (within || log.isLevelEnabled('debug')) {
-      log.warn({ outcome: 'unauthenticated', ...refusal }, 'authentication decision');
+      const { durationMs } = refusal;
+      log.warn(
+        {
+          outcome: 'unauthenticated',
+          ...refusal,
+          ...(durationMs !== undefined && { durationMs: loggedMs(durationMs) }),
+        },
+        'authentication decision',
+      );
       return within;
     }
     // Counted by reason id; a plugin may name many: the summary keeps the first few and lumps the rest together.

@@ -1,6 +1,7 @@
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { PluginError } from '../errors.ts';
-import { errorResponse } from './errors.ts';
+import { errorResponse, GrpcCode, pathOf, sendError } from './errors.ts';
 
 describe('errorResponse', () => {
   it('keeps the status and message of Fastify’s own client errors', () => {
@@ -38,5 +39,35 @@ describe('errorResponse', () => {
       status: 400,
       internal: false,
     });
+  });
+});
+
+describe('sendError', () => {
+  it('writes Flipt’s body as JSON.stringify would, however many distinct messages come', async () => {
+    const app = Fastify();
+    app.get('/:n', (request, reply) => {
+      const n = Number((request.params as { n: string }).n);
+      const message = n % 2 === 0 ? 'request was not authenticated' : `no "${n}" \u2028 ✓ \\ here`;
+      return sendError(reply, n % 6 === 0 ? GrpcCode.UNAUTHENTICATED : GrpcCode.NOT_FOUND, message);
+    });
+    // A 401 (every sixth) carries its constant message in a header too. More messages than are kept serialized, so the bodies made again after the set is emptied are checked too.
+    for (let n = 0; n < 700; n++) {
+      const response = await app.inject(`/${n}`);
+      const code = n % 6 === 0 ? 16 : 5;
+      const message = n % 2 === 0 ? 'request was not authenticated' : `no "${n}" \u2028 ✓ \\ here`;
+      expect(response.body).toBe(JSON.stringify({ code, message, details: [] }));
+      expect(response.statusCode).toBe(code === 16 ? 401 : 404);
+      expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(response.headers['www-authenticate']).toBe(code === 16 ? message : undefined);
+    }
+    await app.close();
+  });
+});
+
+describe('pathOf', () => {
+  it('is the path before the first "?", at most 200 characters', () => {
+    for (const url of ['', '?', '/a', '/a?b?c', '/a#x?y', `/${'x'.repeat(300)}?q`, `/${'é'.repeat(250)}`]) {
+      expect(pathOf(url)).toBe(url.split('?', 1)[0]?.slice(0, 200));
+    }
   });
 });
