@@ -22,31 +22,7 @@ export function sendError(
   // hook still deciding about it (a 401, say) must not answer it twice.
   if (reply.raw.writableEnded && isAbandoned(reply.request.raw)) return reply;
   if (status === 401) reply.header('www-authenticate', message);
-  return reply.code(status).type('application/json').send(errorBody(code, message));
-}
-
-/** At most this many error bodies are kept serialized; past it the set is emptied (a message made per request). */
-const MAX_BODIES = 256;
-const bodies = new Map<GrpcCodeValue, Map<string, string>>();
-
-/**
- * Flipt's error body `{"code":…,"message":…,"details":[]}` as JSON, made once per code and message: nearly every
- * message is a constant, and the 401's is written on every refused request. Sent as the string, the body is the same
- * whatever reply serializer an embedding application set, as Flipt's shape must be.
- */
-function errorBody(code: GrpcCodeValue, message: string): string {
-  let byMessage = bodies.get(code);
-  if (byMessage === undefined) {
-    byMessage = new Map();
-    bodies.set(code, byMessage);
-  }
-  let body = byMessage.get(message);
-  if (body === undefined) {
-    if (byMessage.size >= MAX_BODIES) byMessage.clear();
-    body = JSON.stringify({ code, message, details: [] });
-    byMessage.set(message, body);
-  }
-  return body;
+  return reply.code(status).type('application/json').send({ code, message, details: [] });
 }
 
 /**
