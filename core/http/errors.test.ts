@@ -44,17 +44,19 @@ describe('errorResponse', () => {
 
 describe('sendError', () => {
   it('writes Flipt’s body as JSON.stringify would, for any message', async () => {
+    // A 401 (every sixth) carries its constant message in a header too.
+    const codeFor = (n: number) => (n % 6 === 0 ? GrpcCode.UNAUTHENTICATED : GrpcCode.NOT_FOUND);
+    const messageFor = (n: number) =>
+      n % 2 === 0 ? 'request was not authenticated' : `no "${n}" \u2028 ✓ \\ here`;
     const app = Fastify();
     app.get('/:n', (request, reply) => {
       const n = Number((request.params as { n: string }).n);
-      const message = n % 2 === 0 ? 'request was not authenticated' : `no "${n}" \u2028 ✓ \\ here`;
-      return sendError(reply, n % 6 === 0 ? GrpcCode.UNAUTHENTICATED : GrpcCode.NOT_FOUND, message);
+      return sendError(reply, codeFor(n), messageFor(n));
     });
-    // A 401 (every sixth) carries its constant message in a header too.
-    for (let n = 0; n < 700; n++) {
+    for (let n = 0; n < 12; n++) {
       const response = await app.inject(`/${n}`);
-      const code = n % 6 === 0 ? 16 : 5;
-      const message = n % 2 === 0 ? 'request was not authenticated' : `no "${n}" \u2028 ✓ \\ here`;
+      const code = codeFor(n);
+      const message = messageFor(n);
       expect(response.body).toBe(JSON.stringify({ code, message, details: [] }));
       expect(response.statusCode).toBe(code === 16 ? 401 : 404);
       expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
