@@ -246,6 +246,6 @@ describe("the README's method plugin", () => {
     // Word for word as the README quotes it.
     expect(result.stdout).toBe(readmeBlock('text', 'plugins[0]'));
     expect(result.stdout).toContain('^2.0.0');
-    expect(result.stdout).toContain('portcullis/plugin 1.6.0');
+    expect(result.stdout).toContain('portcullis/plugin 1.7.0');
   });
 });

@@ -8,6 +8,7 @@ import {
   type Authentication,
   type ConfigIssue,
   credentialBytes,
+  frozenAuthentication,
   hashClientToken,
   isSecretReference,
   type MethodInstance,
@@ -299,6 +300,32 @@ describe('the method harness', () => {
     );
   });
 
+  it('passes a method whose clientTokens authenticate as declared, and fails one whose own admit refuses them', async () => {
+    const declared = [
+      {
+        credential: 'pässwörd-static',
+        authentication: frozenAuthentication({ id: 'static', method: 'METHOD_TEST', metadata: {} }),
+      },
+    ];
+    await methodCase(
+      testMethod({ instance: { clientTokens: declared, findClientToken: undefined } }),
+      'client tokens:',
+    ).run();
+    await expect(
+      methodCase(
+        testMethod({
+          instance: {
+            clientTokens: declared,
+            admit() {
+              throw new Error('not today');
+            },
+          },
+        }),
+        'client tokens:',
+      ).run(),
+    ).rejects.toThrow('clientTokens[0] did not authenticate as its declared authentication (not_admitted)');
+  });
+
   it('fails a method whose findClientToken answers for an unknown token, or answers junk', async () => {
     const finding = (findClientToken: MethodInstance['findClientToken']) =>
       methodCase(testMethod({ instance: { findClientToken } }), 'client tokens:');
@@ -330,7 +357,7 @@ describe('the method harness', () => {
     ).rejects.toThrow('findClientToken(the hash of a random token) threw: store down');
     await expect(
       methodCase(testMethod({ instance: { findClientToken: undefined } }), 'client tokens:').run(),
-    ).rejects.toThrow('skipped: the method has no findClientToken hook');
+    ).rejects.toThrow('skipped: the method has neither clientTokens nor a findClientToken hook');
   });
 
   it('fails a method that echoes a secret in its refusal', async () => {
@@ -541,7 +568,9 @@ describe('the node:test adapter', () => {
       /ok \d+ - bad credential: authenticate .* # SKIP the method owns no Authorization scheme/,
     );
     expect(run.stdout).toMatch(/ok \d+ - identity: .* # SKIP no goodCredential fixture given/);
-    expect(run.stdout).toMatch(/ok \d+ - client tokens: .* # SKIP the method has no findClientToken hook/);
+    expect(run.stdout).toMatch(
+      /ok \d+ - client tokens: .* # SKIP the method has neither clientTokens nor a findClientToken hook/,
+    );
     expect(run.stdout).toContain('# pass 9');
     expect(run.stdout).toContain('# skipped 6');
     expect(run.stdout).toContain('# fail 0');

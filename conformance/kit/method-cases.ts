@@ -323,14 +323,28 @@ export function methodPluginCases(plugin: MethodPlugin<object>, fixtures: Method
         }),
     },
     {
-      name: 'client tokens: findClientToken answers undefined for an unknown hash, and never anything but undefined or an authentication',
+      name: 'client tokens: each of clientTokens authenticates as declared; findClientToken answers undefined for an unknown hash, and never anything but undefined or an authentication',
       run: () =>
         serve(async (served) => {
           const { instance } = served;
+          const declared = instance?.clientTokens;
           const find = instance?.findClientToken;
-          if (instance === undefined || find === undefined) {
-            throw new CaseSkipped('the method has no findClientToken hook');
+          if (instance === undefined || (find === undefined && declared === undefined)) {
+            throw new CaseSkipped('the method has neither clientTokens nor a findClientToken hook');
           }
+          // Declared tokens were checked when the server started (it would not have); each is sent as a client
+          // sends it, its UTF-8 bytes on the wire.
+          for (const [index, { credential, authentication }] of (declared ?? []).entries()) {
+            const wire = Buffer.from(credential, 'utf8').toString('latin1');
+            const outcome = await served.server.runtime.pipeline.authenticate({
+              authorization: `Bearer ${wire}`,
+            });
+            assert.ok(
+              outcome.ok && outcome.authentication === authentication,
+              `clientTokens[${index}] did not authenticate as its declared authentication (${outcome.ok ? `but as ${outcome.authentication.id}` : outcome.reason})`,
+            );
+          }
+          if (find === undefined) return;
           const lookUp = async (tokenHash: string, what: string) => {
             try {
               return await find.call(instance, tokenHash);

@@ -40,6 +40,41 @@ function owner(name: string, answer: (value: string) => Authentication | null, s
 }
 
 describe('CredentialPipeline', () => {
+  it('matches the tokens methods declare by value before any finder or the store, with expiry and admit applied', async () => {
+    const declared = (id: string, expiresAt?: Date) =>
+      frozenAuthentication({ id, method: 'METHOD_TOKEN', metadata: {}, ...(expiresAt && { expiresAt }) });
+    const admitted: string[] = [];
+    const known: PipelineMethod = {
+      name: 'token',
+      method: 'METHOD_TOKEN',
+      instance: {
+        clientTokens: [
+          { credential: 'static-secret', authentication: declared('by-value') },
+          { credential: 'expired-secret', authentication: declared('old', new Date(0)) },
+        ],
+        admit(authentication) {
+          admitted.push(authentication.id);
+        },
+      },
+    };
+    // A finder that would answer the same token otherwise: the declared one wins.
+    const pipeline = new CredentialPipeline({ store: store(), methods: [known, statics] });
+    expect(pipeline.authenticate({ authorization: 'Bearer static-secret' })).toMatchObject({
+      ok: true,
+      authentication: { id: 'by-value' },
+      via: 'bearer',
+    });
+    expect(pipeline.authenticate({ cookieToken: 'static-secret' })).toMatchObject({
+      ok: true,
+      via: 'cookie',
+    });
+    expect(await pipeline.authenticate({ authorization: 'Bearer expired-secret' })).toMatchObject({
+      ok: false,
+      reason: 'authentication_expired',
+    });
+    expect(admitted).toEqual(['by-value', 'by-value']);
+  });
+
   it('authenticates Bearer client tokens, those a method finds (static ones) first, and refuses unknown ones', async () => {
     const s = store();
     const { clientToken } = await s.createAuthentication({ method: 'METHOD_TOKEN', metadata: {} });

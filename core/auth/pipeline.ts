@@ -5,6 +5,7 @@ import { authenticationProblem, isFrozenAuthentication } from '../plugins/instan
 import { lookUpTokenHash } from '../store/at-once.ts';
 import type { AuthenticationStore } from '../store/types.ts';
 import { hashCredential } from './credential-bytes.ts';
+import { KnownClientTokens } from './known-client-tokens.ts';
 import { type Reason, Reasons, refusalReason } from './reasons.ts';
 
 /** The credentials a request carries, as read from its headers. */
@@ -53,8 +54,9 @@ const CLIENT_TOKEN_PREFIX = `${CLIENT_TOKEN_SCHEME} `;
  * Flipt's request authentication:
  * - `Authorization: <Scheme> <credential>` for a scheme a method declared (`JWT` for jwt and kubernetes, or a
  *   third party's) goes to the methods owning it, in order, until one takes it;
- * - `Authorization: Bearer <client token>` is looked up by its hash: first by each method with a
- *   `findClientToken` hook (the token method's static tokens), then in the store;
+ * - `Authorization: Bearer <client token>` is first matched by value against the tokens methods declared in
+ *   `clientTokens` (the token method's static tokens; see {@link KnownClientTokens}), then looked up by its hash:
+ *   by each method with a `findClientToken` hook, then in the store;
  * - with no `Authorization` header at all, the `flipt_client_token` cookie is looked up instead; any other
  *   `Authorization` header means the cookie is not consulted;
  * - an expired authentication is refused at once;
@@ -67,6 +69,7 @@ export class CredentialPipeline {
   readonly #owners: ReadonlyArray<readonly [string, string, readonly PipelineMethod[]]>;
   readonly #admitters: ReadonlyMap<string, PipelineMethod>;
   readonly #finders: readonly PipelineMethod[];
+  readonly #known: KnownClientTokens;
   readonly #identifiers: ReadonlyMap<string, PipelineMethod>;
   /** Which method took a credential by its scheme: it answers for the identity, whatever `method` it wrote. */
   readonly #takenBy = new WeakMap<Authentication, PipelineMethod>();
@@ -90,6 +93,11 @@ export class CredentialPipeline {
         .map((method) => [method.method, method]),
     );
     this.#finders = options.methods.filter((method) => method.instance.findClientToken !== undefined);
+    this.#known = new KnownClientTokens(
+      options.methods.flatMap(({ name, instance: { clientTokens } }) =>
+        clientTokens === undefined ? [] : [{ method: name, tokens: clientTokens }],
+      ),
+    );
     this.#identifiers = new Map(
       options.methods
         .filter((method) => method.instance.identity !== undefined)
@@ -138,8 +146,13 @@ export class CredentialPipeline {
   }
 
   #byClientToken(clientToken: string, via: string): MaybePromise<AuthenticationOutcome> {
+    const known = this.#known.match(clientToken);
+    if (known !== undefined) return this.#admitted(known, via);
     // The bytes the client sent, as Flipt hashes them; static and stored tokens were hashed from their UTF-8 bytes.
-    return this.#fromFinders(hashCredential(clientToken), via, 0);
+    const tokenHash = hashCredential(clientToken);
+    const byHash = this.#known.find(tokenHash);
+    if (byHash !== undefined) return this.#admitted(byHash, via);
+    return this.#fromFinders(tokenHash, via, 0);
   }
 
   /** The finders from `index` on, in order, then the store: the first that knows the token answers. */

@@ -355,6 +355,13 @@ export interface MethodContext {
   readonly root: RootConfig;
 }
 
+/** A client token a method knows by its value; see {@link MethodInstance.clientTokens}. */
+export interface KnownClientToken {
+  /** The token as configured (text: its UTF-8 bytes are compared). Never logged, never sent. */
+  readonly credential: string;
+  readonly authentication: Authentication;
+}
+
 /** A running method. Every member is optional: a method implements what it offers. */
 export interface MethodInstance {
   /**
@@ -395,6 +402,18 @@ export interface MethodInstance {
   findClientToken?(
     tokenHash: string,
   ): Authentication | null | undefined | Promise<Authentication | null | undefined>;
+  /**
+   * Client tokens this method knows by their value, each with the authentication a request carrying it gets: the
+   * token method's configured static tokens. A request's client token (`Authorization: Bearer`, the
+   * `flipt_client_token` cookie) is matched against every method's, byte for byte and in constant time, before it is
+   * hashed for {@link MethodInstance.findClientToken} and the store, which saves a static token's request its
+   * SHA-256; past eight tokens in all they are kept by hash instead. A credential is compared as its UTF-8 bytes with
+   * the bytes the client sent (`credentialBytes`). An authentication matched is subject to the same expiry and
+   * `admit` checks as a stored one; make it with `frozenAuthentication`, as it is handed out as it is.
+   * Read once, when the method is created: `ERR_PLUGIN_INVALID` for an empty credential, one declared twice (by
+   * this method or another), or an authentication that is not one. Since kit 1.7.0.
+   */
+  readonly clientTokens?: readonly KnownClientToken[];
   /**
    * Who an authentication of this method (its {@link MethodPlugin.method}) is, as the gateway tells upstreams
    * (`X-Auth-Request-User`, `X-Auth-Request-Email`): read from the metadata this method wrote. A part left out

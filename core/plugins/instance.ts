@@ -2,7 +2,7 @@ import { isJwtAuthentication } from '../auth/jwt-claims.ts';
 import { ErrorCodes, errorMessage, PluginError } from '../errors.ts';
 import type { Authentication, MethodInstance } from './contracts.ts';
 
-/** The members of {@link MethodInstance}; each is a function but `schemes`. */
+/** The members of {@link MethodInstance}; each is a function but `schemes` and `clientTokens`. */
 const HOOKS = [
   'routes',
   'authenticate',
@@ -12,7 +12,7 @@ const HOOKS = [
   'identity',
   'close',
 ] as const satisfies ReadonlyArray<keyof MethodInstance>;
-const KNOWN = new Set<string>([...HOOKS, 'schemes']);
+const KNOWN = new Set<string>([...HOOKS, 'schemes', 'clientTokens']);
 
 /**
  * Checks what a method's `create` returned: an object whose hooks are functions and whose `schemes` is a list of
@@ -35,6 +35,9 @@ export function checkMethodInstance(instance: unknown, plugin: string): string[]
   const { schemes } = members;
   if (schemes !== undefined && !(Array.isArray(schemes) && schemes.every((s) => typeof s === 'string'))) {
     fail('returned schemes, which must be a list of Authorization schemes (strings)');
+  }
+  if (members.clientTokens !== undefined && !Array.isArray(members.clientTokens)) {
+    fail('returned clientTokens, which must be a list of { credential, authentication }');
   }
   if (Array.isArray(schemes) && schemes.length > 0 && members.authenticate === undefined) {
     fail('returned schemes without authenticate, which is what checks a credential of those schemes');

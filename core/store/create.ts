@@ -8,8 +8,8 @@ import type { AuthenticationStore } from './types.ts';
 
 /**
  * Opens the authentication store the configuration asks for (memory, or Redis once it answers), its operations
- * counted and timed in `options.metrics` when given. Static tokens are not in it: the token method answers for them
- * through its `findClientToken` hook, before the store.
+ * counted and timed in `options.metrics` when given. Static tokens are not in it: the token method declares them
+ * (`clientTokens`), and the pipeline matches them before the store.
  */
 export async function createAuthenticationStore(
   config: RootConfig,

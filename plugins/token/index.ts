@@ -9,7 +9,7 @@ import { bootstrap } from './bootstrap.ts';
 import type { TokenConfig } from './config.ts';
 import { tokenRoutes } from './routes.ts';
 import configSchema from './schema.json' with { type: 'json' };
-import { credentialIssues, StaticTokens } from './static-tokens.ts';
+import { credentialIssues, staticClientTokens } from './static-tokens.ts';
 
 export type { TokenConfig } from './config.ts';
 
@@ -61,7 +61,7 @@ export default defineMethod<typeof configSchema, TokenConfig>({
       });
     }
     if (problems.length > 0) ctx.configError(problems);
-    const statics = new StaticTokens(tokens, ctx.now());
+    const clientTokens = staticClientTokens(tokens, ctx.now());
     if (!ctx.root.authentication.required) {
       ctx.log.warn(
         'authentication.required is false, so anyone can create tokens with POST /auth/v1/method/token (as in Flipt v1)',
@@ -70,7 +70,7 @@ export default defineMethod<typeof configSchema, TokenConfig>({
     await bootstrap(ctx, config.bootstrap);
     return {
       routes: tokenRoutes(ctx),
-      findClientToken: (tokenHash) => statics.find(tokenHash),
+      clientTokens,
       identity: (authentication) => ({ email: authentication.metadata['io.flipt.auth.email'] }),
     };
   },

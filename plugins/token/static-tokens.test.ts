@@ -1,33 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { hashClientToken } from '../../core/plugins/kit/index.ts';
-import { credentialIssues, StaticTokens } from './static-tokens.ts';
+import { credentialIssues, staticClientTokens } from './static-tokens.ts';
 
 const startedAt = new Date('2026-08-22T10:00:00.123Z');
 const tokens = [{ name: 'bootstrap', credential: 's3cr3t', metadata: { role: 'admin' } }];
 
-describe('StaticTokens', () => {
-  it('answers a configured credential with a never-expiring METHOD_TOKEN authentication named like the token', () => {
-    const statics = new StaticTokens(tokens, startedAt);
-    expect(statics.find(hashClientToken('s3cr3t'))).toEqual({
-      id: 'bootstrap',
-      method: 'METHOD_TOKEN',
-      createdAt: startedAt,
-      updatedAt: startedAt,
-      metadata: { role: 'admin' },
-    });
-    expect(statics.find(hashClientToken('not-a-token'))).toBeUndefined();
-    // Looked up by hash only: the credential itself is not a key.
-    expect(statics.find('s3cr3t')).toBeUndefined();
+describe('staticClientTokens', () => {
+  it('declares each configured credential with a never-expiring METHOD_TOKEN authentication named like the token', () => {
+    expect(staticClientTokens(tokens, startedAt)).toEqual([
+      {
+        credential: 's3cr3t',
+        authentication: {
+          id: 'bootstrap',
+          method: 'METHOD_TOKEN',
+          createdAt: startedAt,
+          updatedAt: startedAt,
+          metadata: { role: 'admin' },
+        },
+      },
+    ]);
   });
 
   it('hands out one object that no caller can change: frozen, its metadata frozen, its dates read-only', () => {
-    const statics = new StaticTokens(tokens, startedAt);
-    const found = statics.find(hashClientToken('s3cr3t')) as {
+    const [declared] = staticClientTokens(tokens, startedAt);
+    const found = declared?.authentication as {
       metadata: Record<string, string>;
       createdAt: Date;
       id: string;
     };
-    expect(statics.find(hashClientToken('s3cr3t'))).toBe(found);
     expect(() => {
       found.metadata.role = 'viewer';
     }).toThrow(TypeError);
@@ -36,11 +35,7 @@ describe('StaticTokens', () => {
     }).toThrow(TypeError);
     expect(() => found.createdAt.setTime(0)).toThrow(TypeError);
     expect(() => found.createdAt.setFullYear(1999)).toThrow(TypeError);
-    expect(statics.find(hashClientToken('s3cr3t'))).toMatchObject({
-      id: 'bootstrap',
-      metadata: { role: 'admin' },
-      createdAt: startedAt,
-    });
+    expect(found).toMatchObject({ id: 'bootstrap', metadata: { role: 'admin' }, createdAt: startedAt });
     expect(found.createdAt.getTime()).toBe(startedAt.getTime());
     // The configured metadata stays the operator's: a copy was frozen, not it.
     expect(Object.isFrozen(tokens[0]?.metadata)).toBe(false);

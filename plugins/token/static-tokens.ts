@@ -1,10 +1,5 @@
-import type { Authentication, ConfigIssue } from '../../core/plugins/kit/index.ts';
-import {
-  frozenAuthentication,
-  hashClientToken,
-  quoteValue,
-  requiredMessage,
-} from '../../core/plugins/kit/index.ts';
+import type { ConfigIssue, KnownClientToken } from '../../core/plugins/kit/index.ts';
+import { frozenAuthentication, quoteValue, requiredMessage } from '../../core/plugins/kit/index.ts';
 
 /** A token from `storage.tokens`. */
 export interface StaticToken {
@@ -65,31 +60,20 @@ export function credentialIssues(
 /**
  * Flipt's static-token store (`getAuthStore`'s overlay): configured tokens answer client-token lookups before the
  * session store, as `METHOD_TOKEN` authentications whose id is the token's name, created at start-up, never
- * expiring. They cannot be listed, fetched by id, expired or deleted, since the store never holds them.
+ * expiring. They cannot be listed, fetched by id, expired or deleted, since the store never holds them. Declared to
+ * the core by value (`MethodInstance.clientTokens`), which matches a request's token against them in constant time
+ * before hashing it. Each authentication is the same object on every request, which no caller can change
+ * (`frozenAuthentication`), so that a request authenticated by it costs no copy and no check of the answer.
  */
-export class StaticTokens {
-  readonly #byHash = new Map<string, Authentication>();
-
-  constructor(tokens: readonly StaticToken[], startedAt: Date) {
-    for (const token of tokens) {
-      this.#byHash.set(
-        hashClientToken(token.credential),
-        frozenAuthentication({
-          id: token.name,
-          method: 'METHOD_TOKEN',
-          createdAt: startedAt,
-          updatedAt: startedAt,
-          metadata: token.metadata,
-        }),
-      );
-    }
-  }
-
-  /**
-   * The token's authentication: the same object every time, which no caller can change (`frozenAuthentication`), so
-   * that a request authenticated by it costs no copy and no check of the answer.
-   */
-  find(tokenHash: string): Authentication | undefined {
-    return this.#byHash.get(tokenHash);
-  }
+export function staticClientTokens(tokens: readonly StaticToken[], startedAt: Date): KnownClientToken[] {
+  return tokens.map((token) => ({
+    credential: token.credential,
+    authentication: frozenAuthentication({
+      id: token.name,
+      method: 'METHOD_TOKEN',
+      createdAt: startedAt,
+      updatedAt: startedAt,
+      metadata: token.metadata,
+    }),
+  }));
 }

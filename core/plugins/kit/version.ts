@@ -4,4 +4,4 @@
  * version does not satisfy, with `ERR_PLUGIN_API_MISMATCH`. The major moves only when a contract changes in a way
  * that breaks plugins written for the previous one.
  */
-export const KIT_API_VERSION = '1.6.0';
+export const KIT_API_VERSION = '1.7.0';
