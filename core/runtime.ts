@@ -343,7 +343,7 @@ export async function assembleRuntime(parts: RuntimeParts): Promise<Runtime> {
       if (unknown.length > 0) {
         log.warn(
           { plugin: entry.name, members: unknown },
-          `plugin "${entry.name}": its method instance has members portcullis does not call (a misspelled hook?); the hooks are routes, schemes, authenticate, admit, endSession, findClientToken, identity, close`,
+          `plugin "${entry.name}": its method instance has members portcullis does not call (a misspelled hook?); the members are routes, schemes, authenticate, admit, endSession, clientTokens, findClientToken, identity, close`,
         );
       }
       const started = instance;

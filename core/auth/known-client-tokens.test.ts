@@ -136,6 +136,26 @@ describe('KnownClientTokens', () => {
     expect(refusal([{ method: 'a', tokens: [null as unknown as KnownClientToken] }])).toBe(
       'plugin "a": clientTokens [0] is not { credential, authentication }',
     );
+    const throwing = {
+      get credential(): string {
+        throw new Error('cannot read s3cr3t');
+      },
+      authentication: auth('x'),
+    };
+    expect(refusal([{ method: 'a', tokens: [throwing] }])).toBe(
+      'plugin "a": clientTokens [0] cannot be read (a getter threw)',
+    );
+    // Valid but changeable: every request would be handed this one object, unchecked.
+    expect(
+      refusal([
+        {
+          method: 'a',
+          tokens: [{ credential: 'x', authentication: { id: 'x', method: 'METHOD_A', metadata: {} } }],
+        },
+      ]),
+    ).toBe(
+      'plugin "a": clientTokens [0] has an authentication not made with frozenAuthentication (every request is handed it as it is)',
+    );
     expect(refusal([{ method: 'a', tokens: known('x', 'y') }])).toBe('accepted');
   });
 });

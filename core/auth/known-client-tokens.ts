@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { ErrorCodes, PluginError } from '../errors.ts';
 import type { Authentication, KnownClientToken } from '../plugins/contracts.ts';
-import { authenticationProblem } from '../plugins/instance.ts';
+import { authenticationProblem, isFrozenAuthentication } from '../plugins/instance.ts';
 import { hashClientToken } from './token.ts';
 
 /** Any UTF-16 code unit above U+00FF: a string holding one is text already decoded, not bytes off the wire. */
@@ -36,8 +36,9 @@ interface ByValue {
  * Bytes as Flipt compares them: a configured credential's UTF-8 bytes against the bytes the client sent
  * (`credentialBytes`: a header value is Latin-1, one character per byte, unless it holds a character above U+00FF).
  *
- * @throws PluginError `ERR_PLUGIN_INVALID` for an empty credential, one declared twice, or an authentication that
- * is not one (the same checks a `findClientToken` answer gets), naming the method.
+ * @throws PluginError `ERR_PLUGIN_INVALID` for an empty credential, one declared twice (by its UTF-8 bytes), an
+ * entry that cannot be read, or an authentication not made with `frozenAuthentication`, naming the method and never
+ * the credential.
  */
 export class KnownClientTokens {
   readonly #byValue: readonly ByValue[];
@@ -60,13 +61,26 @@ export class KnownClientTokens {
       tokens.forEach((token, index) => {
         if (typeof token !== 'object' || token === null)
           fail(`[${index}] is not { credential, authentication }`);
-        const { credential, authentication } = token;
+        let credential: unknown;
+        let authentication: unknown;
+        try {
+          ({ credential, authentication } = token);
+        } catch {
+          // A getter that threw: its message is the plugin's and may hold the credential, so it is not repeated.
+          fail(`[${index}] cannot be read (a getter threw)`);
+        }
         if (typeof credential !== 'string' || credential === '') {
           fail(`[${index}] has ${credential === '' ? 'an empty' : 'no'} credential (a non-empty string)`);
         }
         const problem = authenticationProblem(authentication);
         if (problem !== undefined) fail(`[${index}] ${problem}`);
-        const bytes = Buffer.from(credential, 'utf8');
+        // Handed to every request as it is: it must be one no caller can change, checked once, when made.
+        if (!isFrozenAuthentication(authentication)) {
+          fail(
+            `[${index}] has an authentication not made with frozenAuthentication (every request is handed it as it is)`,
+          );
+        }
+        const bytes = Buffer.from(credential as string, 'utf8');
         // By bytes: two strings can encode alike (lone surrogates both become U+FFFD).
         const key = bytes.toString('base64');
         const owner = owners.get(key);
@@ -76,7 +90,7 @@ export class KnownClientTokens {
           );
         }
         owners.set(key, method);
-        all.push({ bytes, authentication });
+        all.push({ bytes, authentication: authentication as Authentication });
       });
     }
     const byValue = all.length <= BY_VALUE_LIMIT;

@@ -409,9 +409,9 @@ export interface MethodInstance {
    * hashed for {@link MethodInstance.findClientToken} and the store, which saves a static token's request its
    * SHA-256; past eight tokens in all they are kept by hash instead. A credential is compared as its UTF-8 bytes with
    * the bytes the client sent (`credentialBytes`). An authentication matched is subject to the same expiry and
-   * `admit` checks as a stored one; make it with `frozenAuthentication`, as it is handed out as it is.
-   * Read once, when the method is created: `ERR_PLUGIN_INVALID` for an empty credential, one declared twice (by
-   * this method or another), or an authentication that is not one. Since kit 1.7.0.
+   * `admit` checks as a stored one, and must be made with `frozenAuthentication`, as every request is handed it
+   * as it is. Read once, when the method is created: `ERR_PLUGIN_INVALID` for an empty credential, one declared
+   * twice (by this method or another), or an authentication not made with `frozenAuthentication`. Since kit 1.7.0.
    */
   readonly clientTokens?: readonly KnownClientToken[];
   /**

@@ -63,5 +63,20 @@ describe('credentialIssues', () => {
     expect(resolved[0]).toMatch(/\(the secret it references is empty\)$/);
     expect(resolved[1]).toMatch(/resolves to the same value as token "a"'s/);
     expect(resolved.join('\n')).not.toContain('x');
+    // Two strings with the same UTF-8 bytes (lone surrogates both encode as U+FFFD) are one credential.
+    expect(
+      credentialIssues(
+        [
+          { name: 'k', credential: '\ud800x' },
+          { name: 'k2', credential: '\udc00x' },
+        ],
+        true,
+      ),
+    ).toEqual([
+      {
+        path: ['storage', 'tokens', 'k2', 'credential'],
+        message: `authentication: credential resolves to the same value as token "k"'s; each token needs its own`,
+      },
+    ]);
   });
 });

@@ -29,8 +29,10 @@ export function credentialProblems(
       problems.push({ name, empty: true });
       continue;
     }
-    const owner = owners.get(credential);
-    if (owner === undefined) owners.set(credential, name);
+    // By bytes, as requests are matched: two strings can encode alike (lone surrogates both become U+FFFD).
+    const key = Buffer.from(credential, 'utf8').toString('base64');
+    const owner = owners.get(key);
+    if (owner === undefined) owners.set(key, name);
     else problems.push({ name, sameAs: owner });
   }
   return problems;
